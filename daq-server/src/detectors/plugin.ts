@@ -1,0 +1,97 @@
+/**
+ * Detector plugins, after LIMA2: a control part (what the detector is, how it
+ * is configured, when it fires) separated from one or more data receivers
+ * (where frames arrive). The acquisition controller drives the timing for
+ * internal/software/external triggers; a plugin only says what it can do and
+ * produces frames through its receivers.
+ */
+import type { DType, TypedArray, TriggerMode } from '../protocol/index.js';
+
+/** A JSON schema object (draft 2020-12 subset understood by Ajv). */
+export type JsonSchema = Record<string, unknown>;
+
+export interface DetectorInfo {
+  /** registry name, e.g. `sim-eiger-500k` */
+  name: string;
+  /** human model name, e.g. `Simulated DECTRIS EIGER 500K` */
+  model: string;
+  /** shape of one frame as delivered by the receivers (e.g. [514, 1030], or [8, 512, 1024] for raw Jungfrau) */
+  shape: number[];
+  /** shape of the assembled image, when it differs from `shape` (raw multi-module detectors) */
+  image_shape: [number, number];
+  /** pixel size in metres: [slow (rows), fast (cols)] */
+  pixel_size: [number, number];
+  dtype: DType;
+  trigger_modes: TriggerMode[];
+  /** maximum frame rate in Hz */
+  max_frame_rate: number;
+  /** value marking gap / invalid pixels, when the detector uses one */
+  dummy: number | null;
+  /** sensor and module description (free-form, goes into NeXus later) */
+  sensor: Record<string, unknown>;
+  /** scenes this simulator can draw */
+  scenes: string[];
+}
+
+/** What a receiver hands over for one frame. */
+export interface ReceivedFrame {
+  index: number;
+  /** pixel data, shape `DetectorInfo.shape`; may be a view into a shared pool: consumers must not modify it */
+  data: TypedArray;
+  /** false when the frame is incomplete (lost packets): it is kept but flagged, never passed on silently */
+  valid: boolean;
+  /** ground truth the simulator drew for this frame (spot positions, hit flag), when it has any */
+  truth?: Record<string, unknown>;
+}
+
+/** Raised by a receiver when the (simulated) detector fails: the acquisition goes to FAULT. */
+export class DetectorFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DetectorFault';
+  }
+}
+
+/** One data receiver of a run. Frames are pulled by index: deterministic for a given seed. */
+export interface Receiver {
+  readonly rank: number;
+  /** produce frame `index` (0-based within the acquisition); may throw DetectorFault */
+  receive(index: number): ReceivedFrame;
+  /** release pools and buffers */
+  close(): void;
+}
+
+/** A detector configured for one acquisition (after prepare). */
+export interface DetectorRun {
+  /** the validated `detector` section with defaults filled in */
+  readonly config: Record<string, unknown>;
+  /** frame shape and dtype for this run (the scene can not change them) */
+  readonly shape: number[];
+  readonly dtype: DType;
+  /** fastest frame period this configuration allows, in seconds */
+  readonly minPeriod: number;
+  /** create receiver `rank` of `count` (the controller decides the topology) */
+  receiver(rank: number, count: number): Receiver;
+  /** extra data the scene publishes at prepare (e.g. calibration references); put into scan info */
+  describe(): Record<string, unknown>;
+  close(): void;
+}
+
+export interface DetectorPlugin {
+  readonly name: string;
+  info(): DetectorInfo;
+  /**
+   * JSON schema of the `detector` section of `prepare` for this detector
+   * (scene, seed, scene parameters, simulation options). Defaults are
+   * declared in the schema (`default`), so validation fills them in.
+   */
+  configSchema(): JsonSchema;
+  /**
+   * Configure a run. `config` has already been validated against
+   * `configSchema()` with defaults applied; cross-field checks that a
+   * schema cannot express throw DaqError('ParameterError', ...) naming the field.
+   */
+  open(config: Record<string, unknown>): Promise<DetectorRun>;
+  /** calibration maps the detector can hand out (Jungfrau pedestals and gains), keyed by name */
+  calibration?(config: Record<string, unknown>): Promise<Record<string, { dtype: DType; shape: number[]; data: TypedArray }>>;
+}

@@ -1,0 +1,58 @@
+/**
+ * Binary data messages (server → client).
+ *
+ *   u32 little-endian  header length H
+ *   H bytes            header, UTF-8 JSON (DataHeader)
+ *   rest               payload: one part of an Apache Arrow IPC *stream*
+ *
+ * A payload larger than the message limit is cut into `parts` consecutive
+ * messages with the same `msg` number; the client concatenates the payload
+ * bytes of parts 0..parts-1 and decodes the result as one Arrow IPC stream.
+ *
+ * Array items: columns `index` (int64), `valid` (bool), `data`
+ * (FixedSizeList<T>[prod(shape)]); schema metadata `daqlab.dtype`,
+ * `daqlab.shape` (JSON list, per item), `daqlab.stream`, `daqlab.scan`.
+ * Event items: columns `index` (int64), `json` (utf8, one JSON document per row).
+ */
+
+export const ENVELOPE_PREFIX_BYTES = 4;
+
+export interface DataHeader {
+  /** subscription id (for `subscribe`) */
+  sub?: string;
+  /** request id (for `stream.read`) */
+  req?: number | string;
+  scan: string;
+  stream: string;
+  kind: 'array' | 'event';
+  /** index of the first item in this payload */
+  first: number;
+  /** number of items in this payload */
+  count: number;
+  /** message number within the subscription or request (parts of one payload share it) */
+  msg: number;
+  part: number;
+  parts: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encode the envelope prefix (length + header). The payload is sent after it. */
+export function encodeHeader(header: DataHeader): Uint8Array {
+  const json = encoder.encode(JSON.stringify(header));
+  const out = new Uint8Array(ENVELOPE_PREFIX_BYTES + json.length);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, ENVELOPE_PREFIX_BYTES);
+  return out;
+}
+
+/** Split a binary message into header and payload view (no copy of the payload). */
+export function decodeEnvelope(message: Uint8Array): { header: DataHeader; payload: Uint8Array } {
+  if (message.byteLength < ENVELOPE_PREFIX_BYTES) throw new RangeError('data message shorter than its prefix');
+  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
+  const h = view.getUint32(0, true);
+  if (ENVELOPE_PREFIX_BYTES + h > message.byteLength) throw new RangeError('data header longer than the message');
+  const header = JSON.parse(decoder.decode(message.subarray(ENVELOPE_PREFIX_BYTES, ENVELOPE_PREFIX_BYTES + h)));
+  return { header, payload: message.subarray(ENVELOPE_PREFIX_BYTES + h) };
+}

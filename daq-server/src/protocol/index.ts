@@ -1,0 +1,197 @@
+/**
+ * The daqlab wire protocol: the single definition shared by the server, the
+ * widgets and the tests. docs/PROTOCOL.md describes it in prose; the Python
+ * client mirrors these names in kernel-bridge/daqlab/_protocol.py.
+ *
+ * One WebSocket endpoint (`/ws`):
+ *  - text messages carry JSON control: requests (client → server), replies
+ *    and events (server → client);
+ *  - binary messages (server → client only) carry data: a small JSON
+ *    envelope followed by an Apache Arrow IPC stream (see `envelope.ts`).
+ */
+
+export * from './envelope.js';
+export * from './errors.js';
+export * from './dtypes.js';
+
+/** Bumped on any incompatible change; sent in the `hello` reply. */
+export const PROTOCOL_VERSION = 1;
+
+/** No WebSocket message, in either direction, may exceed this (Jupyter's proxy caps at 10 MiB). */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** Largest control (text) message a client may send. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Every control operation a client can request. */
+export const OPS = [
+  'hello',
+  'detectors.list',
+  'detector.info',
+  'detector.state',
+  'detector.calibration',
+  'acq.prepare',
+  'acq.start',
+  'acq.trigger',
+  'acq.stop',
+  'acq.abort',
+  'acq.reset',
+  'acq.status',
+  'scans.last',
+  'scans.search',
+  'scans.wait_next',
+  'scan.get',
+  'stream.info',
+  'stream.read',
+  'subscribe',
+  'unsubscribe',
+  'group.join',
+  'group.ack',
+  'schema.get',
+] as const;
+export type Op = (typeof OPS)[number];
+
+export type RequestId = number | string;
+
+/** Client → server control message. Operation-specific fields sit beside `id` and `op`. */
+export interface Request {
+  id: RequestId;
+  op: Op;
+  [field: string]: unknown;
+}
+
+export interface ReplyOk<T = unknown> {
+  id: RequestId;
+  ok: true;
+  result: T;
+}
+
+export interface ReplyError {
+  id: RequestId | null;
+  ok: false;
+  error: import('./errors.js').ErrorBody;
+}
+
+export type Reply<T = unknown> = ReplyOk<T> | ReplyError;
+
+/** Server → client push notification (no `id`). */
+export interface EventMessage {
+  event: EventName;
+  [field: string]: unknown;
+}
+
+export const EVENTS = [
+  /** detector/acquisition state changed: {detector, uuid, state, reason?} */
+  'acq.state',
+  /** periodic counters while running: {detector, uuid, counters} */
+  'acq.counters',
+  /** a scan was created: {scan: ScanSummary} */
+  'scan.new',
+  /** a scan changed state: {key, state} */
+  'scan.state',
+  /** a subscription skipped items it could not deliver: {sub, from, to, reason} */
+  'sub.gap',
+  /** a subscription reached the end of a sealed stream: {sub, length} */
+  'sub.end',
+  /** the store trimmed data to stay under its memory budget: {key, stream, trimmed_to, bytes} */
+  'store.trimmed',
+] as const;
+export type EventName = (typeof EVENTS)[number];
+
+// ---------------------------------------------------------------- acquisition
+
+export const ACQ_STATES = ['IDLE', 'PREPARED', 'RUNNING', 'STOPPED', 'FAULT'] as const;
+export type AcqState = (typeof ACQ_STATES)[number];
+
+export const TRIGGER_MODES = ['internal', 'software', 'external'] as const;
+export type TriggerMode = (typeof TRIGGER_MODES)[number];
+
+export interface Counters {
+  nb_frames_acquired: number;
+  /** one entry per receiver */
+  nb_frames_transferred: number[];
+  nb_frames_processed: number;
+  nb_frames_saved: number;
+  nb_frames_dropped: number;
+  nb_frames_invalid: number;
+}
+
+export interface AcqStatus {
+  uuid: string;
+  detector: string;
+  state: AcqState;
+  /** why the acquisition is in FAULT, or how it ended */
+  reason: string | null;
+  counters: Counters;
+  /** nb_frames requested (0 = until stopped) */
+  nb_frames: number;
+  scan: string;
+  /** wall-clock seconds since start, null before start */
+  elapsed: number | null;
+  /** recent acquisition rate in frames/s */
+  fps: number;
+}
+
+// ---------------------------------------------------------------- store
+
+export const SCAN_STATES = ['CREATED', 'PREPARED', 'STARTED', 'STOPPED', 'CLOSED'] as const;
+export type ScanState = (typeof SCAN_STATES)[number];
+
+export interface ScanIdentity {
+  name: string;
+  number: number;
+  session: string;
+  proposal: string;
+  sample: string;
+  dataset: string;
+  path: string;
+}
+
+export interface StreamInfo {
+  name: string;
+  kind: 'array' | 'event';
+  /** array streams: element type and per-item shape */
+  dtype?: import('./dtypes.js').DType;
+  shape?: number[];
+  length: number;
+  /** first index still held in memory (items below were trimmed) */
+  first: number;
+  sealed: boolean;
+  /** free-form description (units, meaning) */
+  info: Record<string, unknown>;
+}
+
+export interface ScanSummary {
+  key: string;
+  /** store-wide creation sequence number: the "time tag" for discovery */
+  seq: number;
+  identity: ScanIdentity;
+  state: ScanState;
+  info: Record<string, unknown>;
+  streams: StreamInfo[];
+  created: string;
+}
+
+// ---------------------------------------------------------------- subscriptions
+
+export const SUB_MODES = ['lossless', 'latest'] as const;
+export type SubMode = (typeof SUB_MODES)[number];
+
+/** Parameters of `subscribe` (and, minus mode/rate, of `stream.read`). */
+export interface SubscribeParams {
+  scan: string;
+  stream: string;
+  /** first index to deliver (negative: from the end); default 0 */
+  start?: number;
+  /** stop before this index; default: until the stream is sealed */
+  stop?: number | null;
+  mode?: SubMode;
+  /** region of interest on the last two axes: [row0, col0, rows, cols] */
+  roi?: [number, number, number, number] | null;
+  /** sum-binning factor on the last two axes (1 = none) */
+  binning?: number;
+  /** deliver every Nth item (1 = all) */
+  every?: number;
+  /** deliver at most this many items per second (0 = unlimited) */
+  max_rate?: number;
+}

@@ -1,0 +1,177 @@
+/**
+ * The in-memory scan store, after blissdata: scans with an identity, info and
+ * a monotonic state, holding named streams of arrays or JSON events.
+ * These interfaces are what the control and API layers program against.
+ */
+import type { DType, TypedArray, ScanIdentity, ScanState, ScanSummary, StreamInfo } from '../protocol/index.js';
+
+/** A run of consecutive items read from a stream (views, never copies, for arrays). */
+export interface ArrayItems {
+  /** index of the first item */
+  first: number;
+  /** one typed-array view per item, each of prod(shape) elements */
+  items: TypedArray[];
+  /** per-item validity (false: incomplete frame) */
+  valid: boolean[];
+}
+
+export interface EventItems {
+  first: number;
+  items: unknown[];
+}
+
+export interface ReadOptions {
+  /** wait for data (default true) */
+  block?: boolean;
+  /** maximum wait in ms when blocking (undefined: forever) */
+  timeout?: number;
+  /** return only the newest available item, skipping older unread ones */
+  lastOnly?: boolean;
+  /** maximum number of items returned by one read */
+  maxCount?: number;
+}
+
+/** Result of a cursor read: items, or the end of a sealed stream, or nothing (timeout / non-blocking). */
+export type CursorResult<T> =
+  | { kind: 'data'; batch: T; skipped: number }
+  | { kind: 'end' }
+  | { kind: 'none' };
+
+export interface Cursor<T> {
+  /** next index this cursor will read */
+  readonly position: number;
+  read(options?: ReadOptions): Promise<CursorResult<T>>;
+}
+
+interface StreamBase {
+  readonly name: string;
+  readonly kind: 'array' | 'event';
+  /** number of items ever appended (trimmed items still count) */
+  readonly length: number;
+  /** first index still held in memory */
+  readonly first: number;
+  readonly sealed: boolean;
+  readonly info: Record<string, unknown>;
+  /** bytes held in memory (logical size of the items kept) */
+  readonly bytes: number;
+  seal(): void;
+  describe(): StreamInfo;
+  /** resolves when length > index, or the stream is sealed, or the timeout (ms) passes; resolves to whether length > index */
+  waitFor(index: number, timeout?: number): Promise<boolean>;
+  /** drop items below `index` (memory budget); returns bytes freed */
+  trimTo(index: number): number;
+}
+
+export interface ArrayStream extends StreamBase {
+  readonly kind: 'array';
+  readonly dtype: DType;
+  /** per-item shape */
+  readonly shape: number[];
+  /** bytes of one item */
+  readonly itemBytes: number;
+  /**
+   * Append items in one batch: either one typed array holding `count` items
+   * back to back, or an array of per-item views (kept by reference).
+   */
+  append(items: TypedArray | TypedArray[], valid?: boolean[]): void;
+  /**
+   * Read items [start, stop) with step. Negative indexes count from the end
+   * only once the stream is sealed. Throws DaqError IndexNoMoreThereError /
+   * IndexNotYetThereError / IndexWontBeThereError naming the index.
+   */
+  get(index: number): { data: TypedArray; valid: boolean };
+  slice(start: number, stop: number, step?: number): ArrayItems;
+  cursor(start?: number): Cursor<ArrayItems>;
+  group(name: string): ConsumerGroup<ArrayItems>;
+}
+
+export interface EventStream extends StreamBase {
+  readonly kind: 'event';
+  append(events: unknown[]): void;
+  get(index: number): unknown;
+  slice(start: number, stop: number, step?: number): EventItems;
+  cursor(start?: number): Cursor<EventItems>;
+  group(name: string): ConsumerGroup<EventItems>;
+}
+
+export type Stream = ArrayStream | EventStream;
+
+/**
+ * Consumer group: each item goes to exactly one member; members acknowledge
+ * what they processed. Items delivered but not acknowledged when a member
+ * leaves (or nacks) are delivered again to another member.
+ */
+export interface ConsumerGroup<T> {
+  readonly name: string;
+  join(member: string): GroupMember<T>;
+  /** items delivered and not yet acknowledged, by member */
+  pending(): Record<string, number[]>;
+}
+
+export interface GroupMember<T> {
+  readonly id: string;
+  /** next undelivered item(s) for this member (maxCount default 1) */
+  next(options?: ReadOptions): Promise<CursorResult<T>>;
+  ack(indexes: number[]): void;
+  /** give items back for redelivery to any member */
+  nack(indexes: number[]): void;
+  leave(): void;
+}
+
+export interface Scan {
+  readonly key: string;
+  /** store-wide creation sequence number (time tag for discovery) */
+  readonly seq: number;
+  readonly identity: ScanIdentity;
+  readonly info: Record<string, unknown>;
+  readonly state: ScanState;
+  readonly created: Date;
+  readonly streams: ReadonlyMap<string, Stream>;
+  /** move forward only; throws StateError when going backwards */
+  setState(state: ScanState): void;
+  /** merge into info (≤ 1 MB serialised; ParameterError otherwise) */
+  updateInfo(patch: Record<string, unknown>): void;
+  createArrayStream(name: string, dtype: DType, shape: number[], info?: Record<string, unknown>): ArrayStream;
+  createEventStream(name: string, info?: Record<string, unknown>): EventStream;
+  stream(name: string): Stream; // NotFoundError naming the stream and the ones that exist
+  /** seal every stream and move to CLOSED */
+  close(): void;
+  summary(): ScanSummary;
+}
+
+export interface SearchQuery extends Partial<Omit<ScanIdentity, 'number'>> {
+  number?: number;
+  /** only scans with seq > since */
+  since?: number;
+}
+
+export interface TrimReport {
+  key: string;
+  stream: string;
+  trimmed_to: number;
+  bytes: number;
+}
+
+export interface StoreOptions {
+  /** bytes of item data the store may hold; beyond it the oldest data is trimmed */
+  memoryBudget: number;
+}
+
+export interface ScanStore {
+  readonly memoryBudget: number;
+  /** bytes currently held */
+  readonly bytes: number;
+  /** seq of the newest scan (0 when none) */
+  readonly lastSeq: number;
+  createScan(identity: Partial<ScanIdentity>, info?: Record<string, unknown>): Scan;
+  scan(key: string): Scan; // NotFoundError
+  last(): Scan | undefined;
+  search(query: SearchQuery): Scan[];
+  /** the first scan with seq > afterSeq, waiting up to timeout ms; undefined on timeout */
+  waitNext(afterSeq: number, timeout?: number): Promise<Scan | undefined>;
+  /** enforce the memory budget now (called after appends); returns what was trimmed */
+  enforceBudget(): TrimReport[];
+  onScan(listener: (scan: Scan) => void): () => void;
+  onScanState(listener: (scan: Scan) => void): () => void;
+  onTrim(listener: (report: TrimReport) => void): () => void;
+}
