@@ -7,7 +7,7 @@
  */
 import type { DType, TypedArray, TriggerMode } from '../protocol/index.js';
 
-/** A JSON schema object (draft 2020-12 subset understood by Ajv). */
+/** A JSON schema object (draft-07, as Ajv validates it). */
 export type JsonSchema = Record<string, unknown>;
 
 export interface DetectorInfo {

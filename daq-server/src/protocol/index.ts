@@ -45,8 +45,7 @@ export const OPS = [
   'stream.read',
   'subscribe',
   'unsubscribe',
-  'group.join',
-  'group.ack',
+  'sub.ack',
   'schema.get',
 ] as const;
 export type Op = (typeof OPS)[number];
@@ -194,4 +193,9 @@ export interface SubscribeParams {
   every?: number;
   /** deliver at most this many items per second (0 = unlimited) */
   max_rate?: number;
+  /** messages the server may send ahead of the client's `sub.ack` (flow control) */
+  window?: number;
+  /** consumer group: each item goes to exactly one member of the group */
+  group?: string;
+  member?: string;
 }

@@ -13,11 +13,15 @@ export interface ArrayItems {
   items: TypedArray[];
   /** per-item validity (false: incomplete frame) */
   valid: boolean[];
+  /** index distance between consecutive items (1 except for stepped slices; negative for reversed slices) */
+  step: number;
 }
 
 export interface EventItems {
   first: number;
   items: unknown[];
+  /** index distance between consecutive items (1 except for stepped slices) */
+  step: number;
 }
 
 export interface ReadOptions {
@@ -27,13 +31,29 @@ export interface ReadOptions {
   timeout?: number;
   /** return only the newest available item, skipping older unread ones */
   lastOnly?: boolean;
-  /** maximum number of items returned by one read */
+  /** maximum number of items returned by one read (cursor default: all available; group default: 1) */
   maxCount?: number;
+  /** abort a blocking read: it then resolves to `{kind: 'none'}` (e.g. on unsubscribe / disconnect) */
+  signal?: AbortSignal;
 }
 
-/** Result of a cursor read: items, or the end of a sealed stream, or nothing (timeout / non-blocking). */
+/** Items that were trimmed before a reader got them: indexes `from` … `to - 1` (the `sub.gap` event). */
+export interface Gap {
+  from: number;
+  to: number;
+}
+
+/**
+ * Result of a cursor read: items, or the end of a sealed stream, or nothing (timeout / non-blocking).
+ *
+ * `skipped`: items passed over since the previous read, for any reason (so for a cursor
+ * `batch.first === previous position + skipped`). `trimmed` (≤ skipped): how many of those were
+ * lost to trimming (memory budget) rather than skipped on purpose by `lastOnly`; `gaps` lists the
+ * trimmed index ranges (present only when `trimmed > 0`) — the API layer reports them as `sub.gap`.
+ * A data result may carry an empty batch only to report gaps (e.g. everything up to `stop` was trimmed).
+ */
 export type CursorResult<T> =
-  | { kind: 'data'; batch: T; skipped: number }
+  | { kind: 'data'; batch: T; skipped: number; trimmed: number; gaps?: Gap[] }
   | { kind: 'end' }
   | { kind: 'none' };
 
@@ -41,6 +61,14 @@ export interface Cursor<T> {
   /** next index this cursor will read */
   readonly position: number;
   read(options?: ReadOptions): Promise<CursorResult<T>>;
+}
+
+/** StreamInfo (the wire object) plus what the memory budget took from the stream. */
+export interface StreamDescription extends StreamInfo {
+  /** items trimmed from memory (equals `first`) */
+  trimmed_items: number;
+  /** logical bytes trimmed from memory */
+  trimmed_bytes: number;
 }
 
 interface StreamBase {
@@ -55,11 +83,18 @@ interface StreamBase {
   /** bytes held in memory (logical size of the items kept) */
   readonly bytes: number;
   seal(): void;
-  describe(): StreamInfo;
-  /** resolves when length > index, or the stream is sealed, or the timeout (ms) passes; resolves to whether length > index */
-  waitFor(index: number, timeout?: number): Promise<boolean>;
-  /** drop items below `index` (memory budget); returns bytes freed */
+  describe(): StreamDescription;
+  /** resolves when length > index, or the stream is sealed, or the timeout (ms) passes (or `signal` aborts); resolves to whether length > index */
+  waitFor(index: number, timeout?: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * drop items below `index` (memory budget); returns bytes freed. The newest item is always
+   * kept (index is clamped to length - 1); the trim is reported through the store's onTrim.
+   */
   trimTo(index: number): number;
+  /** items trimmed so far (equals `first`) */
+  readonly trimmedItems: number;
+  /** logical bytes trimmed so far */
+  readonly trimmedBytes: number;
 }
 
 export interface ArrayStream extends StreamBase {
@@ -80,8 +115,10 @@ export interface ArrayStream extends StreamBase {
    * IndexNotYetThereError / IndexWontBeThereError naming the index.
    */
   get(index: number): { data: TypedArray; valid: boolean };
-  slice(start: number, stop: number, step?: number): ArrayItems;
-  cursor(start?: number): Cursor<ArrayItems>;
+  /** `stop` undefined/null: to the end (Python `a[start::step]`) */
+  slice(start: number, stop?: number | null, step?: number): ArrayItems;
+  /** `start` < 0 counts from the current end (clamped at 0); `stop`: end the cursor there */
+  cursor(start?: number, stop?: number): Cursor<ArrayItems>;
   group(name: string): ConsumerGroup<ArrayItems>;
 }
 
@@ -89,8 +126,8 @@ export interface EventStream extends StreamBase {
   readonly kind: 'event';
   append(events: unknown[]): void;
   get(index: number): unknown;
-  slice(start: number, stop: number, step?: number): EventItems;
-  cursor(start?: number): Cursor<EventItems>;
+  slice(start: number, stop?: number | null, step?: number): EventItems;
+  cursor(start?: number, stop?: number): Cursor<EventItems>;
   group(name: string): ConsumerGroup<EventItems>;
 }
 
@@ -106,16 +143,21 @@ export interface ConsumerGroup<T> {
   join(member: string): GroupMember<T>;
   /** items delivered and not yet acknowledged, by member */
   pending(): Record<string, number[]>;
+  /** next index never delivered to any member */
+  readonly position: number;
 }
 
 export interface GroupMember<T> {
   readonly id: string;
   /** next undelivered item(s) for this member (maxCount default 1) */
   next(options?: ReadOptions): Promise<CursorResult<T>>;
-  ack(indexes: number[]): void;
-  /** give items back for redelivery to any member */
-  nack(indexes: number[]): void;
+  /** returns how many of `indexes` were pending for this member (others are ignored) */
+  ack(indexes: number[]): number;
+  /** give items back for redelivery to any member; returns how many were pending for this member */
+  nack(indexes: number[]): number;
   leave(): void;
+  /** false once left */
+  readonly joined: boolean;
 }
 
 export interface Scan {
@@ -143,6 +185,10 @@ export interface SearchQuery extends Partial<Omit<ScanIdentity, 'number'>> {
   number?: number;
   /** only scans with seq > since */
   since?: number;
+  /** 'desc' (default): newest first; 'asc': oldest first */
+  order?: 'asc' | 'desc';
+  /** at most this many scans (the first ones in `order`) */
+  limit?: number;
 }
 
 export interface TrimReport {
@@ -155,6 +201,13 @@ export interface TrimReport {
 export interface StoreOptions {
   /** bytes of item data the store may hold; beyond it the oldest data is trimmed */
   memoryBudget: number;
+  /**
+   * when over budget, trim down to `lowWater × memoryBudget` (default 0.9) so that trims come in
+   * batches instead of one item per append
+   */
+  lowWater?: number;
+  /** where exceptions thrown by listeners go (default: console.error); they never reach producers */
+  onListenerError?: (error: unknown) => void;
 }
 
 export interface ScanStore {
@@ -163,12 +216,14 @@ export interface ScanStore {
   readonly bytes: number;
   /** seq of the newest scan (0 when none) */
   readonly lastSeq: number;
+  /** number of scans held */
+  readonly scanCount: number;
   createScan(identity: Partial<ScanIdentity>, info?: Record<string, unknown>): Scan;
   scan(key: string): Scan; // NotFoundError
   last(): Scan | undefined;
   search(query: SearchQuery): Scan[];
   /** the first scan with seq > afterSeq, waiting up to timeout ms; undefined on timeout */
-  waitNext(afterSeq: number, timeout?: number): Promise<Scan | undefined>;
+  waitNext(afterSeq: number, timeout?: number, signal?: AbortSignal): Promise<Scan | undefined>;
   /** enforce the memory budget now (called after appends); returns what was trimmed */
   enforceBudget(): TrimReport[];
   onScan(listener: (scan: Scan) => void): () => void;

@@ -1,0 +1,217 @@
+/** One handler per control operation (docs/PROTOCOL.md, "Operations"). */
+import {
+  DaqError,
+  MAX_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  SUB_MODES,
+  dtypeSize,
+  product,
+  type Op,
+  type Request,
+  type ScanIdentity,
+} from '../protocol/index.js';
+import type { ArrayItems, EventItems, Stream } from '../store/types.js';
+import { VERSION } from '../version.js';
+import { encodeArrayItems, encodeEvents } from './arrow-encode.js';
+import { bool, int, num, object, oneOf, roi, str } from './params.js';
+import type { Session } from './session.js';
+import { Subscription } from './subscription.js';
+import { makeTransform } from './transform.js';
+import { validate } from '../control/validate.js';
+
+type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
+
+const READ_PAYLOAD_TARGET = MAX_MESSAGE_BYTES * 0.75;
+const IDENTITY_FIELDS = ['name', 'number', 'session', 'proposal', 'sample', 'dataset', 'path'] as const;
+
+function streamOf(session: Session, req: Request): { scanKey: string; stream: Stream } {
+  const scan = session.service.store.scan(str(req, 'scan'));
+  return { scanKey: scan.key, stream: scan.stream(str(req, 'stream')) };
+}
+
+/** stream.read: send the items as data messages tagged with the request id, then reply. */
+async function read(session: Session, req: Request): Promise<unknown> {
+  const { scanKey, stream } = streamOf(session, req);
+  const single = bool(req, 'single', false);
+  const start = int(req, 'start', 0) as number;
+  const step = int(req, 'step', 1, 1) as number;
+  const block = bool(req, 'block', false);
+  const timeout = num(req, 'timeout', null);
+  let stop = int(req, 'stop', null);
+  let batch: ArrayItems | EventItems;
+  if (single) {
+    if (block && start >= 0) await stream.waitFor(start, timeout === null ? undefined : timeout * 1000);
+    const item = stream.get(start);
+    const index = start < 0 ? stream.length + start : start;
+    batch =
+      stream.kind === 'array'
+        ? { first: index, items: [(item as { data: never }).data], valid: [(item as { valid: boolean }).valid], step: 1 }
+        : { first: index, items: [item], step: 1 };
+  } else {
+    stop ??= stream.sealed ? stream.length : Math.max(stream.length, start);
+    batch = (stream.slice as (a: number, b: number, c: number) => ArrayItems | EventItems)(start, stop, step);
+  }
+  const count = batch.items.length;
+  const indexes = Array.from({ length: count }, (_, k) => batch.first + k * step);
+  let msg = 0;
+  const header = (first: number, n: number) => ({
+    req: req.id,
+    scan: scanKey,
+    stream: stream.name,
+    kind: stream.kind,
+    first,
+    count: n,
+    msg: msg++,
+  });
+  if (stream.kind === 'array') {
+    const t = makeTransform(stream.dtype, stream.shape, { roi: roi(req), binning: int(req, 'binning', 1, 1) as number });
+    const items = (batch as ArrayItems).items;
+    const valid = (batch as ArrayItems).valid;
+    const per = Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype))));
+    for (let k = 0; k < count; k += per) {
+      const n = Math.min(per, count - k);
+      const chunks = encodeArrayItems(
+        { scan: scanKey, stream: stream.name, dtype: t.dtype, shape: t.shape },
+        indexes.slice(k, k + n),
+        items.slice(k, k + n).map((x) => t.apply(x)),
+        valid.slice(k, k + n),
+      );
+      await session.out.data(header(indexes[k], n), chunks);
+    }
+  } else {
+    const events = (batch as EventItems).items;
+    for (let k = 0; k < count; k += 1024) {
+      const n = Math.min(1024, count - k);
+      await session.out.data(header(indexes[k], n), encodeEvents(scanKey, stream.name, indexes[k], events.slice(k, k + n), step));
+    }
+  }
+  return { first: count ? batch.first : null, count, messages: msg, length: stream.length, sealed: stream.sealed };
+}
+
+function subscribe(session: Session, req: Request): unknown {
+  const { scanKey, stream } = streamOf(session, req);
+  const mode = oneOf(req, 'mode', SUB_MODES, 'lossless');
+  let start = int(req, 'start', 0) as number;
+  if (start < 0) start = Math.max(0, stream.length + start);
+  const group = str(req, 'group', null);
+  if (group && mode !== 'lossless') {
+    throw new DaqError('ParameterError', 'group: consumer groups are lossless; use mode "lossless"', [
+      { field: 'group', message: 'consumer groups need mode "lossless"' },
+    ]);
+  }
+  const id = session.newSubscriptionId();
+  const sub = new Subscription(
+    {
+      id,
+      scanKey,
+      stream,
+      start,
+      stop: int(req, 'stop', null, 0),
+      mode,
+      roi: roi(req),
+      binning: int(req, 'binning', 1, 1) as number,
+      every: int(req, 'every', 1, 1) as number,
+      maxRate: num(req, 'max_rate', 0) as number,
+      window: int(req, 'window', mode === 'latest' ? 1 : 8, 1) as number,
+      group,
+      member: str(req, 'member', null),
+    },
+    session.out,
+  );
+  session.subscriptions.set(id, sub);
+  // data flows after the reply has been sent (replies are sent when this handler returns)
+  setImmediate(() => {
+    void sub.run().finally(() => session.subscriptions.delete(id));
+  });
+  return sub.describe();
+}
+
+function subscription(session: Session, req: Request): Subscription {
+  const id = str(req, 'sub');
+  const sub = session.subscriptions.get(id);
+  if (!sub) throw new DaqError('NotFoundError', `no subscription ${JSON.stringify(id)} on this connection (it may have ended)`);
+  return sub;
+}
+
+function identityQuery(req: Request): Partial<ScanIdentity> & { since?: number } {
+  const q: Record<string, unknown> = {};
+  for (const f of IDENTITY_FIELDS) {
+    if (req[f] === undefined) continue;
+    q[f] = f === 'number' ? int(req, f) : str(req, f);
+  }
+  const since = int(req, 'since', null, 0);
+  if (since !== null) q.since = since;
+  return q;
+}
+
+export const HANDLERS: Record<Op, Handler> = {
+  hello: (s) => ({
+    server: 'daqlab',
+    version: VERSION,
+    protocol: PROTOCOL_VERSION,
+    max_message_bytes: MAX_MESSAGE_BYTES,
+    detectors: [...s.service.controllers.keys()],
+  }),
+  'detectors.list': (s) => ({ detectors: [...s.service.controllers.keys()] }),
+  'detector.info': (s, r) => s.service.detector(str(r, 'detector')).info(),
+  'detector.state': (s, r) => s.service.detector(str(r, 'detector')).describeState(),
+  'detector.calibration': async (s, r) => {
+    const ctl = s.service.detector(str(r, 'detector'));
+    if (!ctl.plugin.calibration) throw new DaqError('NotFoundError', `${ctl.name} has no calibration maps`);
+    const config = structuredClone(object(r, 'config') ?? {});
+    validate(ctl.schema, { detector: config }, `calibration ${ctl.name}: invalid detector config`);
+    const maps = await ctl.plugin.calibration(config);
+    let msg = 0;
+    const described = [];
+    for (const [name, m] of Object.entries(maps)) {
+      const chunks = encodeArrayItems({ scan: '', stream: name, dtype: m.dtype, shape: m.shape }, [0], [m.data], [true]);
+      await s.out.data({ req: r.id, scan: '', stream: name, kind: 'array', first: 0, count: 1, msg: msg++ }, chunks);
+      described.push({ name, dtype: m.dtype, shape: m.shape });
+    }
+    return { maps: described };
+  },
+  'schema.get': (s, r) => s.service.detector(str(r, 'detector')).schema,
+  'acq.prepare': async (s, r) => {
+    const acq = await s.service.detector(str(r, 'detector')).prepare(object(r, 'params') ?? {});
+    return { ...acq.status(), scan_summary: acq.scan.summary() };
+  },
+  'acq.start': (s, r) => {
+    const { ctl } = s.service.acquisition(str(r, 'uuid'));
+    return ctl.start(r.uuid).status();
+  },
+  'acq.trigger': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.trigger(r.uuid).status(),
+  'acq.stop': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.stop(r.uuid).status(),
+  'acq.abort': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.abort(r.uuid).status(),
+  'acq.reset': (s, r) => {
+    const ctl = s.service.detector(str(r, 'detector'));
+    ctl.reset();
+    return ctl.describeState();
+  },
+  'acq.status': (s, r) => s.service.acquisition(str(r, 'uuid')).acq.status(),
+  'scans.last': (s) => s.service.store.last()?.summary() ?? null,
+  'scans.search': (s, r) => ({
+    scans: s.service.store.search(identityQuery(r)).map((scan) => scan.summary()),
+    seq: s.service.store.lastSeq,
+  }),
+  'scans.wait_next': async (s, r) => {
+    const after = int(r, 'after', s.service.store.lastSeq, 0) as number;
+    const timeout = num(r, 'timeout', null);
+    const scan = await s.service.store.waitNext(after, timeout === null ? undefined : timeout * 1000);
+    if (!scan) throw new DaqError('TimeoutError', `no new scan after seq ${after} within ${timeout} s`);
+    return scan.summary();
+  },
+  'scan.get': (s, r) => s.service.store.scan(str(r, 'scan')).summary(),
+  'stream.info': (s, r) => streamOf(s, r).stream.describe(),
+  'stream.read': read,
+  subscribe,
+  'sub.ack': (s, r) => {
+    const msg = int(r, 'msg');
+    subscription(s, r).ack(msg);
+    return { sub: r.sub, msg };
+  },
+  unsubscribe: (s, r) => {
+    subscription(s, r).close();
+    s.subscriptions.delete(String(r.sub));
+    return { sub: r.sub };
+  },
+};

@@ -1,0 +1,44 @@
+/** OpenAPI 3.1 description of the HTTP endpoints (the WebSocket protocol is in docs/PROTOCOL.md). */
+import { VERSION } from '../version.js';
+
+export function openapi(): Record<string, unknown> {
+  const json = (description: string, schema: Record<string, unknown> = { type: 'object' }) => ({
+    description,
+    content: { 'application/json': { schema } },
+  });
+  const error = json('error', {
+    type: 'object',
+    properties: { error: { type: 'object', properties: { type: { type: 'string' }, message: { type: 'string' } } } },
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'daqlab server',
+      version: VERSION,
+      description: 'HTTP side of the daqlab acquisition server. Control and data use the WebSocket endpoint /ws (see docs/PROTOCOL.md).',
+    },
+    components: {
+      securitySchemes: {
+        token: { type: 'apiKey', in: 'query', name: 'token', description: 'also accepted as "Authorization: token T"' },
+      },
+    },
+    security: [{ token: [] }],
+    paths: {
+      '/health': {
+        get: { summary: 'liveness', security: [], responses: { '200': json('server is up', { type: 'object', properties: { ok: { const: true } } }) } },
+      },
+      '/status': {
+        get: { summary: 'server, detectors, store and clients', responses: { '200': json('status'), '401': error } },
+      },
+      '/schema': {
+        get: {
+          summary: 'JSON schema of prepare parameters',
+          parameters: [{ name: 'detector', in: 'query', required: false, schema: { type: 'string' } }],
+          responses: { '200': json('schema (all detectors keyed by name when none is given)'), '401': error, '404': error },
+        },
+      },
+      '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document') } } },
+      '/ws': { get: { summary: 'WebSocket upgrade: control (JSON text) and data (Arrow binary)', responses: { '101': { description: 'switching protocols' }, '401': error } } },
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/** Typed extraction of request fields: a wrong field is a ParameterError that names it. */
+import { DaqError } from '../protocol/index.js';
+
+type Fields = Record<string, unknown>;
+
+function bad(field: string, message: string): DaqError {
+  return new DaqError('ParameterError', `${field}: ${message}`, [{ field, message }]);
+}
+
+const describe = (v: unknown): string => (v === undefined ? 'missing' : `got ${JSON.stringify(v)}`);
+
+export function str(req: Fields, field: string): string;
+export function str(req: Fields, field: string, fallback: string | null): string | null;
+export function str(req: Fields, field: string, fallback?: string | null): string | null {
+  const v = req[field];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'string' || v.length === 0) throw bad(field, `must be a non-empty string, ${describe(v)}`);
+  return v;
+}
+
+export function int(req: Fields, field: string): number;
+export function int(req: Fields, field: string, fallback: number | null, min?: number): number | null;
+export function int(req: Fields, field: string, fallback?: number | null, min = Number.NEGATIVE_INFINITY): number | null {
+  const v = req[field];
+  if ((v === undefined || v === null) && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw bad(field, `must be an integer, ${describe(v)}`);
+  if (v < min) throw bad(field, `must be ≥ ${min}, got ${v}`);
+  return v;
+}
+
+export function num(req: Fields, field: string, fallback: number | null, min = 0): number | null {
+  const v = req[field];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(field, `must be a number, ${describe(v)}`);
+  if (v < min) throw bad(field, `must be ≥ ${min}, got ${v}`);
+  return v;
+}
+
+export function bool(req: Fields, field: string, fallback: boolean): boolean {
+  const v = req[field];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') throw bad(field, `must be true or false, ${describe(v)}`);
+  return v;
+}
+
+export function oneOf<T extends string>(req: Fields, field: string, allowed: readonly T[], fallback: T): T {
+  const v = req[field];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw bad(field, `must be one of ${allowed.join(', ')}, ${describe(v)}`);
+  return v as T;
+}
+
+export function roi(req: Fields, field = 'roi'): [number, number, number, number] | null {
+  const v = req[field];
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => Number.isSafeInteger(x))) {
+    throw bad(field, `must be [row0, col0, rows, cols] (4 integers), ${describe(v)}`);
+  }
+  return v as [number, number, number, number];
+}
+
+export function object(req: Fields, field: string): Record<string, unknown> | undefined {
+  const v = req[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, `must be an object, ${describe(v)}`);
+  return v as Record<string, unknown>;
+}

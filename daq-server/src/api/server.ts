@@ -1,0 +1,109 @@
+/**
+ * The network face of the service: one HTTP server carrying the WebSocket
+ * endpoint /ws and the HTTP endpoints. Binds to loopback unless told
+ * otherwise, and refuses to listen elsewhere without a token.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import { MAX_REQUEST_BYTES } from '../protocol/index.js';
+import type { DaqService } from '../service.js';
+import { handleHttp } from './http.js';
+import { Session } from './session.js';
+import { log } from '../log.js';
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  token: string | null;
+}
+
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+function tokenOf(req: IncomingMessage): string | null {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const q = url.searchParams.get('token');
+  if (q) return q;
+  const auth = req.headers.authorization;
+  const m = auth?.match(/^(?:token|bearer)\s+(.+)$/i);
+  return m ? m[1].trim() : null;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export interface RunningServer {
+  http: Server;
+  url: string;
+  sessions: Set<Session>;
+  close(): Promise<void>;
+}
+
+export async function listen(service: DaqService, options: ListenOptions): Promise<RunningServer> {
+  if (!isLoopback(options.host) && !options.token) {
+    throw new Error(
+      `refusing to listen on ${options.host} without a token: anyone on the network could drive the detector. Pass --token (or bind 127.0.0.1).`,
+    );
+  }
+  const authorized = (req: IncomingMessage): boolean => {
+    if (!options.token) return true;
+    const given = tokenOf(req);
+    return given !== null && same(given, options.token);
+  };
+  const sessions = new Set<Session>();
+  const http = createServer((req, res) =>
+    handleHttp(
+      {
+        service,
+        authorized,
+        clients: () => [...sessions].map((s) => ({ session: s.id, remote: s.remote, subscriptions: s.subscriptions.size })),
+      },
+      req,
+      res,
+    ),
+  );
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES, perMessageDeflate: false });
+  http.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/ws' && path !== '/ws/') {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\nthe WebSocket endpoint is /ws\n');
+      return;
+    }
+    if (!authorized(req)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\n\r\nmissing or wrong token\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+      const session = new Session(ws, service, remote);
+      sessions.add(session);
+      log('info', 'client connected', { session: session.id, remote });
+      ws.on('close', (code) => {
+        sessions.delete(session);
+        log('info', 'client disconnected', { session: session.id, code });
+      });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host, () => resolve());
+  });
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  const host = options.host.includes(':') && !options.host.startsWith('[') ? `[${options.host}]` : options.host;
+  return {
+    http,
+    url: `ws://${host}:${port}/ws`,
+    sessions,
+    close: async () => {
+      for (const s of sessions) s.ws.close(1001, 'server shutting down');
+      wss.close();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeAllConnections?.();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * One client connection: parses control messages, runs their handlers
+ * concurrently, and owns the client's subscriptions. Whatever a client sends,
+ * it gets a typed error back; nothing it does can stop other clients.
+ */
+import type { WebSocket, RawData } from 'ws';
+import { OPS, toErrorBody, type EventMessage, type Op, type Request, type RequestId } from '../protocol/index.js';
+import { DaqError } from '../protocol/index.js';
+import type { DaqService } from '../service.js';
+import { Outbox } from './outbox.js';
+import { HANDLERS } from './handlers.js';
+import type { Subscription } from './subscription.js';
+import { log } from '../log.js';
+
+let nextSession = 1;
+
+export class Session {
+  readonly id = nextSession++;
+  readonly out: Outbox;
+  readonly subscriptions = new Map<string, Subscription>();
+  private nextSub = 1;
+  private readonly onEvent: (e: EventMessage) => void;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly service: DaqService,
+    readonly remote: string,
+  ) {
+    this.out = new Outbox(ws);
+    this.onEvent = (e) => this.out.json(e);
+    service.on('event', this.onEvent);
+    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
+    ws.on('close', () => this.close());
+    ws.on('error', (err) => log('warn', 'client socket error', { session: this.id, error: err.message }));
+  }
+
+  newSubscriptionId(): string {
+    return `s${this.id}.${this.nextSub++}`;
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.out.json({
+        id: null,
+        ok: false,
+        error: { type: 'ProtocolError', message: 'binary messages are not accepted from clients; send JSON control messages as text' },
+      });
+      return;
+    }
+    let req: Request;
+    try {
+      req = parseRequest(data.toString());
+    } catch (err) {
+      const id = err instanceof DaqError && 'id' in err.extra ? (err.extra.id as RequestId) : null;
+      this.out.json({ id, ok: false, error: toErrorBody(err) });
+      return;
+    }
+    void this.dispatch(req);
+  }
+
+  private async dispatch(req: Request): Promise<void> {
+    try {
+      const result = await HANDLERS[req.op](this, req);
+      this.out.json({ id: req.id, ok: true, result: result ?? null });
+    } catch (err) {
+      if (!(err instanceof DaqError)) log('error', 'handler failed', { op: req.op, error: String(err && (err as Error).stack) });
+      this.out.json({ id: req.id, ok: false, error: toErrorBody(err) });
+    }
+  }
+
+  close(): void {
+    this.service.off('event', this.onEvent);
+    for (const sub of this.subscriptions.values()) sub.close();
+    this.subscriptions.clear();
+  }
+}
+
+/** Parse and check the envelope of a control message; the op handler checks its own fields. */
+export function parseRequest(text: string): Request {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new DaqError('ProtocolError', `message is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DaqError('ProtocolError', 'a control message must be a JSON object with "id" and "op"');
+  }
+  const msg = value as Record<string, unknown>;
+  const id = msg.id;
+  if (!(typeof id === 'number' || (typeof id === 'string' && id.length > 0 && id.length <= 128))) {
+    throw new DaqError('ProtocolError', 'field "id" must be a number or a non-empty string (≤128 chars)');
+  }
+  if (typeof msg.op !== 'string' || !(OPS as readonly string[]).includes(msg.op)) {
+    throw new DaqError('ProtocolError', `unknown op ${JSON.stringify(msg.op)}; known: ${OPS.join(', ')}`, undefined, { id });
+  }
+  return msg as Request & { op: Op };
+}

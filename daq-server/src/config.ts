@@ -1,0 +1,89 @@
+/** Server configuration: defaults, then a JSON config file, then command-line flags. */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  detectors: string[];
+  memoryBudget: number;
+  token: string | null;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const DEFAULTS: ServerConfig = {
+  host: '127.0.0.1',
+  port: 8765,
+  detectors: [],
+  memoryBudget: 4 * 1024 ** 3,
+  token: null,
+  logLevel: 'info',
+};
+
+export const USAGE = `usage: daqlab-server [options]
+  --host HOST            interface to bind (default 127.0.0.1; any other needs --token)
+  --port PORT            TCP port (default 8765; 0 picks a free one)
+  --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
+  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level
+  --memory-budget SIZE   bytes of frames the in-memory store may hold, e.g. 4G, 512M (default 4G)
+  --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
+  --log-level LEVEL      debug | info | warn | error (default info)
+  --help                 show this help`;
+
+/** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
+export function parseSize(text: string, field: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
+  if (!m) throw new Error(`${field}: expected a size like 4G, 512M or a number of bytes, got ${JSON.stringify(text)}`);
+  const power = { '': 0, k: 1, m: 2, g: 3, t: 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+function fromFile(path: string): Partial<ServerConfig> {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`--config ${path}: ${(err as Error).message}`);
+  }
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level'];
+  const unknown = Object.keys(raw).filter((k) => !known.includes(k));
+  if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  const out: Partial<ServerConfig> = {};
+  if (raw.host !== undefined) out.host = String(raw.host);
+  if (raw.port !== undefined) out.port = Number(raw.port);
+  if (raw.detectors !== undefined) out.detectors = ([] as unknown[]).concat(raw.detectors).map(String);
+  if (raw.memory_budget !== undefined) out.memoryBudget = parseSize(String(raw.memory_budget), 'memory_budget');
+  if (raw.token !== undefined) out.token = raw.token === null ? null : String(raw.token);
+  if (raw.log_level !== undefined) out.logLevel = raw.log_level as ServerConfig['logLevel'];
+  return out;
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      detector: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      'memory-budget': { type: 'string' },
+      token: { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const cfg: ServerConfig = { ...DEFAULTS, token: env.DAQLAB_TOKEN || null };
+  if (values.config) Object.assign(cfg, fromFile(values.config));
+  if (values.host !== undefined) cfg.host = values.host;
+  if (values.port !== undefined) cfg.port = Number(values.port);
+  if (values.detector) cfg.detectors = values.detector.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
+  if (values['memory-budget'] !== undefined) cfg.memoryBudget = parseSize(values['memory-budget'], '--memory-budget');
+  if (values.token !== undefined) cfg.token = values.token || null;
+  if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];
+  if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
+  if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);
+  if (!(cfg.memoryBudget > 0)) throw new Error('--memory-budget: must be positive');
+  return cfg;
+}

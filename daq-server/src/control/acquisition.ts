@@ -1,0 +1,294 @@
+/**
+ * One acquisition: the timing of a prepared run, frames pulled from the
+ * receivers into the scan's streams, counters, and the state it is in.
+ *
+ * Frame i of an internal-trigger run is ready at t0 + i·period + expo_time
+ * (period = expo_time + latency_time). The pump produces every frame that is
+ * due, in batches, so rates above the timer resolution (5 kHz and more) are
+ * honoured on average without a timer per frame.
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { DaqError, type AcqState, type AcqStatus, type Counters, type TriggerMode } from '../protocol/index.js';
+import { DetectorFault, type DetectorRun, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
+import type { ArrayStream, EventStream, Scan } from '../store/types.js';
+import { assertAllowed, type Command } from './state-machine.js';
+
+export interface AcquisitionParams {
+  nb_frames: number;
+  expo_time: number;
+  latency_time: number;
+  trigger_mode: TriggerMode;
+  nb_frames_per_trigger: number;
+}
+
+export interface PrepareParams {
+  acquisition: AcquisitionParams;
+  detector: Record<string, unknown>;
+  processing: Record<string, unknown>;
+  saving: Record<string, unknown>;
+  scan: Record<string, unknown>;
+}
+
+export interface AcquisitionEvents {
+  state: [AcqStatus];
+  counters: [AcqStatus];
+}
+
+/** Longest a single pump turn may run before yielding to the event loop (ms). */
+const PUMP_SLICE_MS = 8;
+/** Counter events per second while running. */
+const COUNTER_HZ = 5;
+
+const now = (): number => performance.now() / 1000;
+
+export class Acquisition extends EventEmitter<AcquisitionEvents> {
+  readonly uuid = randomUUID();
+  readonly counters: Counters;
+  private stateValue: AcqState = 'PREPARED';
+  private reasonValue: string | null = null;
+  private readonly receivers: Receiver[];
+  private readonly frames: ArrayStream;
+  private truth: EventStream | null = null;
+  private readonly period: number;
+  private t0 = 0;
+  private tEnd: number | null = null;
+  /** frames the detector is allowed to produce so far (grows with software triggers) */
+  private armed = 0;
+  /** time at which each software trigger arrived, with the first frame it covers */
+  private triggers: { time: number; first: number }[] = [];
+  /** cancels the pending pump turn, when one is scheduled */
+  private timer: (() => void) | null = null;
+  private counterTimer: NodeJS.Timeout | null = null;
+  private rateSamples: { t: number; n: number }[] = [];
+
+  constructor(
+    readonly detector: string,
+    readonly params: PrepareParams,
+    private readonly run: DetectorRun,
+    readonly scan: Scan,
+  ) {
+    super();
+    const acq = params.acquisition;
+    this.period = acq.expo_time + acq.latency_time;
+    this.receivers = [run.receiver(0, 1)];
+    this.counters = {
+      nb_frames_acquired: 0,
+      nb_frames_transferred: this.receivers.map(() => 0),
+      nb_frames_processed: 0,
+      nb_frames_saved: 0,
+      nb_frames_dropped: 0,
+      nb_frames_invalid: 0,
+    };
+    this.frames = scan.createArrayStream('frame', run.dtype, run.shape, {
+      description: 'detector frames as received',
+      detector,
+    });
+    if (run.describe().ground_truth) this.truth = this.truthStream();
+    scan.setState('PREPARED');
+  }
+
+  get state(): AcqState {
+    return this.stateValue;
+  }
+
+  get reason(): string | null {
+    return this.reasonValue;
+  }
+
+  get nbFrames(): number {
+    return this.params.acquisition.nb_frames;
+  }
+
+  status(): AcqStatus {
+    return {
+      uuid: this.uuid,
+      detector: this.detector,
+      state: this.stateValue,
+      reason: this.reasonValue,
+      counters: { ...this.counters, nb_frames_transferred: [...this.counters.nb_frames_transferred] },
+      nb_frames: this.nbFrames,
+      scan: this.scan.key,
+      elapsed: this.t0 ? (this.tEnd ?? now()) - this.t0 : null,
+      fps: this.fps(),
+    };
+  }
+
+  private check(command: Command): void {
+    assertAllowed(command, this.stateValue, `acquisition ${this.uuid}`);
+  }
+
+  start(): void {
+    this.check('start');
+    const mode = this.params.acquisition.trigger_mode;
+    this.t0 = now();
+    // internal and (simulated) external triggers: the detector paces itself from start
+    this.armed = mode === 'software' ? 0 : this.limit();
+    this.scan.setState('STARTED');
+    this.scan.updateInfo({ start_time: new Date().toISOString() });
+    this.setState('RUNNING');
+    this.counterTimer = setInterval(() => this.emit('counters', this.status()), 1000 / COUNTER_HZ);
+    this.schedule(0);
+  }
+
+  trigger(): void {
+    this.check('trigger');
+    const { trigger_mode, nb_frames_per_trigger } = this.params.acquisition;
+    if (trigger_mode !== 'software') {
+      throw new DaqError(
+        'StateError',
+        `trigger() is only for trigger_mode 'software'; this acquisition uses '${trigger_mode}'`,
+        undefined,
+        { state: this.stateValue },
+      );
+    }
+    if (this.armed >= this.limit()) {
+      throw new DaqError('StateError', `all ${this.nbFrames} frames have already been triggered`, undefined, {
+        state: this.stateValue,
+      });
+    }
+    this.triggers.push({ time: now(), first: this.armed });
+    this.armed = Math.min(this.limit(), this.armed + nb_frames_per_trigger);
+    this.schedule(0);
+  }
+
+  /** Graceful stop: what was acquired is kept (and, once pipelines exist, processed). */
+  stop(): void {
+    this.check('stop');
+    this.finish('stopped');
+  }
+
+  /** Immediate stop. Frames already stored stay readable; the scan records that it was aborted. */
+  abort(): void {
+    this.check('abort');
+    this.finish('aborted');
+  }
+
+  /** Release the run without starting it (a new prepare replaced it, or the server shuts down). */
+  discard(reason: string): void {
+    if (this.stateValue === 'RUNNING') this.finish(reason);
+    else if (this.stateValue === 'PREPARED') this.end('STOPPED', reason);
+  }
+
+  // ------------------------------------------------------------ timing
+
+  private limit(): number {
+    return this.nbFrames === 0 ? Number.POSITIVE_INFINITY : this.nbFrames;
+  }
+
+  /** When frame i is ready (end of its exposure), in seconds of `now()`. */
+  private due(i: number): number {
+    const expo = this.params.acquisition.expo_time;
+    if (this.params.acquisition.trigger_mode !== 'software') return this.t0 + i * this.period + expo;
+    // the trigger that covers frame i: the last one whose first frame is ≤ i
+    let k = this.triggers.length - 1;
+    while (k > 0 && this.triggers[k].first > i) k--;
+    const trig = this.triggers[k];
+    return trig.time + (i - trig.first) * this.period + expo;
+  }
+
+  private schedule(delaySeconds: number): void {
+    if (this.timer || this.stateValue !== 'RUNNING') return;
+    const fire = (): void => {
+      this.timer = null;
+      this.pump();
+    };
+    if (delaySeconds <= 0) {
+      const handle = setImmediate(fire);
+      this.timer = () => clearImmediate(handle);
+    } else {
+      const handle = setTimeout(fire, delaySeconds * 1000);
+      this.timer = () => clearTimeout(handle);
+    }
+  }
+
+  private pump(): void {
+    if (this.stateValue !== 'RUNNING') return;
+    const start = now();
+    const batch: ReceivedFrame[] = [];
+    let i = this.counters.nb_frames_acquired;
+    try {
+      while (i < this.armed && this.due(i) <= now()) {
+        batch.push(this.receivers[0].receive(i));
+        i++;
+        if ((now() - start) * 1000 > PUMP_SLICE_MS) break;
+      }
+    } catch (err) {
+      this.store(batch);
+      this.fail(err instanceof DetectorFault ? `detector fault: ${err.message}` : `receiver failed: ${String(err)}`);
+      return;
+    }
+    this.store(batch);
+    if (this.counters.nb_frames_acquired >= this.limit()) {
+      this.finish('completed');
+      return;
+    }
+    if (this.counters.nb_frames_acquired < this.armed) {
+      this.schedule(this.due(this.counters.nb_frames_acquired) - now());
+    }
+  }
+
+  private store(batch: ReceivedFrame[]): void {
+    if (batch.length === 0) return;
+    this.frames.append(
+      batch.map((f) => f.data),
+      batch.map((f) => f.valid),
+    );
+    const truths = batch.filter((f) => f.truth !== undefined).map((f) => ({ frame_idx: f.index, ...f.truth }));
+    if (truths.length) (this.truth ??= this.truthStream()).append(truths);
+    const invalid = batch.reduce((n, f) => n + (f.valid ? 0 : 1), 0);
+    this.counters.nb_frames_acquired += batch.length;
+    this.counters.nb_frames_transferred[0] += batch.length;
+    // no pipeline yet: a stored frame is a processed frame
+    this.counters.nb_frames_processed += batch.length;
+    this.counters.nb_frames_invalid += invalid;
+  }
+
+  private truthStream(): EventStream {
+    return this.scan.createEventStream('sim_truth', {
+      description: 'ground truth the simulator drew for each frame (spot positions, hit flag)',
+    });
+  }
+
+  private fps(): number {
+    const s = this.rateSamples;
+    const t = now();
+    s.push({ t, n: this.counters.nb_frames_acquired });
+    while (s.length > 2 && t - s[0].t > 1) s.shift();
+    const dt = t - s[0].t;
+    return dt > 0 ? (s[s.length - 1].n - s[0].n) / dt : 0;
+  }
+
+  // ------------------------------------------------------------ ending
+
+  private finish(reason: string): void {
+    this.end('STOPPED', reason);
+  }
+
+  private fail(reason: string): void {
+    this.end('FAULT', reason);
+  }
+
+  private end(state: AcqState, reason: string): void {
+    this.timer?.();
+    this.timer = null;
+    if (this.counterTimer) clearInterval(this.counterTimer);
+    this.counterTimer = null;
+    this.tEnd = now();
+    this.reasonValue = reason;
+    for (const r of this.receivers) r.close();
+    this.run.close();
+    if (this.scan.state !== 'CLOSED') {
+      this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
+      this.scan.setState('STOPPED');
+      this.scan.close();
+    }
+    this.setState(state);
+    this.emit('counters', this.status());
+  }
+
+  private setState(state: AcqState): void {
+    this.stateValue = state;
+    this.emit('state', this.status());
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The control part of one detector: validates complete run descriptions,
+ * owns the current acquisition and enforces the state machine. A new run can
+ * be prepared as soon as the previous one has stopped acquiring, even while
+ * its results are still being drained.
+ */
+import { EventEmitter } from 'node:events';
+import { DaqError, parameterError, type AcqState, type AcqStatus, type FieldError } from '../protocol/index.js';
+import type { DetectorInfo, DetectorPlugin } from '../detectors/plugin.js';
+import type { ScanStore } from '../store/types.js';
+import { Acquisition, type PrepareParams } from './acquisition.js';
+import { prepareSchema } from './schema.js';
+import { assertAllowed } from './state-machine.js';
+import { validate } from './validate.js';
+import { VERSION } from '../version.js';
+
+/** Finished acquisitions kept for status queries. */
+const HISTORY = 64;
+
+export interface ControllerEvents {
+  state: [AcqStatus | { detector: string; uuid: null; state: AcqState; reason: string | null }];
+  counters: [AcqStatus];
+}
+
+export class DetectorController extends EventEmitter<ControllerEvents> {
+  private current: Acquisition | null = null;
+  private readonly history = new Map<string, Acquisition>();
+  private faultReason: string | null = null;
+  private preparing: Promise<unknown> = Promise.resolve();
+  readonly schema: Record<string, unknown>;
+
+  constructor(
+    readonly plugin: DetectorPlugin,
+    private readonly store: ScanStore,
+  ) {
+    super();
+    this.schema = prepareSchema(plugin);
+  }
+
+  get name(): string {
+    return this.plugin.name;
+  }
+
+  info(): DetectorInfo {
+    return this.plugin.info();
+  }
+
+  get state(): AcqState {
+    if (this.faultReason !== null) return 'FAULT';
+    return this.current?.state ?? 'IDLE';
+  }
+
+  describeState(): { detector: string; state: AcqState; uuid: string | null; reason: string | null } {
+    return {
+      detector: this.name,
+      state: this.state,
+      uuid: this.current?.uuid ?? null,
+      reason: this.faultReason ?? this.current?.reason ?? null,
+    };
+  }
+
+  acquisition(uuid: unknown): Acquisition {
+    const acq = typeof uuid === 'string' ? this.history.get(uuid) : undefined;
+    if (!acq) throw new DaqError('NotFoundError', `no acquisition with uuid ${JSON.stringify(uuid)} on ${this.name}`);
+    return acq;
+  }
+
+  /** Validate everything, then configure the detector and create the scan. Serialised per detector. */
+  prepare(params: unknown): Promise<Acquisition> {
+    const next = this.preparing.then(() => this.doPrepare(params));
+    this.preparing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doPrepare(raw: unknown): Promise<Acquisition> {
+    assertAllowed('prepare', this.state, `detector ${this.name}`);
+    const params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);
+    this.crossCheck(params);
+    const run = await this.plugin.open(params.detector);
+    // the state may have changed while the detector was being configured
+    assertAllowed('prepare', this.state, `detector ${this.name}`);
+    const { info: userInfo, ...identity } = params.scan as Record<string, unknown> & { info?: Record<string, unknown> };
+    const scan = this.store.createScan(identity, {
+      ...(userInfo ?? {}),
+      detector: this.info(),
+      detector_config: run.config,
+      detector_description: run.describe(),
+      acquisition: params.acquisition,
+      processing: params.processing,
+      saving: params.saving,
+      software: { name: 'daqlab', version: VERSION },
+    });
+    const acq = new Acquisition(this.name, params, run, scan);
+    scan.updateInfo({ acquisition_uuid: acq.uuid });
+    this.current?.discard(`replaced by acquisition ${acq.uuid}`);
+    this.current = acq;
+    this.remember(acq);
+    acq.on('state', (status) => {
+      if (status.state === 'FAULT' && this.current === acq) this.faultReason = status.reason;
+      this.emit('state', status);
+    });
+    acq.on('counters', (status) => this.emit('counters', status));
+    this.emit('state', acq.status());
+    return acq;
+  }
+
+  /** Checks a schema cannot express: they depend on the detector's capabilities. */
+  private crossCheck(params: PrepareParams): void {
+    const info = this.info();
+    const acq = params.acquisition;
+    const errors: FieldError[] = [];
+    if (!info.trigger_modes.includes(acq.trigger_mode)) {
+      errors.push({
+        field: 'acquisition.trigger_mode',
+        message: `${this.name} supports ${info.trigger_modes.join(', ')}; got ${acq.trigger_mode}`,
+      });
+    }
+    const period = acq.expo_time + acq.latency_time;
+    const minPeriod = 1 / info.max_frame_rate;
+    if (period < minPeriod * (1 - 1e-9)) {
+      errors.push({
+        field: 'acquisition.expo_time',
+        message: `expo_time + latency_time = ${period} s is shorter than the fastest period of ${this.name} (${minPeriod} s, ${info.max_frame_rate} Hz)`,
+      });
+    }
+    if (errors.length) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
+  }
+
+  private remember(acq: Acquisition): void {
+    this.history.set(acq.uuid, acq);
+    while (this.history.size > HISTORY) {
+      const oldest = this.history.keys().next().value as string;
+      if (this.history.get(oldest) === this.current) break;
+      this.history.delete(oldest);
+    }
+  }
+
+  /** The acquisition named by `uuid`, which must be the detector's current one for commands. */
+  private currentOf(uuid: unknown, command: string): Acquisition {
+    const acq = this.acquisition(uuid);
+    if (acq !== this.current) {
+      throw new DaqError(
+        'StateError',
+        `cannot ${command} acquisition ${acq.uuid}: it is not the current acquisition of ${this.name} (it ended in state ${acq.state})`,
+        undefined,
+        { state: acq.state },
+      );
+    }
+    return acq;
+  }
+
+  start(uuid: unknown): Acquisition {
+    const acq = this.currentOf(uuid, 'start');
+    acq.start();
+    return acq;
+  }
+
+  trigger(uuid: unknown): Acquisition {
+    const acq = this.currentOf(uuid, 'trigger');
+    acq.trigger();
+    return acq;
+  }
+
+  stop(uuid: unknown): Acquisition {
+    const acq = this.currentOf(uuid, 'stop');
+    acq.stop();
+    return acq;
+  }
+
+  abort(uuid: unknown): Acquisition {
+    const acq = this.currentOf(uuid, 'abort');
+    const wasPrepared = acq.state === 'PREPARED';
+    acq.abort();
+    if (wasPrepared) this.current = null;
+    return acq;
+  }
+
+  /** Leave FAULT (or clear a finished run) and return to IDLE. */
+  reset(): void {
+    assertAllowed('reset', this.state, `detector ${this.name}`);
+    this.faultReason = null;
+    this.current = null;
+    this.emit('state', { detector: this.name, uuid: null, state: 'IDLE', reason: 'reset' });
+  }
+
+  shutdown(): void {
+    this.current?.discard('server shutdown');
+  }
+}

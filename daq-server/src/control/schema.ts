@@ -1,0 +1,106 @@
+/**
+ * The published JSON schema of `prepare`: the complete description of a run,
+ * validated as a whole before anything starts (LIMA2's answer to
+ * initialisation-order bugs). Sections: acquisition, detector, processing,
+ * saving, scan. The `detector` section comes from the detector plugin.
+ */
+import { TRIGGER_MODES } from '../protocol/index.js';
+import type { DetectorPlugin, JsonSchema } from '../detectors/plugin.js';
+
+export const ACQUISITION_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'Timing and triggering of the detector.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    nb_frames: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1e12,
+      default: 1,
+      description: 'Frames to acquire; 0 acquires until stopped.',
+    },
+    expo_time: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 3600,
+      default: 0.001,
+      description: 'Exposure time per frame, seconds.',
+    },
+    latency_time: {
+      type: 'number',
+      minimum: 0,
+      maximum: 3600,
+      default: 0,
+      description: 'Dead time between frames, seconds; the frame period is expo_time + latency_time.',
+    },
+    trigger_mode: {
+      enum: [...TRIGGER_MODES],
+      default: 'internal',
+      description:
+        'internal: the detector times itself after start; software: each trigger() acquires nb_frames_per_trigger frames; external: a hardware trigger source does.',
+    },
+    nb_frames_per_trigger: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description: 'Frames acquired per trigger in software and external trigger modes.',
+    },
+  },
+};
+
+export const PROCESSING_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'Online processing pipeline and its parameters.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    pipeline: { enum: ['none'], default: 'none', description: 'Pipeline name; `none` stores raw frames.' },
+  },
+};
+
+export const SAVING_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'Saving to HDF5/NeXus (reserved: not available yet).',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    enabled: { type: 'boolean', default: false, const: false, description: 'Saving is not available yet.' },
+  },
+};
+
+const text = (description: string, maxLength = 256): JsonSchema => ({ type: 'string', maxLength, description });
+
+export const SCAN_SCHEMA: JsonSchema = {
+  type: 'object',
+  description: 'Identity and metadata of the scan this acquisition fills.',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    name: text('Scan name, e.g. "ct" or "loopscan".'),
+    number: { type: 'integer', minimum: 0, description: 'Scan number; assigned automatically when absent.' },
+    session: text('Session (beamline control session) name.'),
+    proposal: text('Proposal (experiment) identifier.'),
+    sample: text('Sample name.'),
+    dataset: text('Dataset name.'),
+    path: text('Where the data of this scan belong (used by saving).', 4096),
+    info: { type: 'object', description: 'Free metadata stored in scan.info (at most 1 MB as JSON).' },
+  },
+};
+
+/** The complete schema of `prepare` params for one detector. */
+export function prepareSchema(plugin: DetectorPlugin): JsonSchema {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: `prepare parameters for ${plugin.name}`,
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      acquisition: ACQUISITION_SCHEMA,
+      detector: { default: {}, ...plugin.configSchema() },
+      processing: PROCESSING_SCHEMA,
+      saving: SAVING_SCHEMA,
+      scan: SCAN_SCHEMA,
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Validation of prepare parameters: every bad field is reported by its
+ * dotted path, all at once, in one ParameterError.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { parameterError, type FieldError } from '../protocol/index.js';
+import type { JsonSchema } from '../detectors/plugin.js';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+const compiled = new WeakMap<JsonSchema, ValidateFunction>();
+
+const dotted = (instancePath: string): string =>
+  instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+
+const join = (base: string, key: string): string => (base ? `${base}.${key}` : key);
+
+function toFieldError(e: ErrorObject): FieldError {
+  const at = dotted(e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { field: join(at, String(p.additionalProperty)), message: 'unknown field' };
+    case 'required':
+      return { field: join(at, String(p.missingProperty)), message: 'is required' };
+    case 'enum':
+      return { field: at, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'const':
+      return { field: at, message: `must be ${JSON.stringify(p.allowedValue)}` };
+    case 'type':
+      return { field: at, message: `must be of type ${String(p.type)}` };
+    default:
+      return { field: at || '(params)', message: e.message ?? e.keyword };
+  }
+}
+
+/** Drop the noise Ajv adds for oneOf/anyOf branches when a more precise error exists. */
+function dedupe(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.field}\u0000${e.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Validate `value` in place (defaults are filled in); throws ParameterError listing every bad field. */
+export function validate<T = Record<string, unknown>>(schema: JsonSchema, value: unknown, context: string): T {
+  let fn = compiled.get(schema);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    compiled.set(schema, fn);
+  }
+  if (!fn(value)) {
+    throw parameterError(dedupe((fn.errors ?? []).map(toFieldError)), context);
+  }
+  return value as T;
+}

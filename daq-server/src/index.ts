@@ -1,0 +1,29 @@
+/** daqlab-server as a library: start a server in-process (used by the CLI, tests and benchmarks). */
+import type { ServerConfig } from './config.js';
+import { DEFAULTS } from './config.js';
+import { selectPlugins } from './detectors/registry.js';
+import { DaqService } from './service.js';
+import { listen, type RunningServer } from './api/server.js';
+
+export { DaqService } from './service.js';
+export { selectPlugins, availablePlugins } from './detectors/registry.js';
+export type { ServerConfig } from './config.js';
+export * from './protocol/index.js';
+
+export interface DaqServer extends RunningServer {
+  service: DaqService;
+}
+
+export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
+  const cfg = { ...DEFAULTS, ...config };
+  const service = new DaqService({ plugins: selectPlugins(cfg.detectors), memoryBudget: cfg.memoryBudget });
+  const running = await listen(service, { host: cfg.host, port: cfg.port, token: cfg.token });
+  return {
+    ...running,
+    service,
+    close: async () => {
+      service.shutdown();
+      await running.close();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The daqlab service: the scan store, one controller per detector, and the
+ * event bus that fans state changes out to every connected client.
+ */
+import { EventEmitter } from 'node:events';
+import { DaqError, type EventMessage } from './protocol/index.js';
+import type { DetectorPlugin } from './detectors/plugin.js';
+import { DetectorController } from './control/controller.js';
+import { createStore } from './store/index.js';
+import type { ScanStore } from './store/types.js';
+import { log } from './log.js';
+
+export interface ServiceOptions {
+  plugins: DetectorPlugin[];
+  memoryBudget: number;
+}
+
+export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
+  readonly store: ScanStore;
+  readonly controllers = new Map<string, DetectorController>();
+  readonly started = Date.now();
+
+  constructor(options: ServiceOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.store = createStore({ memoryBudget: options.memoryBudget });
+    for (const plugin of options.plugins) {
+      const ctl = new DetectorController(plugin, this.store);
+      ctl.on('state', (s) => {
+        log('info', 'acquisition state', { detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason });
+        this.publish({ event: 'acq.state', detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason });
+      });
+      ctl.on('counters', (s) =>
+        this.publish({ event: 'acq.counters', detector: s.detector, uuid: s.uuid, state: s.state, counters: s.counters, fps: s.fps }),
+      );
+      this.controllers.set(plugin.name, ctl);
+    }
+    this.store.onScan((scan) => this.publish({ event: 'scan.new', scan: scan.summary() }));
+    this.store.onScanState((scan) => this.publish({ event: 'scan.state', key: scan.key, state: scan.state }));
+    this.store.onTrim((t) => {
+      log('info', 'store trimmed', { ...t });
+      this.publish({ event: 'store.trimmed', ...t });
+    });
+  }
+
+  private publish(message: EventMessage): void {
+    this.emit('event', message);
+  }
+
+  detector(name: unknown): DetectorController {
+    const ctl = typeof name === 'string' ? this.controllers.get(name) : undefined;
+    if (!ctl) {
+      throw new DaqError(
+        'NotFoundError',
+        `unknown detector ${JSON.stringify(name)}; available: ${[...this.controllers.keys()].join(', ')}`,
+      );
+    }
+    return ctl;
+  }
+
+  /** Find an acquisition by uuid on any detector. */
+  acquisition(uuid: unknown): { ctl: DetectorController; acq: ReturnType<DetectorController['acquisition']> } {
+    for (const ctl of this.controllers.values()) {
+      try {
+        return { ctl, acq: ctl.acquisition(uuid) };
+      } catch {
+        // not this detector's
+      }
+    }
+    throw new DaqError('NotFoundError', `no acquisition with uuid ${JSON.stringify(uuid)}`);
+  }
+
+  shutdown(): void {
+    for (const ctl of this.controllers.values()) ctl.shutdown();
+  }
+}

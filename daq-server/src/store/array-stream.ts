@@ -1,0 +1,179 @@
+/**
+ * A stream of n-dimensional items of one dtype and shape (detector frames, processed maps).
+ *
+ * Items are kept by reference, never copied:
+ *  - a batch given as ONE typed array of `count × prod(shape)` elements becomes one chunk; its
+ *    items are read back as `subarray` views of it;
+ *  - a batch given as an array of per-item views (frames in a shared pool, say) — or a single
+ *    item given as one typed array — is pushed onto the tail "views" chunk (up to
+ *    VIEWS_PER_CHUNK items per chunk), one reference per item, no per-item allocation.
+ *
+ * Bytes are logical: items × itemBytes. A trimmed view is released at once (its pool frame
+ * can be reused); a trimmed part of a contiguous batch keeps its buffer alive until the whole
+ * batch is trimmed, though it no longer counts.
+ */
+import { DaqError } from '../protocol/errors.js';
+import { TYPED_ARRAY, dtypeSize, isDType, product, type DType, type TypedArray } from '../protocol/dtypes.js';
+import type { StreamInfo } from '../protocol/index.js';
+import { ChunkList, type Chunk } from './chunks.js';
+import { resolveIndex, resolveSlice } from './indexing.js';
+import { StreamCore, type StreamOwner } from './stream-base.js';
+import type { ArrayItems, ArrayStream } from './types.js';
+
+/** items per "views" chunk: bounds the cost of trimming one, keeps the chunk list short */
+export const VIEWS_PER_CHUNK = 4096;
+
+interface ArrayChunk extends Chunk {
+  /** one typed array of `count` items back to back, or null for a views chunk */
+  data: TypedArray | null;
+  /** one view per item (undefined once trimmed), or null for a contiguous chunk */
+  views: (TypedArray | undefined)[] | null;
+  /** per-item validity, or null when every item is valid */
+  valid: boolean[] | null;
+}
+
+const describeArray = (a: TypedArray): string => `${a.constructor.name} of ${a.length} elements`;
+
+export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArrayStream {
+  readonly kind = 'array' as const;
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly itemBytes: number;
+  /** elements per item */
+  readonly itemElements: number;
+  private readonly ctor: (typeof TYPED_ARRAY)[DType];
+  private readonly chunks = new ChunkList<ArrayChunk>();
+  private invalidCount = 0;
+
+  constructor(name: string, dtype: DType, shape: number[], info: Record<string, unknown>, owner: StreamOwner) {
+    super(name, info, owner);
+    const fields = [];
+    if (!isDType(dtype)) fields.push({ field: 'dtype', message: `unknown dtype ${JSON.stringify(dtype)}` });
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 1)) {
+      fields.push({ field: 'shape', message: 'must be a list of integers ≥ 1 (empty for scalars)' });
+    }
+    if (fields.length) {
+      throw new DaqError('ParameterError', `invalid array stream '${name}': ${fields.map((f) => `${f.field}: ${f.message}`).join('; ')}`, fields);
+    }
+    this.dtype = dtype;
+    this.shape = [...shape];
+    this.itemElements = product(shape);
+    this.itemBytes = this.itemElements * dtypeSize(dtype);
+    this.ctor = TYPED_ARRAY[dtype];
+  }
+
+  /** number of items appended as invalid (incomplete frames) */
+  get invalidItems(): number {
+    return this.invalidCount;
+  }
+
+  private badItems(message: string): DaqError {
+    return new DaqError('ParameterError', `cannot append to ${this.label}: items: ${message}`, [{ field: 'items', message }]);
+  }
+
+  private expected(): string {
+    return `a ${this.ctor.name} of ${this.itemElements} elements (dtype ${this.dtype}, shape [${this.shape.join(', ')}])`;
+  }
+
+  append(items: TypedArray | TypedArray[], valid?: boolean[]): void {
+    this.requireOpen();
+    const E = this.itemElements;
+    let count: number;
+    if (ArrayBuffer.isView(items)) {
+      if (!(items instanceof this.ctor)) throw this.badItems(`expected ${this.ctor.name} (dtype ${this.dtype}), got ${items.constructor.name}`);
+      if (items.length === 0 || items.length % E !== 0) {
+        throw this.badItems(`${describeArray(items)} is not a whole number of items of ${E} elements (shape [${this.shape.join(', ')}])`);
+      }
+      count = items.length / E;
+    } else if (Array.isArray(items)) {
+      count = items.length;
+      for (let k = 0; k < count; k++) {
+        const v = items[k];
+        if (!(v instanceof this.ctor) || v.length !== E) {
+          const got = ArrayBuffer.isView(v) ? describeArray(v as TypedArray) : typeof v;
+          throw this.badItems(`item ${k}: expected ${this.expected()}, got ${got}`);
+        }
+      }
+    } else {
+      throw this.badItems('must be a typed array or an array of typed arrays');
+    }
+    if (valid !== undefined && (!Array.isArray(valid) || valid.length !== count)) {
+      const message = `must be a list of ${count} booleans (one per item), got ${Array.isArray(valid) ? `${valid.length}` : typeof valid}`;
+      throw new DaqError('ParameterError', `cannot append to ${this.label}: valid: ${message}`, [{ field: 'valid', message }]);
+    }
+    if (count === 0) return;
+    let invalid = 0;
+    if (valid) for (let k = 0; k < count; k++) if (!valid[k]) invalid++;
+    this.invalidCount += invalid;
+
+    const start = this._length;
+    if (ArrayBuffer.isView(items) && count > 1) {
+      this.chunks.push({ start, count, data: items, views: null, valid: invalid ? valid!.map(Boolean) : null });
+    } else {
+      let tail = this.chunks.tail;
+      if (!tail || tail.views === null || tail.count >= VIEWS_PER_CHUNK) {
+        tail = { start, count: 0, data: null, views: [], valid: null };
+        this.chunks.push(tail);
+      }
+      const views = tail.views!;
+      if (ArrayBuffer.isView(items)) views.push(items);
+      else for (let k = 0; k < count; k++) views.push(items[k]);
+      if (invalid && tail.valid === null) tail.valid = new Array<boolean>(tail.count).fill(true);
+      if (tail.valid !== null) {
+        if (valid) for (let k = 0; k < count; k++) tail.valid.push(Boolean(valid[k]));
+        else for (let k = 0; k < count; k++) tail.valid.push(true);
+      }
+      tail.count += count;
+    }
+    this.appendedItems(count, count * this.itemBytes);
+  }
+
+  private item(chunk: ArrayChunk, index: number): TypedArray {
+    const k = index - chunk.start;
+    if (chunk.data) return chunk.data.subarray(k * this.itemElements, (k + 1) * this.itemElements);
+    return chunk.views![k]!;
+  }
+
+  get(index: number): { data: TypedArray; valid: boolean } {
+    const i = resolveIndex(this, index);
+    const chunk = this.chunks.locate(i);
+    return { data: this.item(chunk, i), valid: chunk.valid ? chunk.valid[i - chunk.start]! : true };
+  }
+
+  slice(start: number, stop?: number | null, step = 1): ArrayItems {
+    const s = resolveSlice(this, start, stop, step);
+    return this.read(s.start, s.count, s.step);
+  }
+
+  readRun(start: number, count: number): ArrayItems {
+    return this.read(start, count, 1);
+  }
+
+  private read(start: number, count: number, step: number): ArrayItems {
+    const items = new Array<TypedArray>(count);
+    const valid = new Array<boolean>(count);
+    let chunk: ArrayChunk | undefined;
+    for (let k = 0, i = start; k < count; k++, i += step) {
+      if (!chunk || i < chunk.start || i >= chunk.start + chunk.count) chunk = this.chunks.locate(i);
+      items[k] = this.item(chunk, i);
+      valid[k] = chunk.valid ? chunk.valid[i - chunk.start]! : true;
+    }
+    return { first: start, items, valid, step };
+  }
+
+  protected release(from: number, to: number): number {
+    const head = this.chunks.dropBelow(to);
+    if (head?.views) {
+      for (let i = Math.max(from, head.start); i < to; i++) head.views[i - head.start] = undefined;
+    }
+    return (to - from) * this.itemBytes;
+  }
+
+  trimIndexFor(bytes: number): number {
+    return this._first + Math.max(1, Math.ceil(bytes / this.itemBytes));
+  }
+
+  protected override describeBase(): StreamInfo {
+    return { ...super.describeBase(), dtype: this.dtype, shape: [...this.shape] };
+  }
+}

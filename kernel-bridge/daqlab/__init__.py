@@ -1,0 +1,44 @@
+"""daqlab: drive the daqlab acquisition server from Python (Jupyter notebooks).
+
+>>> import daqlab
+>>> client = daqlab.connect()                       # $DAQLAB_URL, else ws://127.0.0.1:8765/ws
+>>> det = client.detector(client.detectors()[0])
+>>> acq = det.prepare(acquisition={"nb_frames": 100})
+>>> acq.start().wait()                              # progress bar; FaultError on failure
+>>> frames = acq.scan.streams["frames"]
+>>> frames[0], frames[-1], frames[10:20]            # numpy arrays
+>>> for batch in frames.cursor():                   # follow a running scan
+...     process(batch.data)
+"""
+
+from ._arrow import Batch
+from .acquisition import Acquisition
+from .client import Client, connect
+from .detector import Detector
+from .errors import (
+    AuthError,
+    DaqlabError,
+    DataGapWarning,
+    FaultError,
+    IndexNoMoreThereError,
+    IndexNotYetThereError,
+    IndexWontBeThereError,
+    NotFoundError,
+    ParameterError,
+    ProtocolError,
+    ServerError,
+    StateError,
+    StreamIndexError,
+    TimeoutError,
+)
+from .scans import Scan, Scans
+from .streams import Cursor, Stream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "connect", "Client", "Detector", "Acquisition", "Scans", "Scan", "Stream", "Cursor", "Batch",
+    "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
+    "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError", "AuthError",
+    "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "__version__",
+]

@@ -1,0 +1,474 @@
+"""One WebSocket connection to a daqlab server and the thread that reads it.
+
+The reader thread receives every message and dispatches it:
+
+- replies (text, with ``id``) complete the call waiting for them;
+- events (text, with ``event``) go to the registered handlers, except
+  ``sub.gap``/``sub.end`` which go, in order, to their subscription's queue;
+- data messages (binary) go to the request (``req``) or subscription (``sub``)
+  they belong to; a payload cut into ``parts`` is received piece by piece
+  directly into one buffer and handed over once complete.
+
+Sends are thread-safe. When the socket dies, every waiting call and
+subscription gets a ConnectionError saying the server is unreachable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import struct
+import threading
+from collections import defaultdict, deque
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _protocol as P
+from . import _ws
+from .errors import AuthError, ProtocolError, TimeoutError, error_from_body
+
+log = logging.getLogger("daqlab")
+
+_U32 = struct.Struct("<I")
+_DEFAULT = object()
+#: data messages kept for a subscription id not known yet (its reply not processed yet)
+_MAX_ORPHANS = 64
+
+
+class ServerUnreachable(ConnectionError):
+    """The daqlab server can not be reached, or the connection to it was lost."""
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (tuple, set, frozenset)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def dumps(msg: dict) -> str:
+    return json.dumps(msg, separators=(",", ":"), allow_nan=False, default=_json_default)
+
+
+class _Call:
+    __slots__ = ("id", "op", "done", "result", "error", "data", "on_reply", "discard")
+
+    def __init__(self, call_id, op: str, on_reply=None, discard: bool = False):
+        self.id = call_id
+        self.op = op
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.data: list = []
+        self.on_reply = on_reply
+        self.discard = discard
+
+
+class _Assembly:
+    """A payload arriving in ``parts`` messages, received straight into one buffer."""
+
+    __slots__ = ("buf", "size", "next_part", "parts")
+
+    def __init__(self, capacity: int, parts: int):
+        self.buf = _ws._alloc(capacity)
+        self.size = 0
+        self.next_part = 0
+        self.parts = parts
+
+    def reserve(self, n: int) -> None:
+        if self.size + n > len(self.buf):  # a later part larger than the first: grow (copy)
+            bigger = _ws._alloc(max(self.size + n, 2 * len(self.buf)))
+            bigger[:self.size] = self.buf[:self.size]
+            self.buf = bigger
+
+
+class Subscription:
+    """The client end of one subscription: a queue of ('data', header, payload),
+    ('event', msg) and ('error', exception) items, filled by the reader thread."""
+
+    def __init__(self, sub_id: str, result: dict):
+        self.id = sub_id
+        self.result = result
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.closed = False
+
+    def get(self, timeout: float | None = None):
+        try:
+            return self.queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class Connection:
+    """A live connection. ``request`` sends an operation and waits for its reply."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
+                 display_url: str | None = None):
+        self.url = display_url or url
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._pending: dict[Any, _Call] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._orphans: deque = deque()
+        self._handlers: dict[str, list[Callable[[dict], None]]] = defaultdict(list)
+        self._assembly: dict[tuple, _Assembly] = {}
+        self._closing = False
+        self._dead: ConnectionError | None = None
+        self.close_reason: str | None = None
+        headers = {"Authorization": f"token {token}"} if token else {}
+        try:
+            self._ws = _ws.connect(url, headers=headers, timeout=timeout)
+        except _ws.HandshakeError as exc:
+            if exc.status == 401:
+                raise AuthError(f"the daqlab server at {self.url} refused the token "
+                                f"({'none given: pass token= or set $DAQLAB_TOKEN' if not token else 'wrong token'})",
+                                {"type": P.ERR_AUTH, "message": str(exc)}) from None
+            raise ServerUnreachable(f"{exc} — is {self.url} a daqlab server?") from None
+        except OSError as exc:
+            raise ServerUnreachable(f"daqlab server at {self.url} is unreachable: {exc}. "
+                                    "Is it running? (node daq-server/dist/src/cli.js)") from None
+        self._thread = threading.Thread(target=self._run, name="daqlab-reader", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def alive(self) -> bool:
+        return self._dead is None
+
+    def _check_alive(self) -> None:
+        if self._dead is not None:
+            raise ServerUnreachable(str(self._dead))
+
+    # --------------------------------------------------------------- requests
+    def request(self, op: str, params: dict | None = None, timeout: Any = _DEFAULT,
+                collect: bool = False, on_reply: Callable[[Any], Any] | None = None):
+        """Send ``op`` with ``params`` and wait for the reply; return its result, or with
+        ``collect`` ``(result, [(header, payload), …])`` for the data messages that came
+        with it. ``timeout`` (seconds, None: forever) defaults to the connection's.
+        ``on_reply(result)`` runs in the reader thread before any later message is read."""
+        if timeout is _DEFAULT:
+            timeout = self.timeout
+        call = self._start(op, params, on_reply=on_reply)
+        try:
+            seen = 0
+            while not call.done.wait(timeout):
+                if len(call.data) > seen:  # data is still flowing in: not stuck
+                    seen = len(call.data)
+                    continue
+                raise TimeoutError(f"no reply to {op} from {self.url} within {timeout:g} s",
+                                   {"type": P.ERR_TIMEOUT, "message": f"client-side timeout of {op}"})
+        finally:
+            if not call.done.is_set():
+                with self._lock:
+                    self._pending.pop(call.id, None)
+        if call.error is not None:
+            raise call.error
+        return (call.result, call.data) if collect else call.result
+
+    def post(self, op: str, params: dict | None = None, blocking: bool = True) -> None:
+        """Send ``op`` without waiting; its reply is dropped (errors are logged).
+        ``blocking=False`` never waits for the send lock (safe in finalizers)."""
+        self.post_many([(op, params)], blocking)
+
+    def post_many(self, requests: list[tuple[str, dict | None]], blocking: bool = True) -> None:
+        """Send several requests in this order without waiting for their replies."""
+        if self._dead is not None:
+            return
+        texts = []
+        with self._lock:
+            for op, params in requests:
+                call = _Call(next(self._ids), op, discard=True)
+                msg = {"id": call.id, "op": op, **(params or {})}
+                texts.append((call.id, dumps(msg)))
+                self._pending[call.id] = call
+        if blocking:
+            self._send_texts(texts)
+        elif not self._ws._send_lock.acquire(False):
+            threading.Thread(target=self._send_texts, args=(texts,), daemon=True).start()
+        else:
+            self._ws._send_lock.release()  # free now: send from here (tiny race: send blocks briefly)
+            self._send_texts(texts)
+
+    def _send_texts(self, texts) -> None:
+        for call_id, text in texts:
+            try:
+                self._ws.send(text)
+            except OSError:
+                with self._lock:
+                    self._pending.pop(call_id, None)
+                return
+
+    def _start(self, op, params, on_reply=None, discard=False) -> _Call:
+        call_id = next(self._ids)
+        call = _Call(call_id, op, on_reply, discard)
+        msg = {"id": call_id, "op": op}
+        if params:
+            msg.update(params)
+        text = dumps(msg)
+        if len(text) > P.MAX_REQUEST_BYTES // 2 and len(text.encode("utf-8")) > P.MAX_REQUEST_BYTES:
+            raise ValueError(f"{op} request is larger than the protocol's {P.MAX_REQUEST_BYTES} bytes")
+        with self._lock:
+            self._check_alive()
+            self._pending[call_id] = call
+        try:
+            self._ws.send(text)
+        except OSError as exc:
+            with self._lock:
+                self._pending.pop(call_id, None)
+            self._die(f"sending failed: {exc}")
+            raise ServerUnreachable(str(self._dead)) from None
+        return call
+
+    # ----------------------------------------------------------- subscriptions
+    def subscribe(self, params: dict, timeout: Any = _DEFAULT) -> Subscription:
+        """Send ``subscribe``; the subscription is registered in the reader thread as soon
+        as the reply arrives, so no data message can be missed."""
+        holder: list[Subscription] = []
+
+        def register(result):
+            sub = Subscription(str(result["sub"]), result)
+            with self._lock:
+                self._subs[sub.id] = sub
+                kept = deque()
+                for sub_id, item in self._orphans:
+                    if sub_id == sub.id:
+                        sub.queue.put(item)
+                    else:
+                        kept.append((sub_id, item))
+                self._orphans = kept
+            holder.append(sub)
+
+        self.request(P.OP_SUBSCRIBE, params, timeout=timeout, on_reply=register)
+        return holder[0]
+
+    def unsubscribe(self, sub: Subscription, wait: bool = True) -> None:
+        """Stop a subscription: its data is dropped from now on, ``unsubscribe`` is sent."""
+        if sub.closed:
+            return
+        sub.closed = True
+        with self._lock:
+            self._subs.pop(sub.id, None)
+        if self._dead is not None:
+            return
+        if wait:
+            try:
+                self.request(P.OP_UNSUBSCRIBE, {"sub": sub.id})
+            except Exception as exc:  # already gone on the server (sub.end), or connection lost
+                log.debug("unsubscribe %s: %s", sub.id, exc)
+        else:
+            self.post(P.OP_UNSUBSCRIBE, {"sub": sub.id}, blocking=False)
+
+    def unsubscribe_after(self, sub: Subscription, before: list[tuple[str, dict]], blocking: bool) -> None:
+        """Send ``before`` (e.g. a final ``sub.ack``) then ``unsubscribe``, without waiting."""
+        if sub.closed:
+            return
+        sub.closed = True
+        with self._lock:
+            self._subs.pop(sub.id, None)
+        self.post_many(list(before) + [(P.OP_UNSUBSCRIBE, {"sub": sub.id})], blocking)
+
+    # ------------------------------------------------------------------ events
+    def on(self, event: str, handler: Callable[[dict], None]) -> Callable[[], None]:
+        """Call ``handler(msg)`` (in the reader thread: keep it short) for each ``event``
+        (``"*"``: every event). Returns a function that removes the handler."""
+        with self._lock:
+            self._handlers[event].append(handler)
+
+        return lambda: self.off(event, handler)
+
+    def off(self, event: str, handler: Callable[[dict], None]) -> None:
+        """Remove a handler added with ``on`` (no error when it is not there)."""
+        with self._lock:
+            try:
+                self._handlers[event].remove(handler)
+            except ValueError:
+                pass
+
+    # ------------------------------------------------------------- reader loop
+    def _run(self) -> None:
+        ws = self._ws
+        sink = self._data_sink
+        reason = "connection closed"
+        try:
+            while True:
+                opcode, data = ws.recv(sink)
+                if opcode == _ws.OP_TEXT:
+                    self._on_text(data)
+                elif data is not None:
+                    self._on_data(*data)
+        except _ws.ConnectionClosed as exc:
+            reason = f"the server closed the connection (code {exc.code}{': ' + exc.reason if exc.reason else ''})"
+        except OSError as exc:
+            reason = f"connection lost: {exc}"
+        except Exception as exc:  # a bug in dispatch: do not leave callers hanging
+            log.exception("daqlab reader thread failed")
+            reason = f"client reader failed: {exc!r}"
+        self._die(reason)
+
+    def _die(self, reason: str) -> None:
+        with self._lock:
+            if self._dead is not None:
+                return
+            self.close_reason = reason
+            if self._closing:
+                err = ServerUnreachable(f"connection to the daqlab server at {self.url} was closed by the client")
+            else:
+                err = ServerUnreachable(f"daqlab server at {self.url} is unreachable: {reason}. "
+                                        "Reconnect with daqlab.connect() (or client.reconnect()) once it is back.")
+            self._dead = err
+            pending = list(self._pending.values())
+            self._pending.clear()
+            subs = list(self._subs.values())
+            self._subs.clear()
+            self._assembly.clear()
+            self._orphans.clear()
+        for call in pending:
+            call.error = ServerUnreachable(str(err))
+            call.done.set()
+        for sub in subs:
+            sub.queue.put(("error", ServerUnreachable(str(err))))
+        self._ws.abort()
+        handlers = list(self._handlers.get("connection.lost", ()))
+        for h in handlers:
+            try:
+                h({"event": "connection.lost", "reason": reason})
+            except Exception:
+                log.exception("connection.lost handler failed")
+
+    def _on_text(self, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            log.warning("daqlab: server sent a text message that is not JSON: %.200r", text)
+            return
+        if not isinstance(msg, dict):
+            log.warning("daqlab: server sent a JSON message that is not an object: %.200r", text)
+            return
+        if "event" in msg and "id" not in msg:
+            self._on_event(msg)
+            return
+        call_id = msg.get("id")
+        with self._lock:
+            call = self._pending.pop(call_id, None)
+            if call is None and call_id is not None:
+                call = self._pending.pop(str(call_id), None)
+        if call is None:
+            if call_id is None and msg.get("ok") is False:
+                log.warning("daqlab: server rejected a message: %s", (msg.get("error") or {}).get("message"))
+            return  # a reply nobody waits for (timed out, or a post)
+        if msg.get("ok"):
+            call.result = msg.get("result")
+            if call.on_reply is not None:
+                try:
+                    call.on_reply(call.result)
+                except Exception as exc:
+                    call.error = ProtocolError(f"unexpected reply to {call.op}: {exc!r}")
+        else:
+            call.error = error_from_body(msg.get("error"), call.op)
+            if call.discard:
+                log.debug("daqlab: %s failed: %s", call.op, call.error)
+        call.done.set()
+
+    def _on_event(self, msg: dict) -> None:
+        name = msg.get("event")
+        if name in P.SUB_EVENTS and "sub" in msg:
+            sub_id = str(msg["sub"])
+            with self._lock:
+                sub = self._subs.get(sub_id)
+                if sub is None:
+                    self._orphan(sub_id, ("event", msg))
+            if sub is not None:
+                sub.queue.put(("event", msg))
+        with self._lock:
+            handlers = list(self._handlers.get(name, ())) + list(self._handlers.get("*", ()))
+        for handler in handlers:
+            try:
+                handler(msg)
+            except Exception:
+                log.exception("daqlab: handler of %s failed", name)
+
+    def _orphan(self, sub_id: str, item) -> None:
+        """(lock held) Keep an item of a subscription whose reply has not been read yet;
+        drop items of subscriptions already closed (late messages after unsubscribe)."""
+        if not any(c.op == P.OP_SUBSCRIBE for c in self._pending.values()):
+            return
+        self._orphans.append((sub_id, item))
+        while len(self._orphans) > _MAX_ORPHANS:
+            self._orphans.popleft()
+
+    def _data_sink(self, payload: _ws.Payload):
+        """Receive one binary message (reader thread): envelope header, then the payload
+        straight into its final buffer. Returns (header, payload buffer), or None while
+        a multi-part payload is incomplete or when the message is dropped."""
+        if payload.remaining < P.ENVELOPE_PREFIX_BYTES:
+            log.warning("daqlab: data message shorter than its prefix, dropped")
+            return None
+        (hlen,) = _U32.unpack(payload.read(P.ENVELOPE_PREFIX_BYTES))
+        if hlen > payload.remaining:
+            log.warning("daqlab: data header longer than the message, dropped")
+            return None
+        try:
+            header = json.loads(payload.read(hlen))
+        except ValueError:
+            log.warning("daqlab: data message with a header that is not JSON, dropped")
+            return None
+        n = payload.remaining
+        parts = int(header.get("parts") or 1)
+        if parts <= 1:
+            buf = _ws._alloc(n)
+            payload.readinto(buf)
+            return header, buf
+        part = int(header.get("part") or 0)
+        key = ("sub", str(header["sub"])) if "sub" in header else ("req", header.get("req"))
+        key = key + (header.get("msg"),)
+        asm = self._assembly.get(key)
+        if part == 0:
+            asm = self._assembly[key] = _Assembly(parts * n, parts)
+        elif asm is None or part != asm.next_part or parts != asm.parts:
+            log.warning("daqlab: part %s/%s of %s out of order, message dropped", part, parts, key)
+            self._assembly.pop(key, None)
+            return None
+        asm.reserve(n)
+        payload.readinto(asm.buf[asm.size:asm.size + n])
+        asm.size += n
+        asm.next_part += 1
+        if asm.next_part < parts:
+            return None
+        del self._assembly[key]
+        return header, asm.buf[:asm.size]
+
+    def _on_data(self, header: dict, buf) -> None:
+        if "req" in header:
+            with self._lock:
+                call = self._pending.get(header["req"])
+            if call is not None:
+                call.data.append((header, buf))
+            return
+        if "sub" in header:
+            sub_id = str(header["sub"])
+            with self._lock:
+                sub = self._subs.get(sub_id)
+                if sub is None:
+                    self._orphan(sub_id, ("data", header, buf))
+                    return
+            sub.queue.put(("data", header, buf))
+            return
+        log.warning("daqlab: data message with neither req nor sub, dropped: %s", header)
+
+    # ------------------------------------------------------------------- close
+    def close(self, timeout: float = 2.0) -> None:
+        """Closing handshake, then the socket; waiting calls get a ConnectionError."""
+        if self._dead is not None:
+            return
+        self._closing = True
+        self._ws.send_close(1000, "client closed")
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._die("closed by the client")

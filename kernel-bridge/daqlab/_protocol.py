@@ -1,0 +1,120 @@
+"""Names of the daqlab wire protocol (version 1), mirroring daq-server/src/protocol/*.ts.
+
+This module is the only place in the client that spells protocol names; see
+docs/PROTOCOL.md for their meaning.
+"""
+
+from __future__ import annotations
+
+PROTOCOL_VERSION = 1
+
+#: No WebSocket message, in either direction, may exceed this (Jupyter's proxy caps at 10 MiB).
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: Largest control (text) message a client may send.
+MAX_REQUEST_BYTES = 1024 * 1024
+#: Binary data message: u32 little-endian header length, then the JSON header, then the payload.
+ENVELOPE_PREFIX_BYTES = 4
+
+DEFAULT_URL = "ws://127.0.0.1:8765/ws"
+WS_PATH = "/ws"
+URL_ENV = "DAQLAB_URL"
+TOKEN_ENV = "DAQLAB_TOKEN"
+
+# ------------------------------------------------------------------ operations
+OP_HELLO = "hello"
+OP_DETECTORS_LIST = "detectors.list"
+OP_DETECTOR_INFO = "detector.info"
+OP_DETECTOR_STATE = "detector.state"
+OP_DETECTOR_CALIBRATION = "detector.calibration"
+OP_ACQ_PREPARE = "acq.prepare"
+OP_ACQ_START = "acq.start"
+OP_ACQ_TRIGGER = "acq.trigger"
+OP_ACQ_STOP = "acq.stop"
+OP_ACQ_ABORT = "acq.abort"
+OP_ACQ_RESET = "acq.reset"
+OP_ACQ_STATUS = "acq.status"
+OP_SCANS_LAST = "scans.last"
+OP_SCANS_SEARCH = "scans.search"
+OP_SCANS_WAIT_NEXT = "scans.wait_next"
+OP_SCAN_GET = "scan.get"
+OP_STREAM_INFO = "stream.info"
+OP_STREAM_READ = "stream.read"
+OP_SUBSCRIBE = "subscribe"
+OP_UNSUBSCRIBE = "unsubscribe"
+OP_SUB_ACK = "sub.ack"
+OP_SCHEMA_GET = "schema.get"
+
+OPS = (
+    OP_HELLO, OP_DETECTORS_LIST, OP_DETECTOR_INFO, OP_DETECTOR_STATE, OP_DETECTOR_CALIBRATION,
+    OP_ACQ_PREPARE, OP_ACQ_START, OP_ACQ_TRIGGER, OP_ACQ_STOP, OP_ACQ_ABORT, OP_ACQ_RESET,
+    OP_ACQ_STATUS, OP_SCANS_LAST, OP_SCANS_SEARCH, OP_SCANS_WAIT_NEXT, OP_SCAN_GET,
+    OP_STREAM_INFO, OP_STREAM_READ, OP_SUBSCRIBE, OP_UNSUBSCRIBE, OP_SUB_ACK, OP_SCHEMA_GET,
+)
+
+#: the five sections of ``acq.prepare``'s ``params``
+PREPARE_SECTIONS = ("acquisition", "detector", "processing", "saving", "scan")
+
+# ---------------------------------------------------------------------- events
+EV_ACQ_STATE = "acq.state"
+EV_ACQ_COUNTERS = "acq.counters"
+EV_SCAN_NEW = "scan.new"
+EV_SCAN_STATE = "scan.state"
+EV_SUB_GAP = "sub.gap"
+EV_SUB_END = "sub.end"
+EV_STORE_TRIMMED = "store.trimmed"
+
+EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
+          EV_STORE_TRIMMED)
+#: events that belong to one subscription (field ``sub``)
+SUB_EVENTS = (EV_SUB_GAP, EV_SUB_END)
+
+# ----------------------------------------------------------------- error types
+ERR_PARAMETER = "ParameterError"
+ERR_STATE = "StateError"
+ERR_INDEX_NO_MORE_THERE = "IndexNoMoreThereError"
+ERR_INDEX_NOT_YET_THERE = "IndexNotYetThereError"
+ERR_INDEX_WONT_BE_THERE = "IndexWontBeThereError"
+ERR_NOT_FOUND = "NotFoundError"
+ERR_PROTOCOL = "ProtocolError"
+ERR_AUTH = "AuthError"
+ERR_TIMEOUT = "TimeoutError"
+ERR_FAULT = "FaultError"
+ERR_INTERNAL = "InternalError"
+
+ERROR_TYPES = (ERR_PARAMETER, ERR_STATE, ERR_INDEX_NO_MORE_THERE, ERR_INDEX_NOT_YET_THERE,
+               ERR_INDEX_WONT_BE_THERE, ERR_NOT_FOUND, ERR_PROTOCOL, ERR_AUTH, ERR_TIMEOUT,
+               ERR_FAULT, ERR_INTERNAL)
+
+# --------------------------------------------------------------------- states
+ACQ_STATES = ("IDLE", "PREPARED", "RUNNING", "STOPPED", "FAULT")
+ACQ_IDLE, ACQ_PREPARED, ACQ_RUNNING, ACQ_STOPPED, ACQ_FAULT = ACQ_STATES
+ACQ_FINAL_STATES = (ACQ_STOPPED, ACQ_FAULT)
+
+SCAN_STATES = ("CREATED", "PREPARED", "STARTED", "STOPPED", "CLOSED")
+SCAN_CLOSED = "CLOSED"
+
+TRIGGER_MODES = ("internal", "software", "external")
+
+COUNTERS = ("nb_frames_acquired", "nb_frames_transferred", "nb_frames_processed",
+            "nb_frames_saved", "nb_frames_dropped", "nb_frames_invalid")
+
+# ---------------------------------------------------------------- data model
+DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+
+SUB_MODES = ("lossless", "latest")
+SUB_LOSSLESS, SUB_LATEST = SUB_MODES
+
+KIND_ARRAY = "array"
+KIND_EVENT = "event"
+
+SCAN_IDENTITY_FIELDS = ("name", "number", "session", "proposal", "sample", "dataset", "path")
+
+# Arrow payload columns and schema metadata keys
+COL_INDEX = "index"
+COL_VALID = "valid"
+COL_DATA = "data"
+COL_JSON = "json"
+META_DTYPE = "daqlab.dtype"
+META_SHAPE = "daqlab.shape"
+META_STREAM = "daqlab.stream"
+META_SCAN = "daqlab.scan"

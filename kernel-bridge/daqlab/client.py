@@ -1,0 +1,185 @@
+"""The entry point: ``daqlab.connect()`` returns a :class:`Client`."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from . import _protocol as P
+from ._connection import _DEFAULT, Connection, ServerUnreachable
+from .errors import ProtocolError
+
+__all__ = ["connect", "Client", "resolve_url"]
+
+
+def resolve_url(url: str | None = None, token: str | None = None) -> tuple[str, str, str | None]:
+    """Complete a server address: ``(url with token, url for display, token)``.
+
+    ``url`` defaults to ``$DAQLAB_URL``, else ``ws://127.0.0.1:8765``; ``ws://`` is
+    assumed when no scheme is given, ``http(s)`` becomes ``ws(s)``, and the path ``/ws``
+    is added when there is none. ``token`` defaults to ``$DAQLAB_TOKEN`` or a
+    ``token=`` already in the URL, and is sent both as ``?token=`` and as the
+    ``Authorization: token …`` header.
+    """
+    url = url or os.environ.get(P.URL_ENV) or P.DEFAULT_URL
+    if "://" not in url:
+        url = "ws://" + url
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    if scheme not in ("ws", "wss"):
+        raise ValueError(f"daqlab URL must be ws://host:port[/path]: {url!r}")
+    path = parts.path if parts.path not in ("", "/") else P.WS_PATH
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    in_url = next((v for k, v in query if k == "token"), None)
+    if token is None:
+        token = in_url or os.environ.get(P.TOKEN_ENV) or None
+    query = [(k, v) for k, v in query if k != "token"]
+    display = urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+    if token:
+        query.append(("token", token))
+    full = urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
+    return full, display, token
+
+
+class Client:
+    """A connection to a daqlab server.
+
+    >>> import daqlab
+    >>> client = daqlab.connect()             # $DAQLAB_URL or ws://127.0.0.1:8765/ws
+    >>> client.detectors()
+    ['sim-eiger-500k', ...]
+    >>> det = client.detector('sim-eiger-500k')
+    >>> acq = det.prepare(acquisition={'nb_frames': 100, 'expo_time': 0.001})
+    >>> acq.start().wait()
+    >>> frames = acq.scan.streams['frames'][:10]
+
+    If the connection is lost, waiting calls raise ``ConnectionError``; the next call
+    reconnects (or raises ``ConnectionError`` saying the server is unreachable).
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 10.0):
+        self._full_url, self.url, self._token = resolve_url(url, token)
+        self.timeout = timeout
+        self._handlers: list[tuple[str, Callable[[dict], None]]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._conn: Connection = self._open()
+        from .scans import Scans
+
+        self.scans = Scans(self)
+
+    def _open(self) -> Connection:
+        conn = Connection(self._full_url, self._token, self.timeout, display_url=self.url)
+        try:
+            info = conn.request(P.OP_HELLO)
+        except BaseException:
+            conn.close()
+            raise
+        if not isinstance(info, dict) or info.get("server") != "daqlab":
+            conn.close()
+            raise ProtocolError(f"{self.url} answered hello with {info!r}: not a daqlab server")
+        if info.get("protocol") != P.PROTOCOL_VERSION:
+            warnings.warn(f"daqlab server at {self.url} speaks protocol {info.get('protocol')}, "
+                          f"this client {P.PROTOCOL_VERSION}: some calls may fail", stacklevel=3)
+        self.server_info: dict = info
+        for event, handler in self._handlers:
+            conn.on(event, handler)
+        return conn
+
+    # ------------------------------------------------------------- plumbing
+    @property
+    def connection(self) -> Connection:
+        """The live connection, reconnecting once if the previous one was lost."""
+        conn = self._conn
+        if conn.alive:
+            return conn
+        if self._closed:
+            raise ConnectionError(f"this daqlab client ({self.url}) was closed: call daqlab.connect() again")
+        with self._lock:
+            if not self._conn.alive:
+                try:
+                    self._conn = self._open()
+                except ServerUnreachable as exc:
+                    raise ServerUnreachable(f"{exc} (the connection was lost: {conn.close_reason})") from None
+            return self._conn
+
+    def reconnect(self) -> "Client":
+        """Drop the current connection and open a new one (subscriptions of the old one end)."""
+        with self._lock:
+            self._conn.close()
+            self._closed = False
+            self._conn = self._open()
+        return self
+
+    def call(self, op: str, timeout: Any = _DEFAULT, **params) -> Any:
+        """Send any protocol operation and return its result (raw access)."""
+        return self.connection.request(op, params, timeout=timeout)
+
+    def _request(self, op: str, params: dict | None = None, **kw) -> Any:
+        return self.connection.request(op, params, **kw)
+
+    def on(self, event: str, handler: Callable[[dict], None]) -> Callable[[], None]:
+        """Call ``handler(msg)`` for every pushed ``event`` (``acq.state``, ``scan.new`` … or
+        ``"*"``). It runs in the reader thread: keep it short. Returns a remover; handlers
+        survive reconnection."""
+        entry = (event, handler)
+        with self._lock:
+            self._handlers.append(entry)
+            self._conn.on(event, handler)
+
+        def remove():
+            with self._lock:
+                if entry in self._handlers:
+                    self._handlers.remove(entry)
+                self._conn.off(event, handler)
+
+        return remove
+
+    # ---------------------------------------------------------------- API
+    def detectors(self) -> list[str]:
+        """Names of the detectors this server drives."""
+        return list(self._request(P.OP_DETECTORS_LIST)["detectors"])
+
+    def detector(self, name: str):
+        """The detector ``name`` (NotFoundError, listing the known ones, when there is none)."""
+        from .detector import Detector
+
+        info = self._request(P.OP_DETECTOR_INFO, {"detector": name})
+        return Detector(self, name, info)
+
+    def close(self) -> None:
+        """Close the connection (closing handshake)."""
+        self._closed = True
+        self._conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        info = getattr(self, "server_info", {}) or {}
+        state = "closed" if self._closed else ("connected" if self._conn.alive else "disconnected")
+        dets = ", ".join(info.get("detectors") or [])
+        return (f"<daqlab.Client {self.url} {state}: server {info.get('version', '?')}, "
+                f"protocol {info.get('protocol', '?')}" + (f", detectors {dets}" if dets else "") + ">")
+
+
+def connect(url: str | None = None, token: str | None = None, timeout: float = 10) -> Client:
+    """Connect to a daqlab server.
+
+    ``url``: ``ws://host:port[/path][?query]`` (default ``$DAQLAB_URL``, else
+    ``ws://127.0.0.1:8765``; ``/ws`` is added when the path is empty). ``token``:
+    default ``$DAQLAB_TOKEN``. ``timeout``: seconds for connecting and for each reply.
+    Raises ``ConnectionError`` when the server is unreachable and ``AuthError`` when
+    it refuses the token.
+    """
+    return Client(url, token, timeout)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Install what daqlab needs to run and to be tested, then build it. Idempotent:
+# each step is skipped when its inputs have not changed since it last ran.
+#   npm packages (workspaces), the TypeScript build, a Python venv at .venv/
+#   with kernel-bridge (the `daqlab` package) installed in editable mode, and
+#   the Debian packages the tests need (through apt-get when running as root).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STAMPS="$ROOT/.venv/.daqlab-stamps"
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[setup] %s\033[0m\n' "$*" >&2; exit 1; }
+
+# ---- system prerequisites --------------------------------------------------
+command -v node >/dev/null || die "Node.js 20 or newer is required (Debian: apt-get install nodejs npm)"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js >= 20 is required, found $(node --version)"
+command -v npm >/dev/null || die "npm is required (Debian: apt-get install npm)"
+command -v python3 >/dev/null || die "Python 3.10+ is required (Debian: apt-get install python3 python3-venv)"
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || die "Python >= 3.10 is required, found $(python3 --version)"
+
+# Debian packages the test suite needs: name of a command → package
+APT_NEEDS=()
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
+  : # (browser, redis and slurm packages join this list as the issues that need them land)
+fi
+python3 -c 'import ensurepip, venv' 2>/dev/null || APT_NEEDS+=(python3-venv)
+if [ ${#APT_NEEDS[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: ${APT_NEEDS[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_NEEDS[@]}" >/dev/null
+  else
+    die "missing Debian packages: ${APT_NEEDS[*]} — install them with: sudo apt-get install ${APT_NEEDS[*]}"
+  fi
+fi
+
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp_set() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+# ---- Python venv with the daqlab package -----------------------------------
+if [ ! -x .venv/bin/python ]; then
+  say "creating the Python venv at .venv/"
+  python3 -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30)
+py_hash=$(hash_of kernel-bridge/pyproject.toml scripts/requirements-dev.txt)
+if ! stamp_ok python "$py_hash"; then
+  say "installing Python packages (daqlab in editable mode, JupyterLab, test tools)"
+  "${PIP[@]}" install --upgrade pip >/dev/null || die "pip could not upgrade itself: is PyPI reachable?"
+  "${PIP[@]}" install -e "kernel-bridge[test]" -r scripts/requirements-dev.txt || die "pip install failed (see above)"
+  stamp_set python "$py_hash"
+fi
+
+# ---- npm packages and the TypeScript build ---------------------------------
+npm_hash=$(hash_of package.json package-lock.json */package.json)
+if [ ! -d node_modules ] || ! stamp_ok npm "$npm_hash"; then
+  say "installing npm packages"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  stamp_set npm "$npm_hash"
+fi
+say "building the TypeScript packages"
+npm run --silent build
+say "ready"

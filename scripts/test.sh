@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite: server unit tests (node:test), then the Python client,
+# integration and notebook tests (pytest) against real servers.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DAQLAB_SETUP_FOR=test bash scripts/setup.sh
+echo "== daq-server unit tests (node:test)"
+npm test --silent -w daq-server
+echo "== Python client, integration and notebook tests (pytest)"
+.venv/bin/python -m pytest "$@"

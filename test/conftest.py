@@ -1,0 +1,114 @@
+"""Fixtures for the cross-package tests: real daqlab servers on free ports."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = ROOT / "daq-server" / "dist" / "src" / "cli.js"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # simref
+
+
+class ServerProcess:
+    """A daqlab-server subprocess; `url` is its WebSocket URL, `log` what it printed."""
+
+    def __init__(self, *args: str, env: dict | None = None):
+        if not CLI.exists():
+            raise RuntimeError(f"{CLI} is missing: run scripts/setup.sh (npm run build) first")
+        self.proc = subprocess.Popen(
+            ["node", str(CLI), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines: list[str] = []
+        self.url: str | None = None
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                m = re.search(r"listening on (ws://\S+)", line)
+                if m:
+                    self.url = m.group(1)
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(30) or self.url is None:
+            self.stop()
+            raise RuntimeError("daqlab-server did not start:\n" + self.log)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    @property
+    def http(self) -> str:
+        return self.url.replace("ws://", "http://").removesuffix("/ws")
+
+    def get(self, path: str, token: str | None = None):
+        req = urllib.request.Request(self.http + path)
+        if token:
+            req.add_header("Authorization", f"token {token}")
+        return urllib.request.urlopen(req, timeout=10)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server():
+    """One server shared by the tests that do not need a special configuration."""
+    s = ServerProcess("--memory-budget", "6G")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_server():
+    started: list[ServerProcess] = []
+
+    def make(*args: str, env: dict | None = None) -> ServerProcess:
+        s = ServerProcess(*args, env=env)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def client(server):
+    import daqlab
+
+    c = daqlab.connect(server.url)
+    yield c
+    c.close()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

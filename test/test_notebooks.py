@@ -1,0 +1,29 @@
+"""The tutorials are executed against a real server, top to bottom, as a user would run them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path, server, monkeypatch, tmp_path):
+    monkeypatch.setenv("DAQLAB_URL", server.url)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    if path.name.startswith("01-"):
+        assert "in order: True" in text
+        assert "IndexWontBeThereError" in text and "StateError" in text
+
+
+def test_there_are_notebooks():
+    assert {p.name for p in NOTEBOOKS} >= {"00-quickstart.ipynb", "01-acquire-and-read.ipynb"}
