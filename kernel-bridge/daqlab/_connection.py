@@ -36,6 +36,11 @@ _U32 = struct.Struct("<I")
 _DEFAULT = object()
 #: data messages kept for a subscription id not known yet (its reply not processed yet)
 _MAX_ORPHANS = 64
+#: unused capacity tolerated in a payload buffer before it is compacted
+_COMPACT_SLACK = 256 * 1024
+#: Arrow IPC stream overhead estimate: schema + batch metadata + end marker, and per item (index, valid bit)
+_ARROW_FIXED = 16 * 1024
+_ARROW_PER_ITEM = 16
 
 
 class ServerUnreachable(ConnectionError):
@@ -57,9 +62,9 @@ def dumps(msg: dict) -> str:
 
 
 class _Call:
-    __slots__ = ("id", "op", "done", "result", "error", "data", "on_reply", "discard")
+    __slots__ = ("id", "op", "done", "result", "error", "data", "on_reply", "discard", "item_bytes")
 
-    def __init__(self, call_id, op: str, on_reply=None, discard: bool = False):
+    def __init__(self, call_id, op: str, on_reply=None, discard: bool = False, item_bytes: int | None = None):
         self.id = call_id
         self.op = op
         self.done = threading.Event()
@@ -68,10 +73,12 @@ class _Call:
         self.data: list = []
         self.on_reply = on_reply
         self.discard = discard
+        self.item_bytes = item_bytes  # size of one array item of the data that comes with the reply
 
 
 class _Assembly:
-    """A payload arriving in ``parts`` messages, received straight into one buffer."""
+    """One payload (possibly in ``parts`` messages, each possibly in several frames),
+    received straight from the socket into one buffer."""
 
     __slots__ = ("buf", "size", "next_part", "parts")
 
@@ -82,10 +89,20 @@ class _Assembly:
         self.parts = parts
 
     def reserve(self, n: int) -> None:
-        if self.size + n > len(self.buf):  # a later part larger than the first: grow (copy)
+        if self.size + n > len(self.buf):  # the estimate was short: grow (one copy)
             bigger = _ws._alloc(max(self.size + n, 2 * len(self.buf)))
             bigger[:self.size] = self.buf[:self.size]
             self.buf = bigger
+
+    def result(self) -> memoryview:
+        """The payload; copied into an exact buffer when much of the estimate went
+        unused (so that small batches kept by the user do not pin large buffers)."""
+        waste = len(self.buf) - self.size
+        if waste > max(_COMPACT_SLACK, self.size // 4):
+            exact = _ws._alloc(self.size)
+            exact[:] = self.buf[:self.size]
+            return exact
+        return self.buf[:self.size]
 
 
 class Subscription:
@@ -97,6 +114,13 @@ class Subscription:
         self.result = result
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.closed = False
+        dtype, shape = result.get("dtype"), result.get("shape")
+        self.item_bytes: int | None = None
+        if dtype and shape is not None:
+            try:
+                self.item_bytes = int(np.dtype(dtype).itemsize * int(np.prod(shape)))
+            except TypeError:
+                pass
 
     def get(self, timeout: float | None = None):
         try:
@@ -148,14 +172,16 @@ class Connection:
 
     # --------------------------------------------------------------- requests
     def request(self, op: str, params: dict | None = None, timeout: Any = _DEFAULT,
-                collect: bool = False, on_reply: Callable[[Any], Any] | None = None):
+                collect: bool = False, on_reply: Callable[[Any], Any] | None = None,
+                item_bytes: int | None = None):
         """Send ``op`` with ``params`` and wait for the reply; return its result, or with
         ``collect`` ``(result, [(header, payload), …])`` for the data messages that came
         with it. ``timeout`` (seconds, None: forever) defaults to the connection's.
-        ``on_reply(result)`` runs in the reader thread before any later message is read."""
+        ``on_reply(result)`` runs in the reader thread before any later message is read.
+        ``item_bytes``: size of one array item of the data expected (to size buffers)."""
         if timeout is _DEFAULT:
             timeout = self.timeout
-        call = self._start(op, params, on_reply=on_reply)
+        call = self._start(op, params, on_reply=on_reply, item_bytes=item_bytes)
         try:
             seen = 0
             while not call.done.wait(timeout):
@@ -205,9 +231,9 @@ class Connection:
                     self._pending.pop(call_id, None)
                 return
 
-    def _start(self, op, params, on_reply=None, discard=False) -> _Call:
+    def _start(self, op, params, on_reply=None, discard=False, item_bytes=None) -> _Call:
         call_id = next(self._ids)
-        call = _Call(call_id, op, on_reply, discard)
+        call = _Call(call_id, op, on_reply, discard, item_bytes)
         msg = {"id": call_id, "op": op}
         if params:
             msg.update(params)
@@ -404,45 +430,61 @@ class Connection:
             self._orphans.popleft()
 
     def _data_sink(self, payload: _ws.Payload):
-        """Receive one binary message (reader thread): envelope header, then the payload
-        straight into its final buffer. Returns (header, payload buffer), or None while
-        a multi-part payload is incomplete or when the message is dropped."""
-        if payload.remaining < P.ENVELOPE_PREFIX_BYTES:
-            log.warning("daqlab: data message shorter than its prefix, dropped")
-            return None
-        (hlen,) = _U32.unpack(payload.read(P.ENVELOPE_PREFIX_BYTES))
-        if hlen > payload.remaining:
-            log.warning("daqlab: data header longer than the message, dropped")
-            return None
+        """Receive one binary message (reader thread): the envelope header, then the
+        payload bytes, frame by frame, straight into their final buffer (several
+        ``parts`` into the same one). Returns (header, payload buffer), or None while a
+        multi-part payload is incomplete or when the message is dropped."""
         try:
+            (hlen,) = _U32.unpack(payload.read(P.ENVELOPE_PREFIX_BYTES))
             header = json.loads(payload.read(hlen))
-        except ValueError:
-            log.warning("daqlab: data message with a header that is not JSON, dropped")
+        except (_ws.WebSocketError, ValueError, struct.error) as exc:
+            log.warning("daqlab: malformed data message dropped: %s", exc)
             return None
-        n = payload.remaining
         parts = int(header.get("parts") or 1)
-        if parts <= 1:
-            buf = _ws._alloc(n)
-            payload.readinto(buf)
-            return header, buf
         part = int(header.get("part") or 0)
-        key = ("sub", str(header["sub"])) if "sub" in header else ("req", header.get("req"))
-        key = key + (header.get("msg"),)
-        asm = self._assembly.get(key)
+        key = None
+        if parts > 1:
+            key = (("sub", str(header["sub"])) if "sub" in header else ("req", header.get("req"))) + (header.get("msg"),)
         if part == 0:
-            asm = self._assembly[key] = _Assembly(parts * n, parts)
-        elif asm is None or part != asm.next_part or parts != asm.parts:
-            log.warning("daqlab: part %s/%s of %s out of order, message dropped", part, parts, key)
-            self._assembly.pop(key, None)
-            return None
-        asm.reserve(n)
-        payload.readinto(asm.buf[asm.size:asm.size + n])
-        asm.size += n
+            asm = _Assembly(self._capacity(header, parts, payload), parts)
+            if key is not None:
+                self._assembly[key] = asm
+        else:
+            asm = self._assembly.get(key)
+            if asm is None or part != asm.next_part or parts != asm.parts:
+                log.warning("daqlab: part %s/%s of %s out of order, payload dropped", part, parts, key)
+                self._assembly.pop(key, None)
+                return None
+        while True:
+            k = payload.available()
+            if not k:
+                break
+            asm.reserve(k)
+            payload.readinto(asm.buf[asm.size:asm.size + k])
+            asm.size += k
         asm.next_part += 1
         if asm.next_part < parts:
             return None
-        del self._assembly[key]
-        return header, asm.buf[:asm.size]
+        if key is not None:
+            del self._assembly[key]
+        return header, asm.result()
+
+    def _capacity(self, header: dict, parts: int, payload: _ws.Payload) -> int:
+        """Buffer size for a payload: exact when it is one last frame, else estimated
+        from the item size of its request/subscription, else an upper bound."""
+        if parts == 1 and payload.remaining is not None:
+            return payload.remaining
+        item_bytes = None
+        if "sub" in header:
+            sub = self._subs.get(str(header["sub"]))
+            item_bytes = sub.item_bytes if sub is not None else None
+        elif "req" in header:
+            call = self._pending.get(header["req"])
+            item_bytes = call.item_bytes if call is not None else None
+        if item_bytes:
+            count = int(header.get("count") or 1)
+            return count * (item_bytes + _ARROW_PER_ITEM) + _ARROW_FIXED
+        return parts * P.MAX_MESSAGE_BYTES
 
     def _on_data(self, header: dict, buf) -> None:
         if "req" in header:

@@ -188,55 +188,104 @@ class _SocketReader:
 
 
 class Payload:
-    """The payload of one binary message, handed to a ``sink``: read it exactly once,
-    in order, with ``read(n)`` (small pieces, bytes) and ``readinto(buffer)``."""
+    """The payload of one binary message, streamed from the socket to a ``sink``.
 
-    __slots__ = ("_reader", "remaining")
+    A message may come in several frames (fragmentation) whose sizes are only known
+    as they arrive; reads cross frame boundaries transparently and control frames
+    in between are handled. Read it once, in order: ``read(n)`` (small pieces, as
+    bytes), ``readinto(buffer)`` (exact fill, straight from the socket), and
+    ``available()`` (bytes left in the current frame; 0 at the end of the message).
+    """
 
-    def __init__(self, reader, length: int):
-        self._reader = reader
-        self.remaining = length
+    __slots__ = ("_ws", "_reader", "_left", "_fin")
+
+    def __init__(self, ws: "WebSocket", fin: bool, length: int):
+        self._ws = ws
+        self._reader = ws._reader
+        self._left = length  # bytes left in the current frame
+        self._fin = fin  # the current frame is the message's last
+
+    def available(self) -> int:
+        """Bytes left in the current frame, reading the next frame header when it is
+        used up; 0 when the whole message has been read."""
+        while not self._left:
+            if self._fin:
+                return 0
+            fin, opcode, n = self._ws._frame_header()
+            if opcode in _CONTROL_OPS:
+                self._ws._control(opcode, fin, n)
+                continue
+            if opcode != OP_CONT:
+                self._ws._fail(1002, "new message inside a fragmented message")
+            self._fin, self._left = fin, n
+        return self._left
+
+    @property
+    def remaining(self) -> int | None:
+        """Bytes left in the message when known (last frame reached), else None."""
+        return self._left if self._fin else None
 
     def read(self, n: int) -> bytes:
-        if n > self.remaining:
-            raise WebSocketError(f"read of {n} bytes past the end of a {self.remaining}-byte remainder")
-        self.remaining -= n
-        return self._reader.read(n)
+        """Exactly n bytes (may span frames)."""
+        if n <= self._left:
+            self._left -= n
+            return self._reader.read(n)
+        pieces = []
+        while n:
+            k = min(n, self.available())
+            if not k:
+                raise WebSocketError(f"message ended {n} bytes short of a read")
+            pieces.append(self._reader.read(k))
+            self._left -= k
+            n -= k
+        return b"".join(pieces)
 
     def readinto(self, dest) -> None:
-        dest = memoryview(dest).cast("B") if not isinstance(dest, memoryview) or dest.format != "B" else dest
-        if len(dest) > self.remaining:
-            raise WebSocketError(f"readinto of {len(dest)} bytes past the end of a {self.remaining}-byte remainder")
-        self.remaining -= len(dest)
-        self._reader.readinto(dest)
+        """Fill ``dest`` (any writable buffer) exactly (may span frames)."""
+        dest = memoryview(dest)
+        if dest.format != "B" or dest.ndim != 1:
+            dest = dest.cast("B")
+        n, off = len(dest), 0
+        while off < n:
+            k = min(n - off, self.available())
+            if not k:
+                raise WebSocketError(f"message ended {n - off} bytes short of a read")
+            self._reader.readinto(dest[off:off + k])
+            self._left -= k
+            off += k
 
     def read_all(self) -> memoryview:
-        out = _alloc(self.remaining)
-        self.readinto(out)
-        return out
+        """The rest of the message in one exactly-sized buffer (when the message is
+        fragmented, its frames are joined: one copy)."""
+        if self._fin:
+            out = _alloc(self._left)
+            self.readinto(out)
+            return out
+        frames = []
+        while True:
+            k = self.available()
+            if not k:
+                break
+            buf = _alloc(k)
+            self._reader.readinto(buf)
+            self._left = 0
+            frames.append(buf)
+        if len(frames) == 1:
+            return frames[0]
+        whole = _alloc(sum(len(f) for f in frames))
+        off = 0
+        for f in frames:
+            whole[off:off + len(f)] = f
+            off += len(f)
+        return whole
 
-
-class _MemoryReader:
-    """The reader interface over bytes already in memory (a reassembled fragmented message)."""
-
-    __slots__ = ("_mv", "_pos")
-
-    def __init__(self, data):
-        self._mv = memoryview(data).cast("B")
-        self._pos = 0
-
-    def read(self, n: int) -> bytes:
-        out = bytes(self._mv[self._pos:self._pos + n])
-        self._pos += n
-        return out
-
-    def readinto(self, dest: memoryview) -> None:
-        n = len(dest)
-        dest[:] = self._mv[self._pos:self._pos + n]
-        self._pos += n
-
-    def skip(self, n: int) -> None:
-        self._pos += n
+    def skip_rest(self) -> None:
+        while True:
+            k = self.available()
+            if not k:
+                return
+            self._reader.skip(k)
+            self._left = 0
 
 
 Sink = Callable[[Payload], object]
@@ -388,51 +437,25 @@ class WebSocket:
         leaves unread are skipped). Raises :class:`ConnectionClosed` at the end."""
         if self.closed:
             raise ConnectionClosed(*(self.close_received or (1006, "connection closed")))
-        reader = self._reader
-        fragments: list | None = None
-        first_op = 0
         while True:
             fin, opcode, n = self._frame_header()
             if opcode in _CONTROL_OPS:
                 self._control(opcode, fin, n)
                 continue
             if opcode == OP_CONT:
-                if fragments is None:
-                    self._fail(1002, "continuation frame without a message")
-            elif opcode in _DATA_OPS:
-                if fragments is not None:
-                    self._fail(1002, "new message inside a fragmented message")
-                if fin:
-                    if opcode == OP_TEXT:
-                        return OP_TEXT, self._text(reader.read(n) if n <= _READ_AHEAD // 2 else Payload(reader, n).read_all())
-                    if sink is None:
-                        out = _alloc(n)
-                        reader.readinto(out)
-                        return OP_BINARY, out
-                    payload = Payload(reader, n)
-                    result = sink(payload)
-                    if payload.remaining:
-                        reader.skip(payload.remaining)
-                    return OP_BINARY, result
-                fragments, first_op = [], opcode
-            else:
+                self._fail(1002, "continuation frame without a message")
+            if opcode not in _DATA_OPS:
                 self._fail(1002, f"unknown opcode {opcode}")
-            buf = _alloc(n)
-            reader.readinto(buf)
-            fragments.append(buf)
-            if fin:
-                total = sum(len(f) for f in fragments)
-                whole = _alloc(total)
-                off = 0
-                for f in fragments:
-                    whole[off:off + len(f)] = f
-                    off += len(f)
-                if first_op == OP_TEXT:
-                    return OP_TEXT, self._text(whole)
-                if sink is None:
-                    return OP_BINARY, whole
-                payload = Payload(_MemoryReader(whole), total)
-                return OP_BINARY, sink(payload)
+            if opcode == OP_TEXT:
+                if fin and n <= _READ_AHEAD // 2:
+                    return OP_TEXT, self._text(self._reader.read(n))
+                return OP_TEXT, self._text(Payload(self, fin, n).read_all())
+            payload = Payload(self, fin, n)
+            if sink is None:
+                return OP_BINARY, payload.read_all()
+            result = sink(payload)
+            payload.skip_rest()
+            return OP_BINARY, result
 
     def _text(self, data) -> str:
         try:

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _protocol as P
 from ._arrow import Batch, concat, decode
-from .errors import IndexNoMoreThereError, IndexNotYetThereError, TimeoutError
+from .errors import IndexNoMoreThereError, IndexNotYetThereError, ProtocolError, TimeoutError
 from .errors import DataGapWarning
 
 __all__ = ["Stream", "Cursor", "Batch"]
@@ -111,11 +111,15 @@ class Stream:
             if timeout is not None:
                 params["timeout"] = timeout
             req_timeout = None if timeout is None else timeout + self._client.timeout
-        result, data = self._client._request(P.OP_STREAM_READ, params, collect=True, timeout=req_timeout)
-        batches = [decode(buf) for _, buf in sorted(data, key=lambda hb: hb[0].get("msg", 0))]
-        if not batches and self.kind == P.KIND_ARRAY and result and result.get("count"):
-            raise RuntimeError(f"stream.read announced {result.get('count')} items but no data message came")
         dtype, shape = _item_layout(self.dtype, self.shape, roi, binning)
+        item_bytes = dtype.itemsize * int(np.prod(shape)) if dtype is not None else None
+        result, data = self._client._request(P.OP_STREAM_READ, params, collect=True, timeout=req_timeout,
+                                             item_bytes=item_bytes)
+        batches = [decode(buf) for _, buf in sorted(data, key=lambda hb: hb[0].get("msg", 0))]
+        got = sum(len(b) for b in batches)
+        if result and isinstance(result.get("count"), int) and got != result["count"]:
+            raise ProtocolError(f"stream.read of {self.scan_key}/{self.name} announced {result['count']} items "
+                                f"but {got} arrived in {len(data)} data messages")
         return concat(batches, self.kind, dtype, shape)
 
     def read(self, start: int | None = None, stop: int | None = None, step: int | None = None,

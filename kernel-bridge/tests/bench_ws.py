@@ -87,7 +87,14 @@ def serve_ws(port_q, n, size):
     conn.close()
 
 
-def serve_daqlab(port_q, n, frames_per_msg, frame_shape, max_bytes):
+def _frame_head(opcode, n, fin):
+    h = bytearray(_head(opcode, n))
+    if not fin:
+        h[0] &= 0x7F
+    return bytes(h)
+
+
+def serve_daqlab(port_q, n, frames_per_msg, frame_shape, max_bytes, fragment=0):
     """hello, scan.get, subscribe; then n data messages of one precomputed Arrow payload,
     cut into parts of at most max_bytes, paced by sub.ack with window 8."""
     from fakeserver import array_payload
@@ -171,8 +178,16 @@ def serve_daqlab(port_q, n, frames_per_msg, frame_shape, max_bytes):
             chunk = view[k * room:(k + 1) * room]
             prefix = struct.pack("<I", len(h)) + h
             with lock:
-                conn.sendall(_head(2, len(prefix) + len(chunk)) + prefix)
-                conn.sendall(chunk)
+                if not fragment:
+                    conn.sendall(_head(2, len(prefix) + len(chunk)) + prefix)
+                    conn.sendall(chunk)
+                    continue
+                # as the Node server: prefix frame, then the payload in continuation frames
+                conn.sendall(_frame_head(2, len(prefix), fin=False) + prefix)
+                for off in range(0, len(chunk), fragment):
+                    piece = chunk[off:off + fragment]
+                    conn.sendall(_frame_head(0, len(piece), fin=off + fragment >= len(chunk)))
+                    conn.sendall(piece)
     send_text({"event": "sub.end", "sub": "s1", "length": n * frames_per_msg})
     time.sleep(2)
     conn.close()
@@ -226,10 +241,10 @@ def bench_ws(n, size, rcvbuf=None):
     return got / dt / GB
 
 
-def bench_daqlab(n, frames_per_msg, frame_shape, max_bytes):
+def bench_daqlab(n, frames_per_msg, frame_shape, max_bytes, fragment=0):
     import daqlab
 
-    p, port = _start(serve_daqlab, n, frames_per_msg, frame_shape, max_bytes)
+    p, port = _start(serve_daqlab, n, frames_per_msg, frame_shape, max_bytes, fragment)
     c = daqlab.connect(f"ws://127.0.0.1:{port}")
     stream = c.scans.get("bench").streams["frame"]
     got = 0
@@ -265,6 +280,10 @@ def main():
          lambda: bench_daqlab(n, 3, (514, 1030), 8 * 2**20)),
         ("daqlab cursor → numpy, 1 × 2167×2070 u32 = 17.9 MB/msg (3 parts)",
          lambda: bench_daqlab(n // 2, 1, (2167, 2070), 8 * 2**20)),
+        ("  same, fragmented as the Node server sends (prefix + 1 MiB frames)",
+         lambda: bench_daqlab(n // 2, 1, (2167, 2070), 8 * 2**20, fragment=2**20)),
+        ("daqlab cursor → numpy, 3 × 514×1030 u32, fragmented (prefix + 1 frame/item)",
+         lambda: bench_daqlab(n, 3, (514, 1030), 8 * 2**20, fragment=514 * 1030 * 4)),
     ]
     print(f"loopback, {n} messages per run, best of {a.repeat}, {os.cpu_count()} CPUs")
     for name, fn in rows:

@@ -126,8 +126,9 @@ class FakeDaqlab:
                 "max_frame_rate": 1000, "dummy": None, "sensor": {}, "scenes": ["flat"]}
 
     def __init__(self, token=None, max_message_bytes=MAX_MESSAGE_BYTES, batch_items=4, events=True,
-                 frame_period=0.002):
+                 frame_period=0.002, fragment=100_000):
         self.max_message_bytes = max_message_bytes
+        self.fragment = fragment
         self.batch_items = batch_items
         self.events = events
         self.frame_period = frame_period
@@ -230,8 +231,23 @@ class FakeDaqlab:
             self.event(peer, msg)
 
     def send_data(self, peer, header: dict, payload: bytes):
+        """Like the Node server's Outbox: each message is the envelope prefix as a first
+        frame, then the payload in continuation frames (``fragment`` bytes each), a
+        ping between them now and then; or one whole frame when ``fragment`` is 0."""
         for m in data_messages(header, payload, self.max_message_bytes):
-            peer.send_binary(m)
+            if not self.fragment:
+                peer.send_binary(m)
+                continue
+            (h,) = struct.unpack("<I", m[:4])
+            prefix, body = m[:4 + h], memoryview(m)[4 + h:]
+            with peer.lock:
+                peer.sock.sendall(peer.head(0x2, len(prefix), fin=False) + prefix)
+                pieces = [body[i:i + self.fragment] for i in range(0, len(body), self.fragment)] or [body]
+                for k, piece in enumerate(pieces):
+                    if k == 1:
+                        peer.sock.sendall(peer.head(0x9, 4) + b"ping")
+                    peer.sock.sendall(peer.head(0x0, len(piece), fin=k == len(pieces) - 1))
+                    peer.sock.sendall(piece)
 
     def _handle(self, peer, msg):
         op = msg.get("op")

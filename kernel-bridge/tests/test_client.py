@@ -390,9 +390,11 @@ def test_trimmed_items(client, fake):
     assert s.first == 4
 
 
-def test_large_reads_are_reassembled_from_parts(fake):
+@pytest.mark.parametrize("fragment", [0, 100_000, 3_000_000])
+def test_large_reads_are_reassembled_from_parts(fake, fragment):
     fake.max_message_bytes = 1024 * 1024  # force every payload into several parts
     fake.batch_items = 3
+    fake.fragment = fragment  # whole frames, or a prefix frame then continuation frames (as the Node server)
     c = daqlab.connect(fake.url)
     try:
         scan, fs = frame_scan(fake, 10, shape=(514, 1030), dtype="uint32")
@@ -572,5 +574,40 @@ def test_data_for_a_subscription_arriving_before_its_reply_is_kept(fake):
         s = c.scans.get(scan.key).streams["frame"]
         assert sum((b.index.tolist() for b in s.cursor()), []) == [0, 1, 2, 3, 4]
         assert not conn._orphans
+    finally:
+        c.close()
+
+
+def allocation(arr: np.ndarray) -> int:
+    """Size of the buffer a zero-copy array lives in."""
+    base = arr
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+        while isinstance(base, np.ndarray) and base.base is not None:
+            base = base.base
+    return base.nbytes if isinstance(base, (np.ndarray, memoryview)) else len(base)
+
+
+@pytest.mark.parametrize("fragment", [0, 777, 100_000])
+def test_payload_buffers_are_exact_or_compacted(fake, fragment):
+    """Whatever the framing, a small batch does not pin a large buffer, a large one is not copied."""
+    fake.fragment = fragment
+    c = daqlab.connect(fake.url)
+    try:
+        scan, fs = frame_scan(fake, 8, shape=(512, 512), dtype="float32")
+        s = c.scans.get(scan.key).streams["frame"]
+        b = s.read_batch(0, 4)  # 4 MiB of items in one message
+        assert b.data.shape == (4, 512, 512)
+        assert 4 * 2**20 <= allocation(b.data) < 4 * 2**20 + 64 * 1024  # received in place, little slack
+        ev = c.scans.get(scan.key).streams["events"].read_batch(0, 2)
+        assert ev.data == [{"i": 0}, {"i": 1}]
+        small = s.read_batch(0, 1, roi=None)
+        assert allocation(small.data) < 2 * 2**20  # not an 8 MiB upper-bound buffer
+        with s.cursor() as cur:
+            batches = list(cur)
+        assert sum(len(x) for x in batches) == 8
+        assert all(x.data.flags.writeable for x in batches)
     finally:
         c.close()

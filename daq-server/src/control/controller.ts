@@ -77,6 +77,12 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     const params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);
     this.crossCheck(params);
     const run = await this.plugin.open(params.detector);
+    try {
+      await run.prefill?.();
+    } catch (err) {
+      run.close();
+      throw err;
+    }
     // the state may have changed while the detector was being configured
     assertAllowed('prepare', this.state, `detector ${this.name}`);
     const { info: userInfo, ...identity } = params.scan as Record<string, unknown> & { info?: Record<string, unknown> };

@@ -72,6 +72,11 @@ export interface DetectorRun {
   readonly minPeriod: number;
   /** create receiver `rank` of `count` (the controller decides the topology) */
   receiver(rank: number, count: number): Receiver;
+  /**
+   * Do the expensive preparation (e.g. render a simulator's frame pool) off
+   * the event loop; awaited by prepare, so a started run delivers at full rate.
+   */
+  prefill?(): Promise<void>;
   /** extra data the scene publishes at prepare (e.g. calibration references); put into scan info */
   describe(): Record<string, unknown>;
   close(): void;

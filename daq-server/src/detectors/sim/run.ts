@@ -15,6 +15,10 @@ import { formatPoni } from '../geometry/poni.js';
 import { STREAM, TWO32, frameKey, hash2 } from './random.js';
 import type { Scene } from './scenes.js';
 import type { SimSpec } from './specs.js';
+import { renderInWorkers } from './prefill.js';
+
+/** Pools smaller than this many pixels in all are rendered inline: a worker would cost more than it saves. */
+const INLINE_PREFILL_PIXELS = 8 * 1024 * 1024;
 
 /** Packet payload in bytes: a lost packet zeroes this many bytes of the frame (8192: Jungfrau's 4 rows of 1024 uint16). */
 export const PACKET_BYTES = 8192;
@@ -57,6 +61,28 @@ export abstract class SimRun implements DetectorRun {
 
   /** Render the frame of pool slot (or live index) `slot` into a new array. */
   protected abstract render(slot: number): Rendered;
+
+  /** Render one slot (public for the render workers). */
+  renderSlot(slot: number): Rendered {
+    return this.render(slot);
+  }
+
+  /**
+   * Render every pool slot ahead of the run, in worker threads when the pool
+   * is large, so the acquisition then replays at full rate from its first frame.
+   */
+  async prefill(): Promise<void> {
+    const P = this.cfg.pool_size;
+    const missing = [...Array(P).keys()].filter((k) => this.pool[k] === undefined);
+    if (missing.length === 0) return;
+    if (missing.length * this.size < INLINE_PREFILL_PIXELS) {
+      for (const k of missing) this.pool[k] ??= this.render(k);
+      return;
+    }
+    await renderInWorkers(this.spec.name, this.config, missing, (slot, rendered) => {
+      if (!this.closed) this.pool[slot] ??= rendered;
+    });
+  }
 
   /** Kind-specific entries of describe(). */
   protected abstract describeKind(): Record<string, unknown>;
