@@ -265,7 +265,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=300)
     ap.add_argument("--size", type=int, default=8 * 1024 * 1024)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
     n, size = a.messages, a.size
     mib = size / 2**20
@@ -285,10 +285,14 @@ def main():
         ("daqlab cursor → numpy, 3 × 514×1030 u32, fragmented (prefix + 1 frame/item)",
          lambda: bench_daqlab(n, 3, (514, 1030), 8 * 2**20, fragment=514 * 1030 * 4)),
     ]
-    print(f"loopback, {n} messages per run, best of {a.repeat}, {os.cpu_count()} CPUs")
-    for name, fn in rows:
-        best = max(fn() for _ in range(a.repeat))
-        print(f"  {name:64s} {best:6.2f} GB/s", flush=True)
+    print(f"loopback, {n} messages per run, {a.repeat} interleaved rounds, {os.cpu_count()} CPUs; GB/s best / median")
+    results = {name: [] for name, _ in rows}
+    for _ in range(a.repeat):
+        for name, fn in rows:
+            results[name].append(fn())
+    for name, _ in rows:
+        r = sorted(results[name])
+        print(f"  {name:72s} {r[-1]:5.2f} / {r[len(r) // 2]:5.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,8 @@ export class Subscription {
   }
 
   private itemsPerPayload(): number {
+    // rate-limited subscriptions are for viewers: one item per message, each message paced
+    if (this.opts.maxRate > 0) return 1;
     const t = this.transform;
     if (!t) return 1024;
     const bytes = product(t.shape) * dtypeSize(t.dtype);
