@@ -15,7 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "kernel-bridge"))
 import daqlab  # noqa: E402
-from daqlab._ws import WebSocket  # noqa: E402
+from daqlab import _ws  # noqa: E402
 
 RAW = ROOT / "bench" / "dist" / "raw_ws.js"
 CLI = ROOT / "daq-server" / "dist" / "src" / "cli.js"
@@ -32,14 +32,14 @@ def raw_node_to_node(n=300):
 def raw_node_to_python(n=300):
     srv = subprocess.Popen(["node", str(RAW), "serve", str(n)], stdout=subprocess.PIPE, text=True)
     port = json.loads(srv.stdout.readline())["port"]
-    ws = WebSocket.connect(f"ws://127.0.0.1:{port}/")
+    ws = _ws.connect(f"ws://127.0.0.1:{port}/")
     total = 0
     t0 = None
     while True:
         opcode, payload = ws.recv()
         if t0 is None:
             t0 = time.perf_counter()
-        if opcode == 1:
+        if opcode == _ws.OP_TEXT:
             break
         total += len(payload)
     dt = time.perf_counter() - t0
@@ -64,7 +64,7 @@ def daqlab_lossless(detector="sim-eiger-500k", frames=2000, hz=5000):
         acq.wait(progress=False)
         s = acq.scan.streams["frame"]
         results = {}
-        for window in (8, 16):
+        for window in (8, 16, 32):
             nbytes = 0
             n = 0
             t0 = time.perf_counter()

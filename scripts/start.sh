@@ -13,7 +13,7 @@ node daq-server/dist/src/cli.js --port "$PORT" "$@" 2> >(tee .daqlab/server.log 
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
 for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 && break
+  node -e "fetch('http://127.0.0.1:$PORT/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && break
   kill -0 $SERVER 2>/dev/null || { echo "daqlab-server failed to start: see .daqlab/server.log" >&2; exit 1; }
   sleep 0.1
 done
@@ -21,4 +21,4 @@ export DAQLAB_URL="ws://127.0.0.1:$PORT"
 echo "daqlab-server on $DAQLAB_URL — starting JupyterLab on notebooks/00-quickstart.ipynb"
 # shellcheck disable=SC2086
 .venv/bin/jupyter lab --no-browser --ip 127.0.0.1 --port "$LAB_PORT" --notebook-dir "$ROOT/notebooks" \
-  $( [ "$(id -u)" = 0 ] && echo --allow-root ) ${DAQLAB_LAB_ARGS:-} 00-quickstart.ipynb
+  $( [ "$(id -u)" = 0 ] && echo --allow-root ) ${DAQLAB_LAB_ARGS:-} "$ROOT/notebooks/00-quickstart.ipynb"

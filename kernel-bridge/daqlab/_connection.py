@@ -41,6 +41,8 @@ _COMPACT_SLACK = 256 * 1024
 #: Arrow IPC stream overhead estimate: schema + batch metadata + end marker, and per item (index, valid bit)
 _ARROW_FIXED = 16 * 1024
 _ARROW_PER_ITEM = 16
+#: first buffer size for a payload of unknown size (doubles as needed)
+_UNKNOWN_START = 256 * 1024
 
 
 class ServerUnreachable(ConnectionError):
@@ -62,7 +64,7 @@ def dumps(msg: dict) -> str:
 
 
 class _Call:
-    __slots__ = ("id", "op", "done", "result", "error", "data", "on_reply", "discard", "item_bytes")
+    __slots__ = ("id", "op", "done", "result", "error", "data", "on_reply", "discard", "item_bytes", "queue")
 
     def __init__(self, call_id, op: str, on_reply=None, discard: bool = False, item_bytes: int | None = None):
         self.id = call_id
@@ -74,6 +76,12 @@ class _Call:
         self.on_reply = on_reply
         self.discard = discard
         self.item_bytes = item_bytes  # size of one array item of the data that comes with the reply
+        self.queue: queue.SimpleQueue | None = None  # streamed data messages (request_iter), then None
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.queue is not None:
+            self.queue.put(None)
 
 
 class _Assembly:
@@ -181,6 +189,7 @@ class Connection:
         ``item_bytes``: size of one array item of the data expected (to size buffers)."""
         if timeout is _DEFAULT:
             timeout = self.timeout
+        self._not_in_reader(op)
         call = self._start(op, params, on_reply=on_reply, item_bytes=item_bytes)
         try:
             seen = 0
@@ -197,6 +206,40 @@ class Connection:
         if call.error is not None:
             raise call.error
         return (call.result, call.data) if collect else call.result
+
+    def request_iter(self, op: str, params: dict | None = None, timeout: Any = _DEFAULT,
+                     item_bytes: int | None = None):
+        """Send ``op``; yield its data messages ``(header, payload)`` as they arrive, and
+        return its result (``StopIteration.value``) when the reply comes. ``timeout``
+        bounds the wait for each next message."""
+        if timeout is _DEFAULT:
+            timeout = self.timeout
+        self._not_in_reader(op)
+        call = _Call(None, op, item_bytes=item_bytes)
+        call.queue = queue.SimpleQueue()
+        call = self._start(op, params, call=call)
+        try:
+            while True:
+                try:
+                    item = call.queue.get(timeout=timeout)
+                except queue.Empty:
+                    raise TimeoutError(f"no data or reply for {op} from {self.url} within {timeout:g} s",
+                                       {"type": P.ERR_TIMEOUT, "message": f"client-side timeout of {op}"}) from None
+                if item is None:
+                    break
+                yield item
+        finally:
+            if not call.done.is_set():
+                with self._lock:
+                    self._pending.pop(call.id, None)
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _not_in_reader(self, op: str) -> None:
+        if threading.current_thread() is getattr(self, "_thread", None):
+            raise RuntimeError(f"{op}: an event handler runs in the connection's reader thread and must not "
+                               "wait for a reply (it would wait forever); hand the work to another thread")
 
     def post(self, op: str, params: dict | None = None, blocking: bool = True) -> None:
         """Send ``op`` without waiting; its reply is dropped (errors are logged).
@@ -231,9 +274,11 @@ class Connection:
                     self._pending.pop(call_id, None)
                 return
 
-    def _start(self, op, params, on_reply=None, discard=False, item_bytes=None) -> _Call:
+    def _start(self, op, params, on_reply=None, discard=False, item_bytes=None, call=None) -> _Call:
         call_id = next(self._ids)
-        call = _Call(call_id, op, on_reply, discard, item_bytes)
+        if call is None:
+            call = _Call(call_id, op, on_reply, discard, item_bytes)
+        call.id = call_id
         msg = {"id": call_id, "op": op}
         if params:
             msg.update(params)
@@ -357,7 +402,7 @@ class Connection:
             self._orphans.clear()
         for call in pending:
             call.error = ServerUnreachable(str(err))
-            call.done.set()
+            call.finish()
         for sub in subs:
             sub.queue.put(("error", ServerUnreachable(str(err))))
         self._ws.abort()
@@ -400,7 +445,7 @@ class Connection:
             call.error = error_from_body(msg.get("error"), call.op)
             if call.discard:
                 log.debug("daqlab: %s failed: %s", call.op, call.error)
-        call.done.set()
+        call.finish()
 
     def _on_event(self, msg: dict) -> None:
         name = msg.get("event")
@@ -474,6 +519,8 @@ class Connection:
         from the item size of its request/subscription, else an upper bound."""
         if parts == 1 and payload.remaining is not None:
             return payload.remaining
+        if isinstance(header.get("bytes"), int) and header["bytes"] >= 0:
+            return header["bytes"]  # the server says the payload's exact size
         item_bytes = None
         if "sub" in header:
             sub = self._subs.get(str(header["sub"]))
@@ -484,14 +531,19 @@ class Connection:
         if item_bytes:
             count = int(header.get("count") or 1)
             return count * (item_bytes + _ARROW_PER_ITEM) + _ARROW_FIXED
-        return parts * P.MAX_MESSAGE_BYTES
+        if parts > 1:
+            return parts * P.MAX_MESSAGE_BYTES
+        return _UNKNOWN_START  # events, calibration maps: grows as needed
 
     def _on_data(self, header: dict, buf) -> None:
         if "req" in header:
             with self._lock:
                 call = self._pending.get(header["req"])
             if call is not None:
-                call.data.append((header, buf))
+                if call.queue is not None:
+                    call.queue.put((header, buf))
+                else:
+                    call.data.append((header, buf))
             return
         if "sub" in header:
             sub_id = str(header["sub"])

@@ -114,9 +114,11 @@ class Client:
             self._conn = self._open()
         return self
 
-    def call(self, op: str, timeout: Any = _DEFAULT, **params) -> Any:
-        """Send any protocol operation and return its result (raw access)."""
-        return self.connection.request(op, params, timeout=timeout)
+    def call(self, op: str, params: dict | None = None, *, timeout: Any = _DEFAULT, **fields) -> Any:
+        """Send any protocol operation and return its result (raw access), e.g.
+        ``client.call("scan.get", scan=key)``. Fields may be given as ``params`` (needed
+        for a field named ``timeout``) or as keywords; ``timeout`` is the client's wait."""
+        return self.connection.request(op, {**(params or {}), **fields}, timeout=timeout)
 
     def _request(self, op: str, params: dict | None = None, **kw) -> Any:
         return self.connection.request(op, params, **kw)

@@ -54,7 +54,9 @@ class ParameterError(DaqlabError, ValueError):
     def __str__(self) -> str:
         if not self.fields:
             return self.message
-        head = self.message.split(":", 1)[0] if self.message else "invalid parameters"
+        head = self.message.split(":", 1)[0].strip() if self.message else ""
+        if not head or head in {f.get("field") for f in self.fields}:
+            head = "invalid parameters"
         lines = [f"{head} ({len(self.fields)} field{'s' if len(self.fields) != 1 else ''}):"]
         for f in self.fields:
             lines.append(f"  - {f.get('field') or '(params)'}: {f.get('message', '')}")

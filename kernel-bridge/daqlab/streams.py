@@ -98,6 +98,8 @@ class Stream:
         ``index``, ``data`` and ``valid`` flags. ``roi`` = ``(row0, col0, rows, cols)``
         and ``binning`` apply to the last two axes. ``single`` reads exactly one item
         (errors when it is missing); with ``block`` it waits up to ``timeout`` s for it."""
+        if step is not None and step < 0 and not single:
+            return self._read_reversed(start, stop, step, roi, binning)
         params = _opt(self._ref(), start=start, stop=stop, step=step)
         if roi is not None:
             params["roi"] = [int(v) for v in roi]
@@ -113,14 +115,80 @@ class Stream:
             req_timeout = None if timeout is None else timeout + self._client.timeout
         dtype, shape = _item_layout(self.dtype, self.shape, roi, binning)
         item_bytes = dtype.itemsize * int(np.prod(shape)) if dtype is not None else None
+        if self.kind == P.KIND_ARRAY and not single:
+            expected = self._expected_count(start, stop, step)
+            return self._read_into(params, req_timeout, dtype, shape, item_bytes, expected)
         result, data = self._client._request(P.OP_STREAM_READ, params, collect=True, timeout=req_timeout,
                                              item_bytes=item_bytes)
         batches = [decode(buf) for _, buf in sorted(data, key=lambda hb: hb[0].get("msg", 0))]
-        got = sum(len(b) for b in batches)
+        self._check_count(result, sum(len(b) for b in batches))
+        return concat(batches, self.kind, dtype, shape)
+
+    def _read_reversed(self, start, stop, step, roi, binning) -> Batch:
+        """A negative step (the server takes steps ≥ 1): read the same items forwards,
+        then reverse the views."""
+        r = range(*slice(start, stop, step).indices(len(self)))
+        if not len(r):
+            dtype, shape = _item_layout(self.dtype, self.shape, roi, binning)
+            return concat([], self.kind, dtype, shape)
+        fwd = self.read_batch(r[-1], r[0] + 1, -step, roi, binning)
+        return Batch(fwd.index[::-1], fwd.data[::-1], None if fwd.valid is None else fwd.valid[::-1], fwd.kind, fwd.meta)
+
+    def _check_count(self, result, got: int) -> None:
         if result and isinstance(result.get("count"), int) and got != result["count"]:
             raise ProtocolError(f"stream.read of {self.scan_key}/{self.name} announced {result['count']} items "
-                                f"but {got} arrived in {len(data)} data messages")
-        return concat(batches, self.kind, dtype, shape)
+                                f"but {got} arrived")
+
+    def _expected_count(self, start, stop, step) -> int:
+        """Items a slice read should return (to allocate its result once)."""
+        info = self._info if self._info.get("sealed") else self.info
+        return len(range(*slice(start, stop, step).indices(int(info.get("length") or 0))))
+
+    def _read_into(self, params, timeout, dtype, shape, item_bytes, expected: int) -> Batch:
+        """A slice read whose data messages are copied, as they arrive, into one array
+        allocated once: each received payload is freed right after its copy, so a read
+        needs about its result's memory, not twice it. A read that comes in one
+        message is returned without any copy."""
+        messages = self._client.connection.request_iter(P.OP_STREAM_READ, params, timeout=timeout,
+                                                        item_bytes=item_bytes)
+        first: Batch | None = None
+        out: np.ndarray | None = None
+        filled = 0
+        index, valid = [], []
+        try:
+            while True:
+                _, buf = next(messages)
+                b = decode(buf)
+                del buf
+                if not len(b):
+                    continue
+                if out is None and first is None:
+                    first = b
+                    continue
+                if out is None:  # a second message: from now on, copy into one result
+                    out = np.empty((max(expected, len(first) + len(b)), *first.data.shape[1:]), dtype=first.data.dtype)
+                    out[:len(first)] = first.data
+                    filled = len(first)
+                    index.append(first.index)
+                    valid.append(first.valid)
+                    first = None
+                if filled + len(b) > len(out):  # the stream grew since the count: grow (rare)
+                    bigger = np.empty((max(2 * len(out), filled + len(b)), *out.shape[1:]), dtype=out.dtype)
+                    bigger[:filled] = out[:filled]
+                    out = bigger
+                out[filled:filled + len(b)] = b.data
+                filled += len(b)
+                index.append(b.index)
+                valid.append(b.valid)
+        except StopIteration as stop:
+            result = stop.value
+        if out is None:
+            batch = first if first is not None else concat([], P.KIND_ARRAY, dtype, shape)
+        else:
+            data = out[:filled] if filled >= 0.75 * len(out) else out[:filled].copy()
+            batch = Batch(np.concatenate(index), data, np.concatenate(valid), P.KIND_ARRAY)
+        self._check_count(result, len(batch))
+        return batch
 
     def read(self, start: int | None = None, stop: int | None = None, step: int | None = None,
              roi: Sequence[int] | None = None, binning: int = 1):
@@ -237,8 +305,9 @@ class Cursor:
         self.dtype = np.dtype(result["dtype"]) if result.get("dtype") else None
         self.shape = tuple(result["shape"]) if result.get("shape") is not None else None
         self.first = result.get("first")
-        window = params.get("window") or (8 if params.get("mode", P.SUB_LOSSLESS) == P.SUB_LOSSLESS else 1)
-        self._ack_every = max(1, int(window) // 2)
+        # the server says which window it applies; ack often enough that it never runs dry
+        window = result.get("window") or params.get("window") or 1
+        self._ack_every = max(1, int(window) // 4)
         self._given: int | None = None  # msg of the batch handed out last
         self._consumed = -1
         self._acked = -1

@@ -271,7 +271,7 @@ def main():
     mib = size / 2**20
     rows = [
         (f"raw socket recv_into, reused buffer ({mib:g} MiB)", lambda: bench_raw(n, size)),
-        (f"raw socket recv_into, new buffer per message", lambda: bench_raw(n, size, alloc=True)),
+        ("raw socket recv_into, new buffer per message", lambda: bench_raw(n, size, alloc=True)),
         (f"daqlab._ws.recv ({mib:g} MiB binary messages, SO_RCVBUF 8 MiB)", lambda: bench_ws(n, size, rcvbuf="default")),
         ("daqlab._ws.recv, no SO_RCVBUF (kernel autotuning)", lambda: bench_ws(n, size, rcvbuf=None)),
         ("daqlab cursor → numpy, 8 × 256×1024 u32 = 8 MiB/msg (2 parts)",

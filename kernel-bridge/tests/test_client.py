@@ -356,6 +356,10 @@ def test_indexing_and_slicing(client, fake):
     assert block.shape == (10, 8, 16) and block[:, 0, 0].tolist() == list(range(2, 12))
     assert s[0:20:5][:, 0, 0].tolist() == [0, 5, 10, 15]
     assert s[:][:, 0, 0].tolist() == list(range(20))
+    assert s[::-1][:, 0, 0].tolist() == list(range(20))[::-1]
+    assert s[15:2:-4][:, 0, 0].tolist() == [15, 11, 7, 3]
+    assert s.read_batch(10, 0, -3).index.tolist() == [10, 7, 4, 1]
+    assert s[2:15:-1].shape == (0, 8, 16)
     assert s[18:100].shape == (2, 8, 16)
     assert s[30:40].shape == (0, 8, 16)
     b = s.read_batch(0, 8)
@@ -611,3 +615,26 @@ def test_payload_buffers_are_exact_or_compacted(fake, fragment):
         assert all(x.data.flags.writeable for x in batches)
     finally:
         c.close()
+
+
+def test_a_blocking_call_from_an_event_handler_is_refused_not_a_deadlock(client, fake):
+    errors = []
+
+    def handler(msg):
+        try:
+            client.detectors()
+        except RuntimeError as e:
+            errors.append(e)
+
+    client.on("scan.new", handler)
+    fake.add_scan({"name": "x"})
+    assert wait_until(lambda: errors)
+    assert "reader thread" in str(errors[0])
+    assert client.detectors() == ["fake-det"]
+
+
+def test_raw_call_with_a_timeout_field(client, fake):
+    fake.add_scan({"name": "x"})
+    with pytest.raises(daqlab.TimeoutError):
+        client.call("scans.wait_next", {"after": 99, "timeout": 0.2})
+    assert client.call("scan.get", scan="scan-1")["key"] == "scan-1"

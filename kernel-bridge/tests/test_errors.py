@@ -53,3 +53,9 @@ def test_unknown_or_malformed_errors_are_server_errors():
     assert isinstance(err, daqlab.ServerError) and "BrandNewError" in str(err)
     assert isinstance(error_from_body("boom"), daqlab.ServerError)
     assert "acq.start" in str(error_from_body({"type": "InternalError", "message": "x"}, "acq.start"))
+
+
+def test_parameter_error_whose_context_is_the_field():
+    err = error_from_body({"type": "ParameterError", "message": "step: must be >= 1, got -1",
+                           "fields": [{"field": "step", "message": "must be >= 1, got -1"}]})
+    assert str(err).startswith("invalid parameters (1 field):") and "  - step: must be >= 1" in str(err)

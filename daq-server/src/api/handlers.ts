@@ -112,7 +112,7 @@ function subscribe(session: Session, req: Request): unknown {
       binning: int(req, 'binning', 1, 1) as number,
       every: int(req, 'every', 1, 1) as number,
       maxRate: num(req, 'max_rate', 0) as number,
-      window: int(req, 'window', mode === 'latest' ? 1 : 8, 1) as number,
+      window: int(req, 'window', mode === 'latest' ? 1 : 16, 1) as number,
       group,
       member: str(req, 'member', null),
     },

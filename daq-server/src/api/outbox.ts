@@ -25,9 +25,9 @@ export class Outbox {
 
   /**
    * Send one payload; resolves once the socket has room for more (backpressure).
-   * `header` lacks the part fields, which are filled in here.
+   * `header` lacks the part and size fields, which are filled in here.
    */
-  async data(header: Omit<DataHeader, 'part' | 'parts'>, chunks: IpcChunks): Promise<void> {
+  async data(header: Omit<DataHeader, 'part' | 'parts' | 'bytes'>, chunks: IpcChunks): Promise<void> {
     if (!this.open) return;
     const total = chunksLength(chunks);
     const partBytes = MAX_MESSAGE_BYTES - HEADER_ROOM;
@@ -36,7 +36,7 @@ export class Outbox {
     let chunk = 0;
     let offset = 0;
     for (let part = 0; part < parts; part++) {
-      const prefix = encodeHeader({ ...header, part, parts } as DataHeader);
+      const prefix = encodeHeader({ ...header, part, parts, bytes: total });
       if (prefix.byteLength > HEADER_ROOM) throw new RangeError('data header too large');
       this.ws.send(prefix, { binary: true, fin: false });
       let room = Math.min(partBytes, total - part * partBytes);

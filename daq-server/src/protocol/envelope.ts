@@ -33,6 +33,8 @@ export interface DataHeader {
   msg: number;
   part: number;
   parts: number;
+  /** total bytes of the payload (all parts together), so a client can allocate it exactly once */
+  bytes: number;
 }
 
 const encoder = new TextEncoder();
