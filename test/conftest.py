@@ -53,6 +53,10 @@ class ServerProcess:
         return "".join(self.lines)
 
     @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+    @property
     def http(self) -> str:
         return self.url.replace("ws://", "http://").removesuffix("/ws")
 

@@ -40,6 +40,8 @@ def test_token_is_required_when_set(make_server):
     c = daqlab.connect(srv.url, token="s3cret")
     assert "sim-camera" in c.detectors()
     c.close()
+    with daqlab.connect(srv.url + "?token=s3cret") as c:  # the token in the URL works too
+        assert "sim-camera" in c.detectors()
 
 
 def test_refuses_to_listen_beyond_loopback_without_a_token():

@@ -1,94 +1,14 @@
-"""End to end against the real daqlab server (daq-server/dist/src/cli.js), started on a
-free port for this module. Skipped when the server is not built or Node is missing."""
+"""The Python client end to end against a real daqlab server (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import daqlab
-
-ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / "daq-server" / "dist" / "src" / "cli.js"
-
-pytestmark = pytest.mark.skipif(not CLI.exists() or shutil.which("node") is None,
-                                reason="the daqlab server is not built (daq-server/dist/src/cli.js) or node is missing")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    def __init__(self, *args: str):
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("DAQLAB_TOKEN", "DAQLAB_URL")}
-        self.proc = subprocess.Popen(["node", str(CLI), "--port", str(self.port), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True).start()
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    if json.load(r) == {"ok": True}:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("daqlab server did not start:\n" + "".join(self.lines))
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture(scope="module")
-def server():
-    s = LiveServer("--memory-budget", "3G")
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def client(server):
-    c = daqlab.connect(server.url, timeout=20)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def make_server():
-    started = []
-
-    def make(*args):
-        s = LiveServer(*args)
-        started.append(s)
-        return s
-
-    yield make
-    for s in started:
-        s.stop()
 
 
 def acquire(client, name="sim-camera", nb_frames=10, expo_time=0.01, **sections):
@@ -120,19 +40,6 @@ def test_url_without_path_and_env(server, monkeypatch):
         assert c.url == server.url and "sim-camera" in c.detectors()
 
 
-def test_token(make_server):
-    srv = make_server("--token", "s3cret")
-    with pytest.raises(daqlab.AuthError):
-        daqlab.connect(srv.url)
-    with pytest.raises(daqlab.AuthError):
-        daqlab.connect(srv.url, token="wrong")
-    with daqlab.connect(srv.url, token="s3cret") as c:
-        assert "sim-camera" in c.detectors()
-    with daqlab.connect(srv.url + "?token=s3cret") as c:
-        assert "sim-camera" in c.detectors()
-
-
-# -------------------------------------------------------------- acquisition
 def test_prepare_errors_name_every_field(client):
     with pytest.raises(daqlab.ParameterError) as e:
         client.detector("sim-eiger-500k").prepare(acquisition={"nb_frames": -5, "expo_time": "1ms", "colour": "red"},
