@@ -110,7 +110,7 @@ export class JungfrauRun extends SimRun {
   protected render(slot: number): Rendered {
     const cfg = this.cfg;
     const N = this.size;
-    const out = new Uint16Array(N);
+    const out = this.allocate() as Uint16Array;
     const { pedestal: P, gain: G } = this.calibration();
     const kE = frameKey(cfg.seed, STREAM.ELECTRONIC, slot);
     const scene = this.scene;

@@ -20,6 +20,8 @@ if (!plugin || !parentPort) throw new Error(`render worker: unknown detector ${j
 const run = (await plugin.open(job.config)) as SimRun;
 for (const slot of job.slots) {
   const { data, truth } = run.renderSlot(slot);
-  parentPort.postMessage({ slot, data, truth }, [data.buffer as ArrayBuffer]);
+  // shared memory: posting shares the frame, nothing is copied
+  const transfer = data.buffer instanceof SharedArrayBuffer ? [] : [data.buffer as ArrayBuffer];
+  parentPort.postMessage({ slot, data, truth }, transfer);
 }
 run.close();

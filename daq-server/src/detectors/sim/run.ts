@@ -87,8 +87,10 @@ export abstract class SimRun implements DetectorRun {
   /** Kind-specific entries of describe(). */
   protected abstract describeKind(): Record<string, unknown>;
 
+  /** Frames live in shared memory, so receiver threads read pool frames without a copy. */
   protected allocate(): TypedArray {
-    return new TYPED_ARRAY[this.dtype](this.size);
+    const T = TYPED_ARRAY[this.dtype];
+    return new T(new SharedArrayBuffer(this.size * T.BYTES_PER_ELEMENT), 0, this.size);
   }
 
   /** The static expectation of the scene on the image grid (photons per pixel per frame), or null. */
@@ -125,7 +127,8 @@ export abstract class SimRun implements DetectorRun {
     }
     const lost = this.lostRegion(index);
     if (lost === null) return { index, data: r.data, valid: true, truth: r.truth };
-    const copy = P > 0 ? (r.data.slice() as TypedArray) : r.data;
+    const copy = P > 0 ? this.allocate() : r.data;
+    if (copy !== r.data) copy.set(r.data as never);
     copy.fill(0, lost[0], lost[1]);
     return { index, data: copy, valid: false, truth: { ...(r.truth ?? {}), lost_elements: lost } };
   }
