@@ -9,6 +9,8 @@ export interface ServerConfig {
   memoryBudget: number;
   token: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** JS modules adding processing steps */
+  plugins: string[];
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -18,16 +20,18 @@ export const DEFAULTS: ServerConfig = {
   memoryBudget: 4 * 1024 ** 3,
   token: null,
   logLevel: 'info',
+  plugins: [],
 };
 
 export const USAGE = `usage: daqlab-server [options]
   --host HOST            interface to bind (default 127.0.0.1; any other needs --token)
   --port PORT            TCP port (default 8765; 0 picks a free one)
   --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
-  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level
+  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins
   --memory-budget SIZE   bytes of frames the in-memory store may hold, e.g. 4G, 512M (default 4G)
   --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
   --log-level LEVEL      debug | info | warn | error (default info)
+  --plugin FILE          load processing steps from a JS module (repeatable; default export: a step or a list)
   --help                 show this help`;
 
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
@@ -45,7 +49,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -55,6 +59,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.memory_budget !== undefined) out.memoryBudget = parseSize(String(raw.memory_budget), 'memory_budget');
   if (raw.token !== undefined) out.token = raw.token === null ? null : String(raw.token);
   if (raw.log_level !== undefined) out.logLevel = raw.log_level as ServerConfig['logLevel'];
+  if (raw.plugins !== undefined) out.plugins = ([] as unknown[]).concat(raw.plugins).map(String);
   return out;
 }
 
@@ -69,6 +74,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'memory-budget': { type: 'string' },
       token: { type: 'string' },
       'log-level': { type: 'string' },
+      plugin: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -81,6 +87,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values.detector) cfg.detectors = values.detector.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
   if (values['memory-budget'] !== undefined) cfg.memoryBudget = parseSize(values['memory-budget'], '--memory-budget');
   if (values.token !== undefined) cfg.token = values.token || null;
+  if (values.plugin) cfg.plugins = [...cfg.plugins, ...values.plugin];
   if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);

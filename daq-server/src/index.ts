@@ -4,9 +4,12 @@ import { DEFAULTS } from './config.js';
 import { selectPlugins } from './detectors/registry.js';
 import { DaqService } from './service.js';
 import { listen, type RunningServer } from './api/server.js';
+import { StepRegistry } from './processing/registry.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
+export { StepRegistry } from './processing/registry.js';
+export type { StepFactory, Step, StepBuild, FrameContext, ImageSpec, StreamDecl, StepEnvironment } from './processing/types.js';
 export type { ServerConfig } from './config.js';
 export * from './protocol/index.js';
 
@@ -16,7 +19,9 @@ export interface DaqServer extends RunningServer {
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
   const cfg = { ...DEFAULTS, ...config };
-  const service = new DaqService({ plugins: selectPlugins(cfg.detectors), memoryBudget: cfg.memoryBudget });
+  const steps = new StepRegistry();
+  for (const path of cfg.plugins) await steps.load(path);
+  const service = new DaqService({ plugins: selectPlugins(cfg.detectors), memoryBudget: cfg.memoryBudget, steps });
   const running = await listen(service, { host: cfg.host, port: cfg.port, token: cfg.token });
   return {
     ...running,

@@ -9,29 +9,35 @@ import { DetectorController } from './control/controller.js';
 import { createStore } from './store/index.js';
 import type { ScanStore } from './store/types.js';
 import { log } from './log.js';
+import { StepRegistry } from './processing/registry.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
   memoryBudget: number;
+  /** processing steps (built-ins plus plugins loaded at start) */
+  steps?: StepRegistry;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly store: ScanStore;
   readonly controllers = new Map<string, DetectorController>();
   readonly started = Date.now();
+  readonly steps: StepRegistry;
 
   constructor(options: ServiceOptions) {
     super();
     this.setMaxListeners(0);
     this.store = createStore({ memoryBudget: options.memoryBudget });
+    this.steps = options.steps ?? new StepRegistry();
     for (const plugin of options.plugins) {
-      const ctl = new DetectorController(plugin, this.store);
+      const ctl = new DetectorController(plugin, this.store, this.steps);
       ctl.on('state', (s) => {
         log('info', 'acquisition state', { detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason });
-        this.publish({ event: 'acq.state', detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason });
+        const finished = 'finished' in s ? s.finished : true;
+        this.publish({ event: 'acq.state', detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason, finished });
       });
       ctl.on('counters', (s) =>
-        this.publish({ event: 'acq.counters', detector: s.detector, uuid: s.uuid, state: s.state, counters: s.counters, fps: s.fps }),
+        this.publish({ event: 'acq.counters', detector: s.detector, uuid: s.uuid, state: s.state, counters: s.counters, fps: s.fps, finished: s.finished }),
       );
       this.controllers.set(plugin.name, ctl);
     }

@@ -103,8 +103,9 @@ class Acquisition:
 
     # -------------------------------------------------------------------- wait
     def wait(self, timeout: float | None = None, progress: bool = True) -> dict:
-        """Wait until the acquisition is STOPPED (returns its final status) or FAULT
-        (raises FaultError with the reason). Follows the pushed ``acq.state`` and
+        """Wait until the acquisition is STOPPED and its processing has drained, so
+        every result is in the scan (returns the final status), or FAULT (raises
+        FaultError with the reason). Follows the pushed ``acq.state`` and
         ``acq.counters`` events and polls ``acq.status`` every 0.5 s as a safety net.
         ``progress`` shows a bar of frames acquired with fps, invalid and dropped."""
         cond = threading.Condition()
@@ -114,7 +115,7 @@ class Acquisition:
             if msg.get("uuid") != self.uuid:
                 return
             with cond:
-                for key in ("state", "reason", "counters", "fps"):
+                for key in ("state", "reason", "counters", "fps", "finished"):
                     if key in msg:
                         seen[key] = msg[key]
                 cond.notify_all()
@@ -132,7 +133,7 @@ class Acquisition:
 
                 bar = AcqProgress(status.get("nb_frames") or None, desc=f"{status.get('detector', '')}")
                 bar.update(status)
-            while status["state"] not in P.ACQ_FINAL_STATES and status["state"] != P.ACQ_IDLE:
+            while not _finished(status):
                 wait_for = POLL_INTERVAL
                 if deadline is not None:
                     left = deadline - time.monotonic()
@@ -145,7 +146,7 @@ class Acquisition:
                         cond.wait(wait_for)
                     update, seen_copy = bool(seen), dict(seen)
                     seen.clear()
-                if update and seen_copy.get("state") not in P.ACQ_FINAL_STATES:
+                if update and not _finished({**status, **seen_copy}):
                     status = {**status, **seen_copy}
                     self._status = status
                 else:  # nothing pushed (or the end): ask the server
@@ -170,3 +171,10 @@ class Acquisition:
         c = s.get("counters") or {}
         return (f"<daqlab.Acquisition {self.uuid} on {s.get('detector')}: {s.get('state')}, "
                 f"{c.get('nb_frames_acquired', 0)}/{s.get('nb_frames') or '∞'} frames, scan {s.get('scan')}>")
+
+
+def _finished(status: dict) -> bool:
+    """The acquisition has ended and, when the server says so, its results are all in."""
+    if status["state"] == P.ACQ_IDLE:
+        return True
+    return status["state"] in P.ACQ_FINAL_STATES and status.get("finished", True)

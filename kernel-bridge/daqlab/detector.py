@@ -58,6 +58,15 @@ class Detector:
         """JSON schema of ``prepare``'s parameters for this detector (with defaults)."""
         return self._client._request(P.OP_SCHEMA_GET, {"detector": self.name})
 
+    def pipelines(self) -> dict:
+        """The processing pipelines and steps this server offers: ``{"pipelines": [{name,
+        description, ordered, steps, available}], "steps": [{name, description}]}``."""
+        return self._client._request(P.OP_PIPELINES_LIST, {"detector": self.name})
+
+    def pipeline_schema(self, name: str) -> dict:
+        """JSON schema of ``processing={"pipeline": name, ...}``, with every default."""
+        return self._client._request(P.OP_PIPELINE_SCHEMA, {"detector": self.name, "pipeline": name})
+
     def calibration(self, **config: Any) -> dict[str, np.ndarray]:
         """Calibration maps (e.g. Jungfrau pedestals and gains) for the ``detector``
         section ``config``: ``{name: array}``."""

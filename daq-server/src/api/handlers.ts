@@ -18,6 +18,7 @@ import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
 import { makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
+import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 
@@ -171,6 +172,23 @@ export const HANDLERS: Record<Op, Handler> = {
     return { maps: described };
   },
   'schema.get': (s, r) => s.service.detector(str(r, 'detector')).schema,
+  'pipelines.list': (s, r) => {
+    s.service.detector(str(r, 'detector'));
+    return {
+      pipelines: PIPELINES.map((p) => ({
+        name: p.name,
+        description: p.description,
+        ordered: Boolean(p.ordered),
+        steps: p.uses.filter((n) => s.service.steps.has(n)),
+        available: p.uses.every((n) => s.service.steps.has(n) || n === 'jungfrau_correction'),
+      })),
+      steps: s.service.steps.names().map((n) => ({ name: n, description: s.service.steps.get(n).description })),
+    };
+  },
+  'pipeline.schema': (s, r) => {
+    s.service.detector(str(r, 'detector'));
+    return pipelineSchema(pipeline(str(r, 'pipeline')), s.service.steps);
+  },
   'acq.prepare': async (s, r) => {
     const acq = await s.service.detector(str(r, 'detector')).prepare(object(r, 'params') ?? {});
     return { ...acq.status(), scan_summary: acq.scan.summary() };

@@ -11,7 +11,8 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { DaqError, type AcqState, type AcqStatus, type Counters, type TriggerMode } from '../protocol/index.js';
 import { DetectorFault, type DetectorRun, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
-import type { ArrayStream, EventStream, Scan } from '../store/types.js';
+import type { Scan } from '../store/types.js';
+import type { FrameSink, TruthRecorder } from '../processing/sink.js';
 import { assertAllowed, type Command } from './state-machine.js';
 
 export interface AcquisitionParams {
@@ -44,12 +45,11 @@ const now = (): number => performance.now() / 1000;
 
 export class Acquisition extends EventEmitter<AcquisitionEvents> {
   readonly uuid = randomUUID();
-  readonly counters: Counters;
   private stateValue: AcqState = 'PREPARED';
   private reasonValue: string | null = null;
   private readonly receivers: Receiver[];
-  private readonly frames: ArrayStream;
-  private truth: EventStream | null = null;
+  /** true once every result is in the store and the scan is closed */
+  private finishedValue = false;
   private readonly period: number;
   private t0 = 0;
   private tEnd: number | null = null;
@@ -67,25 +67,33 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     readonly params: PrepareParams,
     private readonly run: DetectorRun,
     readonly scan: Scan,
+    readonly counters: Counters,
+    private readonly sink: FrameSink,
+    private readonly truth: TruthRecorder,
   ) {
     super();
     const acq = params.acquisition;
     this.period = acq.expo_time + acq.latency_time;
     this.receivers = [run.receiver(0, 1)];
-    this.counters = {
+    sink.onFault((reason) => this.fail(reason));
+    scan.setState('PREPARED');
+  }
+
+  /** Fresh counters for `receivers` receivers. */
+  static counters(receivers: number): Counters {
+    return {
       nb_frames_acquired: 0,
-      nb_frames_transferred: this.receivers.map(() => 0),
+      nb_frames_transferred: new Array(receivers).fill(0),
       nb_frames_processed: 0,
       nb_frames_saved: 0,
       nb_frames_dropped: 0,
       nb_frames_invalid: 0,
     };
-    this.frames = scan.createArrayStream('frame', run.dtype, run.shape, {
-      description: 'detector frames as received',
-      detector,
-    });
-    if (run.describe().ground_truth) this.truth = this.truthStream();
-    scan.setState('PREPARED');
+  }
+
+  /** Acquisition and processing are over and every result is in the (closed) scan. */
+  get finished(): boolean {
+    return this.finishedValue;
   }
 
   get state(): AcqState {
@@ -111,6 +119,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       scan: this.scan.key,
       elapsed: this.t0 ? (this.tEnd ?? now()) - this.t0 : null,
       fps: this.fps(),
+      finished: this.finishedValue,
     };
   }
 
@@ -167,7 +176,11 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   /** Release the run without starting it (a new prepare replaced it, or the server shuts down). */
   discard(reason: string): void {
     if (this.stateValue === 'RUNNING') this.finish(reason);
-    else if (this.stateValue === 'PREPARED') this.end('STOPPED', reason);
+    else if (this.stateValue === 'PREPARED') {
+      this.end('STOPPED', reason);
+      this.sink.abort();
+      this.close(reason);
+    }
   }
 
   // ------------------------------------------------------------ timing
@@ -215,7 +228,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       }
     } catch (err) {
       this.store(batch);
-      this.fail(err instanceof DetectorFault ? `detector fault: ${err.message}` : `receiver failed: ${String(err)}`);
+      this.fault(err instanceof DetectorFault ? `detector fault: ${err.message}` : `receiver failed: ${String(err)}`);
       return;
     }
     this.store(batch);
@@ -230,24 +243,10 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   private store(batch: ReceivedFrame[]): void {
     if (batch.length === 0) return;
-    this.frames.append(
-      batch.map((f) => f.data),
-      batch.map((f) => f.valid),
-    );
-    const truths = batch.filter((f) => f.truth !== undefined).map((f) => ({ frame_idx: f.index, ...f.truth }));
-    if (truths.length) (this.truth ??= this.truthStream()).append(truths);
-    const invalid = batch.reduce((n, f) => n + (f.valid ? 0 : 1), 0);
     this.counters.nb_frames_acquired += batch.length;
-    this.counters.nb_frames_transferred[0] += batch.length;
-    // no pipeline yet: a stored frame is a processed frame
-    this.counters.nb_frames_processed += batch.length;
-    this.counters.nb_frames_invalid += invalid;
-  }
-
-  private truthStream(): EventStream {
-    return this.scan.createEventStream('sim_truth', {
-      description: 'ground truth the simulator drew for each frame (spot positions, hit flag)',
-    });
+    this.counters.nb_frames_invalid += batch.reduce((n, f) => n + (f.valid ? 0 : 1), 0);
+    this.truth.record(batch);
+    this.sink.submit(batch);
   }
 
   private fps(): number {
@@ -261,30 +260,61 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   // ------------------------------------------------------------ ending
 
+  /** The detector has stopped: processing drains in the background, then the scan closes. */
   private finish(reason: string): void {
     this.end('STOPPED', reason);
+    if (reason === 'aborted') {
+      this.sink.abort();
+      this.close(reason);
+    } else {
+      this.sink.finish().then(
+        () => this.close(reason),
+        (err) => this.fail(`processing failed while draining: ${String(err)}`),
+      );
+    }
   }
 
-  private fail(reason: string): void {
+  /** The detector failed: what was acquired is still processed, then the scan closes. */
+  private fault(reason: string): void {
     this.end('FAULT', reason);
+    this.sink.finish().then(
+      () => this.close(reason),
+      () => this.close(reason),
+    );
   }
 
+  /** Processing failed: stop everything now; what was released stays readable. */
+  private fail(reason: string): void {
+    if (this.finishedValue) return;
+    this.sink.abort();
+    this.end('FAULT', reason);
+    this.close(reason);
+  }
+
+  /** Stop timing and the receivers; the acquisition takes `state`. */
   private end(state: AcqState, reason: string): void {
     this.timer?.();
     this.timer = null;
     if (this.counterTimer) clearInterval(this.counterTimer);
     this.counterTimer = null;
-    this.tEnd = now();
+    if (this.tEnd === null) this.tEnd = now();
     this.reasonValue = reason;
     for (const r of this.receivers) r.close();
     this.run.close();
+    this.setState(state);
+  }
+
+  /** Every result is in: record how the scan ended and close it. */
+  private close(reason: string): void {
+    if (this.finishedValue) return;
+    this.finishedValue = true;
     if (this.scan.state !== 'CLOSED') {
       this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
       this.scan.setState('STOPPED');
       this.scan.close();
     }
-    this.setState(state);
     this.emit('counters', this.status());
+    this.emit('state', this.status());
   }
 
   private setState(state: AcqState): void {

@@ -13,6 +13,10 @@ import { prepareSchema } from './schema.js';
 import { assertAllowed } from './state-machine.js';
 import { validate } from './validate.js';
 import { VERSION } from '../version.js';
+import type { StepRegistry } from '../processing/registry.js';
+import { planProcessing, stepEnvironment, startReceivers, directSink, pipelineSink, type ProcessingPlan } from '../processing/setup.js';
+import { TruthRecorder } from '../processing/sink.js';
+import type { ImageSpec } from '../processing/types.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -32,9 +36,10 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   constructor(
     readonly plugin: DetectorPlugin,
     private readonly store: ScanStore,
+    readonly registry: StepRegistry,
   ) {
     super();
-    this.schema = prepareSchema(plugin);
+    this.schema = prepareSchema(plugin, registry);
   }
 
   get name(): string {
@@ -74,17 +79,19 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
 
   private async doPrepare(raw: unknown): Promise<Acquisition> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
-    const params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);
-    this.crossCheck(params);
+    const { params, plan } = this.validateAll(raw);
     const run = await this.plugin.open(params.detector);
+    let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
     try {
       await run.prefill?.();
+      if (plan) started = await startReceivers(plan, this.inputSpec(run), await stepEnvironment(plan, this.plugin, run), this.registry);
+      // the state may have changed while the detector was being configured
+      assertAllowed('prepare', this.state, `detector ${this.name}`);
     } catch (err) {
+      started?.pool.terminate();
       run.close();
       throw err;
     }
-    // the state may have changed while the detector was being configured
-    assertAllowed('prepare', this.state, `detector ${this.name}`);
     const { info: userInfo, ...identity } = params.scan as Record<string, unknown> & { info?: Record<string, unknown> };
     const scan = this.store.createScan(identity, {
       ...(userInfo ?? {}),
@@ -92,11 +99,14 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
       detector_config: run.config,
       detector_description: run.describe(),
       acquisition: params.acquisition,
-      processing: params.processing,
+      processing: plan ? { ...plan.params, steps: plan.specs, topology: plan.topology } : params.processing,
       saving: params.saving,
       software: { name: 'daqlab', version: VERSION },
     });
-    const acq = new Acquisition(this.name, params, run, scan);
+    const counters = Acquisition.counters(plan?.nbReceivers ?? 1);
+    const { sink } = plan && started ? pipelineSink(plan, started, scan, counters) : directSink(scan, run, this.name, counters);
+    const truth = new TruthRecorder(scan, Boolean(run.describe().ground_truth));
+    const acq = new Acquisition(this.name, params, run, scan, counters, sink, truth);
     scan.updateInfo({ acquisition_uuid: acq.uuid });
     this.current?.discard(`replaced by acquisition ${acq.uuid}`);
     this.current = acq;
@@ -110,8 +120,41 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return acq;
   }
 
+  /** The image the detector hands to processing. */
+  private inputSpec(run: { dtype: ImageSpec['dtype']; shape: number[] }): ImageSpec {
+    const info = this.info();
+    return { dtype: run.dtype, shape: run.shape, pixelSize: info.pixel_size, dummy: info.dummy };
+  }
+
+  /**
+   * Validate the whole run description and report every problem at once: the
+   * schema, the pipeline's own parameters, and checks that depend on the detector.
+   */
+  private validateAll(raw: unknown): { params: PrepareParams; plan: ProcessingPlan | null } {
+    const errors: FieldError[] = [];
+    let params: PrepareParams | null = null;
+    try {
+      params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);
+    } catch (err) {
+      if (!(err instanceof DaqError && err.fields)) throw err;
+      errors.push(...err.fields);
+    }
+    const section = ((raw as Record<string, unknown> | null)?.processing ?? {}) as Record<string, unknown>;
+    let plan: ProcessingPlan | null = null;
+    if (typeof section === 'object' && section !== null && !Array.isArray(section) && !errors.some((e) => e.field.startsWith('processing'))) {
+      const info = this.info();
+      const planned = planProcessing(section, { dtype: info.dtype, shape: info.shape, pixelSize: info.pixel_size, dummy: info.dummy }, this.registry);
+      errors.push(...planned.errors);
+      if (planned.plan && planned.plan.pipeline.name !== 'none') plan = planned.plan;
+      if (params && planned.plan) params.processing = planned.plan.params;
+    }
+    if (params) errors.push(...this.crossCheck(params));
+    if (errors.length || !params) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
+    return { params, plan };
+  }
+
   /** Checks a schema cannot express: they depend on the detector's capabilities. */
-  private crossCheck(params: PrepareParams): void {
+  private crossCheck(params: PrepareParams): FieldError[] {
     const info = this.info();
     const acq = params.acquisition;
     const errors: FieldError[] = [];
@@ -129,7 +172,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
         message: `expo_time + latency_time = ${period} s is shorter than the fastest period of ${this.name} (${minPeriod} s, ${info.max_frame_rate} Hz)`,
       });
     }
-    if (errors.length) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
+    return errors;
   }
 
   private remember(acq: Acquisition): void {

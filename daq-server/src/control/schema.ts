@@ -6,6 +6,8 @@
  */
 import { TRIGGER_MODES } from '../protocol/index.js';
 import type { DetectorPlugin, JsonSchema } from '../detectors/plugin.js';
+import { PIPELINES, pipelineSchema } from '../processing/pipelines.js';
+import type { StepRegistry } from '../processing/registry.js';
 
 export const ACQUISITION_SCHEMA: JsonSchema = {
   type: 'object',
@@ -49,15 +51,24 @@ export const ACQUISITION_SCHEMA: JsonSchema = {
   },
 };
 
-export const PROCESSING_SCHEMA: JsonSchema = {
-  type: 'object',
-  description: 'Online processing pipeline and its parameters.',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    pipeline: { enum: ['none'], default: 'none', description: 'Pipeline name; `none` stores raw frames.' },
-  },
-};
+/**
+ * The processing section: `pipeline` selects one of the pipelines, whose own
+ * schema (common receiver parameters + the union of its steps' parameters)
+ * applies through if/then. The server validates the pipeline's schema on its
+ * own so that its defaults are filled in and its errors name their fields.
+ */
+export function processingSchema(registry: StepRegistry): JsonSchema {
+  return {
+    type: 'object',
+    description: 'Online processing pipeline and its parameters (see each pipeline\'s schema).',
+    default: {},
+    properties: { pipeline: { enum: PIPELINES.map((p) => p.name), default: 'none', description: 'Pipeline name; `none` stores raw frames.' } },
+    allOf: PIPELINES.map((p) => ({
+      if: { properties: { pipeline: { const: p.name } } },
+      then: pipelineSchema(p, registry),
+    })),
+  };
+}
 
 export const SAVING_SCHEMA: JsonSchema = {
   type: 'object',
@@ -89,7 +100,7 @@ export const SCAN_SCHEMA: JsonSchema = {
 };
 
 /** The complete schema of `prepare` params for one detector. */
-export function prepareSchema(plugin: DetectorPlugin): JsonSchema {
+export function prepareSchema(plugin: DetectorPlugin, registry: StepRegistry): JsonSchema {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: `prepare parameters for ${plugin.name}`,
@@ -98,7 +109,7 @@ export function prepareSchema(plugin: DetectorPlugin): JsonSchema {
     properties: {
       acquisition: ACQUISITION_SCHEMA,
       detector: { default: {}, ...plugin.configSchema() },
-      processing: PROCESSING_SCHEMA,
+      processing: processingSchema(registry),
       saving: SAVING_SCHEMA,
       scan: SCAN_SCHEMA,
     },

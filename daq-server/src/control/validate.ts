@@ -56,7 +56,9 @@ export function validate<T = Record<string, unknown>>(schema: JsonSchema, value:
     compiled.set(schema, fn);
   }
   if (!fn(value)) {
-    throw parameterError(dedupe((fn.errors ?? []).map(toFieldError)), context);
+    // an if/then failure is reported by the errors inside `then`; the `if` line itself says nothing
+    const errors = (fn.errors ?? []).filter((e) => e.keyword !== 'if');
+    throw parameterError(dedupe(errors.map(toFieldError)), context);
   }
   return value as T;
 }

@@ -47,6 +47,8 @@ export const OPS = [
   'unsubscribe',
   'sub.ack',
   'schema.get',
+  'pipelines.list',
+  'pipeline.schema',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -129,6 +131,11 @@ export interface AcqStatus {
   elapsed: number | null;
   /** recent acquisition rate in frames/s */
   fps: number;
+  /**
+   * the acquisition has ended and processing has drained: every result is in
+   * the store and the scan is closed (state STOPPED or FAULT, and nothing left to come)
+   */
+  finished: boolean;
 }
 
 // ---------------------------------------------------------------- store

@@ -1,0 +1,145 @@
+/**
+ * Frames through a pipeline on receiver workers, results into the store in
+ * frame order. Receivers finish frames out of order; the merger keeps them
+ * until every earlier frame is in (or known dropped) and releases only the
+ * contiguous prefix, so every stream is ordered whatever the topology.
+ * Accumulated results (sums over frames) are combined across receivers and
+ * published every `publish_every` frames and at the end.
+ */
+import { TYPED_ARRAY, dtypeOf, type Counters, type TypedArray } from '../protocol/index.js';
+import type { ReceivedFrame } from '../detectors/plugin.js';
+import type { ArrayStream, EventStream, Scan, Stream } from '../store/types.js';
+import type { FrameResult } from './chain.js';
+import type { FrameSink } from './sink.js';
+import type { StreamDecl } from './types.js';
+import type { ReceiverPool } from './receivers/pool.js';
+
+export interface PipelineSinkOptions {
+  keepFrames: boolean;
+  publishEvery: number;
+}
+
+export class PipelineSink implements FrameSink {
+  private next = 0;
+  private readonly waiting = new Map<number, FrameResult | 'dropped'>();
+  private readonly streams = new Map<string, Stream>();
+  private readonly accumulated: StreamDecl[];
+  private sinceSnapshot = 0;
+  private snapshot: Promise<void> = Promise.resolve();
+  private faultListeners: ((reason: string) => void)[] = [];
+  private failed = false;
+  private readonly dispatch: EventStream | null;
+
+  constructor(
+    private readonly pool: ReceiverPool,
+    private readonly scan: Scan,
+    decls: StreamDecl[],
+    private readonly frames: ArrayStream | null,
+    private readonly counters: Counters,
+    private readonly options: PipelineSinkOptions,
+  ) {
+    for (const d of decls) this.streams.set(d.name, scan.stream(d.name));
+    this.accumulated = decls.filter((d) => d.cadence === 'accumulated');
+    this.dispatch =
+      pool.topology === 'dynamic'
+        ? scan.createEventStream('dispatch', { description: 'dynamic dispatch lookup table: frame index → receiver' })
+        : null;
+    pool.on('result', (r) => this.arrived(r.index, r));
+    pool.on('dropped', (index) => {
+      this.counters.nb_frames_dropped++;
+      this.arrived(index, 'dropped');
+    });
+    pool.on('failed', (reason) => this.fail(reason));
+  }
+
+  onFault(listener: (reason: string) => void): void {
+    this.faultListeners.push(listener);
+  }
+
+  submit(frames: ReceivedFrame[]): void {
+    for (const f of frames) this.pool.submit(f);
+    this.counters.nb_frames_transferred = [...this.pool.transferred];
+  }
+
+  private arrived(index: number, result: FrameResult | 'dropped'): void {
+    if (this.failed) return;
+    this.waiting.set(index, result);
+    const released: FrameResult[] = [];
+    while (this.waiting.has(this.next)) {
+      const r = this.waiting.get(this.next)!;
+      this.waiting.delete(this.next);
+      if (r !== 'dropped') released.push(r);
+      this.next++;
+    }
+    if (released.length) this.release(released);
+  }
+
+  /** Append the results of consecutive frames to their streams, batched per stream. */
+  private release(results: FrameResult[]): void {
+    if (this.frames && this.options.keepFrames) {
+      const kept = results.filter((r) => r.image !== null);
+      if (kept.length) this.frames.append(kept.map((r) => r.image!), kept.map((r) => r.valid));
+    }
+    const perStream = new Map<string, (TypedArray | Record<string, unknown>)[]>();
+    for (const r of results) {
+      for (const { stream, item } of r.items) {
+        let list = perStream.get(stream);
+        if (!list) perStream.set(stream, (list = []));
+        list.push(item);
+      }
+    }
+    for (const [name, items] of perStream) {
+      const s = this.streams.get(name)!;
+      if (s.kind === 'array') (s as ArrayStream).append(items as TypedArray[]);
+      else (s as EventStream).append(items);
+    }
+    if (this.dispatch) this.dispatch.append(results.map((r) => ({ frame_idx: r.index, receiver: r.receiver })));
+    this.counters.nb_frames_processed += results.length;
+    this.counters.nb_frames_transferred = [...this.pool.transferred];
+    this.sinceSnapshot += results.length;
+    if (this.accumulated.length && this.sinceSnapshot >= this.options.publishEvery) {
+      this.sinceSnapshot = 0;
+      this.snapshot = this.snapshot.then(() => this.publishAccumulated());
+    }
+  }
+
+  /** Combine every receiver's partial results and append one snapshot per accumulated stream. */
+  private async publishAccumulated(): Promise<void> {
+    if (this.failed || !this.accumulated.length) return;
+    const partials = await this.pool.partials();
+    for (const d of this.accumulated) {
+      const parts = partials.map((p) => p[d.name]).filter((x): x is TypedArray => x !== undefined);
+      if (!parts.length || this.scan.stream(d.name).sealed) continue;
+      (this.streams.get(d.name) as ArrayStream).append([combine(parts, d.combine ?? 'sum')]);
+    }
+  }
+
+  async finish(): Promise<void> {
+    await this.pool.drained();
+    await this.snapshot;
+    await this.publishAccumulated();
+    this.pool.terminate();
+  }
+
+  abort(): void {
+    this.pool.terminate();
+  }
+
+  private fail(reason: string): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.pool.terminate();
+    for (const l of this.faultListeners) l(reason);
+  }
+}
+
+function combine(parts: TypedArray[], how: 'sum' | 'max'): TypedArray {
+  const out = new TYPED_ARRAY[dtypeOf(parts[0])](parts[0].length);
+  out.set(parts[0] as never);
+  for (let k = 1; k < parts.length; k++) {
+    const p = parts[k];
+    if (how === 'sum') for (let i = 0; i < out.length; i++) out[i] += p[i];
+    else for (let i = 0; i < out.length; i++) if (p[i] > out[i]) out[i] = p[i];
+  }
+  return out;
+}

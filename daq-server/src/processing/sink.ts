@@ -1,0 +1,66 @@
+/**
+ * Where an acquisition's frames go: straight into the store (pipeline
+ * `none`), or through a processing pipeline on receiver workers. The
+ * acquisition only times the detector and hands frames to its sink.
+ */
+import type { Counters } from '../protocol/index.js';
+import type { ReceivedFrame } from '../detectors/plugin.js';
+import type { ArrayStream, EventStream, Scan } from '../store/types.js';
+
+export interface FrameSink {
+  /** take frames in index order (called from the acquisition's pump) */
+  submit(frames: ReceivedFrame[]): void;
+  /** the detector has stopped: process what was submitted, publish final results */
+  finish(): Promise<void>;
+  /** stop now: what was already released stays in the store */
+  abort(): void;
+  /** called once when the sink fails (a receiver died): the acquisition goes to FAULT */
+  onFault(listener: (reason: string) => void): void;
+}
+
+/** Counts the ground truth simulators attach to frames into a `sim_truth` event stream. */
+export class TruthRecorder {
+  private stream: EventStream | null = null;
+
+  constructor(
+    private readonly scan: Scan,
+    declare: boolean,
+  ) {
+    if (declare) this.stream = this.create();
+  }
+
+  private create(): EventStream {
+    return this.scan.createEventStream('sim_truth', {
+      description: 'ground truth the simulator drew for each frame (spot positions, hit flag)',
+    });
+  }
+
+  record(frames: ReceivedFrame[]): void {
+    const truths = frames.filter((f) => f.truth !== undefined).map((f) => ({ frame_idx: f.index, ...f.truth }));
+    if (truths.length) (this.stream ??= this.create()).append(truths);
+  }
+}
+
+/** Pipeline `none`: frames are stored as received, by reference. */
+export class DirectSink implements FrameSink {
+  constructor(
+    private readonly frames: ArrayStream,
+    private readonly counters: Counters,
+  ) {}
+
+  submit(batch: ReceivedFrame[]): void {
+    if (batch.length === 0) return;
+    this.frames.append(
+      batch.map((f) => f.data),
+      batch.map((f) => f.valid),
+    );
+    this.counters.nb_frames_transferred[0] += batch.length;
+    this.counters.nb_frames_processed += batch.length;
+  }
+
+  async finish(): Promise<void> {}
+
+  abort(): void {}
+
+  onFault(): void {}
+}

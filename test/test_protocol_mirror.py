@@ -1,0 +1,24 @@
+"""The Python client mirrors the one definition of the protocol (daq-server/src/protocol): same ops, events, errors, limits."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from daqlab import _protocol as P
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_python_constants_match_the_typescript_protocol():
+    script = (
+        "import('./daq-server/dist/src/protocol/index.js').then(p => console.log(JSON.stringify("
+        "{ops: p.OPS, events: p.EVENTS, errors: p.ERROR_TYPES, states: p.ACQ_STATES, scan_states: p.SCAN_STATES,"
+        " max: p.MAX_MESSAGE_BYTES, version: p.PROTOCOL_VERSION})))"
+    )
+    out = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    assert sorted(P.OPS) == sorted(out["ops"])
+    assert sorted(P.EVENTS) == sorted(out["events"])
+    assert sorted(P.ERROR_TYPES) == sorted(out["errors"])
+    assert P.MAX_MESSAGE_BYTES == out["max"]
+    assert P.PROTOCOL_VERSION == out["version"]
