@@ -5,12 +5,13 @@
 >>> det = client.detector(client.detectors()[0])
 >>> acq = det.prepare(acquisition={"nb_frames": 100})
 >>> acq.start().wait()                              # progress bar; FaultError on failure
->>> frames = acq.scan.streams["frames"]
+>>> frames = acq.scan.streams["frame"]
 >>> frames[0], frames[-1], frames[10:20]            # numpy arrays
 >>> for batch in frames.cursor():                   # follow a running scan
 ...     process(batch.data)
 """
 
+from . import geometry
 from ._arrow import Batch
 from .acquisition import Acquisition
 from .client import Client, connect
@@ -40,5 +41,5 @@ __all__ = [
     "connect", "Client", "Detector", "Acquisition", "Scans", "Scan", "Stream", "Cursor", "Batch",
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError", "AuthError",
-    "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "__version__",
+    "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "geometry", "__version__",
 ]
