@@ -91,8 +91,9 @@ export class StepChain {
     return { index, receiver, image: ctx.veto ? null : ctx.image, valid, veto: ctx.veto, items };
   }
 
-  /** Partial results of accumulated streams, from every step that has them. */
-  partials(): Record<string, TypedArray> {
+  /** Partial results of accumulated streams, from every step that has them; `final` flushes the steps first. */
+  partials(final = false): Record<string, TypedArray> {
+    if (final) for (const step of this.steps) step.finish?.();
     const out: Record<string, TypedArray> = {};
     for (const step of this.steps) Object.assign(out, step.partial?.() ?? {});
     return out;

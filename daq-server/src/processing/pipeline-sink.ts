@@ -104,9 +104,9 @@ export class PipelineSink implements FrameSink {
   }
 
   /** Combine every receiver's partial results and append one snapshot per accumulated stream. */
-  private async publishAccumulated(): Promise<void> {
+  private async publishAccumulated(final = false): Promise<void> {
     if (this.failed || !this.accumulated.length) return;
-    const partials = await this.pool.partials();
+    const partials = await this.pool.partials(final);
     for (const d of this.accumulated) {
       const parts = partials.map((p) => p[d.name]).filter((x): x is TypedArray => x !== undefined);
       if (!parts.length || this.scan.stream(d.name).sealed) continue;
@@ -117,7 +117,7 @@ export class PipelineSink implements FrameSink {
   async finish(): Promise<void> {
     await this.pool.drained();
     await this.snapshot;
-    await this.publishAccumulated();
+    await this.publishAccumulated(true);
     this.pool.terminate();
   }
 

@@ -62,6 +62,8 @@ export interface Step {
   process(ctx: FrameContext): void;
   /** accumulated streams: the partial result of this receiver so far (copies or views the step no longer writes) */
   partial?(): Record<string, TypedArray>;
+  /** called once after the last frame, before the final `partial()` (flush what is pending) */
+  finish?(): void;
 }
 
 /** Read-only inputs every step can use, shared between receivers without copies. */

@@ -17,7 +17,7 @@ export interface InitMessage {
 export type ToWorker =
   | InitMessage
   | { type: 'frame'; index: number; data: TypedArray; valid: boolean }
-  | { type: 'partials'; id: number }
+  | { type: 'partials'; id: number; final: boolean }
   | { type: 'close' };
 
 export type FromWorker =

@@ -180,12 +180,12 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
     r.worker.postMessage({ type: 'frame', index: frame.index, data: frame.data, valid: frame.valid }, transfer);
   }
 
-  /** Ask every receiver for its partial accumulated results. */
-  partials(): Promise<Record<string, TypedArray>[]> {
+  /** Ask every receiver for its partial accumulated results (`final`: after flushing its steps). */
+  partials(final = false): Promise<Record<string, TypedArray>[]> {
     const id = this.nextRequest++;
     return new Promise((resolve) => {
       this.partialRequests.set(id, { wanted: this.size, got: [], resolve });
-      for (const r of this.receivers) r.worker.postMessage({ type: 'partials', id });
+      for (const r of this.receivers) r.worker.postMessage({ type: 'partials', id, final });
     });
   }
 

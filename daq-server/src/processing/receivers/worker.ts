@@ -50,7 +50,7 @@ port.on('message', async (message: ToWorker) => {
         return;
       }
       case 'partials': {
-        const partials = chain?.partials() ?? {};
+        const partials = chain?.partials(message.final) ?? {};
         const copies = Object.fromEntries(Object.entries(partials).map(([k, v]) => [k, (v as TypedArray).slice() as TypedArray]));
         send({ type: 'partials', id: message.id, partials: copies }, transferable(Object.values(copies)));
         return;
