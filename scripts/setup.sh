@@ -22,7 +22,8 @@ python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' || di
 # Debian packages the test suite needs: name of a command → package
 APT_NEEDS=()
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
-  : # (browser, redis and slurm packages join this list as the issues that need them land)
+  # pyFAI's peak finder and sparsify exist only as OpenCL kernels: the tests run them on the CPU with PoCL
+  [ -e /etc/OpenCL/vendors/pocl.icd ] || APT_NEEDS+=(pocl-opencl-icd ocl-icd-libopencl1)
 fi
 python3 -c 'import ensurepip, venv' 2>/dev/null || APT_NEEDS+=(python3-venv)
 if [ ${#APT_NEEDS[@]} -gt 0 ]; then
