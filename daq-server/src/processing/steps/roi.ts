@@ -1,0 +1,185 @@
+/**
+ * `roi`: statistics and profiles of named rectangular regions of a 2D image.
+ *
+ * `rois`: [{name, roi: [row, col, height, width]}, ...] in image pixels
+ * (after any earlier binning/rotation), each inside the image.
+ *
+ * Streams (one item per frame, in frame order):
+ *  - `roi_stats`: float64 [n_roi, 5], columns sum, mean, std, min, max over
+ *    the valid pixels of each ROI (not NaN, not the dummy, 0 in
+ *    `ctx.vars.mask`); std is the population standard deviation (ddof 0).
+ *    A ROI without a valid pixel has sum 0 and NaN for the others. Invalid
+ *    frames (lost packets) give a row of NaN for every ROI, so item k is
+ *    always frame k.
+ *  - `roi_profiles` (with `roi_profiles`: true): one event per valid frame,
+ *    {frame_idx, profiles: {name: {rows: number[height], cols: number[width]}}}:
+ *    rows[i] = Σ_j of ROI row i (the vertical profile), cols[j] = Σ_i of ROI
+ *    column j (the horizontal profile), over valid pixels (invalid pixels
+ *    add 0). Invalid frames give no event.
+ *
+ * Without ROIs the step does nothing and declares no stream.
+ */
+import type { ImageSpec, StepBuild, StepFactory } from '../types.js';
+import { currentMask, need2D, paramsSchema, withDefaults, type FieldProblem } from './common.js';
+
+export interface RoiDef {
+  name: string;
+  roi: [number, number, number, number];
+}
+
+export type RoiParams = { rois: RoiDef[]; roi_profiles: boolean };
+
+export const ROI_COLUMNS = ['sum', 'mean', 'std', 'min', 'max'] as const;
+
+const schema = paramsSchema('roi', {
+  rois: {
+    type: 'array',
+    default: [],
+    description: 'Named regions: [{"name": "beam", "roi": [row, col, height, width]}, ...].',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'roi'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 64, description: 'ROI name (unique).' },
+        roi: {
+          type: 'array',
+          items: { type: 'integer' },
+          minItems: 4,
+          maxItems: 4,
+          description: '[row, col, height, width] of the top-left pixel and the size, in image pixels.',
+        },
+      },
+    },
+  },
+  roi_profiles: { type: 'boolean', default: true, description: 'Also publish the row and column sum profiles of each ROI (`roi_profiles` events).' },
+});
+
+function checkRois(p: RoiParams, input: ImageSpec): FieldProblem[] {
+  if (!Array.isArray(p.rois)) return [{ field: 'rois', message: 'must be an array' }];
+  if (p.rois.length === 0) return [];
+  const d = need2D(input, 'roi');
+  if (d.length) return d;
+  const [rows, cols] = input.shape;
+  const errors: FieldProblem[] = [];
+  const seen = new Map<string, number>();
+  p.rois.forEach((r, k) => {
+    const f = `rois[${k}]`;
+    if (!r || typeof r.name !== 'string' || !Array.isArray(r.roi) || r.roi.length !== 4 || !r.roi.every(Number.isInteger)) {
+      errors.push({ field: f, message: 'must be {"name": string, "roi": [row, col, height, width]} with integers' });
+      return;
+    }
+    const [r0, c0, h, w] = r.roi;
+    if (h < 1 || w < 1) errors.push({ field: f, message: `ROI ${JSON.stringify(r.name)} must have height and width ≥ 1, got ${h} × ${w}` });
+    else if (r0 < 0 || c0 < 0 || r0 + h > rows || c0 + w > cols) {
+      errors.push({
+        field: f,
+        message: `ROI ${JSON.stringify(r.name)} rows ${r0}..${r0 + h - 1}, cols ${c0}..${c0 + w - 1} is outside the ${rows} × ${cols} image`,
+      });
+    }
+    const prev = seen.get(r.name);
+    if (prev !== undefined) errors.push({ field: `${f}.name`, message: `${JSON.stringify(r.name)} is already the name of rois[${prev}]` });
+    else seen.set(r.name, k);
+  });
+  return errors;
+}
+
+export const roiStep: StepFactory<RoiParams> = {
+  name: 'roi',
+  description: 'Per-frame statistics (sum, mean, std, min, max) and row/column profiles of named rectangular ROIs.',
+  schema,
+  check(raw, input) {
+    return checkRois(withDefaults<RoiParams>(schema, raw), input);
+  },
+  create(raw, input): StepBuild {
+    const p = withDefaults<RoiParams>(schema, raw);
+    const problems = checkRois(p, input);
+    if (problems.length) throw new Error(problems.map((e) => `${e.field}: ${e.message}`).join('; '));
+    const rois = p.rois;
+    if (rois.length === 0) return { step: { process() {} }, output: input, streams: [] };
+    const [rows, cols] = input.shape;
+    const n = rows * cols;
+    const nr = rois.length;
+    const dummy = input.dummy ?? null;
+    const info = { columns: [...ROI_COLUMNS], rois: rois.map((r) => ({ name: r.name, roi: [...r.roi] })) };
+    const streams: StepBuild['streams'] = [
+      {
+        name: 'roi_stats',
+        kind: 'array',
+        dtype: 'float64',
+        shape: [nr, 5],
+        cadence: 'frame',
+        info: { ...info, description: 'per ROI: sum, mean, std (ddof 0), min, max over valid pixels; NaN rows for invalid frames' },
+      },
+    ];
+    if (p.roi_profiles) {
+      streams.push({
+        name: 'roi_profiles',
+        kind: 'event',
+        cadence: 'frame',
+        info: {
+          rois: info.rois,
+          description: '{frame_idx, profiles: {name: {rows, cols}}}: rows[i] = sum over ROI row i, cols[j] = sum over ROI column j (valid pixels)',
+        },
+      });
+    }
+    return {
+      step: {
+        process(ctx) {
+          const stats = new Float64Array(nr * 5);
+          if (!ctx.valid) {
+            stats.fill(NaN);
+            ctx.emit('roi_stats', stats);
+            return;
+          }
+          const img = ctx.image;
+          const m = currentMask(ctx, n);
+          const profiles: Record<string, { rows: number[]; cols: number[] }> = {};
+          for (let q = 0; q < nr; q++) {
+            const [r0, c0, h, w] = rois[q].roi;
+            const prow = p.roi_profiles ? new Array<number>(h).fill(0) : null;
+            const pcol = p.roi_profiles ? new Array<number>(w).fill(0) : null;
+            let count = 0, sum = 0, shift = NaN, s1 = 0, s2 = 0, min = Infinity, max = -Infinity;
+            for (let i = 0; i < h; i++) {
+              const base = (r0 + i) * cols + c0;
+              let rs = 0;
+              for (let j = 0; j < w; j++) {
+                const k = base + j;
+                const v = img[k];
+                if (v !== v || v === dummy || (m !== null && m[k] !== 0)) continue;
+                if (count === 0) shift = v;
+                count++;
+                sum += v;
+                const d = v - shift; // shifted sums: no cancellation for large offsets
+                s1 += d;
+                s2 += d * d;
+                if (v < min) min = v;
+                if (v > max) max = v;
+                rs += v;
+                if (pcol) pcol[j] += v;
+              }
+              if (prow) prow[i] = rs;
+            }
+            const o = q * 5;
+            if (count === 0) {
+              stats[o] = 0;
+              stats[o + 1] = stats[o + 2] = stats[o + 3] = stats[o + 4] = NaN;
+            } else {
+              const md = s1 / count;
+              stats[o] = sum;
+              stats[o + 1] = sum / count;
+              stats[o + 2] = Math.sqrt(Math.max(0, s2 / count - md * md));
+              stats[o + 3] = min;
+              stats[o + 4] = max;
+            }
+            if (prow && pcol) profiles[rois[q].name] = { rows: prow, cols: pcol };
+          }
+          ctx.emit('roi_stats', stats);
+          if (p.roi_profiles) ctx.emit('roi_profiles', { frame_idx: ctx.index, profiles });
+        },
+      },
+      output: input,
+      streams,
+    };
+  },
+};
