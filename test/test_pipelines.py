@@ -87,3 +87,101 @@ def test_xpcs_g2_decays_over_the_simulated_correlation_time(client):
         baseline = ring[(tau >= 4 * tau_c) & (tau <= 64)].mean()
         assert ring[0] - baseline > 0.4  # strong correlation at lag 1
         assert abs(ring[tau == 3 * tau_c][0] - baseline) < 0.1 * (ring[0] - baseline) + 0.02
+
+
+SMX_SCENE = {"scene": "serial_crystallography", "seed": 2, "hit_rate": 0.5, "spots_per_hit": 60, "spot_intensity": 1000, "pool_size": 200}
+
+
+def smx_scan(c, nb_receivers=1, topology=None, frames=200):
+    processing = {"pipeline": "smx", "nb_receivers": nb_receivers, "npt": 500, "min_nb_peaks": 20}
+    if topology:
+        processing["topology"] = topology
+    return run(c, "sim-eiger-500k", frames, 0.005, SMX_SCENE, processing)
+
+
+def test_smx_hit_finding_agrees_with_the_simulated_truth(client):
+    scan = smx_scan(client, 2)
+    counter = scan.streams["peak_counter"][0:200]
+    truth = scan.streams["sim_truth"][0:200]
+    assert [e["frame_idx"] for e in counter] == list(range(200))
+    found = np.array([e["is_hit"] for e in counter])
+    true = np.array([e["is_hit"] for e in truth])
+    assert (found == true).mean() >= 0.99, (found != true).sum()
+    # isolated bright spots are found, and the centroids of found peaks lie within 0.3 px of the drawn spot
+    peaks = scan.streams["peaks"][0 : len(scan.streams["peaks"])]
+    errors, missed = [], 0
+    for e in truth[:40]:
+        if not e["is_hit"]:
+            continue
+        spots = np.array(e["spots"])
+        mine = np.array([(p["y"], p["x"]) for p in peaks if p["frame_idx"] == e["frame_idx"]])
+        for row, col, photons in spots:
+            others = np.hypot(spots[:, 0] - row, spots[:, 1] - col)
+            isolated = np.sort(others)[1] >= 8 and 4 <= row < 510 and 4 <= col < 1026
+            if photons < 400 or not isolated:
+                continue
+            d = np.hypot(mine[:, 0] - row, mine[:, 1] - col).min()
+            if d < 2:
+                errors.append(d)
+            else:
+                missed += 1
+    assert len(errors) > 100
+    assert max(errors) < 0.3, max(errors)
+    assert missed <= 0.01 * (len(errors) + missed), (missed, len(errors))
+    # the sparse frames keep a small fraction of the pixels: the data reduction
+    sparse = scan.streams["sparse_frame"][0:50]
+    kept = np.mean([len(s["index"]) for s in sparse])
+    assert 0 < kept < 0.02 * 514 * 1030
+
+
+def test_smx_results_do_not_depend_on_receivers_or_topology(client):
+    a = smx_scan(client, 1, frames=60)
+    b = smx_scan(client, 2, "dynamic", frames=60)
+    ca = a.streams["peak_counter"][0:60]
+    cb = b.streams["peak_counter"][0:60]
+    assert [(e["frame_idx"], e["nb_peaks"], e["is_hit"]) for e in ca] == [(e["frame_idx"], e["nb_peaks"], e["is_hit"]) for e in cb]
+    pa = a.streams["peaks"][0 : len(a.streams["peaks"])]
+    pb = b.streams["peaks"][0 : len(b.streams["peaks"])]
+    assert pa == pb
+    np.testing.assert_array_equal(a.streams["acc_corrected"][-1], b.streams["acc_corrected"][-1])
+
+
+def test_smx_veto_keeps_only_the_dense_frames_of_hits(client):
+    scan = run(client, "sim-eiger-500k", 60, 0.005, SMX_SCENE, {"pipeline": "smx", "npt": 500, "min_nb_peaks": 20, "veto": True})
+    hits = sum(e["is_hit"] for e in scan.streams["peak_counter"][0:60])
+    assert 10 < hits < 50
+    assert len(scan.streams["frame"]) == hits
+    assert len(scan.streams["peak_counter"]) == 60  # counters of every frame are kept
+
+
+def test_azint_agrees_with_pyfai_on_the_same_frames(client, tmp_path):
+    from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    from pyFAI.detectors import Detector
+
+    poni = {"dist": 0.1, "poni1": 0.0193, "poni2": 0.0386, "rot1": 0.01, "rot2": -0.005, "rot3": 0.0, "wavelength": 1e-10}
+    ai = AzimuthalIntegrator(detector=Detector(75e-6, 75e-6, max_shape=(514, 1030)), **poni)
+    for method, unit in (("bbox", "2th_deg"), ("no", "q_nm^-1"), ("bbox", "r_mm")):
+        scan = run(client, "sim-eiger-500k", 3, 0.01, {"scene": "powder", "poni": poni, "seed": 1, "pool_size": 3},
+                   {"pipeline": "azint", "poni": poni, "npt": 400, "unit": unit, "method": method, "polarization_factor": 0.95})
+        radial = scan.streams["radial"][0]
+        for i in range(3):
+            frame = scan.streams["frame"][i]
+            ref = ai.integrate1d(frame.astype(np.float64), 400, unit=unit, method=(method, "csr", "cython"), polarization_factor=0.95,
+                                 correctSolidAngle=True, error_model="poisson", dummy=2**32 - 1, delta_dummy=0.5)
+            np.testing.assert_allclose(radial, ref.radial, rtol=1e-6)
+            counts = ai.integrate1d(np.ones((514, 1030)), 400, unit=unit, method=(method, "csr", "cython"), correctSolidAngle=False).count
+            well = counts >= 100 if counts is not None else np.ones(400, bool)
+            got = scan.streams["intensity"][i]
+            np.testing.assert_allclose(got[well], ref.intensity[well], rtol=1e-3)
+            np.testing.assert_allclose(scan.streams["sigma"][i][well], ref.sigma[well], rtol=1e-3)
+
+
+def test_bad_azint_parameters_are_rejected_with_the_field(client):
+    det = client.detector("sim-eiger-500k")
+    with pytest.raises(daqlab.ParameterError) as e:
+        det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, processing={"pipeline": "azint", "npt": 0})
+    assert "processing.npt" in {f["field"] for f in e.value.fields}
+    with pytest.raises(daqlab.ParameterError) as e:
+        det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01},
+                    processing={"pipeline": "azint", "poni": {"dist": -0.1, "poni1": 0, "poni2": 0, "rot1": 0, "rot2": 0, "rot3": 0, "wavelength": 1e-10}})
+    assert any(f["field"].startswith("processing.poni") for f in e.value.fields)

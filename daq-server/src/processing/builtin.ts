@@ -4,11 +4,13 @@ import { STEP_FACTORIES as LEGACY_STEPS } from './steps/index.js';
 import { STEP_FACTORIES as JUNGFRAU_STEPS } from './jungfrau/index.js';
 import { smxSteps } from './smx/index.js';
 import { xpcsStep } from './xpcs/index.js';
+import { azintSteps } from './azint/index.js';
 
 export function builtinSteps(): StepFactory[] {
   return [
     ...(Object.values(JUNGFRAU_STEPS) as unknown as StepFactory[]),
     ...(Object.values(LEGACY_STEPS) as unknown as StepFactory[]),
+    ...(azintSteps() as unknown as StepFactory[]),
     ...(smxSteps() as unknown as StepFactory[]),
     xpcsStep as unknown as StepFactory,
   ];

@@ -28,6 +28,8 @@ export interface PipelineDef {
   readonly ordered?: boolean;
   /** parameters of the pipeline itself (beside its steps') */
   readonly extra?: Record<string, JsonSchema>;
+  /** defaults this pipeline gives its steps' parameters (e.g. Jungfrau output in photons for counting statistics) */
+  readonly defaults?: Record<string, unknown>;
 }
 
 /** Raw Jungfrau frames ([modules, 512, 1024] uint16) get the correction step at the head of any pipeline. */
@@ -61,6 +63,8 @@ export const PIPELINES: PipelineDef[] = [
     description:
       'Serial crystallography (ESRF ID29): correction, sigma-clipped background per radial bin, sparsification, peak finding, hit decision and veto, accumulated images.',
     uses: [JF, 'mask', 'sigma_clip', 'sparsify', 'peakfinder', 'accumulate_corrected'],
+    // Poisson error models need photon counts, not keV; ESRF ID29 clips 3 cycles
+    defaults: { output: 'photons', cycle: 3 },
     steps: () => ['mask', 'sigma_clip', 'sparsify', 'peakfinder', 'accumulate_corrected'],
   },
   {
@@ -68,6 +72,7 @@ export const PIPELINES: PipelineDef[] = [
     description: 'XPCS: multi-tau intensity autocorrelation g2(q, τ) on q-ring ROIs, updated live; sparse mode for low count rates.',
     uses: [JF, 'mask', 'xpcs'],
     ordered: true,
+    defaults: { output: 'photons' },
     steps: () => ['mask', 'xpcs'],
   },
   {
@@ -144,6 +149,9 @@ export function pipelineSchema(p: PipelineDef, registry: StepRegistry): JsonSche
     if (!registry.has(name)) continue;
     const props = (registry.get(name).schema.properties ?? {}) as Record<string, JsonSchema>;
     for (const [key, schema] of Object.entries(props)) properties[key] ??= schema;
+  }
+  for (const [key, value] of Object.entries(p.defaults ?? {})) {
+    if (properties[key]) properties[key] = { ...properties[key], default: value };
   }
   return {
     type: 'object',
