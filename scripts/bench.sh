@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Benchmarks (not part of the test suite): prints a table per benchmark.
+# Benchmarks (not part of the test suite): each prints a table beside a reference measured in the same run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/setup.sh >/dev/null
-node bench/dist/acquire.js "$@"
-.venv/bin/python bench/stream_to_python.py "$@"
+echo "== acquisition into the store, per simulator (reference: memcpy)"
+node bench/dist/acquire.js
+echo "== lossless streaming to Python (reference: raw ws socket)"
+.venv/bin/python bench/stream_to_python.py
+echo "== Jungfrau correction + assembly (reference: memcpy)"
+node bench/dist/jungfrau.js
+echo "== azimuthal integration and sigma clipping (reference: pyFAI on the same image)"
+.venv/bin/python bench/azint.py
+echo "== whole pipelines, 1 and 2 receivers"
+node bench/dist/pipelines.js

@@ -104,10 +104,14 @@ def test_bad_processing_parameters_are_rejected_at_prepare_with_the_field(plugin
         with pytest.raises(daqlab.ParameterError) as e:
             det.prepare(acquisition={"nb_frames": 1}, processing={"pipeline": "chain", "steps": ["frame_stats", "no_such_step"]})
         assert "processing.steps[1]" in {f["field"] for f in e.value.fields}
-        # a step's own check runs at prepare too: frame_stats needs 2D images, the raw Jungfrau gives 3D
+        # a step's own check runs at prepare too: frame_stats needs 2D images, and the Jungfrau
+        # correction at the head of the chain hands on 3D modules when asked not to assemble them
         with pytest.raises(daqlab.ParameterError) as e:
-            c.detector("sim-jungfrau-4m").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, processing={"pipeline": "chain", "steps": ["frame_stats"]})
-        assert any(f["field"].startswith("processing") for f in e.value.fields)
+            c.detector("sim-jungfrau-4m").prepare(
+                acquisition={"nb_frames": 1, "expo_time": 0.01}, processing={"pipeline": "chain", "steps": ["frame_stats"], "assemble": False}
+            )
+        assert [f["field"] for f in e.value.fields] == ["processing.gain"]
+        assert "needs 2D images" in e.value.fields[0]["message"]
 
 
 def test_pipelines_and_their_schemas_are_browsable(plugin_server):

@@ -1,0 +1,64 @@
+/**
+ * Whole pipelines in the server, frames/s sustained with 1 and 2 receivers,
+ * beside the detector rate asked for (the simulator replays its pool, so the
+ * figure is the processing, not the simulation). Run: node bench/dist/pipelines.js [--frames N]
+ */
+import { DaqService, selectPlugins } from '@daqlab/daq-server';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const FRAMES = arg('--frames', 400);
+
+interface Case {
+  label: string;
+  detector: string;
+  hz: number;
+  scene: Record<string, unknown>;
+  processing: Record<string, unknown>;
+}
+
+const SMX = { scene: 'serial_crystallography', seed: 1, hit_rate: 0.3, spots_per_hit: 40, spot_intensity: 600, pool_size: 16 };
+const CASES: Case[] = [
+  { label: 'jungfrau correction + assembly (legacy)', detector: 'sim-jungfrau-4m', hz: 1000, scene: { scene: 'dark', pool_size: 8 }, processing: { pipeline: 'legacy', keep_frames: false } },
+  { label: 'smx on Jungfrau 4M', detector: 'sim-jungfrau-4m', hz: 1000, scene: SMX, processing: { pipeline: 'smx', npt: 500, keep_frames: false } },
+  { label: 'azint (bbox) on Eiger 4M', detector: 'sim-eiger-4m', hz: 750, scene: { scene: 'powder', pool_size: 8 }, processing: { pipeline: 'azint', npt: 1000, keep_frames: false } },
+  { label: 'smx on Eiger 500k', detector: 'sim-eiger-500k', hz: 5000, scene: { ...SMX, pool_size: 64 }, processing: { pipeline: 'smx', npt: 500, keep_frames: false } },
+];
+
+async function measure(c: Case, receivers: number): Promise<{ fps: number; dropped: number }> {
+  const service = new DaqService({ plugins: selectPlugins([c.detector]), memoryBudget: 8 * 1024 ** 3 });
+  const ctl = service.detector(c.detector);
+  const acq = await ctl.prepare({
+    acquisition: { nb_frames: FRAMES, expo_time: 1 / c.hz },
+    detector: c.scene,
+    processing: { ...c.processing, nb_receivers: receivers, max_pending: FRAMES },
+  });
+  const done = new Promise<void>((resolve) => acq.on('state', (s) => s.finished && resolve()));
+  const t0 = performance.now();
+  ctl.start(acq.uuid);
+  await done;
+  const seconds = (performance.now() - t0) / 1000;
+  const s = acq.status();
+  service.shutdown();
+  return { fps: s.counters.nb_frames_processed / seconds, dropped: s.counters.nb_frames_dropped };
+}
+
+const rows = [];
+for (const c of CASES) {
+  const one = await measure(c, 1);
+  const two = await measure(c, 2);
+  rows.push({
+    pipeline: c.label,
+    frames: FRAMES,
+    'detector Hz': c.hz,
+    'fps, 1 receiver': Math.round(one.fps),
+    'fps, 2 receivers': Math.round(two.fps),
+    speedup: Number((two.fps / one.fps).toFixed(2)),
+    dropped: one.dropped + two.dropped,
+  });
+}
+console.log(`\nWhole pipelines (${FRAMES} frames each; the detector asks for more than the processing can do, queues absorb it)`);
+console.table(rows);
+process.exit(0);
