@@ -185,3 +185,22 @@ def test_bad_azint_parameters_are_rejected_with_the_field(client):
         det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01},
                     processing={"pipeline": "azint", "poni": {"dist": -0.1, "poni1": 0, "poni2": 0, "rot1": 0, "rot2": 0, "rot3": 0, "wavelength": 1e-10}})
     assert any(f["field"].startswith("processing.poni") for f in e.value.fields)
+
+
+def test_partial_frame_topology_gives_the_same_results(client):
+    """Each receiver corrects some Jungfrau modules into one shared image; one receiver finishes the frame."""
+    scene = {"scene": "serial_crystallography", "seed": 6, "hit_rate": 0.5, "spots_per_hit": 40, "spot_intensity": 600, "pool_size": 8}
+    base = {"pipeline": "smx", "npt": 300, "min_nb_peaks": 15}
+    single = run(client, "sim-jungfrau-4m", 16, 0.02, scene, {**base, "nb_receivers": 1})
+    partial = run(client, "sim-jungfrau-4m", 16, 0.02, scene, {**base, "nb_receivers": 2, "topology": "partial"})
+    assert partial.info["processing"]["topology"] == "partial"
+    for i in (0, 7, 15):
+        np.testing.assert_array_equal(single.streams["frame"][i], partial.streams["frame"][i])
+    a = single.streams["peak_counter"][0:16]
+    b = partial.streams["peak_counter"][0:16]
+    assert [(e["nb_peaks"], e["is_hit"]) for e in a] == [(e["nb_peaks"], e["is_hit"]) for e in b]
+    assert sum(e["is_hit"] for e in b) > 0
+    with pytest.raises(daqlab.ParameterError) as e:
+        client.detector("sim-eiger-500k").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01},
+                                                 processing={"pipeline": "smx", "nb_receivers": 2, "topology": "partial"})
+    assert [f["field"] for f in e.value.fields] == ["processing.topology"]

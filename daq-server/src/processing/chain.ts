@@ -23,6 +23,8 @@ export interface FrameResult {
 export class StepChain {
   private constructor(
     readonly steps: Step[],
+    /** the image the first step hands on (the input when there is no step) */
+    readonly headOutput: ImageSpec,
     readonly output: ImageSpec,
     readonly streams: StreamDecl[],
     readonly statics: Record<string, TypedArray | Record<string, unknown>>,
@@ -43,6 +45,7 @@ export class StepChain {
     const streams: StreamDecl[] = [];
     const statics: Record<string, TypedArray | Record<string, unknown>> = {};
     let spec = input;
+    let head: ImageSpec | null = null;
     for (const s of specs) {
       const factory = registry.get(s.name);
       const problems = factory.check?.(s.params, spec, env) ?? [];
@@ -66,13 +69,14 @@ export class StepChain {
       streams.push(...built.streams);
       Object.assign(statics, built.statics ?? {});
       spec = built.output;
+      head ??= spec;
     }
     if (errors.length) return { chain: null, errors };
-    return { chain: new StepChain(steps, spec, streams, statics), errors };
+    return { chain: new StepChain(steps, head ?? input, spec, streams, statics), errors };
   }
 
-  /** Run one frame through every step. */
-  run(index: number, receiver: number, image: TypedArray, valid: boolean): FrameResult {
+  /** Run one frame through the steps from `from` on (`vars`: what earlier steps left, when they ran elsewhere). */
+  run(index: number, receiver: number, image: TypedArray, valid: boolean, from = 0, vars?: Record<string, unknown>): FrameResult {
     const items: FrameResult['items'] = [];
     const declared = new Set(this.streams.filter((s) => s.cadence === 'frame').map((s) => s.name));
     const ctx: FrameContext = {
@@ -80,14 +84,14 @@ export class StepChain {
       receiver,
       valid,
       image,
-      vars: new Map(),
+      vars: new Map(Object.entries(vars ?? {})),
       veto: false,
       emit(stream, item) {
         if (!declared.has(stream)) throw new Error(`a step emitted to undeclared stream ${JSON.stringify(stream)}`);
         items.push({ stream, item });
       },
     };
-    for (const step of this.steps) step.process(ctx);
+    for (let k = from; k < this.steps.length; k++) this.steps[k].process(ctx);
     return { index, receiver, image: ctx.veto ? null : ctx.image, valid, veto: ctx.veto, items };
   }
 

@@ -48,12 +48,15 @@ export function planProcessing(section: Record<string, unknown>, input: ImageSpe
   if (p.ordered && nbReceivers !== 1) {
     errors.push({ field: 'processing.nb_receivers', message: `pipeline ${p.name} needs frames in order: it runs on 1 receiver, got ${nbReceivers}` });
   }
-  if (topology === 'partial') {
-    errors.push({ field: 'processing.topology', message: 'partial-frame dispatch is not available yet: use round_robin or dynamic' });
-  }
   if (nbReceivers === 1) topology = 'single';
   const { specs, errors: stepErrors } = stepSpecs(p, params, input, registry);
   errors.push(...stepErrors);
+  if (topology === 'partial' && specs[0]?.name !== 'jungfrau_correction') {
+    errors.push({
+      field: 'processing.topology',
+      message: 'partial-frame dispatch splits a raw multi-module frame among receivers: it needs a multi-module detector (sim-jungfrau-4m)',
+    });
+  }
   if (errors.length) return { plan: null, errors };
   return { plan: { pipeline: p, params, specs, topology, nbReceivers }, errors };
 }
@@ -93,8 +96,9 @@ export function directSink(scan: Scan, run: DetectorRun, detector: string, count
 
 /** Start the receivers; on failure nothing is left running and the error names the fields. */
 export async function startReceivers(plan: ProcessingPlan, input: ImageSpec, env: StepEnvironment, registry: StepRegistry): Promise<{ pool: ReceiverPool; info: ReadyInfo }> {
+  let started: { pool: ReceiverPool; info: ReadyInfo };
   try {
-    return await ReceiverPool.start(
+    started = await ReceiverPool.start(
       { specs: plan.specs, input, env, plugins: registry.pluginPaths },
       plan.topology,
       plan.nbReceivers,
@@ -106,6 +110,12 @@ export async function startReceivers(plan: ProcessingPlan, input: ImageSpec, env
     }
     throw new DaqError('FaultError', `the processing receivers could not start: ${(err as Error).message}`);
   }
+  if (plan.topology === 'partial' && !started.info.partial) {
+    started.pool.terminate();
+    const message = 'partial-frame dispatch needs the Jungfrau correction to assemble the full detector (assemble: true, no modules)';
+    throw new DaqError('ParameterError', `processing.topology: ${message}`, [{ field: 'processing.topology', message }]);
+  }
+  return started;
 }
 
 /** Create the result streams in the scan and the sink that fills them. */

@@ -64,6 +64,12 @@ export interface Step {
   partial?(): Record<string, TypedArray>;
   /** called once after the last frame, before the final `partial()` (flush what is pending) */
   finish?(): void;
+  /**
+   * Partial-frame topology (head step only): do part `part` of `parts` of this
+   * frame — e.g. correct some detector modules — straight into the shared
+   * `out` image and `flags`, which the receivers of the frame fill together.
+   */
+  processPart?(input: TypedArray, out: TypedArray, flags: Uint8Array, part: number, parts: number): void;
 }
 
 /** Read-only inputs every step can use, shared between receivers without copies. */

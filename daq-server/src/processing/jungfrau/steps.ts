@@ -145,6 +145,15 @@ export const jungfrauCorrectionStep: StepFactory<CorrectionParams> = {
           ctx.vars.set('jungfrau_flags', flags);
           ctx.image = o;
         },
+        // partial-frame topology: receiver `part` of `parts` corrects modules m ≡ part (mod parts)
+        // into the shared image; receiver 0 also writes the gaps
+        processPart: assembled && !modules
+          ? (input, shared, sharedFlags, part, parts) => {
+              const mine = [...Array(layout.nModules).keys()].filter((m) => m % parts === part);
+              if (mine.length) corr.correctModules(input as Uint16Array, shared as Float32Array, mine, sharedFlags);
+              if (part === 0) corr.fillGaps(shared as Float32Array, sharedFlags);
+            }
+          : undefined,
       },
       output: {
         dtype: 'float32',

@@ -16,12 +16,24 @@ export interface InitMessage {
 
 export type ToWorker =
   | InitMessage
-  | { type: 'frame'; index: number; data: TypedArray; valid: boolean }
+  | { type: 'frame'; index: number; data: TypedArray; valid: boolean; from?: number; mask?: Uint8Array }
+  | { type: 'part'; index: number; data: TypedArray; out: TypedArray; flags: Uint8Array; part: number; parts: number }
   | { type: 'partials'; id: number; final: boolean }
   | { type: 'close' };
 
 export type FromWorker =
-  | { type: 'ready'; rank: number; output: ImageSpec; streams: StreamDecl[]; statics: Record<string, TypedArray | Record<string, unknown>> }
+  | {
+      type: 'ready';
+      rank: number;
+      /** the image the chain produces, and the one its first step produces (the partial topology's shared image) */
+      output: ImageSpec;
+      headOutput: ImageSpec;
+      /** the first step can process part of a frame (partial topology) */
+      partial: boolean;
+      streams: StreamDecl[];
+      statics: Record<string, TypedArray | Record<string, unknown>>;
+    }
   | ({ type: 'result' } & FrameResult)
+  | { type: 'part_done'; index: number; rank: number }
   | { type: 'partials'; id: number; partials: Record<string, TypedArray> }
   | { type: 'error'; rank: number; index: number | null; message: string; fields?: FieldError[] };

@@ -8,7 +8,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
-import type { FieldError, TypedArray } from '../../protocol/index.js';
+import { TYPED_ARRAY, type FieldError, type TypedArray } from '../../protocol/index.js';
+import type { ImageSpec } from '../types.js';
 import type { ReceivedFrame } from '../../detectors/plugin.js';
 import type { FrameResult } from '../chain.js';
 import type { Topology } from '../pipelines.js';
@@ -51,6 +52,10 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
   readonly transferred: number[];
   /** dynamic topology: receiver of each frame */
   readonly lookup = new Map<number, number>();
+  /** partial topology: the image every receiver writes its part of (size and type of the head step's output) */
+  private partImage: { dtype: ImageSpec['dtype']; length: number } | null = null;
+  /** partial topology: frames whose parts are being processed, with the parts still to come */
+  private readonly parts = new Map<number, { frame: ReceivedFrame; out: TypedArray; flags: Uint8Array; missing: number }>();
 
   private constructor(
     readonly topology: Topology,
@@ -73,6 +78,10 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
       // receiver 0 first: a chain that cannot be built fails once, with its field errors
       const info = await pool.spawn(0, init);
       await Promise.all(Array.from({ length: size - 1 }, (_, k) => pool.spawn(k + 1, init)));
+      if (topology === 'partial') {
+        const shape = info.headOutput.shape;
+        pool.partImage = { dtype: info.headOutput.dtype, length: shape.reduce((a, b) => a * b, 1) };
+      }
       return { pool, info };
     } catch (err) {
       pool.terminate();
@@ -112,6 +121,20 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
 
   private onMessage(r: Receiver, m: FromWorker): void {
     switch (m.type) {
+      case 'part_done': {
+        r.inFlight--;
+        const p = this.parts.get(m.index);
+        if (p && --p.missing === 0) {
+          this.parts.delete(m.index);
+          // every part is in: the owner finishes the frame with the rest of the chain
+          const owner = this.receivers[m.index % this.size];
+          owner.inFlight++;
+          this.transferred[owner.rank]++;
+          owner.worker.postMessage({ type: 'frame', index: m.index, data: p.out, valid: p.frame.valid, from: 1, mask: p.flags });
+        }
+        this.pumpPartial();
+        return;
+      }
       case 'result': {
         r.inFlight--;
         const { type: _type, ...result } = m;
@@ -153,6 +176,12 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
   /** Hand a frame to its receiver, queue it, or drop it when the queues are full. */
   submit(frame: ReceivedFrame): void {
     if (this.closed) return;
+    if (this.topology === 'partial') {
+      if (this.pending < this.maxPending) this.shared.push(frame);
+      else this.emit('dropped', frame.index);
+      this.pumpPartial();
+      return;
+    }
     if (this.topology === 'dynamic') {
       const free = this.receivers.reduce<Receiver | null>((best, r) => (r.inFlight < IN_FLIGHT && (!best || r.inFlight < best.inFlight) ? r : best), null);
       if (free && this.shared.length === 0) this.send(free, frame);
@@ -166,7 +195,24 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
     else this.emit('dropped', frame.index);
   }
 
+  /** Partial topology: a frame starts when every receiver can take its part. */
+  private pumpPartial(): void {
+    const image = this.partImage!;
+    while (this.shared.length && this.receivers.every((r) => r.inFlight < IN_FLIGHT)) {
+      const frame = this.shared.shift()!;
+      const T = TYPED_ARRAY[image.dtype];
+      const out = new T(new SharedArrayBuffer(image.length * T.BYTES_PER_ELEMENT), 0, image.length);
+      const flags = new Uint8Array(new SharedArrayBuffer(image.length));
+      this.parts.set(frame.index, { frame, out, flags, missing: this.size });
+      for (const r of this.receivers) {
+        r.inFlight++;
+        r.worker.postMessage({ type: 'part', index: frame.index, data: frame.data, out, flags, part: r.rank, parts: this.size });
+      }
+    }
+  }
+
   private pump(r: Receiver): void {
+    if (this.topology === 'partial') return this.pumpPartial();
     const queue = this.topology === 'dynamic' ? this.shared : r.queue;
     while (r.inFlight < IN_FLIGHT && queue.length) this.send(r, queue.shift()!);
   }
@@ -191,7 +237,7 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
 
   /** Resolves once nothing is queued or in flight. */
   async drained(): Promise<void> {
-    while (!this.closed && (this.inFlight > 0 || this.pending > 0)) {
+    while (!this.closed && (this.inFlight > 0 || this.pending > 0 || this.parts.size > 0)) {
       await new Promise((r) => setTimeout(r, 5));
     }
   }

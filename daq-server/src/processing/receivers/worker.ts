@@ -38,15 +38,30 @@ port.on('message', async (message: ToWorker) => {
           return;
         }
         chain = built.chain;
-        send({ type: 'ready', rank, output: chain.output, streams: chain.streams, statics: chain.statics });
+        send({
+          type: 'ready',
+          rank,
+          output: chain.output,
+          headOutput: chain.headOutput,
+          partial: typeof chain.steps[0]?.processPart === 'function',
+          streams: chain.streams,
+          statics: chain.statics,
+        });
         return;
       }
       case 'frame': {
         if (!chain) throw new Error('frame before init');
-        const result = chain.run(message.index, rank, message.data, message.valid);
+        const vars = message.mask ? { mask: message.mask, jungfrau_flags: message.mask } : undefined;
+        const result = chain.run(message.index, rank, message.data, message.valid, message.from ?? 0, vars);
         // the input frame may be a shared pool frame: never transfer it
-        const outputs = [result.image, ...result.items.map((x) => x.item)].filter((v) => v !== message.data);
+        const outputs = [result.image, ...result.items.map((x) => x.item)].filter((v) => v !== message.data && v !== message.mask);
         send({ type: 'result', ...result }, transferable(outputs));
+        return;
+      }
+      case 'part': {
+        if (!chain?.steps[0]?.processPart) throw new Error('the first step cannot process part of a frame');
+        chain.steps[0].processPart(message.data, message.out, message.flags, message.part, message.parts);
+        send({ type: 'part_done', index: message.index, rank });
         return;
       }
       case 'partials': {
