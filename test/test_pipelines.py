@@ -204,3 +204,17 @@ def test_partial_frame_topology_gives_the_same_results(client):
         client.detector("sim-eiger-500k").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01},
                                                  processing={"pipeline": "smx", "nb_receivers": 2, "topology": "partial"})
     assert [f["field"] for f in e.value.fields] == ["processing.topology"]
+
+
+def test_missing_calibration_maps_are_named_at_prepare(client, tmp_path):
+    det = client.detector("sim-jungfrau-4m")
+    with pytest.raises(daqlab.ParameterError) as e:
+        det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, processing={"pipeline": "legacy", "pedestal_file": str(tmp_path / "nope.npy")})
+    fields = {f["field"]: f["message"] for f in e.value.fields}
+    assert "processing.pedestal_file" in fields and "nope.npy" in fields["processing.pedestal_file"]
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((2, 3), np.float32))
+    with pytest.raises(daqlab.ParameterError) as e:
+        det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, processing={"pipeline": "legacy", "gain_file": str(bad)})
+    assert "processing.gain_file" in {f["field"] for f in e.value.fields}
+    assert det.state in ("IDLE", "STOPPED")  # nothing was prepared
