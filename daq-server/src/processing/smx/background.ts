@@ -64,6 +64,73 @@ export function interpolateBackground(
   }
 }
 
+/**
+ * `interpolateBackground` for a fixed geometry: the radius of each pixel does
+ * not change between frames, so its bin and weight are computed once and
+ * every frame is a gather (same arithmetic, so bit-identical results).
+ */
+export class BackgroundInterpolator {
+  private radius: NumArray | null = null;
+  private centres: Float64Array | null = null;
+  private bin = new Int32Array(0);
+  private weight = new Float64Array(0);
+
+  interpolate(radiusPixel: NumArray, radial: NumArray, binAvg: NumArray, binStd: NumArray, outAvg: Float32Array, outStd: Float32Array): void {
+    const n = radial.length;
+    if (n < 2 || binAvg.length !== n || binStd.length !== n || outAvg.length < radiusPixel.length || outStd.length < radiusPixel.length) {
+      interpolateBackground(radiusPixel, radial, binAvg, binStd, outAvg, outStd); // the general path says what is wrong
+      return;
+    }
+    if (!this.matches(radiusPixel, radial)) this.prepare(radiusPixel, radial);
+    const bin = this.bin, weight = this.weight, last = n - 1;
+    for (let k = 0; k < bin.length; k++) {
+      const i = bin[k];
+      if (i < 0) {
+        outAvg[k] = NaN;
+        outStd[k] = NaN;
+      } else if (i < last) {
+        const d = weight[k];
+        outAvg[k] = binAvg[i] * (1 - d) + binAvg[i + 1] * d;
+        outStd[k] = binStd[i] * (1 - d) + binStd[i + 1] * d;
+      } else {
+        outAvg[k] = binAvg[last];
+        outStd[k] = binStd[last];
+      }
+    }
+  }
+
+  private matches(radiusPixel: NumArray, radial: NumArray): boolean {
+    const c = this.centres;
+    if (radiusPixel !== this.radius || c === null || c.length !== radial.length) return false;
+    for (let i = 0; i < c.length; i++) if (c[i] !== radial[i]) return false;
+    return true;
+  }
+
+  private prepare(radiusPixel: NumArray, radial: NumArray): void {
+    const size = radiusPixel.length, n = radial.length, last = n - 1;
+    this.radius = radiusPixel;
+    this.centres = Float64Array.from(radial);
+    if (this.bin.length !== size) {
+      this.bin = new Int32Array(size);
+      this.weight = new Float64Array(size);
+    }
+    const r0 = radial[0], inv = 1 / (radial[1] - radial[0]);
+    for (let k = 0; k < size; k++) {
+      const r = radiusPixel[k];
+      if (!(r - r === 0)) {
+        this.bin[k] = -1; // NaN (masked) or infinite: no background, never picked
+        continue;
+      }
+      let pos = (r - r0) * inv;
+      if (!(pos > 0)) pos = 0;
+      else if (pos > last) pos = last;
+      const i = pos | 0;
+      this.bin[k] = i;
+      this.weight[k] = pos - i;
+    }
+  }
+}
+
 export interface DensifyOptions {
   /**
    * Per-pixel normalisation (solid angle · polarization · flat). When given,

@@ -15,7 +15,7 @@
 import type { JsonSchema } from '../../detectors/plugin.js';
 import type { TypedArray } from '../../protocol/index.js';
 import type { FrameContext, ImageSpec, Step, StepBuild, StepEnvironment, StepFactory } from '../types.js';
-import { interpolateBackground, type NumArray } from './background.js';
+import { BackgroundInterpolator, type NumArray } from './background.js';
 import { Sparsifier, type PixelInputs } from './sparsify.js';
 import { PeakFinder, isHit, type PeakList } from './peaks.js';
 import { SumImage } from './accumulate.js';
@@ -174,6 +174,7 @@ class FrameInputs {
   private validScratch: Uint8Array | null = null;
   private bgAvgScratch: Float32Array | null = null;
   private bgStdScratch: Float32Array | null = null;
+  private readonly interpolator = new BackgroundInterpolator();
 
   constructor(
     private readonly step: string,
@@ -220,7 +221,7 @@ class FrameInputs {
       }
       const avg = (this.bgAvgScratch ??= new Float32Array(size));
       const std = (this.bgStdScratch ??= new Float32Array(size));
-      interpolateBackground(radius, radial, binAvg, binStd, avg, std);
+      this.interpolator.interpolate(radius, radial, binAvg, binStd, avg, std);
       // later steps of this frame reuse them
       ctx.vars.set(VAR_BACKGROUND_PIXEL_AVG, avg);
       ctx.vars.set(VAR_BACKGROUND_PIXEL_STD, std);
