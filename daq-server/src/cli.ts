@@ -24,12 +24,6 @@ async function main(): Promise<void> {
     process.stderr.write(`daqlab-server: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  // the line tests and the start script wait for
-  log('info', `daqlab-server listening on ${server.url}`, {
-    detectors: [...server.service.controllers.keys()].join(','),
-    memory_budget: cfg.memoryBudget,
-    token: cfg.token ? 'required' : 'none',
-  });
   if (cfg.port === DEFAULTS.port) process.title = 'daqlab-server';
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -41,6 +35,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // announced last, once the signal handlers are in place: tests and the start script wait for this line
+  log('info', `daqlab-server listening on ${server.url}`, {
+    detectors: [...server.service.controllers.keys()].join(','),
+    memory_budget: cfg.memoryBudget,
+    token: cfg.token ? 'required' : 'none',
+  });
 }
 
 process.on('uncaughtException', (err) => log('error', 'uncaught exception (server keeps running)', { error: String(err.stack) }));
