@@ -19,17 +19,8 @@ export async function simulate(config: Record<string, unknown>): Promise<{ run: 
   return { run, env, pedestal: maps.pedestal.data as Float32Array, gain: maps.gain.data as Float32Array };
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../rng.js';
+export { rng };
 
 export function meanStd(values: ArrayLike<number>): { mean: number; std: number; n: number } {
   let s = 0, s2 = 0, n = 0;

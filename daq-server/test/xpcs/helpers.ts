@@ -1,16 +1,7 @@
 /** Shared helpers of the XPCS tests: deterministic random numbers and a brute-force multi-tau reference. */
 
-/** mulberry32: deterministic uniform numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../rng.js';
+export { rng };
 
 /** Standard normal numbers (Box–Muller) from a uniform source. */
 export function normals(u: () => number): () => number {
