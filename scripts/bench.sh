@@ -14,3 +14,7 @@ echo "== azimuthal integration and sigma clipping (reference: pyFAI on the same 
 .venv/bin/python bench/azint.py
 echo "== whole pipelines, 1 and 2 receivers"
 node bench/dist/pipelines.js
+echo "== bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)"
+node bench/dist/codec.js
+echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
+node bench/dist/saving.js

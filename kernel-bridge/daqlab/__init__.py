@@ -32,6 +32,7 @@ from .errors import (
     StreamIndexError,
     TimeoutError,
 )
+from .saved import SavedEventStream, SavedScan, SavedStream, open_master
 from .scans import Scan, Scans
 from .streams import Cursor, Stream
 
@@ -42,4 +43,5 @@ __all__ = [
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError", "AuthError",
     "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "geometry", "__version__",
+    "open_master", "SavedScan", "SavedStream", "SavedEventStream",
 ]

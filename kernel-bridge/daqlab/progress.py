@@ -30,6 +30,8 @@ class AcqProgress:
         post = {"fps": f"{fps:.1f}" if isinstance(fps, (int, float)) else "-",
                 "invalid": int(counters.get("nb_frames_invalid") or 0),
                 "dropped": int(counters.get("nb_frames_dropped") or 0)}
+        if counters.get("nb_frames_saved"):
+            post["saved"] = int(counters["nb_frames_saved"])
         state = status.get("state")
         if state and state not in ("RUNNING",):
             post["state"] = state

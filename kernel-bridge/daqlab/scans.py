@@ -111,6 +111,26 @@ class Scan:
         return self._summary.get("info") or {}
 
     @property
+    def files(self) -> list[str]:
+        """Paths of the files this scan is saved to: the master first, then the data
+        files (as they are opened, while the scan runs), then the sparse file."""
+        saving = self.info.get("saving") or {}
+        files = [saving["master"]] if saving.get("master") else []
+        files += list(saving.get("files") or [])
+        if saving.get("sparse"):
+            files.append(saving["sparse"])
+        return files
+
+    def open_saved(self):
+        """The saved scan (:func:`daqlab.open_master` on this scan's master file)."""
+        from .saved import open_master
+
+        saving = self.info.get("saving") or {}
+        if not saving.get("master"):
+            raise NotFoundError(f"scan {self.key} is not saved (prepare with saving={{'enabled': True, ...}})")
+        return open_master(saving["master"])
+
+    @property
     def created(self) -> str | None:
         return self._summary.get("created")
 

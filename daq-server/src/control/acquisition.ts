@@ -13,6 +13,7 @@ import { DaqError, type AcqState, type AcqStatus, type Counters, type TriggerMod
 import { DetectorFault, type DetectorRun, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
 import type { Scan } from '../store/types.js';
 import type { FrameSink, TruthRecorder } from '../processing/sink.js';
+import type { ScanSaver } from '../saving/saver.js';
 import { assertAllowed, type Command } from './state-machine.js';
 
 export interface AcquisitionParams {
@@ -70,12 +71,17 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     readonly counters: Counters,
     private readonly sink: FrameSink,
     private readonly truth: TruthRecorder,
+    private readonly saver: ScanSaver | null = null,
   ) {
     super();
     const acq = params.acquisition;
     this.period = acq.expo_time + acq.latency_time;
     this.receivers = [run.receiver(0, 1)];
     sink.onFault((reason) => this.fail(reason));
+    // saving that cannot go on stops the acquisition; what was acquired is still processed and what was queued still written
+    saver?.onError((reason) => {
+      if (this.stateValue === 'RUNNING' || this.stateValue === 'PREPARED') this.fault(reason);
+    });
     scan.setState('PREPARED');
   }
 
@@ -304,8 +310,22 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.setState(state);
   }
 
-  /** Every result is in: record how the scan ended and close it. */
+  /** Every result is in: let saving write what it has, then record how the scan ended and close it. */
   private close(reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (!this.saver) return this.closed(reason);
+    // the master records how the scan ended
+    if (this.scan.state !== 'CLOSED') this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
+    this.saver.finish(reason).then(
+      () => this.closed(reason),
+      (err) => this.closed(`${reason}; saving failed: ${String(err)}`),
+    );
+  }
+
+  private closing = false;
+
+  private closed(reason: string): void {
     if (this.finishedValue) return;
     this.finishedValue = true;
     if (this.scan.state !== 'CLOSED') {

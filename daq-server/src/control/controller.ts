@@ -17,6 +17,8 @@ import type { StepRegistry } from '../processing/registry.js';
 import { planProcessing, stepEnvironment, startReceivers, directSink, pipelineSink, type ProcessingPlan } from '../processing/setup.js';
 import { TruthRecorder } from '../processing/sink.js';
 import type { ImageSpec } from '../processing/types.js';
+import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/params.js';
+import { ScanSaver } from '../saving/saver.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -79,7 +81,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
 
   private async doPrepare(raw: unknown): Promise<Acquisition> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
-    const { params, plan } = this.validateAll(raw);
+    const { params, plan, prefix } = this.validateAll(raw);
     const run = await this.plugin.open(params.detector);
     let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
     try {
@@ -104,9 +106,14 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
       software: { name: 'daqlab', version: VERSION },
     });
     const counters = Acquisition.counters(plan?.nbReceivers ?? 1);
-    const { sink } = plan && started ? pipelineSink(plan, started, scan, counters) : directSink(scan, run, this.name, counters);
+    const { sink, frames } = plan && started ? pipelineSink(plan, started, scan, counters) : directSink(scan, run, this.name, counters);
+    const saving = params.saving as unknown as SavingParams;
+    const saver = saving.enabled
+      ? new ScanSaver({ params: saving, prefix: prefix!, scan, frames, nbReceivers: plan?.nbReceivers ?? 1, counters })
+      : null;
+    sink.tap = saver;
     const truth = new TruthRecorder(scan, Boolean(run.describe().ground_truth));
-    const acq = new Acquisition(this.name, params, run, scan, counters, sink, truth);
+    const acq = new Acquisition(this.name, params, run, scan, counters, sink, truth, saver);
     scan.updateInfo({ acquisition_uuid: acq.uuid });
     this.current?.discard(`replaced by acquisition ${acq.uuid}`);
     this.current = acq;
@@ -130,7 +137,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
    * Validate the whole run description and report every problem at once: the
    * schema, the pipeline's own parameters, and checks that depend on the detector.
    */
-  private validateAll(raw: unknown): { params: PrepareParams; plan: ProcessingPlan | null } {
+  private validateAll(raw: unknown): { params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null } {
     const errors: FieldError[] = [];
     let params: PrepareParams | null = null;
     try {
@@ -149,8 +156,17 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
       if (params && planned.plan) params.processing = planned.plan.params;
     }
     if (params) errors.push(...this.crossCheck(params));
+    let prefix: string | null = null;
+    if (params && !errors.length) {
+      const saving = params.saving as unknown as SavingParams;
+      if (saving.enabled) {
+        const { info: _info, ...identity } = params.scan as Record<string, unknown>;
+        prefix = saving.prefix ?? defaultPrefix(identity.name as string | undefined, this.store.nextNumber(identity));
+        errors.push(...checkSavingTarget(saving, prefix, saving.nb_writers ?? plan?.nbReceivers ?? 1));
+      }
+    }
     if (errors.length || !params) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
-    return { params, plan };
+    return { params, plan, prefix };
   }
 
   /** Checks a schema cannot express: they depend on the detector's capabilities. */

@@ -8,6 +8,7 @@ import { TRIGGER_MODES } from '../protocol/index.js';
 import type { DetectorPlugin, JsonSchema } from '../detectors/plugin.js';
 import { PIPELINES, pipelineSchema } from '../processing/pipelines.js';
 import type { StepRegistry } from '../processing/registry.js';
+import { SAVING_SCHEMA } from '../saving/params.js';
 
 export const ACQUISITION_SCHEMA: JsonSchema = {
   type: 'object',
@@ -69,16 +70,6 @@ export function processingSchema(registry: StepRegistry): JsonSchema {
     })),
   };
 }
-
-export const SAVING_SCHEMA: JsonSchema = {
-  type: 'object',
-  description: 'Saving to HDF5/NeXus (reserved: not available yet).',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    enabled: { type: 'boolean', default: false, const: false, description: 'Saving is not available yet.' },
-  },
-};
 
 const text = (description: string, maxLength = 256): JsonSchema => ({ type: 'string', maxLength, description });
 

@@ -11,6 +11,7 @@ import type { ReceivedFrame } from '../detectors/plugin.js';
 import type { ArrayStream, EventStream, Scan, Stream } from '../store/types.js';
 import type { FrameResult } from './chain.js';
 import type { FrameSink } from './sink.js';
+import type { FrameTap } from '../saving/saver.js';
 import type { StreamDecl } from './types.js';
 import type { ReceiverPool } from './receivers/pool.js';
 
@@ -29,6 +30,8 @@ export class PipelineSink implements FrameSink {
   private faultListeners: ((reason: string) => void)[] = [];
   private failed = false;
   private readonly dispatch: EventStream | null;
+  /** saving, when enabled: sees every frame appended to the `frame` stream */
+  tap: FrameTap | null = null;
 
   constructor(
     private readonly pool: ReceiverPool,
@@ -78,7 +81,12 @@ export class PipelineSink implements FrameSink {
   private release(results: FrameResult[]): void {
     if (this.frames && this.options.keepFrames) {
       const kept = results.filter((r) => r.image !== null);
-      if (kept.length) this.frames.append(kept.map((r) => r.image!), kept.map((r) => r.valid));
+      if (kept.length) {
+        const images = kept.map((r) => r.image!);
+        const valid = kept.map((r) => r.valid);
+        this.frames.append(images, valid);
+        this.tap?.frames(images, kept.map((r) => r.index), kept.map((r) => r.receiver), valid);
+      }
     }
     const perStream = new Map<string, (TypedArray | Record<string, unknown>)[]>();
     for (const r of results) {

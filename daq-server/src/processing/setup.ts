@@ -14,6 +14,7 @@ import type { ImageSpec, StepEnvironment, StreamDecl } from './types.js';
 import { DirectSink, type FrameSink } from './sink.js';
 import { InitError, ReceiverPool, type ReadyInfo } from './receivers/pool.js';
 import { PipelineSink } from './pipeline-sink.js';
+import type { FrameTap } from '../saving/saver.js';
 
 export interface ProcessingPlan {
   pipeline: PipelineDef;
@@ -82,7 +83,7 @@ export async function stepEnvironment(plan: ProcessingPlan, plugin: DetectorPlug
 }
 
 export interface Sinks {
-  sink: FrameSink;
+  sink: FrameSink & { tap: FrameTap | null };
   /** the stream of dense frames (null when the pipeline keeps none) */
   frames: ArrayStream | null;
   receivers: number;

@@ -6,6 +6,7 @@
 import type { Counters } from '../protocol/index.js';
 import type { ReceivedFrame } from '../detectors/plugin.js';
 import type { ArrayStream, EventStream, Scan } from '../store/types.js';
+import type { FrameTap } from '../saving/saver.js';
 
 export interface FrameSink {
   /** take frames in index order (called from the acquisition's pump) */
@@ -43,6 +44,9 @@ export class TruthRecorder {
 
 /** Pipeline `none`: frames are stored as received, by reference. */
 export class DirectSink implements FrameSink {
+  /** saving, when enabled: sees every frame appended */
+  tap: FrameTap | null = null;
+
   constructor(
     private readonly frames: ArrayStream,
     private readonly counters: Counters,
@@ -50,9 +54,14 @@ export class DirectSink implements FrameSink {
 
   submit(batch: ReceivedFrame[]): void {
     if (batch.length === 0) return;
-    this.frames.append(
-      batch.map((f) => f.data),
-      batch.map((f) => f.valid),
+    const data = batch.map((f) => f.data);
+    const valid = batch.map((f) => f.valid);
+    this.frames.append(data, valid);
+    this.tap?.frames(
+      data,
+      batch.map((f) => f.index),
+      batch.map(() => 0),
+      valid,
     );
     this.counters.nb_frames_transferred[0] += batch.length;
     this.counters.nb_frames_processed += batch.length;

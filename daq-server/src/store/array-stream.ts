@@ -18,7 +18,7 @@ import type { StreamInfo } from '../protocol/index.js';
 import { ChunkList, type Chunk } from './chunks.js';
 import { resolveIndex, resolveSlice } from './indexing.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
-import type { ArrayItems, ArrayStream } from './types.js';
+import type { ArrayItems, ArrayStream, ItemBacking } from './types.js';
 
 /** items per "views" chunk: bounds the cost of trimming one, keeps the chunk list short */
 export const VIEWS_PER_CHUNK = 4096;
@@ -44,6 +44,8 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
   private readonly ctor: (typeof TYPED_ARRAY)[DType];
   private readonly chunks = new ChunkList<ArrayChunk>();
   private invalidCount = 0;
+  /** where trimmed items can be read back from (saved files), when anywhere */
+  private backing: ItemBacking | null = null;
 
   constructor(name: string, dtype: DType, shape: number[], info: Record<string, unknown>, owner: StreamOwner) {
     super(name, info, owner);
@@ -134,14 +136,25 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     return chunk.views![k]!;
   }
 
+  setBacking(backing: ItemBacking | null): void {
+    this.backing = backing;
+  }
+
+  /** What index resolution sees: with a backing that holds every trimmed item, nothing is gone. */
+  private extent(): { length: number; first: number; sealed: boolean; label: string } {
+    const first = this.backing && this._first > 0 && this.backing.readablePrefix() >= this._first ? 0 : this._first;
+    return { length: this._length, first, sealed: this._sealed, label: this.label };
+  }
+
   get(index: number): { data: TypedArray; valid: boolean } {
-    const i = resolveIndex(this, index);
+    const i = resolveIndex(this.extent(), index);
+    if (i < this._first) return this.backing!.read(i);
     const chunk = this.chunks.locate(i);
     return { data: this.item(chunk, i), valid: chunk.valid ? chunk.valid[i - chunk.start]! : true };
   }
 
   slice(start: number, stop?: number | null, step = 1): ArrayItems {
-    const s = resolveSlice(this, start, stop, step);
+    const s = resolveSlice(this.extent(), start, stop, step);
     return this.read(s.start, s.count, s.step);
   }
 
@@ -154,6 +167,12 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     const valid = new Array<boolean>(count);
     let chunk: ArrayChunk | undefined;
     for (let k = 0, i = start; k < count; k++, i += step) {
+      if (i < this._first) {
+        const back = this.backing!.read(i);
+        items[k] = back.data;
+        valid[k] = back.valid;
+        continue;
+      }
       if (!chunk || i < chunk.start || i >= chunk.start + chunk.count) chunk = this.chunks.locate(i);
       items[k] = this.item(chunk, i);
       valid[k] = chunk.valid ? chunk.valid[i - chunk.start]! : true;

@@ -113,6 +113,11 @@ export class MemoryScanStore implements ScanStore {
     };
   }
 
+  nextNumber(identity: Partial<ScanIdentity> = {}): number {
+    const id = checkIdentity(identity);
+    return id.number ?? (this.sessionNumbers.get(id.session) ?? 0) + 1;
+  }
+
   createScan(identity: Partial<ScanIdentity> = {}, info?: Record<string, unknown>): MemoryScan {
     const id = checkIdentity(identity);
     const checkedInfo = checkInfo(info, 'info');

@@ -97,6 +97,14 @@ interface StreamBase {
   readonly trimmedBytes: number;
 }
 
+/** Where an array stream's trimmed items can be read back from (the saved files). */
+export interface ItemBacking {
+  /** items 0 … n−1 can all be read back */
+  readablePrefix(): number;
+  /** read item `index` (< readablePrefix()) */
+  read(index: number): { data: TypedArray; valid: boolean };
+}
+
 export interface ArrayStream extends StreamBase {
   readonly kind: 'array';
   readonly dtype: DType;
@@ -115,6 +123,8 @@ export interface ArrayStream extends StreamBase {
    * IndexNotYetThereError / IndexWontBeThereError naming the index.
    */
   get(index: number): { data: TypedArray; valid: boolean };
+  /** read trimmed items back from elsewhere (saving); items still in memory are read from memory */
+  setBacking(backing: ItemBacking | null): void;
   /** `stop` undefined/null: to the end (Python `a[start::step]`) */
   slice(start: number, stop?: number | null, step?: number): ArrayItems;
   /** `start` < 0 counts from the current end (clamped at 0); `stop`: end the cursor there */
@@ -219,6 +229,8 @@ export interface ScanStore {
   /** number of scans held */
   readonly scanCount: number;
   createScan(identity: Partial<ScanIdentity>, info?: Record<string, unknown>): Scan;
+  /** the number createScan would give a scan with this identity now */
+  nextNumber(identity: Partial<ScanIdentity>): number;
   scan(key: string): Scan; // NotFoundError
   last(): Scan | undefined;
   search(query: SearchQuery): Scan[];

@@ -1,0 +1,51 @@
+/**
+ * Messages between the saver (main thread) and its writer threads. Frames
+ * travel as typed-array views: over shared memory (simulator pools, receiver
+ * images) the writer reads the producer's bytes without a copy.
+ */
+import type { DType, TypedArray } from '../protocol/index.js';
+import type { Compression } from './params.js';
+
+/** What one writer thread needs to write its file series. */
+export interface SeriesConfig {
+  folder: string;
+  prefix: string;
+  rank: number;
+  startNumber: number;
+  nbFramesPerFile: number;
+  dtype: DType;
+  /** per-frame shape */
+  shape: number[];
+  compression: Compression;
+  compressionLevel: number;
+  overwrite: boolean;
+  flushInterval: number;
+  /** NeXus names: frames go to /{entry}/{instrument}/{detector}/data */
+  entry: string;
+  instrument: string;
+  detector: string;
+  /** attributes for the data files' NXentry (scan identity), as flat strings */
+  entryAttrs: Record<string, string>;
+}
+
+export type ToWriter =
+  | { op: 'frames'; frames: { seq: number; data: TypedArray }[] }
+  | { op: 'flush' }
+  | { op: 'close' };
+
+/** Where a saved frame is: enough to read it back without HDF5 (chunk address and size). */
+export interface SavedFrame {
+  seq: number;
+  /** file number within the writer's series (start_number + k) */
+  file: number;
+  /** position of the frame in that file */
+  index: number;
+  address: number;
+  size: number;
+}
+
+export type FromWriter =
+  | { op: 'opened'; path: string; file: number }
+  | { op: 'saved'; frames: SavedFrame[]; bytes: number }
+  | { op: 'error'; message: string; code: string | null; saved: number }
+  | { op: 'closed'; saved: number };
