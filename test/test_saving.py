@@ -363,3 +363,19 @@ def test_unwritable_folder_is_refused_at_prepare(client, tmp_path):
         assert any(f["field"] == "saving.base_path" and "cannot write" in f["message"] for f in err.value.fields)
     finally:
         subprocess.run(["umount", "-l", str(ro)], check=False)
+
+
+def test_xpcs_g2_saved_as_nxdata_with_its_delay_axis(client, tmp_path):
+    det_cfg = {"scene": "xpcs", "correlation_frames": 8, "contrast": 0.8, "xpcs_intensity": 3000, "background": 0, "pool_size": 64}
+    processing = {"pipeline": "xpcs", "q_rings": [[1.5, 2.5], [2.5, 4]], "m": 8, "levels": 3, "update_every": 32, "publish_every": 32}
+    acq = acquire(client, tmp_path, frames=64, processing=processing, det_cfg=det_cfg, save_frames=False)
+    with h5py.File(acq.scan.files[0], "r") as f:
+        e = f["entry"]
+        assert text(e.attrs["default"]) == "xpcs"
+        g = e["xpcs"]
+        assert text(g.attrs["NX_class"]) == "NXdata" and text(g.attrs["signal"]) == "g2"
+        assert [text(a) for a in g.attrs["axes"]] == ["q_ring", "tau"]
+        assert text(g["tau"].attrs["units"]) == "s"
+        np.testing.assert_allclose(g["g2"][()], acq.scan.streams["g2"][-1])
+        np.testing.assert_allclose(g["tau"][()], acq.scan.streams["tau"][0] * 0.002)  # frame period 2 ms
+        np.testing.assert_allclose(g["tau_frames"][()], acq.scan.streams["tau"][0])

@@ -248,7 +248,14 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
   if (has('g2') && has('tau')) {
     const g = entry.group('xpcs', { NX_class: 'NXdata', signal: 'g2', axes: ['q_ring', 'tau'], tau_indices: 1, q_ring_indices: 0 });
     const g2 = scan.stream('g2') as ArrayStream;
-    writeArrayStream(g, 'tau', scan.stream('tau') as ArrayStream, false, { units: 's', long_name: 'delay time' });
+    const tauStream = scan.stream('tau') as ArrayStream;
+    // lags are in frames; the frame period of the acquisition turns them into seconds
+    const acq = ((scan.info as Record<string, unknown>).acquisition ?? {}) as Record<string, number>;
+    const period = Number(acq.expo_time ?? 0) + Number(acq.latency_time ?? 0);
+    const lags = tauStream.length ? (tauStream.get(tauStream.length - 1).data as Float64Array) : null;
+    if (lags && period > 0) g.dataset('tau', Float64Array.from(lags, (t) => t * period), { dtype: 'f8', attrs: { units: 's', long_name: 'delay time' } });
+    else writeArrayStream(g, 'tau', tauStream, false, { units: 'frames', long_name: 'delay (frames)' });
+    writeArrayStream(g, 'tau_frames', tauStream, false, { long_name: 'delay in frame periods' });
     writeArrayStream(g, 'g2', g2, false, { long_name: 'intensity autocorrelation g2(q, tau)', interpretation: 'spectrum' });
     g.dataset('q_ring', Float64Array.from({ length: g2.shape[0] }, (_, k) => k), { dtype: 'i8', attrs: { long_name: 'q ring index' } });
     first ??= 'xpcs';
