@@ -2,6 +2,12 @@
  * Whole pipelines in the server, frames/s sustained with 1 and 2 receivers,
  * beside the detector rate asked for (the simulator replays its pool, so the
  * figure is the processing, not the simulation). Run: node bench/dist/pipelines.js [--frames N]
+ *
+ * Sustained mode: node bench/dist/pipelines.js --sustained 10000 [--hz 40] [--receivers 2]
+ * acquires that many Jungfrau 4M frames through smx at the internal trigger
+ * rate asked for (frames the receivers cannot take are queued up to
+ * max_pending, default 256, then dropped and counted), and prints the rate
+ * achieved, frames processed and dropped, and the memory high-water mark.
  */
 import { DaqService, selectPlugins } from '@daqlab/daq-server';
 
@@ -43,6 +49,67 @@ async function measure(c: Case, receivers: number): Promise<{ fps: number; dropp
   const s = acq.status();
   service.shutdown();
   return { fps: s.counters.nb_frames_processed / seconds, dropped: s.counters.nb_frames_dropped };
+}
+
+const SUSTAINED = arg('--sustained', 0);
+if (SUSTAINED > 0) {
+  const hz = arg('--hz', 40);
+  const receivers = arg('--receivers', 2);
+  const c = CASES[1];
+  // the server's default memory budget (4 GiB): the store trims old items beyond it
+  const service = new DaqService({ plugins: selectPlugins([c.detector]), memoryBudget: 4 * 1024 ** 3 });
+  const ctl = service.detector(c.detector);
+  const acq = await ctl.prepare({
+    acquisition: { nb_frames: SUSTAINED, expo_time: 1 / hz },
+    detector: c.scene,
+    processing: { ...c.processing, nb_receivers: receivers },
+  });
+  let rss = 0, heap = 0, ext = 0;
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    rss = Math.max(rss, m.rss);
+    heap = Math.max(heap, m.heapUsed);
+    ext = Math.max(ext, m.external); // includes the ArrayBuffers
+  };
+  const sampler = setInterval(sample, 100);
+  let lastLog = 0;
+  const done = new Promise<void>((resolve) => acq.on('state', (s) => s.finished && resolve()));
+  const progress = setInterval(() => {
+    const s = acq.status();
+    const n = s.counters.nb_frames_processed;
+    if (n - lastLog >= 1000) {
+      lastLog = n;
+      console.log(`  ${n} processed, ${s.counters.nb_frames_acquired} acquired, ${s.counters.nb_frames_dropped} dropped`);
+    }
+  }, 1000);
+  const t0 = performance.now();
+  const elu0 = performance.eventLoopUtilization();
+  ctl.start(acq.uuid);
+  await done;
+  const seconds = (performance.now() - t0) / 1000;
+  const elu = performance.eventLoopUtilization(elu0).utilization;
+  clearInterval(sampler);
+  clearInterval(progress);
+  sample();
+  const s = acq.status();
+  service.shutdown();
+  const mib = (b: number): number => Math.round(b / 2 ** 20);
+  console.log(`\nSustained: ${c.label}, ${SUSTAINED} frames, internal trigger ${hz} Hz, ${receivers} receivers`);
+  console.table([
+    {
+      'trigger Hz': hz,
+      'achieved fps': Number((s.counters.nb_frames_processed / seconds).toFixed(1)),
+      seconds: Number(seconds.toFixed(1)),
+      acquired: s.counters.nb_frames_acquired,
+      processed: s.counters.nb_frames_processed,
+      dropped: s.counters.nb_frames_dropped,
+      'RSS high-water MiB': mib(rss),
+      'heap high-water MiB': mib(heap),
+      'external (buffers) high-water MiB': mib(ext),
+      'main thread busy': `${Math.round(100 * elu)} %`,
+    },
+  ]);
+  process.exit(s.counters.nb_frames_dropped === 0 && s.counters.nb_frames_processed === SUSTAINED ? 0 : 1);
 }
 
 const rows = [];

@@ -100,7 +100,7 @@ export async function startReceivers(plan: ProcessingPlan, input: ImageSpec, env
   let started: { pool: ReceiverPool; info: ReadyInfo };
   try {
     started = await ReceiverPool.start(
-      { specs: plan.specs, input, env, plugins: registry.pluginPaths },
+      { specs: plan.specs, input, env, plugins: registry.pluginPaths, keepFrames: plan.params.keep_frames !== false },
       plan.topology,
       plan.nbReceivers,
       plan.params.max_pending as number,

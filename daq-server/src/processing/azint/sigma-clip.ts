@@ -15,7 +15,16 @@
  * (variance = max(raw, 1)) or `azimuthal` (the spread in the bin, pyFAI's
  * online update).
  *
- * Without pixel splitting (method `no`, what pyFAI recommends for
+ * Without pixel splitting and with the Poisson model (the smx pipeline)
+ * the clip runs on a per-geometry table sorted by bin (clip-sorted.ts,
+ * WebAssembly kernels in clip-sorted-wasm.ts): the first integration sums
+ * each bin's pixels in increasing index as pyFAI's CSR rows; a cycle only
+ * scans the bins whose kept values are not all within the threshold, and
+ * takes the discarded pixels out of the sums (pyFAI re-sums the kept ones:
+ * float64 rounding differences only). `clipWith` also gives the per-pixel
+ * validity and may leave out the per-pixel states.
+ *
+ * Otherwise, without pixel splitting (method `no`, what pyFAI recommends for
  * clipping) each cycle is one pass over the frame, in pixel order, that
  * both checks and re-integrates the bins still being clipped: a pixel's
  * verdict only depends on its own bin's statistics, so this is exactly
@@ -39,6 +48,7 @@ import { Sums, accumulateFull, Model } from './kernels.js';
 import { isDummy, type FrameValidity } from './corrections.js';
 import { dummyKind, type FastMemory } from './fast-wasm.js';
 import { clipFunctions, clipKey, type ClipFn, type ClipVariant } from './clip-wasm.js';
+import { SortedClipTable } from './clip-sorted.js';
 
 export interface SigmaClipOptions {
   /** clipping cycles (pyFAI `max_iter`, sparsify `cycle`), default 5 */
@@ -170,11 +180,55 @@ export class SigmaClipper {
    * the frame's mask. The result's arrays are reused by the next call.
    */
   clip(image: TypedArray, mask: Uint8Array | null = null): SigmaClipResult {
+    return this.clipWith(image, mask, null, true);
+  }
+
+  /**
+   * Clip one frame and, when `valid` is given, set it to 1 where the pixel
+   * is usable in this frame (statically usable, finite, not the dummy, not
+   * in the frame mask), 0 elsewhere. With `states` false the per-pixel
+   * states of the result may be left out (an empty array) where they would
+   * cost a pass of their own.
+   */
+  clipWith(image: TypedArray, mask: Uint8Array | null, valid: Uint8Array | null, states: boolean): SigmaClipResult {
     const integ = this.integrator;
     if (image.length !== integ.size) throw new RangeError(`image has ${image.length} pixels, the integrator ${integ.size}`);
+    if (valid !== null && valid.length !== integ.size) throw new RangeError(`valid has ${valid.length} pixels, the integrator ${integ.size}`);
     const fv = integ.frameValidity(mask);
     const t = integ.kernelTable();
     const single = t.frac === null && t.list.pix.length === 0;
+    if (single && this.errorModel === 'poisson') {
+      const r = this.clipSorted(image, fv, valid, states);
+      return r;
+    }
+    const r = this.clipGeneral(image, fv, single);
+    if (valid !== null) for (let k = 0; k < valid.length; k++) valid[k] = r.state[k] === 2 || r.state[k] === 4 ? 0 : 1;
+    return r;
+  }
+
+  private sorted: SortedClipTable | null = null;
+  private stateSorted: Uint8Array | null = null;
+  private validSeen: Uint8Array | null = null;
+
+  /** No splitting, Poisson: the bin-sorted table (clip-sorted.ts). */
+  private clipSorted(image: TypedArray, fv: FrameValidity, valid: Uint8Array | null, states: boolean): SigmaClipResult {
+    const integ = this.integrator;
+    const table = (this.sorted ??= new SortedClipTable(integ));
+    // pixels never usable are never written: clear a new output once
+    if (valid !== null && valid !== this.validSeen) {
+      valid.fill(0);
+      this.validSeen = valid;
+    }
+    const s = this.acc;
+    table.first(image, fv, s, valid);
+    const cycles = this.cycles(s, () => table.pass(image, s, this.active, this.aver, this.thr, this.bad));
+    const state = states ? table.states(image, fv, (this.stateSorted ??= new Uint8Array(integ.size))) : new Uint8Array(0);
+    return this.result(s, state, cycles);
+  }
+
+  private clipGeneral(image: TypedArray, fv: FrameValidity, single: boolean): SigmaClipResult {
+    const integ = this.integrator;
+    const t = integ.kernelTable();
     const mem = integ.wasm();
     if (single && mem) return this.clipWasm(image, fv, mem);
     const x = (this.x ??= new Float32Array(integ.size));

@@ -28,7 +28,10 @@
  *   - `valid`: Uint8Array [rows·cols], 1 where the pixel was usable in this
  *     frame (not masked, finite, not the dummy, not in ctx.vars.mask);
  *   - `background_count`: Float64Array [npt], pixels kept per bin;
- *   - `azint`: the Integrator (for `interpolateBackground(integrator, …)`).
+ *   - `azint`: the Integrator (for `interpolateBackground(integrator, …)`);
+ *   - `background_on_demand`: true — the smx steps may evaluate the
+ *     interpolated background at the pixels they test only (smx/ondemand.ts)
+ *     instead of building the per-pixel arrays.
  * Normalised units are pyFAI's: (raw − dark) / norm. When a `dark` map is
  * present it is subtracted here; a later step comparing raw pixels with the
  * background must subtract it too.
@@ -189,16 +192,13 @@ export const sigmaClipStep: StepFactory<SigmaClipParams> = {
         process(ctx: FrameContext): void {
           if (!ctx.valid) return;
           const mask = frameMask(ctx, size);
-          const r = clipper.clip(ctx.image, mask);
+          const r = clipper.clipWith(ctx.image, mask, valid, false);
           avg.set(r.average);
           std.set(r.std);
           const item = new Float32Array(2 * npt);
           item.set(avg, 0);
           item.set(std, npt);
           ctx.emit('background', item);
-          // usable in this frame: statically usable, finite, not the dummy, not in the frame mask
-          const st = r.state;
-          for (let k = 0; k < size; k++) valid[k] = st[k] === 2 || st[k] === 4 ? 0 : 1;
           ctx.vars.set('background_avg', avg);
           ctx.vars.set('background_std', std);
           ctx.vars.set('background_count', r.count);
@@ -207,6 +207,7 @@ export const sigmaClipStep: StepFactory<SigmaClipParams> = {
           ctx.vars.set('norm', norm);
           ctx.vars.set('valid', valid);
           ctx.vars.set('azint', integ);
+          ctx.vars.set('background_on_demand', true);
         },
       },
       output: input,

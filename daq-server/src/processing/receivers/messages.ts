@@ -12,6 +12,8 @@ export interface InitMessage {
   input: ImageSpec;
   env: StepEnvironment;
   plugins: string[];
+  /** false: the processed image is not wanted (keep_frames false): results come back without it (no 17 MiB transfer per frame) */
+  keepFrames?: boolean;
 }
 
 export type ToWorker =

@@ -13,6 +13,7 @@ if (!parentPort) throw new Error('receiver worker must run in a worker thread');
 const port = parentPort;
 let chain: StepChain | null = null;
 let rank = -1;
+let keepFrames = true;
 
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
@@ -30,6 +31,7 @@ port.on('message', async (message: ToWorker) => {
     switch (message.type) {
       case 'init': {
         rank = message.rank;
+        keepFrames = message.keepFrames !== false;
         const registry = await registryWith(message.plugins);
         const built = StepChain.build(message.specs, message.input, message.env, registry);
         if (!built.chain) {
@@ -53,6 +55,8 @@ port.on('message', async (message: ToWorker) => {
         if (!chain) throw new Error('frame before init');
         const vars = message.mask ? { mask: message.mask, jungfrau_flags: message.mask } : undefined;
         const result = chain.run(message.index, rank, message.data, message.valid, message.from ?? 0, vars);
+        // nobody keeps the dense frame: do not move it (the step's buffer stays here for the next frame)
+        if (!keepFrames) result.image = null;
         // the input frame may be a shared pool frame: never transfer it
         const outputs = [result.image, ...result.items.map((x) => x.item)].filter((v) => v !== message.data && v !== message.mask);
         send({ type: 'result', ...result }, transferable(outputs));

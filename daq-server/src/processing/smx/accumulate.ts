@@ -6,37 +6,69 @@
  * (`combine: 'sum'`, see `combineSum`).
  *
  * Sums are kept in float64 (adding a few counts to a float32 total of 10⁷
- * loses them); the snapshots are float32 like the declared streams.
+ * loses them); the snapshots are float32 like the declared streams. Frames
+ * are first summed in a float32 block of at most BLOCK frames (exact for
+ * integer counts below 2²⁴, float32 rounding of a few frames otherwise),
+ * added to the float64 total when the block is full or a snapshot is taken:
+ * half the memory traffic of a float64 sum per frame.
  */
 import type { NumArray } from './background.js';
 import type { PeakList } from './peaks.js';
+import { WasmBlockSum } from './accumulate-wasm.js';
+
+const BLOCK = 16;
 
 export class SumImage {
+  /** the float64 total (frames of the current block are added by flush(), partial()) */
   readonly data: Float64Array;
   /** frames added */
   frames = 0;
+  private block: Float32Array | null = null;
+  private inBlock = 0;
+  /** the SIMD block sum (float32 frames), null when WebAssembly SIMD is not there */
+  private readonly wasm: WasmBlockSum | null;
 
   constructor(readonly size: number) {
-    this.data = new Float64Array(size);
+    this.wasm = WasmBlockSum.create(size);
+    // with the SIMD kernels the float64 total lives in WebAssembly memory too
+    this.data = this.wasm ? this.wasm.total.subarray(0, size) : new Float64Array(size);
+    this.block = this.wasm ? this.wasm.block : null;
+  }
+
+  /** Add the current float32 block to the float64 total. */
+  flush(): void {
+    const b = this.block;
+    if (b === null || this.inBlock === 0) return;
+    if (this.wasm) {
+      this.wasm.flush();
+      this.inBlock = 0;
+      return;
+    }
+    const d = this.data;
+    for (let k = 0; k < d.length; k++) d[k] += b[k];
+    b.fill(0);
+    this.inBlock = 0;
   }
 
   /** Add a frame; pixels with valid = 0 or a non-finite value add nothing. */
   addImage(image: NumArray, valid: Uint8Array | null = null): void {
     if (image.length !== this.size) throw new RangeError(`accumulate: image of ${image.length} pixels, expected ${this.size}`);
-    const d = this.data;
-    if (valid === null) {
+    const d = (this.block ??= new Float32Array(this.size));
+    if (this.wasm !== null && image instanceof Float32Array && (valid === null || valid.length === this.size)) {
+      this.wasm.addImage(image, valid);
+    } else if (valid === null) {
       for (let k = 0; k < d.length; k++) {
         const x = image[k];
         if (x - x === 0) d[k] += x;
       }
     } else {
       for (let k = 0; k < d.length; k++) {
-        if (valid[k] === 0) continue;
         const x = image[k];
-        if (x - x === 0) d[k] += x;
+        if (valid[k] !== 0 && x - x === 0) d[k] += x;
       }
     }
     this.frames++;
+    if (++this.inBlock === BLOCK) this.flush();
   }
 
   /**
@@ -56,11 +88,14 @@ export class SumImage {
 
   /** A float32 snapshot of the sum so far (a copy: the accumulator goes on). */
   partial(): Float32Array {
+    this.flush();
     return Float32Array.from(this.data);
   }
 
   reset(): void {
     this.data.fill(0);
+    this.block?.fill(0);
+    this.inBlock = 0;
     this.frames = 0;
   }
 }

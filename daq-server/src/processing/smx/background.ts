@@ -99,6 +99,18 @@ export class BackgroundInterpolator {
     }
   }
 
+  /**
+   * The per-pixel table (bin, −1 when the pixel has no background, and
+   * weight of bin + 1) for these radii and bin centres, prepared once per
+   * geometry; null when the general path applies (fewer than 2 bins, sizes differ).
+   */
+  table(radiusPixel: NumArray, radial: NumArray, binAvg: NumArray, binStd: NumArray): { bin: Int32Array; weight: Float64Array } | null {
+    const n = radial.length;
+    if (n < 2 || binAvg.length !== n || binStd.length !== n) return null;
+    if (!this.matches(radiusPixel, radial)) this.prepare(radiusPixel, radial);
+    return { bin: this.bin, weight: this.weight };
+  }
+
   private matches(radiusPixel: NumArray, radial: NumArray): boolean {
     const c = this.centres;
     if (radiusPixel !== this.radius || c === null || c.length !== radial.length) return false;

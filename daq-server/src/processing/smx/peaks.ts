@@ -36,6 +36,8 @@
  *    capped at maxNumPeaks; pyFAI returns work-group order, uncapped.
  */
 import { checkLength, type PixelInputs } from './sparsify.js';
+import type { NumArray } from './background.js';
+import { bgAvgAt, bgStdAt, lowerBounds, CandidateList, type BinBackground } from './ondemand.js';
 
 export interface PeakParams {
   /** pyFAI `noise`: added quadratically to the background deviation */
@@ -90,6 +92,8 @@ export class PeakFinder {
   private foundCount: Uint16Array = new Uint16Array(256);
   private foundIndex: Uint32Array = new Uint32Array(256);
   private order: Uint32Array = new Uint32Array(256);
+  private bounds = new Float64Array(0);
+  private highMap: Uint8Array | null = null;
   /** intensity descending, then pixel index */
   private readonly byIntensity = (a: number, b: number): number =>
     this.found[4 * b + 2] - this.found[4 * a + 2] || this.foundIndex[a] - this.foundIndex[b];
@@ -218,13 +222,119 @@ export class PeakFinder {
       nf++;
     }
 
+    return this.finish(nf, params.max_num_peaks);
+  }
+
+  /**
+   * Peak search with the background per radial bin (no per-pixel arrays):
+   * high pixels come from a bound per bin and the exact test on the
+   * candidates; v of a patch is evaluated only around high pixels that have
+   * enough high neighbours. Same arithmetic and result as `find` on the
+   * interpolated background.
+   */
+  findOnDemand(image: NumArray, norm: NumArray | null, valid: Uint8Array | null, bg: BinBackground, params: PeakParams, cands: CandidateList): PeakList {
+    const { rows, cols, size } = this;
+    checkLength('image', image, size);
+    checkLength('norm', norm, size);
+    checkLength('valid', valid, size);
+    checkLength('bin', bg.bin, size);
+    const hw = Math.floor(params.patch_size / 2);
+    const noise = params.noise;
+    const n2 = noise * noise;
+    const cut = params.cutoff_peak;
+    const c2 = cut * cut;
+    const connected = params.connected;
+    const border = params.peaks_at_border === true;
+    if (this.bounds.length !== bg.avg.length + 1) this.bounds = new Float64Array(bg.avg.length + 1);
+    lowerBounds(bg, cut, noise, 0, this.bounds);
+    if (!cands.covers(image, this.bounds)) cands.scan(image, norm, bg.bin, this.bounds);
+    // v as pass 1 of `find` computes it
+    const vAt = (k: number): number => {
+      const nk = norm === null ? 1 : norm[k];
+      const x = Math.fround(image[k] / nk - bgAvgAt(bg, k));
+      const sd = bgStdAt(bg, k);
+      const s2 = sd * sd + n2;
+      let u = (x + Math.abs(x)) * 0.5;
+      if ((valid !== null && valid[k] === 0) || !(nk > 0) || !(s2 < Infinity)) u = 0;
+      return u;
+    };
+    // the high pixels, in raster order, and their map
+    const map = (this.highMap ??= new Uint8Array(size));
+    let high = this.cand;
+    let nh = 0;
+    const list = cands.index;
+    for (let j = 0; j < cands.n; j++) {
+      const k = list[j];
+      const u = vAt(k);
+      if (u > 0) {
+        const sd = bgStdAt(bg, k);
+        if (u * u >= c2 * (sd * sd + n2)) {
+          if (nh === high.length) high = this.growCand();
+          high[nh++] = k;
+          map[k] = 1;
+        }
+      }
+    }
+    let nf = 0;
+    const rmax = rows - 1, cmax = cols - 1;
+    for (let j = 0; j < nh; j++) {
+      const k = high[j];
+      const r = (k / cols) | 0;
+      const c = k - r * cols;
+      if (!border && (r < hw || r > rmax - hw || c < hw || c > cmax - hw)) continue;
+      const r0 = r > hw ? r - hw : 0, r1 = r + hw < rmax ? r + hw : rmax;
+      const c0 = c > hw ? c - hw : 0, c1 = c + hw < cmax ? c + hw : cmax;
+      let nHigh = 0;
+      for (let rr = r0; rr <= r1; rr++) {
+        const base = rr * cols;
+        for (let cc = c0; cc <= c1; cc++) nHigh += map[base + cc];
+      }
+      if (nHigh < connected) continue;
+      const vk = vAt(k);
+      let isMax = true;
+      let sum = 0, s2sum = 0, sr = 0, sc = 0;
+      scan: for (let rr = r0; rr <= r1; rr++) {
+        const base = rr * cols;
+        for (let cc = c0; cc <= c1; cc++) {
+          const kk = base + cc;
+          const u = kk === k ? vk : vAt(kk);
+          if (u > 0) {
+            if (u > vk || (u === vk && kk < k)) {
+              isMax = false;
+              break scan;
+            }
+            const sd = bgStdAt(bg, kk);
+            sum += u;
+            s2sum += sd * sd + n2;
+            sr += (rr - r) * u;
+            sc += (cc - c) * u;
+          }
+        }
+      }
+      if (!isMax) continue;
+      if (nf === this.foundIndex.length) this.growFound();
+      const f = this.found;
+      f[4 * nf] = c + sc / sum;
+      f[4 * nf + 1] = r + sr / sum;
+      f[4 * nf + 2] = sum;
+      f[4 * nf + 3] = s2sum;
+      this.foundCount[nf] = nHigh > 65535 ? 65535 : nHigh;
+      this.foundIndex[nf] = k;
+      nf++;
+    }
+    for (let j = 0; j < nh; j++) map[high[j]] = 0;
+    return this.finish(nf, params.max_num_peaks);
+  }
+
+  /** Sort the found peaks by intensity (descending), ties by pixel index; keep the first maxNumPeaks. */
+  private finish(nf: number, maxNumPeaks: number): PeakList {
     // sort by intensity (descending), ties by pixel index; keep the first max_num_peaks
     const f = this.found;
     const order = this.order.subarray(0, nf);
     for (let i = 0; i < nf; i++) order[i] = i;
     const idx = this.foundIndex;
     order.sort(this.byIntensity);
-    const n = Math.min(nf, Math.max(0, Math.floor(params.max_num_peaks)));
+    const n = Math.min(nf, Math.max(0, Math.floor(maxNumPeaks)));
     const out: PeakList = {
       n,
       total: nf,

@@ -11,6 +11,7 @@
  * `densify` rebuilds the frame (background from bins + kept pixels).
  */
 import type { NumArray } from './background.js';
+import { bgAvgAt, bgStdAt, lowerBounds, CandidateList, type BinBackground } from './ondemand.js';
 
 /** The per-pixel inputs of the smx kernels (all of length rows·cols, row-major). */
 export interface PixelInputs {
@@ -87,6 +88,50 @@ export class Sparsifier {
       if (+(v > noise) & +(v * v > c2 * (sd * sd + n2)) & +(valid[k] !== 0)) {
         if (norm[k] > 0) scratch[m++] = k;
       }
+    }
+    const index = scratch.slice(0, m);
+    const intensity = new Float32Array(m);
+    for (let i = 0; i < m; i++) intensity[i] = image[index[i]];
+    return { index, intensity };
+  }
+}
+
+/**
+ * Sparsification with the background per radial bin (no per-pixel arrays):
+ * a bound per bin filters the frame, the exact test runs on the candidates
+ * (same arithmetic as `Sparsifier.run` on the interpolated background, same
+ * result). `cands`: a candidate list of this frame to reuse when it covers
+ * the bounds here; it is (re)filled otherwise.
+ */
+export class BinSparsifier {
+  private bounds = new Float64Array(0);
+  private scratch = new Uint32Array(4096);
+
+  constructor(readonly size: number) {}
+
+  run(image: NumArray, norm: NumArray | null, valid: Uint8Array | null, bg: BinBackground, params: SparsifyParams, cands: CandidateList): SparseFrame {
+    const size = this.size;
+    checkLength('image', image, size);
+    checkLength('norm', norm, size);
+    checkLength('valid', valid, size);
+    checkLength('bin', bg.bin, size);
+    const noise = params.noise;
+    const n2 = noise * noise;
+    const cut = params.cutoff_pick;
+    const c2 = cut * cut;
+    if (this.bounds.length !== bg.avg.length + 1) this.bounds = new Float64Array(bg.avg.length + 1);
+    lowerBounds(bg, cut, noise, noise, this.bounds);
+    if (!cands.covers(image, this.bounds)) cands.scan(image, norm, bg.bin, this.bounds);
+    if (this.scratch.length < cands.n) this.scratch = new Uint32Array(cands.n);
+    const scratch = this.scratch;
+    const list = cands.index;
+    let m = 0;
+    for (let j = 0; j < cands.n; j++) {
+      const k = list[j];
+      const nk = norm === null ? 1 : norm[k];
+      const v = image[k] / nk - bgAvgAt(bg, k);
+      const sd = bgStdAt(bg, k);
+      if (v > noise && v * v > c2 * (sd * sd + n2) && (valid === null || valid[k] !== 0) && nk > 0) scratch[m++] = k;
     }
     const index = scratch.slice(0, m);
     const intensity = new Float32Array(m);

@@ -16,11 +16,14 @@ import type { JsonSchema } from '../../detectors/plugin.js';
 import type { TypedArray } from '../../protocol/index.js';
 import type { FrameContext, ImageSpec, Step, StepBuild, StepEnvironment, StepFactory } from '../types.js';
 import { BackgroundInterpolator, type NumArray } from './background.js';
-import { Sparsifier, type PixelInputs } from './sparsify.js';
+import { Sparsifier, BinSparsifier, type PixelInputs } from './sparsify.js';
+import { CandidateList, type BinBackground } from './ondemand.js';
 import { PeakFinder, isHit, type PeakList } from './peaks.js';
 import { SumImage } from './accumulate.js';
 import {
   VAR_BACKGROUND_AVG,
+  VAR_BACKGROUND_ON_DEMAND,
+  VAR_CANDIDATES,
   VAR_BACKGROUND_PIXEL_AVG,
   VAR_BACKGROUND_PIXEL_STD,
   VAR_BACKGROUND_STD,
@@ -202,6 +205,33 @@ class FrameInputs {
     return out;
   }
 
+  /**
+   * The per-bin background when the producer allows evaluating it on demand
+   * (ctx.vars background_on_demand) and no per-pixel arrays are given; else null.
+   */
+  onDemand(ctx: FrameContext): { bg: BinBackground; norm: NumArray | null; valid: Uint8Array; cands: CandidateList } | null {
+    if (ctx.vars.get(VAR_BACKGROUND_ON_DEMAND) !== true) return null;
+    const size = this.size;
+    if (ctx.image.length !== size) throw new RangeError(`${this.step}: the image has ${ctx.image.length} pixels, expected ${size}`);
+    if (arrayVar(ctx, VAR_BACKGROUND_PIXEL_AVG, size, this.step) !== undefined) return null;
+    const binAvg = arrayVar(ctx, VAR_BACKGROUND_AVG, null, this.step);
+    const binStd = arrayVar(ctx, VAR_BACKGROUND_STD, null, this.step);
+    const radial = arrayVar(ctx, VAR_RADIAL, null, this.step);
+    const radius = arrayVar(ctx, VAR_RADIUS_PIXEL, size, this.step);
+    if (!binAvg || !binStd || !radial || !radius) return null;
+    const table = this.interpolator.table(radius, radial, binAvg, binStd);
+    if (!table) return null;
+    const norm = arrayVar(ctx, VAR_NORM, size, this.step) ?? null;
+    let cands = ctx.vars.get(VAR_CANDIDATES) as CandidateList | undefined;
+    if (!(cands instanceof CandidateList)) {
+      cands = this.cands;
+      cands.image = null; // a new frame
+      ctx.vars.set(VAR_CANDIDATES, cands);
+    }
+    return { bg: { bin: table.bin, weight: table.weight, avg: binAvg, std: binStd }, norm, valid: this.valid(ctx), cands };
+  }
+  private readonly cands = new CandidateList();
+
   pixels(ctx: FrameContext): PixelInputs {
     const size = this.size;
     if (ctx.image.length !== size) throw new RangeError(`${this.step}: the image has ${ctx.image.length} pixels, expected ${size}`);
@@ -254,6 +284,7 @@ export const sparsifyStep: StepFactory = {
     const integer = input.dtype !== 'float32' && input.dtype !== 'float64';
     const inputs = new FrameInputs('sparsify', size, input.dummy ?? null);
     let sparsifier: Sparsifier | null = null;
+    let binSparsifier: BinSparsifier | null = null;
     const sp = { noise: p.noise as number, cutoff_pick: p.cutoff_pick as number };
     const step: Step = {
       process(ctx: FrameContext): void {
@@ -267,8 +298,10 @@ export const sparsifyStep: StepFactory = {
           ctx.emit('sparse_frame', { frame_idx: ctx.index, index: [], intensity: [], ...bins, invalid: true });
           return;
         }
-        const pixels = inputs.pixels(ctx);
-        const frame = (sparsifier ??= new Sparsifier(size)).run(pixels, sp);
+        const od = inputs.onDemand(ctx);
+        const frame = od
+          ? (binSparsifier ??= new BinSparsifier(size)).run(ctx.image, od.norm, od.valid, od.bg, sp, od.cands)
+          : (sparsifier ??= new Sparsifier(size)).run(inputs.pixels(ctx), sp);
         ctx.emit('sparse_frame', {
           frame_idx: ctx.index,
           index: Array.from(frame.index),
@@ -358,8 +391,9 @@ export const peakfinderStep: StepFactory = {
           if (veto) ctx.veto = true;
           return;
         }
-        const pixels = inputs.pixels(ctx);
-        const peaks: PeakList = (finder ??= new PeakFinder(rows, cols)).find(pixels, pp);
+        const od = inputs.onDemand(ctx);
+        finder ??= new PeakFinder(rows, cols);
+        const peaks: PeakList = od ? finder.findOnDemand(ctx.image, od.norm, od.valid, od.bg, pp, od.cands) : finder.find(inputs.pixels(ctx), pp);
         const hit = isHit(peaks.total, minNbPeaks);
         for (let i = 0; i < peaks.n; i++) {
           ctx.emit('peaks', {

@@ -63,6 +63,17 @@ export const VAR_RADIAL = 'radial';
  */
 export const VAR_RADIUS_PIXEL = 'radius_pixel';
 
+/**
+ * true, optional: the per-bin background (with `radial` and `radius_pixel`)
+ * is enough; the smx steps then evaluate the interpolated background only at
+ * the pixels they test (same values) and do not set the per-pixel arrays
+ * `background_pixel_avg` / `_std`. Set by the sigma-clipping step.
+ */
+export const VAR_BACKGROUND_ON_DEMAND = 'background_on_demand';
+
+/** Written by the smx steps in on-demand mode: the frame's candidate pixels (ondemand.ts CandidateList), shared by the next steps. */
+export const VAR_CANDIDATES = 'smx_candidates';
+
 /** Written by `peakfinder`: this frame's PeakList (see peaks.ts), for later steps. */
 export const VAR_PEAKS = 'peaks';
 
@@ -79,6 +90,8 @@ export const SMX_VARS = {
   background_std: VAR_BACKGROUND_STD,
   radial: VAR_RADIAL,
   radius_pixel: VAR_RADIUS_PIXEL,
+  background_on_demand: VAR_BACKGROUND_ON_DEMAND,
+  candidates: VAR_CANDIDATES,
   peaks: VAR_PEAKS,
   is_hit: VAR_IS_HIT,
 } as const;
