@@ -129,6 +129,8 @@ def test_nexus_tree_metadata_and_default_plot(client, tmp_path):
         assert text(m["timestamp"].attrs["units"]) == "s"
         roi = e["process/results/roi_stats"]
         np.testing.assert_allclose(roi[()], acq.scan.streams["roi_stats"][:])
+        assert e.get("measurement/roi_stats", getlink=True).path == "/entry/process/results/roi_stats"
+        np.testing.assert_allclose(m["roi_stats"][()], roi[()])
     root = nxload(master)
     assert root.entry.nxclass == "NXentry" and root.entry.sample.nxclass == "NXsample"
     assert root.plottable_data.nxpath == "/entry/data" and root.plottable_data.nxsignal.nxname == "data"
@@ -176,7 +178,7 @@ def test_smx_sparse_frames_and_cxi_peaks_with_veto(client, tmp_path):
         assert ds.shape[0] == len(hits) == len(scan.streams["frame"])
         assert list(f["entry/measurement/frame_index"][()]) == hits
         np.testing.assert_array_equal(ds[()], scan.streams["frame"][:])
-        nb = f["entry/measurement/peak_counter/nb_peaks"][()]
+        nb = f["entry/measurement/peak_counter/nb_peaks"][()]  # a link to process/results/peak_counter
         assert list(nb) == [c["nb_peaks"] for c in counters]
     events = scan.streams["sparse_frame"][:]
     peaks = scan.streams["peaks"][:]
@@ -215,6 +217,7 @@ def test_azimuthal_integration_saved_as_nxdata(client, tmp_path):
         assert [text(a) for a in g.attrs["axes"]] == [".", "radial"]
         assert text(g["radial"].attrs["units"]) == "1/nm"
         np.testing.assert_allclose(g["intensity"][()], acq.scan.streams["intensity"][:])
+        np.testing.assert_allclose(e["measurement/intensity"][()], acq.scan.streams["intensity"][:])
         np.testing.assert_allclose(g["radial"][()], acq.scan.streams["radial"][0])
         assert "detector/data" not in e["instrument"]
 

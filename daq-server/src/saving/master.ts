@@ -97,9 +97,9 @@ export function writeMaster(m: MasterInput): void {
       measurement.softLink('data', `${detPath}/data`);
       plot.softLink('data', `${detPath}/data`);
       plot.attrs({ interpretation: 'image' });
-      writeMeasurements(measurement, scan);
+      writeMeasurements(measurement, scan, `/${p.nx_entry_name}/process/results`);
     } else {
-      entry.group('measurement', { NX_class: 'NXcollection' });
+      writeMeasurements(entry.group('measurement', { NX_class: 'NXcollection' }), scan, `/${p.nx_entry_name}/process/results`);
     }
 
     const sample = entry.group('sample', { NX_class: 'NXsample' });
@@ -193,16 +193,12 @@ function writeDetector(g: H5Group, det: Partial<DetectorInfo>, desc: Record<stri
   }
 }
 
-/** Per-frame quantities (one row per frame) linked under `measurement`. */
-function writeMeasurements(measurement: H5Group, scan: Scan): void {
-  for (const name of ['peak_counter', 'roi_stats']) {
-    if (!scan.streams.has(name)) continue;
-    const s = scan.stream(name);
-    if (s.kind !== 'event') continue;
-    const { events } = eventItems(s as EventStream);
-    if (!events.length) continue;
-    const g = measurement.group(name, { NX_class: 'NXcollection' });
-    writeColumns(g, eventColumns(events));
+/** Every per-frame result (one row per frame: ROI statistics, peak counters, integrated curves …) linked under `measurement`. */
+function writeMeasurements(measurement: H5Group, scan: Scan, resultsPath: string): void {
+  for (const [name, s] of scan.streams) {
+    if (NOT_RESULTS.has(name) || name === 'sparse_frame' || name === 'peaks' || s.length === 0) continue;
+    if (String(s.info.cadence ?? 'frame') !== 'frame') continue;
+    measurement.softLink(name, `${resultsPath}/${name}`);
   }
 }
 
