@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what daqlab needs to run and to be tested, then build it. Idempotent:
 # each step is skipped when its inputs have not changed since it last ran.
-#   npm packages (workspaces), the TypeScript build, a Python venv at .venv/
-#   with kernel-bridge (the `daqlab` package) installed in editable mode, and
-#   the Debian packages the tests need (through apt-get when running as root).
+#   npm packages (workspaces), the TypeScript build, the JupyterLab extension
+#   (widgets + DAQ panel), a Python venv at .venv/ with kernel-bridge (the
+#   `daqlab` package) installed in editable mode and the extension linked into
+#   it, and the Debian packages the tests need (through apt-get when root).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,6 +25,8 @@ APT_NEEDS=()
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   # pyFAI's peak finder and sparsify exist only as OpenCL kernels: the tests run them on the CPU with PoCL
   [ -e /etc/OpenCL/vendors/pocl.icd ] || APT_NEEDS+=(pocl-opencl-icd ocl-icd-libopencl1)
+  # the front-end tests drive Debian's Chromium with Playwright (no browser download)
+  [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
 fi
 python3 -c 'import ensurepip, venv' 2>/dev/null || APT_NEEDS+=(python3-venv)
 if [ ${#APT_NEEDS[@]} -gt 0 ]; then
@@ -39,21 +42,22 @@ stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 stamp_set() { mkdir -p "$STAMPS"; printf '%s' "$2" >"$STAMPS/$1"; }
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
 
-# ---- Python venv with the daqlab package -----------------------------------
+# ---- Python venv: tools first (JupyterLab builds the extension), then daqlab -----
 if [ ! -x .venv/bin/python ]; then
   say "creating the Python venv at .venv/"
   python3 -m venv .venv
 fi
+export PATH="$ROOT/.venv/bin:$PATH"   # `jupyter labextension build` in the npm build
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30)
-py_hash=$(hash_of kernel-bridge/pyproject.toml scripts/requirements-dev.txt)
-if ! stamp_ok python "$py_hash"; then
-  say "installing Python packages (daqlab in editable mode, JupyterLab, test tools)"
+dev_hash=$(hash_of scripts/requirements-dev.txt)
+if ! stamp_ok python-dev "$dev_hash"; then
+  say "installing Python packages (JupyterLab, test tools)"
   "${PIP[@]}" install --upgrade pip >/dev/null || die "pip could not upgrade itself: is PyPI reachable?"
-  "${PIP[@]}" install -e "kernel-bridge[test]" -r scripts/requirements-dev.txt || die "pip install failed (see above)"
-  stamp_set python "$py_hash"
+  "${PIP[@]}" install -r scripts/requirements-dev.txt || die "pip install failed (see above)"
+  stamp_set python-dev "$dev_hash"
 fi
 
-# ---- npm packages and the TypeScript build ---------------------------------
+# ---- npm packages, the TypeScript build and the JupyterLab extension --------
 npm_hash=$(hash_of package.json package-lock.json */package.json)
 if [ ! -d node_modules ] || ! stamp_ok npm "$npm_hash"; then
   say "installing npm packages"
@@ -61,5 +65,28 @@ if [ ! -d node_modules ] || ! stamp_ok npm "$npm_hash"; then
   stamp_set npm "$npm_hash"
 fi
 say "building the TypeScript packages"
-npm run --silent build
+npm run --silent build -w daq-server -w widgets -w bench --if-present
+# the extension's webpack build takes a while: only when its inputs changed
+LABEXT=kernel-bridge/daqlab/labextension
+fe_hash=$(hash_of package-lock.json widgets/src/*.ts extension/src/*.ts extension/style/* extension/schema/* extension/package.json daq-server/src/protocol/*.ts)
+if [ ! -f "$LABEXT/static/style.js" ] || ! stamp_ok frontend "$fe_hash"; then
+  say "building the JupyterLab extension"
+  out=$(npm run --silent build -w extension 2>&1) || { printf '%s\n' "$out" >&2; die "the JupyterLab extension build failed (see above)"; }
+  stamp_set frontend "$fe_hash"
+fi
+
+# ---- the daqlab package (editable) and its extension, linked ----------------
+LINK=.venv/share/jupyter/labextensions/@daqlab/jupyterlab
+py_hash=$(hash_of kernel-bridge/pyproject.toml)
+if ! stamp_ok python "$py_hash"; then
+  say "installing the daqlab package (editable)"
+  # the link points into the source tree: drop it so pip never deletes through it
+  [ -L "$LINK" ] && rm "$LINK"
+  HATCH_JUPYTER_BUILDER_SKIP_NPM=1 "${PIP[@]}" install --no-build-isolation -e "kernel-bridge[test]" || die "pip install failed (see above)"
+  stamp_set python "$py_hash"
+fi
+if [ ! -L "$LINK" ]; then
+  say "linking the JupyterLab extension into the venv (jupyter labextension develop)"
+  out=$(.venv/bin/jupyter labextension develop --overwrite kernel-bridge 2>&1) || { printf '%s\n' "$out" >&2; die "jupyter labextension develop failed"; }
+fi
 say "ready"

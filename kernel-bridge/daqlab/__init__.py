@@ -43,5 +43,19 @@ __all__ = [
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError", "AuthError",
     "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "geometry", "__version__",
-    "open_master", "SavedScan", "SavedStream", "SavedEventStream",
+    "open_master", "SavedScan", "SavedStream", "SavedEventStream", "widgets",
 ]
+
+
+def __getattr__(name: str):
+    # `daqlab.widgets` (ipywidgets) is imported on first use: `import daqlab` stays light
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module 'daqlab' has no attribute {name!r}")
+
+
+def _jupyter_labextension_paths():
+    """Where `jupyter labextension develop` finds the prebuilt JupyterLab extension."""
+    return [{"src": "labextension", "dest": "@daqlab/jupyterlab"}]

@@ -1,0 +1,44 @@
+/**
+ * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
+ * the widget manager (so `daqlab.widgets.LiveImage` renders) and adds the
+ * "DAQ" side panel. Settings (schema/plugin.json) can override the server address.
+ */
+import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { LiveImageModel, LiveImageView, MODULE_NAME, MODULE_VERSION, frontendSettings } from '@daqlab/widgets';
+import { DaqPanel, type LabApp } from './panel.js';
+
+const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
+
+const plugin = {
+  id: PLUGIN_ID,
+  description: 'daqlab widgets and the DAQ side panel',
+  autoStart: true,
+  requires: [IJupyterWidgetRegistry],
+  optional: [ISettingRegistry],
+  activate(app: LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null): void {
+    registry.registerWidget({
+      name: MODULE_NAME,
+      version: MODULE_VERSION,
+      exports: { LiveImageModel, LiveImageView },
+    });
+    const panel = new DaqPanel(app);
+    app.shell.add(panel, 'left', { rank: 650 });
+    if (settingRegistry) {
+      const apply = (s: ISettingRegistry.ISettings) => {
+        frontendSettings.serverUrl = String(s.get('serverUrl').composite ?? '');
+        frontendSettings.token = String(s.get('token').composite ?? '');
+        panel.settingsChanged();
+      };
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then((s) => {
+          apply(s);
+          s.changed.connect(apply);
+        })
+        .catch((e: unknown) => console.warn('daqlab: could not load settings', e));
+    }
+  },
+};
+
+export default plugin;

@@ -1,0 +1,229 @@
+/**
+ * The "DAQ" side panel: connection state, each detector's state and live
+ * counters (from `acq.state` / `acq.counters` events), and the scans in the
+ * store (`scans.search`), each with a button that inserts the code to open it
+ * into the active notebook cell. Plain DOM on a Lumino widget: no framework.
+ */
+import { PageConfig } from '@jupyterlab/coreutils';
+import { Widget } from '@lumino/widgets';
+import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
+import type { AcqState, Counters, EventMessage, ScanSummary } from '@daqlab/daq-server/protocol';
+
+/** What the panel uses of the JupyterLab application (keeps @jupyterlab/application out of the bundle's deps). */
+export interface LabApp {
+  shell: { add(widget: Widget, area: 'left' | 'right' | 'main', options?: { rank?: number }): void };
+  commands: { hasCommand(id: string): boolean; execute(id: string, args?: Record<string, unknown>): Promise<unknown> };
+}
+
+/** The panel's address when neither the settings nor a LiveImage gave one: `npm start`'s server. */
+export const DEFAULT_SERVER = 'proxy/8765/ws';
+
+interface DetectorRow {
+  state: AcqState | string;
+  counters?: Counters;
+  fps?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+/** Python code that opens a scan (inserted by the scans list's button). */
+export function scanCode(key: string): string {
+  return `import daqlab\nscan = daqlab.connect().scans.get(${JSON.stringify(key)})\n`;
+}
+
+export class DaqPanel extends Widget {
+  private status = el('div', 'daqlab-panel-status');
+  private detectorsBox = el('div', 'daqlab-panel-detectors');
+  private scansBox = el('div', 'daqlab-panel-scans');
+  private detectors = new Map<string, DetectorRow>();
+  private client: DaqClient | null = null;
+  private generation = 0;
+  private started = false;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly app: LabApp) {
+    super();
+    this.id = 'daqlab-panel';
+    this.addClass('daqlab-panel');
+    this.title.label = 'DAQ';
+    this.title.caption = 'daqlab: detectors, counters and scans';
+    this.title.iconClass = 'daqlab-panel-icon';
+    const refresh = el('button', 'daqlab-panel-refresh', 'refresh');
+    refresh.onclick = () => void this.refreshScans();
+    this.node.append(
+      el('h3', '', 'daqlab'),
+      this.status,
+      el('h4', '', 'Detectors'),
+      this.detectorsBox,
+      el('h4', '', 'Scans'),
+      refresh,
+      this.scansBox,
+    );
+    this.setStatus('not connected', 'idle');
+    // a LiveImage that connected tells us where the server is, unless the settings say otherwise
+    onServerUsed(() => {
+      if (!frontendSettings.serverUrl) this.restart();
+    });
+  }
+
+  /** Connect on first show, not at page load: no retry loop for users who never open the panel. */
+  protected override onAfterShow(): void {
+    if (!this.started) this.restart();
+  }
+
+  settingsChanged(): void {
+    if (this.started) this.restart();
+  }
+
+  private address(): string {
+    const configured = frontendSettings.serverUrl || lastServerUsed()?.url || DEFAULT_SERVER;
+    const token = frontendSettings.serverUrl ? frontendSettings.token : lastServerUsed()?.token || frontendSettings.token;
+    return resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token);
+  }
+
+  private setStatus(text: string, state: 'idle' | 'ok' | 'error'): void {
+    this.status.textContent = text;
+    this.status.dataset.state = state;
+  }
+
+  private restart(): void {
+    this.started = true;
+    this.generation++;
+    this.client?.close();
+    this.client = null;
+    void this.run(this.generation);
+  }
+
+  private async run(gen: number): Promise<void> {
+    let delay = 1000;
+    while (gen === this.generation && !this.isDisposed) {
+      const url = this.address();
+      const shown = url.replace(/token=[^&]+/, 'token=…');
+      const client = new DaqClient(url);
+      try {
+        this.setStatus(`connecting to ${shown}`, 'idle');
+        await client.connect();
+        if (gen !== this.generation) return client.close();
+        const lost = new Promise<string>((resolve) => (client.onclose = resolve));
+        this.client = client;
+        client.on('acq.state', (ev) => this.onAcq(ev));
+        client.on('acq.counters', (ev) => this.onAcq(ev));
+        client.on('scan.new', () => this.scheduleRefresh());
+        client.on('scan.state', () => this.scheduleRefresh());
+        const hello = await client.request<{ version: string; detectors: string[] }>('hello');
+        this.setStatus(`connected to ${shown} (server ${hello.version})`, 'ok');
+        this.detectors.clear();
+        for (const name of hello.detectors) {
+          const st = await client.request<{ state: string; uuid: string | null }>('detector.state', { detector: name });
+          const row: DetectorRow = { state: st.state };
+          if (st.uuid) {
+            // counters of the current acquisition now, before its next acq.counters event
+            const status = await client.request<{ counters: Counters; fps: number }>('acq.status', { uuid: st.uuid }).catch(() => null);
+            if (status) Object.assign(row, { counters: status.counters, fps: status.fps });
+          }
+          this.detectors.set(name, row);
+        }
+        this.renderDetectors();
+        await this.refreshScans();
+        delay = 1000;
+        const reason = await lost;
+        if (gen !== this.generation) return;
+        this.client = null;
+        this.setStatus(`lost ${shown} (${reason}); reconnecting…`, 'error');
+      } catch (e) {
+        client.close();
+        if (gen !== this.generation) return;
+        this.client = null;
+        this.setStatus(`daqlab server unreachable at ${shown}: ${(e as Error).message}; retrying in ${delay / 1000} s`, 'error');
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 30000);
+    }
+  }
+
+  private onAcq(ev: EventMessage): void {
+    const name = String(ev.detector);
+    const row = this.detectors.get(name) ?? { state: '?' };
+    if (typeof ev.state === 'string') row.state = ev.state;
+    if (ev.counters) row.counters = ev.counters as Counters;
+    if (typeof ev.fps === 'number') row.fps = ev.fps;
+    this.detectors.set(name, row);
+    this.renderDetectors();
+  }
+
+  private renderDetectors(): void {
+    // one block per detector: name and state, then the counters (the sidebar is narrow)
+    const blocks = [...this.detectors].map(([name, row]) => {
+      const box = el('div', 'daqlab-panel-detector');
+      box.dataset.detector = name;
+      const c = row.counters;
+      const field = (key: string, label: string, value: string) => {
+        const span = el('span', 'daqlab-panel-field', value);
+        span.dataset.field = key;
+        return [el('span', 'daqlab-panel-label', label), span];
+      };
+      const head = el('div', 'daqlab-panel-dethead');
+      const state = el('span', 'daqlab-panel-state', row.state);
+      state.dataset.field = 'state';
+      state.dataset.state = row.state;
+      head.append(el('b', '', name), state);
+      const counters = el('div', 'daqlab-panel-counters');
+      counters.append(
+        ...field('acquired', 'acquired', c ? String(c.nb_frames_acquired) : '–'),
+        ...field('processed', 'processed', c ? String(c.nb_frames_processed) : '–'),
+        ...field('saved', 'saved', c ? String(c.nb_frames_saved) : '–'),
+        ...field('fps', 'fps', row.fps !== undefined ? row.fps.toFixed(0) : '–'),
+      );
+      box.append(head, counters);
+      return box;
+    });
+    this.detectorsBox.replaceChildren(...blocks);
+  }
+
+  private scheduleRefresh(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      void this.refreshScans();
+    }, 300);
+  }
+
+  private async refreshScans(): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return;
+    const { scans } = await client.request<{ scans: ScanSummary[] }>('scans.search', {});
+    const list = el('ul', 'daqlab-panel-scanlist');
+    for (const s of [...scans].sort((a, b) => b.seq - a.seq).slice(0, 50)) {
+      const li = el('li');
+      li.dataset.key = s.key;
+      const label = el('span', 'daqlab-panel-scanlabel', `${s.identity.name} #${s.identity.number} · ${s.state}`);
+      label.title = `${s.key}\n${s.identity.proposal} ${s.identity.sample}\ncreated ${s.created}`;
+      const insert = el('button', 'daqlab-panel-insert', 'insert');
+      insert.title = 'insert the code that opens this scan into the active notebook cell';
+      insert.onclick = () => void this.insert(s.key);
+      li.append(label, insert);
+      list.append(li);
+    }
+    if (scans.length === 0) list.append(el('li', '', 'no scans yet'));
+    this.scansBox.replaceChildren(list);
+  }
+
+  /** Insert at the cursor of the active cell of the current notebook (JupyterLab's own command). */
+  private async insert(key: string): Promise<void> {
+    const text = scanCode(key);
+    const command = 'notebook:replace-selection';
+    if (this.app.commands.hasCommand(command)) {
+      await this.app.commands.execute(command, { text });
+    } else {
+      await navigator.clipboard?.writeText(text);
+      this.setStatus('no active notebook: the code was copied to the clipboard', 'idle');
+    }
+  }
+}

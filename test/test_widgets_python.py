@@ -1,0 +1,45 @@
+"""The Python half of the widgets, without a browser: what LiveImage puts in its synced state."""
+from __future__ import annotations
+
+import pytest
+from traitlets import TraitError
+
+from daqlab.widgets import LiveImage, browser_url
+
+
+def test_browser_url(monkeypatch):
+    monkeypatch.delenv("DAQLAB_BROWSER_URL", raising=False)
+    # a server on the Jupyter machine: through jupyter-server-proxy, relative to Jupyter's base URL
+    assert browser_url("ws://127.0.0.1:8765/ws") == "proxy/8765/ws"
+    assert browser_url("localhost:9000") == "proxy/9000/ws"
+    # elsewhere: the browser goes there itself
+    assert browser_url("ws://det-server.lan:8765/ws") == "ws://det-server.lan:8765/ws"
+    monkeypatch.setenv("DAQLAB_BROWSER_URL", "wss://hub.example.org/daq/ws")
+    assert browser_url("ws://127.0.0.1:8765/ws") == "wss://hub.example.org/daq/ws"
+
+
+def test_liveimage_state(client, server, monkeypatch):
+    monkeypatch.delenv("DAQLAB_BROWSER_URL", raising=False)
+    acq = client.detector("sim-camera").prepare(acquisition={"nb_frames": 3, "expo_time": 0.01})
+    acq.start()
+    acq.wait(progress=False)
+    live = LiveImage(acq, colormap="inferno", scale="sqrt")
+    state = live.get_state()
+    assert state["_view_module"] == "@daqlab/widgets" and state["_view_name"] == "LiveImageView"
+    assert state["scan"] == acq.scan.key and state["stream"] == "frame" and state["follow"] is False
+    assert state["server_url"] == f"proxy/{server.port}/ws"
+    assert (state["colormap"], state["scale"]) == ("inferno", "sqrt")
+    assert LiveImage(acq.scan.streams["frame"]).scan == acq.scan.key
+    newest = LiveImage(client=client)
+    assert newest.scan == "" and newest.follow is True
+    with pytest.raises(TraitError):
+        live.colormap = "jet"
+    with pytest.raises(TraitError):
+        live.rois = [[0, 0, 0, 5]]
+    with pytest.raises(TraitError):  # fps is measured by the view, not set from Python
+        live.fps = 3.0
+    # the view's messages set state as the widget protocol does
+    live.set_state({"rois": [[10, 20, 30, 40]], "fps": 12.5})
+    assert live.rois == [[10, 20, 30, 40]] and live.fps == 12.5
+    with pytest.raises(TypeError):
+        LiveImage(42)

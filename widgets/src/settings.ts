@@ -1,0 +1,32 @@
+/**
+ * Front-end overrides of the server address, set by the JupyterLab extension
+ * from its settings ("DAQ" → server URL, token). Non-empty values win over
+ * what the Python side put in a widget's `server_url`/`token` traits, so a
+ * user behind an unusual proxy can fix the address once for every notebook.
+ */
+export interface FrontendSettings {
+  serverUrl: string;
+  token: string;
+}
+
+export const frontendSettings: FrontendSettings = { serverUrl: '', token: '' };
+
+type Listener = (url: string, token: string) => void;
+const listeners = new Set<Listener>();
+let lastUsed: { url: string; token: string } | null = null;
+
+/** The address a LiveImage last connected with (the DAQ panel follows it when it has no setting). */
+export function noteServerUsed(url: string, token: string): void {
+  if (lastUsed?.url === url && lastUsed.token === token) return;
+  lastUsed = { url, token };
+  for (const l of listeners) l(url, token);
+}
+
+export function lastServerUsed(): { url: string; token: string } | null {
+  return lastUsed;
+}
+
+export function onServerUsed(listener: Listener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
