@@ -43,6 +43,9 @@ def jupyter_env(tmp: Path) -> dict:
     env.update(JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
                JUPYTER_PLATFORM_DIRS="1", MPLBACKEND="Agg",
+               # the test's data dir before the venv's: a labextension linked into the venv (another
+               # checkout's dev install) must not shadow this tree's
+               JUPYTER_PREFER_ENV_PATH="0",
                PYTHONPATH=os.pathsep.join([str(KERNEL_BRIDGE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     return env
 

@@ -43,3 +43,47 @@ def test_liveimage_state(client, server, monkeypatch):
     assert live.rois == [[10, 20, 30, 40]] and live.fps == 12.5
     with pytest.raises(TypeError):
         LiveImage(42)
+
+
+def test_chart_widgets_state(client, server, monkeypatch):
+    from daqlab.widgets import HitRate, Profile, Progress, RoiStats
+
+    monkeypatch.delenv("DAQLAB_BROWSER_URL", raising=False)
+    acq = client.detector("sim-camera").prepare(acquisition={"nb_frames": 2, "expo_time": 0.01})
+    acq.start()
+    acq.wait(progress=False)
+    hr = HitRate(acq, window=50)
+    state = hr.get_state()
+    assert (state["_view_module"], state["_view_name"], state["_model_name"]) == ("@daqlab/widgets", "HitRateView", "HitRateModel")
+    assert state["scan"] == acq.scan.key and state["stream"] == "peak_counter" and state["follow"] is False
+    assert state["server_url"] == f"proxy/{server.port}/ws"
+    assert (state["window"], state["max_points"], state["hit_fraction"]) == (50, 5000, 0.0)
+    with pytest.raises(TraitError):  # measured by the view
+        hr.hit_fraction = 0.5
+    with pytest.raises(TraitError):
+        hr.window = 0
+    with pytest.raises(TraitError):
+        hr.max_points = 2
+    hr.set_state({"hit_fraction": 0.25})
+    assert hr.hit_fraction == 0.25
+    assert HitRate(client=client).follow is True and HitRate(client=client).scan == ""
+
+    p = Profile(acq.scan, log_y=True)
+    assert (p.stream, p.radial_stream, p.log_y, p.get_state()["_view_name"]) == ("intensity", "radial", True, "ProfileView")
+    r = RoiStats(acq, roi=1, statistic="mean")
+    assert (r.stream, r.roi, r.statistic, r.get_state()["_view_name"]) == ("roi_stats", 1, "mean", "RoiStatsView")
+    with pytest.raises(TraitError):
+        r.statistic = "median"
+    with pytest.raises(TraitError):
+        r.roi = -1
+
+    pg = Progress(acq)
+    state = pg.get_state()
+    assert (state["_view_name"], state["acquisition"], state["follow"]) == ("ProgressView", acq.uuid, False)
+    assert state["server_url"] == f"proxy/{server.port}/ws"
+    newest = Progress(client=client)
+    assert newest.acquisition == "" and newest.follow is True
+    with pytest.raises(TypeError):
+        Progress(42)
+    with pytest.raises(TypeError, match="HitRate"):
+        HitRate(3.5)

@@ -1,11 +1,25 @@
 /**
  * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
- * the widget manager (so `daqlab.widgets.LiveImage` renders) and adds the
+ * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats` and `Progress` render) and adds the
  * "DAQ" side panel. Settings (schema/plugin.json) can override the server address.
  */
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { LiveImageModel, LiveImageView, MODULE_NAME, MODULE_VERSION, frontendSettings } from '@daqlab/widgets';
+import {
+  HitRateModel,
+  HitRateView,
+  LiveImageModel,
+  LiveImageView,
+  MODULE_NAME,
+  MODULE_VERSION,
+  ProfileModel,
+  ProfileView,
+  ProgressModel,
+  ProgressView,
+  RoiStatsModel,
+  RoiStatsView,
+  frontendSettings,
+} from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
@@ -20,7 +34,18 @@ const plugin = {
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
-      exports: { LiveImageModel, LiveImageView },
+      exports: {
+        LiveImageModel,
+        LiveImageView,
+        HitRateModel,
+        HitRateView,
+        ProgressModel,
+        ProgressView,
+        ProfileModel,
+        ProfileView,
+        RoiStatsModel,
+        RoiStatsView,
+      },
     });
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });

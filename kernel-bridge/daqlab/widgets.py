@@ -21,7 +21,7 @@ from traitlets import Bool, CFloat, Enum, Int, List, TraitError, Unicode, valida
 from . import _protocol as P
 from .client import resolve_url
 
-__all__ = ["LiveImage", "browser_url"]
+__all__ = ["LiveImage", "HitRate", "Profile", "RoiStats", "Progress", "browser_url"]
 
 MODULE_NAME = "@daqlab/widgets"
 MODULE_VERSION = "^0.1.0"  # the views register version 0.1.0 (widgets/src/version.ts)
@@ -44,8 +44,8 @@ def browser_url(server_url: str | None = None) -> str:
     return display
 
 
-def _source(source, stream: str, client):
-    """(client, scan key, stream name) of what LiveImage was given."""
+def _source(source, stream: str, client, widget: str = "LiveImage"):
+    """(client, scan key, stream name) of what a widget was given."""
     from .acquisition import Acquisition
     from .scans import Scan
     from .streams import Stream
@@ -58,7 +58,7 @@ def _source(source, stream: str, client):
         return source._client, source.scan_key, source.name
     if source is None or isinstance(source, str):
         return client, source or "", stream
-    raise TypeError(f"LiveImage shows an Acquisition, a Scan, a Stream or a scan key, not {type(source).__name__}")
+    raise TypeError(f"{widget} shows an Acquisition, a Scan, a Stream or a scan key, not {type(source).__name__}")
 
 
 class LiveImage(W.DOMWidget):
@@ -117,3 +117,128 @@ class LiveImage(W.DOMWidget):
 
     def __repr__(self) -> str:
         return f"LiveImage(scan={self.scan!r}, stream={self.stream!r}, server_url={self.server_url!r})"
+
+
+class _DaqWidget(W.DOMWidget):
+    """What every daqlab chart/counter widget shares: the address its view connects to, the scan, follow."""
+
+    _model_module = Unicode(MODULE_NAME).tag(sync=True)
+    _view_module = Unicode(MODULE_NAME).tag(sync=True)
+    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+
+    server_url = Unicode(help="address the browser uses (see browser_url); a JupyterLab setting can override it").tag(sync=True)
+    token = Unicode(help="token of a daqlab server started with --token").tag(sync=True)
+    scan = Unicode(help="scan key; empty: the newest scan").tag(sync=True)
+    follow = Bool(False, help="switch to every new scan that has this widget's stream").tag(sync=True)
+
+    def __init__(self, client, scan: str, follow: bool | None, **kwargs):
+        if client is None:
+            from .client import connect
+
+            client = connect()
+        kwargs.setdefault("server_url", browser_url(client.url))
+        if client._token:
+            kwargs.setdefault("token", client._token)
+        super().__init__(scan=scan, follow=(not scan) if follow is None else follow, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scan={self.scan!r}, server_url={self.server_url!r})"
+
+
+class _StreamChart(_DaqWidget):
+    stream = Unicode().tag(sync=True)
+    height = Int(320, help="height of the plot, px").tag(sync=True)
+    _default_stream = ""
+
+    def __init__(self, source=None, *, stream: str | None = None, client=None, follow: bool | None = None, **kwargs):
+        client, scan, stream = _source(source, stream or self._default_stream, client, type(self).__name__)
+        super().__init__(client, scan, follow, stream=stream, **kwargs)
+
+
+class HitRate(_StreamChart):
+    """Serial crystallography hit rate, live: peaks per frame (markers), the rolling hit
+    fraction over the last ``window`` frames (line) and the hit threshold (``min_nb_peaks``),
+    from the smx pipeline's ``peak_counter`` stream.
+
+    ``HitRate(acq)`` shows that acquisition; ``HitRate()`` (or ``follow=True``) the newest
+    scan with a ``peak_counter`` stream, switching to each new one. The view keeps at most
+    ``max_points`` points (older ones are thinned), so a night-long run stays light.
+    ``hit_fraction`` is the rolling fraction as the view computes it (updated ≤ 2 Hz).
+    """
+
+    _model_name = Unicode("HitRateModel").tag(sync=True)
+    _view_name = Unicode("HitRateView").tag(sync=True)
+    _default_stream = "peak_counter"
+    window = Int(100, help="frames in the rolling hit fraction").tag(sync=True)
+    max_points = Int(5000, help="points kept in the view; older ones are thinned beyond").tag(sync=True)
+    hit_fraction = CFloat(0.0, read_only=True, help="rolling hit fraction over the last `window` frames, from the view").tag(sync=True)
+
+    @validate("window")
+    def _check_window(self, proposal):
+        if proposal["value"] < 1:
+            raise TraitError(f"window must be ≥ 1 frame, got {proposal['value']}")
+        return proposal["value"]
+
+    @validate("max_points")
+    def _check_max_points(self, proposal):
+        if proposal["value"] < 4:
+            raise TraitError(f"max_points must be ≥ 4, got {proposal['value']}")
+        return proposal["value"]
+
+
+class Profile(_StreamChart):
+    """The live azimuthal integration of a scan (azint pipeline): the last I(q) / I(2θ) curve and
+    the running average of all frames so far, against the ``radial`` bin centres (axis title from
+    the stream's unit). ``log_y`` puts the intensity on a log axis."""
+
+    _model_name = Unicode("ProfileModel").tag(sync=True)
+    _view_name = Unicode("ProfileView").tag(sync=True)
+    _default_stream = "intensity"
+    radial_stream = Unicode("radial").tag(sync=True)
+    log_y = Bool(False).tag(sync=True)
+
+
+class RoiStats(_StreamChart):
+    """A time series of one ROI statistic of the legacy pipeline's ``roi_stats`` stream:
+    ``roi`` (index in the pipeline's ``rois``) and ``statistic`` (sum, mean, std, min, max)."""
+
+    _model_name = Unicode("RoiStatsModel").tag(sync=True)
+    _view_name = Unicode("RoiStatsView").tag(sync=True)
+    _default_stream = "roi_stats"
+    roi = Int(0).tag(sync=True)
+    statistic = Enum(["sum", "mean", "std", "min", "max"], "sum").tag(sync=True)
+    max_points = Int(5000).tag(sync=True)
+    log_y = Bool(False).tag(sync=True)
+
+    @validate("roi")
+    def _check_roi(self, proposal):
+        if proposal["value"] < 0:
+            raise TraitError(f"roi is an index ≥ 0, got {proposal['value']}")
+        return proposal["value"]
+
+
+class Progress(_DaqWidget):
+    """A progress bar and the counters of an acquisition (acquired, processed, saved, dropped,
+    invalid, fps), from the server's ``acq.counters`` events straight to the browser.
+
+    ``Progress(acq)`` shows that acquisition; ``Progress()`` (or ``follow=True``) the newest
+    one, switching to each new acquisition."""
+
+    _model_name = Unicode("ProgressModel").tag(sync=True)
+    _view_name = Unicode("ProgressView").tag(sync=True)
+    acquisition = Unicode(help="acquisition uuid; empty: the newest").tag(sync=True)
+
+    def __init__(self, acq=None, *, client=None, follow: bool | None = None, **kwargs):
+        from .acquisition import Acquisition
+
+        if isinstance(acq, Acquisition):
+            client, uuid, scan = acq._client, acq.uuid, acq._status.get("scan") or ""
+        elif acq is None or isinstance(acq, str):
+            uuid, scan = acq or "", ""
+        else:
+            raise TypeError(f"Progress shows an Acquisition or an acquisition uuid, not {type(acq).__name__}")
+        super().__init__(client, scan, (not uuid) if follow is None else follow, acquisition=uuid, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Progress(acquisition={self.acquisition!r}, server_url={self.server_url!r})"

@@ -50,10 +50,17 @@ export interface ArrayItem {
   data: TypedArray;
 }
 
-/** A decoded data message: its header and its items (array streams). */
+/** One event item as decoded from a data message: its index and its JSON document. */
+export interface EventItem {
+  index: number;
+  value: Record<string, unknown>;
+}
+
+/** A decoded data message: its header and its items (array streams) or events (event streams). */
 export interface DataMessage {
   header: DataHeader;
   items: ArrayItem[];
+  events?: EventItem[];
 }
 
 export type DataHandler = (msg: DataMessage) => void;
@@ -97,6 +104,18 @@ export function arrayItems(table: Table): ArrayItem[] {
   return items;
 }
 
+/** Items of an event-stream Arrow table (columns index, json). */
+export function eventItems(table: Table): EventItem[] {
+  const index = table.getChild('index');
+  const json = table.getChild('json');
+  if (!index || !json) throw new Error('not an event-stream payload (no index/json columns)');
+  const out: EventItem[] = [];
+  for (let row = 0; row < table.numRows; row++) {
+    out.push({ index: Number(index.get(row)), value: JSON.parse(String(json.get(row))) as Record<string, unknown> });
+  }
+  return out;
+}
+
 /** Joins the parts of split payloads (same sub/req and msg) in order. */
 export class PartJoiner {
   private pending = new Map<string, { parts: Uint8Array[]; bytes: number }>();
@@ -134,8 +153,9 @@ export function decodeData(message: Uint8Array, joiner: PartJoiner): DataMessage
   const { header, payload } = decodeEnvelope(message);
   const whole = joiner.add(header, payload);
   if (!whole) return null;
-  const items = header.kind === 'array' ? arrayItems(tableFromIPC(whole)) : [];
-  return { header, items };
+  const table = tableFromIPC(whole);
+  if (header.kind === 'event') return { header, items: [], events: eventItems(table) };
+  return { header, items: arrayItems(table) };
 }
 
 const OPEN = 1;

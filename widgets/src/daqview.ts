@@ -1,0 +1,207 @@
+/**
+ * The base of the chart/counter widget views (HitRate, Profile, RoiStats,
+ * Progress): the view's own WebSocket to the daqlab server, the same
+ * connect / hello / retry-with-back-off loop as LiveImage, a message over the
+ * view when the server is unreachable or the data is not there (yet), and
+ * "follow the current scan" through `scans.wait_next`.
+ */
+import { DOMWidgetView } from '@jupyter-widgets/base';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { DaqClient, RequestError, resolveServerUrl } from './client.js';
+import { frontendSettings, noteServerUsed } from './settings.js';
+
+export interface ScanSummaryLike {
+  key: string;
+  seq: number;
+  state?: string;
+  info?: Record<string, unknown>;
+  streams?: { name: string; kind: string; shape?: number[]; info?: Record<string, unknown> }[];
+}
+
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export abstract class DaqView extends DOMWidgetView {
+  protected client: DaqClient | null = null;
+  protected toolbar!: HTMLDivElement;
+  protected statusLabel!: HTMLSpanElement;
+  protected stage!: HTMLDivElement;
+  protected message!: HTMLDivElement;
+  protected closed = false;
+  protected timers: ReturnType<typeof setInterval>[] = [];
+  private generation = 0;
+  private wanted = '';
+
+  /** CSS class of the widget's root element */
+  protected abstract readonly cssClass: string;
+  /** model attributes whose change means "attach again" (space separated, Backbone style) */
+  protected abstract readonly targetAttributes: string;
+  /** Build the DOM inside `this.stage` / `this.toolbar`. */
+  protected abstract build(): void;
+  /** Attach to what the model names (subscribe, request initial state); throw to retry. */
+  protected abstract attach(client: DaqClient): Promise<void>;
+  /** Drop the current subscription/state (connection lost, or the target changed). */
+  protected abstract detach(client: DaqClient | null): void;
+  /** With `follow`: the model changes that switch to this new scan, or null to stay (may ask the server). */
+  protected abstract followScan(client: DaqClient, scan: ScanSummaryLike): Promise<Record<string, unknown> | null>;
+
+  override render(): void {
+    this.el.classList.add('daqlab-chart', this.cssClass);
+    this.toolbar = el('div', 'daqlab-chart-toolbar');
+    this.statusLabel = el('span', 'daqlab-chart-status');
+    this.stage = el('div', 'daqlab-chart-stage');
+    this.message = el('div', 'daqlab-chart-message', 'connecting…');
+    this.build();
+    this.toolbar.append(this.statusLabel);
+    this.stage.append(this.message);
+    this.el.append(this.toolbar, this.stage);
+    this.listenTo(this.model, 'change:server_url change:token', () => this.restart());
+    this.listenTo(this.model, this.targetAttributes, () => void this.reattach());
+    void this.run(this.generation);
+  }
+
+  override remove(): void {
+    this.closed = true;
+    this.timers.forEach(clearInterval);
+    this.detach(this.client);
+    this.client?.close();
+    super.remove();
+  }
+
+  protected setAndSave(values: Record<string, unknown>): void {
+    this.model.set(values);
+    this.model.save_changes();
+  }
+
+  protected showMessage(text: string | null): void {
+    this.message.textContent = text ?? '';
+    this.message.style.display = text ? 'flex' : 'none';
+    this.el.dataset.state = text ? 'message' : 'ok';
+  }
+
+  private serverAddress(): { url: string; token: string } {
+    const configured = frontendSettings.serverUrl || (this.model.get('server_url') as string);
+    const token = frontendSettings.token || (this.model.get('token') as string);
+    return { url: resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token), token };
+  }
+
+  /** Connect, attach, and on any failure say so and retry with back-off (until removed). */
+  private async run(gen: number): Promise<void> {
+    let delay = 1000;
+    while (!this.closed && gen === this.generation) {
+      const { url, token } = this.serverAddress();
+      const shown = url.replace(/token=[^&]+/, 'token=…');
+      const client = new DaqClient(url, { timeoutMs: 60000 });
+      try {
+        this.statusLabel.textContent = 'connecting';
+        await client.connect();
+        const lost = new Promise<string>((resolve) => (client.onclose = resolve));
+        // a proxy accepts the WebSocket even when nothing listens behind it: only a hello proves the server is there
+        await client.request('hello');
+        if (this.closed || gen !== this.generation) return client.close();
+        this.client = client;
+        noteServerUsed(url, token);
+        void this.followLoop(client);
+        await this.reattach();
+        delay = 1000;
+        const reason = await lost;
+        if (this.closed || gen !== this.generation) return;
+        this.detach(null);
+        this.client = null;
+        this.statusLabel.textContent = 'disconnected';
+        this.showMessage(`lost the daqlab server at ${shown} (${reason}) — reconnecting…`);
+      } catch (e) {
+        client.close();
+        if (this.client === client) this.client = null;
+        if (this.closed || gen !== this.generation) return;
+        this.statusLabel.textContent = 'unreachable';
+        this.showMessage(
+          `daqlab server unreachable at ${shown}: ${(e as Error).message}. ` +
+            `Is daqlab-server running (npm start), and jupyter-server-proxy installed? Retrying in ${delay / 1000} s…`,
+        );
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 10000);
+    }
+  }
+
+  private restart(): void {
+    this.generation++;
+    this.detach(this.client);
+    this.client?.close();
+    this.client = null;
+    void this.run(this.generation);
+  }
+
+  /** (Re)attach; what is not there (yet) is reported in the view and retried, keeping the connection. */
+  protected async reattach(): Promise<void> {
+    const client = this.client;
+    const key = this.targetAttributes
+      .split(/\s+/)
+      .map((a) => JSON.stringify(this.model.get(a.replace(/^change:/, ''))))
+      .join('/');
+    this.wanted = key;
+    for (let delay = 1000; client?.connected && client === this.client && this.wanted === key; delay = Math.min(2 * delay, 10000)) {
+      try {
+        this.detach(client);
+        await this.attach(client);
+        return;
+      } catch (e) {
+        if (!client.connected) return; // the connection loop reports and reconnects
+        this.statusLabel.textContent = 'no data';
+        this.showMessage(`${this.describeTarget()}: ${(e as Error).message}; retrying…`);
+        await sleep(delay);
+      }
+    }
+  }
+
+  protected describeTarget(): string {
+    return `cannot show ${this.model.get('scan') || 'the newest scan'}`;
+  }
+
+  /** Resolve the model's scan ('' → the newest); null when there is no scan yet. */
+  protected async resolveScan(client: DaqClient): Promise<string | null> {
+    const scan = this.model.get('scan') as string;
+    if (scan) return scan;
+    const last = await client.request<ScanSummaryLike | null>('scans.last');
+    return last?.key ?? null;
+  }
+
+  /** A scan's summary once `stream` is declared in it (streams are declared just after the scan is created). */
+  protected async scanWithStream(client: DaqClient, key: string, stream: string, tries = 6): Promise<ScanSummaryLike | null> {
+    for (let i = 0; i < tries; i++) {
+      const s = await client.request<ScanSummaryLike>('scan.get', { scan: key });
+      if (s.streams?.some((x) => x.name === stream)) return s;
+      await sleep(500);
+    }
+    return null;
+  }
+
+  /** While connected: wait for each new scan and, with `follow`, switch to it when it concerns this view. */
+  private async followLoop(client: DaqClient): Promise<void> {
+    let after: number;
+    try {
+      after = (await client.request<ScanSummaryLike | null>('scans.last'))?.seq ?? 0;
+    } catch {
+      return;
+    }
+    while (!this.closed && client === this.client && client.connected) {
+      try {
+        const next = await client.request<ScanSummaryLike>('scans.wait_next', { after, timeout: 20 });
+        after = next.seq;
+        if (!this.model.get('follow')) continue;
+        const changes = await this.followScan(client, next);
+        if (changes && client === this.client) this.setAndSave(changes);
+      } catch (e) {
+        if (!client.connected || client !== this.client) return;
+        if (!(e instanceof RequestError && e.body.type === 'TimeoutError')) await sleep(1000);
+      }
+    }
+  }
+}

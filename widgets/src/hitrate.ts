@@ -1,0 +1,199 @@
+/**
+ * HitRate: serial crystallography at a glance. Peaks per frame (markers), the
+ * rolling hit fraction over the last `window` frames (line, right axis) and the
+ * hit threshold (min_nb_peaks from the `peak_counter` stream info). The view
+ * reads `peak_counter` losslessly in batches (acked per message), redraws at
+ * most twice a second, and keeps a bounded, decimated history (`max_points`).
+ * The Python side is kernel-bridge/daqlab/widgets.py.
+ */
+import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
+import type { DaqClient, DataMessage } from './client.js';
+import { DaqView, el, type ScanSummaryLike } from './daqview.js';
+import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
+import { DecimatedSeries, RollingFraction } from './series.js';
+import { MODULE_NAME, MODULE_VERSION } from './version.js';
+
+export class HitRateModel extends DOMWidgetModel {
+  static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
+
+  override defaults() {
+    return {
+      ...super.defaults(),
+      _model_name: 'HitRateModel',
+      _view_name: 'HitRateView',
+      _model_module: MODULE_NAME,
+      _view_module: MODULE_NAME,
+      _model_module_version: MODULE_VERSION,
+      _view_module_version: MODULE_VERSION,
+      server_url: 'proxy/8765/ws',
+      token: '',
+      scan: '',
+      stream: 'peak_counter',
+      follow: false,
+      window: 100,
+      max_points: 5000,
+      height: 320,
+      hit_fraction: 0,
+    };
+  }
+}
+
+const REDRAW_MS = 500;
+
+export class HitRateView extends DaqView {
+  protected readonly cssClass = 'daqlab-hitrate';
+  protected readonly targetAttributes = 'change:scan change:stream change:window';
+  private plot!: HTMLDivElement;
+  private summary!: HTMLSpanElement;
+  private peaks = new DecimatedSeries(5000);
+  private fraction = new DecimatedSeries(5000);
+  private rolling = new RollingFraction(100);
+  private threshold: number | null = null;
+  private frames = 0;
+  private hits = 0;
+  private scanKey = '';
+  private sub: string | null = null;
+  private dirty = false;
+  private drawing = false;
+  private lastSaved = NaN;
+  private offEnd: (() => void) | null = null;
+
+  protected build(): void {
+    this.summary = el('span', 'daqlab-chart-summary', '');
+    this.plot = el('div', 'daqlab-chart-plot');
+    this.toolbar.append(this.summary);
+    this.stage.append(this.plot);
+    this.stage.style.height = `${this.model.get('height')}px`;
+    this.listenTo(this.model, 'change:max_points', () => {
+      const n = this.model.get('max_points') as number;
+      this.peaks.setMaxPoints(n);
+      this.fraction.setMaxPoints(n);
+      this.dirty = true;
+    });
+    this.listenTo(this.model, 'change:height', () => {
+      this.stage.style.height = `${this.model.get('height')}px`;
+      this.dirty = true;
+    });
+    this.timers.push(setInterval(() => this.tick(), REDRAW_MS));
+  }
+
+  protected detach(client: DaqClient | null): void {
+    if (this.sub && client) void client.unsubscribe(this.sub);
+    this.sub = null;
+    this.offEnd?.();
+    this.offEnd = null;
+  }
+
+  private reset(): void {
+    const n = this.model.get('max_points') as number;
+    this.peaks = new DecimatedSeries(n);
+    this.fraction = new DecimatedSeries(n);
+    this.rolling = new RollingFraction(this.model.get('window') as number);
+    this.frames = 0;
+    this.hits = 0;
+    this.dirty = true;
+  }
+
+  protected async attach(client: DaqClient): Promise<void> {
+    const stream = this.model.get('stream') as string;
+    const scan = await this.resolveScan(client);
+    if (!scan) {
+      this.statusLabel.textContent = 'waiting';
+      this.showMessage('no scan yet: waiting for an acquisition…');
+      return;
+    }
+    const info = await client.request<{ kind: string; info?: Record<string, unknown> }>('stream.info', { scan, stream });
+    if (info.kind !== 'event') throw new Error(`${scan}/${stream} is not an event stream`);
+    const t = Number(info.info?.min_nb_peaks);
+    this.threshold = Number.isFinite(t) ? t : null;
+    this.reset();
+    this.scanKey = scan;
+    const result = await client.subscribe({ scan, stream, mode: 'lossless', start: 0 }, (msg) => this.onData(client, msg));
+    if (client !== this.client) return void client.unsubscribe(result.sub);
+    this.sub = result.sub;
+    this.statusLabel.textContent = `${scan} · ${stream}`;
+    this.showMessage(null);
+    this.offEnd = client.on('sub.end', (ev) => {
+      if (ev.sub === result.sub && this.sub === result.sub) {
+        this.sub = null;
+        this.statusLabel.textContent = `${scan} · ${stream} · scan ended (${ev.length} frames)`;
+      }
+    });
+  }
+
+  protected async followScan(client: DaqClient, scan: ScanSummaryLike): Promise<Record<string, unknown> | null> {
+    const s = await this.scanWithStream(client, scan.key, this.model.get('stream') as string);
+    return s ? { scan: s.key } : null;
+  }
+
+  private onData(client: DaqClient, msg: DataMessage): void {
+    if (msg.header.sub !== this.sub) return;
+    for (const ev of msg.events ?? []) {
+      const v = ev.value;
+      if (v.invalid) continue; // incomplete frame: no peak search
+      const x = typeof v.frame_idx === 'number' ? v.frame_idx : ev.index;
+      const hit = Boolean(v.is_hit);
+      this.frames++;
+      if (hit) this.hits++;
+      this.peaks.push(x, Number(v.nb_peaks ?? 0));
+      this.fraction.push(x, this.rolling.push(hit));
+    }
+    this.dirty = true;
+    client.ack(msg.header.sub, msg.header.msg);
+  }
+
+  /** At most every REDRAW_MS: redraw when something changed, and report the hit fraction to Python. */
+  private tick(): void {
+    const f = this.rolling.value;
+    if (Number.isFinite(f) && f !== this.lastSaved) {
+      this.lastSaved = f;
+      this.setAndSave({ hit_fraction: f });
+    }
+    if (!this.dirty || this.drawing) return;
+    this.dirty = false;
+    void this.draw();
+  }
+
+  private async draw(): Promise<void> {
+    this.drawing = true;
+    try {
+      const Plotly = await loadPlotly();
+      if (this.closed) return;
+      const total = this.frames;
+      const f = this.rolling.value;
+      this.summary.textContent = total
+        ? `${total} frames · ${this.hits} hits (${((100 * this.hits) / total).toFixed(1)}%) · last ${this.rolling.count}: ${(100 * f).toFixed(1)}%`
+        : '';
+      this.el.dataset.points = String(this.peaks.length);
+      this.el.dataset.frames = String(total);
+      const xs = this.peaks.x;
+      const data: unknown[] = [
+        { type: 'scatter', mode: 'markers', name: 'peaks / frame', x: this.peaks.x, y: this.peaks.y, marker: { size: 4, color: '#1f77b4', opacity: 0.6 } },
+        { type: 'scatter', mode: 'lines', name: `hit fraction (last ${this.model.get('window')})`, x: this.fraction.x, y: this.fraction.y, yaxis: 'y2', line: { color: '#d62728', width: 2 } },
+      ];
+      const shapes =
+        this.threshold !== null
+          ? [{ type: 'line', xref: 'paper', x0: 0, x1: 1, yref: 'y', y0: this.threshold, y1: this.threshold, line: { color: '#2ca02c', dash: 'dash', width: 1.5 } }]
+          : [];
+      const annotations =
+        this.threshold !== null
+          ? [{ xref: 'paper', x: 0, yref: 'y', y: this.threshold, text: `min_nb_peaks ${this.threshold}`, showarrow: false, xanchor: 'left', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
+          : [];
+      await Plotly.react(
+        this.plot,
+        data,
+        {
+          ...baseLayout(this.model.get('height') as number),
+          xaxis: { title: { text: 'frame' }, range: xs.length ? undefined : [0, 1] },
+          yaxis: { title: { text: 'peaks' }, rangemode: 'tozero' },
+          yaxis2: { title: { text: 'hit fraction' }, overlaying: 'y', side: 'right', range: [0, 1.02] },
+          shapes,
+          annotations,
+        },
+        PLOT_CONFIG,
+      );
+    } finally {
+      this.drawing = false;
+    }
+  }
+}
