@@ -8,9 +8,16 @@
  * the fallback.
  *
  * Memory (one WebAssembly.Memory per integrator, never grown, so the
- * typed-array views on it stay valid): the per-bin sums S and V, an output
- * list, a scratch chunk of the image, then the per-pixel table (bin, frac)
- * and the dark. The integrator keeps its table in this memory (no copy).
+ * typed-array views on it stay valid): the per-bin sums S and V (LANES
+ * copies each), an output list, a scratch chunk of the image, then the
+ * per-pixel table (bin, its 16-bit copy `bin16`, frac) and the dark. The
+ * integrator keeps its table in this memory (no copy).
+ *
+ * Speed (Eiger 4M, 1000 bins, bbox): the loop is unrolled LANES times and
+ * each copy of the body adds into its own copy of S/V (constant offsets),
+ * so that neighbouring pixels of one bin do not serialize on a
+ * store-to-load chain, and it reads the bin table in 16 bits; together
+ * about 20–25 % fewer ns/pixel than one S/V and an Int32 table.
  *
  * A frame is processed in chunks: the chunk's bytes are copied into the
  * scratch area (it stays in cache for the kernel), the kernel accumulates
@@ -26,6 +33,16 @@ import { buildModule, Code, OP, I32, F32, F64, type FuncDef, type ValType } from
 /** Pixels per chunk: 16 Ki pixels ≤ 128 KiB of image, cache-resident. */
 export const CHUNK = 1 << 14;
 
+/**
+ * Copies of the per-bin sums S and V the fast kernel accumulates into:
+ * pixel k adds to copy k mod LANES, so that neighbouring pixels, which
+ * mostly fall in the same bin, do not wait for each other's
+ * read-modify-write of one memory word (the store-to-load chain, not the
+ * arithmetic, bounds a scatter-add histogram). The copies are summed after
+ * the frame.
+ */
+export const LANES = 4;
+
 export interface FastVariant {
   dtype: DType;
   /** the table has split pixels (frac array) */
@@ -35,7 +52,12 @@ export interface FastVariant {
   dummy: 'none' | 'exact' | 'delta';
   /** a per-frame mask (non-zero = invalid) is given */
   mask: boolean;
+  /** the kernel reads the 16-bit copy of the bin table (`FastMemory.bin16`) */
+  bin16: boolean;
 }
+
+/** 16-bit bin table: the codes of −1 (not integrated) and −2 (general entry list); bins must stay below BIN16_LIST */
+const BIN16_SKIP = 0xffff, BIN16_LIST = 0xfffe;
 
 const LOAD: Record<DType, { shift: number; load: (c: Code) => void }> = {
   uint8: { shift: 0, load: (c) => c.mem(OP.i32_load8_u, 0).op(OP.f64_convert_i32_s) },
@@ -103,18 +125,42 @@ function invalidCode(c: Code, v: FastVariant): void {
 /**
  * The kernel `acc(k0, cnt, img, bin, frac, dark, S, V, out, dummy32, delta32, mask, norm, invN, invN2, invC, invE)`
  * → number of pixels listed in out (those with a general entry list, as −1 − k).
+ * S and V are the first of LANES copies `laneStride` bytes apart: the loop
+ * body is unrolled LANES times, copy j of the body adds to copy j of S/V
+ * (a constant offset in the load/store instructions).
  */
-export function kernelCode(v: FastVariant): Code {
+export function kernelCode(v: FastVariant, laneStride: number): Code {
   const c = new Code();
   c.i32(0).set(L_K).i32(0).set(L_N);
   c.op(OP.block, OP.void).op(OP.loop, OP.void);
-  // k ≥ cnt → exit
-  c.get(L_K).get(P_CNT).op(OP.i32_ge_u).op(OP.br_if, 1);
+  // one pixel per block; `br 1` inside an `if` of the block goes on with the next pixel
+  for (let j = 0; j < LANES; j++) {
+    c.op(OP.block, OP.void);
+    pixelCode(c, v, j * laneStride);
+    c.op(OP.end);
+  }
+  c.op(OP.br, 0);
+  c.op(OP.end).op(OP.end);
+  c.get(L_N);
+  return c;
+}
+
+/** One pixel of the fast kernel, inside a block inside the loop; `lane`: byte offset of its copy of S/V. */
+function pixelCode(c: Code, v: FastVariant, lane: number): void {
+  // k ≥ cnt → exit (block → loop → outer block)
+  c.get(L_K).get(P_CNT).op(OP.i32_ge_u).op(OP.br_if, 2);
   c.get(P_K0).get(L_K).op(OP.i32_add).set(L_G);
   // b = bin[g]; b < 0: skip (−1) or defer (−2)
-  c.get(P_BIN).get(L_G).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.i32_load, 2).tee(L_B).i32(0).op(OP.i32_lt_s);
-  c.op(OP.if, OP.void);
-  c.get(L_B).i32(-2).op(OP.i32_eq).op(OP.if, OP.void);
+  if (v.bin16) {
+    // 2 bytes a pixel instead of 4: the pass is bound by memory traffic (image + table)
+    c.get(P_BIN).get(L_G).i32(1).op(OP.i32_shl).op(OP.i32_add).mem(OP.i32_load16_u, 1).tee(L_B).i32(BIN16_LIST).op(OP.i32_ge_u);
+    c.op(OP.if, OP.void);
+    c.get(L_B).i32(BIN16_LIST).op(OP.i32_eq).op(OP.if, OP.void);
+  } else {
+    c.get(P_BIN).get(L_G).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.i32_load, 2).tee(L_B).i32(0).op(OP.i32_lt_s);
+    c.op(OP.if, OP.void);
+    c.get(L_B).i32(-2).op(OP.i32_eq).op(OP.if, OP.void);
+  }
   pushOut(c, (x) => x.i32(-1).get(L_G).op(OP.i32_sub));
   c.op(OP.end);
   c.get(L_K).i32(1).op(OP.i32_add).set(L_K).op(OP.br, 1);
@@ -139,28 +185,25 @@ export function kernelCode(v: FastVariant): Code {
   };
   if (!v.pair) {
     binAddr(P_S);
-    addF64(c, 0, (x) => x.get(L_S));
+    addF64(c, lane, (x) => x.get(L_S));
     if (v.poisson) {
       binAddr(P_V);
-      addF64(c, 0, (x) => x.get(L_V));
+      addF64(c, lane, (x) => x.get(L_V));
     }
   } else {
     c.get(P_FRAC).get(L_G).i32(2).op(OP.i32_shl).op(OP.i32_add).mem(OP.f32_load, 2).op(OP.f64_promote_f32).set(L_F);
     c.get(L_F).get(L_S).op(OP.f64_mul).set(L_FS);
     binAddr(P_S);
-    addF64(c, 0, (x) => x.get(L_FS));
-    addF64(c, 8, (x) => x.get(L_S).get(L_FS).op(OP.f64_sub));
+    addF64(c, lane, (x) => x.get(L_FS));
+    addF64(c, lane + 8, (x) => x.get(L_S).get(L_FS).op(OP.f64_sub));
     if (v.poisson) {
       c.f64(1).get(L_F).op(OP.f64_sub).set(L_G2);
       binAddr(P_V);
-      addF64(c, 0, (x) => x.get(L_F).get(L_F).op(OP.f64_mul).get(L_V).op(OP.f64_mul));
-      addF64(c, 8, (x) => x.get(L_G2).get(L_G2).op(OP.f64_mul).get(L_V).op(OP.f64_mul));
+      addF64(c, lane, (x) => x.get(L_F).get(L_F).op(OP.f64_mul).get(L_V).op(OP.f64_mul));
+      addF64(c, lane + 8, (x) => x.get(L_G2).get(L_G2).op(OP.f64_mul).get(L_V).op(OP.f64_mul));
     }
   }
-  c.get(L_K).i32(1).op(OP.i32_add).set(L_K).op(OP.br, 0);
-  c.op(OP.end).op(OP.end);
-  c.get(L_N);
-  return c;
+  c.get(L_K).i32(1).op(OP.i32_add).set(L_K);
 }
 
 /** The part of the WebAssembly JS API used here (the project's TS lib has no WebAssembly declarations). */
@@ -181,8 +224,19 @@ export class FastMemory {
   readonly memory: WasmMemory;
   readonly S: Float64Array;
   readonly V: Float64Array;
+  /** bytes between the LANES copies of S and V the fast kernel fills (copy 0 is S / V) */
+  readonly laneStride: number;
+  /** all LANES copies of S and of V */
+  private readonly SLanes: Float64Array;
+  private readonly VLanes: Float64Array;
   readonly out: Int32Array;
   readonly bin: Int32Array;
+  /**
+   * The same table in 16 bits for the fast kernel (BIN16_SKIP for −1,
+   * BIN16_LIST for −2), null when there are too many bins; filled by
+   * `syncBin16()` once `bin` is set.
+   */
+  readonly bin16: Uint16Array | null;
   readonly frac: Float32Array | null;
   readonly dark: Float32Array | null;
   /** per-pixel normalization (0 where unusable) */
@@ -191,7 +245,7 @@ export class FastMemory {
   readonly state: Uint8Array;
   /** per-bin arrays of a sigma clip (S and V are shared with the fast pass) */
   readonly clip: { N: Float64Array; N2: Float64Array; C: Float64Array; E: Float64Array; aver: Float64Array; thr: Float64Array; bad: Float64Array; active: Uint8Array };
-  readonly off: Record<'S' | 'V' | 'N' | 'N2' | 'C' | 'E' | 'aver' | 'thr' | 'bad' | 'active' | 'out' | 'scratch' | 'maskScratch' | 'bin' | 'frac' | 'dark' | 'norm' | 'state', number>;
+  readonly off: Record<'S' | 'V' | 'N' | 'N2' | 'C' | 'E' | 'aver' | 'thr' | 'bad' | 'active' | 'out' | 'scratch' | 'maskScratch' | 'bin' | 'bin16' | 'frac' | 'dark' | 'norm' | 'state', number>;
   private readonly u8: Uint8Array;
   private readonly modules = new Map<string, Record<string, unknown>>();
 
@@ -209,11 +263,13 @@ export class FastMemory {
       return here;
     };
     const perBin = 8 * (nbins + 2);
+    const laneStride = align(perBin);
+    const small = nbins + 2 < BIN16_LIST;
     const off = {
-      S: take(perBin), V: take(perBin), N: take(perBin), N2: take(perBin), C: take(perBin), E: take(perBin),
+      S: take(laneStride * LANES), V: take(laneStride * LANES), N: take(perBin), N2: take(perBin), C: take(perBin), E: take(perBin),
       aver: take(perBin), thr: take(perBin), bad: take(perBin), active: take(nbins + 2),
       out: take(4 * CHUNK), scratch: take(8 * CHUNK), maskScratch: take(CHUNK),
-      bin: take(4 * size), frac: take(hasFrac ? 4 * size : 0), dark: take(hasDark ? 4 * size : 0),
+      bin: take(4 * size), bin16: take(small ? 2 * size : 0), frac: take(hasFrac ? 4 * size : 0), dark: take(hasDark ? 4 * size : 0),
       norm: take(4 * size), state: take(size),
     };
     const pages = Math.ceil(at / 65536);
@@ -226,13 +282,28 @@ export class FastMemory {
     const f64 = (o: number): Float64Array => new Float64Array(buf, o, nbins + 2);
     this.S = f64(off.S);
     this.V = f64(off.V);
+    this.laneStride = laneStride;
+    this.SLanes = new Float64Array(buf, off.S, (laneStride * LANES) / 8);
+    this.VLanes = new Float64Array(buf, off.V, (laneStride * LANES) / 8);
     this.clip = { N: f64(off.N), N2: f64(off.N2), C: f64(off.C), E: f64(off.E), aver: f64(off.aver), thr: f64(off.thr), bad: f64(off.bad), active: new Uint8Array(buf, off.active, nbins + 2) };
     this.out = new Int32Array(buf, off.out, CHUNK);
     this.bin = new Int32Array(buf, off.bin, size);
+    this.bin16 = small ? new Uint16Array(buf, off.bin16, size) : null;
     this.frac = hasFrac ? new Float32Array(buf, off.frac, size) : null;
     this.dark = hasDark ? new Float32Array(buf, off.dark, size) : null;
     this.norm = new Float32Array(buf, off.norm, size);
     this.state = new Uint8Array(buf, off.state, size);
+  }
+
+  /** Fill `bin16` from `bin` (call after setting `bin`). */
+  syncBin16(): void {
+    const b16 = this.bin16;
+    if (!b16) return;
+    const bin = this.bin;
+    for (let k = 0; k < bin.length; k++) {
+      const b = bin[k];
+      b16[k] = b >= 0 ? b : b === -2 ? BIN16_LIST : BIN16_SKIP;
+    }
   }
 
   /** The exports of a generated module on this memory (compiled once per key). */
@@ -280,11 +351,13 @@ export class FastMemory {
       poisson,
       dummy: dummyKind(dt),
       mask: dt.mask !== null,
+      bin16: this.bin16 !== null,
     };
-    const key = `acc/${v.dtype}/${v.pair}/${v.dark}/${v.poisson}/${v.dummy}/${v.mask}`;
-    const fn = this.exports(key, () => [{ name: 'acc', params: PARAMS, results: [I32], locals: LOCALS, body: kernelCode(v) }]).acc as KernelFn;
-    this.S.fill(0);
-    this.V.fill(0);
+    const key = `acc/${v.dtype}/${v.pair}/${v.dark}/${v.poisson}/${v.dummy}/${v.mask}/${v.bin16}`;
+    const fn = this.exports(key, () => [{ name: 'acc', params: PARAMS, results: [I32], locals: LOCALS, body: kernelCode(v, this.laneStride) }]).acc as KernelFn;
+    this.SLanes.fill(0);
+    if (poisson) this.VLanes.fill(0);
+    else this.V.fill(0);
     const { N, N2, C, E } = this.clip;
     N.fill(0);
     N2.fill(0);
@@ -294,9 +367,17 @@ export class FastMemory {
     const d32 = dt.dummy ?? 0, dd = dt.delta;
     const out = this.out;
     this.chunks(img, dt.mask, (k0, cnt) => {
-      const listed = fn(k0, cnt, o.scratch, o.bin, o.frac, o.dark, o.S, o.V, o.out, d32, dd, o.maskScratch, o.norm, o.N, o.N2, o.C, o.E);
+      const listed = fn(k0, cnt, o.scratch, v.bin16 ? o.bin16 : o.bin, o.frac, o.dark, o.S, o.V, o.out, d32, dd, o.maskScratch, o.norm, o.N, o.N2, o.C, o.E);
       for (let i = 0; i < listed; i++) unhandled(-1 - out[i]);
     });
+    // fold the copies into copy 0
+    const step = this.laneStride / 8, nb = this.nbins + 2;
+    const SL = this.SLanes, VL = this.VLanes;
+    for (let l = 1; l < LANES; l++) {
+      const at = l * step;
+      for (let b = 0; b < nb; b++) SL[b] += SL[at + b];
+      if (poisson) for (let b = 0; b < nb; b++) VL[b] += VL[at + b];
+    }
   }
 }
 

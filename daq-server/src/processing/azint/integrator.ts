@@ -205,6 +205,7 @@ export class Integrator {
       const t = this.table, c = this.corrections;
       const mem = new FastMemory(t.nbins, t.size, t.frac !== null, c.dark !== null);
       mem.bin.set(t.bin);
+      mem.syncBin16();
       if (mem.frac && t.frac) mem.frac.set(t.frac);
       if (mem.dark && c.dark) mem.dark.set(c.dark);
       mem.norm.set(c.norm);
