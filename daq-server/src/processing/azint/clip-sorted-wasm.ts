@@ -16,7 +16,7 @@
  *    (count at AMBIG) for the caller to decide on the exact float64 value,
  *    the extremes of the others, widened by e, are left at MINMAX.
  */
-import { buildModule, Code, OP, I32, F32, F64, type ValType } from './wasm.js';
+import { buildModule, Code, OP, I32, F32, F64, type ValType } from '../../wasm/assembler.js';
 
 const OPX = { i32_ge_s: 0x4e, f64_ge: 0x66, f64_min: 0xa4 } as const;
 

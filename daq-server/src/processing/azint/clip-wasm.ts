@@ -20,7 +20,7 @@
  * and re-integrates the others into the (cleared) sums of the active bins.
  */
 import type { DType } from '../../protocol/index.js';
-import { Code, OP, I32, F32, F64, type FuncDef, type ValType } from './wasm.js';
+import { Code, OP, I32, F32, F64, type FuncDef, type ValType } from '../../wasm/assembler.js';
 import { invalidTest, loadPixel, type FastVariant } from './fast-wasm.js';
 
 export interface ClipVariant {

@@ -28,7 +28,7 @@
 import type { DType, TypedArray } from '../../protocol/index.js';
 import { dtypeOf } from '../../protocol/index.js';
 import type { FrameValidity } from './corrections.js';
-import { buildModule, Code, OP, I32, F32, F64, type FuncDef, type ValType } from './wasm.js';
+import { buildModule, Code, OP, I32, F32, F64, type FuncDef, type ValType } from '../../wasm/assembler.js';
 
 /** Pixels per chunk: 16 Ki pixels ≤ 128 KiB of image, cache-resident. */
 export const CHUNK = 1 << 14;

@@ -24,6 +24,8 @@
  * is tiny and validated at load, with the JavaScript kernel as fallback.
  */
 
+import { section, uleb, vec } from '../../wasm/assembler.js';
+
 /** The part of the WebAssembly JS API used here (the compile options have no DOM/WebAssembly lib). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -38,16 +40,6 @@ declare const WebAssembly: {
   Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
 };
 
-const uleb = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-};
 const sleb = (v: bigint): number[] => {
   const out: number[] = [];
   for (;;) {
@@ -60,8 +52,6 @@ const sleb = (v: bigint): number[] => {
     out.push(b | 0x80);
   }
 };
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
 const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
 
 const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;

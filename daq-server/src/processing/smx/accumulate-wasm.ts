@@ -7,7 +7,7 @@
  * total lives there too: `flush(n4)` adds the block to it (promoting 4
  * float32 lanes to two float64 pairs) and clears the block.
  */
-import { buildModule, Code, OP, I32, uleb } from '../azint/wasm.js';
+import { buildModule, Code, OP, I32, uleb } from '../../wasm/assembler.js';
 
 interface WasmApi {
   Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };

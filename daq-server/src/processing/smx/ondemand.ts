@@ -13,7 +13,7 @@
  * instead of scanning the frame again (sparsify then peakfinder).
  */
 import type { NumArray } from './background.js';
-import { buildModule, Code, OP, I32 } from '../azint/wasm.js';
+import { buildModule, Code, OP, I32 } from '../../wasm/assembler.js';
 
 /** Per-pixel interpolation table (BackgroundInterpolator) and the per-bin background of this frame. */
 export interface BinBackground {

@@ -18,6 +18,8 @@
  * row, rewritten afterwards, or into slack): regions keep 64 bytes of slack.
  */
 
+import { section, sleb, uleb, vec } from '../../wasm/assembler.js';
+
 /** The part of the WebAssembly JS API used here (lib is ES2022 only). */
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -32,31 +34,6 @@ declare const WebAssembly: {
   Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
 };
 
-const uleb = (v: number): number[] => {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v) b |= 0x80;
-    out.push(b);
-  } while (v);
-  return out;
-};
-const sleb = (v: number): number[] => {
-  const out: number[] = [];
-  v |= 0;
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && !(b & 0x40)) || (v === -1 && b & 0x40)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-};
-const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, bytes: number[]): number[] => [id, ...uleb(bytes.length), ...bytes];
 const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
 
 const I32 = 0x7f, V128 = 0x7b;

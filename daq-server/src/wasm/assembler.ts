@@ -1,7 +1,8 @@
 /**
- * A very small WebAssembly module writer: just what the integration
- * kernels need (i32/f32/f64 locals and arithmetic, loads and stores,
- * structured control flow), emitting the binary format directly so that
+ * A very small WebAssembly module writer, shared by the hand-assembled
+ * kernels (integration, sigma clipping, smx; Jungfrau and bitshuffle use its
+ * LEB128 and section encoders): i32/f32/f64 locals and arithmetic, loads and
+ * stores, structured control flow, emitting the binary format directly so that
  * kernels can be generated at run time for one image dtype and option set
  * without any toolchain. Reference: the WebAssembly core specification,
  * "Binary Format" (sections, LEB128 integers, opcodes).
@@ -143,11 +144,11 @@ export interface FuncDef {
   body: Code;
 }
 
-function section(id: number, content: number[]): number[] {
+export function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
 
-function vec(items: number[][]): number[] {
+export function vec(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
 
