@@ -6,9 +6,8 @@
  * "follow the current scan" through `scans.wait_next`.
  */
 import { DOMWidgetView } from '@jupyter-widgets/base';
-import { PageConfig } from '@jupyterlab/coreutils';
-import { DaqClient, RequestError, resolveServerUrl } from './client.js';
-import { frontendSettings, noteServerUsed } from './settings.js';
+import { DaqClient, RequestError } from './client.js';
+import { keepConnected, serverAddress, sleep } from './connection.js';
 
 export interface ScanSummaryLike {
   key: string;
@@ -25,7 +24,6 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text
   return e;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export abstract class DaqView extends DOMWidgetView {
   protected client: DaqClient | null = null;
@@ -85,50 +83,25 @@ export abstract class DaqView extends DOMWidgetView {
     this.el.dataset.state = text ? 'message' : 'ok';
   }
 
-  private serverAddress(): { url: string; token: string } {
-    const configured = frontendSettings.serverUrl || (this.model.get('server_url') as string);
-    const token = frontendSettings.token || (this.model.get('token') as string);
-    return { url: resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token), token };
-  }
 
   /** Connect, attach, and on any failure say so and retry with back-off (until removed). */
-  private async run(gen: number): Promise<void> {
-    let delay = 1000;
-    while (!this.closed && gen === this.generation) {
-      const { url, token } = this.serverAddress();
-      const shown = url.replace(/token=[^&]+/, 'token=…');
-      const client = new DaqClient(url, { timeoutMs: 60000 });
-      try {
-        this.statusLabel.textContent = 'connecting';
-        await client.connect();
-        const lost = new Promise<string>((resolve) => (client.onclose = resolve));
-        // a proxy accepts the WebSocket even when nothing listens behind it: only a hello proves the server is there
-        await client.request('hello');
-        if (this.closed || gen !== this.generation) return client.close();
+  private run(gen: number): Promise<void> {
+    return keepConnected({
+      address: () => serverAddress(this.model),
+      alive: () => !this.closed && gen === this.generation,
+      status: (t) => (this.statusLabel.textContent = t),
+      message: (t) => this.showMessage(t),
+      timeoutMs: 60000,
+      attach: async (client) => {
         this.client = client;
-        noteServerUsed(url, token);
         void this.followLoop(client);
         await this.reattach();
-        delay = 1000;
-        const reason = await lost;
-        if (this.closed || gen !== this.generation) return;
+      },
+      detach: () => {
         this.detach(null);
         this.client = null;
-        this.statusLabel.textContent = 'disconnected';
-        this.showMessage(`lost the daqlab server at ${shown} (${reason}) — reconnecting…`);
-      } catch (e) {
-        client.close();
-        if (this.client === client) this.client = null;
-        if (this.closed || gen !== this.generation) return;
-        this.statusLabel.textContent = 'unreachable';
-        this.showMessage(
-          `daqlab server unreachable at ${shown}: ${(e as Error).message}. ` +
-            `Is daqlab-server running (npm start), and jupyter-server-proxy installed? Retrying in ${delay / 1000} s…`,
-        );
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, 10000);
-    }
+      },
+    });
   }
 
   private restart(): void {

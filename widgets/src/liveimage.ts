@@ -7,9 +7,9 @@
  * The Python side is kernel-bridge/daqlab/widgets.py.
  */
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from '@jupyter-widgets/base';
-import { PageConfig } from '@jupyterlab/coreutils';
 import * as THREE from 'three';
-import { DaqClient, resolveServerUrl, type ArrayItem, type DataMessage } from './client.js';
+import { DaqClient, type ArrayItem, type DataMessage } from './client.js';
+import { keepConnected, serverAddress, sleep } from './connection.js';
 import {
   COLORMAPS,
   SCALES,
@@ -23,7 +23,6 @@ import {
   type Colormap,
   type Scale,
 } from './colormap.js';
-import { frontendSettings, noteServerUsed } from './settings.js';
 import { MODULE_NAME, MODULE_VERSION } from './version.js';
 
 export class LiveImageModel extends DOMWidgetModel {
@@ -91,7 +90,6 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''):
   return e;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LiveImageView extends DOMWidgetView {
   // DOM
@@ -237,11 +235,6 @@ export class LiveImageView extends DOMWidgetView {
 
   // ------------------------------------------------------------ connection
 
-  private serverAddress(): { url: string; token: string } {
-    const configured = frontendSettings.serverUrl || (this.model.get('server_url') as string);
-    const token = frontendSettings.token || (this.model.get('token') as string);
-    return { url: resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token), token };
-  }
 
   private showMessage(text: string | null): void {
     this.message.textContent = text ?? '';
@@ -249,21 +242,14 @@ export class LiveImageView extends DOMWidgetView {
   }
 
   /** Connect, subscribe, and on any failure say so and retry with back-off (until removed). */
-  private async run(gen: number): Promise<void> {
-    let delay = 1000;
-    while (!this.closed && gen === this.generation) {
-      const { url, token } = this.serverAddress();
-      const shown = url.replace(/token=[^&]+/, 'token=…');
-      const client = new DaqClient(url);
-      try {
-        this.statusLabel.textContent = 'connecting';
-        await client.connect();
-        const lost = new Promise<string>((resolve) => (client.onclose = resolve));
-        // a proxy accepts the WebSocket even when nothing listens behind it: only a hello proves the server is there
-        await client.request('hello');
-        if (this.closed || gen !== this.generation) return client.close();
+  private run(gen: number): Promise<void> {
+    return keepConnected({
+      address: () => serverAddress(this.model),
+      alive: () => !this.closed && gen === this.generation,
+      status: (t) => (this.statusLabel.textContent = t),
+      message: (t) => this.showMessage(t),
+      attach: async (client) => {
         this.client = client;
-        noteServerUsed(url, token);
         client.on('scan.new', (ev) => {
           const key = (ev.scan as { key?: string } | undefined)?.key;
           if (this.model.get('follow') && key) this.setAndSave({ scan: key });
@@ -275,25 +261,12 @@ export class LiveImageView extends DOMWidgetView {
           }
         });
         await this.resubscribe();
-        delay = 1000;
-        const reason = await lost;
-        if (this.closed || gen !== this.generation) return;
+      },
+      detach: () => {
         this.client = null;
         this.sub = null;
-        this.showMessage(`lost the daqlab server at ${shown} (${reason}) — reconnecting…`);
-      } catch (e) {
-        client.close();
-        if (this.client === client) this.client = null;
-        if (this.closed || gen !== this.generation) return;
-        this.statusLabel.textContent = 'unreachable';
-        this.showMessage(
-          `daqlab server unreachable at ${shown}: ${(e as Error).message}. ` +
-            `Is daqlab-server running (npm start), and jupyter-server-proxy installed? Retrying in ${delay / 1000} s…`,
-        );
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, 10000);
-    }
+      },
+    });
   }
 
   /** A new address: drop the connection and start over. */
