@@ -11,7 +11,21 @@
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const F64 = 0x7c;
-export type ValType = typeof I32 | typeof F32 | typeof F64;
+export const V128 = 0x7b;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
+
+/** SIMD opcodes (after the 0xfd prefix; final spec numbering) used by the kernels. */
+export const SIMD = {
+  v128_load: 0x00,
+  v128_store: 0x0b,
+  v128_const: 0x0c,
+  f64x2_splat: 0x14,
+  f64x2_extract_lane: 0x21,
+  f64x2_add: 0xf0,
+  f64x2_mul: 0xf2,
+  /** pseudo-maximum b < a ? a : b ... (a < b ? b : a): one maxpd, no NaN handling */
+  f64x2_pmax: 0xf7,
+} as const;
 
 /** Opcodes used by the kernels (core spec numbering). */
 export const OP = {
@@ -57,8 +71,10 @@ export const OP = {
   i32_and: 0x71,
   i32_or: 0x72,
   i32_shl: 0x74,
+  i32_shr_u: 0x76,
   f32_abs: 0x8b,
   f32_sub: 0x93,
+  f32_div: 0x95,
   f64_abs: 0x99,
   f64_add: 0xa0,
   f64_sub: 0xa1,
@@ -128,6 +144,18 @@ export class Code {
   f64(v: number): this {
     const b = new Uint8Array(new Float64Array([v]).buffer);
     return this.op(OP.f64_const, ...b);
+  }
+  /** a SIMD instruction (0xfd prefix) with its immediates */
+  simd(opcode: number, ...imm: number[]): this {
+    return this.op(0xfd, ...uleb(opcode), ...imm);
+  }
+  /** a SIMD load/store with alignment (log2 bytes) and constant offset */
+  simdMem(opcode: number, alignLog2: number, offset = 0): this {
+    return this.simd(opcode, ...uleb(alignLog2), ...uleb(offset));
+  }
+  /** v128.const of two float64 lanes */
+  f64x2(lane0: number, lane1: number): this {
+    return this.simd(SIMD.v128_const, ...new Uint8Array(new Float64Array([lane0, lane1]).buffer));
   }
   /** a load/store with alignment (log2 bytes) and constant offset */
   mem(opcode: number, alignLog2: number, offset = 0): this {

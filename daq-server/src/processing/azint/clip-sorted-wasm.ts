@@ -6,8 +6,14 @@
  *
  *  - `first(r0, r1, base)`: the runs r0..r1 of one chunk whose image (and
  *    frame mask) were copied to the scratch areas (pixel k at k − base):
- *    validity, x = raw/norm, and the running sums S, V, N, N2, C of each
- *    run's bin (pixels in increasing index, as the pixel-order pass);
+ *    validity, x = raw/norm (float32 division: the same float32 as rounding
+ *    the float64 quotient, which is why it may be stored as float32), and per
+ *    run's bin the running sums (S, V) = Σ (raw, max(raw, 1)) in one float64
+ *    pair, pixels in increasing index as the pixel-order pass, and the kept
+ *    extremes (−min x, max x) in another (SIMD pseudo-max: one instruction,
+ *    x is finite there). The normalisation sums N, N2, C of a bin do not
+ *    depend on the frame: the caller keeps them per geometry and the kernel
+ *    only sums (w, w², 1) of the pixels found invalid, into (IW, IC).
  *  - `scan(b, aver, thr, c)`: one clipping check of bin b over its runs.
  *    x is stored as float32 (half the memory traffic); its rounding is at
  *    most e = 2⁻²²·|x| + c (c = 2⁻²²·(|aver| + |thr|) covers the rounding
@@ -16,7 +22,7 @@
  *    (count at AMBIG) for the caller to decide on the exact float64 value,
  *    the extremes of the others, widened by e, are left at MINMAX.
  */
-import { buildModule, Code, OP, I32, F32, F64, type ValType } from '../../wasm/assembler.js';
+import { buildModule, Code, OP, SIMD, I32, F32, F64, V128, type ValType } from '../../wasm/assembler.js';
 
 const OPX = { i32_ge_s: 0x4e, f64_ge: 0x66, f64_min: 0xa4 } as const;
 
@@ -52,14 +58,13 @@ export class SortedClipWasm {
   readonly runStart: Int32Array;
   readonly binRunPtr: Int32Array;
   readonly binRuns: Int32Array;
-  readonly S: Float64Array;
-  readonly V: Float64Array;
-  readonly N: Float64Array;
-  readonly N2: Float64Array;
-  readonly C: Float64Array;
-  /** per bin: smallest and largest x of the first pass */
-  readonly lo: Float64Array;
-  readonly hi: Float64Array;
+  /** per bin: (S, V) of the valid pixels (2 float64) */
+  readonly SV: Float64Array;
+  /** per bin: (−min x, max x) of the valid pixels */
+  readonly LH: Float64Array;
+  /** per bin: (Σ w, Σ w²) and count of the invalid pixels */
+  readonly IW: Float64Array;
+  readonly IC: Float64Array;
   readonly img: Float32Array;
   readonly mask: Uint8Array;
   readonly list: Int32Array;
@@ -76,7 +81,7 @@ export class SortedClipWasm {
     };
     const pb = 8 * (l.nbins + 1);
     const o = {
-      S: take(pb), V: take(pb), N: take(pb), N2: take(pb), C: take(pb), lo: take(pb), hi: take(pb), minmax: take(16), counts: take(16),
+      SV: take(2 * pb), LH: take(2 * pb), IW: take(2 * pb), IC: take(pb), minmax: take(16), counts: take(16),
       img: take(4 * l.chunk), mask: take(l.chunk),
       runBin: take(4 * l.runs), runStart: take(4 * (l.runs + 1)), binRunPtr: take(4 * (l.nbins + 1)), binRuns: take(4 * l.runs),
       list: take(4 * Math.max(1, l.maxBin)), list2: take(4 * Math.max(1, l.maxBin)),
@@ -87,13 +92,10 @@ export class SortedClipWasm {
     const memory = new WA.Memory({ initial: pages, maximum: pages });
     const buf = memory.buffer;
     const f64 = (off: number, n: number): Float64Array => new Float64Array(buf, off, n);
-    this.S = f64(o.S, l.nbins + 1);
-    this.V = f64(o.V, l.nbins + 1);
-    this.N = f64(o.N, l.nbins + 1);
-    this.N2 = f64(o.N2, l.nbins + 1);
-    this.C = f64(o.C, l.nbins + 1);
-    this.lo = f64(o.lo, l.nbins + 1);
-    this.hi = f64(o.hi, l.nbins + 1);
+    this.SV = f64(o.SV, 2 * (l.nbins + 1));
+    this.LH = f64(o.LH, 2 * (l.nbins + 1));
+    this.IW = f64(o.IW, 2 * (l.nbins + 1));
+    this.IC = f64(o.IC, l.nbins + 1);
     this.minmax = f64(o.minmax, 2);
     this.img = new Float32Array(buf, o.img, l.chunk);
     this.mask = new Uint8Array(buf, o.mask, l.chunk);
@@ -126,11 +128,11 @@ export class SortedClipWasm {
   }
 }
 
-type Offsets = Record<'S' | 'V' | 'N' | 'N2' | 'C' | 'lo' | 'hi' | 'minmax' | 'counts' | 'list2' | 'img' | 'mask' | 'runBin' | 'runStart' | 'binRunPtr' | 'binRuns' | 'list' | 'off' | 'norm' | 'x' | 'valid', number>;
+type Offsets = Record<'SV' | 'LH' | 'IW' | 'IC' | 'minmax' | 'counts' | 'list2' | 'img' | 'mask' | 'runBin' | 'runStart' | 'binRunPtr' | 'binRuns' | 'list' | 'off' | 'norm' | 'x' | 'valid', number>;
 
 // first: params r0, r1, base
-const F = { r0: 0, r1: 1, base: 2, r: 3, b8: 4, j: 5, j1: 6, k: 7, raw: 8, rd: 9, w: 10, sS: 11, sV: 12, sN: 13, sN2: 14, sC: 15, xb: 16, lo: 17, hi: 18 };
-const FIRST_LOCALS: ValType[] = [I32, I32, I32, I32, I32, F32, F64, F64, F64, F64, F64, F64, F64, F64, F64, F64];
+const F = { r0: 0, r1: 1, base: 2, r: 3, b16: 4, j: 5, j1: 6, k: 7, raw: 8, x: 9, w: 10, acc: 11, mm: 12 };
+const FIRST_LOCALS: ValType[] = [I32, I32, I32, I32, I32, F32, F32, F32, V128, V128];
 
 /** (index local) << shift, then a load/store with `offset` as the immediate address */
 const at = (c: Code, idx: number, shift: number): Code => (shift ? c.get(idx).i32(shift).op(OP.i32_shl) : c.get(idx));
@@ -140,45 +142,56 @@ function firstCode(o: Offsets): Code {
   c.get(F.r0).set(F.r);
   c.op(OP.block, OP.void).op(OP.loop, OP.void);
   c.get(F.r).get(F.r1).op(OPX.i32_ge_s).op(OP.br_if, 1);
-  at(c, F.r, 2).mem(OP.i32_load, 2, o.runBin).i32(3).op(OP.i32_shl).set(F.b8);
-  for (const [name, local] of [['S', F.sS], ['V', F.sV], ['N', F.sN], ['N2', F.sN2], ['C', F.sC], ['lo', F.lo], ['hi', F.hi]] as const) c.get(F.b8).mem(OP.f64_load, 3, o[name]).set(local);
+  at(c, F.r, 2).mem(OP.i32_load, 2, o.runBin).i32(4).op(OP.i32_shl).set(F.b16);
+  c.get(F.b16).simdMem(SIMD.v128_load, 4, o.SV).set(F.acc);
+  c.get(F.b16).simdMem(SIMD.v128_load, 4, o.LH).set(F.mm);
   at(c, F.r, 2).mem(OP.i32_load, 2, o.runStart).set(F.j);
   at(c, F.r, 2).mem(OP.i32_load, 2, o.runStart + 4).set(F.j1);
   c.op(OP.block, OP.void).op(OP.loop, OP.void);
   {
     c.get(F.j).get(F.j1).op(OPX.i32_ge_s).op(OP.br_if, 1);
-    // i = offset in the chunk (local raw reuses F.k for it), k = base + i
+    // i = offset in the chunk (in local k), raw = img[i]; invalid when masked or not finite; then k = base + i
     at(c, F.j, 1).mem(OP.i32_load16_u, 1, o.off).set(F.k);
-    // raw = img[i]; invalid when masked or not finite
     c.get(F.k).i32(2).op(OP.i32_shl).mem(OP.f32_load, 2, o.img).set(F.raw);
     c.get(F.k).mem(OP.i32_load8_u, 0, o.mask);
     c.get(F.k).get(F.base).op(OP.i32_add).set(F.k);
+    at(c, F.j, 2).mem(OP.f32_load, 2, o.norm).set(F.w);
     c.get(F.raw).get(F.raw).op(OP.f32_sub).f32(0).op(OP.f32_eq).op(OP.i32_eqz).op(OP.i32_or);
     c.op(OP.if, OP.void);
     {
+      // rare: x = NaN, not valid, (w, w², 1) into the bin's invalid sums
       at(c, F.j, 2).f32(NaN).mem(OP.f32_store, 2, o.x);
       c.get(F.k).i32(0).mem(OP.i32_store8, 0, o.valid);
+      c.get(F.b16);
+      c.get(F.b16).mem(OP.f64_load, 3, o.IW).get(F.w).op(OP.f64_promote_f32).op(OP.f64_add);
+      c.mem(OP.f64_store, 3, o.IW);
+      c.get(F.b16);
+      c.get(F.b16).mem(OP.f64_load, 3, o.IW + 8).get(F.w).op(OP.f64_promote_f32).get(F.w).op(OP.f64_promote_f32).op(OP.f64_mul).op(OP.f64_add);
+      c.mem(OP.f64_store, 3, o.IW + 8);
+      c.get(F.b16).i32(1).op(OP.i32_shr_u);
+      c.get(F.b16).i32(1).op(OP.i32_shr_u).mem(OP.f64_load, 3, o.IC).f64(1).op(OP.f64_add);
+      c.mem(OP.f64_store, 3, o.IC);
     }
     c.op(OP.else);
     {
       c.get(F.k).i32(1).mem(OP.i32_store8, 0, o.valid);
-      at(c, F.j, 2).mem(OP.f32_load, 2, o.norm).op(OP.f64_promote_f32).set(F.w);
-      c.get(F.raw).op(OP.f64_promote_f32).set(F.rd);
-      c.get(F.rd).get(F.w).op(OP.f64_div).set(F.xb);
-      at(c, F.j, 2).get(F.xb).op(OP.f32_demote_f64).mem(OP.f32_store, 2, o.x);
-      c.get(F.lo).get(F.xb).op(OPX.f64_min).set(F.lo);
-      c.get(F.hi).get(F.xb).op(OP.f64_max).set(F.hi);
-      c.get(F.sS).get(F.rd).op(OP.f64_add).set(F.sS);
-      c.get(F.sV).get(F.rd).f64(1).op(OP.f64_max).op(OP.f64_add).set(F.sV);
-      c.get(F.sN).get(F.w).op(OP.f64_add).set(F.sN);
-      c.get(F.sN2).get(F.w).get(F.w).op(OP.f64_mul).op(OP.f64_add).set(F.sN2);
-      c.get(F.sC).f64(1).op(OP.f64_add).set(F.sC);
+      c.get(F.raw).get(F.w).op(OP.f32_div).set(F.x);
+      at(c, F.j, 2).get(F.x).mem(OP.f32_store, 2, o.x);
+      // (S, V) += (raw, max(raw, 1))
+      c.get(F.acc);
+      c.get(F.raw).op(OP.f64_promote_f32).simd(SIMD.f64x2_splat).f64x2(-Infinity, 1).simd(SIMD.f64x2_pmax);
+      c.simd(SIMD.f64x2_add).set(F.acc);
+      // (−lo, hi) = max((−lo, hi), (−x, x))
+      c.get(F.mm);
+      c.get(F.x).op(OP.f64_promote_f32).simd(SIMD.f64x2_splat).f64x2(-1, 1).simd(SIMD.f64x2_mul);
+      c.simd(SIMD.f64x2_pmax).set(F.mm);
     }
     c.op(OP.end);
     c.get(F.j).i32(1).op(OP.i32_add).set(F.j).op(OP.br, 0);
   }
   c.op(OP.end).op(OP.end);
-  for (const [name, local] of [['S', F.sS], ['V', F.sV], ['N', F.sN], ['N2', F.sN2], ['C', F.sC], ['lo', F.lo], ['hi', F.hi]] as const) c.get(F.b8).get(local).mem(OP.f64_store, 3, o[name]);
+  c.get(F.b16).get(F.acc).simdMem(SIMD.v128_store, 4, o.SV);
+  c.get(F.b16).get(F.mm).simdMem(SIMD.v128_store, 4, o.LH);
   c.get(F.r).i32(1).op(OP.i32_add).set(F.r).op(OP.br, 0);
   c.op(OP.end).op(OP.end);
   return c;

@@ -99,6 +99,8 @@ export class SortedClipTable {
   private readonly chunkRun: Int32Array;
   /** the WebAssembly kernels and memory (null: JS engine) */
   private readonly w: SortedClipWasm | null;
+  /** per bin Σ w, Σ w², count over the whole table (the WebAssembly first pass subtracts the invalid pixels) */
+  private readonly tableSums: [Float64Array, Float64Array, Float64Array] | null = null;
   private maskCleared = false;
 
   constructor(readonly integ: Integrator) {
@@ -172,6 +174,18 @@ export class SortedClipTable {
       this.binRunPtr = w.binRunPtr;
       this.binRuns = w.binRuns;
       this.x = w.x;
+      // in increasing pixel index per bin, as the pixel-order pass sums them
+      const tN = new Float64Array(nb), tN2 = new Float64Array(nb), tC = new Float64Array(nb);
+      for (let r = 0; r < runBin.length; r++) {
+        const b = runBin[r];
+        for (let q = runStart[r]; q < runStart[r + 1]; q++) {
+          const wq = normS[q];
+          tN[b] += wq;
+          tN2[b] += wq * wq;
+          tC[b] += 1;
+        }
+      }
+      this.tableSums = [tN, tN2, tC];
     } else {
       this.pix = pix;
       this.norm = normS;
@@ -188,13 +202,10 @@ export class SortedClipTable {
   /** The WebAssembly first pass (float32 frames, no dummy, no dark). */
   private firstWasm(w: SortedClipWasm, image: Float32Array, mask: Uint8Array | null, s: SortedSums, valid: Uint8Array | null): void {
     const nb = this.integ.nbins;
-    w.S.fill(0);
-    w.V.fill(0);
-    w.N.fill(0);
-    w.N2.fill(0);
-    w.C.fill(0);
-    w.lo.fill(Infinity);
-    w.hi.fill(-Infinity);
+    w.SV.fill(0);
+    w.IW.fill(0);
+    w.IC.fill(0);
+    w.LH.fill(-Infinity);
     if (mask === null && !this.maskCleared) {
       w.mask.fill(0);
       this.maskCleared = true;
@@ -209,14 +220,23 @@ export class SortedClipTable {
       }
       if (cr[c + 1] > cr[c]) w.first(cr[c], cr[c + 1], c0);
     }
-    s.S.set(w.S.subarray(0, nb));
-    s.V.set(w.V.subarray(0, nb));
-    s.N.set(w.N.subarray(0, nb));
-    s.N2.set(w.N2.subarray(0, nb));
-    s.C.set(w.C.subarray(0, nb));
-    s.E.set(w.C.subarray(0, nb));
-    this.xmin.set(w.lo);
-    this.xmax.set(w.hi);
+    const { SV, LH, IW, IC } = w;
+    const [tN, tN2, tC] = this.tableSums!;
+    const { xmin, xmax } = this;
+    for (let b = 0; b < nb; b++) {
+      s.S[b] = SV[2 * b];
+      s.V[b] = SV[2 * b + 1];
+      // the geometry's sums, less the pixels invalid in this frame (exactly the table's when none is)
+      const bad = IC[b];
+      const C = tC[b] - bad;
+      s.C[b] = s.E[b] = C;
+      s.N[b] = bad === 0 ? tN[b] : C === 0 ? 0 : tN[b] - IW[2 * b];
+      s.N2[b] = bad === 0 ? tN2[b] : C === 0 ? 0 : tN2[b] - IW[2 * b + 1];
+      // extremes of the float32 x, widened by their rounding (2⁻²⁴ relative) to bound the exact quotients
+      const lo = -LH[2 * b], hi = LH[2 * b + 1];
+      xmin[b] = lo === Infinity ? lo : lo - Math.abs(lo) * 2 ** -23;
+      xmax[b] = hi === -Infinity ? hi : hi + Math.abs(hi) * 2 ** -23;
+    }
     if (valid !== null) valid.set(w.valid);
   }
 
