@@ -18,3 +18,5 @@ echo "== bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)"
 node bench/dist/codec.js
 echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
 node bench/dist/saving.js
+echo "== HDF5 viewer: an EIGER 4M slice read and binned for the browser (reference: h5py reading the frame)"
+.venv/bin/python bench/h5viewer.py

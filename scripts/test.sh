@@ -9,5 +9,7 @@ echo "== daq-server unit tests (node:test)"
 npm test --silent -w daq-server
 echo "== browser protocol client and colour mapping (node:test)"
 npm test --silent -w widgets
+echo "== HDF5 viewer logic against MockProvider (node:test)"
+npm test --silent -w extension
 echo "== Python client, integration and notebook tests (pytest)"
 .venv/bin/python -m pytest "$@"

@@ -1,5 +1,5 @@
 """The `daqlab` wheel carries the prebuilt JupyterLab extension: installed into a clean venv
-(no Node, no source tree), JupyterLab lists it enabled, next to the widget manager and
+(no Node, no source tree), JupyterLab lists it enabled (and the HDF5 viewer's server extension), next to the widget manager and
 jupyter-server-proxy it depends on. Versions of the Python and JS halves are in step."""
 from __future__ import annotations
 
@@ -64,6 +64,10 @@ def test_wheel_installs_the_labextension(tmp_path):
     assert str(venv) in listing  # installed into the clean venv, not found elsewhere
     servers = run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], env=env, cwd=tmp_path)
     assert re.search(r"jupyter_server_proxy\s+enabled", servers), servers
+    # the HDF5 viewer's server extension: enabled by the config file the wheel installs, and importable
+    assert re.search(r"daqlab\.h5server\s+enabled", servers), servers
+    assert re.search(r"daqlab\.h5server\s+\S*\s*OK", servers), servers
+    assert "daqlab-0.1.0.data/data/etc/jupyter/jupyter_server_config.d/daqlab.json" in names, names
     # the Python half imports from the wheel, not from the source tree
     where = run([str(py), "-c", "import daqlab.widgets as w; print(w.__file__, w.LiveImage._model_module_version.default_value)"],
                 env=env, cwd=tmp_path)

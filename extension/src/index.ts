@@ -1,7 +1,7 @@
 /**
  * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
  * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats` and `Progress` render) and adds the
- * "DAQ" side panel. Settings (schema/plugin.json) can override the server address.
+ * "DAQ" side panel and the HDF5/NeXus viewer. Settings (schema/plugin.json) can override the server address.
  */
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -21,6 +21,7 @@ import {
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
+import { registerH5Viewer, type H5LabApp } from './h5viewer/plugin.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
 
@@ -30,7 +31,7 @@ const plugin = {
   autoStart: true,
   requires: [IJupyterWidgetRegistry],
   optional: [ISettingRegistry],
-  activate(app: LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null): void {
+  activate(app: LabApp & H5LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null): void {
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
@@ -47,6 +48,7 @@ const plugin = {
         RoiStatsView,
       },
     });
+    registerH5Viewer(app); // the HDF5/NeXus viewer (h5viewer/)
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });
     if (settingRegistry) {

@@ -9,3 +9,4 @@ export { HitRateModel, HitRateView } from './hitrate.js';
 export { ProgressModel, ProgressView } from './progress.js';
 export { ProfileModel, ProfileView } from './profile.js';
 export { RoiStatsModel, RoiStatsView } from './roistats.js';
+export { loadPlotly, PLOT_CONFIG, type PlotlyLike } from './plot.js';

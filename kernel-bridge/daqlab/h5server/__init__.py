@@ -1,0 +1,29 @@
+"""The daqlab HDF5/NeXus viewer's server side: a Jupyter server extension that reads HDF5
+files under the server's root directory with h5py and serves structure, attributes, the
+NeXus default plot and (binned) hyperslabs to the viewer in JupyterLab.
+
+Enabled by `etc/jupyter/jupyter_server_config.d/daqlab.json` (shipped in the wheel); by
+hand: `jupyter server --ServerApp.jpserver_extensions='{"daqlab.h5server": True}'`.
+"""
+from __future__ import annotations
+
+#: the URL prefix under the Jupyter base URL
+PREFIX = "daqlab/h5"
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "daqlab.h5server"}]
+
+
+def _load_jupyter_server_extension(serverapp):
+    from jupyter_server.utils import url_path_join
+
+    from .handlers import ROUTES
+
+    base = serverapp.web_app.settings["base_url"]
+    serverapp.web_app.add_handlers(".*$", [(url_path_join(base, PREFIX, name), cls) for name, cls in ROUTES])
+    serverapp.log.info("daqlab HDF5 viewer endpoints at %s", url_path_join(base, PREFIX))
+
+
+# the older name jupyter_server still looks for
+load_jupyter_server_extension = _load_jupyter_server_extension

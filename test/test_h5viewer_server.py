@@ -1,0 +1,289 @@
+"""The HDF5 viewer's server extension (daqlab.h5server) in a real `jupyter server`: structure,
+attributes, links of every kind followed, virtual datasets, NeXus default plots, hyperslabs
+with binning/decimation, and bad requests answered with 400/403/404 naming the problem."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import ROOT, wait_until
+from h5files import HUGE_SHAPE, stack_frame, write_all
+
+KERNEL_BRIDGE = ROOT / "kernel-bridge"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterServer:
+    """`jupyter server` with only our extension (besides the defaults) on a free port. Its
+    working directory is not the root: VDS and external links must resolve relative to the file."""
+
+    def __init__(self, tmp: Path):
+        self.root = tmp / "root"
+        self.expected = write_all(self.root / "sub")
+        (tmp / "outside.h5").write_bytes((self.root / "sub" / "external.h5").read_bytes())
+        (self.root / "escape.h5").symlink_to(tmp / "outside.h5")
+        env = dict(os.environ)
+        for d in ("config", "data", "runtime", "cwd"):
+            (tmp / d).mkdir(exist_ok=True)
+        env.update(JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
+                   JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTER_PLATFORM_DIRS="1",
+                   PYTHONPATH=os.pathsep.join([str(KERNEL_BRIDGE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        self.port = free_port()
+        self.token = secrets.token_hex(16)
+        self.base = "/jl/"  # a base URL, as JupyterHub gives: routes must honour it
+        self.log_path = tmp / "server.log"
+        args = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--ip", "127.0.0.1", "--port", str(self.port),
+                f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.root}",
+                f"--ServerApp.base_url={self.base}",
+                "--ServerApp.jpserver_extensions={'daqlab.h5server': True}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--allow-root")
+        self.proc = subprocess.Popen(args, env=env, cwd=tmp / "cwd", stdout=open(self.log_path, "w"),
+                                     stderr=subprocess.STDOUT)
+        if not wait_until(self._ready, timeout=60, interval=0.2) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError("jupyter server did not start:\n" + self.log_path.read_text())
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            return True
+        try:
+            return self.get_raw("api/status")[0] == 200
+        except OSError:
+            return False
+
+    def get_raw(self, route: str, token: str | None = "default", **params) -> tuple[int, bytes, dict]:
+        url = f"http://127.0.0.1:{self.port}{self.base}{route}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        req = urllib.request.Request(url)
+        if token:
+            req.add_header("Authorization", f"token {self.token if token == 'default' else token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def json(self, endpoint: str, **params):
+        status, body, _ = self.get_raw(f"daqlab/h5/{endpoint}", **params)
+        assert status == 200, (status, body[:500])
+        return json.loads(body)
+
+    def error(self, endpoint: str, **params) -> tuple[int, dict]:
+        status, body, _ = self.get_raw(f"daqlab/h5/{endpoint}", **params)
+        return status, json.loads(body)
+
+    def array(self, **params) -> tuple[dict, np.ndarray, int]:
+        status, body, headers = self.get_raw("daqlab/h5/data", **params)
+        assert status == 200, (status, body[:500])
+        assert headers["Content-Type"] == "application/octet-stream"
+        return (*decode(body), len(body))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def decode(body: bytes) -> tuple[dict, np.ndarray]:
+    """The binary format: u32 LE header length, JSON header, payload 8-byte aligned."""
+    n = int.from_bytes(body[:4], "little")
+    header = json.loads(body[4:4 + n])
+    assert (4 + n) % 8 == 0
+    data = np.frombuffer(body[4 + n:], dtype=np.dtype(header["dtype"]).newbyteorder("<")).reshape(header["shape"])
+    assert data.nbytes == header["nbytes"]
+    return header, data
+
+
+@pytest.fixture(scope="module")
+def js(tmp_path_factory):
+    s = JupyterServer(tmp_path_factory.mktemp("h5server"))
+    yield s
+    s.stop()
+
+
+def test_extension_loaded_and_authenticated(js):
+    assert "daqlab HDF5 viewer endpoints at /jl/daqlab/h5" in js.log_path.read_text()
+    status, _, _ = js.get_raw("daqlab/h5/meta", token=None, file="sub/plain.h5")
+    assert status == 403  # no token, no data
+    status, _, _ = js.get_raw("daqlab/h5/meta", token="wrong", file="sub/plain.h5")
+    assert status == 403
+
+
+def test_meta_of_the_root_group_lists_children_links_followed(js):
+    m = js.json("meta", file="sub/plain.h5", path="/")
+    assert m["kind"] == "group" and m["path"] == "/"
+    assert {"name": "creator", "dtype": "string", "shape": [], "value": "daqlab tests"} in m["attrs"]
+    kids = {c["name"]: c for c in m["children"]}
+    assert kids["stack"] == {"name": "stack", "link": "hard", "kind": "dataset", "shape": [6, 64, 80], "dtype": "uint16"}
+    assert kids["group"]["kind"] == "group" and kids["group"]["nx_class"] == "NXcollection"
+    assert kids["soft"] == {"name": "soft", "link": "soft", "target": "/group/inner", "kind": "dataset",
+                            "shape": [5], "dtype": "int16"}
+    assert kids["ext"] == {"name": "ext", "link": "external", "file": "external.h5", "target": "/target",
+                           "kind": "dataset", "shape": [3, 4], "dtype": "float64"}
+    assert kids["dangling"]["kind"] == "missing" and kids["dangling"]["link"] == "soft"
+    assert kids["ext_missing"]["kind"] == "missing" and kids["ext_missing"]["link"] == "external"
+    assert kids["huge"]["shape"] == list(HUGE_SHAPE)
+
+
+def test_meta_of_a_dataset_and_attrs_in_full(js):
+    m = js.json("meta", file="sub/plain.h5", path="/stack")
+    assert m["kind"] == "dataset" and m["ndim"] == 3 and m["chunks"] == [1, 64, 80]
+    assert "deflate" in m["filters"]
+    assert m["nbytes"] == 6 * 64 * 80 * 2
+    assert {"name": "units", "dtype": "string", "shape": [], "value": "counts"} in m["attrs"]
+    # long attributes are summarised in meta, sent whole by attrs
+    g = js.json("meta", file="sub/plain.h5", path="/group")
+    long = next(a for a in g["attrs"] if a["name"] == "long_array")
+    assert long["truncated"] and "value" not in long and long["shape"] == [1000]
+    full = js.json("attrs", file="sub/plain.h5", path="/group")
+    assert next(a for a in full["attrs"] if a["name"] == "long_array")["value"] == list(range(1000))
+
+
+def test_external_link_followed(js):
+    m = js.json("meta", file="sub/plain.h5", path="/ext")
+    assert m["link"] == "external" and m["file"] == "external.h5" and m["shape"] == [3, 4]
+    header, data, _ = js.array(file="sub/plain.h5", path="/ext")
+    np.testing.assert_array_equal(data, np.arange(12).reshape(3, 4) * 1.5)
+    status, err = js.error("data", file="sub/plain.h5", path="/ext_missing")
+    assert status == 400 and err["field"] == "path"
+
+
+def test_virtual_dataset_reported_and_read(js):
+    m = js.json("meta", file="sub/vds.h5", path="/frames")
+    assert m["virtual"] is True and m["vds"]["count"] == 2
+    assert {s["file"] for s in m["vds"]["sources"]} == {"src0.h5", "src1.h5"}
+    expected = js.expected["vds"]
+    for k in (0, 3, 7):  # frames from both source files, the server's cwd is elsewhere
+        header, frame, _ = js.array(file="sub/vds.h5", path="/frames", select=f"{k},:,:")
+        assert header["shape"] == [32, 48] and header["select"] == f"{k},0:32,0:48"
+        np.testing.assert_array_equal(frame, expected[k])
+
+
+def test_slices_of_3d_and_4d(js):
+    header, data, _ = js.array(file="sub/plain.h5", path="/stack", select="4")
+    assert header["shape"] == [64, 80] and header["dtype"] == "uint16" and header["method"] == "none"
+    np.testing.assert_array_equal(data, stack_frame(4))
+    header, data, _ = js.array(file="sub/plain.h5", path="/stack", select="-1,10:20:2,::4")
+    np.testing.assert_array_equal(data, stack_frame(5)[10:20:2, ::4])
+    # a 1D profile along the stack axis
+    header, data, _ = js.array(file="sub/plain.h5", path="/stack", select=":,3,7")
+    np.testing.assert_array_equal(data, [stack_frame(k)[3, 7] for k in range(6)])
+    cube = np.arange(2 * 3 * 8 * 10, dtype=np.float32).reshape(2, 3, 8, 10)
+    header, data, _ = js.array(file="sub/plain.h5", path="/cube4d", select="1,2,:,:")
+    np.testing.assert_array_equal(data, cube[1, 2])
+    # 64-bit integers travel as float64 (no BigInt arrays in the browser), said in the header
+    header, data, _ = js.array(file="sub/plain.h5", path="/big_ints")
+    assert header["dtype"] == "float64" and header["source_dtype"] == "int64"
+    np.testing.assert_array_equal(data, np.arange(10) * 2.0**40)
+
+
+def test_json_values_for_scalars_and_strings(js):
+    assert js.json("data", file="sub/plain.h5", path="/scalar", format="json")["value"] == 42.5
+    assert js.json("data", file="sub/plain.h5", path="/text", format="json")["value"] == "hello"
+    assert js.json("data", file="sub/plain.h5", path="/labels", format="json")["value"] == ["a", "bb", "ccc"]
+    v = js.json("data", file="sub/plain.h5", path="/stack", format="json", select="0,0:2,0:3")
+    assert v["value"] == stack_frame(0)[0:2, 0:3].tolist() and v["shape"] == [2, 3]
+    status, err = js.error("data", file="sub/plain.h5", path="/stack", format="json")
+    assert status == 400 and err["field"] == "select" and "at most" in err["error"]
+
+
+def test_large_slice_is_binned_on_the_server(js):
+    """A 4096×4096 uint32 frame of a 64 GB (logical) dataset, asked with max_pixels=512²:
+    the response is a 512×512 float32 mean image, 1 MB — not the 64 MB frame, nor the file."""
+    header, data, nbytes = js.array(file="sub/plain.h5", path="/huge", select="5", max_pixels=512 * 512)
+    assert header["binning"] == 8 and header["method"] == "mean" and data.shape == (512, 512)
+    assert header["selected_shape"] == [4096, 4096] and header["source_shape"] == list(HUGE_SHAPE)
+    assert nbytes < 1.1 * 512 * 512 * 4
+    assert nbytes < 4096 * 4096 * 4 / 60 and nbytes < np.prod(HUGE_SHAPE) * 4 / 60000
+    np.testing.assert_array_equal(data[:256], 1000)  # the bright half, binned exactly
+    np.testing.assert_array_equal(data[256:], 0)
+    # an unwritten frame reads as the fill value
+    header, data, _ = js.array(file="sub/plain.h5", path="/huge", select="0", max_pixels=64 * 64)
+    assert header["binning"] == 64 and np.all(data == 7)
+
+
+def test_nxdefault_follows_the_default_chain(js):
+    d = js.json("nxdefault", file="sub/nexus.nxs")
+    assert d["path"] == "/entry/plot"
+    assert d["signal"] == {"name": "I", "path": "/entry/plot/I", "shape": [3, 100], "dtype": "float32",
+                           "units": None, "long_name": None}
+    assert d["axes"][0] is None
+    assert d["axes"][1]["path"] == "/entry/plot/q" and d["axes"][1]["units"] == "1/nm"
+    assert d["interpretation"] == "spectrum" and d["errors"] == "/entry/plot/I_errors"
+    # no @default: the first NXdata of the entry
+    assert js.json("nxdefault", file="sub/nexus.nxs", path="/entry2")["path"] == "/entry2/img"
+    # a @default cycle ends without a plot, as does a file without NeXus classes
+    assert js.json("nxdefault", file="sub/nexus.nxs", path="/loop") == {"path": None}
+    assert js.json("nxdefault", file="sub/plain.h5") == {"path": None}
+
+
+@pytest.mark.parametrize("params, status, field, words", [
+    ({"file": "../outside.h5"}, 403, None, "outside the Jupyter root"),
+    ({"file": "escape.h5"}, 403, None, "outside the Jupyter root"),  # a symlink out of the root
+    ({"file": "/etc/passwd"}, 404, None, "does not exist"),  # absolute paths are taken under the root
+    ({"file": "sub/none.h5"}, 404, None, "does not exist"),
+    ({}, 400, None, "file: missing"),
+    ({"file": "sub"}, 400, None, "is a directory"),
+    ({"file": "sub/not_hdf5.h5"}, 400, "file", "not an HDF5 file"),
+    ({"file": "sub/plain.h5", "path": "/nope"}, 400, "path", "does not exist"),
+    ({"file": "sub/plain.h5", "path": "stack"}, 400, "path", "must be absolute"),
+    ({"file": "sub/plain.h5", "path": "/group"}, 400, "path", "is a group"),
+    ({"file": "sub/plain.h5", "path": "/stack", "select": "9"}, 400, "select", "index 9 is out of range for size 6"),
+    ({"file": "sub/plain.h5", "path": "/stack", "select": "0,0,0,0"}, 400, "select", "4 dimensions given, the dataset has 3"),
+    ({"file": "sub/plain.h5", "path": "/stack", "select": "0,x"}, 400, "select", "'x' is not an index"),
+    ({"file": "sub/plain.h5", "path": "/stack", "select": "0,5:5"}, 400, "select", "selects nothing"),
+    ({"file": "sub/plain.h5", "path": "/stack", "select": "0,::-1"}, 400, "select", "step must be positive"),
+    ({"file": "sub/plain.h5", "path": "/stack", "max_pixels": "many"}, 400, "max_pixels", "not an integer"),
+    ({"file": "sub/plain.h5", "path": "/stack", "max_pixels": "0"}, 400, "max_pixels", "positive"),
+    ({"file": "sub/plain.h5", "path": "/stack", "format": "xml"}, 400, "format", "not one of bin, json"),
+    ({"file": "sub/plain.h5", "path": "/text"}, 400, "path", "ask format=json"),
+])
+def test_bad_requests_are_refused_with_a_reason(js, params, status, field, words):
+    got, err = js.error("data", **params)
+    assert got == status, err
+    assert words in err["error"], err
+    if field:
+        assert err["field"] == field
+    # and the server keeps serving
+    assert js.json("meta", file="sub/plain.h5", path="/scalar")["kind"] == "dataset"
+
+
+def test_reader_decimates_a_slice_too_large_to_read(tmp_path, monkeypatch):
+    """Above MAX_READ_BYTES the server reads every b-th row/column instead of the whole slice."""
+    from daqlab.h5server import reader
+
+    monkeypatch.setattr(reader, "MAX_READ_BYTES", 1000)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["img"] = np.arange(100 * 90, dtype=np.float32).reshape(100, 90)
+        header, data = reader.read_selection(f["img"], None, 25 * 25)
+        assert header["method"] == "stride" and header["binning"] == 4
+        np.testing.assert_array_equal(data, f["img"][::4, ::4])
+        # the binned mean of a ragged edge averages only the pixels that are there
+        monkeypatch.setattr(reader, "MAX_READ_BYTES", 2**30)
+        header, data = reader.read_selection(f["img"], "0:5,0:5", 4)
+        assert header["binning"] == 3 and data.shape == (2, 2)
+        block = np.arange(100 * 90, dtype=np.float32).reshape(100, 90)[0:5, 0:5]
+        np.testing.assert_allclose(data, [[block[:3, :3].mean(), block[:3, 3:].mean()],
+                                          [block[3:, :3].mean(), block[3:, 3:].mean()]])
