@@ -18,3 +18,5 @@ echo "== bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)"
 node bench/dist/codec.js
 echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
 node bench/dist/saving.js
+echo "== batch azint on a saved EIGER 4M scan (reference: the online rate of the same pipeline and saving)"
+node bench/dist/batch.js
