@@ -20,3 +20,5 @@ echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
 node bench/dist/saving.js
 echo "== HDF5 viewer: an EIGER 4M slice read and binned for the browser (reference: h5py reading the frame)"
 .venv/bin/python bench/h5viewer.py
+echo "== batch azint on a saved EIGER 4M scan (reference: the online rate of the same pipeline and saving)"
+node bench/dist/batch.js

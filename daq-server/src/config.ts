@@ -11,6 +11,8 @@ export interface ServerConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** JS modules adding processing steps */
   plugins: string[];
+  /** saved scans (master files) offered as replay detectors */
+  replays: string[];
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -21,6 +23,7 @@ export const DEFAULTS: ServerConfig = {
   token: null,
   logLevel: 'info',
   plugins: [],
+  replays: [],
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -32,6 +35,7 @@ export const USAGE = `usage: daqlab-server [options]
   --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
   --log-level LEVEL      debug | info | warn | error (default info)
   --plugin FILE          load processing steps from a JS module (repeatable; default export: a step or a list)
+  --replay MASTER        offer a saved scan as detector replay-PREFIX (repeatable): its frames, replayed
   --help                 show this help`;
 
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
@@ -49,7 +53,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -60,6 +64,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.token !== undefined) out.token = raw.token === null ? null : String(raw.token);
   if (raw.log_level !== undefined) out.logLevel = raw.log_level as ServerConfig['logLevel'];
   if (raw.plugins !== undefined) out.plugins = ([] as unknown[]).concat(raw.plugins).map(String);
+  if (raw.replays !== undefined) out.replays = ([] as unknown[]).concat(raw.replays).map(String);
   return out;
 }
 
@@ -75,6 +80,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       token: { type: 'string' },
       'log-level': { type: 'string' },
       plugin: { type: 'string', multiple: true },
+      replay: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -88,6 +94,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['memory-budget'] !== undefined) cfg.memoryBudget = parseSize(values['memory-budget'], '--memory-budget');
   if (values.token !== undefined) cfg.token = values.token || null;
   if (values.plugin) cfg.plugins = [...cfg.plugins, ...values.plugin];
+  if (values.replay) cfg.replays = [...cfg.replays, ...values.replay];
   if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);

@@ -5,6 +5,7 @@ import { selectPlugins } from './detectors/registry.js';
 import { DaqService } from './service.js';
 import { listen, type RunningServer } from './api/server.js';
 import { StepRegistry } from './processing/registry.js';
+import { replayPlugins } from './detectors/replay/index.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -21,7 +22,8 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   const cfg = { ...DEFAULTS, ...config };
   const steps = new StepRegistry();
   for (const path of cfg.plugins) await steps.load(path);
-  const service = new DaqService({ plugins: selectPlugins(cfg.detectors), memoryBudget: cfg.memoryBudget, steps });
+  const replays = await replayPlugins(cfg.replays);
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps });
   const running = await listen(service, { host: cfg.host, port: cfg.port, token: cfg.token });
   return {
     ...running,

@@ -33,6 +33,7 @@ from .errors import (
     TimeoutError,
 )
 from .saved import SavedEventStream, SavedScan, SavedStream, open_master
+from .batch import open_derived
 from .scans import Scan, Scans
 from .streams import Cursor, Stream
 
@@ -44,6 +45,7 @@ __all__ = [
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError", "AuthError",
     "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "geometry", "__version__",
     "open_master", "SavedScan", "SavedStream", "SavedEventStream", "widgets",
+    "open_derived",
 ]
 
 

@@ -207,6 +207,8 @@ class SavedScan:
     ``streams`` (the same names as the live scan's), ``default`` (the NXdata plot)."""
 
     state = "CLOSED"
+    #: a derived scan's job manifest (``daqlab.open_derived``), else None
+    manifest: dict | None = None
 
     def __init__(self, path: str):
         h5py = _h5py()
@@ -240,7 +242,16 @@ class SavedScan:
             "nb_frames_saved": saving.get("nb_frames_saved"),
             **{k: v for k, v in params.items() if k != "scan"},
         }
+        # a derived scan (a batch job's result) records the saved scan it was computed from
+        self.source: dict | None = (json.loads(_text(e["source_scan/data"][()]))
+                                    if "source_scan/data" in e else None)
         self.streams = _SavedStreams(self._load_streams())
+
+    def open_source(self) -> "SavedScan":
+        """The saved scan this derived scan was computed from (``source["master"]``)."""
+        if not self.source:
+            raise NotFoundError(f"{self.path} records no source scan: it is not a derived scan")
+        return SavedScan(self.source["master"])
 
     @property
     def name(self):

@@ -39,6 +39,10 @@ export interface AcquisitionEvents {
 
 /** Longest a single pump turn may run before yielding to the event loop (ms). */
 const PUMP_SLICE_MS = 8;
+/** Unpaced runs (replays): frames read ahead of processing and saving, per receiver. */
+const UNPACED_AHEAD = 8;
+/** Unpaced runs: how long to wait for processing or saving to catch up before reading on (s). */
+const UNPACED_WAIT = 0.001;
 /** Counter events per second while running. */
 const COUNTER_HZ = 5;
 
@@ -226,8 +230,9 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     const start = now();
     const batch: ReceivedFrame[] = [];
     let i = this.counters.nb_frames_acquired;
+    const unpaced = this.run.unpaced === true;
     try {
-      while (i < this.armed && this.due(i) <= now()) {
+      while (i < this.armed && (unpaced ? this.inFlight() + batch.length < this.ahead() : this.due(i) <= now())) {
         batch.push(this.receivers[0].receive(i));
         i++;
         if ((now() - start) * 1000 > PUMP_SLICE_MS) break;
@@ -243,8 +248,23 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       return;
     }
     if (this.counters.nb_frames_acquired < this.armed) {
-      this.schedule(this.due(this.counters.nb_frames_acquired) - now());
+      this.schedule(unpaced ? (batch.length ? 0 : UNPACED_WAIT) : this.due(this.counters.nb_frames_acquired) - now());
     }
+  }
+
+  /** Frames acquired but not yet through processing (released or dropped) and saving. */
+  private inFlight(): number {
+    const c = this.counters;
+    return c.nb_frames_acquired - c.nb_frames_processed - c.nb_frames_dropped + (this.saver?.queued ?? 0);
+  }
+
+  /**
+   * Unpaced runs keep this many frames in flight: enough to keep every receiver
+   * busy, bounded memory, and never more than the receivers queue (no drops).
+   */
+  private ahead(): number {
+    const maxPending = Number(this.params.processing?.max_pending ?? Infinity);
+    return Math.max(1, Math.min(UNPACED_AHEAD * this.counters.nb_frames_transferred.length, maxPending));
   }
 
   private store(batch: ReceivedFrame[]): void {

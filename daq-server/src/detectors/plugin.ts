@@ -70,6 +70,12 @@ export interface DetectorRun {
   readonly dtype: DType;
   /** fastest frame period this configuration allows, in seconds */
   readonly minPeriod: number;
+  /**
+   * Frames come from storage, not from a sensor (the replay detector): the
+   * acquisition ignores the frame period and reads frames as fast as
+   * processing and saving take them, never dropping one.
+   */
+  readonly unpaced?: boolean;
   /** create receiver `rank` of `count` (the controller decides the topology) */
   receiver(rank: number, count: number): Receiver;
   /**

@@ -127,6 +127,8 @@ export function writeMaster(m: MasterInput): void {
       note.dataset('data', json(userInfo));
     }
 
+    if (info.source_scan) writeSourceLink(entry, info.source_scan as SourceScan);
+
     const defaultPlot = writePlots(entry, scan, pipeline);
     if (defaultPlot && !(m.frames && m.frames.count > 0)) entry.attrs({ default: defaultPlot });
     if (m.sparseFile) writeSparseLinks(entry, basename(m.sparseFile), m.scan);
@@ -146,7 +148,28 @@ function writeSparseLinks(entry: H5Group, file: string, scan: Scan): void {
   }
 }
 
-const KNOWN_INFO = new Set(['detector', 'detector_config', 'detector_description', 'acquisition', 'processing', 'saving', 'software', 'start_time', 'end_time', 'end_reason', 'counters', 'acquisition_uuid']);
+/** A derived scan (a batch job's result) records the saved scan it was computed from. */
+export interface SourceScan {
+  /** absolute path of the source's master file */
+  master: string;
+  /** the source's scan key, when it has one */
+  key: string | null;
+  /** path of the source's NXentry in its master (default `/entry`) */
+  entry?: string;
+  [more: string]: unknown;
+}
+
+/** `entry/source_scan`: what the scan was derived from, and an external link to the source's entry. */
+function writeSourceLink(entry: H5Group, src: SourceScan): void {
+  const g = entry.group('source_scan', { NX_class: 'NXnote', description: 'this scan was computed from a saved scan', master: src.master });
+  g.dataset('type', 'application/json');
+  g.dataset('data', json(src));
+  g.dataset('master', src.master);
+  if (src.key) g.dataset('key', src.key);
+  g.externalLink('entry', src.master, src.entry ?? '/entry');
+}
+
+const KNOWN_INFO = new Set(['source_scan', 'detector', 'detector_config', 'detector_description', 'acquisition', 'processing', 'saving', 'software', 'start_time', 'end_time', 'end_reason', 'counters', 'acquisition_uuid']);
 
 function identityOf(scan: Scan): Record<string, unknown> {
   return { ...scan.identity, key: scan.key };

@@ -117,6 +117,11 @@ export class ScanSaver implements FrameTap {
     s.scan.updateInfo({ saving: this.describe() });
   }
 
+  /** Frames handed to the writers and not yet written (flow control of unpaced runs). */
+  get queued(): number {
+    return this.pool ? this.seq - this.pool.saved : 0;
+  }
+
   onError(listener: (reason: string) => void): void {
     this.errorListeners.push(listener);
   }
