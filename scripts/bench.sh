@@ -18,3 +18,5 @@ echo "== bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)"
 node bench/dist/codec.js
 echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
 node bench/dist/saving.js
+echo "== tomography: filtered back-projection, 1024² slices from 1800 projections (reference: numpy/scipy FBP of the same sinograms)"
+.venv/bin/python bench/tomo.py
