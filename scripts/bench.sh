@@ -22,3 +22,5 @@ echo "== HDF5 viewer: an EIGER 4M slice read and binned for the browser (referen
 .venv/bin/python bench/h5viewer.py
 echo "== batch azint on a saved EIGER 4M scan (reference: the online rate of the same pipeline and saving)"
 node bench/dist/batch.js
+echo "== tomography: filtered back-projection, 1024² slices from 1800 projections (reference: numpy/scipy FBP of the same sinograms)"
+.venv/bin/python bench/tomo.py

@@ -27,6 +27,8 @@ def test_notebook_runs(path, server, monkeypatch, tmp_path):
     if path.name.startswith("01-"):
         assert "in order: True" in text
         assert "IndexWontBeThereError" in text and "StateError" in text
+    if path.name.startswith("06-"):
+        assert "relative RMS error inside the object" in text and "simulated" in text
 
 
 def test_there_are_notebooks():

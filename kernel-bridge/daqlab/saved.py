@@ -279,7 +279,7 @@ class SavedScan:
             for name, obj in results.items():
                 if hasattr(obj, "shape"):
                     cadence = _text(obj.attrs.get("cadence", "frame"))
-                    ds = obj if cadence == "frame" else _OneItem(obj)
+                    ds = obj if cadence in ("frame", "end") else _OneItem(obj)
                     streams[name] = SavedStream(name, ds, info={"cadence": cadence})
                 else:
                     cols = {k: v[()] for k, v in obj.items() if hasattr(v, "shape")}

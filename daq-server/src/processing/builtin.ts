@@ -5,6 +5,7 @@ import { STEP_FACTORIES as JUNGFRAU_STEPS } from './jungfrau/index.js';
 import { smxSteps } from './smx/index.js';
 import { xpcsStep } from './xpcs/index.js';
 import { azintSteps } from './azint/index.js';
+import { tomoStep } from './tomo/index.js';
 
 export function builtinSteps(): StepFactory[] {
   return [
@@ -13,5 +14,6 @@ export function builtinSteps(): StepFactory[] {
     ...(azintSteps() as unknown as StepFactory[]),
     ...(smxSteps() as unknown as StepFactory[]),
     xpcsStep as unknown as StepFactory,
+    tomoStep as unknown as StepFactory,
   ];
 }

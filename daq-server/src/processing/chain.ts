@@ -95,6 +95,16 @@ export class StepChain {
     return { index, receiver, image: ctx.veto ? null : ctx.image, valid, veto: ctx.veto, items };
   }
 
+  /** Run every step's `drain` in order; items go to `emit` (only `end` streams). */
+  async drain(emit: (stream: string, item: TypedArray | Record<string, unknown>) => void): Promise<void> {
+    const declared = new Set(this.streams.filter((s) => s.cadence === 'end').map((s) => s.name));
+    const checked = (stream: string, item: TypedArray | Record<string, unknown>): void => {
+      if (!declared.has(stream)) throw new Error(`a step emitted to undeclared end stream ${JSON.stringify(stream)}`);
+      emit(stream, item);
+    };
+    for (const step of this.steps) await step.drain?.(checked);
+  }
+
   /** Partial results of accumulated streams, from every step that has them; `final` flushes the steps first. */
   partials(final = false): Record<string, TypedArray> {
     if (final) for (const step of this.steps) step.finish?.();

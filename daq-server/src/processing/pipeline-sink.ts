@@ -25,6 +25,7 @@ export class PipelineSink implements FrameSink {
   private readonly waiting = new Map<number, FrameResult | 'dropped'>();
   private readonly streams = new Map<string, Stream>();
   private readonly accumulated: StreamDecl[];
+  private readonly hasEnd: boolean;
   private sinceSnapshot = 0;
   private snapshot: Promise<void> = Promise.resolve();
   private faultListeners: ((reason: string) => void)[] = [];
@@ -43,6 +44,8 @@ export class PipelineSink implements FrameSink {
   ) {
     for (const d of decls) this.streams.set(d.name, scan.stream(d.name));
     this.accumulated = decls.filter((d) => d.cadence === 'accumulated');
+    this.hasEnd = decls.some((d) => d.cadence === 'end');
+    pool.on('item', (stream, item) => this.endItem(stream, item));
     this.dispatch =
       pool.topology === 'dynamic'
         ? scan.createEventStream('dispatch', { description: 'dynamic dispatch lookup table: frame index → receiver' })
@@ -122,8 +125,17 @@ export class PipelineSink implements FrameSink {
     }
   }
 
+  /** An item of an `end` stream (after the last frame), appended as it arrives. */
+  private endItem(stream: string, item: TypedArray | Record<string, unknown>): void {
+    const s = this.streams.get(stream);
+    if (this.failed || !s || s.sealed) return;
+    if (s.kind === 'array') (s as ArrayStream).append([item as TypedArray]);
+    else (s as EventStream).append([item]);
+  }
+
   async finish(): Promise<void> {
     await this.pool.drained();
+    if (this.hasEnd) await this.pool.drainSteps();
     await this.snapshot;
     await this.publishAccumulated(true);
     this.pool.terminate();

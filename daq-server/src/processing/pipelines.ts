@@ -82,6 +82,14 @@ export const PIPELINES: PipelineDef[] = [
     steps: () => ['jungfrau_pedestal'],
   },
   {
+    name: 'tomo',
+    description:
+      'Tomography: flat/dark normalisation, −log, sinograms, centre of rotation (given or from the 0°/180° pair) and filtered back-projection on worker threads; the volume is published slice by slice (`volume`).',
+    uses: ['tomo'],
+    ordered: true,
+    steps: () => ['tomo'],
+  },
+  {
     name: 'chain',
     description: 'A chain of steps given in order by name in `steps` (built-in or plugin steps); each takes the parameters its schema declares.',
     uses: [],

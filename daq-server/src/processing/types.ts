@@ -32,9 +32,11 @@ export interface StreamDecl {
    *          released in frame order across receivers;
    * `static`: items emitted once at setup (e.g. the radial axis);
    * `accumulated`: partial results per receiver (e.g. a sum image), combined with `combine`
-   *          and published periodically and at the end.
+   *          and published periodically and at the end;
+   * `end`: items produced after the last frame by the step's `drain` (e.g. a reconstructed
+   *          volume, one slice per item), published as each one is ready.
    */
-  cadence: 'frame' | 'static' | 'accumulated';
+  cadence: 'frame' | 'static' | 'accumulated' | 'end';
   /** accumulated streams: how the partial results of receivers combine (element-wise) */
   combine?: 'sum' | 'max';
 }
@@ -64,6 +66,11 @@ export interface Step {
   partial?(): Record<string, TypedArray>;
   /** called once after the last frame, before the final `partial()` (flush what is pending) */
   finish?(): void;
+  /**
+   * After the last frame (before `finish`): produce the items of `end` streams,
+   * which may take long (a reconstruction), handing each to `emit` when ready.
+   */
+  drain?(emit: (stream: string, item: TypedArray | Record<string, unknown>) => void): Promise<void>;
   /**
    * Partial-frame topology (head step only): do part `part` of `parts` of this
    * frame — e.g. correct some detector modules — straight into the shared

@@ -15,6 +15,7 @@ import type { SavingParams } from './params.js';
 import { eventColumns, eventItems, writeArrayStream, writeColumns } from './tables.js';
 import { frameRuns, virtualSources, type FramePlace } from './vds.js';
 import { VERSION } from '../version.js';
+import { tomoLayout, writeNXtomo, writeVolumePlot } from './nxtomo.js';
 import type { DType } from '../protocol/index.js';
 
 export interface SavedFrames {
@@ -131,6 +132,9 @@ export function writeMaster(m: MasterInput): void {
 
     const defaultPlot = writePlots(entry, scan, pipeline);
     if (defaultPlot && !(m.frames && m.frames.count > 0)) entry.attrs({ default: defaultPlot });
+    const tomo = tomoLayout(info);
+    if (tomo && m.frames && m.frames.count > 0) writeNXtomo(entry, tomo, m.frames, `${detPath}/data`);
+    if (writeVolumePlot(entry, scan, `/${p.nx_entry_name}/process/results`)) entry.attrs({ default: 'reconstruction' });
     if (m.sparseFile) writeSparseLinks(entry, basename(m.sparseFile), m.scan);
   } finally {
     f.close();
@@ -233,7 +237,7 @@ function writeResults(results: H5Group, scan: Scan): void {
     if (s.kind === 'array') {
       const a = s as ArrayStream;
       const units: Record<string, string> = typeof s.info.unit === 'string' ? { units: s.info.unit as string } : {};
-      writeArrayStream(results, name, a, cadence === 'frame', { cadence, ...units });
+      writeArrayStream(results, name, a, cadence === 'frame' || cadence === 'end', { cadence, ...units });
     } else {
       const { events, trimmed } = eventItems(s as EventStream);
       if (name === 'sparse_frame') continue; // in the sparse file

@@ -1,5 +1,5 @@
 /**
- * The four simulators as plugins: info, schema, shapes, determinism, the
+ * The five simulators as plugins: info, schema, shapes, determinism, the
  * frame pool, lost packets, faults, configuration errors.
  */
 import { test } from 'node:test';
@@ -16,9 +16,13 @@ const EXPECTED = {
   'sim-eiger-4m': { shape: [2167, 2070], image: [2167, 2070], dtype: 'uint32', rate: 750 },
   'sim-eiger-500k': { shape: [514, 1030], image: [514, 1030], dtype: 'uint32', rate: 9000 },
   'sim-camera': { shape: [1024, 1024], image: [1024, 1024], dtype: 'uint16', rate: 100 },
+  'sim-tomo-camera': { shape: [2048, 2048], image: [2048, 2048], dtype: 'uint16', rate: 2000 },
 } as const;
 
-test('four simulators with complete DetectorInfo', () => {
+/** Frame shape of a run with the default configuration (the tomography camera's ROI defaults to 256²). */
+const runShape = (name: string, info: number[]): number[] => (name === 'sim-tomo-camera' ? [256, 256] : info);
+
+test('five simulators with complete DetectorInfo', () => {
   const plugins = simulatorPlugins();
   assert.deepEqual(plugins.map((p) => p.name).sort(), Object.keys(EXPECTED).sort());
   for (const p of plugins) {
@@ -29,9 +33,9 @@ test('four simulators with complete DetectorInfo', () => {
     assert.deepEqual(info.image_shape, e.image, p.name);
     assert.equal(info.dtype, e.dtype);
     assert.equal(info.max_frame_rate, e.rate);
-    assert.deepEqual(info.pixel_size, [75e-6, 75e-6]);
+    assert.deepEqual(info.pixel_size, p.name === 'sim-tomo-camera' ? [6.5e-6, 6.5e-6] : [75e-6, 75e-6]);
     assert.deepEqual(info.trigger_modes, ['internal', 'software', 'external']);
-    assert.deepEqual(info.scenes.sort(), ['dark', 'flat', 'powder', 'saxs', 'serial_crystallography', 'xpcs']);
+    assert.deepEqual(info.scenes.sort(), ['dark', 'flat', 'powder', 'saxs', 'serial_crystallography', 'tomography', 'xpcs']);
     assert.ok(info.model.length > 5);
     assert.ok(Object.keys(info.sensor).length >= 3);
     for (const [k, v] of Object.entries(info)) assert.notEqual(v, undefined, `${p.name}.${k}`);
@@ -70,6 +74,7 @@ test('config schemas: defaults everywhere, closed, and Ajv fills the same defaul
     'sim-eiger-4m': 'serial_crystallography',
     'sim-eiger-500k': 'powder',
     'sim-camera': 'flat',
+    'sim-tomo-camera': 'tomography',
   });
 });
 
@@ -79,9 +84,9 @@ test('frames have the run shape and dtype for every detector and scene', async (
       if (p.name !== 'sim-eiger-500k' && scene !== 'flat' && scene !== 'dark') continue; // the big ones: below
       const run = await p.open({ scene, pool_size: 1 });
       const f = run.receiver(0, 1).receive(0);
-      assert.deepEqual(run.shape, p.info().shape);
+      assert.deepEqual(run.shape, runShape(p.name, p.info().shape));
       assert.equal(run.dtype, p.info().dtype);
-      assert.equal(f.data.length, product(p.info().shape));
+      assert.equal(f.data.length, product(runShape(p.name, p.info().shape)));
       assert.equal(f.data.constructor.name, p.info().dtype === 'uint16' ? 'Uint16Array' : 'Uint32Array');
       assert.equal(f.index, 0);
       assert.equal(f.valid, true);

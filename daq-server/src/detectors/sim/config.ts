@@ -8,7 +8,8 @@ import { DaqError, parameterError, type FieldError } from '../../protocol/index.
 import type { JsonSchema } from '../plugin.js';
 import { readPoniFile, PoniParseError, type PoniParameters, type PoniFile } from '../geometry/poni.js';
 import { energyToWavelength, wavelengthToEnergy } from '../geometry/pyfai-geometry.js';
-import { COMMON_DEFAULTS, DEFAULT_ENERGY_KEV, SCENES, type SceneName, type SimSpec } from './specs.js';
+import { COMMON_DEFAULTS, DEFAULT_ENERGY_KEV, SCENES, runSpec, type SceneName, type SimSpec } from './specs.js';
+import { checkTomoConfig } from './tomo.js';
 
 /** The validated configuration, typed. */
 export interface SimConfig {
@@ -43,6 +44,16 @@ export interface SimConfig {
   xpcs_intensity: number;
   xpcs_xi: number;
   flat_mean: number;
+  /** tomography */
+  tomo_phantom: 'shepp_logan' | 'porous';
+  tomo_projections: number;
+  tomo_darks: number;
+  tomo_flats: number;
+  tomo_angle_range: number;
+  tomo_cor_offset: number;
+  tomo_mu: number;
+  /** detectors with a hardware ROI (sim-tomo-camera): frame size [rows, cols] */
+  frame_shape: [number, number] | null;
   /** camera only */
   offset: number;
   read_noise: number;
@@ -83,7 +94,8 @@ export function buildSchema(spec: SimSpec): JsonSchema {
           ? 'dark: no photons (pedestal + electronic noise, in the gain stage `dark_gain`).'
           : spec.kind === 'camera'
             ? 'dark: no photons (offset + read noise).'
-            : 'dark: no photons (all zero).'),
+            : 'dark: no photons (all zero).') +
+        ' tomography: darks, flats and projections of a rotating 3D phantom (tomo_* parameters).',
     },
     seed: int('Seed of every random draw: frame i is a pure function of (detector, configuration, i).', d.seed, 0, 4294967295),
     pool_size: int(
@@ -192,7 +204,30 @@ export function buildSchema(spec: SimSpec): JsonSchema {
       0,
       spec.kind === 'camera' ? 60000 : 1e6,
     ),
+    tomo_phantom: {
+      type: 'string',
+      enum: ['shepp_logan', 'porous'],
+      default: d.tomo_phantom,
+      description:
+        'tomography: shepp_logan: 3D Shepp–Logan ellipsoids (Toft contrast); porous: a sphere of matrix with spherical pores and dense inclusions at seed-drawn, known positions (listed in the scan info).',
+    },
+    tomo_projections: int('tomography: projections over tomo_angle_range, both ends included.', d.tomo_projections, 2, 7200),
+    tomo_darks: int('tomography: dark frames (image_key 2) taken first.', d.tomo_darks, 0, 1000),
+    tomo_flats: int('tomography: flat fields (image_key 1) taken after the darks, before the projections.', d.tomo_flats, 0, 1000),
+    tomo_angle_range: num('tomography: rotation range in degrees (180: a parallel-beam scan; 360 also works).', d.tomo_angle_range, 1, 360),
+    tomo_cor_offset: num('tomography: offset in pixels of the rotation axis from the centre column (cols − 1)/2.', d.tomo_cor_offset, -512, 512),
+    tomo_mu: num('tomography: absorbance of phantom value 1 over the phantom radius R (μ = value · tomo_mu / R per pixel).', d.tomo_mu, 0, 50),
   };
+  if (spec.roi) {
+    props.frame_shape = {
+      type: 'array',
+      items: { type: 'integer', minimum: 16, maximum: Math.min(...spec.shape) },
+      minItems: 2,
+      maxItems: 2,
+      default: [256, 256],
+      description: `Frame size [rows, cols]: a centred region of interest of the ${spec.shape.join(' × ')} sensor.`,
+    };
+  }
   if (spec.kind === 'camera') {
     props.offset = int('camera: dark offset in ADU added to every pixel.', d.offset, 0, 60000);
     props.read_noise = num('camera: read noise in ADU rms (Poisson(σ²) − round(σ²), integer and reproducible).', d.read_noise, 0, 100);
@@ -309,13 +344,18 @@ export function normalizeConfig(
     out.poni = { ...given, rot1: given.rot1 ?? 0, rot2: given.rot2 ?? 0, rot3: given.rot3 ?? 0 };
   }
   const merged = { ...COMMON_DEFAULTS, ...structuredClone(out) } as unknown as SimConfig;
-  const frameBytes = spec.shape.reduce((a, b) => a * b, 1) * (spec.dtype === 'uint32' ? 4 : 2);
+  const shape = runSpec(spec, merged.frame_shape).shape;
+  const frameBytes = shape.reduce((a, b) => a * b, 1) * (spec.dtype === 'uint32' ? 4 : 2);
+  const crossErrors: FieldError[] = [];
   if (merged.pool_size * frameBytes > MAX_POOL_BYTES) {
-    throw parameterError(
-      [{ field: 'detector.pool_size', message: `${merged.pool_size} frames of ${frameBytes} bytes exceed the ${MAX_POOL_BYTES}-byte pool limit` }],
-      `${spec.name}: invalid detector configuration`,
-    );
+    crossErrors.push({ field: 'detector.pool_size', message: `${merged.pool_size} frames of ${frameBytes} bytes exceed the ${MAX_POOL_BYTES}-byte pool limit` });
   }
+  if (merged.scene === 'tomography' && (spec.kind === 'jungfrau' || spec.gapRows.length || spec.gapCols.length)) {
+    crossErrors.push({ field: 'detector.scene', message: `tomography needs a detector without gaps or raw modules (sim-tomo-camera, sim-camera, sim-eiger-500k); ${spec.name} has them` });
+  } else {
+    crossErrors.push(...checkTomoConfig(merged, shape));
+  }
+  if (crossErrors.length) throw parameterError(crossErrors, `${spec.name}: invalid detector configuration`);
   return { config: out, cfg: merged };
 }
 

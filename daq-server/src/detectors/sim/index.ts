@@ -5,7 +5,7 @@
  * ground truth: see specs.ts, config.ts, scenes.ts, random.ts, run.ts.
  */
 import type { DetectorInfo, DetectorPlugin, JsonSchema } from '../plugin.js';
-import { countingGapMask, SCENES, SPECS, TRIGGER_MODES, type SimSpec } from './specs.js';
+import { countingGapMask, runSpec, SCENES, SPECS, TRIGGER_MODES, type SimSpec } from './specs.js';
 import { buildSchema, normalizeConfig, resolveGeometry, type SimConfig } from './config.js';
 import { createScene } from './scenes.js';
 import { CountingRun } from './counting.js';
@@ -55,13 +55,13 @@ class SimulatorPlugin implements DetectorPlugin {
 
   async open(config: Record<string, unknown>): Promise<SimRun> {
     const { config: publicConfig, cfg } = this.normalize(config);
-    const geometry = await resolveGeometry(this.spec, cfg);
-    const valid =
-      this.spec.kind === 'jungfrau' ? invert(assemblyMap(JUNGFRAU_4M).gapMask) : maybeInvert(countingGapMask(this.spec));
-    const scene = createScene({ spec: this.spec, cfg, geometry, valid });
-    return this.spec.kind === 'jungfrau'
-      ? new JungfrauRun(this.spec, publicConfig, cfg, geometry, scene)
-      : new CountingRun(this.spec, publicConfig, cfg, geometry, scene);
+    const spec = runSpec(this.spec, cfg.frame_shape);
+    const geometry = await resolveGeometry(spec, cfg);
+    const valid = spec.kind === 'jungfrau' ? invert(assemblyMap(JUNGFRAU_4M).gapMask) : maybeInvert(countingGapMask(spec));
+    const scene = createScene({ spec, cfg, geometry, valid });
+    return spec.kind === 'jungfrau'
+      ? new JungfrauRun(spec, publicConfig, cfg, geometry, scene)
+      : new CountingRun(spec, publicConfig, cfg, geometry, scene);
   }
 }
 

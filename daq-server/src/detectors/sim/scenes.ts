@@ -13,6 +13,7 @@ import { PyFAIGeometry, braggTth, qFromTth, tthAt } from '../geometry/pyfai-geom
 import type { ResolvedGeometry, SimConfig } from './config.js';
 import type { SceneName, SimSpec } from './specs.js';
 import { CALIBRANTS, reflections } from './calibrants.js';
+import { TomographyScene } from './tomo-scene.js';
 import { STREAM, TWO32, exponential, frameKey, hash2, normal8, poissonFloat, unit } from './random.js';
 
 export interface SceneContext {
@@ -519,6 +520,8 @@ export function createScene(ctx: SceneContext): Scene {
       return new SaxsScene(ctx);
     case 'xpcs':
       return new XpcsScene(ctx);
+    case 'tomography':
+      return new TomographyScene(ctx);
   }
 }
 

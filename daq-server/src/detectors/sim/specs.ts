@@ -6,7 +6,7 @@
 import type { DType } from '../../protocol/index.js';
 import { JUNGFRAU_4M } from '../geometry/jungfrau-layout.js';
 
-export const SCENES = ['serial_crystallography', 'powder', 'saxs', 'xpcs', 'flat', 'dark'] as const;
+export const SCENES = ['serial_crystallography', 'powder', 'saxs', 'xpcs', 'flat', 'dark', 'tomography'] as const;
 export type SceneName = (typeof SCENES)[number];
 
 /** counting: DECTRIS-like photon counter (uint32, gaps = dummy); camera: integrating uint16 with offset and read noise; jungfrau: raw gain-switching words */
@@ -37,6 +37,8 @@ export interface SimSpec {
   gapRows: [number, number][];
   gapCols: [number, number][];
   sensor: Record<string, unknown>;
+  /** the frame size is configurable (`frame_shape`, a centred hardware ROI of `shape`) */
+  roi?: boolean;
   defaults: {
     scene: SceneName;
     pool_size: number;
@@ -84,6 +86,15 @@ export const COMMON_DEFAULTS = {
   contrast: 0.3,
   xpcs_intensity: 2.0,
   xpcs_xi: 1.0,
+  // tomography
+  tomo_phantom: 'shepp_logan' as 'shepp_logan' | 'porous',
+  tomo_projections: 180,
+  tomo_darks: 10,
+  tomo_flats: 10,
+  tomo_angle_range: 180,
+  tomo_cor_offset: 0,
+  tomo_mu: 2,
+  frame_shape: null as [number, number] | null,
   // camera only
   offset: 100,
   read_noise: 2.0,
@@ -206,7 +217,39 @@ export const SPECS: SimSpec[] = [
       flat_mean: 1000,
     },
   },
+  {
+    name: 'sim-tomo-camera',
+    model: 'Simulated 2048 × 2048 sCMOS camera behind a scintillator (tomography), hardware ROI',
+    kind: 'camera',
+    shape: [2048, 2048],
+    imageShape: [2048, 2048],
+    pixel: [6.5e-6, 6.5e-6],
+    dtype: 'uint16',
+    maxFrameRate: 2000,
+    dummy: null,
+    gapRows: [],
+    gapCols: [],
+    roi: true,
+    sensor: {
+      type: 'integrating (scintillator + sCMOS readout), 1 ADU per photon, offset and Gaussian-like read noise',
+      material: 'LuAG:Ce',
+      pixel_note: '6.5 µm effective pixels; frame_shape selects a centred region of interest',
+      adc_bits: 16,
+    },
+    defaults: {
+      scene: 'tomography',
+      pool_size: 0,
+      poni: { dist: 0.1, poni1: 0.006656, poni2: 0.006656, rot1: 0, rot2: 0, rot3: 0 },
+      flat_mean: 10000,
+    },
+  },
 ];
+
+/** The spec of one run: a detector with a hardware ROI gets the configured frame shape. */
+export function runSpec(spec: SimSpec, frameShape: [number, number] | null): SimSpec {
+  if (!spec.roi || !frameShape) return spec;
+  return { ...spec, shape: [...frameShape], imageShape: [frameShape[0], frameShape[1]] };
+}
 
 export const specByName = (name: string): SimSpec | undefined => SPECS.find((s) => s.name === name);
 

@@ -21,6 +21,7 @@ export type ToWorker =
   | { type: 'frame'; index: number; data: TypedArray; valid: boolean; from?: number; mask?: Uint8Array }
   | { type: 'part'; index: number; data: TypedArray; out: TypedArray; flags: Uint8Array; part: number; parts: number }
   | { type: 'partials'; id: number; final: boolean }
+  | { type: 'drain' }
   | { type: 'close' };
 
 export type FromWorker =
@@ -38,4 +39,6 @@ export type FromWorker =
   | ({ type: 'result' } & FrameResult)
   | { type: 'part_done'; index: number; rank: number }
   | { type: 'partials'; id: number; partials: Record<string, TypedArray> }
+  | { type: 'item'; rank: number; stream: string; item: TypedArray | Record<string, unknown> }
+  | { type: 'drained'; rank: number }
   | { type: 'error'; rank: number; index: number | null; message: string; fields?: FieldError[] };

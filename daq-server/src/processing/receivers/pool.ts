@@ -20,6 +20,7 @@ const IN_FLIGHT = 4;
 
 export interface PoolEvents {
   result: [FrameResult];
+  item: [string, TypedArray | Record<string, unknown>];
   dropped: [number];
   failed: [string];
 }
@@ -48,6 +49,7 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
   private readonly shared: ReceivedFrame[] = [];
   private partialRequests = new Map<number, { wanted: number; got: Record<string, TypedArray>[]; resolve: (p: Record<string, TypedArray>[]) => void }>();
   private nextRequest = 1;
+  private drainWait: { missing: number; resolve: () => void } | null = null;
   private closed = false;
   readonly transferred: number[];
   /** dynamic topology: receiver of each frame */
@@ -152,6 +154,15 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
         }
         return;
       }
+      case 'item':
+        this.emit('item', m.stream, m.item);
+        return;
+      case 'drained':
+        if (this.drainWait && --this.drainWait.missing === 0) {
+          this.drainWait.resolve();
+          this.drainWait = null;
+        }
+        return;
       case 'error':
         this.fail(`receiver ${r.rank} failed${m.index === null ? '' : ` on frame ${m.index}`}: ${m.message.split('\n')[0]}`);
         return;
@@ -235,6 +246,15 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
     });
   }
 
+  /** Run the steps' `drain` in every receiver (items arrive as `item` events); resolves when all are done or the pool closes. */
+  drainSteps(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.drainWait = { missing: this.size, resolve };
+      for (const r of this.receivers) r.worker.postMessage({ type: 'drain' });
+    });
+  }
+
   /** Resolves once nothing is queued or in flight. */
   async drained(): Promise<void> {
     while (!this.closed && (this.inFlight > 0 || this.pending > 0 || this.parts.size > 0)) {
@@ -246,6 +266,8 @@ export class ReceiverPool extends EventEmitter<PoolEvents> {
     this.closed = true;
     for (const r of this.receivers) void r?.worker.terminate();
     for (const req of this.partialRequests.values()) req.resolve([]);
+    this.drainWait?.resolve();
+    this.drainWait = null;
     this.partialRequests.clear();
   }
 }

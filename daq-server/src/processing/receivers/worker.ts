@@ -74,6 +74,11 @@ port.on('message', async (message: ToWorker) => {
         send({ type: 'partials', id: message.id, partials: copies }, transferable(Object.values(copies)));
         return;
       }
+      case 'drain': {
+        await chain?.drain((stream, item) => send({ type: 'item', rank, stream, item }, transferable([item])));
+        send({ type: 'drained', rank });
+        return;
+      }
       case 'close':
         port.close();
         return;
