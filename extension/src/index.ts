@@ -1,7 +1,7 @@
 /**
  * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
  * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats` and `Progress` render) and adds the
- * "DAQ" side panel. Settings (schema/plugin.json) can override the server address.
+ * "DAQ" and "Jobs" side panels. Settings (schema/plugin.json) can override the server address.
  */
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -18,9 +18,12 @@ import {
   ProgressView,
   RoiStatsModel,
   RoiStatsView,
+  SlurmJobsModel,
+  SlurmJobsView,
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
+import { JobsPanel } from './jobs-panel.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
 
@@ -45,15 +48,20 @@ const plugin = {
         ProfileView,
         RoiStatsModel,
         RoiStatsView,
+        SlurmJobsModel,
+        SlurmJobsView,
       },
     });
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });
+    const jobsPanel = new JobsPanel();
+    app.shell.add(jobsPanel, 'left', { rank: 651 });
     if (settingRegistry) {
       const apply = (s: ISettingRegistry.ISettings) => {
         frontendSettings.serverUrl = String(s.get('serverUrl').composite ?? '');
         frontendSettings.token = String(s.get('token').composite ?? '');
         panel.settingsChanged();
+        jobsPanel.settingsChanged();
       };
       settingRegistry
         .load(PLUGIN_ID)

@@ -9,3 +9,5 @@ export { HitRateModel, HitRateView } from './hitrate.js';
 export { ProgressModel, ProgressView } from './progress.js';
 export { ProfileModel, ProfileView } from './profile.js';
 export { RoiStatsModel, RoiStatsView } from './roistats.js';
+export { JobsBoard } from './jobsboard.js';
+export { SlurmJobsModel, SlurmJobsView } from './slurmjobs.js';
