@@ -28,6 +28,12 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   # the front-end tests drive Debian's Chromium with Playwright (no browser download)
   [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
 fi
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
+  # the jobs tests (and DAQLAB_SLURM=local npm start) run a one-node Slurm: scripts/slurm/local_cluster.py
+  [ -x /usr/sbin/slurmctld ] || command -v slurmctld >/dev/null || APT_NEEDS+=(slurm-wlm)
+  [ -x /usr/sbin/munged ] || command -v munged >/dev/null || APT_NEEDS+=(munge)
+  [ -x /usr/sbin/slurmrestd ] || command -v slurmrestd >/dev/null || APT_NEEDS+=(slurmrestd)
+fi
 python3 -c 'import ensurepip, venv' 2>/dev/null || APT_NEEDS+=(python3-venv)
 if [ ${#APT_NEEDS[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -2,6 +2,8 @@
 # The main job: the daqlab server with simulated detectors, and JupyterLab on
 # the quickstart notebook. Ctrl-C stops both.
 #   DAQLAB_PORT (default 8765), DAQLAB_LAB_PORT (default 8888), DAQLAB_LAB_ARGS (extra jupyter lab args)
+#   DAQLAB_SLURM=local: also start a one-node Slurm (needs root; stopped on exit) and submit jobs to it
+#   (DAQLAB_SLURM_DIR, default /tmp/daqlab-slurm-local); without it `daqlab.jobs` says no cluster is configured
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -9,9 +11,22 @@ bash scripts/setup.sh
 PORT="${DAQLAB_PORT:-8765}"
 LAB_PORT="${DAQLAB_LAB_PORT:-8888}"
 mkdir -p .daqlab
-node daq-server/dist/src/cli.js --port "$PORT" "$@" 2> >(tee .daqlab/server.log >&2) &
+SLURM_ARGS=()
+SLURM_DIR="${DAQLAB_SLURM_DIR:-/tmp/daqlab-slurm-local}"
+if [ "${DAQLAB_SLURM:-}" = local ]; then
+  echo "starting a one-node Slurm in $SLURM_DIR"
+  # munge, slurmctld, slurmd, slurmrestd; prints the exports the server needs
+  eval "$(python3 scripts/slurm/local_cluster.py start "$SLURM_DIR")"
+  SLURM_ARGS=(--slurm rest --slurmrestd "$DAQLAB_SLURMRESTD_URL" --slurm-conf "$SLURM_CONF")
+fi
+stop_all() {
+  if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  if [ "${DAQLAB_SLURM:-}" = local ]; then python3 scripts/slurm/local_cluster.py stop "$SLURM_DIR" || true; fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+node daq-server/dist/src/cli.js --port "$PORT" "${SLURM_ARGS[@]}" "$@" 2> >(tee .daqlab/server.log >&2) &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
 for _ in $(seq 100); do
   node -e "fetch('http://127.0.0.1:$PORT/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))" && break
   kill -0 $SERVER 2>/dev/null || { echo "daqlab-server failed to start: see .daqlab/server.log" >&2; exit 1; }

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "daq-server" / "dist" / "src" / "cli.js"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # simref
 
+from slurm_cluster import slurm_cluster, slurm_users  # noqa: E402,F401 - one local Slurm per session (test_jobs*)
+
 
 class ServerProcess:
     """A daqlab-server subprocess; `url` is its WebSocket URL, `log` what it printed."""

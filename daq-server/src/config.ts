@@ -1,5 +1,7 @@
 /** Server configuration: defaults, then a JSON config file, then command-line flags. */
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface ServerConfig {
@@ -13,6 +15,14 @@ export interface ServerConfig {
   plugins: string[];
   /** saved scans (master files) offered as replay detectors */
   replays: string[];
+  /** jobs on Slurm (docs/ARCHITECTURE.md, "Jobs on Slurm") */
+  slurm: 'rest' | 'cli' | 'auto' | 'off';
+  slurmrestd: string | null;
+  slurmConf: string | null;
+  slurmPartition: string | null;
+  jobsDir: string;
+  /** token → unix user map for jobs ({"tokens": {"<token>": {"user": "alice", "staff": false}}}) */
+  users: string | null;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -24,6 +34,12 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   plugins: [],
   replays: [],
+  slurm: 'auto',
+  slurmrestd: null,
+  slurmConf: null,
+  slurmPartition: null,
+  jobsDir: join(tmpdir(), 'daqlab-jobs'),
+  users: null,
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -36,6 +52,15 @@ export const USAGE = `usage: daqlab-server [options]
   --log-level LEVEL      debug | info | warn | error (default info)
   --plugin FILE          load processing steps from a JS module (repeatable; default export: a step or a list)
   --replay MASTER        offer a saved scan as detector replay-PREFIX (repeatable): its frames, replayed
+  --slurm MODE           jobs on Slurm: rest | cli | auto | off (default auto: rest with --slurmrestd, cli with
+                         --slurm-conf or /etc/slurm/slurm.conf, else off; also $DAQLAB_SLURM)
+  --slurmrestd URL       slurmrestd's address, e.g. http://127.0.0.1:6820 (also $DAQLAB_SLURMRESTD_URL)
+  --slurm-conf FILE      slurm.conf for the Slurm tools (also $DAQLAB_SLURM_CONF)
+  --slurm-partition NAME partition of jobs that name none (default: Slurm's default)
+  --jobs-dir DIR         job folders (scripts, params, logs); must be shared with the cluster's nodes
+                         (default $DAQLAB_JOBS_DIR or <tmp>/daqlab-jobs)
+  --users FILE           JSON {"tokens": {"<token>": {"user": "alice", "staff": false}}}: whom each token acts for
+                         in jobs (without it: the unix user the server runs as; also $DAQLAB_USERS)
   --help                 show this help`;
 
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
@@ -81,12 +106,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'log-level': { type: 'string' },
       plugin: { type: 'string', multiple: true },
       replay: { type: 'string', multiple: true },
+      slurm: { type: 'string' },
+      slurmrestd: { type: 'string' },
+      'slurm-conf': { type: 'string' },
+      'slurm-partition': { type: 'string' },
+      'jobs-dir': { type: 'string' },
+      users: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) return 'help';
   const cfg: ServerConfig = { ...DEFAULTS, token: env.DAQLAB_TOKEN || null };
+  if (env.DAQLAB_SLURM && env.DAQLAB_SLURM !== 'local') cfg.slurm = env.DAQLAB_SLURM as ServerConfig['slurm'];
+  cfg.slurmrestd = env.DAQLAB_SLURMRESTD_URL || null;
+  cfg.slurmConf = env.DAQLAB_SLURM_CONF || null;
+  if (env.DAQLAB_JOBS_DIR) cfg.jobsDir = env.DAQLAB_JOBS_DIR;
+  cfg.users = env.DAQLAB_USERS || null;
   if (values.config) Object.assign(cfg, fromFile(values.config));
   if (values.host !== undefined) cfg.host = values.host;
   if (values.port !== undefined) cfg.port = Number(values.port);
@@ -95,6 +131,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values.token !== undefined) cfg.token = values.token || null;
   if (values.plugin) cfg.plugins = [...cfg.plugins, ...values.plugin];
   if (values.replay) cfg.replays = [...cfg.replays, ...values.replay];
+  if (values.slurm !== undefined) cfg.slurm = values.slurm as ServerConfig['slurm'];
+  if (values.slurmrestd !== undefined) cfg.slurmrestd = values.slurmrestd || null;
+  if (values['slurm-conf'] !== undefined) cfg.slurmConf = values['slurm-conf'] || null;
+  if (values['slurm-partition'] !== undefined) cfg.slurmPartition = values['slurm-partition'] || null;
+  if (values['jobs-dir'] !== undefined) cfg.jobsDir = values['jobs-dir'];
+  if (values.users !== undefined) cfg.users = values.users || null;
+  if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
+  if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);
   if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);

@@ -6,6 +6,7 @@ import { DaqService } from './service.js';
 import { listen, type RunningServer } from './api/server.js';
 import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
+import { JobsService } from './jobs/service.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -23,8 +24,21 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   const steps = new StepRegistry();
   for (const path of cfg.plugins) await steps.load(path);
   const replays = await replayPlugins(cfg.replays);
-  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps });
-  const running = await listen(service, { host: cfg.host, port: cfg.port, token: cfg.token });
+  const jobs = new JobsService({
+    mode: cfg.slurm,
+    restUrl: cfg.slurmrestd,
+    conf: cfg.slurmConf,
+    partition: cfg.slurmPartition,
+    jobsDir: cfg.jobsDir,
+    usersFile: cfg.users,
+  });
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps, jobs });
+  const running = await listen(service, {
+    host: cfg.host,
+    port: cfg.port,
+    token: cfg.token,
+    acceptToken: jobs.identities.mapped ? (t) => jobs.identities.accepts(t) : undefined,
+  });
   return {
     ...running,
     service,

@@ -10,12 +10,15 @@ import { createStore } from './store/index.js';
 import type { ScanStore } from './store/types.js';
 import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
+import type { JobsService } from './jobs/service.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
   memoryBudget: number;
   /** processing steps (built-ins plus plugins loaded at start) */
   steps?: StepRegistry;
+  /** jobs on Slurm (jobs/service.ts); absent in embedders that need none */
+  jobs?: JobsService;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -23,12 +26,14 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly controllers = new Map<string, DetectorController>();
   readonly started = Date.now();
   readonly steps: StepRegistry;
+  readonly jobs: JobsService | null;
 
   constructor(options: ServiceOptions) {
     super();
     this.setMaxListeners(0);
     this.store = createStore({ memoryBudget: options.memoryBudget });
     this.steps = options.steps ?? new StepRegistry();
+    this.jobs = options.jobs ?? null;
     for (const plugin of options.plugins) {
       const ctl = new DetectorController(plugin, this.store, this.steps);
       ctl.on('state', (s) => {
@@ -77,6 +82,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   }
 
   shutdown(): void {
+    this.jobs?.shutdown();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }

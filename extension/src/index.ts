@@ -1,7 +1,7 @@
 /**
  * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
  * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats` and `Progress` render) and adds the
- * "DAQ" side panel and the HDF5/NeXus viewer. Settings (schema/plugin.json) can override the server address.
+ * "DAQ" and "Jobs" side panels and the HDF5/NeXus viewer. Settings (schema/plugin.json) can override the server address.
  */
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -18,10 +18,13 @@ import {
   ProgressView,
   RoiStatsModel,
   RoiStatsView,
+  SlurmJobsModel,
+  SlurmJobsView,
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
 import { registerH5Viewer, type H5LabApp } from './h5viewer/plugin.js';
+import { JobsPanel } from './jobs-panel.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
 
@@ -46,16 +49,21 @@ const plugin = {
         ProfileView,
         RoiStatsModel,
         RoiStatsView,
+        SlurmJobsModel,
+        SlurmJobsView,
       },
     });
     registerH5Viewer(app); // the HDF5/NeXus viewer (h5viewer/)
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });
+    const jobsPanel = new JobsPanel();
+    app.shell.add(jobsPanel, 'left', { rank: 651 });
     if (settingRegistry) {
       const apply = (s: ISettingRegistry.ISettings) => {
         frontendSettings.serverUrl = String(s.get('serverUrl').composite ?? '');
         frontendSettings.token = String(s.get('token').composite ?? '');
         panel.settingsChanged();
+        jobsPanel.settingsChanged();
       };
       settingRegistry
         .load(PLUGIN_ID)

@@ -38,6 +38,13 @@ export function scanCode(key: string): string {
   return `import daqlab\nscan = daqlab.connect().scans.get(${JSON.stringify(key)})\n`;
 }
 
+/** The server the side panels talk to: the settings' address, else the last one a widget used, else `npm start`'s. */
+export function panelServerAddress(): string {
+  const configured = frontendSettings.serverUrl || lastServerUsed()?.url || DEFAULT_SERVER;
+  const token = frontendSettings.serverUrl ? frontendSettings.token : lastServerUsed()?.token || frontendSettings.token;
+  return resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token);
+}
+
 export class DaqPanel extends Widget {
   private status = el('div', 'daqlab-panel-status');
   private detectorsBox = el('div', 'daqlab-panel-detectors');
@@ -83,9 +90,7 @@ export class DaqPanel extends Widget {
   }
 
   private address(): string {
-    const configured = frontendSettings.serverUrl || lastServerUsed()?.url || DEFAULT_SERVER;
-    const token = frontendSettings.serverUrl ? frontendSettings.token : lastServerUsed()?.token || frontendSettings.token;
-    return resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token);
+    return panelServerAddress();
   }
 
   private setStatus(text: string, state: 'idle' | 'ok' | 'error'): void {

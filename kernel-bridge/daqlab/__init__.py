@@ -11,7 +11,7 @@
 ...     process(batch.data)
 """
 
-from . import geometry
+from . import geometry, jobs
 from ._arrow import Batch
 from .acquisition import Acquisition
 from .client import Client, connect
@@ -28,6 +28,7 @@ from .errors import (
     ParameterError,
     ProtocolError,
     ServerError,
+    SlurmUnavailable,
     StateError,
     StreamIndexError,
     TimeoutError,
@@ -46,6 +47,7 @@ __all__ = [
     "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "geometry", "__version__",
     "open_master", "SavedScan", "SavedStream", "SavedEventStream", "widgets",
     "open_derived",
+    "jobs", "SlurmUnavailable",
 ]
 
 

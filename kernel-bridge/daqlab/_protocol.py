@@ -45,6 +45,17 @@ OP_SUB_ACK = "sub.ack"
 OP_SCHEMA_GET = "schema.get"
 OP_PIPELINES_LIST = "pipelines.list"
 OP_PIPELINE_SCHEMA = "pipeline.schema"
+OP_JOBS_CLUSTER = "jobs.cluster"
+OP_JOBS_TEMPLATES = "jobs.templates"
+OP_JOBS_SUBMIT = "jobs.submit"
+OP_JOBS_LIST = "jobs.list"
+OP_JOBS_GET = "jobs.get"
+OP_JOBS_LOGS = "jobs.logs"
+OP_JOBS_CANCEL = "jobs.cancel"
+OP_JOBS_HOLD = "jobs.hold"
+OP_JOBS_RELEASE = "jobs.release"
+OP_JOBS_WATCH = "jobs.watch"
+OP_JOBS_UNWATCH = "jobs.unwatch"
 
 OPS = (
     OP_HELLO, OP_DETECTORS_LIST, OP_DETECTOR_INFO, OP_DETECTOR_STATE, OP_DETECTOR_CALIBRATION,
@@ -52,6 +63,8 @@ OPS = (
     OP_ACQ_STATUS, OP_SCANS_LAST, OP_SCANS_SEARCH, OP_SCANS_WAIT_NEXT, OP_SCAN_GET,
     OP_STREAM_INFO, OP_STREAM_READ, OP_SUBSCRIBE, OP_UNSUBSCRIBE, OP_SUB_ACK, OP_SCHEMA_GET,
     OP_PIPELINES_LIST, OP_PIPELINE_SCHEMA,
+    OP_JOBS_CLUSTER, OP_JOBS_TEMPLATES, OP_JOBS_SUBMIT, OP_JOBS_LIST, OP_JOBS_GET, OP_JOBS_LOGS,
+    OP_JOBS_CANCEL, OP_JOBS_HOLD, OP_JOBS_RELEASE, OP_JOBS_WATCH, OP_JOBS_UNWATCH,
 )
 
 #: the five sections of ``acq.prepare``'s ``params``
@@ -65,9 +78,10 @@ EV_SCAN_STATE = "scan.state"
 EV_SUB_GAP = "sub.gap"
 EV_SUB_END = "sub.end"
 EV_STORE_TRIMMED = "store.trimmed"
+EV_JOBS_STATE = "jobs.state"
 
 EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
-          EV_STORE_TRIMMED)
+          EV_STORE_TRIMMED, EV_JOBS_STATE)
 #: events that belong to one subscription (field ``sub``)
 SUB_EVENTS = (EV_SUB_GAP, EV_SUB_END)
 
@@ -82,11 +96,12 @@ ERR_PROTOCOL = "ProtocolError"
 ERR_AUTH = "AuthError"
 ERR_TIMEOUT = "TimeoutError"
 ERR_FAULT = "FaultError"
+ERR_SLURM_UNAVAILABLE = "SlurmUnavailable"
 ERR_INTERNAL = "InternalError"
 
 ERROR_TYPES = (ERR_PARAMETER, ERR_STATE, ERR_INDEX_NO_MORE_THERE, ERR_INDEX_NOT_YET_THERE,
                ERR_INDEX_WONT_BE_THERE, ERR_NOT_FOUND, ERR_PROTOCOL, ERR_AUTH, ERR_TIMEOUT,
-               ERR_FAULT, ERR_INTERNAL)
+               ERR_FAULT, ERR_SLURM_UNAVAILABLE, ERR_INTERNAL)
 
 # --------------------------------------------------------------------- states
 ACQ_STATES = ("IDLE", "PREPARED", "RUNNING", "STOPPED", "FAULT")
@@ -121,3 +136,14 @@ META_DTYPE = "daqlab.dtype"
 META_SHAPE = "daqlab.shape"
 META_STREAM = "daqlab.stream"
 META_SCAN = "daqlab.scan"
+
+# ------------------------------------------------------------------------ jobs
+JOB_STATES = ("PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT",
+              "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "UNKNOWN")
+JOB_FINAL_STATES = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
+                    "PREEMPTED", "BOOT_FAIL", "DEADLINE")
+JOB_COMPLETED = "COMPLETED"
+JOB_LOG_STREAMS = ("stdout", "stderr")
+#: what jobs.submit accepts besides the template's own parameters (``params``)
+JOB_SUBMIT_FIELDS = ("template", "script", "params", "name", "partition", "cpus", "gpus", "memory",
+                     "time", "workdir", "env", "array", "hold")

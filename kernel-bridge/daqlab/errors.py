@@ -11,6 +11,7 @@ __all__ = [
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError",
     "AuthError", "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "error_from_body",
+    "SlurmUnavailable",
 ]
 
 
@@ -126,6 +127,13 @@ class FaultError(DaqlabError):
     type = P.ERR_FAULT
 
 
+class SlurmUnavailable(DaqlabError):
+    """No Slurm cluster is configured on the server (``configured`` is False), or slurmctld
+    cannot be reached right now (``configured`` is True: try again later)."""
+
+    type = P.ERR_SLURM_UNAVAILABLE
+
+
 class ServerError(DaqlabError):
     """The server hit a bug (``InternalError``) or sent an unknown error type; it keeps serving."""
 
@@ -140,7 +148,7 @@ _BY_TYPE: dict[str, type[DaqlabError]] = {
     cls.type: cls
     for cls in (ParameterError, StateError, IndexNoMoreThereError, IndexNotYetThereError,
                 IndexWontBeThereError, NotFoundError, ProtocolError, AuthError, TimeoutError,
-                FaultError, ServerError)
+                FaultError, SlurmUnavailable, ServerError)
 }
 
 

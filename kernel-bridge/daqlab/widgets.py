@@ -21,7 +21,7 @@ from traitlets import Bool, CFloat, Enum, Int, List, TraitError, Unicode, valida
 from . import _protocol as P
 from .client import resolve_url
 
-__all__ = ["LiveImage", "HitRate", "Profile", "RoiStats", "Progress", "browser_url"]
+__all__ = ["LiveImage", "HitRate", "Profile", "RoiStats", "Progress", "SlurmJobs", "browser_url"]
 
 MODULE_NAME = "@daqlab/widgets"
 MODULE_VERSION = "^0.1.0"  # the views register version 0.1.0 (widgets/src/version.ts)
@@ -242,3 +242,6 @@ class Progress(_DaqWidget):
 
     def __repr__(self) -> str:
         return f"Progress(acquisition={self.acquisition!r}, server_url={self.server_url!r})"
+
+
+from .jobs_widget import SlurmJobs  # noqa: E402 - its own module, built on the names above

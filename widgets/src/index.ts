@@ -10,3 +10,5 @@ export { ProgressModel, ProgressView } from './progress.js';
 export { ProfileModel, ProfileView } from './profile.js';
 export { RoiStatsModel, RoiStatsView } from './roistats.js';
 export { loadPlotly, PLOT_CONFIG, type PlotlyLike } from './plot.js';
+export { JobsBoard } from './jobsboard.js';
+export { SlurmJobsModel, SlurmJobsView } from './slurmjobs.js';

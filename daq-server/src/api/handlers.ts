@@ -19,6 +19,7 @@ import { Subscription } from './subscription.js';
 import { makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
+import { JOBS_HANDLERS } from './jobs-handlers.js';
 
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 
@@ -232,4 +233,5 @@ export const HANDLERS: Record<Op, Handler> = {
     s.subscriptions.delete(String(r.sub));
     return { sub: r.sub };
   },
+  ...JOBS_HANDLERS,
 };

@@ -16,6 +16,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   token: string | null;
+  /** further tokens to accept (the jobs service's users file) */
+  acceptToken?: (token: string) => boolean;
 }
 
 export const isLoopback = (host: string): boolean =>
@@ -44,14 +46,15 @@ export interface RunningServer {
 }
 
 export async function listen(service: DaqService, options: ListenOptions): Promise<RunningServer> {
-  if (!isLoopback(options.host) && !options.token) {
+  if (!isLoopback(options.host) && !options.token && !options.acceptToken) {
     throw new Error(
       `refusing to listen on ${options.host} without a token: anyone on the network could drive the detector. Pass --token (or bind 127.0.0.1).`,
     );
   }
   const authorized = (req: IncomingMessage): boolean => {
-    if (!options.token) return true;
     const given = tokenOf(req);
+    if (given !== null && options.acceptToken?.(given)) return true;
+    if (!options.token) return isLoopback(options.host);
     return given !== null && same(given, options.token);
   };
   const sessions = new Set<Session>();
@@ -79,7 +82,7 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      const session = new Session(ws, service, remote);
+      const session = new Session(ws, service, remote, tokenOf(req));
       sessions.add(session);
       log('info', 'client connected', { session: session.id, remote });
       ws.on('close', (code) => {

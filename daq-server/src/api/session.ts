@@ -25,6 +25,8 @@ export class Session {
     readonly ws: WebSocket,
     readonly service: DaqService,
     readonly remote: string,
+    /** the token the client connected with: who it is for the jobs service */
+    readonly token: string | null = null,
   ) {
     this.out = new Outbox(ws);
     this.onEvent = (e) => this.out.json(e);

@@ -21,6 +21,8 @@ export const ERROR_TYPES = [
   'TimeoutError',
   /** the detector or a receiver failed */
   'FaultError',
+  /** no Slurm cluster is configured, or slurmctld cannot be reached (`configured` says which) */
+  'SlurmUnavailable',
   /** a bug: reported, and the server keeps serving */
   'InternalError',
 ] as const;

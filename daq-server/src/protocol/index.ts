@@ -13,6 +13,7 @@
 export * from './envelope.js';
 export * from './errors.js';
 export * from './dtypes.js';
+export * from './jobs.js';
 
 /** Bumped on any incompatible change; sent in the `hello` reply. */
 export const PROTOCOL_VERSION = 1;
@@ -49,6 +50,17 @@ export const OPS = [
   'schema.get',
   'pipelines.list',
   'pipeline.schema',
+  'jobs.cluster',
+  'jobs.templates',
+  'jobs.submit',
+  'jobs.list',
+  'jobs.get',
+  'jobs.logs',
+  'jobs.cancel',
+  'jobs.hold',
+  'jobs.release',
+  'jobs.watch',
+  'jobs.unwatch',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -96,6 +108,8 @@ export const EVENTS = [
   'sub.end',
   /** the store trimmed data to stay under its memory budget: {key, stream, trimmed_to, bytes} */
   'store.trimmed',
+  /** a job of this client's user (all users' for staff) changed: {job: JobInfo}; after jobs.watch */
+  'jobs.state',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

@@ -1,0 +1,102 @@
+/**
+ * Who a client is, for the jobs service. With `--users FILE`
+ * (`{"tokens": {"<token>": {"user": "alice", "staff": false}}}`) each token maps
+ * to a unix user; without it every client acts as the unix user the server
+ * runs as. Users are looked up in the system's passwd database (getent).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { DaqError } from '../protocol/index.js';
+import type { JobUser } from './types.js';
+import { NAME_RE } from './validate.js';
+
+interface UserEntry {
+  user: string;
+  staff: boolean;
+}
+
+/** The passwd entry of `user` (uid, gid, home), or null when there is none. */
+export function lookupUser(user: string): { uid: number; gid: number; home: string } | null {
+  if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(user)) return null;
+  try {
+    const line = execFileSync('getent', ['passwd', user], { encoding: 'utf8', timeout: 5000 }).trim();
+    const f = line.split(':');
+    return { uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/' };
+  } catch {
+    return null;
+  }
+}
+
+export class Identities {
+  private readonly tokens: Map<string, UserEntry> | null;
+  private readonly cache = new Map<string, JobUser>();
+  readonly self: string;
+
+  constructor(usersFile: string | null, self = userInfo().username) {
+    this.self = self;
+    this.tokens = usersFile ? Identities.load(usersFile) : null;
+  }
+
+  static load(path: string): Map<string, UserEntry> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new Error(`--users ${path}: ${(err as Error).message}`);
+    }
+    const tokens = (raw as { tokens?: unknown })?.tokens;
+    if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens)) {
+      throw new Error(`--users ${path}: expected {"tokens": {"<token>": {"user": "name", "staff": false}}}`);
+    }
+    const out = new Map<string, UserEntry>();
+    for (const [token, e] of Object.entries(tokens as Record<string, { user?: unknown; staff?: unknown }>)) {
+      if (token.length < 8) throw new Error(`--users ${path}: tokens must have at least 8 characters`);
+      if (typeof e?.user !== 'string' || !NAME_RE.test(e.user)) throw new Error(`--users ${path}: token entry needs "user": a unix user name`);
+      if (!lookupUser(e.user)) throw new Error(`--users ${path}: no unix user ${JSON.stringify(e.user)} on this machine`);
+      out.set(token, { user: e.user, staff: e.staff === true });
+    }
+    return out;
+  }
+
+  /** Tokens of the users file (the server also accepts these as connection tokens). */
+  accepts(token: string | null): boolean {
+    return token !== null && this.tokens !== null && this.tokens.has(token);
+  }
+
+  get mapped(): boolean {
+    return this.tokens !== null;
+  }
+
+  /** The passwd entry of a named user (for checks on files a job wrote). */
+  resolveUser(user: string): JobUser {
+    const key = `${user}\0passwd`;
+    let u = this.cache.get(key);
+    if (!u) {
+      const pw = lookupUser(user);
+      if (!pw) throw new DaqError('NotFoundError', `no unix user ${user}`);
+      u = { user, staff: false, ...pw };
+      this.cache.set(key, u);
+    }
+    return u;
+  }
+
+  /** The user behind a connection's token; AuthError when a users file exists and does not know it. */
+  resolve(token: string | null): JobUser {
+    let entry: UserEntry;
+    if (this.tokens) {
+      const e = token !== null ? this.tokens.get(token) : undefined;
+      if (!e) throw new DaqError('AuthError', 'this connection has no user for jobs: connect with a token listed in the server\'s --users file');
+      entry = e;
+    } else entry = { user: this.self, staff: false };
+    const key = `${entry.user}\0${entry.staff}`;
+    let u = this.cache.get(key);
+    if (!u) {
+      const pw = lookupUser(entry.user);
+      if (!pw) throw new DaqError('AuthError', `no unix user ${entry.user} on the server's machine`);
+      u = { user: entry.user, staff: entry.staff, ...pw };
+      this.cache.set(key, u);
+    }
+    return u;
+  }
+}
