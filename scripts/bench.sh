@@ -18,3 +18,5 @@ echo "== bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)"
 node bench/dist/codec.js
 echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
 node bench/dist/saving.js
+echo "== Volume3D in headless Chromium: time to first picture (reference: a 64³ volume), orbit frame rate (reference: empty scene)"
+.venv/bin/python bench/volume.py

@@ -1,6 +1,6 @@
 /**
  * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
- * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats` and `Progress` render) and adds the
+ * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats`, `Progress` and `Volume3D` render) and adds the
  * "DAQ" side panel. Settings (schema/plugin.json) can override the server address.
  */
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
@@ -18,6 +18,8 @@ import {
   ProgressView,
   RoiStatsModel,
   RoiStatsView,
+  Volume3DModel,
+  Volume3DView,
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
@@ -45,6 +47,8 @@ const plugin = {
         ProfileView,
         RoiStatsModel,
         RoiStatsView,
+        Volume3DModel,
+        Volume3DView,
       },
     });
     const panel = new DaqPanel(app);

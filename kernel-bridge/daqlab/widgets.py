@@ -242,3 +242,15 @@ class Progress(_DaqWidget):
 
     def __repr__(self) -> str:
         return f"Progress(acquisition={self.acquisition!r}, server_url={self.server_url!r})"
+
+
+def __getattr__(name: str):
+    # Volume3D lives in its own module, which imports this one's constants: re-exported lazily
+    if name == "Volume3D":
+        from .volume import Volume3D
+
+        return Volume3D
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__.append("Volume3D")

@@ -9,3 +9,4 @@ export { HitRateModel, HitRateView } from './hitrate.js';
 export { ProgressModel, ProgressView } from './progress.js';
 export { ProfileModel, ProfileView } from './profile.js';
 export { RoiStatsModel, RoiStatsView } from './roistats.js';
+export { Volume3DModel, Volume3DView } from './volume3d.js';
