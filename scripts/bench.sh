@@ -24,3 +24,5 @@ echo "== batch azint on a saved EIGER 4M scan (reference: the online rate of the
 node bench/dist/batch.js
 echo "== tomography: filtered back-projection, 1024² slices from 1800 projections (reference: numpy/scipy FBP of the same sinograms)"
 .venv/bin/python bench/tomo.py
+echo "== Volume3D in headless Chromium: time to first picture (reference: a 64³ volume), orbit frame rate (reference: empty scene)"
+.venv/bin/python bench/volume.py

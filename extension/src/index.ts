@@ -1,7 +1,8 @@
 /**
  * The daqlab JupyterLab extension: registers the @daqlab/widgets module with
- * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats` and `Progress` render) and adds the
- * "DAQ" and "Jobs" side panels and the HDF5/NeXus viewer. Settings (schema/plugin.json) can override the server address.
+ * the widget manager (so `daqlab.widgets.LiveImage`, `HitRate`, `Profile`, `RoiStats`, `Progress`, `SlurmJobs` and `Volume3D`
+ * render) and adds the "DAQ" and "Jobs" side panels and the HDF5/NeXus viewer. Settings (schema/plugin.json) can
+ * override the server address.
  */
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -20,6 +21,8 @@ import {
   RoiStatsView,
   SlurmJobsModel,
   SlurmJobsView,
+  Volume3DModel,
+  Volume3DView,
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
@@ -51,6 +54,8 @@ const plugin = {
         RoiStatsView,
         SlurmJobsModel,
         SlurmJobsView,
+        Volume3DModel,
+        Volume3DView,
       },
     });
     registerH5Viewer(app); // the HDF5/NeXus viewer (h5viewer/)

@@ -245,3 +245,13 @@ class Progress(_DaqWidget):
 
 
 from .jobs_widget import SlurmJobs  # noqa: E402 - its own module, built on the names above
+def __getattr__(name: str):
+    # Volume3D lives in its own module, which imports this one's constants: re-exported lazily
+    if name == "Volume3D":
+        from .volume import Volume3D
+
+        return Volume3D
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__.append("Volume3D")

@@ -12,3 +12,4 @@ export { RoiStatsModel, RoiStatsView } from './roistats.js';
 export { loadPlotly, PLOT_CONFIG, type PlotlyLike } from './plot.js';
 export { JobsBoard } from './jobsboard.js';
 export { SlurmJobsModel, SlurmJobsView } from './slurmjobs.js';
+export { Volume3DModel, Volume3DView } from './volume3d.js';
