@@ -217,17 +217,17 @@ def test_bad_input_gives_one_clear_line(powder, tmp_path, case, expected):
     assert not (tmp_path / "out" / "x.derived.json").exists()
 
 
-def test_unavailable_pipeline_template_is_named(powder, tmp_path):
-    """`tomo` is a template; until its pipeline exists the runner says so (and runs it once it does)."""
+def test_tomo_template_on_a_scan_without_nxtomo_names_the_layout(powder, tmp_path):
+    """The `tomo` template on a powder scan: no NXtomo says what each frame is, so the runner refuses at
+    prepare, naming the layout parameters (test_batch_tomo.py runs it on a tomography scan)."""
     master, _ = powder
     r = run_batch("tomo", master, {}, tmp_path, "t")
-    pipelines = subprocess.run(["node", "-e", "import('./daq-server/dist/src/processing/pipelines.js')"
-                                ".then(m => console.log(m.PIPELINES.map(p => p.name).join(',')))"],
-                               capture_output=True, text=True, cwd=ROOT).stdout.strip().split(",")
-    if "tomo" in pipelines:  # the runner is generic: any error now comes from tomo's own parameters
-        assert "is not available" not in r.stderr
-    else:
-        assert r.returncode == 2 and 'pipeline "tomo" is not available' in r.stderr
+    assert r.returncode == 2, r.stderr
+    assert "is not available" not in r.stderr
+    for field in ("nb_darks", "nb_flats", "nb_projections", "angle_range"):
+        assert f"{field}: is needed" in r.stderr, r.stderr
+    assert "replay a master with NXtomo" in r.stderr
+    assert not (tmp_path / "t.derived.json").exists()
 
 
 def notebook(path, *cells, tag_first=True):

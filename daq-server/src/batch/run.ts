@@ -82,8 +82,8 @@ export async function runBatch(args: BatchArgs, hooks: BatchHooks = {}): Promise
     for (const p of args.plugins) await registry.load(p);
     const store = createStore({ memoryBudget: args.memoryBudget });
     const controller = new DetectorController(plugin, store, registry);
-    const processing = { ...template.defaults, nb_receivers: defaultReceivers(template), ...processingParams, pipeline: template.pipeline };
-    const sourceParams = master.parameters as { saving?: Record<string, unknown>; scan?: Record<string, unknown> };
+    const sourceParams = master.parameters as { saving?: Record<string, unknown>; scan?: Record<string, unknown>; processing?: Record<string, unknown> };
+    const processing = { ...template.defaults, nb_receivers: defaultReceivers(template), ...inherited(template, sourceParams.processing), ...processingParams, pipeline: template.pipeline };
     const saving = {
       ...(typeof sourceParams.saving?.compression === 'string' ? { compression: sourceParams.saving.compression } : {}),
       ...((savingParams as Record<string, unknown> | undefined) ?? {}),
@@ -149,6 +149,12 @@ export async function runBatch(args: BatchArgs, hooks: BatchHooks = {}): Promise
   } finally {
     master.close();
   }
+}
+
+/** The template's `inherit` parameters of the source's processing, when it ran the template's pipeline. */
+function inherited(t: BatchTemplate, source: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!source || source.pipeline !== t.pipeline) return {};
+  return Object.fromEntries((t.inherit ?? []).filter((k) => source[k] !== undefined).map((k) => [k, source[k]]));
 }
 
 function sourceTiming(acq: unknown): { expo_time: number; latency_time: number } {

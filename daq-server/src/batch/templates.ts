@@ -14,12 +14,25 @@ export interface BatchTemplate {
   description: string;
   /** processing parameters applied before the job's own (the job's win) */
   defaults: Record<string, unknown>;
+  /**
+   * Processing parameters taken from the source scan when it ran the same
+   * pipeline online and the job does not give them (over `defaults`): a
+   * replay then reproduces the online result without restating its settings.
+   */
+  inherit?: string[];
 }
 
 export const TEMPLATES: BatchTemplate[] = [
   { name: 'azint', pipeline: 'azint', description: 'azimuthal integration of a saved scan', defaults: {} },
   { name: 'smx', pipeline: 'smx', description: 'serial-crystallography hit finding on a saved scan', defaults: {} },
-  { name: 'tomo', pipeline: 'tomo', description: 'tomography reconstruction of a saved scan', defaults: {} },
+  {
+    name: 'tomo',
+    pipeline: 'tomo',
+    description: 'tomography reconstruction of a saved scan',
+    defaults: {},
+    // what each frame is comes from the master's NXtomo (the replay detector's tomo_scan); the reconstruction settings from the online run
+    inherit: ['filter', 'center_of_rotation', 'cor_search', 'slice_start', 'slice_stop'],
+  },
   { name: 'xpcs', pipeline: 'xpcs', description: 'XPCS correlation of a saved scan', defaults: {} },
   { name: 'legacy', pipeline: 'legacy', description: 'LIMA2 legacy corrections and ROI statistics of a saved scan', defaults: {} },
 ];

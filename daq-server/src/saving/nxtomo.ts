@@ -9,40 +9,30 @@
 import type { ArrayStream, Scan } from '../store/types.js';
 import type { H5Group } from './hdf5/index.js';
 import type { SavedFrames } from './master.js';
+import { resolveTomoFrames, type TomoFrames } from '../processing/tomo/scan.js';
 
-export interface TomoScanLayout {
-  darks: number;
-  flats: number;
-  projections: number;
-  range: number;
-}
-
-/** The scan layout: the tomo pipeline's parameters, else the simulator's scan description. */
-export function tomoLayout(info: Record<string, unknown>): TomoScanLayout | null {
+/**
+ * What each frame of the scan is, when it is a tomography scan: the tomo
+ * pipeline's layout parameters, else the detector's `tomo_scan` table — the
+ * same resolution as the pipeline's (processing/tomo/scan.ts).
+ */
+export function tomoLayout(info: Record<string, unknown>): TomoFrames | null {
   const proc = (info.processing ?? {}) as Record<string, unknown>;
   const desc = (info.detector_description ?? {}) as Record<string, unknown>;
-  const sim = ((desc.scene_info as Record<string, unknown> | undefined)?.tomo ?? {}) as Record<string, unknown>;
   const tomoPipeline = proc.pipeline === 'tomo';
-  if (!tomoPipeline && desc.scene !== 'tomography') return null;
-  const pick = (p: string, s: string): number | null => {
-    const v = tomoPipeline && typeof proc[p] === 'number' ? proc[p] : sim[s];
-    return typeof v === 'number' ? v : null;
-  };
-  const darks = pick('nb_darks', 'nb_darks'), flats = pick('nb_flats', 'nb_flats');
-  const projections = pick('nb_projections', 'nb_projections'), range = pick('angle_range', 'angle_range_deg');
-  if (darks === null || flats === null || projections === null || range === null) return null;
-  return { darks, flats, projections, range };
+  if (!tomoPipeline && desc.tomo_scan === undefined) return null;
+  const num = (k: string): number | null => (tomoPipeline && typeof proc[k] === 'number' ? (proc[k] as number) : null);
+  return resolveTomoFrames({ nb_darks: num('nb_darks'), nb_flats: num('nb_flats'), nb_projections: num('nb_projections'), angle_range: num('angle_range') }, desc).frames;
 }
 
-/** NXtomo image_key and rotation angle (degrees) of acquisition frame `i`. */
-export function imageKey(l: TomoScanLayout, i: number): [number, number] {
-  if (i < l.darks) return [2, 0];
-  if (i < l.darks + l.flats) return [1, 0];
-  return [0, ((i - l.darks - l.flats) * l.range) / (l.projections - 1)];
+/** NXtomo image_key and rotation angle (degrees) of acquisition frame `i`; frames past the scan are 3 (invalid). */
+export function imageKey(l: TomoFrames, i: number): [number, number] {
+  const k = l.kind(i);
+  return [k < 0 ? 3 : k, i < l.length ? l.rotationAngle[i] : 0];
 }
 
 /** The NXtomo subentry `tomo` of `entry`, over the frames saved in `detectorData`. */
-export function writeNXtomo(entry: H5Group, layout: TomoScanLayout, frames: SavedFrames, detectorData: string): void {
+export function writeNXtomo(entry: H5Group, layout: TomoFrames, frames: SavedFrames, detectorData: string): void {
   const n = frames.count;
   const keys = new Int32Array(n), angles = new Float64Array(n);
   for (let k = 0; k < n; k++) [keys[k], angles[k]] = imageKey(layout, frames.frameIdx[k]);
@@ -51,7 +41,7 @@ export function writeNXtomo(entry: H5Group, layout: TomoScanLayout, frames: Save
   sub.dataset('title', 'projections, flats and darks of the tomography scan');
   const detector = sub.group('instrument', { NX_class: 'NXinstrument' }).group('detector', { NX_class: 'NXdetector' });
   detector.softLink('data', detectorData);
-  detector.dataset('image_key', keys, { dtype: 'i4', attrs: { long_name: '0 projection, 1 flat field, 2 dark field' } });
+  detector.dataset('image_key', keys, { dtype: 'i4', attrs: { long_name: '0 projection, 1 flat field, 2 dark field, 3 invalid (past the scan)' } });
   const sample = sub.group('sample', { NX_class: 'NXsample' });
   sample.dataset('name', 'tomography sample');
   sample.dataset('rotation_angle', angles, { dtype: 'f8', attrs: { units: 'degree' } });

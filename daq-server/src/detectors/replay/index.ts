@@ -139,10 +139,27 @@ class ReplayRun implements DetectorRun {
     return this.prefetcher.take(k);
   }
 
+  /**
+   * The source's description, except that the scan's own metadata comes from
+   * the saved master: the tomography table (`tomo_scan`, what the tomo
+   * pipeline reads) from its NXtomo, for the replayed frames — never the
+   * source detector's (indexed by acquisition frame, not saved frame).
+   */
   describe(): Record<string, unknown> {
     const { master, selection } = this.plugin;
+    const { tomo_scan: _acquired, ...description } = master.detector.description;
+    const t = master.tomo;
     return {
-      ...master.detector.description,
+      ...description,
+      ...(t
+        ? {
+            tomo_scan: {
+              image_key: t.image_key.slice(selection.start, selection.stop),
+              rotation_angle: t.rotation_angle.slice(selection.start, selection.stop),
+              source: `NXtomo ${t.path} of ${basename(master.path)}`,
+            },
+          }
+        : {}),
       ground_truth: false,
       replay: {
         source: master.path,

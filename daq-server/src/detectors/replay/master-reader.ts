@@ -121,6 +121,8 @@ export class SavedMaster {
   readonly entryPath: string;
   /** the source's scan key (`entry_identifier`) */
   readonly key: string | null;
+  /** NXtomo of the scan, per saved frame: what each frame is and its angle (degrees); null when the master has none */
+  readonly tomo: SavedTomo | null;
   private readonly file: H5.File;
   private readonly data: H5.Dataset;
   private readonly frameElements: number;
@@ -179,6 +181,7 @@ export class SavedMaster {
     this.frameIndex = idx && idx.length === n ? idx : Array.from({ length: n }, (_, k) => k);
     const valid = numbersOf(entry.get('measurement/valid'));
     this.valid = valid && valid.length === n ? valid.map((v) => v !== 0) : new Array(n).fill(true);
+    this.tomo = readNXtomo(entry, n, path);
   }
 
   /** Open a master file; a missing file, a file that is not HDF5 or not a NeXus master is a SourceError. */
@@ -217,6 +220,33 @@ export class SavedMaster {
   close(): void {
     this.file.close();
   }
+}
+
+export interface SavedTomo {
+  /** path of the NXtomo group */
+  path: string;
+  /** per saved frame: 0 projection, 1 flat, 2 dark (3 invalid) */
+  image_key: number[];
+  /** per saved frame, degrees */
+  rotation_angle: number[];
+}
+
+/**
+ * The NXtomo application definition of the entry (the entry itself or a
+ * subentry, as daqlab writes it): `instrument/detector/image_key` and
+ * `sample/rotation_angle`, one value per frame of the detector data.
+ */
+function readNXtomo(entry: H5.Group, frames: number, file: string): SavedTomo | null {
+  const candidates = [entry, ...entry.keys().map((k) => entry.get(k)).filter((g): g is H5.Group => isGroup(g) && ['NXsubentry', 'NXentry'].includes(String(attr(g, 'NX_class'))))];
+  const tomo = candidates.find((g) => textOf(g.get('definition')) === 'NXtomo');
+  if (!tomo) return null;
+  const read = (rel: string): number[] => {
+    const v = numbersOf(tomo.get(rel));
+    if (!v) throw new SourceError(`${file}: the NXtomo ${tomo.path} has no ${rel}`);
+    if (v.length !== frames) throw new SourceError(`${file}: ${tomo.path}/${rel} has ${v.length} values for ${frames} frames of detector data`);
+    return v;
+  };
+  return { path: tomo.path, image_key: read('instrument/detector/image_key'), rotation_angle: read('sample/rotation_angle') };
 }
 
 function findDetector(entry: H5.Group): H5.Group | null {

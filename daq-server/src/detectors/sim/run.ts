@@ -174,6 +174,7 @@ export abstract class SimRun implements DetectorRun {
       poni: formatPoni(g.poni, 'Detector', { pixel1: s.pixel[0], pixel2: s.pixel[1], max_shape: s.imageShape }, `${s.name} simulation geometry`),
       ground_truth: this.scene.hasTruth,
       scene_info: this.scene.describe(),
+      ...(this.scene.detectorMetadata?.() ?? {}),
       ...this.describeKind(),
     };
   }

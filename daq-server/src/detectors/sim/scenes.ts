@@ -45,6 +45,8 @@ export interface Scene {
   dynamic?(slot: number, out: Float32Array): Record<string, unknown>;
   /** small JSON description for the scan info */
   describe(): Record<string, unknown>;
+  /** detector-independent metadata a real detector would publish too, merged into the run's describe() (tomography: `tomo_scan`) */
+  detectorMetadata?(): Record<string, unknown>;
 }
 
 const EMPTY_SPOTS: SpotList = { n: 0, index: new Int32Array(0), lam: new Float64Array(0) };

@@ -48,6 +48,14 @@ export class TomographyScene implements Scene {
     return kind;
   }
 
+  /** The scan as the tomo pipeline reads it from any detector: per frame image_key and rotation_angle (processing/tomo/scan.ts). */
+  detectorMetadata(): Record<string, unknown> {
+    const n = scanFrames(this.layout);
+    const image_key: number[] = new Array(n), rotation_angle: number[] = new Array(n);
+    for (let i = 0; i < n; i++) ({ image_key: image_key[i], rotation_angle: rotation_angle[i] } = frameKind(this.layout, i));
+    return { tomo_scan: { image_key, rotation_angle, source: 'the simulated scan layout' } };
+  }
+
   describe(): Record<string, unknown> {
     const l = this.layout;
     const c = this.ctx.cfg;

@@ -6,3 +6,4 @@ export { estimateCenter, type CorEstimate } from './cor.js';
 export { SliceReconstructor, type ReconGeometry } from './recon.js';
 export { reconstructVolume } from './reconstruct.js';
 export { tomoStep, tomoMemory, TOMO_SCHEMA, type TomoParams } from './step.js';
+export { TomoFrames, IMAGE_KEY, resolveTomoFrames, detectorTable, checkTomoFrames, type TomoScanTable, type TomoLayoutParams } from './scan.js';

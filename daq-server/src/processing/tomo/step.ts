@@ -5,9 +5,10 @@
  * filtered back-projection on worker threads, publishing the volume slice
  * by slice (`volume`, item z = slice z) as soon as each slice is ready.
  *
- * Frames follow the scan layout of the detector (darks, flats, then
- * projections; see detectors/sim/tomo.ts), read from the detector
- * description or given as parameters for other detectors.
+ * What each frame is (dark, flat or projection at an angle) comes from the
+ * detector's `tomo_scan` table — the simulator's scan layout online, the saved
+ * NXtomo `image_key`/`rotation_angle` in a batch replay — or from the layout
+ * parameters (see scan.ts).
  */
 import { availableParallelism, totalmem } from 'node:os';
 import type { TypedArray } from '../../protocol/index.js';
@@ -16,6 +17,7 @@ import { paramsSchema, withDefaults } from '../steps/common.js';
 import { FILTERS, type FilterName } from './filters.js';
 import { estimateCenter } from './cor.js';
 import { reconstructVolume } from './reconstruct.js';
+import { checkTomoFrames, IMAGE_KEY, resolveTomoFrames, TomoFrames } from './scan.js';
 
 export interface TomoParams {
   filter: FilterName;
@@ -37,7 +39,7 @@ export const TOMO_SCHEMA = paramsSchema('tomo', {
   filter: { enum: [...FILTERS], default: 'shepp-logan', description: 'Filter of the back-projection: ramp, shepp-logan (ramp × sinc) or hann (ramp × Hann window).' },
   center_of_rotation: nullable('number', 'Column of the rotation axis in pixels (pixel centres at integers); null: estimated from the 0°/180° projection pair.'),
   cor_search: nullable('number', 'Largest offset (pixels) of the axis from the centre column searched by the estimate; null: a quarter of the width.', { minimum: 1 }),
-  nb_darks: nullable('integer', 'Dark frames at the start of the scan; null: from the detector (simulator scan layout).', { minimum: 0 }),
+  nb_darks: nullable('integer', "Dark frames at the start of the scan; null: from the detector (its tomo_scan table: the simulator's layout, or the NXtomo image_key of a replayed scan).", { minimum: 0 }),
   nb_flats: nullable('integer', 'Flat fields after the darks; null: from the detector.', { minimum: 1 }),
   nb_projections: nullable('integer', 'Projections after the flats; null: from the detector.', { minimum: 2 }),
   angle_range: nullable('number', 'Rotation range in degrees covered by the projections, both ends included; null: from the detector.', { exclusiveMinimum: 0, maximum: 360 }),
@@ -47,33 +49,8 @@ export const TOMO_SCHEMA = paramsSchema('tomo', {
   memory_limit: nullable('number', 'Memory (MiB) the reconstruction may use: sinogram + volume + working buffers; null: half the machine memory. Larger scans are refused at prepare.', { exclusiveMinimum: 0 }),
 });
 
-interface Layout {
-  darks: number;
-  flats: number;
-  projections: number;
-  range: number;
-}
-
 const GiB = 1024 ** 3;
 const fmt = (bytes: number): string => (bytes >= GiB ? `${(bytes / GiB).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`);
-
-/** The scan layout: parameters first, else the simulator's description. */
-function layoutOf(p: TomoParams, env: StepEnvironment): { layout: Layout | null; missing: string[] } {
-  const t = ((env.detector.scene_info as Record<string, unknown> | undefined)?.tomo ?? {}) as Record<string, number>;
-  const pick = (given: number | null, key: string): number | null => (given !== null ? given : typeof t[key] === 'number' ? t[key] : null);
-  const darks = pick(p.nb_darks, 'nb_darks'), flats = pick(p.nb_flats, 'nb_flats');
-  const projections = pick(p.nb_projections, 'nb_projections'), range = pick(p.angle_range, 'angle_range_deg');
-  const missing = [
-    ['nb_darks', darks],
-    ['nb_flats', flats],
-    ['nb_projections', projections],
-    ['angle_range', range],
-  ]
-    .filter(([, v]) => v === null)
-    .map(([k]) => k as string);
-  if (missing.length) return { layout: null, missing };
-  return { layout: { darks: darks!, flats: flats!, projections: projections!, range: range! }, missing };
-}
 
 /** Bytes the reconstruction holds: sinogram, volume (in the store), normalisation maps and per-thread slices. */
 export function tomoMemory(rows: number, cols: number, slices: number, projections: number, threads: number): { sinogram: number; volume: number; working: number; total: number } {
@@ -90,12 +67,15 @@ function check(raw: Record<string, unknown>, input: ImageSpec, env: StepEnvironm
   const errors: { field: string; message: string }[] = [];
   if (input.shape.length !== 2) return [{ field: 'pipeline', message: `tomo needs 2D projections, got frames of shape [${input.shape.join(', ')}]` }];
   const [rows, cols] = input.shape;
-  const { layout, missing } = layoutOf(p, env);
+  const { frames: layout, missing, errors: scanErrors } = resolveTomoFrames(p, env.detector);
+  if (scanErrors.length) return scanErrors;
   if (!layout) {
-    return missing.map((field) => ({ field, message: 'is needed: the detector does not describe a tomography scan (use the sim-tomo-camera or scene "tomography", or give the scan layout)' }));
+    return missing.map((field) => ({
+      field,
+      message: 'is needed: the detector does not describe a tomography scan (no tomo_scan: use the sim-tomo-camera or scene "tomography", replay a master with NXtomo, or give the scan layout)',
+    }));
   }
-  if (layout.flats < 1) errors.push({ field: 'nb_flats', message: 'the scan has no flat field: at least 1 is needed to normalise the projections' });
-  if (layout.projections < 2) errors.push({ field: 'nb_projections', message: `at least 2 projections are needed, got ${layout.projections}` });
+  errors.push(...checkTomoFrames(layout));
   const stop = p.slice_stop ?? rows;
   if (stop > rows) errors.push({ field: 'slice_stop', message: `${stop} is past the last detector row (${rows} rows)` });
   if (p.slice_start >= Math.min(stop, rows)) errors.push({ field: 'slice_start', message: `${p.slice_start} must be < slice_stop (${Math.min(stop, rows)})` });
@@ -141,7 +121,7 @@ class TomoStep implements Step {
   constructor(
     private readonly p: TomoParams,
     input: ImageSpec,
-    private readonly layout: Layout,
+    private readonly layout: TomoFrames,
   ) {
     [this.rows, this.cols] = input.shape;
     this.z0 = p.slice_start;
@@ -150,27 +130,25 @@ class TomoStep implements Step {
     this.darkSum = new Float64Array(this.rows * this.cols);
     this.flatSum = new Float64Array(this.rows * this.cols);
     this.received = new Uint8Array(layout.projections);
-    const n = layout.projections;
-    this.angles = Array.from({ length: n }, (_, k) => (k * layout.range) / (n - 1));
-    // the projection closest to 180° (exact when (n − 1)·180/range is an integer)
-    const k180 = Math.round((180 * (n - 1)) / layout.range);
-    this.pair = k180 < n && Math.abs(this.angles[k180] - 180) < 1e-6 ? [0, k180] : null;
+    this.angles = layout.angles;
+    // the projection 180° after the first one, when the scan has it
+    const k180 = this.angles.findIndex((a) => Math.abs(a - this.angles[0] - 180) < 1e-6);
+    this.pair = k180 > 0 ? [0, k180] : null;
   }
 
   process(ctx: FrameContext): void {
     const i = ctx.index;
-    const { darks, flats, projections } = this.layout;
     const img = ctx.image;
     if (!ctx.valid) return;
-    if (i < darks) {
+    const kind = this.layout.kind(i);
+    if (kind === IMAGE_KEY.dark) {
       add(this.darkSum, img);
       this.nDark++;
-    } else if (i < darks + flats) {
+    } else if (kind === IMAGE_KEY.flat) {
       add(this.flatSum, img);
       this.nFlat++;
-    } else if (i < darks + flats + projections) {
-      const k = i - darks - flats;
-      this.project(k, img);
+    } else if (kind === IMAGE_KEY.projection) {
+      this.project(this.layout.projection[i], img);
     }
   }
 
@@ -265,7 +243,7 @@ export const tomoStep: StepFactory<TomoParams> = {
   check: (p, input, env) => check(p as unknown as Record<string, unknown>, input, env),
   create(raw, input, env): StepBuild {
     const p = withDefaults<TomoParams>(TOMO_SCHEMA, raw as unknown as Record<string, unknown>);
-    const { layout } = layoutOf(p, env);
+    const { frames: layout } = resolveTomoFrames(p, env.detector);
     const step = new TomoStep(p, input, layout!);
     const [rows, cols] = input.shape;
     const stop = p.slice_stop ?? rows;
