@@ -29,6 +29,9 @@ def test_notebook_runs(path, server, monkeypatch, tmp_path):
         assert "IndexWontBeThereError" in text and "StateError" in text
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
+        # the Volume3D view of the volume stream was created, its cut planes and mode set from Python
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+        assert "mip 64 70" in text
 
 
 def test_there_are_notebooks():
