@@ -8,6 +8,19 @@
  * "Binary Format" (sections, LEB128 integers, opcodes).
  */
 
+/** The part of the WebAssembly JS API the kernels use (the TypeScript lib here is ES2022, without it). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+export interface WasmApi {
+  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+/** The runtime's WebAssembly, or undefined where there is none (the kernels then fall back to JS). */
+export const WA: WasmApi | undefined = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 export const I32 = 0x7f;
 export const F32 = 0x7d;
 export const F64 = 0x7c;

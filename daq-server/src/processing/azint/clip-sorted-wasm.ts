@@ -22,16 +22,10 @@
  *    (count at AMBIG) for the caller to decide on the exact float64 value,
  *    the extremes of the others, widened by e, are left at MINMAX.
  */
-import { buildModule, Code, OP, SIMD, I32, F32, F64, V128, type ValType } from '../../wasm/assembler.js';
+import { buildModule, Code, OP, SIMD, I32, F32, F64, V128, type ValType, WA } from '../../wasm/assembler.js';
 
 const OPX = { i32_ge_s: 0x4e, f64_ge: 0x66, f64_min: 0xa4 } as const;
 
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 export const sortedWasmAvailable = (): boolean => WA !== undefined;
 
 export interface SortedLayout {

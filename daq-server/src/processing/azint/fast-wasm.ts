@@ -28,7 +28,7 @@
 import type { DType, TypedArray } from '../../protocol/index.js';
 import { dtypeOf } from '../../protocol/index.js';
 import type { FrameValidity } from './corrections.js';
-import { buildModule, Code, OP, I32, F32, F64, type FuncDef, type ValType } from '../../wasm/assembler.js';
+import { buildModule, Code, OP, I32, F32, F64, type FuncDef, type ValType, WA, type WasmMemory } from '../../wasm/assembler.js';
 
 /** Pixels per chunk: 16 Ki pixels ≤ 128 KiB of image, cache-resident. */
 export const CHUNK = 1 << 14;
@@ -205,17 +205,6 @@ function pixelCode(c: Code, v: FastVariant, lane: number): void {
   }
   c.get(L_K).i32(1).op(OP.i32_add).set(L_K);
 }
-
-/** The part of the WebAssembly JS API used here (the project's TS lib has no WebAssembly declarations). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 type KernelFn = (...args: number[]) => number;
 

@@ -7,15 +7,8 @@
  * total lives there too: `flush(n4)` adds the block to it (promoting 4
  * float32 lanes to two float64 pairs) and clears the block.
  */
-import { buildModule, Code, OP, I32, uleb } from '../../wasm/assembler.js';
+import { buildModule, Code, OP, I32, uleb, WA } from '../../wasm/assembler.js';
 
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-  validate(bytes: Uint8Array): boolean;
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 const CH = 16384;
 
 // SIMD opcodes (final spec numbering)

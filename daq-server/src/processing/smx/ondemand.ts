@@ -13,7 +13,7 @@
  * instead of scanning the frame again (sparsify then peakfinder).
  */
 import type { NumArray } from './background.js';
-import { buildModule, Code, OP, I32 } from '../../wasm/assembler.js';
+import { buildModule, Code, OP, I32, WA } from '../../wasm/assembler.js';
 
 /** Per-pixel interpolation table (BackgroundInterpolator) and the per-bin background of this frame. */
 export interface BinBackground {
@@ -146,12 +146,6 @@ export class CandidateList {
 
 // ------------------------------------------------------------------ WebAssembly candidate scan
 
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 const SCAN_CHUNK = 16384;
 
 /**

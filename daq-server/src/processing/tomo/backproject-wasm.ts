@@ -16,16 +16,9 @@
  * The ranges (which voxels see the detector) are computed in JS, one call per
  * voxel row and angle. Filtered rows and the slice live in the module's memory.
  */
-import { buildModule, Code, OP, I32, F64, uleb, type FuncDef } from '../../wasm/assembler.js';
+import { buildModule, Code, OP, I32, F64, uleb, type FuncDef, WA } from '../../wasm/assembler.js';
 import { bandRows, type Angles } from './backproject.js';
 
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number }) => { readonly buffer: ArrayBuffer };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
-  validate(bytes: Uint8Array): boolean;
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 const I32_TRUNC_F64_S = 0xaa;
 
 /** row(q, out, s, c, count): byte addresses q (filtered row) and out (first voxel). */
