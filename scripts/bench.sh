@@ -18,3 +18,5 @@ echo "== bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)"
 node bench/dist/codec.js
 echo "== saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)"
 node bench/dist/saving.js
+echo "== LiveImage in headless Chromium, proxy and direct (reference: raw WebSocket into the same page)"
+.venv/bin/python bench/liveimage.py

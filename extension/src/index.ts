@@ -21,6 +21,8 @@ import {
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { addCommands } from './commands.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
 
@@ -29,8 +31,8 @@ const plugin = {
   description: 'daqlab widgets and the DAQ side panel',
   autoStart: true,
   requires: [IJupyterWidgetRegistry],
-  optional: [ISettingRegistry],
-  activate(app: LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null): void {
+  optional: [ISettingRegistry, ICommandPalette],
+  activate(app: LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null, palette: ICommandPalette | null): void {
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
@@ -49,10 +51,12 @@ const plugin = {
     });
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });
+    addCommands(app, panel, palette);
     if (settingRegistry) {
       const apply = (s: ISettingRegistry.ISettings) => {
         frontendSettings.serverUrl = String(s.get('serverUrl').composite ?? '');
         frontendSettings.token = String(s.get('token').composite ?? '');
+        frontendSettings.colormap = String(s.get('colormap').composite ?? '');
         panel.settingsChanged();
       };
       settingRegistry

@@ -43,6 +43,8 @@ const PUMP_SLICE_MS = 8;
 const COUNTER_HZ = 5;
 
 const now = (): number => performance.now() / 1000;
+/** wall clock with sub-millisecond resolution: frames' acquisition timestamps (clients compare it with their Date.now()) */
+const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 export class Acquisition extends EventEmitter<AcquisitionEvents> {
   readonly uuid = randomUUID();
@@ -228,7 +230,9 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     let i = this.counters.nb_frames_acquired;
     try {
       while (i < this.armed && this.due(i) <= now()) {
-        batch.push(this.receivers[0].receive(i));
+        const frame = this.receivers[0].receive(i);
+        frame.time = wallClockMs();
+        batch.push(frame);
         i++;
         if ((now() - start) * 1000 > PUMP_SLICE_MS) break;
       }
