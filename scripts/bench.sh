@@ -26,3 +26,5 @@ echo "== tomography: filtered back-projection, 1024² slices from 1800 projectio
 .venv/bin/python bench/tomo.py
 echo "== Volume3D in headless Chromium: time to first picture (reference: a 64³ volume), orbit frame rate (reference: empty scene)"
 .venv/bin/python bench/volume.py
+echo "== LiveImage in headless Chromium, proxy and direct (reference: raw WebSocket into the same page)"
+.venv/bin/python bench/liveimage.py

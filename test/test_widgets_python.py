@@ -45,6 +45,32 @@ def test_liveimage_state(client, server, monkeypatch):
         LiveImage(42)
 
 
+def test_liveimage_browsing_overlays_and_rois_for_the_pipeline(client):
+    acq = client.detector("sim-camera").prepare(acquisition={"nb_frames": 2, "expo_time": 0.01})
+    live = LiveImage(acq)
+    state = live.get_state()
+    assert state["colormap"] == ""  # the JupyterLab setting's default colormap decides
+    assert (state["index"], state["show_mask"], state["show_peaks"], state["peaks_stream"]) == (-1, True, True, "peaks")
+    live.index = 1
+    with pytest.raises(TraitError, match="index"):
+        live.index = -2
+    for name, value in [("latency", 3.0), ("view", [0, 0, 1, 1, 1]), ("length", 3)]:
+        with pytest.raises(TraitError):  # measured by the view
+            setattr(live, name, value)
+    live.set_state({"rois": [[10, 20, 30, 40], [0, 0, 5, 5]], "latency": 42.0, "view": [0, 0, 1024, 1024, 2], "length": 2})
+    assert live.latency == 42.0 and live.view == [0, 0, 1024, 1024, 2] and live.length == 2
+    rois = live.legacy_rois()
+    assert rois == [{"name": "roi0", "roi": [10, 20, 30, 40]}, {"name": "roi1", "roi": [0, 0, 5, 5]}]
+    acq.abort()
+    # the legacy pipeline takes them as they are
+    legacy = client.detector("sim-camera").prepare(acquisition={"nb_frames": 2, "expo_time": 0.01},
+                                                   processing={"pipeline": "legacy", "rois": rois})
+    legacy.start()
+    legacy.wait(progress=False)
+    stats = legacy.scan.streams["roi_stats"][0:2]
+    assert len(stats) == 2
+
+
 def test_chart_widgets_state(client, server, monkeypatch):
     from daqlab.widgets import HitRate, Profile, Progress, RoiStats
 

@@ -26,8 +26,10 @@ import {
   frontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
+import { ICommandPalette } from '@jupyterlab/apputils';
 import { registerH5Viewer, type H5LabApp } from './h5viewer/plugin.js';
 import { JobsPanel } from './jobs-panel.js';
+import { addCommands } from './commands.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
 
@@ -36,8 +38,8 @@ const plugin = {
   description: 'daqlab widgets and the DAQ side panel',
   autoStart: true,
   requires: [IJupyterWidgetRegistry],
-  optional: [ISettingRegistry],
-  activate(app: LabApp & H5LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null): void {
+  optional: [ISettingRegistry, ICommandPalette],
+  activate(app: LabApp & H5LabApp, registry: IJupyterWidgetRegistry, settingRegistry: ISettingRegistry | null, palette: ICommandPalette | null): void {
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
@@ -63,10 +65,12 @@ const plugin = {
     app.shell.add(panel, 'left', { rank: 650 });
     const jobsPanel = new JobsPanel();
     app.shell.add(jobsPanel, 'left', { rank: 651 });
+    addCommands(app, panel, palette);
     if (settingRegistry) {
       const apply = (s: ISettingRegistry.ISettings) => {
         frontendSettings.serverUrl = String(s.get('serverUrl').composite ?? '');
         frontendSettings.token = String(s.get('token').composite ?? '');
+        frontendSettings.colormap = String(s.get('colormap').composite ?? '');
         panel.settingsChanged();
         jobsPanel.settingsChanged();
       };

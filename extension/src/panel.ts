@@ -7,12 +7,20 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
+import { LiveMonitor } from './monitor.js';
 import type { AcqState, Counters, EventMessage, ScanSummary } from '@daqlab/daq-server/protocol';
 
 /** What the panel uses of the JupyterLab application (keeps @jupyterlab/application out of the bundle's deps). */
 export interface LabApp {
-  shell: { add(widget: Widget, area: 'left' | 'right' | 'main', options?: { rank?: number }): void };
-  commands: { hasCommand(id: string): boolean; execute(id: string, args?: Record<string, unknown>): Promise<unknown> };
+  shell: { add(widget: Widget, area: 'left' | 'right' | 'main', options?: { rank?: number }): void; activateById(id: string): void };
+  commands: {
+    hasCommand(id: string): boolean;
+    execute(id: string, args?: Record<string, unknown>): Promise<unknown>;
+    addCommand(
+      id: string,
+      options: { label: string | ((args: Record<string, unknown>) => string); execute: (args: Record<string, unknown>) => unknown },
+    ): unknown;
+  };
 }
 
 /** The panel's address when neither the settings nor a LiveImage gave one: `npm start`'s server. */
@@ -38,10 +46,16 @@ export function scanCode(key: string): string {
   return `import daqlab\nscan = daqlab.connect().scans.get(${JSON.stringify(key)})\n`;
 }
 
-/** The server the side panels talk to: the settings' address, else the last one a widget used, else `npm start`'s. */
-export function panelServerAddress(): string {
+/** The server the side panels and monitors talk to: the settings' address, else the last one a widget used, else `npm start`'s. */
+export function panelServer(): { configured: string; token: string } {
   const configured = frontendSettings.serverUrl || lastServerUsed()?.url || DEFAULT_SERVER;
   const token = frontendSettings.serverUrl ? frontendSettings.token : lastServerUsed()?.token || frontendSettings.token;
+  return { configured, token };
+}
+
+/** `panelServer()` as the WebSocket URL to open from this page (through Jupyter's proxy when relative). */
+export function panelServerAddress(): string {
+  const { configured, token } = panelServer();
   return resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token);
 }
 
@@ -64,9 +78,13 @@ export class DaqPanel extends Widget {
     this.title.iconClass = 'daqlab-panel-icon';
     const refresh = el('button', 'daqlab-panel-refresh', 'refresh');
     refresh.onclick = () => void this.refreshScans();
+    const monitor = el('button', 'daqlab-panel-monitor', 'live monitor');
+    monitor.title = 'open a live image and chart of the newest scan in the main area';
+    monitor.onclick = () => this.openMonitor('');
     this.node.append(
       el('h3', '', 'daqlab'),
       this.status,
+      monitor,
       el('h4', '', 'Detectors'),
       this.detectorsBox,
       el('h4', '', 'Scans'),
@@ -87,6 +105,20 @@ export class DaqPanel extends Widget {
 
   settingsChanged(): void {
     if (this.started) this.restart();
+  }
+
+  /** Drop the connection and connect again (the "reconnect" command). */
+  reconnect(): void {
+    this.restart();
+  }
+
+  /** A live monitor of `scan` ('' : the newest) in the main area, on the panel's server. */
+  openMonitor(scan: string): LiveMonitor {
+    const { configured, token } = panelServer();
+    const monitor = new LiveMonitor(configured, token, scan);
+    this.app.shell.add(monitor, 'main');
+    this.app.shell.activateById(monitor.id);
+    return monitor;
   }
 
   private address(): string {
@@ -213,7 +245,10 @@ export class DaqPanel extends Widget {
       const insert = el('button', 'daqlab-panel-insert', 'insert');
       insert.title = 'insert the code that opens this scan into the active notebook cell';
       insert.onclick = () => void this.insert(s.key);
-      li.append(label, insert);
+      const watch = el('button', 'daqlab-panel-watch', 'monitor');
+      watch.title = 'open a live monitor of this scan';
+      watch.onclick = () => this.openMonitor(s.key);
+      li.append(label, insert, watch);
       list.append(li);
     }
     if (scans.length === 0) list.append(el('li', '', 'no scans yet'));
@@ -222,7 +257,11 @@ export class DaqPanel extends Widget {
 
   /** Insert at the cursor of the active cell of the current notebook (JupyterLab's own command). */
   private async insert(key: string): Promise<void> {
-    const text = scanCode(key);
+    await this.insertCode(scanCode(key));
+  }
+
+  /** Insert `text` at the cursor of the active cell (or copy it when no notebook is active). */
+  async insertCode(text: string): Promise<void> {
     const command = 'notebook:replace-selection';
     if (this.app.commands.hasCommand(command)) {
       await this.app.commands.execute(command, { text });

@@ -14,6 +14,8 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024
 #: Binary data message: u32 little-endian header length, then the JSON header, then the payload.
 ENVELOPE_PREFIX_BYTES = 4
+# fields of a data message's JSON header; `times`: per-item acquisition time, ms since the epoch (null: unknown)
+DATA_HEADER_FIELDS = ("sub", "req", "scan", "stream", "kind", "first", "count", "msg", "part", "parts", "bytes", "times")
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 WS_PATH = "/ws"

@@ -84,7 +84,7 @@ class LiveImage(W.DOMWidget):
     scan = Unicode(help="scan key; empty: the newest scan").tag(sync=True)
     stream = Unicode("frame").tag(sync=True)
     follow = Bool(False, help="switch to every new scan").tag(sync=True)
-    colormap = Enum(["viridis", "magma", "inferno", "gray"], "viridis").tag(sync=True)
+    colormap = Enum(["", "viridis", "magma", "inferno", "gray"], "", help="'': the JupyterLab setting's default colormap, else viridis").tag(sync=True)
     reverse = Bool(False).tag(sync=True)
     scale = Enum(["linear", "log", "sqrt"], "linear").tag(sync=True)
     auto_range = Bool(True, help="vmin/vmax follow the 1st/99.5th percentiles of each frame").tag(sync=True)
@@ -95,6 +95,13 @@ class LiveImage(W.DOMWidget):
     height = Int(480, help="height of the image area, px").tag(sync=True)
     fps = CFloat(0.0, read_only=True, help="frames drawn per second, as the view measures it").tag(sync=True)
     rois = List(List(Int()), help="[[row0, col0, rows, cols], ...] in detector pixels").tag(sync=True)
+    index = Int(-1, help="frame shown when browsing (the slider); -1: follow the newest frame").tag(sync=True)
+    length = Int(0, read_only=True, help="frames in the stream, as the view knows it").tag(sync=True)
+    latency = CFloat(0.0, read_only=True, help="median ms from a frame's acquisition to its drawing, over the last second").tag(sync=True)
+    show_mask = Bool(True, help="tint masked pixels (NaN, gap dummies)").tag(sync=True)
+    show_peaks = Bool(True, help="circle the peaks of the shown frame (`peaks_stream`, smx)").tag(sync=True)
+    peaks_stream = Unicode("peaks", help="event stream of {frame_idx, x, y}; empty: no peak overlay").tag(sync=True)
+    view = List(Int(), read_only=True, help="[row0, col0, rows, cols, binning] the server sent for the drawn frame").tag(sync=True)
 
     def __init__(self, source=None, *, stream: str = "frame", client=None, follow: bool | None = None, **kwargs):
         client, scan, stream = _source(source, stream, client)
@@ -114,6 +121,18 @@ class LiveImage(W.DOMWidget):
             if len(r) != 4 or r[2] < 1 or r[3] < 1 or r[0] < 0 or r[1] < 0:
                 raise TraitError(f"each ROI is [row0, col0, rows, cols] with rows, cols ≥ 1, got {r!r}")
         return rois
+
+    @validate("index")
+    def _check_index(self, proposal):
+        if proposal["value"] < -1:
+            raise TraitError(f"index is a frame index ≥ 0, or -1 to follow the newest frame, got {proposal['value']}")
+        return proposal["value"]
+
+    def legacy_rois(self, prefix: str = "roi") -> list[dict]:
+        """The drawn ROIs as the legacy pipeline's ``rois`` parameter (named ``roi0``, ``roi1``, ...):
+        ``det.prepare(..., processing={"pipeline": "legacy", "rois": live.legacy_rois()})`` and
+        ``RoiStats(acq, roi=k)`` then plots their statistics."""
+        return [{"name": f"{prefix}{k}", "roi": list(r)} for k, r in enumerate(self.rois)]
 
     def __repr__(self) -> str:
         return f"LiveImage(scan={self.scan!r}, stream={self.stream!r}, server_url={self.server_url!r})"

@@ -48,6 +48,8 @@ export interface ArrayItem {
   shape: number[];
   /** a view into the decoded message, prod(shape) elements */
   data: TypedArray;
+  /** acquisition time, ms since the Unix epoch (header `times`), when the server knows it */
+  time?: number;
 }
 
 /** One event item as decoded from a data message: its index and its JSON document. */
@@ -155,7 +157,22 @@ export function decodeData(message: Uint8Array, joiner: PartJoiner): DataMessage
   if (!whole) return null;
   const table = tableFromIPC(whole);
   if (header.kind === 'event') return { header, items: [], events: eventItems(table) };
-  return { header, items: arrayItems(table) };
+  const items = arrayItems(table);
+  const times = header.times;
+  if (times) items.forEach((item, k) => {
+    const t = times[k];
+    if (typeof t === 'number') item.time = t;
+  });
+  return { header, items };
+}
+
+/** What `stream.read` replies after its data messages. */
+export interface ReadResult {
+  first: number | null;
+  count: number;
+  messages: number;
+  length: number;
+  sealed: boolean;
 }
 
 const OPEN = 1;
@@ -179,6 +196,8 @@ export class DaqClient {
   private subs = new Map<string, DataHandler>();
   /** data that arrived for a subscription before its reply was handled */
   private early = new Map<string, DataMessage[]>();
+  /** data messages of pending `stream.read` requests, by request id */
+  private reads = new Map<number, DataMessage[]>();
   private joiner = new PartJoiner();
   /** called once when the connection closes (after it was open) */
   onclose: ((reason: string) => void) | null = null;
@@ -231,9 +250,25 @@ export class DaqClient {
   }
 
   request<T = unknown>(op: Op, params: Record<string, unknown> = {}): Promise<T> {
+    return this.send<T>(op, params, this.nextId++);
+  }
+
+  /** `stream.read`: the decoded data messages of the request, in order, and the reply. */
+  async read(params: Record<string, unknown>): Promise<{ messages: DataMessage[]; result: ReadResult }> {
+    const id = this.nextId++;
+    const messages: DataMessage[] = [];
+    this.reads.set(id, messages);
+    try {
+      const result = await this.send<ReadResult>('stream.read', params, id);
+      return { messages, result };
+    } finally {
+      this.reads.delete(id);
+    }
+  }
+
+  private send<T>(op: Op, params: Record<string, unknown>, id: number): Promise<T> {
     const socket = this.socket;
     if (!socket || socket.readyState !== OPEN) return Promise.reject(new Error('not connected to the daqlab server'));
-    const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const entry: { resolve: (v: unknown) => void; reject: (e: Error) => void; timer?: ReturnType<typeof setTimeout> } = {
         resolve: resolve as (v: unknown) => void,
@@ -301,7 +336,11 @@ export class DaqClient {
     }
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array);
     const decoded = decodeData(bytes, this.joiner);
-    if (!decoded || decoded.header.sub === undefined) return;
+    if (!decoded) return;
+    if (decoded.header.sub === undefined) {
+      if (typeof decoded.header.req === 'number') this.reads.get(decoded.header.req)?.push(decoded);
+      return;
+    }
     const handler = this.subs.get(decoded.header.sub);
     if (handler) handler(decoded);
     else {
@@ -319,6 +358,7 @@ export class DaqClient {
     this.waiting.clear();
     this.subs.clear();
     this.early.clear();
+    this.reads.clear();
     this.joiner.clear();
   }
 }

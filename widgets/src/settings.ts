@@ -7,9 +7,11 @@
 export interface FrontendSettings {
   serverUrl: string;
   token: string;
+  /** colormap of LiveImages whose own is unset ('') and of the live monitor; '' = viridis */
+  colormap: string;
 }
 
-export const frontendSettings: FrontendSettings = { serverUrl: '', token: '' };
+export const frontendSettings: FrontendSettings = { serverUrl: '', token: '', colormap: '' };
 
 type Listener = (url: string, token: string) => void;
 const listeners = new Set<Listener>();
@@ -29,4 +31,16 @@ export function lastServerUsed(): { url: string; token: string } | null {
 export function onServerUsed(listener: Listener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
+}
+
+const reconnectListeners = new Set<() => void>();
+
+/** Every LiveImage (and the DAQ panel) drops its connection and connects again (the "reconnect" command). */
+export function requestReconnect(): void {
+  for (const l of reconnectListeners) l();
+}
+
+export function onReconnect(listener: () => void): () => void {
+  reconnectListeners.add(listener);
+  return () => reconnectListeners.delete(listener);
 }

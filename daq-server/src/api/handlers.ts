@@ -5,6 +5,7 @@ import {
   PROTOCOL_VERSION,
   SUB_MODES,
   dtypeSize,
+  headerTimes,
   product,
   type Op,
   type Request,
@@ -47,7 +48,13 @@ async function read(session: Session, req: Request): Promise<unknown> {
     const index = start < 0 ? stream.length + start : start;
     batch =
       stream.kind === 'array'
-        ? { first: index, items: [(item as { data: never }).data], valid: [(item as { valid: boolean }).valid], step: 1 }
+        ? {
+            first: index,
+            items: [(item as { data: never }).data],
+            valid: [(item as { valid: boolean }).valid],
+            step: 1,
+            times: [(item as { time?: number }).time ?? NaN],
+          }
         : { first: index, items: [item], step: 1 };
   } else {
     stop ??= stream.sealed ? stream.length : Math.max(stream.length, start);
@@ -69,6 +76,7 @@ async function read(session: Session, req: Request): Promise<unknown> {
     const t = makeTransform(stream.dtype, stream.shape, { roi: roi(req), binning: int(req, 'binning', 1, 1) as number });
     const items = (batch as ArrayItems).items;
     const valid = (batch as ArrayItems).valid;
+    const times = (batch as ArrayItems).times;
     const per = Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype))));
     for (let k = 0; k < count; k += per) {
       const n = Math.min(per, count - k);
@@ -78,7 +86,8 @@ async function read(session: Session, req: Request): Promise<unknown> {
         items.slice(k, k + n).map((x) => t.apply(x)),
         valid.slice(k, k + n),
       );
-      await session.out.data(header(indexes[k], n), chunks);
+      const ts = headerTimes(times?.slice(k, k + n));
+      await session.out.data({ ...header(indexes[k], n), ...(ts ? { times: ts } : {}) }, chunks);
     }
   } else {
     const events = (batch as EventItems).items;

@@ -9,7 +9,7 @@
  */
 import type { ArrayItems, ConsumerGroup, Cursor, EventItems, GroupMember, Stream } from '../store/types.js';
 import type { SubMode, TypedArray } from '../protocol/index.js';
-import { MAX_MESSAGE_BYTES, dtypeSize, product } from '../protocol/index.js';
+import { MAX_MESSAGE_BYTES, dtypeSize, headerTimes, product } from '../protocol/index.js';
 import { encodeArrayItems, encodeEvents, type IpcChunks } from './arrow-encode.js';
 import { makeTransform, type ItemTransform } from './transform.js';
 import type { Outbox } from './outbox.js';
@@ -35,7 +35,7 @@ export interface SubscriptionOptions {
   member: string | null;
 }
 
-type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[] };
+type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[] };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -151,7 +151,8 @@ export class Subscription {
 
   /** Turn a cursor batch into what is sent, dropping decimated items. */
   private select(batch: ArrayItems | EventItems): Batch {
-    const out: Batch = { indexes: [], items: [], valid: [], events: [] };
+    const out: Batch = { indexes: [], items: [], valid: [], events: [], times: [] };
+    const times = (batch as ArrayItems).times;
     // group batches may carry redelivered items out of order: they list their indexes
     const listed = (batch as { indexes?: number[] }).indexes;
     batch.items.forEach((item, k) => {
@@ -161,6 +162,7 @@ export class Subscription {
       if (this.opts.stream.kind === 'array') {
         out.items.push(this.transform!.apply(item as TypedArray));
         out.valid.push((batch as ArrayItems).valid[k]);
+        out.times.push(times ? times[k] : NaN);
       } else out.events.push(item);
     });
     return out;
@@ -188,8 +190,9 @@ export class Subscription {
       }
       const msg = this.msg++;
       if (this.member) this.inflight.set(msg, indexes);
+      const times = headerTimes(batch.times.slice(k, k + per));
       await this.out.data(
-        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg },
+        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...(times ? { times } : {}) },
         chunks,
       );
     }

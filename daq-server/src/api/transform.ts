@@ -18,6 +18,8 @@ export interface ItemTransform {
   apply(item: TypedArray): TypedArray;
 }
 
+const INT_LIMITS: Partial<Record<DType, [number, number]>> = { uint32: [0, 2 ** 32 - 1], int32: [-(2 ** 31), 2 ** 31 - 1] };
+
 /** Integers are summed into 32 bits so binning cannot overflow; floats keep their type. */
 export function binnedDType(dtype: DType): DType {
   switch (dtype) {
@@ -77,12 +79,17 @@ export function makeTransform(dtype: DType, shape: number[], view: ViewSpec): It
   const outDType = binning === 1 ? dtype : binnedDType(dtype);
   const outShape = [...shape.slice(0, -2), outRows, outCols];
   const Out = TYPED_ARRAY[outDType];
+  // Integer sums saturate at the type's limits instead of wrapping: a bin holding a gap pixel
+  // (the dummy 2^32 − 1) stays the dummy, so viewers still see it as masked.
+  const limits = binning > 1 ? INT_LIMITS[outDType] : undefined;
+  let scratch: Float64Array | null = null;
   return {
     identity: false,
     dtype: outDType,
     shape: outShape,
     apply(item: TypedArray): TypedArray {
       const out = new Out(planes * outRows * outCols);
+      const acc: TypedArray = limits ? (scratch ??= new Float64Array(out.length)).fill(0) : out;
       for (let p = 0; p < planes; p++) {
         const inBase = p * rows * cols;
         const outBase = p * outRows * outCols;
@@ -90,9 +97,13 @@ export function makeTransform(dtype: DType, shape: number[], view: ViewSpec): It
           const inRow = inBase + (r0 + r) * cols + c0;
           const outRow = outBase + Math.floor(r / binning) * outCols;
           for (let c = 0; c < outCols * binning; c++) {
-            out[outRow + Math.floor(c / binning)] += item[inRow + c];
+            acc[outRow + Math.floor(c / binning)] += item[inRow + c];
           }
         }
+      }
+      if (limits) {
+        const [lo, hi] = limits;
+        for (let i = 0; i < out.length; i++) out[i] = Math.min(hi, Math.max(lo, acc[i]));
       }
       return out;
     },

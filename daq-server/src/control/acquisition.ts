@@ -47,6 +47,8 @@ const UNPACED_WAIT = 0.001;
 const COUNTER_HZ = 5;
 
 const now = (): number => performance.now() / 1000;
+/** wall clock with sub-millisecond resolution: frames' acquisition timestamps (clients compare it with their Date.now()) */
+const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 export class Acquisition extends EventEmitter<AcquisitionEvents> {
   readonly uuid = randomUUID();
@@ -233,7 +235,9 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     const unpaced = this.run.unpaced === true;
     try {
       while (i < this.armed && (unpaced ? this.inFlight() + batch.length < this.ahead() : this.due(i) <= now())) {
-        batch.push(this.receivers[0].receive(i));
+        const frame = this.receivers[0].receive(i);
+        frame.time = wallClockMs();
+        batch.push(frame);
         i++;
         if ((now() - start) * 1000 > PUMP_SLICE_MS) break;
       }

@@ -42,6 +42,8 @@ export interface ReceivedFrame {
   valid: boolean;
   /** ground truth the simulator drew for this frame (spot positions, hit flag), when it has any */
   truth?: Record<string, unknown>;
+  /** acquisition time: when the receiver got the frame from the detector, ms since the Unix epoch (set by the acquisition) */
+  time?: number;
 }
 
 /** Raised by a receiver when the (simulated) detector fails: the acquisition goes to FAULT. */

@@ -23,6 +23,8 @@ export interface PipelineSinkOptions {
 export class PipelineSink implements FrameSink {
   private next = 0;
   private readonly waiting = new Map<number, FrameResult | 'dropped'>();
+  /** acquisition time of each frame in flight (the workers do not carry it) */
+  private readonly times = new Map<number, number>();
   private readonly streams = new Map<string, Stream>();
   private readonly accumulated: StreamDecl[];
   private readonly hasEnd: boolean;
@@ -63,7 +65,10 @@ export class PipelineSink implements FrameSink {
   }
 
   submit(frames: ReceivedFrame[]): void {
-    for (const f of frames) this.pool.submit(f);
+    for (const f of frames) {
+      if (f.time !== undefined) this.times.set(f.index, f.time);
+      this.pool.submit(f);
+    }
     this.counters.nb_frames_transferred = [...this.pool.transferred];
   }
 
@@ -74,7 +79,8 @@ export class PipelineSink implements FrameSink {
     while (this.waiting.has(this.next)) {
       const r = this.waiting.get(this.next)!;
       this.waiting.delete(this.next);
-      if (r !== 'dropped') released.push(r);
+      if (r === 'dropped') this.times.delete(this.next);
+      else released.push(r);
       this.next++;
     }
     if (released.length) this.release(released);
@@ -87,7 +93,7 @@ export class PipelineSink implements FrameSink {
       if (kept.length) {
         const images = kept.map((r) => r.image!);
         const valid = kept.map((r) => r.valid);
-        this.frames.append(images, valid);
+        this.frames.append(images, valid, kept.map((r) => this.times.get(r.index) ?? NaN));
         this.tap?.frames(images, kept.map((r) => r.index), kept.map((r) => r.receiver), valid);
       }
     }
@@ -99,6 +105,7 @@ export class PipelineSink implements FrameSink {
         list.push(item);
       }
     }
+    for (const r of results) this.times.delete(r.index);
     for (const [name, items] of perStream) {
       const s = this.streams.get(name)!;
       if (s.kind === 'array') (s as ArrayStream).append(items as TypedArray[]);

@@ -56,7 +56,7 @@ export class DirectSink implements FrameSink {
     if (batch.length === 0) return;
     const data = batch.map((f) => f.data);
     const valid = batch.map((f) => f.valid);
-    this.frames.append(data, valid);
+    this.frames.append(data, valid, batch.map((f) => f.time ?? NaN));
     this.tap?.frames(
       data,
       batch.map((f) => f.index),

@@ -35,6 +35,20 @@ export interface DataHeader {
   parts: number;
   /** total bytes of the payload (all parts together), so a client can allocate it exactly once */
   bytes: number;
+  /**
+   * array streams whose items carry one: per item of the payload, its acquisition time (when the
+   * receiver got the frame from the detector), ms since the Unix epoch; null where unknown
+   */
+  times?: (number | null)[];
+}
+
+/** Every field a data header may carry (mirrored in kernel-bridge/daqlab/_protocol.py). */
+export const DATA_HEADER_FIELDS = ['sub', 'req', 'scan', 'stream', 'kind', 'first', 'count', 'msg', 'part', 'parts', 'bytes', 'times'] as const;
+
+/** Per-item times for a header: null for unknown (JSON has no NaN), undefined when none is known. */
+export function headerTimes(times: readonly number[] | undefined): (number | null)[] | undefined {
+  if (!times || !times.some((t) => Number.isFinite(t))) return undefined;
+  return times.map((t) => (Number.isFinite(t) ? Math.round(t * 1000) / 1000 : null));
 }
 
 const encoder = new TextEncoder();

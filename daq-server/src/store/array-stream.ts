@@ -30,6 +30,8 @@ interface ArrayChunk extends Chunk {
   views: (TypedArray | undefined)[] | null;
   /** per-item validity, or null when every item is valid */
   valid: boolean[] | null;
+  /** per-item acquisition time (ms since the epoch, NaN unknown), or null when no item of the chunk has one */
+  times: number[] | null;
 }
 
 const describeArray = (a: TypedArray): string => `${a.constructor.name} of ${a.length} elements`;
@@ -77,7 +79,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     return `a ${this.ctor.name} of ${this.itemElements} elements (dtype ${this.dtype}, shape [${this.shape.join(', ')}])`;
   }
 
-  append(items: TypedArray | TypedArray[], valid?: boolean[]): void {
+  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[]): void {
     this.requireOpen();
     const E = this.itemElements;
     let count: number;
@@ -103,6 +105,10 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
       const message = `must be a list of ${count} booleans (one per item), got ${Array.isArray(valid) ? `${valid.length}` : typeof valid}`;
       throw new DaqError('ParameterError', `cannot append to ${this.label}: valid: ${message}`, [{ field: 'valid', message }]);
     }
+    if (times !== undefined && (!Array.isArray(times) || times.length !== count)) {
+      const message = `must be a list of ${count} numbers (one per item), got ${Array.isArray(times) ? `${times.length}` : typeof times}`;
+      throw new DaqError('ParameterError', `cannot append to ${this.label}: times: ${message}`, [{ field: 'times', message }]);
+    }
     if (count === 0) return;
     let invalid = 0;
     if (valid) for (let k = 0; k < count; k++) if (!valid[k]) invalid++;
@@ -110,11 +116,11 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
 
     const start = this._length;
     if (ArrayBuffer.isView(items) && count > 1) {
-      this.chunks.push({ start, count, data: items, views: null, valid: invalid ? valid!.map(Boolean) : null });
+      this.chunks.push({ start, count, data: items, views: null, valid: invalid ? valid!.map(Boolean) : null, times: times ? [...times] : null });
     } else {
       let tail = this.chunks.tail;
       if (!tail || tail.views === null || tail.count >= VIEWS_PER_CHUNK) {
-        tail = { start, count: 0, data: null, views: [], valid: null };
+        tail = { start, count: 0, data: null, views: [], valid: null, times: null };
         this.chunks.push(tail);
       }
       const views = tail.views!;
@@ -124,6 +130,11 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
       if (tail.valid !== null) {
         if (valid) for (let k = 0; k < count; k++) tail.valid.push(Boolean(valid[k]));
         else for (let k = 0; k < count; k++) tail.valid.push(true);
+      }
+      if (times && tail.times === null) tail.times = new Array<number>(tail.count).fill(NaN);
+      if (tail.times !== null) {
+        if (times) for (let k = 0; k < count; k++) tail.times.push(times[k]);
+        else for (let k = 0; k < count; k++) tail.times.push(NaN);
       }
       tail.count += count;
     }
@@ -146,11 +157,12 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     return { length: this._length, first, sealed: this._sealed, label: this.label };
   }
 
-  get(index: number): { data: TypedArray; valid: boolean } {
+  get(index: number): { data: TypedArray; valid: boolean; time?: number } {
     const i = resolveIndex(this.extent(), index);
     if (i < this._first) return this.backing!.read(i);
     const chunk = this.chunks.locate(i);
-    return { data: this.item(chunk, i), valid: chunk.valid ? chunk.valid[i - chunk.start]! : true };
+    const valid = chunk.valid ? chunk.valid[i - chunk.start]! : true;
+    return chunk.times ? { data: this.item(chunk, i), valid, time: chunk.times[i - chunk.start]! } : { data: this.item(chunk, i), valid };
   }
 
   slice(start: number, stop?: number | null, step = 1): ArrayItems {
@@ -165,6 +177,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
   private read(start: number, count: number, step: number): ArrayItems {
     const items = new Array<TypedArray>(count);
     const valid = new Array<boolean>(count);
+    let times: number[] | undefined;
     let chunk: ArrayChunk | undefined;
     for (let k = 0, i = start; k < count; k++, i += step) {
       if (i < this._first) {
@@ -176,8 +189,9 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
       if (!chunk || i < chunk.start || i >= chunk.start + chunk.count) chunk = this.chunks.locate(i);
       items[k] = this.item(chunk, i);
       valid[k] = chunk.valid ? chunk.valid[i - chunk.start]! : true;
+      if (chunk.times) (times ??= new Array<number>(count).fill(NaN))[k] = chunk.times[i - chunk.start]!;
     }
-    return { first: start, items, valid, step };
+    return times ? { first: start, items, valid, step, times } : { first: start, items, valid, step };
   }
 
   protected release(from: number, to: number): number {

@@ -15,6 +15,8 @@ export interface ArrayItems {
   valid: boolean[];
   /** index distance between consecutive items (1 except for stepped slices; negative for reversed slices) */
   step: number;
+  /** per-item acquisition time, ms since the Unix epoch (NaN where unknown); absent when no item has one */
+  times?: number[];
 }
 
 export interface EventItems {
@@ -116,13 +118,14 @@ export interface ArrayStream extends StreamBase {
    * Append items in one batch: either one typed array holding `count` items
    * back to back, or an array of per-item views (kept by reference).
    */
-  append(items: TypedArray | TypedArray[], valid?: boolean[]): void;
+  /** `times`: per-item acquisition time, ms since the Unix epoch (when the detector delivered the frame) */
+  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[]): void;
   /**
    * Read items [start, stop) with step. Negative indexes count from the end
    * only once the stream is sealed. Throws DaqError IndexNoMoreThereError /
    * IndexNotYetThereError / IndexWontBeThereError naming the index.
    */
-  get(index: number): { data: TypedArray; valid: boolean };
+  get(index: number): { data: TypedArray; valid: boolean; time?: number };
   /** read trimmed items back from elsewhere (saving); items still in memory are read from memory */
   setBacking(backing: ItemBacking | null): void;
   /** `stop` undefined/null: to the end (Python `a[start::step]`) */

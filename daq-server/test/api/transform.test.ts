@@ -31,3 +31,12 @@ test('bad roi or binning names the field', () => {
     (e: unknown) => e instanceof DaqError && e.fields?.[0].field === 'binning',
   );
 });
+
+test('binned integer sums saturate: a bin holding a gap dummy (2^32 − 1) stays the dummy, never wraps', () => {
+  const DUMMY = 2 ** 32 - 1;
+  const item = new Uint32Array([DUMMY, 5, 7, 1, 2, 3, 4, 6]); // 2 × 4
+  const out = makeTransform('uint32', [2, 4], { roi: null, binning: 2 }).apply(item);
+  assert.deepEqual(Array.from(out), [DUMMY, 7 + 1 + 4 + 6]);
+  const signed = makeTransform('int32', [2, 2], { roi: null, binning: 2 }).apply(new Int32Array([-(2 ** 31), -5, 0, 0]));
+  assert.equal(signed[0], -(2 ** 31));
+});

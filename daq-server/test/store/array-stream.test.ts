@@ -158,3 +158,19 @@ test('trimTo keeps the newest item and accounts bytes', () => {
   assert.equal(s.get(4).data[0], 4);
   assert.deepEqual({ items: s.describe().trimmed_items, bytes: s.describe().trimmed_bytes }, { items: 4, bytes: 48 });
 });
+
+test('acquisition times travel with their items (views and contiguous chunks); unknown ones are NaN, none at all: absent', () => {
+  const s = frames();
+  s.append([item(0)]); // no time
+  s.append([item(1), item(2)], undefined, [1000.5, 1001.5]);
+  s.append(new Uint16Array(12), undefined, [2000, 2001]);
+  assert.deepEqual(s.slice(0, 5).times, [NaN, 1000.5, 1001.5, 2000, 2001]);
+  assert.equal(s.get(2).time, 1001.5);
+  assert.equal(s.get(4).time, 2001);
+  assert.equal(frames().slice(0).times, undefined);
+  const t = frames();
+  t.append([item(0)]);
+  assert.equal(t.slice(0, 1).times, undefined);
+  assert.equal(t.get(0).time, undefined);
+  throwsDaq(() => t.append([item(1)], undefined, [1, 2]), 'ParameterError');
+});
