@@ -34,6 +34,17 @@ def ensure_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
 
 
+def let_job_users_run(program: str) -> None:
+    """Jobs run as the test users: give "others" search (x, not read) permission on the folders
+    leading to ``program`` (the venv's Python may come from a private /root/.pyenv). The server
+    refuses a template whose program its user cannot reach (jobs/access.ts)."""
+    for path in {Path(program).absolute(), Path(program).resolve()}:
+        for d in path.parents:
+            mode = d.stat().st_mode
+            if not mode & 0o001:
+                d.chmod(mode | 0o001)
+
+
 @dataclass
 class SlurmUsers:
     users_file: Path
@@ -82,6 +93,7 @@ def slurm_cluster():
 @pytest.fixture(scope="session")
 def slurm_users(slurm_cluster):
     alice, bob = ensure_user(ALICE), ensure_user(BOB)
+    let_job_users_run(str(ROOT / ".venv" / "bin" / "python"))
     users_file = slurm_cluster.root / "users.json"
     users_file.write_text(json.dumps({"tokens": {
         TOKENS["alice"]: {"user": ALICE},

@@ -9,13 +9,14 @@ import json
 from conftest import ServerProcess
 from test_frontend import ARTIFACTS, Lab, browser, run_cell  # noqa: F401 - fixtures
 
+import daqlab
 import pytest
 
 
 @pytest.fixture(scope="module")
 def servers(slurm_cluster):
     off = ServerProcess("--slurm", "off", "--detector", "sim-camera")
-    on = ServerProcess("--detector", "sim-camera", *slurm_cluster.server_args("rest"))
+    on = ServerProcess("--detector", "sim-camera,sim-eiger-500k", *slurm_cluster.server_args("rest"))
     yield off, on
     off.stop()
     on.stop()
@@ -94,6 +95,26 @@ def test_jobs_panel(servers, browser, tmp_path):  # noqa: F811
                                ".includes('hello from the panel')", timeout=30000)
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
         widget.screenshot(path=str(ARTIFACTS / "slurmjobs-widget.png"))
+
+        # a template job's result is registered back: the DAQ panel lists it under its source
+        c = daqlab.connect(on.url)
+        try:
+            acq = c.detector("sim-eiger-500k").prepare(
+                acquisition={"nb_frames": 4, "expo_time": 0.002}, detector={"scene": "powder", "seed": 2},
+                processing={"pipeline": "azint", "npt": 200}, saving={"enabled": True, "base_path": str(tmp_path / "scans"), "prefix": "panel"},
+                scan={"name": "panel"})
+            acq.start()
+            acq.wait(timeout=60, progress=False)
+            job = daqlab.jobs.submit(template="azint", scan=acq.scan, params={"npt": 200}, time="00:05:00", client=c)
+            job.wait(timeout=60, progress=False)
+            assert job.state == "COMPLETED", job.logs("stderr")
+            number = acq.scan.identity["number"]
+        finally:
+            c.close()
+        page.locator(".jp-SideBar [data-id='daqlab-panel']").click()
+        derived = page.locator("#daqlab-panel li.daqlab-panel-derived").filter(has_text=f"derived from panel #{number} by job {job.id}")
+        derived.wait_for(timeout=30000)
+        assert derived.locator(".daqlab-panel-scanlabel").inner_text().startswith("azint-panel #")
         assert not errors, errors
     finally:
         page.close()

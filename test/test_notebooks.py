@@ -12,7 +12,11 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path, server, monkeypatch, tmp_path):
+def test_notebook_runs(path, request, monkeypatch, tmp_path):
+    if path.name.startswith("07-"):
+        server = slurm_server(request, monkeypatch)
+    else:
+        server = request.getfixturevalue("server")
     monkeypatch.setenv("DAQLAB_URL", server.url)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
@@ -27,11 +31,28 @@ def test_notebook_runs(path, server, monkeypatch, tmp_path):
     if path.name.startswith("01-"):
         assert "in order: True" in text
         assert "IndexWontBeThereError" in text and "StateError" in text
+    if path.name.startswith("07-"):
+        assert "batch == online for 12 frames" in text and "COMPLETED exit code 0" in text
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
         # the Volume3D view of the volume stream was created, its cut planes and mode set from Python
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "mip 64 70" in text
+
+
+def slurm_server(request, monkeypatch):
+    """Notebook 07 needs a server with the session's local Slurm (as test_jobs does), acting for alice,
+    and a scans folder her jobs can read."""
+    from conftest import ServerProcess
+
+    cluster, users = request.getfixturevalue("slurm_cluster"), request.getfixturevalue("slurm_users")
+    server = ServerProcess(*cluster.server_args("cli", users))
+    request.addfinalizer(server.stop)
+    scans = cluster.root / "notebook-scans"
+    scans.mkdir(mode=0o755, exist_ok=True)
+    monkeypatch.setenv("DAQLAB_TOKEN", users.tokens["alice"])
+    monkeypatch.setenv("DAQLAB_SCAN_DIR", str(scans))
+    return server
 
 
 def test_there_are_notebooks():

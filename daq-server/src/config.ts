@@ -21,6 +21,8 @@ export interface ServerConfig {
   slurmConf: string | null;
   slurmPartition: string | null;
   jobsDir: string;
+  /** the Python of the notebook template (null: the repository's .venv, else /usr/bin/python3) */
+  jobsPython: string | null;
   /** token → unix user map for jobs ({"tokens": {"<token>": {"user": "alice", "staff": false}}}) */
   users: string | null;
 }
@@ -39,6 +41,7 @@ export const DEFAULTS: ServerConfig = {
   slurmConf: null,
   slurmPartition: null,
   jobsDir: join(tmpdir(), 'daqlab-jobs'),
+  jobsPython: null,
   users: null,
 };
 
@@ -58,6 +61,7 @@ export const USAGE = `usage: daqlab-server [options]
   --slurm-conf FILE      slurm.conf for the Slurm tools (also $DAQLAB_SLURM_CONF)
   --slurm-partition NAME partition of jobs that name none (default: Slurm's default)
   --jobs-dir DIR         job folders (scripts, params, logs); must be shared with the cluster's nodes
+  --jobs-python PATH     Python of the notebook template, runnable by job users (default: .venv/bin/python)
                          (default $DAQLAB_JOBS_DIR or <tmp>/daqlab-jobs)
   --users FILE           JSON {"tokens": {"<token>": {"user": "alice", "staff": false}}}: whom each token acts for
                          in jobs (without it: the unix user the server runs as; also $DAQLAB_USERS)
@@ -111,6 +115,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'slurm-conf': { type: 'string' },
       'slurm-partition': { type: 'string' },
       'jobs-dir': { type: 'string' },
+      'jobs-python': { type: 'string' },
       users: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -136,6 +141,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['slurm-conf'] !== undefined) cfg.slurmConf = values['slurm-conf'] || null;
   if (values['slurm-partition'] !== undefined) cfg.slurmPartition = values['slurm-partition'] || null;
   if (values['jobs-dir'] !== undefined) cfg.jobsDir = values['jobs-dir'];
+  if (env.DAQLAB_JOBS_PYTHON) cfg.jobsPython = env.DAQLAB_JOBS_PYTHON;
+  if (values['jobs-python'] !== undefined) cfg.jobsPython = values['jobs-python'] || null;
   if (values.users !== undefined) cfg.users = values.users || null;
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);

@@ -31,6 +31,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     partition: cfg.slurmPartition,
     jobsDir: cfg.jobsDir,
     usersFile: cfg.users,
+    python: cfg.jobsPython ?? undefined,
   });
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps, jobs });
   const running = await listen(service, {

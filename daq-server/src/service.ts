@@ -11,6 +11,7 @@ import type { ScanStore } from './store/types.js';
 import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
+import { registerDerived } from './jobs/derived.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
@@ -34,6 +35,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.store = createStore({ memoryBudget: options.memoryBudget });
     this.steps = options.steps ?? new StepRegistry();
     this.jobs = options.jobs ?? null;
+    // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
+    this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {
       const ctl = new DetectorController(plugin, this.store, this.steps);
       ctl.on('state', (s) => {

@@ -41,6 +41,19 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''):
   return e;
 }
 
+/** What the scans list reads of a derived scan's `info.derived` (docs/PROTOCOL.md). */
+interface DerivedSummary {
+  job_id: string;
+  master: string;
+  source: string;
+  source_key: string | null;
+}
+
+/** Python code that opens a derived scan from its master file (its data lives in the files). */
+export function derivedCode(master: string): string {
+  return `import daqlab\nscan = daqlab.open_derived(${JSON.stringify(master)})\n`;
+}
+
 /** Python code that opens a scan (inserted by the scans list's button). */
 export function scanCode(key: string): string {
   return `import daqlab\nscan = daqlab.connect().scans.get(${JSON.stringify(key)})\n`;
@@ -240,27 +253,31 @@ export class DaqPanel extends Widget {
     for (const s of [...scans].sort((a, b) => b.seq - a.seq).slice(0, 50)) {
       const li = el('li');
       li.dataset.key = s.key;
-      const label = el('span', 'daqlab-panel-scanlabel', `${s.identity.name} #${s.identity.number} · ${s.state}`);
-      label.title = `${s.key}\n${s.identity.proposal} ${s.identity.sample}\ncreated ${s.created}`;
+      // a derived scan (a template job's result, jobs/derived.ts): named with its source and job
+      const derived = (s.info as { derived?: DerivedSummary }).derived;
+      const source = derived?.source_key ? scans.find((x) => x.key === derived.source_key) : undefined;
+      const from = derived ? ` · derived from ${source ? `${source.identity.name} #${source.identity.number}` : derived.source} by job ${derived.job_id}` : '';
+      const label = el('span', 'daqlab-panel-scanlabel', `${s.identity.name} #${s.identity.number} · ${s.state}${from}`);
+      label.title = `${s.key}\n${s.identity.proposal} ${s.identity.sample}\ncreated ${s.created}${derived ? `\n${derived.master}\nsource ${derived.source}` : ''}`;
+      if (derived) li.classList.add('daqlab-panel-derived');
       const insert = el('button', 'daqlab-panel-insert', 'insert');
       insert.title = 'insert the code that opens this scan into the active notebook cell';
-      insert.onclick = () => void this.insert(s.key);
-      const watch = el('button', 'daqlab-panel-watch', 'monitor');
-      watch.title = 'open a live monitor of this scan';
-      watch.onclick = () => this.openMonitor(s.key);
-      li.append(label, insert, watch);
+      insert.onclick = () => void this.insertCode(derived ? derivedCode(derived.master) : scanCode(s.key));
+      li.append(label, insert);
+      if (!derived) {
+        // a derived scan's data are in its files (no streams to monitor)
+        const watch = el('button', 'daqlab-panel-watch', 'monitor');
+        watch.title = 'open a live monitor of this scan';
+        watch.onclick = () => this.openMonitor(s.key);
+        li.append(watch);
+      }
       list.append(li);
     }
     if (scans.length === 0) list.append(el('li', '', 'no scans yet'));
     this.scansBox.replaceChildren(list);
   }
 
-  /** Insert at the cursor of the active cell of the current notebook (JupyterLab's own command). */
-  private async insert(key: string): Promise<void> {
-    await this.insertCode(scanCode(key));
-  }
-
-  /** Insert `text` at the cursor of the active cell (or copy it when no notebook is active). */
+  /** Insert `text` at the cursor of the active cell (JupyterLab's own command), or copy it when no notebook is active. */
   async insertCode(text: string): Promise<void> {
     const command = 'notebook:replace-selection';
     if (this.app.commands.hasCommand(command)) {

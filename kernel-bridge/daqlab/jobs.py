@@ -5,7 +5,7 @@
 >>> job.state                      # PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, ...
 >>> job.wait()                     # progress bar (the job's "progress <done> <total>" lines)
 >>> job.logs()                     # stdout so far; job.logs("stderr"); job.logs(follow=True) prints as it comes
->>> derived = job.result           # the derived scan (daqlab.open_master), with .source
+>>> derived = job.result           # the derived scan (daqlab.open_derived), with .source
 >>> daqlab.jobs.submit(script="#!/bin/bash\\necho hi", partition="debug")
 >>> daqlab.jobs.list()             # your jobs, live states
 
@@ -270,8 +270,9 @@ class Job:
     # ---------------------------------------------------------------- result
     @property
     def result(self):
-        """The derived scan a batch template wrote (``daqlab.open_master`` of its master, with
-        ``.source`` the scan it came from and ``.manifest``)."""
+        """The derived scan a batch template wrote (``daqlab.open_derived``: ``.source`` is what it
+        was computed from — master, template, frames, params —, ``.manifest`` the job's manifest,
+        ``.open_source()`` the source scan)."""
         info = self.refresh()._info
         if info["state"] != P.JOB_COMPLETED:
             tail = ""
@@ -285,12 +286,10 @@ class Job:
         if not result.get("master"):
             raise StateError(f"job {self.id} ({info.get('template') or 'script'}) left no derived scan"
                              + (f": {result['manifest']} is missing or incomplete" if result.get("manifest") else ""))
-        from .saved import open_master
+        from .batch import open_derived
 
-        scan = open_master(result["master"])
-        scan.source = result.get("source")
-        scan.manifest = result
-        return scan
+        # from its manifest when the server could read one, so .manifest is the job's own
+        return open_derived(result.get("manifest") or result["master"])
 
     def __repr__(self) -> str:
         i = self._info

@@ -10,7 +10,7 @@
  * reads logs only from files inside that user's folder that the user owns.
  */
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { DaqError, JOB_LOG_STREAMS, type ClusterInfo, type JobDetail, type JobInfo, type JobLogStream, type TemplateInfo } from '../protocol/index.js';
 import { CliBackend } from './cli.js';
@@ -20,6 +20,9 @@ import { TEMPLATES, REPO, checkTemplateParams, defaultPython, describeTemplates,
 import { isFinal, toJobInfo, type BackendSubmit, type JobUser, type SlurmBackend, type SlurmJobRecord } from './types.js';
 import { Problems, checkArray, checkEnv, checkInt, checkName, checkPath, parseMemory, parseTime, shellWord } from './validate.js';
 import { log } from '../log.js';
+import type { DerivedResult } from './derived.js';
+import { blockedFor } from './access.js';
+import { completedJobs } from './jobcomp.js';
 
 export type SlurmMode = 'rest' | 'cli' | 'auto' | 'off';
 
@@ -46,6 +49,8 @@ interface JobMeta {
   template: string | null;
   job_dir: string;
   manifest: string | null;
+  /** the job's name (names the derived scan) */
+  name?: string;
 }
 
 export interface LogChunk {
@@ -61,6 +66,10 @@ export interface LogChunk {
 
 const SNAPSHOT_MS = 400;
 const MAX_LOG_CHUNK = 1024 * 1024;
+/** newest records of the job completion file that jobs.list adds (the file only grows) */
+const MAX_COMPLETED = 500;
+/** how far back a restarted server registers the results of template jobs found in the completion file */
+const RECENT_DERIVED_MS = 7 * 24 * 3600 * 1000;
 
 export class JobsService {
   readonly backend: SlurmBackend | null;
@@ -68,12 +77,17 @@ export class JobsService {
   private readonly meta = new Map<number, JobMeta>();
   private readonly finals = new Map<string, JobInfo>();
   private snap: { at: number; records: Promise<SlurmJobRecord[]> } | null = null;
+  private compSnap: { at: number; records: Promise<SlurmJobRecord[]> } | null = null;
   private readonly watchers = new Set<{ as: JobUser; fn: (job: JobInfo) => void }>();
   private readonly lastSeen = new Map<string, string>();
   private poller: NodeJS.Timeout | null = null;
   private readonly asRoot = process.getuid?.() === 0;
   private readonly python: string;
   readonly whyOff: string;
+  /** template jobs whose derived scan is not registered yet (job ids) */
+  private readonly pendingDerived = new Set<number>();
+  private derivedPoller: NodeJS.Timeout | null = null;
+  private readonly derivedListeners = new Set<(d: DerivedResult) => void>();
 
   constructor(readonly options: JobsOptions) {
     this.identities = new Identities(options.usersFile);
@@ -137,12 +151,28 @@ export class JobsService {
     return records;
   }
 
+  /** Ended jobs slurmctld has forgotten, from the job completion file (`sacct -c`), shared for a moment. */
+  private completed(): Promise<SlurmJobRecord[]> {
+    const now = Date.now();
+    if (this.compSnap && now - this.compSnap.at < 2000) return this.compSnap.records;
+    const records = completedJobs(this.options.conf).then((rs) =>
+      rs.map((r) => {
+        // the file records no log paths: ours are known for the job folders this server made
+        const m = this.meta.get(r.job_id);
+        return m ? { ...r, standard_output: join(m.job_dir, 'stdout.log'), standard_error: join(m.job_dir, 'stderr.log') } : r;
+      }),
+    );
+    this.compSnap = { at: now, records };
+    return records;
+  }
+
   private decorate(info: JobInfo): JobInfo {
     const m = this.meta.get(info.array_job_id ?? info.job_id);
     if (m) {
       info.template = m.template;
       info.job_dir = m.job_dir;
       if (m.manifest) info.result = info.state === 'COMPLETED' ? this.readManifest(m) : { manifest: m.manifest };
+      if (this.pendingDerived.has(m.job_id) && info.array_job_id === null && isFinal(info.state)) this.settleDerived(m, info);
     }
     if (isFinal(info.state)) this.finals.set(info.id, info);
     return info;
@@ -165,7 +195,16 @@ export class JobsService {
       if (all ? true : info.user === as.user) out.push(info);
     }
     // finished jobs slurmctld has already forgotten, as last seen by this server
-    for (const [id, info] of this.finals) if (!seen.has(id) && (all || info.user === as.user)) out.push(info);
+    for (const [id, info] of this.finals) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (all || info.user === as.user) out.push(info);
+    }
+    // ... and those that ended before it started (or that it never saw)
+    for (const r of (await this.completed()).slice(-MAX_COMPLETED)) {
+      if (seen.has(String(r.job_id)) || !(all || r.user_name === as.user)) continue;
+      out.push(this.decorate(toJobInfo(r)));
+    }
     return out.sort((a, b) => b.job_id - a.job_id);
   }
 
@@ -188,6 +227,10 @@ export class JobsService {
     }
     // a job newer than the shared snapshot: ask slurmctld again before saying there is none
     if (tasks.length === 0 && !fresh) return this.find(as, id, true);
+    if (tasks.length === 0 && task === null) {
+      const r = (await this.completed()).find((c) => c.job_id === jobId);
+      if (r) tasks = [this.decorate(toJobInfo(r))];
+    }
     if (tasks.length === 0) throw new DaqError('NotFoundError', `no job ${id} (unknown to slurmctld, or finished long ago)`);
     if (!tasks.every((t) => this.visible(as, t))) throw new DaqError('AuthError', `job ${id} belongs to ${tasks[0].user}, not to ${as.user}`);
     tasks.sort((a, b) => (a.array_task_id ?? -1) - (b.array_task_id ?? -1));
@@ -270,6 +313,11 @@ export class JobsService {
     let manifest: string | null = null;
     if (template) {
       const build = template.build(params, { jobDir, paramsFile, jobName: name!, repo: REPO, node: process.execPath, python: this.python });
+      const blocked = blockedFor(build.argv[0], as);
+      if (blocked) {
+        rmSync(jobDir, { recursive: true, force: true });
+        throw new DaqError('ParameterError', `template ${template.name} runs ${build.argv[0]}, but ${as.user} cannot reach ${blocked} (no search/execute permission): jobs run as their user; install daqlab where job users can run it (e.g. a venv made from a system Python)`, [{ field: 'template', message: `${as.user} cannot run ${build.argv[0]}` }]);
+      }
       paramsContent = build.params;
       manifest = build.manifest;
       for (const dir of build.outputDirs) if (dir.startsWith(jobDir + sep)) mkdirSync(dir, { recursive: true });
@@ -313,8 +361,9 @@ export class JobsService {
     };
     this.handOver(as, jobDir);
     const jobId = await backend.submit(as, spec);
-    const meta: JobMeta = { job_id: jobId, user: as.user, template: template?.name ?? null, job_dir: jobDir, manifest };
+    const meta: JobMeta = { job_id: jobId, user: as.user, template: template?.name ?? null, job_dir: jobDir, manifest, name: name! };
     this.meta.set(jobId, meta);
+    if (manifest && !array) this.awaitDerived(jobId);
     writeFileSync(join(this.options.jobsDir, '.index', `${jobId}.json`), JSON.stringify(meta), { mode: 0o600 });
     log('info', 'job submitted', { job: jobId, user: as.user, template: meta.template, backend: backend.kind });
     this.snap = null;
@@ -355,7 +404,10 @@ export class JobsService {
     for (const f of readdir(dir)) {
       try {
         const m = JSON.parse(readFileSync(join(dir, f), 'utf8')) as JobMeta;
-        if (Number.isSafeInteger(m.job_id)) this.meta.set(m.job_id, m);
+        if (!Number.isSafeInteger(m.job_id)) continue;
+        this.meta.set(m.job_id, m);
+        // registered again after a restart (the store is in memory): from slurmctld, or the completion file
+        if (m.manifest) this.pendingDerived.add(m.job_id);
       } catch {
         // a half-written entry: ignore it
       }
@@ -399,7 +451,7 @@ export class JobsService {
       const buf = Buffer.alloc(Math.min(f.size, 1024 * 1024));
       readSync(f.fd, buf, 0, buf.length, 0);
       const doc = JSON.parse(buf.toString('utf8')) as Record<string, unknown>;
-      for (const k of ['source', 'template', 'params', 'master', 'created']) if (k in doc) out[k] = doc[k];
+      for (const k of ['source', 'source_key', 'template', 'params', 'master', 'created', 'frames']) if (k in doc) out[k] = doc[k];
     } catch {
       // not (yet) a manifest
     } finally {
@@ -486,9 +538,91 @@ export class JobsService {
     }
   }
 
+  // ------------------------------------------------------------------ derived scans
+  /** Call `fn` with the result of every template job that completes (once per job); returns the remover. */
+  onDerived(fn: (d: DerivedResult) => void): () => void {
+    this.derivedListeners.add(fn);
+    if (this.pendingDerived.size) this.awaitDerived();
+    return () => this.derivedListeners.delete(fn);
+  }
+
+  /** Poll Slurm while template jobs are running, so their results are registered without a client asking. */
+  private awaitDerived(jobId?: number): void {
+    if (jobId !== undefined) this.pendingDerived.add(jobId);
+    if (this.derivedPoller || !this.backend) return;
+    this.derivedPoller = setInterval(() => void this.pollDerived(), this.options.pollMs ?? 1000);
+    this.derivedPoller.unref();
+  }
+
+  private async pollDerived(): Promise<void> {
+    const first = this.meta.get([...this.pendingDerived][0]);
+    if (!first) {
+      this.pendingDerived.clear();
+    } else {
+      try {
+        const records = await this.records(this.identities.resolveUser(first.user));
+        const known = new Set<number>();
+        for (const r of records) {
+          known.add(r.job_id);
+          if (this.pendingDerived.has(r.job_id)) this.decorate(toJobInfo(r));
+        }
+        // slurmctld forgot it: the job completion file may still say how it ended, else nothing more to learn
+        const gone = [...this.pendingDerived].filter((id) => !known.has(id));
+        const ended = gone.length ? await this.completed() : [];
+        for (const id of gone) {
+          // a week back at most: a restart should not bring every result ever made into the scans list
+          const r = ended.find((c) => c.job_id === id && (c.end_time ?? 0) * 1000 > Date.now() - RECENT_DERIVED_MS);
+          if (r) this.decorate(toJobInfo(r));
+          this.pendingDerived.delete(id);
+        }
+      } catch (err) {
+        log('debug', 'derived-scan poll failed', { error: (err as Error).message });
+      }
+    }
+    if (this.pendingDerived.size === 0 && this.derivedPoller) {
+      clearInterval(this.derivedPoller);
+      this.derivedPoller = null;
+    }
+  }
+
+  /** A pending template job has ended: hand a completed one's result to the listeners. */
+  private settleDerived(m: JobMeta, info: JobInfo): void {
+    if (this.derivedListeners.size === 0) return; // nobody registers yet: keep it pending
+    this.pendingDerived.delete(m.job_id);
+    if (info.state !== 'COMPLETED' || !m.manifest) return;
+    const r = this.readManifest(m);
+    if (typeof r.master !== 'string' || typeof r.source !== 'string') {
+      log('warn', 'completed template job left no readable manifest', { job: info.id, manifest: m.manifest });
+      return;
+    }
+    const frames = Array.isArray(r.frames) && r.frames.length === 2 ? (r.frames as [number, number]) : null;
+    const d: DerivedResult = {
+      job_id: info.id,
+      user: m.user,
+      job_name: m.name ?? info.name,
+      template: m.template ?? String(r.template),
+      manifest: m.manifest,
+      master: r.master,
+      source: r.source,
+      source_key: typeof r.source_key === 'string' ? r.source_key : null,
+      frames,
+      params: typeof r.params === 'object' && r.params !== null ? (r.params as Record<string, unknown>) : {},
+      created: typeof r.created === 'string' ? r.created : null,
+    };
+    for (const fn of this.derivedListeners) {
+      try {
+        fn(d);
+      } catch (err) {
+        log('warn', 'registering a derived scan failed', { job: info.id, error: (err as Error).message });
+      }
+    }
+  }
+
   shutdown(): void {
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
+    if (this.derivedPoller) clearInterval(this.derivedPoller);
+    this.derivedPoller = null;
     this.watchers.clear();
   }
 }
