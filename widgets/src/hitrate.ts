@@ -11,7 +11,7 @@ import type { DaqClient, DataMessage } from './client.js';
 import { DaqView, el, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { DecimatedSeries, RollingFraction } from './series.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class HitRateModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -19,12 +19,7 @@ export class HitRateModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'HitRateModel',
-      _view_name: 'HitRateView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('HitRate'),
       server_url: 'proxy/8765/ws',
       token: '',
       scan: '',

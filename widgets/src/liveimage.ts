@@ -30,7 +30,7 @@ import { FrameMeter } from './meter.js';
 import { PeakStore, drawPeaks } from './peaks.js';
 import { frontendSettings, onReconnect } from './settings.js';
 import { chooseView, sameView, stillServes, visibleRect, type ViewRequest } from './viewspec.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class LiveImageModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -38,12 +38,7 @@ export class LiveImageModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'LiveImageModel',
-      _view_name: 'LiveImageView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('LiveImage'),
       server_url: 'proxy/8765/ws',
       token: '',
       scan: '',

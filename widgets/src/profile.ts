@@ -10,7 +10,7 @@ import type { DaqClient, DataMessage } from './client.js';
 import { DaqView, el, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { RunningMean, radialAxisTitle } from './series.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class ProfileModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -18,12 +18,7 @@ export class ProfileModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'ProfileModel',
-      _view_name: 'ProfileView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('Profile'),
       server_url: 'proxy/8765/ws',
       token: '',
       scan: '',

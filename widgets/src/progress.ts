@@ -7,7 +7,7 @@
 import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
 import type { DaqClient } from './client.js';
 import { DaqView, el, type ScanSummaryLike } from './daqview.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class ProgressModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -15,12 +15,7 @@ export class ProgressModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'ProgressModel',
-      _view_name: 'ProgressView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('Progress'),
       server_url: 'proxy/8765/ws',
       token: '',
       acquisition: '',

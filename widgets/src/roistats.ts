@@ -10,7 +10,7 @@ import type { DaqClient, DataMessage } from './client.js';
 import { DaqView, el, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { DecimatedSeries, ROI_STATISTICS, roiValue, type RoiStatistic } from './series.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class RoiStatsModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -18,12 +18,7 @@ export class RoiStatsModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'RoiStatsModel',
-      _view_name: 'RoiStatsView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('RoiStats'),
       server_url: 'proxy/8765/ws',
       token: '',
       scan: '',

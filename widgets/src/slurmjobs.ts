@@ -6,7 +6,7 @@
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from '@jupyter-widgets/base';
 import { keepConnected, serverAddress } from './connection.js';
 import { JobsBoard } from './jobsboard.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class SlurmJobsModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -14,12 +14,7 @@ export class SlurmJobsModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'SlurmJobsModel',
-      _view_name: 'SlurmJobsView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('SlurmJobs'),
       server_url: 'proxy/8765/ws',
       token: '',
     };

@@ -15,7 +15,7 @@ import { keepConnected, serverAddress } from './connection.js';
 import { MODE_CODE, PLANE_FRAGMENT, PLANE_VERTEX, VOLUME_FRAGMENT, VOLUME_VERTEX } from './volume-shader.js';
 import { sliceToScreen, toTexture, type Vec3i } from './volume-math.js';
 import { StreamVolume } from './volume-stream.js';
-import { MODULE_NAME, MODULE_VERSION } from './version.js';
+import { widgetIdentity } from './version.js';
 
 export class Volume3DModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -23,12 +23,7 @@ export class Volume3DModel extends DOMWidgetModel {
   override defaults() {
     return {
       ...super.defaults(),
-      _model_name: 'Volume3DModel',
-      _view_name: 'Volume3DView',
-      _model_module: MODULE_NAME,
-      _view_module: MODULE_NAME,
-      _model_module_version: MODULE_VERSION,
-      _view_module_version: MODULE_VERSION,
+      ...widgetIdentity('Volume3D'),
       source_kind: 'array',
       server_url: '',
       token: '',
