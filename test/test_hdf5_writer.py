@@ -31,7 +31,7 @@ def frames(idx) -> np.ndarray:
 
 def run_fixture(outdir: Path, mode: str) -> subprocess.CompletedProcess:
     if not FIXTURE.exists():
-        pytest.skip(f"{FIXTURE} is missing: build daq-server first (npx tsc -p tsconfig.json)")
+        pytest.fail(f"{FIXTURE} is missing: build daq-server first (scripts/setup.sh)")
     return subprocess.run(["node", str(FIXTURE), str(outdir), mode], capture_output=True, text=True, timeout=120)
 
 
@@ -275,7 +275,7 @@ def test_killed_after_flush(tmp_path):
 
 def test_reader_while_writing(tmp_path):
     if not FIXTURE.exists():
-        pytest.skip("fixture not built")
+        pytest.fail(f"{FIXTURE} is missing: build daq-server first (scripts/setup.sh)")
     proc = subprocess.Popen(
         ["node", str(FIXTURE), str(tmp_path), "live"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
