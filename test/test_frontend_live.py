@@ -100,6 +100,23 @@ def printed(page, index: int, tag: str) -> dict:
     return eval(cell_output(page, index).split(tag, 1)[1].strip())  # a dict literal printed by the kernel
 
 
+def printed_when(page, index: int, tag: str, ready, tries: int = 5) -> dict:
+    """Run cell `index` until the state it prints satisfies `ready` (the view reports some traits once a second)."""
+    prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
+    for _ in range(tries):
+        before = prompt.inner_text()
+        run_cell(page, index)
+        # this run's output: the execution count shown in the prompt has changed (and is not [*])
+        page.wait_for_function("([i, before]) => { const t = document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
+                               ".querySelector('.jp-InputPrompt').innerText; return t !== before && !t.includes('*'); }",
+                               arg=[index, before], timeout=60000)
+        state = printed(page, index, tag)
+        if ready(state):
+            break
+        time.sleep(1)
+    return state
+
+
 def readout_at(page, widget, x: float, y: float) -> dict:
     page.mouse.move(x, y)
     return widget.locator(".daqlab-li-readout").evaluate("e => ({...e.dataset})")
@@ -155,8 +172,7 @@ def test_browse_zoom_peaks_mask_of_a_jungfrau_smx_scan(lab, daq, browser):
         assert b > 1, f"a 4 Mpx frame in a {box['width']:.0f} px canvas should come binned: {r}"
         expected = frame[r0:r0 + b, c0:c0 + b].astype(np.float64).sum()
         assert float(r["value"]) == pytest.approx(expected, rel=1e-4), (r, expected)
-        run_cell(page, 2)
-        state = printed(page, 2, "VIEW")
+        state = printed_when(page, 2, "VIEW", lambda st: st["length"] == JF_FRAMES)
         assert state["index"] == K and state["length"] == JF_FRAMES, state
         assert state["view"][:4] == [0, 0, b * (rows // b), b * (cols // b)] and state["view"][4] == b, state
 

@@ -494,6 +494,8 @@ export class LiveImageView extends DOMWidgetView {
     this.length = length;
     this.slider.max = String(Math.max(0, length - 1));
     this.syncBrowse();
+    // a (re)opened stream's length goes to Python now; growth while following waits for the next report
+    if (reset && length !== this.model.get('length')) this.setAndSave({ length });
   }
 
   private syncBrowse(): void {
