@@ -366,12 +366,7 @@ export class SortedClipTable {
           dV += raw > 1 ? raw : 1;
           dN += wj;
           dN2 += wj * wj;
-          if (this.nDiscarded === this.discarded.length) {
-            const d = new Int32Array(this.discarded.length * 2);
-            d.set(this.discarded);
-            this.discarded = d;
-          }
-          this.discarded[this.nDiscarded++] = j;
+          this.noteDiscarded(j);
         }
       } else for (let q = binRunPtr[b]; q < binRunPtr[b + 1]; q++) {
         const r = binRuns[q];
@@ -388,12 +383,7 @@ export class SortedClipTable {
             dV += raw > 1 ? raw : 1;
             dN += w;
             dN2 += w * w;
-            if (this.nDiscarded === this.discarded.length) {
-              const d = new Int32Array(this.discarded.length * 2);
-              d.set(this.discarded);
-              this.discarded = d;
-            }
-            this.discarded[this.nDiscarded++] = j;
+            this.noteDiscarded(j);
           } else if (xb === xb) {
             if (xb < lo) lo = xb;
             if (xb > hi) hi = xb;
@@ -412,6 +402,16 @@ export class SortedClipTable {
       s.E[b] -= nBad;
       if (s.C[b] === 0) s.S[b] = s.V[b] = s.N[b] = s.N2[b] = 0;
     }
+  }
+
+  /** Add entry j to the frame's discarded list (grown by doubling). */
+  private noteDiscarded(j: number): void {
+    if (this.nDiscarded === this.discarded.length) {
+      const d = new Int32Array(this.discarded.length * 2);
+      d.set(this.discarded);
+      this.discarded = d;
+    }
+    this.discarded[this.nDiscarded++] = j;
   }
 
   /** Per-pixel states (PixelState codes) of the frame last clipped. */
