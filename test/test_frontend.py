@@ -200,12 +200,19 @@ print("KEY2", acq2.scan.key)""",
 ]
 
 
-def write_notebook(path: Path) -> None:
+def write_notebook(path: Path, cells: list[str] = NOTEBOOK_CELLS) -> None:
+    """A notebook of code cells (every browser test writes its own and runs it in JupyterLab)."""
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                     "source": src} for i, src in enumerate(NOTEBOOK_CELLS)],
+                     "source": src} for i, src in enumerate(cells)],
           "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
           "nbformat": 4, "nbformat_minor": 5}
     path.write_text(json.dumps(nb))
+
+
+def wait_output(page, index: int, text: str, timeout=60000) -> None:
+    """Wait until the output of cell `index` contains `text`."""
+    page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}]"
+                           f".querySelector('.jp-OutputArea')?.innerText.includes({json.dumps(text)})", timeout=timeout)
 
 
 def run_cell(page, index: int) -> None:

@@ -3,11 +3,10 @@ JupyterLab with this tree's extension, Chromium driven by Playwright): HitRate a
 running smx acquisition, Profile on an azint one. Screenshots land in test/artifacts/."""
 from __future__ import annotations
 
-import json
 import re
 import time
 
-from test_frontend import ARTIFACTS, Lab, browser, cell_output, daq, lab, run_cell  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, Lab, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
 
 SMX_FRAMES = 600
 POINTS_JS = "() => Number(document.querySelector('.daqlab-hitrate')?.dataset.points ?? 0)"
@@ -43,22 +42,9 @@ Profile(acq2, log_y=True)""",
 ]
 
 
-def write_notebook(path) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                     "source": src} for i, src in enumerate(CELLS)],
-          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb))
-
-
-def wait_output(page, index: int, text: str, timeout=60000) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}]"
-                           f".querySelector('.jp-OutputArea')?.innerText.includes({json.dumps(text)})", timeout=timeout)
-
-
 def test_hitrate_progress_profile_in_jupyterlab(lab, daq, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    write_notebook(lab.root / "charts.ipynb")
+    write_notebook(lab.root / "charts.ipynb", CELLS)
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

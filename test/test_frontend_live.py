@@ -11,7 +11,6 @@ server, JupyterLab with this tree's extension, Chromium driven by Playwright):
 Screenshots land in test/artifacts/."""
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import ServerProcess
-from test_frontend import ARTIFACTS, Lab, browser, cell_output, lab, pixels, run_cell  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, browser, cell_output, lab, Lab, pixels, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
 
 JF_FRAMES = 8
 K = 5  # the frame browsed to
@@ -82,19 +81,6 @@ RoiStats(acq3, roi=0, statistic="mean")""",
 ]
 
 
-def write_notebook(path) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                     "source": src} for i, src in enumerate(CELLS)],
-          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb))
-
-
-def wait_output(page, index: int, text: str, timeout=60000) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}]"
-                           f".querySelector('.jp-OutputArea')?.innerText.includes({json.dumps(text)})", timeout=timeout)
-
-
 def printed(page, index: int, tag: str) -> dict:
     wait_output(page, index, tag)
     return eval(cell_output(page, index).split(tag, 1)[1].strip())  # a dict literal printed by the kernel
@@ -132,7 +118,7 @@ def test_browse_zoom_peaks_mask_of_a_jungfrau_smx_scan(lab, daq, browser):
     import daqlab
 
     ARTIFACTS.mkdir(exist_ok=True)
-    write_notebook(lab.root / "live2.ipynb")
+    write_notebook(lab.root / "live2.ipynb", CELLS)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -232,7 +218,7 @@ def test_browse_zoom_peaks_mask_of_a_jungfrau_smx_scan(lab, daq, browser):
 def test_latency_rois_to_the_pipeline_and_server_restart(lab, daq, browser):
     import daqlab
 
-    write_notebook(lab.root / "live3.ipynb")
+    write_notebook(lab.root / "live3.ipynb", CELLS)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
     try:
         page.goto(f"{lab.url}/lab/tree/live3.ipynb?reset&token={lab.token}")  # reset: the other notebook's tab stays closed

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from test_frontend import ARTIFACTS, Lab, browser, cell_output, daq, lab, run_cell  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, Lab, run_cell, write_notebook  # noqa: F401 (fixtures)
 
 SETUP = """import io, numpy as np
 from PIL import Image
@@ -58,14 +58,6 @@ print("STREAM", s.shape)""",
 VOLUME_JS = "(i) => document.querySelectorAll('.daqlab-volume3d')[i]"
 
 
-def write_notebook(path) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                     "source": src} for i, src in enumerate(CELLS)],
-          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb))
-
-
 def run(page, index: int, text: str, timeout=60000) -> str:
     run_cell(page, index)
     page.wait_for_function(f"document.querySelectorAll('.jp-Notebook .jp-Cell')[{index}]"
@@ -97,7 +89,7 @@ def differs(a: np.ndarray, b: np.ndarray, what: str, at_least=0.002) -> None:
 
 def test_volume3d_in_jupyterlab(lab, daq, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    write_notebook(lab.root / "volume.ipynb")
+    write_notebook(lab.root / "volume.ipynb", CELLS)
     page = browser.new_page(viewport={"width": 1100, "height": 1400})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
