@@ -6,58 +6,89 @@
   (the view asks for the binning the canvas can show);
 - latency from a frame leaving the simulator (its acquisition time on the wire) to being drawn, at 10 Hz.
 
-Each figure is printed beside a reference measured in the same run and the same page: a raw WebSocket
-subscriber with the same subscription (latest, window 1, ack on arrival) that decodes nothing and draws
-nothing — the rate and latency the transport alone allows. Headless Chromium draws WebGL with
+Frames travel as the LiveImage asks: bslz4 (bitshuffle + LZ4 chunks, decoded in the page; the
+default) or raw pixels ("none"), and are drawn by the renderer it picks: WebGL on a GPU, the CPU
+renderer (2D canvas) where WebGL is software — as in headless Chromium here. Each default is measured
+beside its alternative in the same run. Each figure is printed beside a reference measured in
+the same run and the same page: a raw WebSocket subscriber with the same subscription (latest,
+window 1, same compression, ack on arrival) that decodes nothing and draws nothing — the rate and
+latency the transport alone allows. Headless Chromium draws WebGL with
 SwiftShader (CPU), on this machine's 2 cores shared with the server, JupyterLab and the kernel.
+Playwright sets each case up and reads its figures; while the figures are taken no DevTools session
+is attached (see Browser: DevTools' per-message instrumentation would dominate everything).
 
-    .venv/bin/python bench/liveimage.py            # about 3 minutes
+    .venv/bin/python bench/liveimage.py            # about 4 minutes
 """
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT / "kernel-bridge")]
 from conftest import ServerProcess  # noqa: E402
-from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, run_cell  # noqa: E402
+from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, run_cell, write_notebook  # noqa: E402
 
 SECONDS = 6
 
 CASES = [
-    # label, detector, frame period (s), LiveImage height (px): tall enough for binning 1, or 480 (fitted)
-    ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100),
-    ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250),
-    ("4 Mpx uint32, fitted in 480 px", "sim-eiger-4m", 0.02, 480),
-    ("latency at 10 Hz, 1 Mpx", "sim-camera", 0.1, 480),
+    # label, detector, frame period (s), LiveImage height (px): tall enough for binning 1, or 480 (fitted),
+    # LiveImage options beyond the defaults (renderer "auto", compression "bslz4"): each default is also
+    # measured against its alternative in the same run
+    ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {}),
+    ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {"compression": "none"}),
+    ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {"renderer": "webgl"}),
+    ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {}),
+    ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {"compression": "none"}),
+    ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {"renderer": "webgl"}),
+    ("4 Mpx uint32, fitted in 480 px", "sim-eiger-4m", 0.02, 480, {}),
+    ("latency at 10 Hz, 1 Mpx", "sim-camera", 0.1, 480, {}),
 ]
 
 SETUP = """import daqlab
 from daqlab.widgets import LiveImage
 c = daqlab.connect()
-acq = None
-def show(detector, period, url, height):
-    global acq
-    if acq is not None:
+acq = live = None
+def show(detector, period, url, height, **options):
+    global acq, live
+    if acq is not None:  # the previous case stops: no frames, nothing drawn
         acq.abort()
+        live.paused = True
     acq = c.detector(detector).prepare(acquisition={"nb_frames": 1000000, "expo_time": period}, scan={"name": "bench"})
     acq.start()
-    return LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100)
+    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100, **options)
+    return live
 print("READY")"""
 
 # The reference: the same subscription as the view, acked as soon as a message is whole, nothing decoded.
-RAW_JS = """async ([url, scan, binning, seconds]) => {
+# It runs on its own (no await) and leaves its figures in window.__benchRaw once `seconds` have passed.
+RAW_JS = """([url, scan, binning, seconds, compression]) => {
+  const out = window.__benchRaw = { done: false };
   const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
-  await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = () => fail(new Error('cannot connect ' + url)); });
-  let n = 0, bytes = 0, sub = null; const lat = [];
+  let n = 0, bytes = 0, t0 = 0; const lat = [];
+  ws.onerror = () => Object.assign(out, { done: true, error: 'cannot connect ' + url });
+  ws.onopen = () => {
+    ws.send(JSON.stringify({ id: 1, op: 'subscribe', scan, stream: 'frame', mode: 'latest', binning, compression }));
+    setTimeout(() => { n = 0; bytes = 0; lat.length = 0; t0 = performance.now(); }, 1000);
+    setTimeout(() => {
+      const dt = (performance.now() - t0) / 1000;
+      ws.close();
+      lat.sort((a, b) => a - b);
+      Object.assign(out, { done: true, rate: n / dt, mb_s: bytes / dt / 1e6, latency: lat.length ? lat[lat.length >> 1] : null });
+    }, 1000 + seconds * 1000);
+  };
   ws.onmessage = (ev) => {
-    if (typeof ev.data === 'string') { const m = JSON.parse(ev.data); if (m.id === 1 && m.ok) sub = m.result.sub; return; }
+    if (typeof ev.data === 'string') return;
     const view = new DataView(ev.data); const h = view.getUint32(0, true);
     const header = JSON.parse(new TextDecoder().decode(new Uint8Array(ev.data, 4, h)));
     bytes += ev.data.byteLength;
@@ -66,62 +97,124 @@ RAW_JS = """async ([url, scan, binning, seconds]) => {
     if (header.times) lat.push(Date.now() - header.times[header.times.length - 1]);
     ws.send(JSON.stringify({ id: 2 + n, op: 'sub.ack', sub: header.sub, msg: header.msg }));
   };
-  ws.send(JSON.stringify({ id: 1, op: 'subscribe', scan, stream: 'frame', mode: 'latest', binning }));
-  await new Promise((r) => setTimeout(r, 1000)); n = 0; bytes = 0; lat.length = 0;
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const dt = (performance.now() - t0) / 1000;
-  ws.close();
-  lat.sort((a, b) => a - b);
-  return { rate: n / dt, mb_s: bytes / dt / 1e6, latency: lat.length ? lat[lat.length >> 1] : null };
+}"""
+
+# The LiveImage in notebook cell `cell` (JupyterLab may detach the cells scrolled out of view).
+VIEW_JS = "document.querySelectorAll('.jp-Notebook .jp-Cell')[{cell}]?.querySelector('.daqlab-liveimage')"
+
+# Once a second: the footer of the LiveImage in cell `cell` (fps · latency, main-thread ms per drawn frame).
+RECORD_JS = """([cell]) => {
+  clearInterval(window.__benchTimer);
+  const log = window.__benchLog = [];
+  window.__benchTimer = setInterval(() => {
+    const label = document.querySelectorAll('.jp-Notebook .jp-Cell')[cell]?.querySelector('.daqlab-liveimage .daqlab-li-fps');
+    if (label) log.push({ text: label.textContent, ms: label.dataset.drawMs || '' });
+  }, 1000);
 }"""
 
 
-def write_notebook(path: Path, cells: list[str]) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                     "source": src} for i, src in enumerate(cells)],
-          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    path.write_text(json.dumps(nb))
+class Browser:
+    """Debian Chromium started by us, driven over CDP only while setting up and reading results.
+
+    While DevTools is attached, Chromium instruments every WebSocket message (Playwright enables the
+    Network domain: each frame is base64-encoded and sent to the driver), which costs more than
+    everything measured here (a bare subscriber: ~90 msg/s attached vs ~760 msg/s detached). A user's
+    browser has no DevTools attached, so each measurement runs detached.
+    """
+
+    def __init__(self, playwright, tmp: Path):
+        self.p = playwright
+        self.proc = subprocess.Popen(
+            [str(CHROMIUM), *CHROMIUM_FLAGS, "--remote-debugging-port=0", f"--user-data-dir={tmp / 'chromium'}",
+             "--window-size=2600,2400", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        for line in self.proc.stderr:  # type: ignore[union-attr]
+            m = re.search(r"DevTools listening on (ws://\S+)", line)
+            if m:
+                self.endpoint = m.group(1)
+                break
+        else:
+            raise RuntimeError(f"{CHROMIUM} did not start with a DevTools endpoint")
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # type: ignore[union-attr]
+        self.browser = None
+
+    def attach(self):
+        self.browser = self.p.chromium.connect_over_cdp(self.endpoint)
+        return self.browser.contexts[0].pages[0]
+
+    def detach(self, seconds: float) -> None:
+        """Let the page run `seconds` with no DevTools session."""
+        self.browser.close()  # over CDP: disconnects, the browser runs on
+        self.browser = None
+        time.sleep(seconds)
+
+    def stop(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        os.killpg(self.proc.pid, signal.SIGKILL)  # Chromium and its helper processes
+        self.proc.wait()
 
 
-def measure_view(page, index: int) -> dict:
-    """fps and latency of the newest LiveImage: the footer's per-second figures over SECONDS (after 2 s to settle)."""
-    w = page.locator(".daqlab-liveimage").nth(index)
-    page.wait_for_function(f"() => parseFloat(document.querySelectorAll('.daqlab-li-fps')[{index}]?.textContent) > 0", timeout=60000)
-    time.sleep(2)
-    fps, lat, busy = [], [], []
-    for _ in range(SECONDS):
-        time.sleep(1)
-        label = w.locator(".daqlab-li-fps")
-        text = label.inner_text()
-        fps.append(float(text.split()[0]))
-        if "latency" in text:
-            lat.append(float(text.split("·")[1].split()[0]))
-        ms = label.get_attribute("data-draw-ms")  # empty when no frame was drawn that second
-        if ms:
-            busy.append(float(ms))
-    status = w.locator(".daqlab-li-status").inner_text()
+def options_label(opts: dict) -> str:
+    return " ".join(f"{k}={v}" for k, v in opts.items()) or "defaults"
+
+
+def measure_view(browser: Browser, page, cell: int):
+    """fps, latency and main-thread ms per frame of the LiveImage in notebook cell `cell` over SECONDS, DevTools detached."""
+    view = VIEW_JS.format(cell=cell)
+    page.wait_for_function(f"() => parseFloat({view}?.querySelector('.daqlab-li-fps')?.textContent) > 0", timeout=60000)
+    page.evaluate(RECORD_JS, [cell])
+    browser.detach(2 + SECONDS + 0.5)
+    page = browser.attach()
+    log = page.evaluate("() => { clearInterval(window.__benchTimer); return window.__benchLog; }")[2:2 + SECONDS]
+    fps = [float(e["text"].split()[0]) for e in log]
+    lat = [float(e["text"].split("·")[1].split()[0]) for e in log if "latency" in e["text"]]
+    busy = [float(e["ms"]) for e in log if e["ms"]]
+    status, renderer = page.evaluate(f"() => [{view}.querySelector('.daqlab-li-status').textContent,"
+                                     f" {view}.querySelector('.daqlab-li-stage').dataset.renderer]")
     binning = int(status.split("binned ")[1].split("×")[0]) if "binned" in status else 1
-    return {"fps": statistics.mean(fps), "latency": statistics.median(lat) if lat else None, "binning": binning,
-            "draw_ms": statistics.median(busy) if busy else float("nan")}
+    return page, {"renderer": renderer,"fps": statistics.mean(fps), "latency": statistics.median(lat) if lat else None, "binning": binning,
+                  "draw_ms": statistics.median(busy) if busy else float("nan")}
+
+
+def measure_raw(browser: Browser, page, args: list):
+    page.evaluate(RAW_JS, args)
+    browser.detach(SECONDS + 1.5)
+    page = browser.attach()
+    page.wait_for_function("() => window.__benchRaw?.done", timeout=30000)
+    raw = page.evaluate("() => window.__benchRaw")
+    if raw.get("error"):
+        raise RuntimeError(raw["error"])
+    return page, raw
 
 
 def main() -> None:
+    import argparse
+
     from playwright.sync_api import sync_playwright
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", help="run the cases whose label + compression contains this text")
+    ap.add_argument("--route", choices=["proxy", "direct"], help="one route only")
+    ap.add_argument("--hold", type=float, default=0, help="keep each view running this many seconds more (to profile)")
+    args = ap.parse_args()
+    cases = [c for c in CASES if not args.only or args.only in f"{c[0]} {options_label(c[4])}"]
 
     server = ServerProcess("--memory-budget", "3G")
     tmp = Path(tempfile.mkdtemp(prefix="bench-liveimage-"))
     lab = Lab(tmp, server.url)
     routes = {"proxy": (f"proxy/{server.port}/ws", f"ws://127.0.0.1:{lab.port}/proxy/{server.port}/ws?token={lab.token}"),
               "direct": (server.url, server.url)}
-    cells = [SETUP] + [f"show({det!r}, {period}, {routes[r][0]!r}, {height})" for _, det, period, height in CASES for r in routes]
+    routes = {k: v for k, v in routes.items() if not args.route or k == args.route}
+    cells = [SETUP] + [f"show({det!r}, {period}, {routes[r][0]!r}, {height}, **{opts!r})"
+                       for _, det, period, height, opts in cases for r in routes]
     write_notebook(lab.root / "bench.ipynb", cells)
     rows = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 2600, "height": 2400})  # wide enough for a 2070-column frame at 1:1
+            browser = Browser(p, tmp)
+            page = browser.attach()
+            page.set_viewport_size({"width": 2600, "height": 2400})  # wide enough for a 2070-column frame at 1:1
             page.goto(f"{lab.url}/lab/tree/bench.ipynb?reset&token={lab.token}")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
             page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
@@ -133,17 +226,20 @@ def main() -> None:
 
             client = daqlab.connect(server.url)
             k = 0
-            for label, det, period, height in CASES:
+            for label, det, period, height, opts in cases:
+                comp = opts.get("compression", "bslz4")
                 for route, (_, raw_url) in routes.items():
                     run_cell(page, 1 + k)
-                    view = measure_view(page, k)
+                    page, view = measure_view(browser, page, 1 + k)
+                    time.sleep(args.hold)
                     # the reference runs alone: every view paused (a paused view acks nothing, costs nothing)
                     page.evaluate("() => document.querySelectorAll('.daqlab-liveimage button.daqlab-li-pause')"
                                   ".forEach((b) => b.textContent === 'pause' && b.click())")
                     scan = client.scans.last().key
-                    raw = page.evaluate(RAW_JS, [raw_url, scan, view["binning"], SECONDS])
-                    rows.append((label, route, view, raw, 1 / period))
-                    line = (f"{label:34s} {route:6s} binning {view['binning']}  drawn {view['fps']:6.1f} fps"
+                    page, raw = measure_raw(browser, page, [raw_url, scan, view["binning"], SECONDS, comp])
+                    rows.append((label, route, view, raw, options_label(opts)))
+                    line = (f"{label:31s} {options_label(opts):16s} {route:6s} {view['renderer']:5s} binning {view['binning']}"
+                            f"  drawn {view['fps']:6.1f} fps"
                             f" ({view['draw_ms']:5.1f} ms main thread per frame)"
                             f"  raw ws {raw['rate']:6.1f} msg/s ({raw['mb_s']:6.1f} MB/s)  source {1 / period:5.0f} Hz")
                     if view["latency"] is not None:
@@ -151,15 +247,15 @@ def main() -> None:
                     print(line, flush=True)
                     k += 1
             client.close()
-            browser.close()
+            browser.stop()
     finally:
         lab.stop()
         server.stop()
     targets = {"1 Mpx uint16, full resolution": 30, "4 Mpx uint32, full resolution": 10}
     print("\ntargets: 1 Mpx ≥ 30 fps, 4 Mpx ≥ 10 fps, latency median < 100 ms at 10 Hz")
-    for label, route, view, raw, _ in rows:
+    for label, route, view, raw, comp in rows:
         if label in targets:
-            print(f"  {label} {route}: {view['fps']:.1f} fps ({'met' if view['fps'] >= targets[label] else 'NOT met'})")
+            print(f"  {label}, {comp}, {route}: {view['fps']:.1f} fps ({'met' if view['fps'] >= targets[label] else 'NOT met'})")
         elif view["latency"] is not None and label.startswith("latency"):
             print(f"  {label} {route}: {view['latency']:.0f} ms ({'met' if view['latency'] < 100 else 'NOT met'})")
 

@@ -6,7 +6,8 @@ server, JupyterLab with this tree's extension, Chromium driven by Playwright):
   the peak overlay circles the `peaks` of the shown frame; the mask overlay tints the module gaps;
 - a running acquisition: fps and latency in the footer and in Python; a ROI drawn with the mouse
   becomes the legacy pipeline's ROI, whose statistics a RoiStats chart plots;
-- the server stopped while the widgets are open: they say so, and recover when it is back.
+- the server stopped while the widgets are open: they say so, and recover when it is back;
+- the CPU renderer (picked where WebGL is software, as in headless Chromium) and WebGL draw frame k alike.
 
 Screenshots land in test/artifacts/."""
 from __future__ import annotations
@@ -78,6 +79,9 @@ acq3 = c.detector("sim-camera").prepare(acquisition={"nb_frames": 400, "expo_tim
 acq3.start()
 RoiStats(acq3, roi=0, statistic="mean")""",
     "print('VIEW2', {'index': browse.index, 'view': list(browse.view), 'length': browse.length})",
+    # 7: frame K drawn by each renderer (overlays off: the mask tint is blended differently by each)
+    f"""pair = [LiveImage(jf, height=360, index={K}, renderer=r, show_mask=False, show_peaks=False) for r in ("cpu", "webgl")]
+display(*pair)""",
 ]
 
 
@@ -206,6 +210,22 @@ def test_browse_zoom_peaks_mask_of_a_jungfrau_smx_scan(lab, daq, browser):
         # "live" leaves browsing: index back to -1
         w.locator("button.daqlab-li-live").click()
         w.locator(".daqlab-li-frame").filter(has_text="live").wait_for(timeout=10000)
+
+        # the CPU renderer (chosen here: headless Chromium's WebGL is SwiftShader) and WebGL draw the same picture
+        assert stage.get_attribute("data-renderer") == "cpu"
+        run_cell(page, 7)
+        pair = page.locator(".jp-Notebook .jp-Cell").nth(7).locator(".daqlab-liveimage")
+        pair.nth(1).locator(".daqlab-li-frame").filter(has_text=f"frame {K} /").wait_for(timeout=30000)
+        pair.nth(0).locator(".daqlab-li-frame").filter(has_text=f"frame {K} /").wait_for(timeout=30000)
+        time.sleep(1.0)  # drawn on the next animation frame, auto range applied
+        stages = [pair.nth(i).locator(".daqlab-li-stage") for i in (0, 1)]
+        assert [st.get_attribute("data-renderer") for st in stages] == ["cpu", "webgl"]
+        cpu_px, gl_px = (pixels(st.screenshot(path=str(ARTIFACTS / f"liveimage-{name}.png"))).astype(int)
+                         for st, name in zip(stages, ("cpu", "webgl")))
+        assert cpu_px.shape == gl_px.shape
+        differ = np.any(np.abs(cpu_px - gl_px) > 8, axis=2)
+        assert cpu_px.std() > 10, "the CPU renderer drew a blank picture"
+        assert differ.mean() < 0.03, f"{differ.mean():.2%} of the pixels differ between the CPU and WebGL renderers"
         assert not [e for e in errors if "daqlab" in e.lower()], errors
     except BaseException:
         page.screenshot(path=str(ARTIFACTS / "failure-live2.png"))

@@ -2,7 +2,9 @@
 
 Array items: columns ``index`` (int64), ``valid`` (bool), ``data``
 (FixedSizeList<T>[prod(shape)]), schema metadata ``daqlab.dtype`` and
-``daqlab.shape`` (per item). Event items: ``index`` (int64), ``json`` (utf8).
+``daqlab.shape`` (per item). Compressed array items (``daqlab.compression``):
+``data`` is binary, one chunk per item (see ``_codec``). Event items: ``index``
+(int64), ``json`` (utf8).
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ def decode(payload, writable: bool = True) -> Batch:
 
     if P.COL_DATA not in names:
         raise ValueError(f"data payload has neither a 'data' nor a 'json' column: {names}")
+    if P.META_COMPRESSION in meta:
+        return _decode_compressed(batches, meta)
     list_type = schema.field(P.COL_DATA).type
     if not pa.types.is_fixed_size_list(list_type):
         raise ValueError(f"'data' column is {list_type}, not a FixedSizeList")
@@ -147,6 +151,19 @@ def decode(payload, writable: bool = True) -> Batch:
             data[row:row + b.num_rows] = _column_values(b, dtype, payload, None).reshape((b.num_rows, *shape))
             row += b.num_rows
     return Batch(index, data, valid, P.KIND_ARRAY, meta)
+
+
+def _decode_compressed(batches: list[pa.RecordBatch], meta: dict[str, str]) -> Batch:
+    """A payload whose ``data`` column holds one compressed chunk per item (binary)."""
+    from ._codec import decode_items
+
+    dtype, shape = _item_layout(meta, None)
+    if dtype is None or shape is None:
+        raise ValueError("compressed payload without daqlab.dtype / daqlab.shape")
+    chunks = [c for b in batches for c in b.column(P.COL_DATA).to_pylist()]
+    index = _concat_np([b.column(P.COL_INDEX).to_numpy() for b in batches], np.int64)
+    valid = _concat_np([b.column(P.COL_VALID).to_numpy(zero_copy_only=False) for b in batches], np.bool_)
+    return Batch(index, decode_items(meta[P.META_COMPRESSION], chunks, dtype, shape), valid, P.KIND_ARRAY, meta)
 
 
 def _column_values(batch: pa.RecordBatch, dtype: np.dtype, payload, base) -> np.ndarray:

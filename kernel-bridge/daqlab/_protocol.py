@@ -138,6 +138,9 @@ META_DTYPE = "daqlab.dtype"
 META_SHAPE = "daqlab.shape"
 META_STREAM = "daqlab.stream"
 META_SCAN = "daqlab.scan"
+# compressed array payloads: `data` is Binary (one chunk per item), this key names the codec
+META_COMPRESSION = "daqlab.compression"
+COMPRESSIONS = ("none", "bslz4")
 
 # ------------------------------------------------------------------------ jobs
 JOB_STATES = ("PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT",

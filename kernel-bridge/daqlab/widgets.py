@@ -92,6 +92,11 @@ class LiveImage(W.DOMWidget):
     vmax = CFloat(1.0).tag(sync=True)
     paused = Bool(False).tag(sync=True)
     max_size = Int(1024, help="frames are binned on the server until both sides fit").tag(sync=True)
+    renderer = Enum(["auto", "webgl", "cpu"], "auto",
+                    help="auto: WebGL on a GPU, the CPU renderer (2D canvas) where WebGL would be "
+                    "software-rendered (remote desktops, VMs, headless); chosen when a view is created").tag(sync=True)
+    compression = Enum(["bslz4", "none"], "bslz4",
+                       help="how frames travel to the browser: bitshuffle+LZ4 chunks decoded there, or raw pixels").tag(sync=True)
     height = Int(480, help="height of the image area, px").tag(sync=True)
     fps = CFloat(0.0, read_only=True, help="frames drawn per second, as the view measures it").tag(sync=True)
     rois = List(List(Int()), help="[[row0, col0, rows, cols], ...] in detector pixels").tag(sync=True)

@@ -5,6 +5,8 @@
  * and envelope come from the server's own definition, never a copy.
  */
 import {
+  META_COMPRESSION,
+  TYPED_ARRAY,
   decodeEnvelope,
   type DataHeader,
   type DType,
@@ -16,6 +18,7 @@ import {
   type SubscribeParams,
   type TypedArray,
 } from '@daqlab/daq-server/protocol';
+import { bslz4Decompress } from '@daqlab/daq-server/codec';
 import { tableFromIPC, type Table } from 'apache-arrow';
 
 /** What the client needs of a WebSocket (the browser's, or `ws` in Node tests). */
@@ -75,9 +78,14 @@ export interface SubscribeResult {
   first: number;
   mode: string;
   window: number;
+  /** how the items travel (subscribe `compression`) */
+  compression?: string;
 }
 
-/** Items of an array-stream Arrow table (columns index, valid, data: FixedSizeList<T>). */
+/**
+ * Items of an array-stream Arrow table (columns index, valid, data: FixedSizeList<T>, or
+ * Binary chunks when `daqlab.compression` says so: decoded here, so callers see pixels alike).
+ */
 export function arrayItems(table: Table): ArrayItem[] {
   const dtype = table.schema.metadata.get('daqlab.dtype') as DType;
   const shape = JSON.parse(table.schema.metadata.get('daqlab.shape') ?? '[]') as number[];
@@ -86,6 +94,18 @@ export function arrayItems(table: Table): ArrayItem[] {
   const valid = table.getChild('valid');
   const data = table.getChild('data');
   if (!index || !data) throw new Error('not an array-stream payload (no index/data columns)');
+  const codec = table.schema.metadata.get(META_COMPRESSION);
+  if (codec) {
+    if (codec !== 'bslz4') throw new Error(`data compressed with ${codec}, which this client cannot decode`);
+    return Array.from({ length: table.numRows }, (_, row) => {
+      const out = new TYPED_ARRAY[dtype](size);
+      const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      if (bslz4Decompress(data.get(row) as Uint8Array, out.BYTES_PER_ELEMENT, bytes) !== bytes.byteLength) {
+        throw new Error(`item ${Number(index.get(row))}: the chunk does not decode to ${JSON.stringify(shape)} ${dtype}`);
+      }
+      return { index: Number(index.get(row)), valid: valid ? Boolean(valid.get(row)) : true, dtype, shape, data: out };
+    });
+  }
   const items: ArrayItem[] = [];
   let row = 0;
   for (const chunk of data.data) {

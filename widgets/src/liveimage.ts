@@ -13,6 +13,7 @@
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from '@jupyter-widgets/base';
 import * as THREE from 'three';
 import { DaqClient, RequestError, type ArrayItem, type DataMessage } from './client.js';
+import type { Compression } from '@daqlab/daq-server/protocol';
 import { keepConnected, serverAddress, sleep } from './connection.js';
 import {
   COLORMAPS,
@@ -26,6 +27,7 @@ import {
   type Colormap,
   type Scale,
 } from './colormap.js';
+import { Colorizer, softwareWebGL } from './cpu-image.js';
 import { FrameMeter } from './meter.js';
 import { PeakStore, drawPeaks } from './peaks.js';
 import { frontendSettings, onReconnect } from './settings.js';
@@ -51,7 +53,9 @@ export class LiveImageModel extends DOMWidgetModel {
       vmin: 0,
       vmax: 1,
       paused: false,
+      renderer: 'auto',
       max_size: 1024,
+      compression: 'bslz4',
       height: 480,
       fps: 0,
       latency: 0,
@@ -139,6 +143,9 @@ export class LiveImageView extends DOMWidgetView {
   private stage!: HTMLDivElement;
   private overlay!: HTMLDivElement;
   private peakCanvas!: HTMLCanvasElement;
+  /** what the overlay shows now: it is redrawn only when this changes (a cleared canvas still costs a composite) */
+  private overlayKey = '';
+  private browseTimer: ReturnType<typeof setTimeout> | null = null;
   private message!: HTMLDivElement;
   private readout!: HTMLSpanElement;
   private fpsLabel!: HTMLSpanElement;
@@ -158,11 +165,27 @@ export class LiveImageView extends DOMWidgetView {
   private mesh: THREE.Mesh | null = null;
   private texture: THREE.DataTexture | null = null;
   private lut: THREE.DataTexture | null = null;
+  /**
+   * The CPU renderer (where WebGL is software, or `renderer` = 'cpu'): frames coloured into an
+   * RGBA bitmap the size of the frame, drawn scaled onto a 2D canvas by the browser.
+   */
+  private cpu: {
+    canvas: HTMLCanvasElement;
+    ctx: CanvasRenderingContext2D;
+    image: HTMLCanvasElement;
+    imageCtx: CanvasRenderingContext2D;
+    data: ImageData | null;
+    pixels: Uint32Array | null;
+    colorizer: Colorizer;
+  } | null = null;
+  /** the dtype the colorizer was configured for (its gap-dummy threshold) */
+  private cpuDtype = '';
   // the detector frame (fullRows × fullCols), the drawn texture and the view transform:
   // centre (cx, cy) in detector pixels, s detector pixels per screen pixel
   private fullRows = 0;
   private fullCols = 0;
-  private values: Float32Array | null = null;
+  /** the drawn frame's values: WebGL's float copy (its texture), or the frame itself (CPU renderer) */
+  private values: ArrayLike<number> | null = null;
   private placed: Placement | null = null;
   private dtype = 'float32';
   private cx = 0;
@@ -182,6 +205,8 @@ export class LiveImageView extends DOMWidgetView {
   private wanted = '';
   private pending: { item: ArrayItem; msg: number; view: ViewRequest } | null = null;
   private lastMsg = -1;
+  /** newest message of the frame subscription acknowledged to the server */
+  private ackedMsg = -1;
   private drawScheduled = false;
   private lastIndex = -1;
   private lastRangeAt = 0;
@@ -297,7 +322,7 @@ export class LiveImageView extends DOMWidgetView {
     this.listenTo(this.model, 'change:show_peaks', () => this.drawOverlay());
     this.listenTo(this.model, 'change:height', () => this.resize());
     this.listenTo(this.model, 'change:server_url change:token', () => this.restart());
-    this.listenTo(this.model, 'change:scan change:stream change:max_size change:peaks_stream', () => void this.resubscribe());
+    this.listenTo(this.model, 'change:scan change:stream change:max_size change:peaks_stream change:compression', () => void this.resubscribe());
     this.listenTo(this.model, 'change:index', () => this.onIndex());
     this.listenTo(this.model, 'change', () => this.syncControls());
     this.timers.push(setInterval(() => this.report(), 1000));
@@ -381,7 +406,7 @@ export class LiveImageView extends DOMWidgetView {
    */
   private async resubscribe(): Promise<void> {
     const client = this.client;
-    const key = `${this.model.get('scan')}/${this.model.get('stream')}/${this.model.get('max_size')}/${this.model.get('peaks_stream')}`;
+    const key = ['scan', 'stream', 'max_size', 'peaks_stream', 'compression'].map((k) => this.model.get(k)).join('/');
     this.wanted = key;
     for (let delay = 1000; client?.connected && client === this.client && this.wanted === key; delay = Math.min(2 * delay, 10000)) {
       try {
@@ -448,13 +473,21 @@ export class LiveImageView extends DOMWidgetView {
     const view = this.request!;
     const stream = this.model.get('stream') as string;
     const result = await client.subscribe(
-      { scan: this.scanKey, stream, mode: 'latest', binning: view.binning, ...(view.roi ? { roi: view.roi } : {}) },
+      {
+        scan: this.scanKey,
+        stream,
+        mode: 'latest',
+        binning: view.binning,
+        compression: this.model.get('compression') as Compression,
+        ...(view.roi ? { roi: view.roi } : {}),
+      },
       (msg) => this.onData(msg),
     );
     if (client !== this.client || this.browsing || view !== this.request) return void client.unsubscribe(result.sub);
     this.sub = result.sub;
     this.subRequest = view;
     this.lastMsg = -1;
+    this.ackedMsg = -1;
     this.dtype = result.dtype;
     this.showStatus();
   }
@@ -493,9 +526,19 @@ export class LiveImageView extends DOMWidgetView {
     if (!Number.isFinite(length) || (!reset && length <= this.length)) return;
     this.length = length;
     this.slider.max = String(Math.max(0, length - 1));
-    this.syncBrowse();
+    if (reset || this.browsing) this.syncBrowse();
+    else this.syncBrowseSoon();
     // a (re)opened stream's length goes to Python now; growth while following waits for the next report
     if (reset && length !== this.model.get('length')) this.setAndSave({ length });
+  }
+
+  /** While live, the slider and frame counter follow at 4 Hz: each change re-lays out and repaints the toolbar. */
+  private syncBrowseSoon(): void {
+    if (this.browseTimer) return;
+    this.browseTimer = setTimeout(() => {
+      this.browseTimer = null;
+      this.syncBrowse();
+    }, 250);
   }
 
   private syncBrowse(): void {
@@ -557,6 +600,7 @@ export class LiveImageView extends DOMWidgetView {
           start: index,
           single: true,
           binning: view.binning,
+          compression: this.model.get('compression'),
           ...(view.roi ? { roi: view.roi } : {}),
         });
         const item = messages[0]?.items[0];
@@ -575,14 +619,29 @@ export class LiveImageView extends DOMWidgetView {
     }
   }
 
+  /**
+   * Double buffering over the latest-mode window of 1: a frame that arrives while none waits to be
+   * drawn is acknowledged at once, so the next one travels while this one is drawn; a frame that
+   * arrives while another still waits replaces it and is acknowledged when drawn (the server never
+   * runs more than one frame ahead of the screen, and no frame is decoded only to be dropped).
+   */
   private onData(msg: DataMessage): void {
     if (msg.header.sub !== this.sub || msg.items.length === 0) return;
+    const waiting = this.pending !== null;
     this.pending = { item: msg.items[msg.items.length - 1], msg: msg.header.msg, view: this.subRequest! };
     this.lastMsg = msg.header.msg;
-    if (!this.model.get('paused')) this.scheduleDraw();
+    if (this.model.get('paused')) return;
+    if (!waiting) this.ack(msg.header.msg);
+    this.scheduleDraw();
   }
 
-  /** Draw on the next animation frame, then ack: the server sends the next frame only then (latest mode, window 1). */
+  private ack(msg: number): void {
+    if (!this.sub || msg <= this.ackedMsg) return;
+    this.ackedMsg = msg;
+    this.client?.ack(this.sub, msg);
+  }
+
+  /** Draw the waiting frame on the next animation frame (and acknowledge it if it was not yet). */
   private scheduleDraw(): void {
     if (this.drawScheduled) return;
     this.drawScheduled = true;
@@ -596,7 +655,7 @@ export class LiveImageView extends DOMWidgetView {
       this.meter.busy(performance.now() - t0);
       this.meter.drawn(p.item.time);
       this.setLength(p.item.index + 1);
-      if (this.sub) this.client?.ack(this.sub, p.msg);
+      this.ack(p.msg);
     });
   }
 
@@ -605,7 +664,7 @@ export class LiveImageView extends DOMWidgetView {
     this.pauseButton.textContent = paused ? 'resume' : 'pause';
     if (!paused) {
       if (this.pending) this.scheduleDraw();
-      else if (this.sub && this.lastMsg >= 0) this.client?.ack(this.sub, this.lastMsg);
+      else if (this.lastMsg >= 0) this.ack(this.lastMsg);
     }
   }
 
@@ -653,6 +712,8 @@ export class LiveImageView extends DOMWidgetView {
   // ------------------------------------------------------------ drawing
 
   private initGL(): void {
+    const choice = this.model.get('renderer') as string;
+    if (choice === 'cpu' || (choice !== 'webgl' && softwareWebGL())) return this.initCpu();
     try {
       this.renderer = new THREE.WebGLRenderer({ antialias: false, alpha: true, preserveDrawingBuffer: true });
     } catch (e) {
@@ -661,6 +722,26 @@ export class LiveImageView extends DOMWidgetView {
     }
     this.renderer.setPixelRatio(window.devicePixelRatio || 1);
     this.stage.prepend(this.renderer.domElement);
+    this.stage.dataset.renderer = 'webgl';
+    this.startDrawing();
+  }
+
+  private initCpu(): void {
+    const canvas = el('canvas', 'daqlab-li-canvas');
+    const image = el('canvas');
+    const ctx = canvas.getContext('2d');
+    const imageCtx = image.getContext('2d');
+    if (!ctx || !imageCtx) {
+      this.showMessage('this browser has neither WebGL nor a 2D canvas to draw on');
+      return;
+    }
+    this.cpu = { canvas, ctx, image, imageCtx, data: null, pixels: null, colorizer: new Colorizer() };
+    this.stage.prepend(canvas);
+    this.stage.dataset.renderer = 'cpu';
+    this.startDrawing();
+  }
+
+  private startDrawing(): void {
     this.updateLut();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.stage);
@@ -669,12 +750,19 @@ export class LiveImageView extends DOMWidgetView {
 
   private upload(item: ArrayItem, view: ViewRequest): void {
     const placed = placementOf(view, item);
-    if (placed.rows !== this.placed?.rows || placed.cols !== this.placed?.cols || !this.texture) this.allocate(placed.rows, placed.cols);
+    const sized = this.cpu ? this.cpu.data : this.texture;
+    if (placed.rows !== this.placed?.rows || placed.cols !== this.placed?.cols || !sized) this.allocate(placed.rows, placed.cols);
     this.placed = placed;
-    const out = this.values!;
-    const src = item.data;
-    for (let i = 0; i < out.length; i++) out[i] = src[i];
-    this.texture!.needsUpdate = true;
+    if (this.cpu) {
+      this.values = item.data; // kept as it came: the cursor readout and the auto range read it
+      if (this.cpuDtype !== this.dtype) this.configureCpu();
+      this.recolor();
+    } else {
+      const out = this.values as Float32Array;
+      const src = item.data;
+      for (let i = 0; i < out.length; i++) out[i] = src[i];
+      this.texture!.needsUpdate = true;
+    }
     this.place();
     this.lastIndex = item.index;
     // Python sees the drawn region and the auto range, but not every frame: only when they change (range ≤ 2 Hz)
@@ -684,19 +772,27 @@ export class LiveImageView extends DOMWidgetView {
     const now = performance.now();
     if (this.model.get('auto_range') && now - this.lastRangeAt > 500) {
       this.lastRangeAt = now;
-      const [lo, hi] = percentileRange(out, 1, 99.5, dummyThreshold(this.dtype));
+      const [lo, hi] = percentileRange(this.values!, 1, 99.5, dummyThreshold(this.dtype));
       if (lo !== this.model.get('vmin') || hi !== this.model.get('vmax')) Object.assign(changes, { vmin: lo, vmax: hi });
     }
     if (Object.keys(changes).length) this.setAndSave(changes);
-    if (!this.browsing) this.syncBrowse();
+    if (!this.browsing) this.syncBrowseSoon();
     else this.frameLabel.textContent = `frame ${item.index} / ${this.length}`;
     this.draw();
   }
 
   private allocate(rows: number, cols: number): void {
-    this.values = new Float32Array(rows * cols);
+    if (this.cpu) {
+      this.cpu.image.width = cols;
+      this.cpu.image.height = rows;
+      this.cpu.data = this.cpu.imageCtx.createImageData(cols, rows);
+      this.cpu.pixels = new Uint32Array(this.cpu.data.data.buffer);
+      return;
+    }
+    const values = new Float32Array(rows * cols);
+    this.values = values;
     this.texture?.dispose();
-    this.texture = new THREE.DataTexture(this.values, cols, rows, THREE.RedFormat, THREE.FloatType);
+    this.texture = new THREE.DataTexture(values, cols, rows, THREE.RedFormat, THREE.FloatType);
     this.texture.minFilter = this.texture.magFilter = THREE.NearestFilter;
     if (!this.mesh) {
       this.material = new THREE.ShaderMaterial({
@@ -723,6 +819,14 @@ export class LiveImageView extends DOMWidgetView {
     this.updateRange();
   }
 
+  /** CPU renderer: colour the frame into the bitmap (after a new frame, colormap or range). */
+  private recolor(): void {
+    const cpu = this.cpu;
+    if (!cpu?.data || !cpu.pixels || !this.values) return;
+    cpu.colorizer.colorize(this.values as never, this.dtype, cpu.pixels);
+    cpu.imageCtx.putImageData(cpu.data, 0, 0);
+  }
+
   /** Put the texture's quad where its region lies: world x = column, world y = fullRows − row. */
   private place(): void {
     const p = this.placed;
@@ -734,17 +838,23 @@ export class LiveImageView extends DOMWidgetView {
   }
 
   private resize(): void {
-    if (!this.renderer) return;
+    if (!this.renderer && !this.cpu) return;
     const width = this.stage.clientWidth || 640;
     const height = this.model.get('height') as number;
     this.stage.style.height = `${height}px`;
     (this.bar.parentElement as HTMLElement).style.height = `${height}px`; // the colour bar spans the image area
-    this.renderer.setSize(width, height);
     const dpr = window.devicePixelRatio || 1;
+    if (this.renderer) this.renderer.setSize(width, height);
+    else if (this.cpu) {
+      this.cpu.canvas.width = Math.round(width * dpr);
+      this.cpu.canvas.height = Math.round(height * dpr);
+      Object.assign(this.cpu.canvas.style, { width: `${width}px`, height: `${height}px` });
+    }
     this.peakCanvas.width = Math.round(width * dpr);
     this.peakCanvas.height = Math.round(height * dpr);
     this.peakCanvas.style.width = `${width}px`;
     this.peakCanvas.style.height = `${height}px`;
+    this.overlayKey = ''; // resizing cleared the canvas
     if ((!this.fitted || !this.userMoved) && this.fullRows) this.fit();
     this.draw();
     this.viewChanged();
@@ -776,6 +886,7 @@ export class LiveImageView extends DOMWidgetView {
   }
 
   private draw(): void {
+    if (this.cpu) return this.drawCpu();
     if (!this.renderer) return;
     const { width, height } = this.viewport();
     const cam = this.camera;
@@ -788,9 +899,42 @@ export class LiveImageView extends DOMWidgetView {
     this.drawOverlay();
   }
 
+  /** CPU renderer: the frame's bitmap scaled onto the canvas (nearest neighbour, like the texture). */
+  private drawCpu(): void {
+    const { canvas, ctx, image, data } = this.cpu!;
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const p = this.placed;
+    if (p && data) {
+      ctx.imageSmoothingEnabled = false;
+      const [left, top] = this.toScreen(p.c0, p.r0);
+      ctx.drawImage(image, left, top, (p.cols * p.binning) / this.s, (p.rows * p.binning) / this.s);
+    }
+    this.drawOverlay();
+  }
+
+  /** CPU renderer: the colour parameters of the model (after a colormap or range change). */
+  private configureCpu(): void {
+    this.cpu?.colorizer.configure({
+      lut: lutBytes(colormapOf(this.model), this.model.get('reverse') as boolean),
+      vmin: this.model.get('vmin') as number,
+      vmax: this.model.get('vmax') as number,
+      scale: this.model.get('scale') as Scale,
+      dummy: dummyThreshold(this.dtype),
+      showMask: Boolean(this.model.get('show_mask')),
+    });
+    this.cpuDtype = this.dtype;
+  }
+
   /** ROIs (DOM boxes) and peaks of the drawn frame (2D canvas). */
   private drawOverlay(): void {
     if (!this.overlay) return;
+    const peaks = this.model.get('show_peaks') && this.lastIndex >= 0 ? this.peaks.get(this.lastIndex) : [];
+    const key = [this.cx, this.cy, this.s, this.peakCanvas.width, this.peakCanvas.height, JSON.stringify(this.model.get('rois')),
+      peaks.length ? `${this.lastIndex}:${peaks.length}` : ''].join('|');
+    if (key === this.overlayKey) return;
+    this.overlayKey = key;
     for (const old of Array.from(this.overlay.querySelectorAll('.daqlab-li-roi:not(.daqlab-li-roi-drawing)'))) old.remove();
     for (const [r0, c0, nr, nc] of (this.model.get('rois') as Roi[]) ?? []) {
       const box = el('div', 'daqlab-li-roi');
@@ -803,12 +947,12 @@ export class LiveImageView extends DOMWidgetView {
     const dpr = window.devicePixelRatio || 1;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.peakCanvas.width, this.peakCanvas.height);
-    if (this.model.get('show_peaks') && this.lastIndex >= 0) {
-      drawPeaks(ctx, this.peaks.get(this.lastIndex), (x, y) => this.toScreen(x, y), 1 / this.s);
-    }
+    if (peaks.length) drawPeaks(ctx, peaks, (x, y) => this.toScreen(x, y), 1 / this.s);
   }
 
   private updateLut(): void {
+    this.configureCpu();
+    this.recolor();
     const bytes = lutBytes(colormapOf(this.model), this.model.get('reverse') as boolean);
     if (!this.lut) {
       this.lut = new THREE.DataTexture(bytes, 256, 1, THREE.RGBAFormat);
@@ -831,6 +975,8 @@ export class LiveImageView extends DOMWidgetView {
     const vmin = this.model.get('vmin') as number;
     const vmax = this.model.get('vmax') as number;
     const scale = this.model.get('scale') as Scale;
+    this.configureCpu();
+    this.recolor();
     if (this.material) {
       const u = this.material.uniforms;
       u.vmin.value = vmin;

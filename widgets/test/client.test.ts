@@ -154,6 +154,33 @@ test('a latest subscription, binned, on a live acquisition; events; typed errors
   }
 });
 
+test('bslz4 frames: a compressed read and subscription decode to the same pixels as an uncompressed read', async () => {
+  const client = new DaqClient(url, { socketFactory: nodeSocket });
+  await client.connect();
+  try {
+    const acq = await client.request<{ uuid: string; scan: string }>('acq.prepare', {
+      detector: 'sim-eiger-500k',
+      params: { acquisition: { nb_frames: 3, expo_time: 0.01 } },
+    });
+    await client.request('acq.start', { uuid: acq.uuid });
+    const base = { scan: acq.scan, stream: 'frame', start: 2, single: true, block: true, timeout: 10 };
+    const plain = (await client.read(base)).messages[0].items[0];
+    const packed = (await client.read({ ...base, compression: 'bslz4' })).messages[0].items[0];
+    assert.equal(packed.dtype, 'uint32');
+    assert.deepEqual(packed.shape, plain.shape);
+    assert.deepEqual(Array.from(packed.data as Uint32Array), Array.from(plain.data as Uint32Array));
+    assert.ok((plain.data as Uint32Array).some((v) => v > 0), 'a frame with counts');
+    const first = new Promise<{ items: { index: number; data: ArrayLike<number> }[] }>((resolve) => {
+      void client.subscribe({ scan: acq.scan, stream: 'frame', mode: 'lossless', start: 2, compression: 'bslz4' }, resolve);
+    });
+    const msg = await first;
+    assert.equal(msg.items[0].index, 2);
+    assert.deepEqual(Array.from(msg.items[0].data), Array.from(plain.data as Uint32Array));
+  } finally {
+    client.close();
+  }
+});
+
 test('an unreachable server is an error that names the address', async () => {
   const client = new DaqClient('ws://127.0.0.1:9/ws', { socketFactory: nodeSocket });
   await assert.rejects(client.connect(), /cannot reach the daqlab server at ws:\/\/127\.0\.0\.1:9\/ws/);

@@ -6,6 +6,7 @@
  * without copying the pixels (ws writes the chunks as fragments of one message).
  */
 import {
+  Binary,
   Bool,
   Data,
   Field,
@@ -27,8 +28,9 @@ import {
   makeData,
   type DataType,
 } from 'apache-arrow';
-import type { DType, TypedArray } from '../protocol/index.js';
-import { TYPED_ARRAY, product } from '../protocol/index.js';
+import type { Compression, DType, TypedArray } from '../protocol/index.js';
+import { META_COMPRESSION, TYPED_ARRAY, product } from '../protocol/index.js';
+import { compressItem } from './compress.js';
 
 const ARROW_TYPE: Record<DType, () => DataType> = {
   uint8: () => new Uint8(),
@@ -126,6 +128,60 @@ export function encodeArrayItems(
     children: [indexDataFrom(indexes), validData(valid), list],
   });
   return writeChunks(new RecordBatch(schema, struct));
+}
+
+/**
+ * Encode compressed array items: `data` is Binary, one chunk per item (the
+ * chunk itself when there is one item: no copy); `meta` describes the items
+ * once decoded, `daqlab.compression` names the codec.
+ */
+export function encodeCompressedItems(
+  meta: ArrayPayloadMeta & { compression: Exclude<Compression, 'none'> },
+  indexes: readonly number[],
+  chunks: readonly Uint8Array[],
+  valid: readonly boolean[],
+): IpcChunks {
+  const offsets = new Int32Array(chunks.length + 1);
+  chunks.forEach((c, i) => (offsets[i + 1] = offsets[i] + c.byteLength));
+  let bytes: Uint8Array;
+  if (chunks.length === 1) bytes = chunks[0];
+  else {
+    bytes = new Uint8Array(offsets[chunks.length]);
+    chunks.forEach((c, i) => bytes.set(c, offsets[i]));
+  }
+  const data = makeData({ type: new Binary(), length: chunks.length, nullCount: 0, valueOffsets: offsets, data: bytes } as never) as unknown as Data;
+  const fields = [
+    new Field('index', new Int64(), false),
+    new Field('valid', new Bool(), false),
+    new Field('data', new Binary(), false),
+  ];
+  const metadata = new Map([
+    ['daqlab.dtype', meta.dtype],
+    ['daqlab.shape', JSON.stringify(meta.shape)],
+    [META_COMPRESSION, meta.compression],
+    ['daqlab.stream', meta.stream],
+    ['daqlab.scan', meta.scan],
+  ]);
+  const struct = makeData({
+    type: new Struct(fields),
+    length: chunks.length,
+    nullCount: 0,
+    children: [indexDataFrom(indexes), validData(valid), data],
+  });
+  return writeChunks(new RecordBatch(new Schema(fields, metadata), struct));
+}
+
+/** Array items as an Arrow payload, compressed item by item when asked. */
+export function encodeItems(
+  meta: ArrayPayloadMeta,
+  compression: Compression,
+  indexes: readonly number[],
+  items: readonly TypedArray[],
+  valid: readonly boolean[],
+): IpcChunks {
+  if (compression === 'none') return encodeArrayItems(meta, indexes, items, valid);
+  const compressed = items.map((item) => compressItem(item, compression));
+  return encodeCompressedItems({ ...meta, compression }, indexes, compressed, valid);
 }
 
 /** Encode JSON events as (index, json) rows. */

@@ -4,6 +4,8 @@ import {
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   SUB_MODES,
+  COMPRESSIONS,
+  type Compression,
   dtypeSize,
   headerTimes,
   product,
@@ -13,7 +15,7 @@ import {
 } from '../protocol/index.js';
 import type { ArrayItems, EventItems, Stream } from '../store/types.js';
 import { VERSION } from '../version.js';
-import { encodeArrayItems, encodeEvents } from './arrow-encode.js';
+import { encodeEvents, encodeItems } from './arrow-encode.js';
 import { bool, int, num, object, oneOf, roi, str } from './params.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
@@ -32,10 +34,22 @@ function streamOf(session: Session, req: Request): { scanKey: string; stream: St
   return { scanKey: scan.key, stream: scan.stream(str(req, 'stream')) };
 }
 
+/** `compression`: one of COMPRESSIONS, and only for array streams. */
+function compressionOf(req: Request, stream: Stream): Compression {
+  const c = oneOf(req, 'compression', COMPRESSIONS, 'none');
+  if (c !== 'none' && stream.kind !== 'array') {
+    throw new DaqError('ParameterError', `compression: ${stream.name} is an event stream; only array items are compressed`, [
+      { field: 'compression', message: `only array streams can be compressed; ${stream.name} is an event stream` },
+    ]);
+  }
+  return c;
+}
+
 /** stream.read: send the items as data messages tagged with the request id, then reply. */
 async function read(session: Session, req: Request): Promise<unknown> {
   const { scanKey, stream } = streamOf(session, req);
   const single = bool(req, 'single', false);
+  const compression = compressionOf(req, stream);
   const start = int(req, 'start', 0) as number;
   const step = int(req, 'step', 1, 1) as number;
   const block = bool(req, 'block', false);
@@ -80,8 +94,9 @@ async function read(session: Session, req: Request): Promise<unknown> {
     const per = Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype))));
     for (let k = 0; k < count; k += per) {
       const n = Math.min(per, count - k);
-      const chunks = encodeArrayItems(
+      const chunks = encodeItems(
         { scan: scanKey, stream: stream.name, dtype: t.dtype, shape: t.shape },
+        compression,
         indexes.slice(k, k + n),
         items.slice(k, k + n).map((x) => t.apply(x)),
         valid.slice(k, k + n),
@@ -126,6 +141,7 @@ function subscribe(session: Session, req: Request): unknown {
       window: int(req, 'window', mode === 'latest' ? 1 : 16, 1) as number,
       group,
       member: str(req, 'member', null),
+      compression: compressionOf(req, stream),
     },
     session.out,
   );
@@ -175,7 +191,7 @@ export const HANDLERS: Record<Op, Handler> = {
     let msg = 0;
     const described = [];
     for (const [name, m] of Object.entries(maps)) {
-      const chunks = encodeArrayItems({ scan: '', stream: name, dtype: m.dtype, shape: m.shape }, [0], [m.data], [true]);
+      const chunks = encodeItems({ scan: '', stream: name, dtype: m.dtype, shape: m.shape }, 'none', [0], [m.data], [true]);
       await s.out.data({ req: r.id, scan: '', stream: name, kind: 'array', first: 0, count: 1, msg: msg++ }, chunks);
       described.push({ name, dtype: m.dtype, shape: m.shape });
     }

@@ -8,9 +8,9 @@
  * - group: lossless over a consumer group, each item to one member.
  */
 import type { ArrayItems, ConsumerGroup, Cursor, EventItems, GroupMember, Stream } from '../store/types.js';
-import type { SubMode, TypedArray } from '../protocol/index.js';
+import type { Compression, SubMode, TypedArray } from '../protocol/index.js';
 import { MAX_MESSAGE_BYTES, dtypeSize, headerTimes, product } from '../protocol/index.js';
-import { encodeArrayItems, encodeEvents, type IpcChunks } from './arrow-encode.js';
+import { encodeEvents, encodeItems, type IpcChunks } from './arrow-encode.js';
 import { makeTransform, type ItemTransform } from './transform.js';
 import type { Outbox } from './outbox.js';
 
@@ -33,6 +33,8 @@ export interface SubscriptionOptions {
   window: number;
   group: string | null;
   member: string | null;
+  /** array streams: how items travel */
+  compression: Compression;
 }
 
 type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[] };
@@ -74,6 +76,7 @@ export class Subscription {
       first: this.opts.start,
       mode: this.opts.mode,
       window: this.opts.window,
+      compression: this.opts.compression,
     };
   }
 
@@ -178,9 +181,9 @@ export class Subscription {
       const indexes = batch.indexes.slice(k, k + per);
       let chunks: IpcChunks;
       if (stream.kind === 'array') {
-        const t = this.transform!;
-        chunks = encodeArrayItems(
-          { scan: scanKey, stream: stream.name, dtype: t.dtype, shape: t.shape },
+        chunks = encodeItems(
+          { scan: scanKey, stream: stream.name, dtype: this.transform!.dtype, shape: this.transform!.shape },
+          this.opts.compression,
           indexes,
           batch.items.slice(k, k + per),
           batch.valid.slice(k, k + per),

@@ -12,10 +12,16 @@
  * Array items: columns `index` (int64), `valid` (bool), `data`
  * (FixedSizeList<T>[prod(shape)]); schema metadata `daqlab.dtype`,
  * `daqlab.shape` (JSON list, per item), `daqlab.stream`, `daqlab.scan`.
+ * Compressed array items (`compression` asked for): `data` is Binary, one
+ * chunk per item, and `daqlab.compression` names the codec; dtype and shape
+ * are those of the decoded item.
  * Event items: columns `index` (int64), `json` (utf8, one JSON document per row).
  */
 
 export const ENVELOPE_PREFIX_BYTES = 4;
+
+/** Schema metadata key naming the codec of a compressed array payload's `data` column. */
+export const META_COMPRESSION = 'daqlab.compression';
 
 export interface DataHeader {
   /** subscription id (for `subscribe`) */

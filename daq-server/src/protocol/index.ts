@@ -197,6 +197,14 @@ export interface ScanSummary {
 export const SUB_MODES = ['lossless', 'latest'] as const;
 export type SubMode = (typeof SUB_MODES)[number];
 
+/**
+ * How array items travel in data messages: `none` = the pixels as they are; `bslz4` = each item
+ * one bitshuffle + LZ4 chunk in the HDF5 filter-32008 layout (as in our files and DECTRIS
+ * streams). Viewers ask for it: photon-counting frames shrink 5–20×.
+ */
+export const COMPRESSIONS = ['none', 'bslz4'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
 /** Parameters of `subscribe` (and, minus mode/rate, of `stream.read`). */
 export interface SubscribeParams {
   scan: string;
@@ -219,4 +227,6 @@ export interface SubscribeParams {
   /** consumer group: each item goes to exactly one member of the group */
   group?: string;
   member?: string;
+  /** array streams: how items travel (default `none`) */
+  compression?: Compression;
 }
