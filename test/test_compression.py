@@ -95,3 +95,15 @@ def test_bad_compression_is_refused_naming_the_field(client, scans):
     with pytest.raises(ParameterError) as e:
         client._conn.subscribe({"scan": scans["sim-camera"], "stream": "frame", "compression": 3})
     assert "compression" in str(e.value)
+
+
+def test_event_streams_are_not_compressed(client):
+    acq = client.detector("sim-eiger-500k").prepare(
+        acquisition={"nb_frames": 2, "expo_time": 0.01}, detector={"scene": "serial_crystallography", "seed": 3})
+    acq.start()
+    acq.wait(progress=False)
+    with pytest.raises(ParameterError) as e:
+        read(client, {"scan": acq.scan.key, "stream": "sim_truth", "start": 0, "stop": 2, "compression": "bslz4"})
+    assert "compression" in str(e.value) and "event stream" in str(e.value)
+    events = decode(read(client, {"scan": acq.scan.key, "stream": "sim_truth", "start": 0, "stop": 2, "compression": "none"})[0])
+    assert len(events) == 2
