@@ -107,3 +107,16 @@ def test_event_streams_are_not_compressed(client):
     assert "compression" in str(e.value) and "event stream" in str(e.value)
     events = decode(read(client, {"scan": acq.scan.key, "stream": "sim_truth", "start": 0, "stop": 2, "compression": "none"})[0])
     assert len(events) == 2
+
+
+def test_each_view_of_a_frame_is_its_own_chunk(client, scans):
+    """Compressed chunks are shared between clients by scan/stream/index/view: two regions of one
+    frame with the same shape must not share one."""
+    base = {"scan": scans["sim-camera"], "stream": "frame", "start": 1, "stop": 2}
+    for roi in ([0, 0, 64, 64], [100, 200, 64, 64], [0, 0, 64, 64]):
+        plain = decode(read(client, {**base, "roi": roi})[0]).data
+        packed = decode(read(client, {**base, "roi": roi, "compression": "bslz4"})[0]).data
+        np.testing.assert_array_equal(packed, plain)
+    a = decode(read(client, {**base, "roi": [0, 0, 64, 64], "compression": "bslz4"})[0]).data
+    b = decode(read(client, {**base, "roi": [100, 200, 64, 64], "compression": "bslz4"})[0]).data
+    assert not np.array_equal(a, b)

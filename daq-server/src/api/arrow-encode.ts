@@ -49,6 +49,8 @@ export interface ArrayPayloadMeta {
   dtype: DType;
   /** per-item shape of the items as sent */
   shape: number[];
+  /** the ROI/binning the items went through (a compressed item is then cached by scan/stream/index/view) */
+  view?: string;
 }
 
 /** Bytes of an IPC stream, as chunks in order (views: do not modify the items until sent). */
@@ -180,7 +182,8 @@ export function encodeItems(
   valid: readonly boolean[],
 ): IpcChunks {
   if (compression === 'none') return encodeArrayItems(meta, indexes, items, valid);
-  const compressed = items.map((item) => compressItem(item, compression));
+  const key = (k: number) => (meta.view === undefined ? undefined : `${meta.scan}/${meta.stream}/${indexes[k]}/${meta.view}`);
+  const compressed = items.map((item, k) => compressItem(item, compression, key(k)));
   return encodeCompressedItems({ ...meta, compression }, indexes, compressed, valid);
 }
 

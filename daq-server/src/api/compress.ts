@@ -14,14 +14,28 @@ import { bslz4MaxCompressedSize, createCodec, type Codec } from '../saving/codec
 let codec: Codec | null = null;
 /** Reused output buffer: each chunk is copied out at its compressed size. */
 let scratch = new Uint8Array(0);
+/**
+ * The last few chunks, by `key` (scan/stream/index/view): viewers of one stream (a notebook's
+ * LiveImage and the live monitor, two users) ask for the same newest frame, which is then compressed
+ * once. Keyed by index, not by memory: stores are append-only, while frame memory may be recycled.
+ */
+const recent = new Map<string, Uint8Array>();
+const RECENT = 4;
 
-/** One item as a chunk of `compression` (a new buffer the caller owns). */
-export function compressItem(item: TypedArray, compression: Exclude<Compression, 'none'>): Uint8Array {
+/** One item as a chunk of `compression` (shared: the caller must not modify it). */
+export function compressItem(item: TypedArray, compression: Exclude<Compression, 'none'>, key?: string): Uint8Array {
   if (compression !== 'bslz4') throw new Error(`unknown compression ${String(compression)}`);
+  const known = key === undefined ? undefined : recent.get(key);
+  if (known) return known;
   codec ??= createCodec();
   const bytes = new Uint8Array(item.buffer, item.byteOffset, item.byteLength);
   const need = bslz4MaxCompressedSize(bytes.byteLength, item.BYTES_PER_ELEMENT);
   if (scratch.byteLength < need) scratch = new Uint8Array(need);
   const n = codec.compress(bytes, item.BYTES_PER_ELEMENT, scratch);
-  return scratch.slice(0, n);
+  const chunk = scratch.slice(0, n);
+  if (key !== undefined) {
+    recent.set(key, chunk);
+    if (recent.size > RECENT) recent.delete(recent.keys().next().value as string);
+  }
+  return chunk;
 }

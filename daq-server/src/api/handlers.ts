@@ -87,7 +87,8 @@ async function read(session: Session, req: Request): Promise<unknown> {
     msg: msg++,
   });
   if (stream.kind === 'array') {
-    const t = makeTransform(stream.dtype, stream.shape, { roi: roi(req), binning: int(req, 'binning', 1, 1) as number });
+    const view = { roi: roi(req), binning: int(req, 'binning', 1, 1) as number };
+    const t = makeTransform(stream.dtype, stream.shape, view);
     const items = (batch as ArrayItems).items;
     const valid = (batch as ArrayItems).valid;
     const times = (batch as ArrayItems).times;
@@ -95,7 +96,7 @@ async function read(session: Session, req: Request): Promise<unknown> {
     for (let k = 0; k < count; k += per) {
       const n = Math.min(per, count - k);
       const chunks = encodeItems(
-        { scan: scanKey, stream: stream.name, dtype: t.dtype, shape: t.shape },
+        { scan: scanKey, stream: stream.name, dtype: t.dtype, shape: t.shape, view: JSON.stringify([view.roi, view.binning]) },
         compression,
         indexes.slice(k, k + n),
         items.slice(k, k + n).map((x) => t.apply(x)),

@@ -182,7 +182,13 @@ export class Subscription {
       let chunks: IpcChunks;
       if (stream.kind === 'array') {
         chunks = encodeItems(
-          { scan: scanKey, stream: stream.name, dtype: this.transform!.dtype, shape: this.transform!.shape },
+          {
+            scan: scanKey,
+            stream: stream.name,
+            dtype: this.transform!.dtype,
+            shape: this.transform!.shape,
+            view: JSON.stringify([this.opts.roi, this.opts.binning]),
+          },
           this.opts.compression,
           indexes,
           batch.items.slice(k, k + per),
