@@ -66,6 +66,8 @@ export interface DataMessage {
   header: DataHeader;
   items: ArrayItem[];
   events?: EventItem[];
+  /** main-thread ms spent decoding it (Arrow, and the codec when compressed) */
+  decodeMs?: number;
 }
 
 export type DataHandler = (msg: DataMessage) => void;
@@ -355,8 +357,10 @@ export class DaqClient {
       return;
     }
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : (data as Uint8Array);
+    const t0 = performance.now();
     const decoded = decodeData(bytes, this.joiner);
     if (!decoded) return;
+    decoded.decodeMs = performance.now() - t0;
     if (decoded.header.sub === undefined) {
       if (typeof decoded.header.req === 'number') this.reads.get(decoded.header.req)?.push(decoded);
       return;

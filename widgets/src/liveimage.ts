@@ -628,6 +628,7 @@ export class LiveImageView extends DOMWidgetView {
   private onData(msg: DataMessage): void {
     if (msg.header.sub !== this.sub || msg.items.length === 0) return;
     const waiting = this.pending !== null;
+    this.meter.busy(msg.decodeMs ?? 0); // decoding is main-thread work of the view too
     this.pending = { item: msg.items[msg.items.length - 1], msg: msg.header.msg, view: this.subRequest! };
     this.lastMsg = msg.header.msg;
     if (this.model.get('paused')) return;
