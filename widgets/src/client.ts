@@ -85,8 +85,37 @@ export interface SubscribeResult {
 }
 
 /**
+ * An item that arrived as a bslz4 chunk: decoded when its `data` is first read, so a viewer that
+ * replaces a frame by a newer one before drawing it never pays for decoding it.
+ */
+class CompressedItem implements ArrayItem {
+  time?: number;
+  private decoded: TypedArray | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly valid: boolean,
+    readonly dtype: DType,
+    readonly shape: number[],
+    private chunk: Uint8Array | null,
+  ) {}
+
+  get data(): TypedArray {
+    if (this.decoded) return this.decoded;
+    const size = this.shape.reduce((a, b) => a * b, 1);
+    const out = new TYPED_ARRAY[this.dtype](size);
+    const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    if (bslz4Decompress(this.chunk!, out.BYTES_PER_ELEMENT, bytes) !== bytes.byteLength) {
+      throw new Error(`item ${this.index}: the chunk does not decode to ${JSON.stringify(this.shape)} ${this.dtype}`);
+    }
+    this.chunk = null;
+    return (this.decoded = out);
+  }
+}
+
+/**
  * Items of an array-stream Arrow table (columns index, valid, data: FixedSizeList<T>, or
- * Binary chunks when `daqlab.compression` says so: decoded here, so callers see pixels alike).
+ * Binary chunks when `daqlab.compression` says so: decoded on first use, callers see pixels alike).
  */
 export function arrayItems(table: Table): ArrayItem[] {
   const dtype = table.schema.metadata.get('daqlab.dtype') as DType;
@@ -99,14 +128,8 @@ export function arrayItems(table: Table): ArrayItem[] {
   const codec = table.schema.metadata.get(META_COMPRESSION);
   if (codec) {
     if (codec !== 'bslz4') throw new Error(`data compressed with ${codec}, which this client cannot decode`);
-    return Array.from({ length: table.numRows }, (_, row) => {
-      const out = new TYPED_ARRAY[dtype](size);
-      const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-      if (bslz4Decompress(data.get(row) as Uint8Array, out.BYTES_PER_ELEMENT, bytes) !== bytes.byteLength) {
-        throw new Error(`item ${Number(index.get(row))}: the chunk does not decode to ${JSON.stringify(shape)} ${dtype}`);
-      }
-      return { index: Number(index.get(row)), valid: valid ? Boolean(valid.get(row)) : true, dtype, shape, data: out };
-    });
+    return Array.from({ length: table.numRows }, (_, row) =>
+      new CompressedItem(Number(index.get(row)), valid ? Boolean(valid.get(row)) : true, dtype, shape, data.get(row) as Uint8Array));
   }
   const items: ArrayItem[] = [];
   let row = 0;

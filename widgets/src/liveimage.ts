@@ -652,9 +652,13 @@ export class LiveImageView extends DOMWidgetView {
       if (!p || this.model.get('paused')) return;
       this.pending = null;
       const t0 = performance.now();
-      this.upload(p.item, p.view);
+      try {
+        this.upload(p.item, p.view); // decodes a compressed frame now
+        this.meter.drawn(p.item.time);
+      } catch (e) {
+        this.showMessage(`cannot draw frame ${p.item.index}: ${(e as Error).message}`);
+      }
       this.meter.busy(performance.now() - t0);
-      this.meter.drawn(p.item.time);
       this.setLength(p.item.index + 1);
       this.ack(p.msg);
     });
