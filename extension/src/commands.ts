@@ -6,6 +6,7 @@
 import type { ICommandPalette } from '@jupyterlab/apputils';
 import { requestReconnect } from '@daqlab/widgets';
 import type { DaqPanel, LabApp } from './panel.js';
+import type { MonitorChart } from './monitor.js';
 
 export const COMMANDS = {
   openPanel: 'daqlab:open-panel',
@@ -27,7 +28,9 @@ export function addCommands(app: LabApp, panel: DaqPanel, palette: ICommandPalet
   });
   app.commands.addCommand(COMMANDS.openMonitor, {
     label: (args) => (args.scan ? `daqlab: Open a live monitor of ${String(args.scan)}` : 'daqlab: Open a live monitor of the current scan'),
-    execute: (args) => panel.openMonitor(typeof args.scan === 'string' ? args.scan : ''),
+    // args.charts: a chart kind or a list of them ('hitrate', 'profile', 'roistats'); default: the hit rate
+    execute: (args) =>
+      panel.openMonitor(typeof args.scan === 'string' ? args.scan : '', (args.charts as MonitorChart | MonitorChart[] | undefined) ?? 'hitrate'),
   });
   app.commands.addCommand(COMMANDS.insertScan, {
     label: 'daqlab: Insert code that opens the current scan',

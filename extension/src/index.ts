@@ -23,7 +23,7 @@ import {
   SlurmJobsView,
   Volume3DModel,
   Volume3DView,
-  frontendSettings,
+  updateFrontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
 import { ICommandPalette } from '@jupyterlab/apputils';
@@ -68,9 +68,12 @@ const plugin = {
     addCommands(app, panel, palette);
     if (settingRegistry) {
       const apply = (s: ISettingRegistry.ISettings) => {
-        frontendSettings.serverUrl = String(s.get('serverUrl').composite ?? '');
-        frontendSettings.token = String(s.get('token').composite ?? '');
-        frontendSettings.colormap = String(s.get('colormap').composite ?? '');
+        // open LiveImages redraw when the default colormap changes
+        updateFrontendSettings({
+          serverUrl: String(s.get('serverUrl').composite ?? ''),
+          token: String(s.get('token').composite ?? ''),
+          colormap: String(s.get('colormap').composite ?? ''),
+        });
         panel.settingsChanged();
         jobsPanel.settingsChanged();
       };

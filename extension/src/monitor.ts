@@ -1,12 +1,22 @@
 /**
- * The live monitor: a main-area panel with a LiveImage and a HitRate or
- * Profile chart of the newest scan (or a given one), no kernel needed. The
+ * The live monitor: a main-area panel with a LiveImage and, stacked under it,
+ * any of the HitRate, Profile and RoiStats charts (one checkbox each) of the
+ * newest scan (or a given one), no kernel needed. The
  * widget views run on models that live only in the browser (no comm): the
  * same views as in a notebook, their state simply never leaves the page.
  */
 import { Widget } from '@lumino/widgets';
 import type { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
-import { HitRateModel, HitRateView, LiveImageModel, LiveImageView, ProfileModel, ProfileView } from '@daqlab/widgets';
+import {
+  HitRateModel,
+  HitRateView,
+  LiveImageModel,
+  LiveImageView,
+  ProfileModel,
+  ProfileView,
+  RoiStatsModel,
+  RoiStatsView,
+} from '@daqlab/widgets';
 
 type ModelClass = new (attributes: Record<string, unknown>, options: Record<string, unknown>) => DOMWidgetModel;
 type ViewClass = new (options: { model: DOMWidgetModel }) => DOMWidgetView;
@@ -33,24 +43,58 @@ function mount(View: ViewClass, model: DOMWidgetModel, host: HTMLElement): DOMWi
   return view;
 }
 
-export type MonitorChart = 'hitrate' | 'profile';
+export type MonitorChart = 'hitrate' | 'profile' | 'roistats';
 
-const CHARTS: Record<MonitorChart, { model: ModelClass; view: ViewClass; label: string }> = {
-  hitrate: { model: HitRateModel as unknown as ModelClass, view: HitRateView as unknown as ViewClass, label: 'hit rate (smx)' },
-  profile: { model: ProfileModel as unknown as ModelClass, view: ProfileView as unknown as ViewClass, label: 'profile (azint)' },
+interface ChartKind {
+  model: ModelClass;
+  view: ViewClass;
+  label: string;
+  title: string;
+  /** attributes beyond the address and scan: what the chart plots */
+  attributes: Record<string, unknown>;
+}
+
+/** The charts, in the order they are stacked under the image. */
+const CHARTS: Record<MonitorChart, ChartKind> = {
+  hitrate: {
+    model: HitRateModel as unknown as ModelClass,
+    view: HitRateView as unknown as ViewClass,
+    label: 'hit rate',
+    title: 'peaks per frame and hit rate (smx pipeline)',
+    attributes: {},
+  },
+  profile: {
+    model: ProfileModel as unknown as ModelClass,
+    view: ProfileView as unknown as ViewClass,
+    label: 'profile',
+    title: 'azimuthally integrated profile (azint pipeline)',
+    attributes: {},
+  },
+  roistats: {
+    model: RoiStatsModel as unknown as ModelClass,
+    view: RoiStatsView as unknown as ViewClass,
+    label: 'ROI stats',
+    title: 'sum over the first ROI per frame (legacy pipeline with rois; the chart lets you pick the ROI and statistic)',
+    attributes: { stream: 'roi_stats', roi: 0, statistic: 'sum' },
+  },
 };
+
+export const MONITOR_CHARTS = Object.keys(CHARTS) as MonitorChart[];
 
 export class LiveMonitor extends Widget {
   private image: DOMWidgetView | null = null;
-  private chart: DOMWidgetView | null = null;
-  private chartBox = document.createElement('div');
+  private charts = new Map<MonitorChart, { box: HTMLDivElement; view: DOMWidgetView }>();
+  private chartsBox = document.createElement('div');
 
-  /** `scan` '' follows the newest scan; `serverUrl`/`token`: the address the views use (settings still win). */
+  /**
+   * `scan` '' follows the newest scan; `serverUrl`/`token`: the address the views use (settings still win);
+   * `charts`: the chart kind(s) shown at first (the checkboxes change them).
+   */
   constructor(
     private readonly serverUrl: string,
     private readonly token: string,
     private readonly scan = '',
-    chart: MonitorChart = 'hitrate',
+    charts: MonitorChart | readonly MonitorChart[] = 'hitrate',
   ) {
     super();
     this.id = `daqlab-monitor-${++counter}`;
@@ -58,37 +102,71 @@ export class LiveMonitor extends Widget {
     this.title.label = scan ? `Live: ${scan.split(':').slice(0, 2).join(':')}` : 'Live monitor';
     this.title.caption = scan ? `daqlab live monitor of ${scan}` : 'daqlab live monitor: the newest scan';
     this.title.closable = true;
+    // one kind or a list (the command's `charts` argument comes from JSON: checked here)
+    const shown = new Set<MonitorChart>(Array.isArray(charts) ? charts : [charts as MonitorChart]);
+    for (const kind of shown) {
+      if (!MONITOR_CHARTS.includes(kind)) throw new Error(`charts: unknown monitor chart ${JSON.stringify(kind)}, expected one of ${MONITOR_CHARTS.join(', ')}`);
+    }
     const bar = document.createElement('div');
     bar.className = 'daqlab-monitor-bar';
-    const select = document.createElement('select');
-    select.className = 'daqlab-monitor-chart';
-    for (const [value, { label }] of Object.entries(CHARTS)) select.append(new Option(label, value));
-    select.value = chart;
-    select.onchange = () => this.showChart(select.value as MonitorChart);
     const what = document.createElement('span');
     what.textContent = scan ? `scan ${scan}` : 'following the newest scan';
-    bar.append(what, select);
+    const toggles = document.createElement('span');
+    toggles.className = 'daqlab-monitor-toggles';
+    for (const kind of MONITOR_CHARTS) {
+      const label = document.createElement('label');
+      label.className = 'daqlab-monitor-toggle';
+      label.title = CHARTS[kind].title;
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.dataset.chart = kind;
+      box.checked = shown.has(kind);
+      box.onchange = () => this.setChart(kind, box.checked);
+      label.append(box, CHARTS[kind].label);
+      toggles.append(label);
+    }
+    bar.append(what, toggles);
     const imageBox = document.createElement('div');
     imageBox.className = 'daqlab-monitor-image';
-    this.chartBox.className = 'daqlab-monitor-chartbox';
-    this.node.append(bar, imageBox, this.chartBox);
+    this.chartsBox.className = 'daqlab-monitor-charts';
+    this.node.append(bar, imageBox, this.chartsBox);
     const common = { server_url: serverUrl, token, scan, follow: !scan };
     this.image = mount(LiveImageView as unknown as ViewClass, localModel(LiveImageModel as unknown as ModelClass, { ...common, height: 420 }), imageBox);
-    this.showChart(chart);
+    for (const kind of MONITOR_CHARTS) if (shown.has(kind)) this.setChart(kind, true);
   }
 
-  private showChart(kind: MonitorChart): void {
-    this.chart?.remove();
-    const c = CHARTS[kind];
-    const model = localModel(c.model, { server_url: this.serverUrl, token: this.token, scan: this.scan, follow: !this.scan, height: 260 });
-    this.chart = mount(c.view, model, this.chartBox);
-    this.chartBox.dataset.chart = kind;
+  /** The chart kinds shown, in stacking order. */
+  get shownCharts(): MonitorChart[] {
+    return MONITOR_CHARTS.filter((k) => this.charts.has(k));
+  }
+
+  /** Show or hide one chart; each has its own local model and connection. */
+  setChart(kind: MonitorChart, show: boolean): void {
+    const current = this.charts.get(kind);
+    if (!show) {
+      current?.view.remove();
+      current?.box.remove();
+      this.charts.delete(kind);
+    } else if (!current) {
+      const c = CHARTS[kind];
+      const model = localModel(c.model, { server_url: this.serverUrl, token: this.token, scan: this.scan, follow: !this.scan, height: 260, ...c.attributes });
+      const box = document.createElement('div');
+      box.className = 'daqlab-monitor-chartbox';
+      box.dataset.chart = kind;
+      // keep the stacking order whatever order the boxes are ticked in
+      const after = MONITOR_CHARTS.slice(MONITOR_CHARTS.indexOf(kind) + 1).find((k) => this.charts.has(k));
+      this.chartsBox.insertBefore(box, after ? this.charts.get(after)!.box : null);
+      this.charts.set(kind, { box, view: mount(c.view, model, box) });
+    }
+    const toggle = this.node.querySelector<HTMLInputElement>(`.daqlab-monitor-toggle input[data-chart="${kind}"]`);
+    if (toggle) toggle.checked = this.charts.has(kind);
   }
 
   override dispose(): void {
     if (this.isDisposed) return;
     this.image?.remove();
-    this.chart?.remove();
+    for (const { view } of this.charts.values()) view.remove();
+    this.charts.clear();
     super.dispose();
   }
 }

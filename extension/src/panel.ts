@@ -7,7 +7,7 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
-import { LiveMonitor } from './monitor.js';
+import { LiveMonitor, type MonitorChart } from './monitor.js';
 import type { AcqState, Counters, EventMessage, ScanSummary } from '@daqlab/daq-server/protocol';
 
 /** What the panel uses of the JupyterLab application (keeps @jupyterlab/application out of the bundle's deps). */
@@ -125,10 +125,10 @@ export class DaqPanel extends Widget {
     this.restart();
   }
 
-  /** A live monitor of `scan` ('' : the newest) in the main area, on the panel's server. */
-  openMonitor(scan: string): LiveMonitor {
+  /** A live monitor of `scan` ('' : the newest) in the main area, on the panel's server, showing `charts` at first. */
+  openMonitor(scan: string, charts: MonitorChart | readonly MonitorChart[] = 'hitrate'): LiveMonitor {
     const { configured, token } = panelServer();
-    const monitor = new LiveMonitor(configured, token, scan);
+    const monitor = new LiveMonitor(configured, token, scan, charts);
     this.app.shell.add(monitor, 'main');
     this.app.shell.activateById(monitor.id);
     return monitor;

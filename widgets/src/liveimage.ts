@@ -30,7 +30,7 @@ import {
 import { Colorizer, softwareWebGL } from './cpu-image.js';
 import { FrameMeter } from './meter.js';
 import { PeakStore, drawPeaks } from './peaks.js';
-import { frontendSettings, onReconnect } from './settings.js';
+import { frontendSettings, onReconnect, onSettingsChanged } from './settings.js';
 import { chooseView, sameView, stillServes, visibleRect, type ViewRequest } from './viewspec.js';
 import { widgetIdentity } from './version.js';
 
@@ -228,6 +228,7 @@ export class LiveImageView extends DOMWidgetView {
   private timers: ReturnType<typeof setInterval>[] = [];
   private resizeObserver: ResizeObserver | null = null;
   private stopReconnect: (() => void) | null = null;
+  private stopSettings: (() => void) | null = null;
 
   override render(): void {
     this.el.classList.add('daqlab-liveimage');
@@ -327,12 +328,19 @@ export class LiveImageView extends DOMWidgetView {
     this.listenTo(this.model, 'change', () => this.syncControls());
     this.timers.push(setInterval(() => this.report(), 1000));
     this.stopReconnect = onReconnect(() => this.restart());
+    // the default colormap (JupyterLab setting) is drawn when the view sets none: redraw when it changes
+    this.stopSettings = onSettingsChanged((changed) => {
+      if (!changed.has('colormap')) return;
+      this.updateLut(); // colormapOf() picks the view's own or the setting
+      this.syncControls();
+    });
     void this.run(this.generation);
   }
 
   override remove(): void {
     this.closed = true;
     this.stopReconnect?.();
+    this.stopSettings?.();
     this.timers.forEach(clearInterval);
     if (this.negotiateTimer) clearTimeout(this.negotiateTimer);
     this.resizeObserver?.disconnect();

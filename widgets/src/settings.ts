@@ -13,6 +13,32 @@ export interface FrontendSettings {
 
 export const frontendSettings: FrontendSettings = { serverUrl: '', token: '', colormap: '' };
 
+type SettingsListener = (changed: ReadonlySet<keyof FrontendSettings>) => void;
+const settingsListeners = new Set<SettingsListener>();
+
+/**
+ * Set the front-end settings (JupyterLab loaded or changed them) and tell the
+ * open views which ones changed, so a LiveImage drawn before the settings
+ * arrived (or before the user changed them) follows them. Returns the changed keys.
+ */
+export function updateFrontendSettings(values: Partial<FrontendSettings>): ReadonlySet<keyof FrontendSettings> {
+  const changed = new Set<keyof FrontendSettings>();
+  for (const key of Object.keys(values) as (keyof FrontendSettings)[]) {
+    const v = values[key];
+    if (v === undefined || v === frontendSettings[key]) continue;
+    frontendSettings[key] = v;
+    changed.add(key);
+  }
+  if (changed.size) for (const l of settingsListeners) l(changed);
+  return changed;
+}
+
+/** Calls `listener` with the changed keys after each updateFrontendSettings() that changed something; returns the unsubscribe. */
+export function onSettingsChanged(listener: SettingsListener): () => void {
+  settingsListeners.add(listener);
+  return () => settingsListeners.delete(listener);
+}
+
 type Listener = (url: string, token: string) => void;
 const listeners = new Set<Listener>();
 let lastUsed: { url: string; token: string } | null = null;
