@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT / "kernel-bridge")]
 from conftest import ServerProcess  # noqa: E402
-from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, run_cell, write_notebook  # noqa: E402
+from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, open_notebook, run_cell, write_notebook  # noqa: E402
 
 SECONDS = 6
 
@@ -218,10 +218,7 @@ def main() -> None:
             stack.callback(browser.stop)
             page = browser.attach()
             page.set_viewport_size({"width": 2600, "height": 2400})  # wide enough for a 2070-column frame at 1:1
-            page.goto(f"{lab.url}/lab/tree/bench.ipynb?reset&token={lab.token}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-            page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                                   "?.parentElement?.innerText ?? '')", timeout=60000)
+            open_notebook(page, lab, "bench.ipynb", reset=True)
             run_cell(page, 0)
             page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell')[0].querySelector('.jp-OutputArea')"
                                    "?.innerText.includes('READY')", timeout=60000)

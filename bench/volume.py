@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test"))
-from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, run_cell  # noqa: E402
+from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, open_notebook, run_cell  # noqa: E402
 
 SETUP = """import time, numpy as np
 from daqlab.widgets import Volume3D
@@ -62,10 +62,7 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
                 page = browser.new_page(viewport={"width": 900, "height": 1600})
-                page.goto(f"{lab.url}/lab/tree/bench.ipynb?token={lab.token}")
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-                page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector("
-                                       "'.jp-StatusBar-Widget')?.parentElement?.innerText ?? '')", timeout=60000)
+                open_notebook(page, lab, "bench.ipynb")
                 run_cell(page, 0)
                 wait_output(page, 0, "READY")
                 renderer = page.evaluate("""() => { const c = document.createElement('canvas').getContext('webgl2');

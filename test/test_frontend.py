@@ -200,6 +200,15 @@ print("KEY2", acq2.scan.key)""",
 ]
 
 
+def open_notebook(page, lab, name: str, reset: bool = False) -> None:
+    """Open `name` in JupyterLab (`reset`: a fresh workspace, other notebooks' tabs closed) and wait for an
+    idle kernel: cells run before the status bar says so are silently ignored."""
+    page.goto(f"{lab.url}/lab/tree/{name}?{'reset&' if reset else ''}token={lab.token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
+    page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
+                           "?.parentElement?.innerText ?? '')", timeout=60000)
+
+
 def write_notebook(path: Path, cells: list[str] = NOTEBOOK_CELLS) -> None:
     """A notebook of code cells (every browser test writes its own and runs it in JupyterLab)."""
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
@@ -239,11 +248,7 @@ def test_liveimage_and_daq_panel_in_jupyterlab(lab, daq, browser):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(f"{lab.url}/lab/tree/live.ipynb?token={lab.token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        # the kernel is up when the status bar says so (running earlier is silently ignored)
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "live.ipynb")
         run_cell(page, 0)
         page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell')[0]"
                                ".querySelector('.jp-OutputArea')?.innerText.includes('KEY')", timeout=60000)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, Lab, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, Lab, open_notebook, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
 
 SMX_FRAMES = 600
 POINTS_JS = "() => Number(document.querySelector('.daqlab-hitrate')?.dataset.points ?? 0)"
@@ -51,10 +51,7 @@ def test_hitrate_progress_profile_in_jupyterlab(lab, daq, browser):
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     try:
-        page.goto(f"{lab.url}/lab/tree/charts.ipynb?token={lab.token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "charts.ipynb")
         run_cell(page, 0)
         wait_output(page, 0, "KEY")
         key = re.search(r"KEY (\S+)", cell_output(page, 0)).group(1)

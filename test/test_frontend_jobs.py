@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from conftest import ServerProcess
-from test_frontend import ARTIFACTS, Lab, browser, run_cell  # noqa: F401 - fixtures
+from test_frontend import ARTIFACTS, Lab, browser, open_notebook, run_cell  # noqa: F401 - fixtures
 
 import daqlab
 import pytest
@@ -81,9 +81,7 @@ def test_jobs_panel(servers, browser, tmp_path):  # noqa: F811
               "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
               "nbformat": 4, "nbformat_minor": 5}
         (lab.root / "jobs.ipynb").write_text(json.dumps(nb))
-        page.goto(f"{lab.url}/lab/tree/jobs.ipynb?token={lab.token}")
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "jobs.ipynb")
         run_cell(page, 0)
         widget = page.locator(".jp-Notebook .daqlab-slurmjobs")
         widget.locator(".daqlab-jobs-cluster[data-configured='true']").wait_for(timeout=60000)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import ServerProcess
-from test_frontend import ARTIFACTS, browser, cell_output, lab, Lab, pixels, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, browser, cell_output, lab, Lab, open_notebook, pixels, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
 
 JF_FRAMES = 8
 K = 5  # the frame browsed to
@@ -128,10 +128,7 @@ def test_browse_zoom_peaks_mask_of_a_jungfrau_smx_scan(lab, daq, browser):
     page.on("pageerror", lambda e: errors.append(str(e)))
     client = daqlab.connect(daq.url)
     try:
-        page.goto(f"{lab.url}/lab/tree/live2.ipynb?token={lab.token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "live2.ipynb")
         run_cell(page, 0)
         wait_output(page, 0, "JF", timeout=120000)
         key = re.search(r"JF (\S+)", cell_output(page, 0)).group(1)
@@ -241,10 +238,7 @@ def test_latency_rois_to_the_pipeline_and_server_restart(lab, daq, browser):
     write_notebook(lab.root / "live3.ipynb", CELLS)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
     try:
-        page.goto(f"{lab.url}/lab/tree/live3.ipynb?reset&token={lab.token}")  # reset: the other notebook's tab stays closed
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "live3.ipynb", reset=True)  # reset: the other notebook's tab stays closed
         run_cell(page, 3)
         wait_output(page, 3, "LIVE")
         live = page.locator(".daqlab-liveimage").first

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from conftest import ROOT
-from test_frontend import ARTIFACTS, Lab, browser, cell_output, daq, lab, pixels, run_cell  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, Lab, browser, cell_output, daq, lab, open_notebook, pixels, run_cell  # noqa: F401 (fixtures)
 
 QUICKSTART = ROOT / "notebooks" / "00-quickstart.ipynb"
 
@@ -36,10 +36,7 @@ def test_quickstart_run_all(lab, daq, browser):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(f"{lab.url}/lab/tree/quickstart.ipynb?reset&token={lab.token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "quickstart.ipynb", reset=True)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, Lab, run_cell, write_notebook  # noqa: F401 (fixtures)
+from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, Lab, open_notebook, run_cell, write_notebook  # noqa: F401 (fixtures)
 
 SETUP = """import io, numpy as np
 from PIL import Image
@@ -96,10 +96,7 @@ def test_volume3d_in_jupyterlab(lab, daq, browser):
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
     try:
-        page.goto(f"{lab.url}/lab/tree/volume.ipynb?token={lab.token}")
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-        page.wait_for_function("() => /Python 3 \\(ipykernel\\) \\| Idle/.test(document.querySelector('.jp-StatusBar-Widget')"
-                               "?.parentElement?.innerText ?? '')", timeout=60000)
+        open_notebook(page, lab, "volume.ipynb")
         run(page, 0, "READY")
         vol = page.locator(".daqlab-volume3d").first
         vol.locator("canvas").wait_for(timeout=60000)
