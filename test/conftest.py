@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -25,12 +26,18 @@ class ServerProcess:
     def __init__(self, *args: str, env: dict | None = None):
         if not CLI.exists():
             raise RuntimeError(f"{CLI} is missing: run scripts/setup.sh (npm run build) first")
+        # clients may name files under the temp folder (pytest's tmp_path) and the repository (notebooks);
+        # each server keeps its persistent state in a folder of its own unless the test names one
+        defaults = {
+            "DAQLAB_DATA_ROOTS": os.pathsep.join([tempfile.gettempdir(), str(ROOT)]),
+            "DAQLAB_STATE_DIR": tempfile.mkdtemp(prefix="daqlab-state-"),
+        }
         self.proc = subprocess.Popen(
             ["node", str(CLI), "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **defaults, **(env or {})},
         )
         self.lines: list[str] = []
         self.url: str | None = None

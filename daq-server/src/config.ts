@@ -1,7 +1,7 @@
 /** Server configuration: defaults, then a JSON config file, then command-line flags. */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface ServerConfig {
@@ -25,6 +25,12 @@ export interface ServerConfig {
   jobsPython: string | null;
   /** token → unix user map for jobs ({"tokens": {"<token>": {"user": "alice", "staff": false}}}) */
   users: string | null;
+  /** folders a client may name files in (saving base_path, poni, *_file parameters); realpaths */
+  dataRoots: string[];
+  /** the server's own persistent state (scan numbering, the index of finished scans) */
+  stateDir: string;
+  /** browser origins allowed to open the WebSocket besides loopback ones (e.g. the Jupyter server's) */
+  allowOrigins: string[];
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -43,6 +49,9 @@ export const DEFAULTS: ServerConfig = {
   jobsDir: join(tmpdir(), 'daqlab-jobs'),
   jobsPython: null,
   users: null,
+  dataRoots: [],
+  stateDir: '',
+  allowOrigins: [],
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -65,7 +74,26 @@ export const USAGE = `usage: daqlab-server [options]
                          (default $DAQLAB_JOBS_DIR or <tmp>/daqlab-jobs)
   --users FILE           JSON {"tokens": {"<token>": {"user": "alice", "staff": false}}}: whom each token acts for
                          in jobs (without it: the unix user the server runs as; also $DAQLAB_USERS)
+  --data-root DIR        a folder clients may save into and name files in (repeatable; also $DAQLAB_DATA_ROOTS,
+                         ':'-separated; default: the folder the server starts in)
+  --state-dir DIR        the server's persistent state: scan numbers, finished scans (also $DAQLAB_STATE_DIR;
+                         default: .daqlab/state under the folder the server starts in)
+  --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
+                         (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
   --help                 show this help`;
+
+/**
+ * Data roots and the state folder as absolute paths; their defaults hang off the working folder. The CLI
+ * always persists its state; an embedder (tests, benches) that names no state folder keeps none.
+ */
+export function resolvePaths(cfg: ServerConfig, persistState: boolean): void {
+  const roots = cfg.dataRoots.length ? cfg.dataRoots : [process.cwd()];
+  cfg.dataRoots = [...new Set(roots.map((r) => resolve(r)))];
+  if (cfg.stateDir || persistState) cfg.stateDir = resolve(cfg.stateDir || join(process.cwd(), '.daqlab', 'state'));
+  for (const o of cfg.allowOrigins) {
+    if (!/^https?:\/\/[^\s/]+$/.test(o)) throw new Error(`--allow-origin: expected an origin like https://host[:port] (no path), got ${JSON.stringify(o)}`);
+  }
+}
 
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
 export function parseSize(text: string, field: string): number {
@@ -82,7 +110,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'data_roots', 'state_dir', 'allow_origins'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -94,6 +122,9 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.log_level !== undefined) out.logLevel = raw.log_level as ServerConfig['logLevel'];
   if (raw.plugins !== undefined) out.plugins = ([] as unknown[]).concat(raw.plugins).map(String);
   if (raw.replays !== undefined) out.replays = ([] as unknown[]).concat(raw.replays).map(String);
+  if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
+  if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
+  if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
   return out;
 }
 
@@ -117,6 +148,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'jobs-dir': { type: 'string' },
       'jobs-python': { type: 'string' },
       users: { type: 'string' },
+      'data-root': { type: 'string', multiple: true },
+      'state-dir': { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -128,6 +162,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   cfg.slurmConf = env.DAQLAB_SLURM_CONF || null;
   if (env.DAQLAB_JOBS_DIR) cfg.jobsDir = env.DAQLAB_JOBS_DIR;
   cfg.users = env.DAQLAB_USERS || null;
+  if (env.DAQLAB_DATA_ROOTS) cfg.dataRoots = env.DAQLAB_DATA_ROOTS.split(delimiter).filter(Boolean);
+  if (env.DAQLAB_STATE_DIR) cfg.stateDir = env.DAQLAB_STATE_DIR;
+  if (env.DAQLAB_ALLOW_ORIGINS) cfg.allowOrigins = env.DAQLAB_ALLOW_ORIGINS.split(/[\s,]+/).filter(Boolean);
   if (values.config) Object.assign(cfg, fromFile(values.config));
   if (values.host !== undefined) cfg.host = values.host;
   if (values.port !== undefined) cfg.port = Number(values.port);
@@ -144,6 +181,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (env.DAQLAB_JOBS_PYTHON) cfg.jobsPython = env.DAQLAB_JOBS_PYTHON;
   if (values['jobs-python'] !== undefined) cfg.jobsPython = values['jobs-python'] || null;
   if (values.users !== undefined) cfg.users = values.users || null;
+  if (values['data-root']) cfg.dataRoots = values['data-root'];
+  if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
+  if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
+  resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);
   if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];

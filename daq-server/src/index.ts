@@ -1,6 +1,6 @@
 /** daqlab-server as a library: start a server in-process (used by the CLI, tests and benchmarks). */
 import type { ServerConfig } from './config.js';
-import { DEFAULTS } from './config.js';
+import { DEFAULTS, resolvePaths } from './config.js';
 import { selectPlugins } from './detectors/registry.js';
 import { DaqService } from './service.js';
 import { listen, type RunningServer } from './api/server.js';
@@ -21,6 +21,7 @@ export interface DaqServer extends RunningServer {
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
   const cfg = { ...DEFAULTS, ...config };
+  resolvePaths(cfg, false);
   const steps = new StepRegistry();
   for (const path of cfg.plugins) await steps.load(path);
   const replays = await replayPlugins(cfg.replays);
@@ -33,11 +34,12 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     usersFile: cfg.users,
     python: cfg.jobsPython ?? undefined,
   });
-  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps, jobs });
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,
     token: cfg.token,
+    allowOrigins: cfg.allowOrigins,
     acceptToken: jobs.identities.mapped ? (t) => jobs.identities.accepts(t) : undefined,
   });
   return {

@@ -20,6 +20,10 @@ export interface ServiceOptions {
   steps?: StepRegistry;
   /** jobs on Slurm (jobs/service.ts); absent in embedders that need none */
   jobs?: JobsService;
+  /** folders clients may name files in (absolute; config.ts resolves them) */
+  dataRoots?: string[];
+  /** the server's persistent state folder; null: nothing persists (embedders, unit tests) */
+  stateDir?: string | null;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -28,6 +32,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly started = Date.now();
   readonly steps: StepRegistry;
   readonly jobs: JobsService | null;
+  readonly dataRoots: string[];
+  readonly stateDir: string | null;
 
   constructor(options: ServiceOptions) {
     super();
@@ -35,6 +41,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.store = createStore({ memoryBudget: options.memoryBudget });
     this.steps = options.steps ?? new StepRegistry();
     this.jobs = options.jobs ?? null;
+    this.dataRoots = options.dataRoots ?? [process.cwd()];
+    this.stateDir = options.stateDir || null;
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {

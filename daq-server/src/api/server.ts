@@ -18,6 +18,8 @@ export interface ListenOptions {
   token: string | null;
   /** further tokens to accept (the jobs service's users file) */
   acceptToken?: (token: string) => boolean;
+  /** browser origins allowed besides loopback ones (config --allow-origin) */
+  allowOrigins?: string[];
 }
 
 export const isLoopback = (host: string): boolean =>
