@@ -100,6 +100,9 @@ def test_palette_live_monitor_and_default_colormap(lab, daq, browser):
         lit, gray = gray_fraction(pixels(stage.screenshot(path=str(ARTIFACTS / "monitor-image.png"))))
         assert lit > 1000 and gray > 0.9, f"not drawn in gray: {gray:.1%}"  # the rest: mask tint, peak circles
         monitor.screenshot(path=str(ARTIFACTS / "monitor.png"))
+        # no kernel is not a fault: ipywidgets' red "disconnected" mark must not show on the monitor's views
+        assert monitor.locator(".daqlab-liveimage").count() == 1
+        assert monitor.locator(".jupyter-widgets-disconnected").count() == 0, "the monitor's views look disconnected"
 
         # reconnect: the views drop their connection and come back
         n = int(page.locator(".daqlab-monitor .daqlab-hitrate").get_attribute("data-points"))

@@ -30,6 +30,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { registerH5Viewer, type H5LabApp } from './h5viewer/plugin.js';
 import { JobsPanel } from './jobs-panel.js';
 import { addCommands } from './commands.js';
+import { discoverServer } from './discover.js';
 
 const PLUGIN_ID = '@daqlab/jupyterlab:plugin';
 
@@ -60,6 +61,7 @@ const plugin = {
         Volume3DView,
       },
     });
+    void discoverServer(); // where the daqlab server is, as the Jupyter server knows it ($DAQLAB_URL)
     registerH5Viewer(app); // the HDF5/NeXus viewer (h5viewer/)
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });

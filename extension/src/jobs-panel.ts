@@ -7,6 +7,7 @@
 import { Widget } from '@lumino/widgets';
 import { DaqClient, JobsBoard, onServerUsed } from '@daqlab/widgets';
 import { panelServerAddress } from './panel.js';
+import { discoverServer } from './discover.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,6 +61,7 @@ export class JobsPanel extends Widget {
 
   private async run(gen: number): Promise<void> {
     let delay = 1000;
+    await discoverServer(); // the server's port as the Jupyter server knows it (discover.ts)
     while (gen === this.generation && !this.isDisposed) {
       const url = panelServerAddress();
       const shown = url.replace(/token=[^&]+/, 'token=…');

@@ -37,6 +37,10 @@ export function localModel(Base: ModelClass, attributes: Record<string, unknown>
 
 function mount(View: ViewClass, model: DOMWidgetModel, host: HTMLElement): DOMWidgetView {
   const view = new View({ model });
+  // ipywidgets marks a view whose model has no live comm as "disconnected" (a red icon); a page-only model
+  // never had one, and is not broken: drop the mark and stop following the comm state
+  view.stopListening(model, 'comm_live_update');
+  view.luminoWidget.removeClass('jupyter-widgets-disconnected');
   view.render();
   host.replaceChildren(view.el);
   view.trigger('displayed');

@@ -5,6 +5,7 @@
  * into the active notebook cell. Plain DOM on a Lumino widget: no framework.
  */
 import { PageConfig } from '@jupyterlab/coreutils';
+import { discoverServer, discoveredServer } from './discover.js';
 import { Widget } from '@lumino/widgets';
 import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
 import { LiveMonitor, type MonitorChart } from './monitor.js';
@@ -59,11 +60,17 @@ export function scanCode(key: string): string {
   return `import daqlab\nscan = daqlab.connect().scans.get(${JSON.stringify(key)})\n`;
 }
 
-/** The server the side panels and monitors talk to: the settings' address, else the last one a widget used, else `npm start`'s. */
+/**
+ * The server the side panels and monitors talk to: the settings' address, else the last one a widget used,
+ * else the one the Jupyter server names (discover.ts), else `npm start`'s default.
+ */
 export function panelServer(): { configured: string; token: string } {
-  const configured = frontendSettings.serverUrl || lastServerUsed()?.url || DEFAULT_SERVER;
-  const token = frontendSettings.serverUrl ? frontendSettings.token : lastServerUsed()?.token || frontendSettings.token;
-  return { configured, token };
+  if (frontendSettings.serverUrl) return { configured: frontendSettings.serverUrl, token: frontendSettings.token };
+  const used = lastServerUsed();
+  if (used) return { configured: used.url, token: used.token || frontendSettings.token };
+  const found = discoveredServer();
+  if (found?.server_url) return { configured: found.server_url, token: found.token || frontendSettings.token };
+  return { configured: DEFAULT_SERVER, token: frontendSettings.token };
 }
 
 /** `panelServer()` as the WebSocket URL to open from this page (through Jupyter's proxy when relative). */
@@ -153,6 +160,7 @@ export class DaqPanel extends Widget {
 
   private async run(gen: number): Promise<void> {
     let delay = 1000;
+    await discoverServer(); // the Jupyter server may name the server's port (DAQLAB_PORT) before we guess
     while (gen === this.generation && !this.isDisposed) {
       const url = this.address();
       const shown = url.replace(/token=[^&]+/, 'token=…');

@@ -21,7 +21,11 @@ def _load_jupyter_server_extension(serverapp):
     from .handlers import ROUTES
 
     base = serverapp.web_app.settings["base_url"]
+    from ..labconfig import PATH as CONFIG_PATH, LabConfigHandler
+
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, PREFIX, name), cls) for name, cls in ROUTES])
+    # the side panels ask where the daqlab server is (daqlab/labconfig.py)
+    serverapp.web_app.add_handlers(".*$", [(url_path_join(base, CONFIG_PATH), LabConfigHandler)])
     serverapp.log.info("daqlab HDF5 viewer endpoints at %s", url_path_join(base, PREFIX))
 
 
