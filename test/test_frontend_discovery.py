@@ -31,3 +31,44 @@ def test_daq_panel_connects_in_a_fresh_browser_without_settings(lab, daq, browse
         panel.locator("[data-detector='sim-eiger-500k']").wait_for(timeout=10000)
     finally:
         context.close()
+
+
+def test_daq_panel_warns_of_dropped_frames_and_shows_no_stale_rate(lab, daq, browser):
+    """Dropped frames are lost data: the panel says so in the detector's block; once the run has stopped
+    the panel shows no frame rate (the last one would read as current)."""
+    import daqlab
+
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    c = daqlab.connect(daq.url)
+    try:
+        open_lab(page, lab)
+        page.locator(".jp-SideBar [data-id='daqlab-panel']").click()
+        panel = page.locator("#daqlab-panel")
+        panel.locator(".daqlab-panel-status[data-state='ok']").wait_for(timeout=30000)
+        # one receiver that may hold one frame, fed EIGER 4M frames at 200 Hz through smx: most are dropped
+        acq = c.detector("sim-eiger-4m").prepare(
+            acquisition={"nb_frames": 200, "expo_time": 0.005},
+            processing={"pipeline": "smx", "nb_receivers": 1, "max_pending": 1},
+            scan={"name": "drops"})
+        acq.start()
+        block = panel.locator("[data-detector='sim-eiger-4m']")
+        warn = block.locator("[data-field='dropped']")
+        warn.wait_for(timeout=60000)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # wait() warns of the drops too (tested elsewhere)
+            acq.wait(timeout=120)
+        dropped = acq.counters["nb_frames_dropped"]
+        assert dropped > 0
+        page.wait_for_function(
+            "n => (document.querySelector(\"#daqlab-panel [data-detector='sim-eiger-4m'] [data-field='dropped']\")"
+            "?.textContent ?? '').includes(`${n} frames dropped`)", arg=dropped, timeout=30000)
+        page.wait_for_function(
+            "() => document.querySelector(\"#daqlab-panel [data-detector='sim-eiger-4m'] [data-field='state']\")"
+            "?.textContent !== 'RUNNING'", timeout=30000)
+        assert block.locator("[data-field='fps']").inner_text() == "–"
+        panel.screenshot(path=str(ARTIFACTS / "daq-panel-dropped.png"))
+    finally:
+        c.close()
+        context.close()

@@ -237,9 +237,20 @@ export class DaqPanel extends Widget {
         ...field('acquired', 'acquired', c ? String(c.nb_frames_acquired) : '–'),
         ...field('processed', 'processed', c ? String(c.nb_frames_processed) : '–'),
         ...field('saved', 'saved', c ? String(c.nb_frames_saved) : '–'),
-        ...field('fps', 'fps', row.fps !== undefined ? row.fps.toFixed(0) : '–'),
+        // a rate belongs to a running acquisition: a stopped detector's last fps would read as current
+        ...field('fps', 'fps', row.fps !== undefined && row.state === 'RUNNING' ? row.fps.toFixed(0) : '–'),
       );
       box.append(head, counters);
+      // dropped frames are lost data: said loudly, in the detector's block, for as long as it shows that run
+      const dropped = c?.nb_frames_dropped ?? 0;
+      if (dropped > 0) {
+        const acquired = c?.nb_frames_acquired ?? 0;
+        const share = acquired > 0 ? ` (${((100 * dropped) / acquired).toFixed(1)} %)` : '';
+        const warn = el('div', 'daqlab-panel-warn', `⚠ ${dropped} frames dropped${share}: the receivers did not keep up`);
+        warn.dataset.field = 'dropped';
+        warn.title = 'frames the receivers could not take are lost; add receivers (processing.nb_receivers) or lower the frame rate';
+        box.append(warn);
+      }
       return box;
     });
     this.detectorsBox.replaceChildren(...blocks);
