@@ -313,13 +313,13 @@ def test_liveimage_and_daq_panel_in_jupyterlab(lab, daq, browser):
         # LiveImage() shows the newest scan, then switches to the next one
         run_cell(page, 4)
         follow = page.locator(".daqlab-liveimage").nth(2)
-        follow.locator(".daqlab-li-status").filter(has_text=key).wait_for(timeout=30000)
+        follow.locator(f".daqlab-li-status[data-scan='{key}']").wait_for(timeout=30000)
         run_cell(page, 5)
         page.wait_for_function("document.querySelectorAll('.jp-Notebook .jp-Cell')[5]"
                                ".querySelector('.jp-OutputArea')?.innerText.includes('KEY2')", timeout=30000)
         key2 = re.search(r"KEY2 (\S+)", cell_output(page, 5)).group(1)
-        follow.locator(".daqlab-li-status").filter(has_text=key2).wait_for(timeout=30000)
-        assert key in live.locator(".daqlab-li-status").inner_text()  # the first view stays on its scan
+        follow.locator(f".daqlab-li-status[data-scan='{key2}']").wait_for(timeout=30000)
+        assert live.locator(".daqlab-li-status").get_attribute("data-scan") == key  # the first view stays on its scan
 
         # the DAQ panel: connected, counters rising, the scan listed; insert its code
         page.locator(".jp-SideBar [data-id='daqlab-panel']").click()

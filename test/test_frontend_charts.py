@@ -58,7 +58,7 @@ def test_hitrate_progress_profile_in_jupyterlab(lab, daq, browser):
         hitrate = page.locator(".daqlab-hitrate").first
         progress = page.locator(".daqlab-progress").first
         # both views connected and attached to the scan before it starts
-        hitrate.locator(".daqlab-chart-status").filter(has_text=key).wait_for(timeout=30000)
+        hitrate.locator(f".daqlab-chart-status[data-scan='{key}']").wait_for(timeout=30000)
         progress.locator("[data-field='state']").filter(has_text="PREPARED").wait_for(timeout=30000)
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
 

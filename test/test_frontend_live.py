@@ -261,6 +261,8 @@ def test_latency_rois_to_the_pipeline_and_server_restart(lab, daq, browser):
         page.mouse.up()
         page.keyboard.up("Shift")
         live.locator(".daqlab-li-roi").first.wait_for(timeout=5000)
+        # a drawn ROI is numbered as in live.rois and RoiStats(roi=0)
+        live.locator(".daqlab-li-roi[data-roi='0'] .daqlab-li-roi-label").filter(has_text="ROI 0").wait_for(timeout=5000)
         time.sleep(1.5)
         run_cell(page, 4)
         state = printed(page, 4, "LAT")
@@ -288,7 +290,7 @@ def test_latency_rois_to_the_pipeline_and_server_restart(lab, daq, browser):
         try:
             a = c.detector("sim-eiger-500k").prepare(acquisition={"nb_frames": 3000, "expo_time": 0.05}, scan={"name": "after-restart"})
             a.start()
-            follow.locator(".daqlab-li-status").filter(has_text=a.scan.key).wait_for(timeout=30000)
+            follow.locator(f".daqlab-li-status[data-scan='{a.scan.key}']").wait_for(timeout=30000)
             page.wait_for_function("() => parseFloat(document.querySelectorAll('.daqlab-li-fps')[1]?.textContent) > 0", timeout=30000)
             assert follow.locator(".daqlab-li-message").is_hidden()
             follow.screenshot(path=str(ARTIFACTS / "server-restarted.png"))

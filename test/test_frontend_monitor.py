@@ -92,7 +92,9 @@ def test_palette_live_monitor_and_default_colormap(lab, daq, browser):
         # the live monitor follows the newest scan: image and hit rate, no kernel
         palette_run(page, "daqlab: Open a live monitor of the current scan")
         monitor = page.locator(".daqlab-monitor").first
-        monitor.locator(".daqlab-liveimage .daqlab-li-status").filter(has_text=acq.scan.key).wait_for(timeout=30000)
+        monitor.locator(f".daqlab-liveimage .daqlab-li-status[data-scan='{acq.scan.key}']").wait_for(timeout=30000)
+        # the header names the scan as people know it: its name and number, not its key
+        page.wait_for_function("() => /^monitor #\\d+ · frame/.test(document.querySelector('.daqlab-monitor .daqlab-li-status')?.textContent)", timeout=10000)
         page.wait_for_function("() => parseFloat(document.querySelector('.daqlab-monitor .daqlab-li-fps')?.textContent) > 0", timeout=30000)
         page.wait_for_function("() => Number(document.querySelector('.daqlab-monitor .daqlab-hitrate')?.dataset.points ?? 0) > 3", timeout=60000)
         assert monitor.locator(".daqlab-liveimage select[title='colormap']").input_value() == "gray"
@@ -172,8 +174,8 @@ def test_monitor_shows_hitrate_profile_and_roistats_together(lab, daq, browser):
         smx.start()
         rois.start()
         # the charts follow the new scans that have their stream (the hit rate was on the first test's scan)
-        monitor.locator("[data-chart='hitrate'] .daqlab-chart-status").filter(has_text=smx.scan.key).wait_for(timeout=30000)
-        monitor.locator("[data-chart='roistats'] .daqlab-chart-status").filter(has_text=rois.scan.key).wait_for(timeout=30000)
+        monitor.locator(f"[data-chart='hitrate'] .daqlab-chart-status[data-scan='{smx.scan.key}']").wait_for(timeout=30000)
+        monitor.locator(f"[data-chart='roistats'] .daqlab-chart-status[data-scan='{rois.scan.key}']").wait_for(timeout=30000)
         page.wait_for_function(f"() => ({PLOT_JS})('hitrate').points > 3", timeout=60000)
         page.wait_for_function(f"() => ({PLOT_JS})('roistats').points > 20", timeout=60000)
         first = {k: page.evaluate(PLOT_JS, k) for k in ("hitrate", "roistats")}
@@ -198,9 +200,9 @@ def test_monitor_shows_hitrate_profile_and_roistats_together(lab, daq, browser):
             assert last[k]["points"] > first[k]["points"], f"{k} gained no points: {first[k]} then {last[k]}"
         assert last["roistats"]["points"] >= 250, last  # a ROI sum per frame (a loaded machine may drop a few)
         assert last["roistats"]["max"] > 0 and last["profile"]["max"] > 0 and last["hitrate"]["max"] > 0, last
-        assert smx.scan.key in monitor.locator("[data-chart='hitrate'] .daqlab-chart-status").inner_text()
-        assert rois.scan.key in monitor.locator("[data-chart='roistats'] .daqlab-chart-status").inner_text()
-        assert azint.scan.key in monitor.locator("[data-chart='profile'] .daqlab-chart-status").inner_text()
+        assert monitor.locator("[data-chart='hitrate'] .daqlab-chart-status").get_attribute("data-scan") == smx.scan.key
+        assert monitor.locator("[data-chart='roistats'] .daqlab-chart-status").get_attribute("data-scan") == rois.scan.key
+        assert monitor.locator("[data-chart='profile'] .daqlab-chart-status").get_attribute("data-scan") == azint.scan.key
         assert "centre" in monitor.locator("[data-chart='roistats'] select[title='roi']").inner_text()
 
         # unticking removes a chart (and its connection); the others stay

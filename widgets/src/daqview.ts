@@ -12,6 +12,7 @@ import { keepConnected, serverAddress, sleep } from './connection.js';
 export interface ScanSummaryLike {
   key: string;
   seq: number;
+  identity?: { name: string; number: number; proposal?: string; sample?: string };
   state?: string;
   info?: Record<string, unknown>;
   streams?: { name: string; kind: string; shape?: number[]; info?: Record<string, unknown> }[];
@@ -24,6 +25,26 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text
   return e;
 }
 
+/**
+ * A view's header names the scan as people know it ("name #number"); the key, which machines use, rides
+ * along as `data-scan` and the tooltip. Falls back to the key when the server cannot say.
+ */
+export async function labelScan(label: HTMLElement, client: DaqClient, key: string, rest: string): Promise<void> {
+  label.dataset.scan = key;
+  label.title = key;
+  label.textContent = `${key}${rest}`;
+  try {
+    const s = await client.request<ScanSummaryLike>('scan.get', { scan: key });
+    if (label.dataset.scan === key && s.identity) label.textContent = `${s.identity.name} #${s.identity.number}${rest}`;
+  } catch {
+    // the key stays
+  }
+}
+
+/** "name #number" of a scan summary, else its key. */
+export function scanTitle(s: ScanSummaryLike | null | undefined, key: string): string {
+  return s?.identity ? `${s.identity.name} #${s.identity.number}` : key;
+}
 
 export abstract class DaqView extends DOMWidgetView {
   protected client: DaqClient | null = null;

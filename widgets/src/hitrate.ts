@@ -8,7 +8,7 @@
  */
 import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
 import type { DaqClient, DataMessage } from './client.js';
-import { DaqView, el, type ScanSummaryLike } from './daqview.js';
+import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { DecimatedSeries, RollingFraction } from './series.js';
 import { widgetIdentity } from './version.js';
@@ -106,12 +106,12 @@ export class HitRateView extends DaqView {
     const result = await client.subscribe({ scan, stream, mode: 'lossless', start: 0 }, (msg) => this.onData(client, msg));
     if (client !== this.client) return void client.unsubscribe(result.sub);
     this.sub = result.sub;
-    this.statusLabel.textContent = `${scan} · ${stream}`;
+    await labelScan(this.statusLabel, client, scan, ` · ${stream}`);
     this.showMessage(null);
     this.offEnd = client.on('sub.end', (ev) => {
       if (ev.sub === result.sub && this.sub === result.sub) {
         this.sub = null;
-        this.statusLabel.textContent = `${scan} · ${stream} · scan ended (${ev.length} frames)`;
+        void labelScan(this.statusLabel, client, scan, ` · ${stream} · scan ended (${ev.length} frames)`);
       }
     });
   }
@@ -172,7 +172,7 @@ export class HitRateView extends DaqView {
           : [];
       const annotations =
         this.threshold !== null
-          ? [{ xref: 'paper', x: 0, yref: 'y', y: this.threshold, text: `min_nb_peaks ${this.threshold}`, showarrow: false, xanchor: 'left', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
+          ? [{ xref: 'paper', x: 1, yref: 'y', y: this.threshold, text: `hit threshold: ${this.threshold} peaks`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
           : [];
       await Plotly.react(
         this.plot,

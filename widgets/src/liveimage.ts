@@ -33,6 +33,7 @@ import { PeakStore, drawPeaks } from './peaks.js';
 import { frontendSettings, onReconnect, onSettingsChanged } from './settings.js';
 import { chooseView, sameView, stillServes, visibleRect, type ViewRequest } from './viewspec.js';
 import { widgetIdentity } from './version.js';
+import { scanTitle, type ScanSummaryLike } from './daqview.js';
 
 export class LiveImageModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -197,6 +198,8 @@ export class LiveImageView extends DOMWidgetView {
   // data flow
   private client: DaqClient | null = null;
   private scanKey = '';
+  /** "name #number" of the scan shown (its key until the server said) */
+  private scanName = '';
   private sub: string | null = null;
   /** what the frame subscription / the last read asked for */
   private request: ViewRequest | null = null;
@@ -454,6 +457,15 @@ export class LiveImageView extends DOMWidgetView {
       this.fit();
     }
     this.scanKey = scan;
+    this.scanName = scan;
+    void client.request<ScanSummaryLike>('scan.get', { scan }).then(
+      (s) => {
+        if (this.scanKey !== scan) return;
+        this.scanName = scanTitle(s, scan);
+        this.showStatus();
+      },
+      () => undefined,
+    );
     this.setLength(info.length ?? 0, true);
     this.peaks.clear();
     this.request = this.wantedView();
@@ -526,7 +538,9 @@ export class LiveImageView extends DOMWidgetView {
   private showStatus(): void {
     const v = this.request;
     const what = v ? `${v.roi ? ` · rows ${v.roi[0]}+${v.roi[2]}, cols ${v.roi[1]}+${v.roi[3]}` : ''}${v.binning > 1 ? ` · binned ${v.binning}×` : ''}` : '';
-    this.statusLabel.textContent = `${this.scanKey} · ${this.model.get('stream')}${what}`;
+    this.statusLabel.dataset.scan = this.scanKey;
+    this.statusLabel.title = this.scanKey;
+    this.statusLabel.textContent = `${this.scanName} · ${this.model.get('stream')}${what}`;
   }
 
   /** Items in the stream as far as the view knows (slider range); Python's `length` follows once a second. */
@@ -949,12 +963,16 @@ export class LiveImageView extends DOMWidgetView {
     if (key === this.overlayKey) return;
     this.overlayKey = key;
     for (const old of Array.from(this.overlay.querySelectorAll('.daqlab-li-roi:not(.daqlab-li-roi-drawing)'))) old.remove();
-    for (const [r0, c0, nr, nc] of (this.model.get('rois') as Roi[]) ?? []) {
+    ((this.model.get('rois') as Roi[]) ?? []).forEach(([r0, c0, nr, nc], k) => {
       const box = el('div', 'daqlab-li-roi');
+      box.dataset.roi = String(k);
+      box.title = `ROI ${k}: rows ${r0}+${nr}, cols ${c0}+${nc} (index ${k} in live.rois and the pipeline's roi_stats)`;
+      // numbered as in live.rois, RoiStats(roi=k) and the pipeline's roi_stats rows
+      box.append(el('span', 'daqlab-li-roi-label', `ROI ${k}`));
       const [left, top] = this.toScreen(c0, r0);
       Object.assign(box.style, { left: `${left}px`, top: `${top}px`, width: `${nc / this.s}px`, height: `${nr / this.s}px` });
       this.overlay.append(box);
-    }
+    });
     const ctx = this.peakCanvas.getContext('2d');
     if (!ctx) return;
     const dpr = window.devicePixelRatio || 1;

@@ -7,7 +7,7 @@
  */
 import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
 import type { DaqClient, DataMessage } from './client.js';
-import { DaqView, el, type ScanSummaryLike } from './daqview.js';
+import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { RunningMean, radialAxisTitle } from './series.js';
 import { widgetIdentity } from './version.js';
@@ -106,7 +106,7 @@ export class ProfileView extends DaqView {
     const result = await client.subscribe({ scan, stream, mode: 'lossless', start: 0 }, (msg) => this.onData(client, msg));
     if (client !== this.client) return void client.unsubscribe(result.sub);
     this.subs.push(result.sub);
-    this.statusLabel.textContent = `${scan} · ${stream}`;
+    await labelScan(this.statusLabel, client, scan, ` · ${stream}`);
     this.showMessage(null);
   }
 
