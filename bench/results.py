@@ -1,13 +1,14 @@
 """Benchmark run records under bench/results/ and their comparison (used by scripts/bench.sh).
 
-    python bench/results.py write FIGURES.jsonl --benches a,b [--failed c] [--args "..."] [--dir bench/results]
+    python bench/results.py write FIGURES.jsonl --benches a,b [--failed c] [--args "..."] [--dir DIR]
         one run record: the machine's fingerprint, git commit, date and the figures the benches
         appended to FIGURES.jsonl (bench/record.py, bench/record.ts); prints the file written
-    python bench/results.py compare [RECORD] [--dir bench/results] [--strict]
+    python bench/results.py compare [RECORD] [--dir DIR] [--strict]
         each figure of RECORD (default: the newest record) beside the same figure in the latest
         earlier record of the same machine fingerprint: ratios (or values for figures without a
         reference), change in %, a loud mark on regressions of more than 10 %; --strict: exit 1
         when there is one
+    DIR: bench/results/, or $DAQLAB_BENCH_RESULTS when set
 
 A run record (schema 1, bench/README.md):
     {"schema": 1, "date": "2026-12-07T16:50:00Z",
@@ -35,6 +36,8 @@ from pathlib import Path
 SCHEMA = 1
 REGRESSION = 0.10  # a drop of more than 10 % in a ratio is a regression
 ROOT = Path(__file__).resolve().parents[1]
+# where records go: bench/results/, or $DAQLAB_BENCH_RESULTS (tests, trial runs)
+RESULTS = Path(os.environ.get("DAQLAB_BENCH_RESULTS") or ROOT / "bench" / "results")
 
 
 # ---- the machine, the tree ----------------------------------------------------------------------
@@ -227,8 +230,8 @@ def compare(new: dict, earlier: list[dict]) -> tuple[list[str], int]:
             line = f"{name.ljust(w)}  {what:5}  {now_s:>9}  {before_s:>9}  {change_s:>8}"
             extra = "  ".join(x for x in (mark, f"[{src}]" if src else "", tgt) if x)
             out.append(f"{line}  {extra}".rstrip())
-    out.append("ratio: value beside the same-run reference, higher is better (reference/value for times); "
-               "value: figures without a reference")
+    out.append("ratio: value beside the same-run reference, reading higher is better (reference/value for times); "
+               "value: figures without a reference; change: + is better, for both")
     if regressions:
         out.append(f"!!! {regressions} figure(s) regressed by more than {REGRESSION:.0%} against the last record of this machine")
     return out, regressions
@@ -242,10 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--benches", default="")
     w.add_argument("--failed", default="")
     w.add_argument("--args", default="", help="extra arguments the benches ran with (shell words)")
-    w.add_argument("--dir", type=Path, default=ROOT / "bench" / "results")
+    w.add_argument("--dir", type=Path, default=RESULTS)
     c = sub.add_parser("compare")
     c.add_argument("record", type=Path, nargs="?", help="default: the newest record in --dir")
-    c.add_argument("--dir", type=Path, default=ROOT / "bench" / "results")
+    c.add_argument("--dir", type=Path, default=RESULTS)
     c.add_argument("--strict", action="store_true", help="exit 1 when a figure regressed")
     a = ap.parse_args(argv)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
