@@ -106,7 +106,7 @@ if (!isMainThread) {
     jfCompress ? { name: 'bslz4 compress of the jungfrau frame, one thread', value: jfCompress } : undefined);
 
   // hdf5plugin in the same run
-  const python = opt('python') ?? process.env.PYTHON ?? '/work/main/.venv/bin/python';
+  const python = opt('python') ?? process.env.PYTHON ?? new URL('../../.venv/bin/python', import.meta.url).pathname; // this tree's venv
   if (argv.includes('--no-python')) {
     console.log(`hdf5plugin comparison skipped; run without --no-python (needs ${python} with h5py, hdf5plugin)`);
   } else {

@@ -4,10 +4,11 @@
 # bench/results/ (bench/results.py: machine fingerprint, git commit, date, figures).
 #
 #   npm run bench                               every benchmark, then a record
-#   npm run bench -- --only codec,jungfrau      those benchmarks only (names: see BENCHES below)
+#   npm run bench -- --only codec,jungfrau      those benchmarks only (names: --help lists them)
 #   npm run bench -- --compare                  run, record, then compare with the last record of this machine
 #   npm run bench -- --compare-only             no run: the newest record beside the earlier ones of its machine
 #   npm run bench -- --only codec -- --seconds 0.2   arguments after a second -- go to each benchmark run
+#   records: bench/results/ (or $DAQLAB_BENCH_RESULTS); the comparison is bench/results.py's
 #   --no-record: print the tables only; --no-setup: skip scripts/setup.sh (the build must be current)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,7 +42,8 @@ while [ $# -gt 0 ]; do
     --no-record) record=0; shift ;;
     --no-setup) setup=0; shift ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+               printf 'benchmarks:'; for b in "${BENCHES[@]}"; do printf ' %s' "${b%%|*}"; done; echo; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
