@@ -85,7 +85,7 @@ for (const [name, t, bytes] of rows) {
   console.log(`${name.padEnd(52)} ${t.median.toFixed(2).padStart(10)} ${t.best.toFixed(2).padStart(9)} ${(1000 / t.median).toFixed(0).padStart(9)} ${(bytes / t.median / 1e6).toFixed(2).padStart(9)}`);
 }
 const rec = new Recorder('jungfrau');
-const refs = { raw: rows[6], image: rows[7] };
+const refs = { raw: rows.find((r) => r[3] === 'memcpy_raw')!, image: rows.find((r) => r[3] === 'memcpy_image')! };
 for (const [name, t, , id, refKey] of rows) {
   const ref = refKey ? refs[refKey] : null;
   for (const stat of ['median', 'best'] as const) {

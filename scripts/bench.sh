@@ -7,7 +7,7 @@
 #   npm run bench -- --only codec,jungfrau      those benchmarks only (names: --help lists them)
 #   npm run bench -- --compare                  run, record, then compare with the last record of this machine
 #   npm run bench -- --compare-only             no run: the newest record beside the earlier ones of its machine
-#   npm run bench -- --only codec -- --seconds 0.2   arguments after a second -- go to each benchmark run
+#   npm run bench -- --only codec -- --seconds 0.2   arguments after a second -- go to that one benchmark
 #   records: bench/results/ (or $DAQLAB_BENCH_RESULTS); the comparison is bench/results.py's
 #   --no-record: print the tables only; --no-setup: skip scripts/setup.sh (the build must be current)
 set -euo pipefail
@@ -61,6 +61,9 @@ if [ -n "$only" ]; then
   done
 else
   wanted=("${names[@]}")
+fi
+if [ ${#extra[@]} -gt 0 ] && [ ${#wanted[@]} -ne 1 ]; then
+  echo "bench: arguments after -- go to one benchmark: name it with --only NAME" >&2; exit 2
 fi
 
 [ "$setup" = 1 ] && bash scripts/setup.sh >/dev/null

@@ -175,3 +175,6 @@ def test_bench_sh_compare_only_and_unknown_names(tmp_path):
     p = subprocess.run(["bash", "scripts/bench.sh", "--no-setup", "--only", "codec,nope"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "no benchmark named 'nope'" in p.stderr
+    p = subprocess.run(["bash", "scripts/bench.sh", "--no-setup", "--only", "codec,jungfrau", "--", "--frames", "2"], cwd=ROOT,
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--only NAME" in p.stderr
