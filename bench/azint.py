@@ -29,6 +29,7 @@ import numpy
 import pyFAI
 from pyFAI.integrator.azimuthal import AzimuthalIntegrator
 from pyFAI.detectors import Detector
+from record import Recorder  # bench/record.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_SCRIPT = os.path.join(ROOT, "bench", "dist", "azint-node.js")
@@ -138,17 +139,20 @@ def main():
           f"min (median) ms/frame over {opts.repeat} frames")
     print(f"pyFAI fastest CPU integrate1d: {fastest_none[1][0]} {fastest_none[0]:.1f} ms without errors, "
           f"{fastest_pois[1][0]} {fastest_pois[0]:.1f} ms with Poisson errors")
+    rec = Recorder("azint")
     hdr = f"{'method':<28}{'ours ms':>16}{'pyFAI same ms':>18}{'pyFAI fastest':>15}{'x same':>8}{'x fastest':>11}{'max rel diff':>14}"
     print(hdr)
     print("-" * len(hdr))
     for c in ours["cases"]:
         if c.get("kind") == "sigma_clip":
             name = f"sigma_clip no/{c['error_model']}"
+            fid = f"sigma_clip.no.{c['error_model']}"
             ref = py.get(("sigma_clip", c["error_model"]))
             fastest = ref["min"] if ref else None
         else:
             em = c["error_model"]
             name = f"integrate1d {c['method']}/{em or 'no error'}"
+            fid = f"integrate1d.{c['method']}.{em or 'no_error'}"
             ref = py.get(((c["method"], "csr", "cython"), em))
             fastest = fastest_pois[0] if em else fastest_none[0]
             if em == "azimuthal":
@@ -161,7 +165,17 @@ def main():
         ours_s = f"{c['min_ms']:.1f} ({c['median_ms']:.1f})"
         if ref is None:
             print(f"{name:<28}{ours_s:>16}")
+            rec.figure(f"{fid}.min_ms", c["min_ms"], "ms", False, label=f"{name}, ours (one thread)")
             continue
+        sigma = c.get("kind") == "sigma_clip"
+        same = f"pyFAI {'sigma_clip_ng' if sigma else 'integrate1d'} {c['method']}/csr/cython, same error model"
+        for stat in ("min", "median"):
+            rec.figure(f"{fid}.{stat}_ms", c[f"{stat}_ms"], "ms", False, label=f"{name}, ours (one thread), {stat}",
+                       reference=(f"{same}, {stat}", ref[stat]),
+                       target_ratio=2 if sigma and stat == "min" else None)  # issue 15: sigma clip ≥ 2× pyFAI's fastest
+        if not sigma:  # for sigma clipping the same method is the fastest one
+            rec.figure(f"{fid}.min_ms_vs_fastest", c["min_ms"], "ms", False, label=f"{name}, ours beside pyFAI's fastest CPU method",
+                       reference=("pyFAI's fastest CPU method, " + ("same error model" if em else "no error"), fastest))
         ref_s = f"{ref['min']:.1f} ({ref['median']:.1f})"
         big = numpy.asarray(ref["count"]) >= 100
         diff = max_rel(c["intensity"], ref["intensity"], big)
@@ -177,10 +191,18 @@ def main():
         py_fps = 1000.0 / ref
         name = f"integrate1d {t['method']}/{em or 'no error'}"
         print(f"{name:<28}{t['fps_1']:>15.1f}{t['fps_n']:>17.1f}{py_fps:>15.1f}{t['fps_1'] / py_fps:>14.2f}{t['fps_n'] / py_fps:>16.2f}")
+        fastest_ref = ("pyFAI's fastest CPU method, all cores", py_fps)
+        fid = f"throughput.{t['method']}.{em or 'no_error'}"
+        rec.figure(f"{fid}.fps_1thread", t["fps_1"], "frames/s", True, label=f"{name}, one worker thread", reference=fastest_ref)
+        rec.figure(f"{fid}.fps_all_workers", t["fps_n"], "frames/s", True, label=f"{name}, {workers} worker threads",
+                   reference=fastest_ref)
     builds = {c["method"]: c["build_ms"] for c in ours["cases"] if c.get("kind") != "sigma_clip" and c["error_model"] is None}
     print("build (geometry, table, corrections): " + ", ".join(f"{m} {t:.0f} ms" for m, t in builds.items())
           + f"; pyFAI first call (incl. CSR build): bbox {py[(methods[0], None)]['build']:.0f} ms, "
           f"no {py[(methods[1], None)]['build']:.0f} ms")
+    for m, t in builds.items():
+        rec.figure(f"build.{m}.ms", t, "ms", False, label=f"build {m} (geometry, table, corrections)",
+                   reference=(f"pyFAI first call {m} (incl. CSR build)", py[(methods[0] if m == "bbox" else methods[1], None)]["build"]))
 
 
 if __name__ == "__main__":

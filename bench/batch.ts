@@ -13,6 +13,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaqService, selectPlugins } from '@daqlab/daq-server';
 import { SavedMaster, parseBatchArgs, runBatch } from '@daqlab/daq-server/batch';
+import { Recorder } from './record.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -71,6 +72,20 @@ try {
     })),
   ]);
   console.log(`${availableParallelism()} cores`);
+  const rec = new Recorder('batch');
+  const ref = { name: `online: simulator → azint → save, ${RECEIVERS} receiver(s)`, value: online };
+  rec.figure('online.fps', { label: ref.name, value: online, unit: 'frames/s', higherIsBetter: true });
+  rec.figure('read_only.fps', { label: 'read only: saved frames through the VDS (h5wasm, bslz4)', value: read, unit: 'frames/s', higherIsBetter: true, reference: ref });
+  for (const b of batch) {
+    rec.figure(`batch.readers${b.readers}.fps`, {
+      label: `batch: saved scan → azint → save, ${RECEIVERS} receiver(s), ${b.readers || 'no'} reader thread(s)`,
+      value: b.fps,
+      unit: 'frames/s',
+      higherIsBetter: true,
+      reference: ref,
+      targetRatio: 1, // issue 15: batch azint at least as fast as online azint on the same scan
+    });
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

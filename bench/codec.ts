@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type * as CodecModule from '../daq-server/dist/src/saving/codec/index.js';
 import type * as FramesModule from '../daq-server/dist/test/fixtures/codec-frames.js';
+import { Recorder, slug } from './record.js';
 
 // bench/dist/codec.js → daq-server/dist/ (the type imports above resolve from bench/)
 const DIST = new URL('../../daq-server/dist/', import.meta.url);
@@ -77,6 +78,18 @@ if (!isMainThread) {
     });
   }
   console.table(rows);
+  const rec = new Recorder('codec');
+  const mbps = (id: string, label: string, value: number, ref?: { name: string; value: number }): void =>
+    rec.figure(id, { label, value, unit: 'MB/s', higherIsBetter: true, reference: ref });
+  for (const [i, r] of rows.entries()) {
+    const f = slug(all[i].name);
+    const memcpy = { name: `memcpy of the ${all[i].name} frame`, value: r.memcpy as number };
+    for (const k of ['compress', 'decompress', 'bitshuffle', 'deflate-1'] as const) {
+      mbps(`${f}.${slug(k)}.mbps`, `${r.frame}: ${k}, one thread`, r[k] as number, memcpy);
+    }
+    rec.figure(`${f}.compressed_fraction`, { label: `${r.frame}: bslz4 compressed / raw bytes`, value: r.ratio as number, unit: 'fraction', higherIsBetter: false });
+  }
+  const jfCompress = rows[all.findIndex((f) => f.name === 'jungfrau')]?.compress as number | undefined;
 
   // two threads at once (a 2-core machine: the saving path's two writers)
   const threads = 2;
@@ -89,9 +102,11 @@ if (!isMainThread) {
   );
   const total = res.reduce((s, r) => s + r.bytes / (r.ms * 1000), 0);
   console.log(`bslz4 compress, ${threads} worker threads on Jungfrau frames: ${total.toFixed(0)} MB/s in total (${res.map((r) => (r.bytes / (r.ms * 1000)).toFixed(0)).join(' + ')})`);
+  mbps('jungfrau.compress_2threads.mbps', `bslz4 compress, ${threads} worker threads on Jungfrau frames, in total`, total,
+    jfCompress ? { name: 'bslz4 compress of the jungfrau frame, one thread', value: jfCompress } : undefined);
 
   // hdf5plugin in the same run
-  const python = opt('python') ?? process.env.PYTHON ?? '/work/main/.venv/bin/python';
+  const python = opt('python') ?? process.env.PYTHON ?? new URL('../../.venv/bin/python', import.meta.url).pathname; // this tree's venv
   if (argv.includes('--no-python')) {
     console.log(`hdf5plugin comparison skipped; run without --no-python (needs ${python} with h5py, hdf5plugin)`);
   } else {
@@ -133,6 +148,12 @@ for name in ${JSON.stringify(all.map((f) => f.name))}:
       const py = outp.trim().split('\n').map((l) => JSON.parse(l) as { frame: string; write: number; read: number });
       console.log('h5py + hdf5plugin (C bitshuffle/LZ4, one frame per chunk, no chunk cache, file in /dev/shm), MB/s of raw bytes:');
       console.table(py.map((p) => ({ frame: p.frame, 'h5py write (compress)': Math.round(p.write), 'h5py read (decompress)': Math.round(p.read) })));
+      for (const p of py) {
+        const r = rows[all.findIndex((f) => f.name === p.frame)];
+        const f = slug(p.frame);
+        mbps(`${f}.compress_vs_hdf5plugin.mbps`, `${r.frame}: our bslz4 compress beside h5py + hdf5plugin writing it`, r.compress as number, { name: 'h5py + hdf5plugin write (compress), one thread', value: p.write });
+        mbps(`${f}.decompress_vs_hdf5plugin.mbps`, `${r.frame}: our bslz4 decompress beside h5py + hdf5plugin reading it`, r.decompress as number, { name: 'h5py + hdf5plugin read (decompress), one thread', value: p.read });
+      }
     } catch (e) {
       console.log(`hdf5plugin comparison failed (${(e as Error).message.split('\n')[0]}); run with --python /path/to/python having h5py and hdf5plugin`);
     } finally {

@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernel-bridge"))
 from daqlab.h5server.reader import read_selection  # noqa: E402
+from record import Recorder  # noqa: E402  (bench/record.py)
 
 SHAPE = (2167, 2070)
 
@@ -53,6 +54,11 @@ def main() -> None:
         print(f"{'reference: h5py ds[k]':34s} {min(ref) * 1e3:8.1f} {statistics.median(ref) * 1e3:10.1f} {raw.nbytes:12d}")
         print(f"{'viewer: read + bin to 1024²':34s} {min(viewer) * 1e3:8.1f} {statistics.median(viewer) * 1e3:10.1f} "
               f"{binned.nbytes:12d}  (binning {header['binning']}, {header['shape'][0]}×{header['shape'][1]} float32)")
+        rec = Recorder("h5viewer")
+        for stat, fn in (("min", min), ("median", statistics.median)):
+            rec.figure(f"read_bin_1024.{stat}_ms", fn(viewer) * 1e3, "ms", False,
+                       label=f"viewer: read + bin an EIGER 4M frame to 1024², {stat} of {args.frames}",
+                       reference=(f"h5py ds[k], {stat}", fn(ref) * 1e3))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
  */
 import type * as JungfrauModule from '../daq-server/dist/src/processing/jungfrau/index.js';
 import type * as SimModule from '../daq-server/dist/src/detectors/sim/index.js';
+import { Recorder } from './record.js';
 
 // bench/dist/jungfrau.js → daq-server/dist/src/ (the type imports above resolve from bench/)
 const SRC = new URL('../../daq-server/dist/src/', import.meta.url);
@@ -65,20 +66,37 @@ function memcpy(bytes: number, n: number): { median: number; best: number } {
 
 const rawBytes = corr.rawSize * 2;
 const E = corr.engine;
-const rows: [string, { median: number; best: number }, number][] = [
-  [`correction + assembly (photons, flags) [${E}]`, time(FRAMES, (i) => corr.correct(frames[i % POOL], image, flags)), rawBytes],
-  [`  same, flags left in the corrector [${E}]`, time(FRAMES, (i) => corr.correct(frames[i % POOL], image)), rawBytes],
-  ['  same, JavaScript kernel [js]', time(FRAMES, (i) => corrJs.correct(frames[i % POOL], image, flags)), rawBytes],
-  [`correction, unassembled [8, 512, 1024] [${E}]`, time(FRAMES, (i) => corr.correctRaw(frames[i % POOL], rawOut, rawFlags)), rawBytes],
-  [`correctModules: 2 of 8 modules into the image [${E}]`, time(FRAMES, (i) => corr.correctModules(twoModules[i % POOL], image, [2, 3], flags)), rawBytes / 4],
-  ['pedestal accumulation (dark frame)', time(Math.min(FRAMES, 50), (i) => pedestal.add(frames[i % POOL])), rawBytes],
-  ['memcpy of the raw frame (8 MiB)', memcpy(rawBytes, FRAMES), rawBytes],
-  ['memcpy of the output image (17.1 MiB float32)', memcpy(corr.imageSize * 4, FRAMES), corr.imageSize * 4],
+// [label, timing, raw bytes per call, record id, reference row (the memcpy of what it writes; none for the memcpys)]
+type RowSpec = [string, { median: number; best: number }, number, string, 'raw' | 'image' | null];
+const rows: RowSpec[] = [
+  [`correction + assembly (photons, flags) [${E}]`, time(FRAMES, (i) => corr.correct(frames[i % POOL], image, flags)), rawBytes, 'correct_assemble', 'image'],
+  [`  same, flags left in the corrector [${E}]`, time(FRAMES, (i) => corr.correct(frames[i % POOL], image)), rawBytes, 'correct_assemble_noflags', 'image'],
+  ['  same, JavaScript kernel [js]', time(FRAMES, (i) => corrJs.correct(frames[i % POOL], image, flags)), rawBytes, 'correct_assemble_js', 'image'],
+  [`correction, unassembled [8, 512, 1024] [${E}]`, time(FRAMES, (i) => corr.correctRaw(frames[i % POOL], rawOut, rawFlags)), rawBytes, 'correct_raw', 'raw'],
+  [`correctModules: 2 of 8 modules into the image [${E}]`, time(FRAMES, (i) => corr.correctModules(twoModules[i % POOL], image, [2, 3], flags)), rawBytes / 4, 'correct_modules_2of8', 'image'],
+  ['pedestal accumulation (dark frame)', time(Math.min(FRAMES, 50), (i) => pedestal.add(frames[i % POOL])), rawBytes, 'pedestal_add', 'raw'],
+  ['memcpy of the raw frame (8 MiB)', memcpy(rawBytes, FRAMES), rawBytes, 'memcpy_raw', null],
+  ['memcpy of the output image (17.1 MiB float32)', memcpy(corr.imageSize * 4, FRAMES), corr.imageSize * 4, 'memcpy_image', null],
 ];
 
 console.log(`Jungfrau 4M, one thread, ${FRAMES} frames (Node ${process.version}, ${process.arch})`);
 console.log(`${'kernel'.padEnd(52)} ${'median ms'.padStart(10)} ${'best ms'.padStart(9)} ${'frames/s'.padStart(9)} ${'raw GB/s'.padStart(9)}`);
 for (const [name, t, bytes] of rows) {
   console.log(`${name.padEnd(52)} ${t.median.toFixed(2).padStart(10)} ${t.best.toFixed(2).padStart(9)} ${(1000 / t.median).toFixed(0).padStart(9)} ${(bytes / t.median / 1e6).toFixed(2).padStart(9)}`);
+}
+const rec = new Recorder('jungfrau');
+const refs = { raw: rows.find((r) => r[3] === 'memcpy_raw')!, image: rows.find((r) => r[3] === 'memcpy_image')! };
+for (const [name, t, , id, refKey] of rows) {
+  const ref = refKey ? refs[refKey] : null;
+  for (const stat of ['median', 'best'] as const) {
+    rec.figure(`${id}.${stat}_ms`, {
+      label: `${name.trim()}, ${stat} ms per frame, ${FRAMES} frames`,
+      value: t[stat],
+      unit: 'ms',
+      higherIsBetter: false,
+      reference: ref ? { name: `${ref[0]}, ${stat}`, value: ref[1][stat] } : undefined,
+      target: id === 'correct_assemble' && stat === 'median' ? 6 : undefined, // issue 15: ≤ 6 ms per frame per core
+    });
+  }
 }
 run.close();

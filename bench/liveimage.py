@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "test"), str(ROOT / "kernel-bridge")]
 from conftest import ServerProcess  # noqa: E402
 from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, open_notebook, run_cell, write_notebook  # noqa: E402
+from record import Recorder, slug  # noqa: E402  (bench/record.py: this script's folder is on sys.path)
 
 SECONDS = 6
 
@@ -251,6 +252,17 @@ def main() -> None:
         lab.stop()
         server.stop()
     targets = {"1 Mpx uint16, full resolution": 30, "4 Mpx uint32, full resolution": 10}
+    rec = Recorder("liveimage")
+    for label, route, view, raw, opts in rows:
+        fid = f"{slug(label)}.{slug(opts)}.{route}"
+        rec.figure(f"{fid}.fps", view["fps"], "fps", True, label=f"{label}, {opts}, {route}: frames drawn per second",
+                   reference=("raw WebSocket subscriber, same subscription, msg/s", raw["rate"]),
+                   target=targets.get(label) if opts == "defaults" else None)
+        rec.figure(f"{fid}.draw_ms", view["draw_ms"], "ms", False, label=f"{label}, {opts}, {route}: main-thread ms per drawn frame")
+        if view["latency"] is not None and raw.get("latency"):
+            rec.figure(f"{fid}.latency_ms", view["latency"], "ms", False, label=f"{label}, {opts}, {route}: median latency",
+                       reference=("raw WebSocket subscriber, median latency", raw["latency"]),
+                       target=100 if label.startswith("latency") else None)
     print("\ntargets: 1 Mpx ≥ 30 fps, 4 Mpx ≥ 10 fps, latency median < 100 ms at 10 Hz")
     for label, route, view, raw, comp in rows:
         if label in targets and comp == "defaults":  # the alternatives are printed above for comparison

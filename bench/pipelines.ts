@@ -10,6 +10,7 @@
  * achieved, frames processed and dropped, and the memory high-water mark.
  */
 import { DaqService, selectPlugins } from '@daqlab/daq-server';
+import { Recorder } from './record.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -19,6 +20,8 @@ const FRAMES = arg('--frames', 400);
 
 interface Case {
   label: string;
+  /** the record's id */
+  id: string;
   detector: string;
   hz: number;
   scene: Record<string, unknown>;
@@ -27,10 +30,10 @@ interface Case {
 
 const SMX = { scene: 'serial_crystallography', seed: 1, hit_rate: 0.3, spots_per_hit: 40, spot_intensity: 600, pool_size: 16 };
 const CASES: Case[] = [
-  { label: 'jungfrau correction + assembly (legacy)', detector: 'sim-jungfrau-4m', hz: 1000, scene: { scene: 'dark', pool_size: 8 }, processing: { pipeline: 'legacy', keep_frames: false } },
-  { label: 'smx on Jungfrau 4M', detector: 'sim-jungfrau-4m', hz: 1000, scene: SMX, processing: { pipeline: 'smx', npt: 500, keep_frames: false } },
-  { label: 'azint (bbox) on Eiger 4M', detector: 'sim-eiger-4m', hz: 750, scene: { scene: 'powder', pool_size: 8 }, processing: { pipeline: 'azint', npt: 1000, keep_frames: false } },
-  { label: 'smx on Eiger 500k', detector: 'sim-eiger-500k', hz: 5000, scene: { ...SMX, pool_size: 64 }, processing: { pipeline: 'smx', npt: 500, keep_frames: false } },
+  { label: 'jungfrau correction + assembly (legacy)', id: 'legacy_jungfrau4m', detector: 'sim-jungfrau-4m', hz: 1000, scene: { scene: 'dark', pool_size: 8 }, processing: { pipeline: 'legacy', keep_frames: false } },
+  { label: 'smx on Jungfrau 4M', id: 'smx_jungfrau4m', detector: 'sim-jungfrau-4m', hz: 1000, scene: SMX, processing: { pipeline: 'smx', npt: 500, keep_frames: false } },
+  { label: 'azint (bbox) on Eiger 4M', id: 'azint_bbox_eiger4m', detector: 'sim-eiger-4m', hz: 750, scene: { scene: 'powder', pool_size: 8 }, processing: { pipeline: 'azint', npt: 1000, keep_frames: false } },
+  { label: 'smx on Eiger 500k', id: 'smx_eiger500k', detector: 'sim-eiger-500k', hz: 5000, scene: { ...SMX, pool_size: 64 }, processing: { pipeline: 'smx', npt: 500, keep_frames: false } },
 ];
 
 async function measure(c: Case, receivers: number): Promise<{ fps: number; dropped: number }> {
@@ -94,6 +97,13 @@ if (SUSTAINED > 0) {
   const s = acq.status();
   service.shutdown();
   const mib = (b: number): number => Math.round(b / 2 ** 20);
+  new Recorder('pipelines').figure(`sustained.${c.id}.fps`, {
+    label: `sustained: ${c.label}, ${SUSTAINED} frames, ${receivers} receivers`,
+    value: s.counters.nb_frames_processed / seconds,
+    unit: 'frames/s',
+    higherIsBetter: true,
+    reference: { name: 'internal trigger rate', value: hz },
+  });
   console.log(`\nSustained: ${c.label}, ${SUSTAINED} frames, internal trigger ${hz} Hz, ${receivers} receivers`);
   console.table([
     {
@@ -113,9 +123,19 @@ if (SUSTAINED > 0) {
 }
 
 const rows = [];
+const rec = new Recorder('pipelines');
 for (const c of CASES) {
   const one = await measure(c, 1);
   const two = await measure(c, 2);
+  for (const [n, m] of [[1, one], [2, two]] as const) {
+    rec.figure(`${c.id}.fps_${n}receiver${n > 1 ? 's' : ''}`, {
+      label: `${c.label}, ${n} receiver(s), ${FRAMES} frames`,
+      value: m.fps,
+      unit: 'frames/s',
+      higherIsBetter: true,
+      reference: { name: 'detector rate asked for', value: c.hz },
+    });
+  }
   rows.push({
     pipeline: c.label,
     frames: FRAMES,

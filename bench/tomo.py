@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 import scipy.fft
+from record import Recorder  # bench/record.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -129,6 +130,21 @@ def main() -> None:
     print(f"daqlab / numpy, 1 thread: {wasm['slices_per_s'] / np_rate:.1f}x; {thr['threads']} threads / numpy: {thr['slices_per_s'] / np_rate:.1f}x; "
           f"first slice out after {thr['first_slice_ms']:.0f} ms; "
           f"max |daqlab − numpy| ({len(sub)} angles) = {diff:.1e} of the slice's range")
+    rec = Recorder("tomo")
+    np1 = "numpy FBP, 1 thread"
+    for key, name, one in (("js", "daqlab, 1 thread, JS loop", js), ("wasm_scalar", "daqlab, 1 thread, wasm scalar", scalar),
+                           ("wasm_simd", f"daqlab, 1 thread, wasm {wasm['kernel']}", wasm)):
+        rec.figure(f"{key}.filter_ms", one["filter_ms"], "ms", False, label=f"{name}: filter", reference=(np1, best_f * 1e3))
+        rec.figure(f"{key}.backproject_ms", one["backproject_ms"], "ms", False, label=f"{name}: back-projection",
+                   reference=(np1, best_b * 1e3))
+        rec.figure(f"{key}.slices_per_s", one["slices_per_s"], "slices/s", True, label=f"{name}: {a.cols}² slices/s",
+                   reference=(np1, np_rate))
+    rec.figure("workers.slices_per_s", thr["slices_per_s"], "slices/s", True,
+               label=f"daqlab, {thr['threads']} worker threads: {a.cols}² slices/s", reference=(np1, np_rate))
+    rec.figure("workers.slices_per_s_vs_scipy", thr["slices_per_s"], "slices/s", True,
+               label=f"daqlab, {thr['threads']} worker threads, beside numpy FBP with scipy.fft on all cores",
+               reference=("numpy FBP, scipy.fft all cores", 1 / t_scipy))
+    rec.figure("workers.first_slice_ms", thr["first_slice_ms"], "ms", False, label="first slice out of the workers")
     if diff > 1e-3:
         sys.exit("the two reconstructions differ")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "test"))
 from test_frontend import CHROMIUM, CHROMIUM_FLAGS, Lab, open_notebook, run_cell  # noqa: E402
+from record import Recorder, slug  # noqa: E402  (bench/record.py)
 
 SETUP = """import time, numpy as np
 from daqlab.widgets import Volume3D
@@ -90,6 +91,11 @@ def main() -> None:
                 for n, (total, lod_s, recv_s, view_s, full_s, msg_s) in first.items():
                     ref = "  (reference: a widget's fixed cost)" if n == 64 else "  (target < 2 s)"
                     print(f"{n:>7}³ {total:14.2f} {full_s:15.2f} {msg_s:17.2f} {lod_s:14.2f} {recv_s:18.2f} {view_s:15.2f}{ref}")
+                rec = Recorder("volume")
+                rec.figure("first_picture_512.s", first[512][0], "s", False, label="512³ MIP: cell start → first picture",
+                           reference=("64³: cell start → first picture", first[64][0]), target=2)
+                rec.figure("full_lod_512.s", first[512][4], "s", False, label="512³ MIP: cell start → full LOD drawn",
+                           reference=("64³: cell start → full LOD drawn", first[64][4]))
 
                 run_cell(page, 3)
                 wait_output(page, 3, "SHOWN 2")
@@ -111,6 +117,10 @@ def main() -> None:
                 print(f"\ncamera orbit, 256³ uint16 volume, canvas {size[0]}×{size[1]} px, {n} frames (target ≥ 20 fps)")
                 for name, fps, note in rows:
                     print(f"{name:>24}: {fps:7.1f} fps   {note}")
+                for name, fps, note in rows[1:]:
+                    rec.figure(f"orbit_256.{slug(name)}.fps", fps, "fps", True,
+                               label=f"256³ orbit, {name} ({note})", reference=("empty scene, same renderer and canvas", empty),
+                               target=20 if "rotating" in name else None)  # the target is on the adaptive (rotating) rate
                 browser.close()
         finally:
             lab.stop()
