@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { DaqError, type AcqState, type AcqStatus, type Counters, type TriggerMode } from '../protocol/index.js';
+import { DaqError, type AcqState, type AcqStatus, type Counters, type RunWarning, type TriggerMode } from '../protocol/index.js';
 import { DetectorFault, type DetectorRun, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
 import type { Scan } from '../store/types.js';
 import type { FrameSink, TruthRecorder } from '../processing/sink.js';
@@ -45,6 +45,12 @@ const UNPACED_AHEAD = 8;
 const UNPACED_WAIT = 0.001;
 /** Counter events per second while running. */
 const COUNTER_HZ = 5;
+/** The achieved rate may fall this much below the asked one (fraction) before the run says so. */
+const RATE_TOLERANCE = 0.1;
+/** Runs shorter than this (frames) are not judged on their rate: start-up dominates. */
+const MIN_FRAMES_FOR_RATE = 10;
+/** Window of the live rate (`fps`), seconds. */
+const FPS_WINDOW = 1;
 
 const now = (): number => performance.now() / 1000;
 /** wall clock with sub-millisecond resolution: frames' acquisition timestamps (clients compare it with their Date.now()) */
@@ -131,8 +137,59 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       scan: this.scan.key,
       elapsed: this.t0 ? (this.tEnd ?? now()) - this.t0 : null,
       fps: this.fps(),
+      rate_asked: this.rateAsked(),
+      rate_achieved: this.rateAchieved(),
+      warnings: this.runWarnings(),
       finished: this.finishedValue,
     };
+  }
+
+  /** The frame rate the run asked for (internal trigger: 1 / (expo_time + latency_time)); null when triggers pace it. */
+  private rateAsked(): number | null {
+    const acq = this.params.acquisition;
+    return acq.trigger_mode === 'internal' && this.period > 0 ? 1 / this.period : null;
+  }
+
+  /** Average frames acquired per second since start (to the end once stopped); null before start. */
+  private rateAchieved(): number | null {
+    if (!this.t0) return null;
+    const dt = (this.tEnd ?? now()) - this.t0;
+    return dt > 0 ? this.counters.nb_frames_acquired / dt : null;
+  }
+
+  /**
+   * What a person must know about how the run went, for the scan's logbook:
+   * frames dropped by processing, and a detector that could not keep the asked rate.
+   */
+  private runWarnings(): RunWarning[] {
+    const c = this.counters;
+    const out: RunWarning[] = [];
+    if (c.nb_frames_dropped > 0) {
+      const pct = (100 * c.nb_frames_dropped) / Math.max(1, c.nb_frames_acquired);
+      out.push({
+        kind: 'dropped_frames',
+        message:
+          `${c.nb_frames_dropped} of ${c.nb_frames_acquired} frames (${pct.toFixed(1)} %) were dropped: processing did not keep up. ` +
+          'A detector cannot be slowed down: give it more receivers (processing.nb_receivers, topology "dynamic"), ' +
+          'a larger processing.max_pending for bursts, or a lower frame rate (README: "Sizing receivers")',
+      });
+    }
+    const asked = this.rateAsked();
+    const achieved = this.rateAchieved();
+    if (asked !== null && achieved !== null && c.nb_frames_acquired >= MIN_FRAMES_FOR_RATE && achieved < asked * (1 - RATE_TOLERANCE)) {
+      out.push({
+        kind: 'frame_rate',
+        message:
+          `${this.detector} acquired at ${achieved.toPrecision(3)} frames/s instead of the ${asked.toPrecision(3)} frames/s asked ` +
+          '(the simulator could not make frames that fast on this machine)',
+      });
+    }
+    return out;
+  }
+
+  /** The detector has stopped acquiring (STOPPED or FAULT), whether or not results are still draining. */
+  private ended(): boolean {
+    return this.stateValue === 'STOPPED' || this.stateValue === 'FAULT';
   }
 
   private check(command: Command): void {
@@ -175,12 +232,14 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   /** Graceful stop: what was acquired is kept (and, once pipelines exist, processed). */
   stop(): void {
+    if (this.ended()) return; // nothing left to stop: a finished run is not an error
     this.check('stop');
     this.finish('stopped');
   }
 
   /** Immediate stop. Frames already stored stay readable; the scan records that it was aborted. */
   abort(): void {
+    if (this.ended()) return;
     this.check('abort');
     this.finish('aborted');
   }
@@ -279,13 +338,20 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.sink.submit(batch);
   }
 
+  /**
+   * The one rate clients show: frames acquired per second over the last
+   * FPS_WINDOW seconds while running; once the detector has stopped, the average
+   * over the run (rate_achieved), so the last number shown agrees with the totals.
+   */
   private fps(): number {
+    if (this.tEnd !== null || !this.t0) return this.rateAchieved() ?? 0;
     const s = this.rateSamples;
     const t = now();
     s.push({ t, n: this.counters.nb_frames_acquired });
-    while (s.length > 2 && t - s[0].t > 1) s.shift();
+    while (s.length > 2 && t - s[1].t >= FPS_WINDOW) s.shift();
     const dt = t - s[0].t;
-    return dt > 0 ? (s[s.length - 1].n - s[0].n) / dt : 0;
+    // first moments of the run: the average since start
+    return dt > 0 ? (s[s.length - 1].n - s[0].n) / dt : (this.rateAchieved() ?? 0);
   }
 
   // ------------------------------------------------------------ ending
@@ -340,7 +406,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.closing = true;
     if (!this.saver) return this.closed(reason);
     // the master records how the scan ended
-    if (this.scan.state !== 'CLOSED') this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
+    if (this.scan.state !== 'CLOSED') this.scan.updateInfo(this.endInfo(reason));
     this.saver.finish(reason).then(
       () => this.closed(reason),
       (err) => this.closed(`${reason}; saving failed: ${String(err)}`),
@@ -349,11 +415,22 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   private closing = false;
 
+  /** How the run ended, for the scan info (and the master file): counters, rates asked and achieved, warnings. */
+  private endInfo(reason: string): Record<string, unknown> {
+    return {
+      end_time: new Date().toISOString(),
+      end_reason: reason,
+      counters: { ...this.counters, nb_frames_transferred: [...this.counters.nb_frames_transferred] },
+      frame_rate: { asked: this.rateAsked(), achieved: this.rateAchieved() },
+      warnings: this.runWarnings().map((w) => w.message),
+    };
+  }
+
   private closed(reason: string): void {
     if (this.finishedValue) return;
     this.finishedValue = true;
     if (this.scan.state !== 'CLOSED') {
-      this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
+      this.scan.updateInfo(this.endInfo(reason));
       this.scan.setState('STOPPED');
       this.scan.close();
     }
