@@ -47,6 +47,8 @@ const UNPACED_WAIT = 0.001;
 const COUNTER_HZ = 5;
 /** The achieved rate may fall this much below the asked one (fraction) before the run says so. */
 const RATE_TOLERANCE = 0.1;
+/** Lateness of the last frame (s) that timers alone may cause on a busy machine: not a slow detector. */
+const TIMER_SLACK = 0.05;
 /** Runs shorter than this (frames) are not judged on their rate: start-up dominates. */
 const MIN_FRAMES_FOR_RATE = 10;
 /** Window of the live rate (`fps`), seconds. */
@@ -74,6 +76,8 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   private timer: (() => void) | null = null;
   private counterTimer: NodeJS.Timeout | null = null;
   private rateSamples: { t: number; n: number }[] = [];
+  /** when the newest frame was acquired (s of `now()`) */
+  private tLastFrame = 0;
 
   constructor(
     readonly detector: string,
@@ -158,6 +162,19 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   }
 
   /**
+   * The frames came clearly later than their period says: the time to frame n
+   * exceeds the ideal one ((n - 1) · period + expo_time) by more than
+   * RATE_TOLERANCE plus the timers' slack (a loaded event loop delays the last frame a little).
+   */
+  private tooSlow(): boolean {
+    const n = this.counters.nb_frames_acquired;
+    if (!this.t0 || n < 1) return false;
+    const elapsed = this.tLastFrame - this.t0; // not tEnd: a stop() between frames is not slowness
+    const ideal = (n - 1) * this.period + this.params.acquisition.expo_time;
+    return elapsed > ideal * (1 + RATE_TOLERANCE) + TIMER_SLACK;
+  }
+
+  /**
    * What a person must know about how the run went, for the scan's logbook:
    * frames dropped by processing, and a detector that could not keep the asked rate.
    */
@@ -176,7 +193,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     }
     const asked = this.rateAsked();
     const achieved = this.rateAchieved();
-    if (asked !== null && achieved !== null && c.nb_frames_acquired >= MIN_FRAMES_FOR_RATE && achieved < asked * (1 - RATE_TOLERANCE)) {
+    if (asked !== null && achieved !== null && c.nb_frames_acquired >= MIN_FRAMES_FOR_RATE && this.tooSlow()) {
       out.push({
         kind: 'frame_rate',
         message:
@@ -332,6 +349,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   private store(batch: ReceivedFrame[]): void {
     if (batch.length === 0) return;
+    this.tLastFrame = now();
     this.counters.nb_frames_acquired += batch.length;
     this.counters.nb_frames_invalid += batch.reduce((n, f) => n + (f.valid ? 0 : 1), 0);
     this.truth.record(batch);
