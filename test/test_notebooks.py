@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+import daqlab
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
@@ -28,6 +31,13 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         # the LiveImage was created in the kernel (headless, no view renders it: nothing may fail)
         views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
         assert views and "ROIs drawn so far: []" in text
+        # what Python prints is what the chart shows: the hit fraction of the last frames, from the stream
+        printed = re.search(r"hit fraction over the last (\d+) frames: (\d+%)", text)
+        assert printed, text
+        with daqlab.connect(server.url) as c:
+            scan = max(c.scans.search(name="quickstart-smx"), key=lambda s: s.seq)
+            events = [e for e in scan.streams["peak_counter"][:] if not e.get("invalid")][-int(printed[1]):]
+        assert printed[2] == f"{sum(e['is_hit'] for e in events) / len(events):.0%}"
     if path.name.startswith("01-"):
         assert "in order: True" in text
         assert "IndexWontBeThereError" in text and "StateError" in text
@@ -38,6 +48,7 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         # the Volume3D view of the volume stream was created, its cut planes and mode set from Python
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "mip 64 70" in text
+        assert "[] mip" not in text  # nothing the browser measures is printed before it could arrive
 
 
 def slurm_server(request, monkeypatch):

@@ -15,7 +15,8 @@ def test_python_constants_match_the_typescript_protocol():
         "import('./daq-server/dist/src/protocol/index.js').then(p => console.log(JSON.stringify("
         "{ops: p.OPS, events: p.EVENTS, errors: p.ERROR_TYPES, states: p.ACQ_STATES, scan_states: p.SCAN_STATES,"
         " max: p.MAX_MESSAGE_BYTES, version: p.PROTOCOL_VERSION, header: p.DATA_HEADER_FIELDS,"
-        " compressions: p.COMPRESSIONS, meta_compression: p.META_COMPRESSION, sub_modes: p.SUB_MODES})))"
+        " compressions: p.COMPRESSIONS, meta_compression: p.META_COMPRESSION, sub_modes: p.SUB_MODES,"
+        " run_warnings: p.RUN_WARNING_KINDS})))"
     )
     out = json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
     assert sorted(P.OPS) == sorted(out["ops"])
@@ -27,3 +28,4 @@ def test_python_constants_match_the_typescript_protocol():
     assert list(P.COMPRESSIONS) == out["compressions"]
     assert P.META_COMPRESSION == out["meta_compression"]
     assert list(P.SUB_MODES) == out["sub_modes"]
+    assert list(P.RUN_WARNING_KINDS) == out["run_warnings"]

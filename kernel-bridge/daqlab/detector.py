@@ -9,10 +9,12 @@ import numpy as np
 
 from . import _protocol as P
 from ._arrow import decode
+from .errors import public_api
 
 __all__ = ["Detector"]
 
 
+@public_api
 class Detector:
     """One detector. Get it with ``client.detector(name)``."""
 

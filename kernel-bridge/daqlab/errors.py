@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import builtins
-from typing import Any
+import functools
+import inspect
+import os
+from typing import Any, Callable, TypeVar
 
 from . import _protocol as P
 
@@ -11,7 +14,7 @@ __all__ = [
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError",
     "AuthError", "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "error_from_body",
-    "SlurmUnavailable",
+    "SlurmUnavailable", "DaqlabWarning", "DroppedFramesWarning", "FrameRateWarning", "public_api",
 ]
 
 
@@ -140,8 +143,21 @@ class ServerError(DaqlabError):
     type = P.ERR_INTERNAL
 
 
-class DataGapWarning(UserWarning):
+class DaqlabWarning(UserWarning):
+    """Base of the warnings daqlab gives about a run (filter them with ``warnings.filterwarnings``)."""
+
+
+class DataGapWarning(DaqlabWarning):
     """A lossless subscription skipped items the server could no longer deliver."""
+
+
+class DroppedFramesWarning(DaqlabWarning):
+    """Processing did not keep up and frames were dropped (``Acquisition.wait``): the
+    detector cannot be slowed down, so size the receivers (README, "Sizing receivers")."""
+
+
+class FrameRateWarning(DaqlabWarning):
+    """The detector acquired clearly slower than the frame rate the run asked for."""
 
 
 _BY_TYPE: dict[str, type[DaqlabError]] = {
@@ -165,3 +181,46 @@ def error_from_body(body: Any, op: str | None = None) -> DaqlabError:
     if cls is ServerError and etype == P.ERR_INTERNAL:
         message = f"server internal error{f' in {op}' if op else ''}: {message}"
     return cls(message, body)
+
+
+# ------------------------------------------------------------ short tracebacks
+_F = TypeVar("_F", bound=Callable)
+
+#: ``DAQLAB_FULL_TRACEBACKS=1`` keeps the client's internal frames in tracebacks (for debugging daqlab)
+_FULL = os.environ.get("DAQLAB_FULL_TRACEBACKS", "") not in ("", "0")
+
+
+def _trimmed(fn: _F) -> _F:
+    """``fn`` re-raising the errors the server reports (DaqlabError) and a lost server
+    (ConnectionError) from its own frame, so the traceback a user sees ends at the call they
+    made: the client's internal frames (request, connection, reader) are dropped. The frame
+    itself is hidden by IPython and pytest (``__tracebackhide__``)."""
+    if inspect.isgeneratorfunction(fn):
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841 - read by IPython and pytest
+        try:
+            return fn(*args, **kwargs)
+        except (DaqlabError, ConnectionError) as err:
+            if _FULL:
+                raise
+            raise err.with_traceback(None)
+
+    return call  # type: ignore[return-value]
+
+
+def public_api(cls: type) -> type:
+    """Class decorator: every public method and property of ``cls`` raises daqlab's errors
+    with a short traceback (see ``_trimmed``)."""
+    for name, attr in list(vars(cls).items()):
+        if name.startswith("_") and name != "__getitem__":
+            continue
+        if isinstance(attr, property):
+            setattr(cls, name, property(_trimmed(attr.fget) if attr.fget else None, attr.fset, attr.fdel, attr.__doc__))
+        elif isinstance(attr, (staticmethod, classmethod)):
+            continue
+        elif inspect.isfunction(attr):
+            setattr(cls, name, _trimmed(attr))
+    return cls

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Iterator
 
 from . import _protocol as P
-from .errors import NotFoundError
+from .errors import NotFoundError, public_api
 
 __all__ = ["Scans", "Scan"]
 
 
+@public_api
 class Scans:
     """``client.scans``: discovery of scans.
 
@@ -70,6 +71,7 @@ class Scans:
         return f"<daqlab.Scans of {self._client.url}>"
 
 
+@public_api
 class Scan:
     """One scan: identity, info, state and named streams of arrays or events."""
 

@@ -276,7 +276,8 @@ def test_wait_progress_bar_until_stopped(client, capsys, fake):
     stopper.join()
     err = capsys.readouterr().err
     last = err.replace("\r", "\n").strip().splitlines()[-1]
-    assert "frame [" in last and "/" not in last.split("frame [")[0]  # a count, no total
+    # a count, no total, and said to be continuous
+    assert "frames, continuous until stop() [" in last and "/" not in last.split(" [")[0]
 
 
 def test_calibration_maps(client):

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { DaqError, type AcqState, type AcqStatus, type Counters, type TriggerMode } from '../protocol/index.js';
+import { DaqError, type AcqState, type AcqStatus, type Counters, type RunWarning, type TriggerMode } from '../protocol/index.js';
 import { DetectorFault, type DetectorRun, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
 import type { Scan } from '../store/types.js';
 import type { FrameSink, TruthRecorder } from '../processing/sink.js';
@@ -45,6 +45,14 @@ const UNPACED_AHEAD = 8;
 const UNPACED_WAIT = 0.001;
 /** Counter events per second while running. */
 const COUNTER_HZ = 5;
+/** The achieved rate may fall this much below the asked one (fraction) before the run says so. */
+const RATE_TOLERANCE = 0.1;
+/** Lateness of the last frame (s) that timers alone may cause on a busy machine: not a slow detector. */
+const TIMER_SLACK = 0.05;
+/** Runs shorter than this (frames) are not judged on their rate: start-up dominates. */
+const MIN_FRAMES_FOR_RATE = 10;
+/** Window of the live rate (`fps`), seconds. */
+const FPS_WINDOW = 1;
 
 const now = (): number => performance.now() / 1000;
 /** wall clock with sub-millisecond resolution: frames' acquisition timestamps (clients compare it with their Date.now()) */
@@ -68,6 +76,8 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   private timer: (() => void) | null = null;
   private counterTimer: NodeJS.Timeout | null = null;
   private rateSamples: { t: number; n: number }[] = [];
+  /** when the newest frame was acquired (s of `now()`) */
+  private tLastFrame = 0;
 
   constructor(
     readonly detector: string,
@@ -131,8 +141,72 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       scan: this.scan.key,
       elapsed: this.t0 ? (this.tEnd ?? now()) - this.t0 : null,
       fps: this.fps(),
+      rate_asked: this.rateAsked(),
+      rate_achieved: this.rateAchieved(),
+      warnings: this.runWarnings(),
       finished: this.finishedValue,
     };
+  }
+
+  /** The frame rate the run asked for (internal trigger: 1 / (expo_time + latency_time)); null when triggers pace it. */
+  private rateAsked(): number | null {
+    const acq = this.params.acquisition;
+    return acq.trigger_mode === 'internal' && this.period > 0 ? 1 / this.period : null;
+  }
+
+  /** Average frames acquired per second since start (to the end once stopped); null before start. */
+  private rateAchieved(): number | null {
+    if (!this.t0) return null;
+    const dt = (this.tEnd ?? now()) - this.t0;
+    return dt > 0 ? this.counters.nb_frames_acquired / dt : null;
+  }
+
+  /**
+   * The frames came clearly later than their period says: the time to frame n
+   * exceeds the ideal one ((n - 1) · period + expo_time) by more than
+   * RATE_TOLERANCE plus the timers' slack (a loaded event loop delays the last frame a little).
+   */
+  private tooSlow(): boolean {
+    const n = this.counters.nb_frames_acquired;
+    if (!this.t0 || n < 1) return false;
+    const elapsed = this.tLastFrame - this.t0; // not tEnd: a stop() between frames is not slowness
+    const ideal = (n - 1) * this.period + this.params.acquisition.expo_time;
+    return elapsed > ideal * (1 + RATE_TOLERANCE) + TIMER_SLACK;
+  }
+
+  /**
+   * What a person must know about how the run went, for the scan's logbook:
+   * frames dropped by processing, and a detector that could not keep the asked rate.
+   */
+  private runWarnings(): RunWarning[] {
+    const c = this.counters;
+    const out: RunWarning[] = [];
+    if (c.nb_frames_dropped > 0) {
+      const pct = (100 * c.nb_frames_dropped) / Math.max(1, c.nb_frames_acquired);
+      out.push({
+        kind: 'dropped_frames',
+        message:
+          `${c.nb_frames_dropped} of ${c.nb_frames_acquired} frames (${pct.toFixed(1)} %) were dropped: processing did not keep up. ` +
+          'A detector cannot be slowed down: give it more receivers (processing.nb_receivers, topology "dynamic"), ' +
+          'a larger processing.max_pending for bursts, or a lower frame rate (README: "Sizing receivers")',
+      });
+    }
+    const asked = this.rateAsked();
+    const achieved = this.rateAchieved();
+    if (asked !== null && achieved !== null && c.nb_frames_acquired >= MIN_FRAMES_FOR_RATE && this.tooSlow()) {
+      out.push({
+        kind: 'frame_rate',
+        message:
+          `${this.detector} acquired at ${achieved.toPrecision(3)} frames/s instead of the ${asked.toPrecision(3)} frames/s asked ` +
+          '(the simulator could not make frames that fast on this machine)',
+      });
+    }
+    return out;
+  }
+
+  /** The detector has stopped acquiring (STOPPED or FAULT), whether or not results are still draining. */
+  private ended(): boolean {
+    return this.stateValue === 'STOPPED' || this.stateValue === 'FAULT';
   }
 
   private check(command: Command): void {
@@ -175,12 +249,14 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   /** Graceful stop: what was acquired is kept (and, once pipelines exist, processed). */
   stop(): void {
+    if (this.ended()) return; // nothing left to stop: a finished run is not an error
     this.check('stop');
     this.finish('stopped');
   }
 
   /** Immediate stop. Frames already stored stay readable; the scan records that it was aborted. */
   abort(): void {
+    if (this.ended()) return;
     this.check('abort');
     this.finish('aborted');
   }
@@ -273,19 +349,27 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   private store(batch: ReceivedFrame[]): void {
     if (batch.length === 0) return;
+    this.tLastFrame = now();
     this.counters.nb_frames_acquired += batch.length;
     this.counters.nb_frames_invalid += batch.reduce((n, f) => n + (f.valid ? 0 : 1), 0);
     this.truth.record(batch);
     this.sink.submit(batch);
   }
 
+  /**
+   * The one rate clients show: frames acquired per second over the last
+   * FPS_WINDOW seconds while running; once the detector has stopped, the average
+   * over the run (rate_achieved), so the last number shown agrees with the totals.
+   */
   private fps(): number {
+    if (this.tEnd !== null || !this.t0) return this.rateAchieved() ?? 0;
     const s = this.rateSamples;
     const t = now();
     s.push({ t, n: this.counters.nb_frames_acquired });
-    while (s.length > 2 && t - s[0].t > 1) s.shift();
+    while (s.length > 2 && t - s[1].t >= FPS_WINDOW) s.shift();
     const dt = t - s[0].t;
-    return dt > 0 ? (s[s.length - 1].n - s[0].n) / dt : 0;
+    // first moments of the run: the average since start
+    return dt > 0 ? (s[s.length - 1].n - s[0].n) / dt : (this.rateAchieved() ?? 0);
   }
 
   // ------------------------------------------------------------ ending
@@ -340,7 +424,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.closing = true;
     if (!this.saver) return this.closed(reason);
     // the master records how the scan ended
-    if (this.scan.state !== 'CLOSED') this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
+    if (this.scan.state !== 'CLOSED') this.scan.updateInfo(this.endInfo(reason));
     this.saver.finish(reason).then(
       () => this.closed(reason),
       (err) => this.closed(`${reason}; saving failed: ${String(err)}`),
@@ -349,11 +433,22 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
 
   private closing = false;
 
+  /** How the run ended, for the scan info (and the master file): counters, rates asked and achieved, warnings. */
+  private endInfo(reason: string): Record<string, unknown> {
+    return {
+      end_time: new Date().toISOString(),
+      end_reason: reason,
+      counters: { ...this.counters, nb_frames_transferred: [...this.counters.nb_frames_transferred] },
+      frame_rate: { asked: this.rateAsked(), achieved: this.rateAchieved() },
+      warnings: this.runWarnings().map((w) => w.message),
+    };
+  }
+
   private closed(reason: string): void {
     if (this.finishedValue) return;
     this.finishedValue = true;
     if (this.scan.state !== 'CLOSED') {
-      this.scan.updateInfo({ end_time: new Date().toISOString(), end_reason: reason, counters: this.counters });
+      this.scan.updateInfo(this.endInfo(reason));
       this.scan.setState('STOPPED');
       this.scan.close();
     }

@@ -21,7 +21,8 @@ export const ACQUISITION_SCHEMA: JsonSchema = {
       minimum: 0,
       maximum: 1e12,
       default: 1,
-      description: 'Frames to acquire; 0 acquires until stopped.',
+      description: 'Frames to acquire; 0 = continuous: acquire until stop() (or abort()).',
+      errorHint: '0 = continuous: acquire until stop()',
     },
     expo_time: {
       type: 'number',

@@ -6,7 +6,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parameterError, type FieldError } from '../protocol/index.js';
 import type { JsonSchema } from '../detectors/plugin.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
+// verbose: errors carry their schema, whose `errorHint` (a daqlab keyword) completes the message
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, verbose: true });
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
 const dotted = (instancePath: string): string =>
@@ -18,7 +19,14 @@ const dotted = (instancePath: string): string =>
 
 const join = (base: string, key: string): string => (base ? `${base}.${key}` : key);
 
+/** The message of `e`, completed by its schema's `errorHint` (what a valid value means) when it has one. */
 function toFieldError(e: ErrorObject): FieldError {
+  const error = describe(e);
+  const hint = (e.parentSchema as { errorHint?: unknown } | undefined)?.errorHint;
+  return typeof hint === 'string' && e.keyword !== 'additionalProperties' ? { ...error, message: `${error.message} (${hint})` } : error;
+}
+
+function describe(e: ErrorObject): FieldError {
   const at = dotted(e.instancePath);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {

@@ -131,6 +131,14 @@ export interface Counters {
   nb_frames_invalid: number;
 }
 
+/** What went wrong in a run that still completed: frames dropped by processing, a detector slower than asked. */
+export const RUN_WARNING_KINDS = ['dropped_frames', 'frame_rate'] as const;
+export type RunWarningKind = (typeof RUN_WARNING_KINDS)[number];
+export interface RunWarning {
+  kind: RunWarningKind;
+  message: string;
+}
+
 export interface AcqStatus {
   uuid: string;
   detector: string;
@@ -143,8 +151,17 @@ export interface AcqStatus {
   scan: string;
   /** wall-clock seconds since start, null before start */
   elapsed: number | null;
-  /** recent acquisition rate in frames/s */
+  /**
+   * the acquisition rate in frames/s: frames acquired over the last second while
+   * RUNNING; once the detector stopped, the average over the run (= rate_achieved)
+   */
   fps: number;
+  /** frames/s the run asked for (internal trigger: 1 / (expo_time + latency_time)); null when triggers pace it */
+  rate_asked: number | null;
+  /** frames acquired / elapsed: the average rate since start (to the end once stopped); null before start */
+  rate_achieved: number | null;
+  /** frames dropped, rate not kept: said by wait() and recorded in the scan info (`warnings`) */
+  warnings: RunWarning[];
   /**
    * the acquisition has ended and processing has drained: every result is in
    * the store and the scan is closed (state STOPPED or FAULT, and nothing left to come)
