@@ -101,7 +101,7 @@ def main() -> None:
                 wait_output(page, 3, "SHOWN 2")
                 page.wait_for_function(f"() => {VOL.format(i=2)}?.dataset.firstPictureAt", timeout=120000)
                 page.locator(".daqlab-volume3d").nth(2).scroll_into_view_if_needed()
-                size = page.evaluate(f"() => {{ const c = {VOL.format(i=2)}.querySelector('canvas'); return [c.clientWidth, c.clientHeight]; }}")
+                size = page.evaluate(f"() => {{ const c = {VOL.format(i=2)}.querySelector('.daqlab-vol-stage canvas'); return [c.clientWidth, c.clientHeight]; }}")
                 hooks = f"{VOL.format(i=2)}.daqlabVolume"
                 n = args.frames
                 empty = page.evaluate(f"() => {hooks}.emptyRate({n})")

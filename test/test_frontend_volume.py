@@ -78,7 +78,7 @@ def canvas(page, i: int, name: str, after: int | None = None) -> np.ndarray:
     time.sleep(0.3)  # a draw scheduled by the same change (e.g. after a slice arrived)
     # a quick frame (fewer pixels) is followed by a full-quality one once nothing changes
     page.wait_for_function(f"() => ({VOLUME_JS})({i}).dataset.quality === 'full'", timeout=30000)
-    png = page.locator(".daqlab-volume3d").nth(i).locator("canvas").screenshot(path=str(ARTIFACTS / f"volume-{name}.png"))
+    png = page.locator(".daqlab-volume3d").nth(i).locator(".daqlab-vol-stage canvas").screenshot(path=str(ARTIFACTS / f"volume-{name}.png"))
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
 
@@ -99,7 +99,7 @@ def test_volume3d_in_jupyterlab(lab, daq, browser):
         open_notebook(page, lab, "volume.ipynb")
         run(page, 0, "READY")
         vol = page.locator(".daqlab-volume3d").first
-        vol.locator("canvas").wait_for(timeout=60000)
+        vol.locator(".daqlab-vol-stage canvas").wait_for(timeout=60000)
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
 
         # the 2D slice view of z = 20 at full resolution: known values at known screen positions
@@ -113,7 +113,7 @@ def test_volume3d_in_jupyterlab(lab, daq, browser):
                 grey = round(255 * 100 * np.exp(-(4 / 9) ** 2) / 100)
             assert np.all(np.abs(value - grey) <= 3), f"voxel (20, {row}, {col}) drawn as {value} at {p}, expected grey {grey}"
         # the cursor readout names the voxel and its value
-        box = vol.locator("canvas").bounding_box()
+        box = vol.locator(".daqlab-vol-stage canvas").bounding_box()
         p = at(6, 44)
         page.mouse.move(box["x"] + p["x"], box["y"] + p["y"])
         assert vol.locator(".daqlab-vol-readout").inner_text() == "z=20, y=6, x=44: 100"
@@ -124,6 +124,18 @@ def test_volume3d_in_jupyterlab(lab, daq, browser):
         mip = canvas(page, 0, "mip", after=n)
         assert len(np.unique(mip.reshape(-1, 3), axis=0)) > 20, "the MIP is nearly uniform: nothing drawn?"
         assert (mip.sum(axis=2) > 60).mean() > 0.02, "the MIP covers almost nothing"
+        # a colour bar says what the colours mean (vmin 0, vmax 100), and empty plane boxes read "off"
+        bar = vol.locator(".daqlab-li-colorbar .daqlab-li-barlabels span")
+        assert [bar.nth(k).inner_text() for k in range(bar.count())] == ["100", "50", "0"]
+        assert vol.locator("input[data-trait='slice_y']").get_attribute("placeholder") == "off"
+        assert "index of the y cut plane" in vol.locator("input[data-trait='slice_y']").get_attribute("title")
+        # the axis labels sit outside the box, pushed away from its centre: none covers the middle of the picture
+        cb = vol.locator(".daqlab-vol-stage canvas").bounding_box()
+        for k in range(vol.locator(".daqlab-vol-axis").count()):
+            lb = vol.locator(".daqlab-vol-axis").nth(k).bounding_box()
+            mx, my = cb["x"] + cb["width"] / 2, cb["y"] + cb["height"] / 2
+            assert not (lb["x"] < mx < lb["x"] + lb["width"] and lb["y"] < my < lb["y"] + lb["height"]), lb
+        vol.screenshot(path=str(ARTIFACTS / "volume-widget-mip.png"))
         n = renders(page, 0)
         run(page, 2, "ISO30")
         iso30 = canvas(page, 0, "iso30", after=n)
@@ -145,14 +157,14 @@ def test_volume3d_in_jupyterlab(lab, daq, browser):
         out = run(page, 6, "PNG")
         m = re.search(r"PNG (True|False) \((\d+), (\d+)\) (\d+)", out)
         assert m and m.group(1) == "True", out
-        cbox = vol.locator("canvas").bounding_box()
+        cbox = vol.locator(".daqlab-vol-stage canvas").bounding_box()
         assert (int(m.group(2)), int(m.group(3))) == (round(cbox["width"]), round(cbox["height"])), (out, cbox)
         assert int(m.group(4)) > 10, f"the PNG is nearly uniform: {out}"
 
         # a complex volume: amplitude and phase differ
         run(page, 7, "COMPLEX")
         cvol = page.locator(".daqlab-volume3d").nth(1)
-        cvol.locator("canvas").wait_for(timeout=30000)
+        cvol.locator(".daqlab-vol-stage canvas").wait_for(timeout=30000)
         page.wait_for_function(f"() => Number(({VOLUME_JS})(1).dataset.firstPictureMs ?? -1) >= 0", timeout=30000)
         amp = canvas(page, 1, "complex-abs")
         assert cvol.locator("select[title='complex_mode']").is_visible()
@@ -163,7 +175,7 @@ def test_volume3d_in_jupyterlab(lab, daq, browser):
 
         # the toolbar sets traits in Python
         vol.locator("select[title='mode']").select_option("composite")
-        thr = vol.locator("input[title='threshold']")
+        thr = vol.locator("input[data-trait='threshold']")
         thr.fill("42.5")
         thr.press("Enter")
         time.sleep(0.5)

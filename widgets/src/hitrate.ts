@@ -172,7 +172,7 @@ export class HitRateView extends DaqView {
           : [];
       const annotations =
         this.threshold !== null
-          ? [{ xref: 'paper', x: 1, yref: 'y', y: this.threshold, text: `hit threshold: ${this.threshold} peaks`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
+          ? [{ xref: 'paper', x: 1, yref: 'y', y: this.threshold, text: `min_nb_peaks ${this.threshold}`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
           : [];
       await Plotly.react(
         this.plot,

@@ -34,6 +34,7 @@ import { frontendSettings, onReconnect, onSettingsChanged } from './settings.js'
 import { chooseView, sameView, stillServes, visibleRect, type ViewRequest } from './viewspec.js';
 import { widgetIdentity } from './version.js';
 import { scanTitle, type ScanSummaryLike } from './daqview.js';
+import { ColorBar } from './colorbar.js';
 
 export class LiveImageModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -151,8 +152,7 @@ export class LiveImageView extends DOMWidgetView {
   private readout!: HTMLSpanElement;
   private fpsLabel!: HTMLSpanElement;
   private statusLabel!: HTMLSpanElement;
-  private bar!: HTMLCanvasElement;
-  private barLabels!: HTMLDivElement;
+  private readonly bar = new ColorBar();
   private pauseButton!: HTMLButtonElement;
   private liveButton!: HTMLButtonElement;
   private slider!: HTMLInputElement;
@@ -302,13 +302,7 @@ export class LiveImageView extends DOMWidgetView {
     this.overlay.append(this.peakCanvas);
     this.message = el('div', 'daqlab-li-message', 'connecting…');
     this.stage.append(this.overlay, this.message);
-    const barBox = el('div', 'daqlab-li-colorbar');
-    this.bar = el('canvas');
-    this.bar.width = 1;
-    this.bar.height = 256;
-    this.barLabels = el('div', 'daqlab-li-barlabels');
-    barBox.append(this.bar, this.barLabels);
-    body.append(this.stage, barBox);
+    body.append(this.stage, this.bar.el);
 
     const footer = el('div', 'daqlab-li-footer');
     this.readout = el('span', 'daqlab-li-readout', ' ');
@@ -869,7 +863,7 @@ export class LiveImageView extends DOMWidgetView {
     const width = this.stage.clientWidth || 640;
     const height = this.model.get('height') as number;
     this.stage.style.height = `${height}px`;
-    (this.bar.parentElement as HTMLElement).style.height = `${height}px`; // the colour bar spans the image area
+    this.bar.el.style.height = `${height}px`; // the colour bar spans the image area
     const dpr = window.devicePixelRatio || 1;
     if (this.renderer) this.renderer.setSize(width, height);
     else if (this.cpu) {
@@ -992,13 +986,7 @@ export class LiveImageView extends DOMWidgetView {
       (this.lut.image.data as Uint8Array).set(bytes);
     }
     this.lut.needsUpdate = true;
-    // the colour bar: high values at the top
-    const ctx = this.bar.getContext('2d');
-    if (ctx) {
-      const img = ctx.createImageData(1, 256);
-      for (let i = 0; i < 256; i++) img.data.set(bytes.subarray((255 - i) * 4, (255 - i) * 4 + 4), i * 4);
-      ctx.putImageData(img, 0, 0);
-    }
+    this.bar.setLut(bytes);
     this.draw();
   }
 
@@ -1018,7 +1006,7 @@ export class LiveImageView extends DOMWidgetView {
     }
     // labels at t = 1, 0.5, 0 (the middle label inverts the scale)
     const mid = scale === 'log' ? vmin + Math.expm1(0.5 * Math.log1p(vmax - vmin)) : scale === 'sqrt' ? vmin + 0.25 * (vmax - vmin) : (vmin + vmax) / 2;
-    this.barLabels.replaceChildren(...[vmax, mid, vmin].map((v) => el('span', '', formatValue(v))));
+    this.bar.setLabels([vmax, mid, vmin]);
     this.draw();
   }
 

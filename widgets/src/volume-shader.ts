@@ -69,11 +69,16 @@ void main() {
   vec2 b = hitBox(vOrigin, d);
   float t0 = max(b.x, 0.0);
   float t1 = b.y;
-  // the first shown cut plane in front ends the ray: the plane itself is drawn there
+  // a shown cut plane the ray meets inside the box: in composite mode the translucent volume in front of it
+  // is drawn over it (the ray ends there); MIP and iso-surfaces have no translucency to see through, so there
+  // the plane cuts the volume open: the ray is left to the plane (drawn before the volume), never hidden
   for (int a = 0; a < 3; a++) {
     if (planeOn[a] > 0.5 && abs(d[a]) > 1e-6) {
       float tp = (planes[a] - vOrigin[a]) / d[a];
-      if (tp > t0) t1 = min(t1, tp);
+      if (tp > t0 && tp < t1) {
+        if (mode != 2) discard;
+        t1 = tp;
+      }
     }
   }
   if (t1 <= t0) discard;

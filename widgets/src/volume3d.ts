@@ -16,6 +16,7 @@ import { MODE_CODE, PLANE_FRAGMENT, PLANE_VERTEX, VOLUME_FRAGMENT, VOLUME_VERTEX
 import { sliceToScreen, toTexture, type Vec3i } from './volume-math.js';
 import { StreamVolume } from './volume-stream.js';
 import { widgetIdentity } from './version.js';
+import { ColorBar } from './colorbar.js';
 
 export class Volume3DModel extends DOMWidgetModel {
   static override serializers: ISerializers = { ...DOMWidgetModel.serializers };
@@ -118,6 +119,8 @@ function planeGeometry(axis: number): THREE.BufferGeometry {
 export class Volume3DView extends DOMWidgetView {
   private stage!: HTMLDivElement;
   private labels!: HTMLDivElement;
+  /** what the colours mean: the colormap over the colour range, in data values */
+  private readonly bar = new ColorBar();
   private message!: HTMLDivElement;
   private statusLabel!: HTMLSpanElement;
   private readout!: HTMLSpanElement;
@@ -174,8 +177,19 @@ export class Volume3DView extends DOMWidgetView {
       const n = el('input', 'daqlab-vol-number');
       n.type = 'number';
       n.step = step;
-      n.title = name;
-      n.placeholder = name;
+      // an empty box means "none" (no cut plane, range from the data): say so instead of the trait's name
+      const hints: Record<string, string> = {
+        vmin: 'vmin: lower end of the colour range (empty: the data minimum)',
+        vmax: 'vmax: upper end of the colour range (empty: the data maximum)',
+        threshold: 'threshold: iso-surface value (empty: middle of the range)',
+        opacity: 'opacity of the composite rendering',
+        slice_z: 'index of the z cut plane (empty: none)',
+        slice_y: 'index of the y cut plane (empty: none)',
+        slice_x: 'index of the x cut plane (empty: none)',
+      };
+      n.title = hints[name] ?? name;
+      n.dataset.trait = name;
+      n.placeholder = name.startsWith('slice_') ? 'off' : name === 'vmin' || name === 'vmax' ? 'auto' : '';
       n.onchange = () => this.setAndSave({ [name]: n.value === '' ? null : Number(n.value) });
       this.inputs[name] = n;
       return n;
@@ -219,10 +233,12 @@ export class Volume3DView extends DOMWidgetView {
     this.labels = el('div', 'daqlab-vol-labels');
     this.message = el('div', 'daqlab-vol-message', 'loading the volume…');
     this.stage.append(this.labels, this.message);
+    const body = el('div', 'daqlab-vol-body');
+    body.append(this.stage, this.bar.el);
     const footer = el('div', 'daqlab-vol-footer');
     this.readout = el('span', 'daqlab-vol-readout', ' ');
     footer.append(this.readout);
-    this.el.append(toolbar, this.stage, footer);
+    this.el.append(toolbar, body, footer);
     (this.el as unknown as { daqlabVolume: unknown }).daqlabVolume = this.hooks();
 
     this.initGL();
@@ -557,6 +573,8 @@ export class Volume3DView extends DOMWidgetView {
       u.vmax.value = vmax;
       u.lut.value = this.lut;
     }
+    this.bar.setLabels([vmax, (vmin + vmax) / 2, vmin]);
+    this.bar.el.style.height = `${this.model.get('height') as number}px`;
     this.requestDraw();
   }
 
@@ -569,6 +587,7 @@ export class Volume3DView extends DOMWidgetView {
       (this.lut.image.data as Uint8Array).set(bytes);
     }
     this.lut.needsUpdate = true;
+    this.bar.setLut(bytes);
     this.requestDraw();
   }
 
@@ -732,12 +751,23 @@ export class Volume3DView extends DOMWidgetView {
       [new THREE.Vector3(-0.5, 0.5, -0.5), 1],
       [new THREE.Vector3(-0.5, -0.5, 0.5), 0],
     ];
+    // each label sits just outside the box, pushed away from the box's centre on screen, so it never covers
+    // the object: anchored on its side nearest the box
+    const centre = new THREE.Vector3().project(this.camera);
+    const screen = (v: THREE.Vector3) => [((v.x + 1) / 2) * width, ((1 - v.y) / 2) * height];
+    const [cx, cy] = screen(centre);
     for (const [p, a] of ends) {
       const w = p.clone().multiply(this.box.scale).project(this.camera);
       if (w.z > 1) continue;
+      const [x, y] = screen(w);
+      const dx = x - cx;
+      const dy = y - cy;
+      const len = Math.hypot(dx, dy) || 1;
       const label = el('span', 'daqlab-vol-axis', `${names[a]} ${formatValue(shape[a] * vs[a])} ${units}`);
-      label.style.left = `${((w.x + 1) / 2) * width}px`;
-      label.style.top = `${((1 - w.y) / 2) * height}px`;
+      label.dataset.axis = names[a];
+      label.style.left = `${x + (8 * dx) / len}px`;
+      label.style.top = `${y + (8 * dy) / len}px`;
+      label.style.transform = `translate(${dx < 0 ? '-100%' : '0'}, ${dy < 0 ? '-100%' : '0'})`;
       this.labels.append(label);
     }
   }
