@@ -18,11 +18,13 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(serverapp):
     from jupyter_server.utils import url_path_join
 
-    from .handlers import ROUTES
+    from .handlers import POOL, ROUTES
 
     base = serverapp.web_app.settings["base_url"]
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, PREFIX, name), cls) for name, cls in ROUTES])
     serverapp.log.info("daqlab HDF5 viewer endpoints at %s", url_path_join(base, PREFIX))
+    if getattr(serverapp, "io_loop", None) is not None:  # one reading process ready before the first view
+        serverapp.io_loop.add_callback(POOL.prestart)
 
 
 # the older name jupyter_server still looks for

@@ -34,6 +34,7 @@ class SelectionError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
 
 
 class Forbidden(SelectionError):
@@ -149,6 +150,10 @@ class Files:
             return self._walk(f, path, 0, field)[1]
         except _Missing:
             return None
+        except Forbidden as e:
+            if path in e.message:
+                raise
+            raise Forbidden(field, f"{path}: {e.message}") from None
 
     def link(self, group: h5py.Group, name: str):
         """The link `name` of `group`, not followed (None if there is none, or of a kind h5py
@@ -238,7 +243,10 @@ class Files:
                 raise
             except SelectionError:
                 return
-        src = self.resolve(src_file, dname, field)
-        if isinstance(src, h5py.Dataset):
-            self.check_vds(src, field, depth + 1)
+        try:
+            src = self.resolve(src_file, dname, field)
+            if isinstance(src, h5py.Dataset):
+                self.check_vds(src, field, depth + 1)
+        except Forbidden as e:
+            raise Forbidden(field, f"{what}: {e.message}") from None
 
