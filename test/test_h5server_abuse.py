@@ -115,7 +115,7 @@ def write_big_files(d: Path) -> None:
         # one chunk of 320 MiB of zeros, gzip-compressed to a few hundred kB: a decompression bomb
         shape = (1, 8192, 40960)
         bomb = f.create_dataset("bomb", shape=shape, dtype=np.uint8, chunks=shape, compression="gzip")
-        z = zlib.compressobj()
+        z = zlib.compressobj(1)
         block = bytes(2**20)
         payload = b"".join(z.compress(block) for _ in range(int(np.prod(shape)) // len(block))) + z.flush()
         bomb.id.write_direct_chunk((0, 0, 0), payload)
@@ -130,6 +130,7 @@ def js(tmp_path_factory):
     s.tmp = tmp
     write_abuse_files(tmp, s.root / "abuse")
     write_big_files(s.root / "abuse")
+    warm_up(s, 2)
     yield s
     unblock_fifos(s.root / "abuse")
     s.stop()

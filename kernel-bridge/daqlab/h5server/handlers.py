@@ -22,7 +22,7 @@ from tornado import web
 
 from . import limits
 from .confine import SelectionError
-from .pool import Busy, ReadPool, Timeout
+from .pool import Busy, ReadPool, Timeout, WorkerDied
 
 POOL = ReadPool(limits.WORKERS, limits.MAX_IN_FLIGHT)
 
@@ -94,6 +94,8 @@ class _H5Handler(APIHandler):
             return self._fail(503, f"the HDF5 viewer is busy ({e}): try again shortly")
         except Timeout:
             out = ("error", 504, "path", f"path: reading {path} of {rel} took longer than {limits.READ_TIMEOUT_S:g} s")
+        except WorkerDied:
+            out = ("error", 500, None, f"reading {path} of {rel} failed: the reading process ended")
         if out[0] == "bin":
             self._send_binary(out[1], out[2])
         elif out[0] == "json":

@@ -28,6 +28,10 @@ class Timeout(Exception):
     """The request outlasted its deadline (its worker was killed)."""
 
 
+class WorkerDied(Exception):
+    """The worker process ended while reading (a crash in HDF5 or a filter, or killed)."""
+
+
 class _Worker:
     """A worker process, started and ready (its imports done) when the constructor returns."""
 
@@ -123,8 +127,10 @@ class ReadPool:
                 result = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, w.conn.recv), left)
                 ok = True
                 return result
-            except (asyncio.TimeoutError, EOFError, OSError):
+            except asyncio.TimeoutError:
                 raise Timeout() from None
+            except (EOFError, OSError):
+                raise WorkerDied() from None
             finally:
                 if not ok:
                     w.kill()
