@@ -7,10 +7,10 @@ root can make the server read `/elsewhere/secret.h5`, or open a FIFO and hang a 
 
 - paths inside a file are walked here, one link at a time (`Files.resolve`): soft links are
   followed within the file, external links by opening the target file ourselves, never by HDF5;
-- every file HDF5 could pick for a link or a VDS source is checked, in HDF5's search order,
-  before anything opens it (`Files.locate`): a candidate that exists outside the root, or is
-  not a regular file (FIFO, device, folder), refuses the request (`Forbidden`, HTTP 403) even
-  where HDF5 might have skipped it;
+- every file HDF5 could pick for a link or a VDS source is checked before anything opens it
+  (`Files.locate`): any candidate that exists outside the root, or is not a regular file
+  (FIFO, device, folder), refuses the request (`Forbidden`, HTTP 403), even where HDF5 would
+  have picked another one first;
 - a VDS is read only after all its sources (and theirs, recursively) were checked (`check_vds`).
 
 One `Files` serves one request: it caches the files it opened, closes them at the end and
@@ -126,9 +126,11 @@ class Files:
         return out
 
     def locate(self, name: str, parent_file: str, env_var: str, what: str, field: str = "path") -> str | None:
-        """The file HDF5 would open for `name`, checked: None if there is none (HDF5 would find
-        nothing either); Forbidden if a candidate HDF5 would reach first is outside the root or
-        not a regular file."""
+        """The file HDF5 would open for `name` (the first candidate that is an HDF5 file), or
+        None if there is none (HDF5 finds nothing either). Forbidden if ANY candidate that exists
+        is outside the root or not a regular file: which one HDF5 settles on depends on its
+        version and on what is there at the moment it looks, so an ambiguous name is refused."""
+        found = None
         for cand in self.candidates(name, parent_file, env_var):
             if not os.path.exists(cand):
                 continue
@@ -137,9 +139,9 @@ class Files:
                 raise Forbidden(field, f"{what} points to {name!r}, which is outside the Jupyter root directory")
             if not is_regular(real):
                 raise Forbidden(field, f"{what} points to {name!r}, which is not a regular file")
-            if h5py.is_hdf5(real):
-                return real
-        return None
+            if found is None and h5py.is_hdf5(real):
+                found = real
+        return found
 
     # ---- paths inside files ----------------------------------------------------------
 

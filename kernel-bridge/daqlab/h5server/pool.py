@@ -98,9 +98,12 @@ class ReadPool:
     async def prestart(self, n: int = 1) -> None:
         """Start `n` workers ahead of the first request (so the first view does not wait for
         h5py to be imported)."""
-        for _ in range(n):
-            w = await self._acquire(time.monotonic())
-            await self._release(w)
+        try:
+            for _ in range(n):
+                w = await self._acquire(time.monotonic())
+                await self._release(w)
+        except (Timeout, RuntimeError):
+            pass  # busy already, or the start failed: requests start workers as they need them
 
     async def _release(self, w: _Worker | None) -> None:
         async with self._freed:
