@@ -136,14 +136,16 @@ def js(tmp_path_factory):
     s.stop()
 
 
-def unblock_fifos(d: Path) -> None:
+def unblock_fifos(d: Path, name: str = "pipe.h5") -> None:
     """A reader blocked in open() on a FIFO returns once a writer opens it (only matters when a
     server follows links to FIFOs: let its threads go so it can stop)."""
-    try:
-        fd = os.open(d / "pipe.h5", os.O_WRONLY | os.O_NONBLOCK)
-        os.close(fd)
-    except OSError:
-        pass
+    for _ in range(10):
+        try:
+            fd = os.open(d / name, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 def warm_up(server: JupyterServer, n: int) -> None:
@@ -224,31 +226,44 @@ def test_links_to_fifos_and_folders_fail_at_once_and_others_are_served(js):
         assert "not a regular file" in json.loads(body)["error"], body[:300]
 
 
-def test_a_slow_read_times_out_and_others_are_served(tmp_path):
-    """A read HDF5 takes long over (millions of chunks to visit) is answered 504 after
-    $DAQLAB_H5_TIMEOUT_S, and a normal request made meanwhile is served."""
+def test_slow_and_blocking_reads_time_out_and_others_are_served(tmp_path):
+    """Reads HDF5 takes long over (a million chunks to visit) or blocks in (an unlimited VDS,
+    whose sources HDF5 opens as soon as the dataset is opened, over a FIFO: no check can come
+    first) are answered 504 after $DAQLAB_H5_TIMEOUT_S, and a normal request made meanwhile is
+    served."""
     s = JupyterServer(tmp_path, extra_env={"DAQLAB_H5_TIMEOUT_S": "1"})
     try:
         with h5py.File(s.root / "slow.h5", "w") as f:  # 1.4 kB; a million chunks to visit: many seconds
             f.create_dataset("d", shape=(2**16, 2**16), dtype=np.uint8, chunks=(1, 1))
-        warm_up(s, 2)
-        with ThreadPoolExecutor(1) as ex:
+        with h5py.File(s.root / "src.h5", "w") as f:
+            f.create_dataset("d", data=np.arange(4.0), maxshape=(None,))
+        layout = h5py.VirtualLayout(shape=(4,), maxshape=(None,), dtype="f8")
+        layout[:h5py.h5s.UNLIMITED] = h5py.VirtualSource("src.h5", "d", shape=(4,), maxshape=(None,))[:h5py.h5s.UNLIMITED]
+        with h5py.File(s.root / "unlimited.h5", "w", libver="latest") as f:
+            f.create_virtual_dataset("v", layout, fillvalue=-1)
+        (s.root / "src.h5").unlink()
+        os.mkfifo(s.root / "src.h5")
+        warm_up(s, 3)
+        with ThreadPoolExecutor(2) as ex:
             t0 = time.monotonic()
-            fut = ex.submit(s.get_raw, "daqlab/h5/data", file="slow.h5", path="/d", select="0:512,0:2048",
-                            timeout=15)
+            slow = ex.submit(s.get_raw, "daqlab/h5/data", file="slow.h5", path="/d", select="0:512,0:2048",
+                             timeout=15)
+            blocked = ex.submit(s.get_raw, "daqlab/h5/meta", file="unlimited.h5", path="/", timeout=15)
             time.sleep(0.2)
             status, body, _ = s.get_raw("daqlab/h5/meta", file="sub/plain.h5", path="/stack", timeout=5)
             assert status == 200, body[:300]
-            status, body, _ = fut.result()
+            results = [slow.result(), blocked.result()]
             elapsed = time.monotonic() - t0
-        assert status == 504, (status, body[:300])
-        err = json.loads(body)
-        assert err["field"] == "path" and "took longer than 1 s" in err["error"], err
+        for status, body, _ in results:
+            assert status == 504, (status, body[:300])
+            err = json.loads(body)
+            assert err["field"] == "path" and "took longer than 1 s" in err["error"], err
         assert elapsed < 6
         # the reader that was stuck is replaced: the server still answers, also for that file
         status, body, _ = s.get_raw("daqlab/h5/meta", file="slow.h5", path="/d", timeout=10)
         assert status == 200 and json.loads(body)["shape"] == [2**16, 2**16]
     finally:
+        unblock_fifos(s.root, "src.h5")
         s.stop()
 
 
