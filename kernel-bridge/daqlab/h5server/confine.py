@@ -68,7 +68,6 @@ class Files:
     def __init__(self, root: str, deadline: float | None = None):
         self.root = os.path.realpath(root)
         self.deadline = deadline
-        self.cancelled = False
         self._open: dict[str, h5py.File] = {}
         self._vds_checked: set[tuple[str, str]] = set()
 
@@ -76,7 +75,7 @@ class Files:
 
     def tick(self) -> None:
         """Raise ReadTimeout once the request has run out of time (checked between steps)."""
-        if self.cancelled or (self.deadline is not None and time.monotonic() > self.deadline):
+        if self.deadline is not None and time.monotonic() > self.deadline:
             raise ReadTimeout("the read took too long")
 
     # ---- files -----------------------------------------------------------------------
