@@ -34,7 +34,7 @@ class JupyterServer:
     """`jupyter server` with only our extension (besides the defaults) on a free port. Its
     working directory is not the root: VDS and external links must resolve relative to the file."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, extra_env: dict[str, str] | None = None):
         self.root = tmp / "root"
         self.expected = write_all(self.root / "sub")
         (tmp / "outside.h5").write_bytes((self.root / "sub" / "external.h5").read_bytes())
@@ -45,6 +45,7 @@ class JupyterServer:
         env.update(JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
                    JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTER_PLATFORM_DIRS="1",
                    PYTHONPATH=os.pathsep.join([str(KERNEL_BRIDGE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        env.update(extra_env or {})
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.base = "/jl/"  # a base URL, as JupyterHub gives: routes must honour it
@@ -69,7 +70,8 @@ class JupyterServer:
         except OSError:
             return False
 
-    def get_raw(self, route: str, token: str | None = "default", **params) -> tuple[int, bytes, dict]:
+    def get_raw(self, route: str, token: str | None = "default", timeout: float = 30,
+                **params) -> tuple[int, bytes, dict]:
         url = f"http://127.0.0.1:{self.port}{self.base}{route}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
@@ -77,7 +79,7 @@ class JupyterServer:
         if token:
             req.add_header("Authorization", f"token {self.token if token == 'default' else token}")
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as e:
             return e.code, e.read(), dict(e.headers)

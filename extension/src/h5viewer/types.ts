@@ -4,7 +4,8 @@
  * (docs/PROTOCOL.md, "HDF5 viewer"). One definition for every provider.
  */
 
-export type EntityKind = 'group' | 'dataset' | 'datatype' | 'missing' | 'unknown';
+/** `forbidden`: a link that leads out of the Jupyter root (or to a FIFO, device…): not followed */
+export type EntityKind = 'group' | 'dataset' | 'datatype' | 'missing' | 'forbidden' | 'unknown';
 export type LinkKind = 'hard' | 'soft' | 'external';
 
 export interface Attr {
@@ -36,7 +37,8 @@ export interface Child {
 
 export interface VdsInfo {
   count: number;
-  sources: { file: string; dataset: string; bounds: number[][] }[];
+  /** `forbidden`: why the server will not read through this source (outside the Jupyter root…) */
+  sources: { file: string; dataset: string; bounds: number[][]; forbidden?: string }[];
 }
 
 /** A group or dataset with its attributes; a group's children one level down. */

@@ -101,7 +101,7 @@ export class H5ViewerWidget extends Widget {
     if (c) {
       if (c.kind === 'dataset') info = `${shapeText(c.shape)} ${c.dtype ?? ''}${c.virtual ? ' VDS' : ''}`;
       else if (c.kind === 'group') info = c.nx_class ?? '';
-      else if (c.kind === 'missing') info = 'missing';
+      else if (c.kind === 'missing' || c.kind === 'forbidden') info = c.kind;
       if (c.link === 'soft') info += ` → ${c.target}`;
       if (c.link === 'external') info += ` → ${c.file}:${c.target}`;
       row.dataset.kind = c.kind;

@@ -18,7 +18,7 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(serverapp):
     from jupyter_server.utils import url_path_join
 
-    from .handlers import ROUTES
+    from .handlers import POOL, ROUTES
 
     base = serverapp.web_app.settings["base_url"]
     from ..labconfig import PATH as CONFIG_PATH, LabConfigHandler
@@ -27,6 +27,8 @@ def _load_jupyter_server_extension(serverapp):
     # the side panels ask where the daqlab server is (daqlab/labconfig.py)
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, CONFIG_PATH), LabConfigHandler)])
     serverapp.log.info("daqlab HDF5 viewer endpoints at %s", url_path_join(base, PREFIX))
+    if getattr(serverapp, "io_loop", None) is not None:  # one reading process ready before the first view
+        serverapp.io_loop.add_callback(POOL.prestart)
 
 
 # the older name jupyter_server still looks for

@@ -1,61 +1,63 @@
 """Jupyter server handlers of the HDF5 viewer: `<base_url>daqlab/h5/{meta,attrs,data,nxdefault}`.
 
 Every request names `file` (relative to the Jupyter server's root directory; anything that
-resolves outside it is refused with 403) and `path` (an HDF5 path, default `/`). Files are
-opened read-only without HDF5 file locking (so files still being written by the daqlab
-server can be read) on a small thread pool, so a slow read never blocks the server's loop.
+resolves outside it is refused with 403) and `path` (an HDF5 path, default `/`). Links and
+virtual-dataset sources are followed only inside the root (`confine.py`, 403 otherwise), and
+every response is bounded (`limits.py`). The reading runs in a few worker processes
+(`pool.py`, `worker.py`), never on the server's loop: files are opened read-only without HDF5
+file locking (so files still being written by the daqlab server can be read); a read that
+outlasts READ_TIMEOUT_S is answered 504 and its worker killed, and past MAX_IN_FLIGHT
+requests new ones get 503, so one slow file cannot leave every user's viewer waiting.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
+import stat
 
-import h5py
 import numpy as np
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from . import reader
-from .reader import SelectionError
+from . import limits
+from .confine import SelectionError
+from .pool import Busy, ReadPool, Timeout, WorkerDied
 
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daqlab-h5")
+POOL = ReadPool(limits.WORKERS, limits.MAX_IN_FLIGHT)
 
 
 def resolve_file(root_dir: str, rel: str | None) -> str:
-    """The absolute path of `rel` under `root_dir`; 400/403/404 with a reason otherwise."""
+    """The absolute real path of `rel` under `root_dir`; 400/403/404 with a reason otherwise."""
     if not rel:
         raise web.HTTPError(400, reason="file: missing (a path relative to the Jupyter root directory)")
     root = os.path.realpath(root_dir)
     full = os.path.realpath(os.path.join(root, rel.lstrip("/")))
     if os.path.commonpath([root, full]) != root:
         raise web.HTTPError(403, reason=f"file: {rel!r} is outside the Jupyter root directory")
-    if os.path.isdir(full):
+    try:
+        mode = os.stat(full).st_mode  # stat, never open: a FIFO must not block
+    except OSError:
+        raise web.HTTPError(404, reason=f"file: {rel!r} does not exist") from None
+    if stat.S_ISDIR(mode):
         raise web.HTTPError(400, reason=f"file: {rel!r} is a directory, not an HDF5 file")
-    if not os.path.isfile(full):
-        raise web.HTTPError(404, reason=f"file: {rel!r} does not exist")
+    if not stat.S_ISREG(mode):
+        raise web.HTTPError(400, reason=f"file: {rel!r} is not a regular file")
     return full
 
 
-def open_h5(full: str) -> h5py.File:
-    try:
-        return h5py.File(full, "r", locking=False)
-    except OSError as e:
-        raise SelectionError("file", f"not an HDF5 file or unreadable ({e})") from None
-
-
 class _H5Handler(APIHandler):
-    """Shared parameter parsing and error mapping; subclasses implement `work(f, path)`.
-    Reading a file is reading contents: a user whose Jupyter authorizer refuses `contents:read`
-    (JupyterHub scopes) is refused here too."""
+    """Shared parameter parsing, the pool and error mapping; `KIND` names the job
+    (`worker.JOBS`). Reading a file is reading contents: a user whose Jupyter authorizer
+    refuses `contents:read` (JupyterHub scopes) is refused here too."""
 
     auth_resource = "contents"
+    KIND = ""
+    #: query arguments the job gets besides file and path
+    ARGS: tuple[str, ...] = ()
 
-    def _file(self) -> str:
-        root = self.settings.get("server_root_dir") or self.contents_manager.root_dir
-        return resolve_file(root, self.get_query_argument("file", None))
+    def _root(self) -> str:
+        return self.settings.get("server_root_dir") or self.contents_manager.root_dir
 
     def _int_arg(self, name: str) -> int | None:
         v = self.get_query_argument(name, None)
@@ -66,35 +68,43 @@ class _H5Handler(APIHandler):
         except ValueError:
             raise SelectionError(name, f"{v!r} is not an integer") from None
 
-    def work(self, f: h5py.File, path: str):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _fail(self, status: int, message: str, field: str | None = None) -> None:
+        self.set_status(status)
+        body = {"error": message, "status": status}
+        if field:
+            body["field"] = field
+        self.finish(json.dumps(body))
 
     @web.authenticated
     @authorized
     async def get(self):
-        full = self._file()
+        root = self._root()
+        rel = self.get_query_argument("file", None)
+        full = resolve_file(root, rel)
         path = self.get_query_argument("path", "/") or "/"
-
-        def run():
-            with open_h5(full) as f:
-                return self.work(f, path)
-
         try:
-            result = await asyncio.get_running_loop().run_in_executor(_POOL, run)
+            args = {name: self.get_query_argument(name, None) for name in self.ARGS}
+            if "max_pixels" in args:
+                args["max_pixels"] = self._int_arg("max_pixels")
         except SelectionError as e:
-            self.set_status(400)
-            self.finish(json.dumps({"error": str(e), "field": e.field}))
-            return
-        except Exception as e:  # a broken file or filter: say so, keep serving
-            self.log.exception("daqlab h5: %s %s failed", full, path)
-            self.set_status(500)
-            self.finish(json.dumps({"error": f"reading {path} failed: {type(e).__name__}: {e}"}))
-            return
-        if isinstance(result, tuple):  # (header, array): binary
-            header, data = result
-            self._send_binary(header, data)
+            return self._fail(400, str(e), e.field)
+        try:
+            out = await POOL.run((self.KIND, root, full, path, args), limits.READ_TIMEOUT_S)
+        except Busy as e:
+            return self._fail(503, f"the HDF5 viewer is busy ({e}): try again shortly")
+        except Timeout:
+            out = ("error", 504, "path", f"path: reading {path} of {rel} took longer than {limits.READ_TIMEOUT_S:g} s")
+        except WorkerDied:
+            out = ("error", 500, None, f"reading {path} of {rel} failed: the reading process ended")
+        if out[0] == "bin":
+            self._send_binary(out[1], out[2])
+        elif out[0] == "json":
+            self.finish(out[1])
         else:
-            self.finish(reader.dumps(result))
+            _, status, field, message = out
+            if status == 500:
+                self.log.error("daqlab h5: %s %s: %s", full, path, message)
+            self._fail(status, message, field)
 
     def write_error(self, status_code: int, **kwargs):
         # tornado's HTTPError reason as JSON, like our 400s (APIHandler already does JSON: keep the reason)
@@ -113,33 +123,20 @@ class _H5Handler(APIHandler):
 
 
 class MetaHandler(_H5Handler):
-    def work(self, f, path):
-        return reader.meta(f, path)
+    KIND = "meta"
 
 
 class AttrsHandler(_H5Handler):
-    def work(self, f, path):
-        _, obj = reader.resolve(f, path)
-        return {"path": path, "attrs": reader.attrs_of(obj, full=True)}
+    KIND = "attrs"
 
 
 class NxDefaultHandler(_H5Handler):
-    def work(self, f, path):
-        return reader.nxdefault(f, path)
+    KIND = "nxdefault"
 
 
 class DataHandler(_H5Handler):
-    def work(self, f, path):
-        _, ds = reader.resolve(f, path)
-        if not isinstance(ds, h5py.Dataset):
-            raise SelectionError("path", f"{path} is a group, not a dataset")
-        fmt = self.get_query_argument("format", "bin")
-        select = self.get_query_argument("select", None)
-        if fmt == "json":
-            return reader.read_json(ds, select)
-        if fmt != "bin":
-            raise SelectionError("format", f"{fmt!r} is not one of bin, json")
-        return reader.read_selection(ds, select, self._int_arg("max_pixels"))
+    KIND = "data"
+    ARGS = ("format", "select", "max_pixels")
 
 
 ROUTES = [("meta", MetaHandler), ("attrs", AttrsHandler), ("data", DataHandler), ("nxdefault", NxDefaultHandler)]
