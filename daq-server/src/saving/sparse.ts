@@ -33,8 +33,9 @@ interface PeakEvent {
 /** Whether the scan has anything for the sparse file. */
 export const hasSparse = (scan: Scan): boolean => scan.streams.has('sparse_frame') || scan.streams.has('peaks');
 
-export function writeSparse(path: string, scan: Scan, frameShape: number[] | null): void {
-  const f = H5Writer.create(path, { overwrite: true });
+/** Write the sparse file `path` into `writeTo` (a fresh temporary next to it; default `path`, created exclusively). */
+export function writeSparse(path: string, scan: Scan, frameShape: number[] | null, writeTo = path): void {
+  const f = H5Writer.create(writeTo);
   try {
     f.root.attrs({ NX_class: 'NXroot', default: 'entry_0000', creator: `daqlab ${VERSION}`, file_name: basename(path) });
     const entry = f.root.group('entry_0000', { NX_class: 'NXentry', default: 'sparse_frames' });
