@@ -84,6 +84,31 @@ def test_symlink_at_master_name_after_prepare_is_never_written_through(client, t
         assert check_frames(master, 6) == 6
 
 
+@pytest.mark.parametrize("policy", ["abort", "overwrite"])
+def test_symlink_at_sparse_name_after_prepare_is_never_written_through(client, tmp_path, policy):
+    victim = tmp_path / "victim.txt"
+    victim.write_text(VICTIM)
+    det_cfg = {"scene": "serial_crystallography", "seed": 3, "pool_size": 12}
+    acq = client.detector(DET).prepare(acquisition={"nb_frames": 6, "expo_time": 0.005}, detector=det_cfg,
+                                       processing={"pipeline": "smx", "npt": 300, "min_nb_peaks": 8},
+                                       saving=saving(tmp_path, prefix="sp", file_exists_policy=policy))
+    sparse = tmp_path / "sp_sparse.h5"
+    os.symlink(victim, sparse)
+    acq.start()
+    wait_end(acq)
+    info = finished_saving(acq)
+    assert victim.read_text() == VICTIM
+    if policy == "abort":
+        assert sparse.is_symlink() and info["done"] is False and info["sparse"] is None
+        assert "sp_sparse.h5" in info["error"] and "file_exists_policy" in info["error"]
+        with h5py.File(tmp_path / "sp_master.h5", "r") as f:  # the master is complete and says what failed
+            assert "sp_sparse.h5" in f["entry/end_reason"][()].decode()
+    else:
+        assert not sparse.is_symlink() and info["done"] is True
+        with h5py.File(sparse, "r") as f:
+            assert f["entry_0000/sparse_frames/frame_ptr"].shape == (7,)
+
+
 @pytest.mark.parametrize("which", ["master", "data"])
 @pytest.mark.parametrize("policy", ["abort", "overwrite"])
 def test_plain_file_created_during_the_scan(client, tmp_path, policy, which):

@@ -298,6 +298,7 @@ export class ScanSaver implements FrameTap {
         this.sparsePath = path;
       } catch (err) {
         errors.push(`sparse file ${path}: ${(err as Error).message}`);
+        this.fail(errors[0]); // before the master, so its end_reason says it
       }
     }
     const pool = this.pool;
