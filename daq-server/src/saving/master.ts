@@ -53,7 +53,7 @@ export interface MasterInput {
 const json = (v: unknown): string => JSON.stringify(v ?? null, null, 1);
 
 /** streams written elsewhere (frames: the VDS) or not results */
-const NOT_RESULTS = new Set(['frame']);
+const NOT_RESULTS = new Set(['frame', 'background_pixel_radius', 'background_normalization']); // the per-pixel maps: in the sparse file
 
 export function writeMaster(m: MasterInput): void {
   const { params: p, scan } = m;

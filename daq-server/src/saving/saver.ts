@@ -312,6 +312,8 @@ export class ScanSaver implements FrameTap {
 
   /** Server shutdown: stop the writer threads now; flushed data stays readable. */
   terminate(): void {
+    if (this.masterTimer) clearTimeout(this.masterTimer);
+    this.masterTimer = null;
     this.pool?.terminate();
   }
 }
