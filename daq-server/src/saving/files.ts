@@ -34,13 +34,28 @@ export function createH5(path: string, policy: ExistsPolicy): H5Writer {
   }
 }
 
-/** Identity of a file we published: its inode, to tell our file from one put in its place. */
+/**
+ * Identity of a file we published, to tell it from one put in its place: the
+ * inode (which a new file may reuse), its size and modification time.
+ */
 export interface FileId {
-  dev: number;
-  ino: number;
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
 }
 
-const sameFile = (a: FileId, b: FileId): boolean => a.dev === b.dev && a.ino === b.ino;
+function fileId(path: string): FileId | null {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+const sameFile = (a: FileId, b: FileId): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 
 /**
  * Write a whole file: `write(tmp)` fills a fresh temporary in the same folder,
@@ -52,15 +67,8 @@ export function writeWhole(path: string, policy: ExistsPolicy, ours: FileId | nu
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     write(tmp);
-    const st = lstatSync(tmp);
-    const id = { dev: st.dev, ino: st.ino };
-    let there: FileId | null = null;
-    try {
-      const t = lstatSync(path);
-      there = { dev: t.dev, ino: t.ino };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
+    const id = fileId(tmp)!;
+    const there = fileId(path);
     if (there && ((ours && sameFile(there, ours)) || policy === 'overwrite')) {
       renameSync(tmp, path); // replaces the entry itself: a link there is replaced, never followed
     } else if (there) {
