@@ -42,6 +42,10 @@ const QUEUE_BYTES = 1 << 30;
 const MASTER_DUTY = 0.05;
 const MASTER_MIN_INTERVAL_MS = 500;
 
+/** `info.saving` updates: at most every INFO_MS for counts, FILE_INFO_MS when a file was opened or the master written. */
+const INFO_MS = 500;
+const FILE_INFO_MS = 50;
+
 /** Growable float64 column. */
 class Column {
   data = new Float64Array(1024);
@@ -83,6 +87,8 @@ export class ScanSaver implements FrameTap {
   private masterNext = 0;
   private masterTimer: NodeJS.Timeout | null = null;
   private started = false;
+  private publishTimer: NodeJS.Timeout | null = null;
+  private publishDue = 0;
 
   constructor(private readonly s: SaverSetup) {
     const p = s.params;
@@ -111,10 +117,10 @@ export class ScanSaver implements FrameTap {
       }));
       this.pool = new WriterPool(configs, p.compression, frames.dtype as DType, [...frames.shape], {
         maxQueued: p.max_queued_frames ?? Math.max(4, Math.floor(QUEUE_BYTES / frameBytes)),
-        onFile: () => this.publish(false),
+        onFile: () => this.publish(FILE_INFO_MS), // a new file is news: clients read `files` soon after
         onSaved: (n) => {
           s.counters.nb_frames_saved = n;
-          this.publish(false);
+          this.publish(INFO_MS);
         },
         onError: (reason) => this.fail(reason),
         onFlushed: () => this.masterDue(),
@@ -252,12 +258,15 @@ export class ScanSaver implements FrameTap {
       this.masterComplete = final;
       this.masterError = null;
     } catch (err) {
-      const on = this.masterFrames === null ? 'no master was written' : `the master on disk is an earlier one mapping ${this.masterFrames} frames`;
+      const on =
+        this.masterId === null
+          ? 'no master was written'
+          : `the master on disk is the one written earlier in the scan${this.masterFrames === null ? '' : `, mapping ${this.masterFrames} frames`}`;
       this.masterError = `master ${this.masterPath}: ${(err as Error).message} (${on})`;
     }
     const spent = performance.now() - t0;
     this.masterNext = performance.now() + Math.max(MASTER_MIN_INTERVAL_MS, this.s.params.flush_interval * 1000, spent / MASTER_DUTY);
-    this.publish(final);
+    this.publish(final ? 0 : FILE_INFO_MS);
     // a master that cannot be written stops the acquisition, named (frames already saved stay valid)
     if (this.masterError && !final) this.fail(this.masterError);
     return this.masterError;
@@ -265,10 +274,22 @@ export class ScanSaver implements FrameTap {
 
   private doneFlag = false;
 
-  /** Publish the saving state in the scan's info (at most 2 Hz unless forced). */
-  private publish(force: boolean): void {
+  /** Publish the saving state in the scan's info, at most every `minMs` (0: now); a throttled change is published when the time is up. */
+  private publish(minMs: number): void {
     const t = performance.now();
-    if (!force && t - this.lastInfo < 500) return;
+    if (t - this.lastInfo < minMs) {
+      const due = this.lastInfo + minMs;
+      if (this.publishTimer && this.publishDue <= due) return;
+      if (this.publishTimer) clearTimeout(this.publishTimer);
+      this.publishDue = due;
+      this.publishTimer = setTimeout(() => {
+        this.publishTimer = null;
+        this.publish(0);
+      }, due - t).unref();
+      return;
+    }
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
     this.lastInfo = t;
     if (this.s.scan.state === 'CLOSED') return;
     try {
@@ -307,13 +328,14 @@ export class ScanSaver implements FrameTap {
     if (pool) this.s.counters.nb_frames_saved = pool.saved;
     this.doneFlag = true;
     if (errors.length) this.fail(errors.join('; '));
-    this.publish(true);
+    this.publish(0);
   }
 
   /** Server shutdown: stop the writer threads now; flushed data stays readable. */
   terminate(): void {
     if (this.masterTimer) clearTimeout(this.masterTimer);
-    this.masterTimer = null;
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.masterTimer = this.publishTimer = null;
     this.pool?.terminate();
   }
 }
