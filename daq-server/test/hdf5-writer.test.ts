@@ -130,6 +130,32 @@ test('writeChunk writes the given bytes where it says and grows the shape', () =
   }
 });
 
+test('create never writes through a link: exclusive, and overwrite replaces the entry, not the target', () => {
+  const p = tmpFile('link.h5');
+  const victim = path.join(path.dirname(p), 'victim.txt');
+  fs.writeFileSync(victim, 'victim');
+  fs.symlinkSync(victim, p);
+  assert.throws(() => H5Writer.create(p), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+  const dangling = p + '.dangling';
+  fs.symlinkSync(path.join(path.dirname(p), 'nowhere'), dangling);
+  assert.throws(() => H5Writer.create(dangling), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+  assert.equal(fs.existsSync(path.join(path.dirname(p), 'nowhere')), false);
+  H5Writer.create(p, { overwrite: true }).close();
+  assert.equal(fs.readFileSync(victim, 'utf8'), 'victim');
+  assert.equal(fs.lstatSync(p).isSymbolicLink(), false);
+  // a hard link to an existing file: overwrite makes a new file, the other name keeps the old content
+  const other = p + '.other';
+  fs.writeFileSync(other, 'other');
+  fs.rmSync(p);
+  fs.linkSync(other, p);
+  H5Writer.create(p, { overwrite: true }).close();
+  assert.equal(fs.readFileSync(other, 'utf8'), 'other');
+  assert.notEqual(fs.statSync(p).ino, fs.statSync(other).ino);
+  const dir = p + '.dir';
+  fs.mkdirSync(dir);
+  assert.throws(() => H5Writer.create(dir, { overwrite: true }), (e: NodeJS.ErrnoException) => e.code === 'EISDIR');
+});
+
 test('error cases: EEXIST, names, duplicates, maxShape, chunk size, closed', () => {
   const p = tmpFile('c.h5');
   const w = H5Writer.create(p);

@@ -224,6 +224,8 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.setState('RUNNING');
     this.counterTimer = setInterval(() => this.emit('counters', this.status()), 1000 / COUNTER_HZ);
     this.schedule(0);
+    // the master exists from the start (a crash leaves one that opens); a master that cannot be written faults the acquisition
+    this.saver?.start();
   }
 
   trigger(): void {

@@ -7,10 +7,11 @@
  */
 import { join } from 'node:path';
 import type { TypedArray } from '../protocol/index.js';
-import { H5Writer, type H5ChunkedDataset, type Filter } from './hdf5/index.js';
+import type { H5Writer, H5ChunkedDataset, Filter } from './hdf5/index.js';
 import { BSLZ4_FILTER_ID, bslz4Compress, bslz4FilterCdValues, bslz4MaxCompressedSize, deflateChunk } from './codec/index.js';
 import { h5dtype } from './dtypes.js';
 import { dataFileName } from './params.js';
+import { createH5 } from './files.js';
 import type { SavedFrame, SeriesConfig } from './messages.js';
 
 export class FrameSeries {
@@ -27,6 +28,8 @@ export class FrameSeries {
   constructor(
     private readonly cfg: SeriesConfig,
     private readonly onOpen: (path: string, file: number) => void,
+    /** a flush made frames 0…count−1 of file `file` (and every earlier file) durable */
+    private readonly onFlush: (file: number, count: number) => void = () => {},
   ) {
     this.fileNumber = cfg.startNumber;
     this.elemSize = h5dtype(cfg.dtype).size;
@@ -48,7 +51,8 @@ export class FrameSeries {
   private open(): void {
     const c = this.cfg;
     const path = join(c.folder, dataFileName(c.prefix, c.rank, this.fileNumber));
-    const f = H5Writer.create(path, { overwrite: c.overwrite });
+    // the policy holds for every file, also those that appear after prepare; never through a link
+    const f = createH5(path, c.policy);
     f.root.attrs({ NX_class: 'NXroot', default: c.entry, creator: 'daqlab', file_name: dataFileName(c.prefix, c.rank, this.fileNumber) });
     const entry = f.root.group(c.entry, { NX_class: 'NXentry', default: 'data', ...c.entryAttrs });
     const det = entry.group(c.instrument, { NX_class: 'NXinstrument' }).group(c.detector, { NX_class: 'NXdetector' });
@@ -93,6 +97,7 @@ export class FrameSeries {
     if (force || t - this.lastFlush >= this.cfg.flushInterval * 1000) {
       this.file.flush();
       this.lastFlush = t;
+      this.onFlush(this.fileNumber, this.inFile);
     }
   }
 
@@ -100,7 +105,10 @@ export class FrameSeries {
     const f = this.file;
     this.file = null;
     this.data = null;
-    f?.close();
+    if (f) {
+      f.close();
+      this.onFlush(this.fileNumber, this.inFile);
+    }
     this.fileNumber++;
   }
 

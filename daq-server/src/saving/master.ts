@@ -32,7 +32,15 @@ export interface SavedFrames {
 }
 
 export interface MasterInput {
+  /** the master's name (recorded in the file) */
   path: string;
+  /** where to write it now (a temporary next to `path`, moved there after); default `path` */
+  writeTo?: string;
+  /**
+   * written while the scan runs: the frames flushed so far and the scan's
+   * description, without the result streams (those come with the final master)
+   */
+  partial?: boolean;
   params: SavingParams;
   scan: Scan;
   frames: SavedFrames | null;
@@ -45,7 +53,7 @@ export interface MasterInput {
 const json = (v: unknown): string => JSON.stringify(v ?? null, null, 1);
 
 /** streams written elsewhere (frames: the VDS) or not results */
-const NOT_RESULTS = new Set(['frame']);
+const NOT_RESULTS = new Set(['frame', 'background_pixel_radius', 'background_normalization']); // the per-pixel maps: in the sparse file
 
 export function writeMaster(m: MasterInput): void {
   const { params: p, scan } = m;
@@ -56,7 +64,8 @@ export function writeMaster(m: MasterInput): void {
   const processing = (info.processing ?? {}) as Record<string, unknown>;
   const pipeline = String(processing.pipeline ?? 'none');
 
-  const f = H5Writer.create(m.path, { overwrite: true });
+  const f = H5Writer.create(m.writeTo ?? m.path);
+  const partial = m.partial === true;
   try {
     const now = new Date().toISOString();
     f.root.attrs({ NX_class: 'NXroot', default: p.nx_entry_name, creator: `daqlab ${VERSION}`, file_name: basename(m.path), file_time: now });
@@ -98,9 +107,10 @@ export function writeMaster(m: MasterInput): void {
       measurement.softLink('data', `${detPath}/data`);
       plot.softLink('data', `${detPath}/data`);
       plot.attrs({ interpretation: 'image' });
-      writeMeasurements(measurement, scan, `/${p.nx_entry_name}/process/results`);
+      if (!partial) writeMeasurements(measurement, scan, `/${p.nx_entry_name}/process/results`);
     } else {
-      writeMeasurements(entry.group('measurement', { NX_class: 'NXcollection' }), scan, `/${p.nx_entry_name}/process/results`);
+      const measurement = entry.group('measurement', { NX_class: 'NXcollection' });
+      if (!partial) writeMeasurements(measurement, scan, `/${p.nx_entry_name}/process/results`);
     }
 
     const sample = entry.group('sample', { NX_class: 'NXsample' });
@@ -116,10 +126,10 @@ export function writeMaster(m: MasterInput): void {
     cfg.dataset('description', 'prepare parameters of the acquisition: acquisition, detector, processing, saving, scan');
     cfg.dataset('data', json({ acquisition: acq, detector: info.detector_config, processing, saving: info.saving, scan: identityOf(scan) }));
     const results = process.group('results', { NX_class: 'NXcollection' });
-    writeResults(results, scan);
+    if (!partial) writeResults(results, scan);
     const nbFilesNote = process.group('saving', { NX_class: 'NXnote' });
     nbFilesNote.dataset('type', 'application/json');
-    nbFilesNote.dataset('data', json({ nb_frames_saved: m.nbSaved, data_files: m.dataFiles.map((x) => basename(x)), sparse_file: m.sparseFile ? basename(m.sparseFile) : null }));
+    nbFilesNote.dataset('data', json({ nb_frames_saved: m.nbSaved, data_files: m.dataFiles.map((x) => basename(x)), sparse_file: m.sparseFile ? basename(m.sparseFile) : null, complete: !partial }));
 
     const userInfo = Object.fromEntries(Object.entries(info).filter(([k]) => !KNOWN_INFO.has(k)));
     if (Object.keys(userInfo).length) {
@@ -129,6 +139,7 @@ export function writeMaster(m: MasterInput): void {
     }
 
     if (info.source_scan) writeSourceLink(entry, info.source_scan as SourceScan);
+    if (partial) return;
 
     const defaultPlot = writePlots(entry, scan, pipeline);
     if (defaultPlot && !(m.frames && m.frames.count > 0)) entry.attrs({ default: defaultPlot });

@@ -5,6 +5,7 @@
  */
 import type { DType, TypedArray } from '../protocol/index.js';
 import type { Compression } from './params.js';
+import type { ExistsPolicy } from './files.js';
 
 /** What one writer thread needs to write its file series. */
 export interface SeriesConfig {
@@ -18,7 +19,8 @@ export interface SeriesConfig {
   shape: number[];
   compression: Compression;
   compressionLevel: number;
-  overwrite: boolean;
+  /** checked when each file is created */
+  policy: ExistsPolicy;
   flushInterval: number;
   /** NeXus names: frames go to /{entry}/{instrument}/{detector}/data */
   entry: string;
@@ -47,5 +49,7 @@ export interface SavedFrame {
 export type FromWriter =
   | { op: 'opened'; path: string; file: number }
   | { op: 'saved'; frames: SavedFrame[]; bytes: number }
+  /** frames 0…count−1 of file `file` and all earlier files of this writer are flushed (durable, readable) */
+  | { op: 'flushed'; file: number; count: number }
   | { op: 'error'; message: string; code: string | null; saved: number }
   | { op: 'closed'; saved: number };

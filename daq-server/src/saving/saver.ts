@@ -1,11 +1,14 @@
 /**
  * Saving of one scan. The sinks hand every frame they put in the `frame`
  * stream to `frames()`; the saver queues it to a writer thread (off the
- * acquisition's path) and remembers where it went. When the acquisition is
- * over (completed, stopped, aborted or failed) `finish()` lets the writers
- * write what is queued, then writes the sparse file and the master, and
- * publishes the files in the scan's info. Frames trimmed from memory are
- * read back from the files.
+ * acquisition's path) and remembers where it went. `start()` writes a first
+ * master (the scan's description); as the writers flush, the master is
+ * rewritten to map the frames flushed so far, so a killed server or a full
+ * disk leaves a master that opens. When the acquisition is over (completed,
+ * stopped, aborted or failed) `finish()` lets the writers write what is
+ * queued, then writes the sparse file and the complete master, and publishes
+ * the files in the scan's info. Frames trimmed from memory are read back
+ * from the files.
  */
 import { basename, join } from 'node:path';
 import type { Counters, DType, TypedArray } from '../protocol/index.js';
@@ -13,7 +16,8 @@ import type { ArrayStream, Scan } from '../store/types.js';
 import { type SavingParams, dataFileName, masterFileName, sparseFileName } from './params.js';
 import type { SeriesConfig } from './messages.js';
 import { WriterPool } from './writers.js';
-import { writeMaster } from './master.js';
+import { writeMaster, type SavedFrames } from './master.js';
+import { writeWhole, type FileId } from './files.js';
 import { hasSparse, writeSparse } from './sparse.js';
 
 /** What the sinks call for every frame they append to the `frame` stream. */
@@ -33,6 +37,14 @@ export interface SaverSetup {
 
 /** Default queue: 1 GiB worth of frames (at least 4). */
 const QUEUE_BYTES = 1 << 30;
+
+/** Master rewrites while running: at most this share of the main thread's time, and not more often than every … ms. */
+const MASTER_DUTY = 0.05;
+const MASTER_MIN_INTERVAL_MS = 500;
+
+/** `info.saving` updates: at most every INFO_MS for counts, FILE_INFO_MS when a file was opened or the master written. */
+const INFO_MS = 500;
+const FILE_INFO_MS = 50;
 
 /** Growable float64 column. */
 class Column {
@@ -67,6 +79,16 @@ export class ScanSaver implements FrameTap {
   private finishing: Promise<void> | null = null;
   private sparsePath: string | null = null;
   private lastInfo = 0;
+  /** the master this saver put on disk (its inode), frames it maps, and whether it is the final one */
+  private masterId: FileId | null = null;
+  private masterFrames: number | null = null;
+  private masterComplete = false;
+  private masterError: string | null = null;
+  private masterNext = 0;
+  private masterTimer: NodeJS.Timeout | null = null;
+  private started = false;
+  private publishTimer: NodeJS.Timeout | null = null;
+  private publishDue = 0;
 
   constructor(private readonly s: SaverSetup) {
     const p = s.params;
@@ -86,7 +108,7 @@ export class ScanSaver implements FrameTap {
         shape: [...frames.shape],
         compression: p.compression,
         compressionLevel: p.compression_level,
-        overwrite: p.file_exists_policy === 'overwrite',
+        policy: p.file_exists_policy,
         flushInterval: p.flush_interval,
         entry: p.nx_entry_name,
         instrument: p.nx_instrument_name,
@@ -95,12 +117,13 @@ export class ScanSaver implements FrameTap {
       }));
       this.pool = new WriterPool(configs, p.compression, frames.dtype as DType, [...frames.shape], {
         maxQueued: p.max_queued_frames ?? Math.max(4, Math.floor(QUEUE_BYTES / frameBytes)),
-        onFile: () => this.publish(false),
+        onFile: () => this.publish(FILE_INFO_MS), // a new file is news: clients read `files` soon after
         onSaved: (n) => {
           s.counters.nb_frames_saved = n;
-          this.publish(false);
+          this.publish(INFO_MS);
         },
         onError: (reason) => this.fail(reason),
+        onFlushed: () => this.masterDue(),
       });
       const pool = this.pool;
       frames.setBacking({
@@ -149,26 +172,124 @@ export class ScanSaver implements FrameTap {
   }
 
   private describe(): Record<string, unknown> {
+    const finished = this.finishing !== null && this.doneFlag;
     return {
       enabled: true,
       base_path: this.folder,
       prefix: this.s.prefix,
       master: this.masterPath,
+      master_frames: this.masterFrames,
+      master_complete: this.masterComplete,
+      master_error: this.masterError,
       sparse: this.sparsePath,
       files: this.pool ? [...this.pool.files] : [],
       nb_frames_saved: this.pool?.saved ?? 0,
       error: this.errorReason,
-      done: this.finishing !== null && this.doneFlag,
+      finished,
+      // success only: every file complete and nothing failed
+      done: finished && this.errorReason === null && this.masterComplete,
       compression: this.s.params.compression,
     };
   }
 
+  /** The scan starts: write the first master now (its name is taken, under the policy, from here on). */
+  start(): void {
+    if (this.started || this.finishing) return;
+    this.started = true;
+    this.writeMasterNow(false);
+  }
+
+  /** The writers flushed more frames: rewrite the master soon, within its share of the main thread. */
+  private masterDue(): void {
+    if (!this.started || this.finishing || this.masterTimer || this.masterError) return;
+    const wait = this.masterNext - performance.now();
+    if (wait <= 0) return void this.writeMasterNow(false);
+    this.masterTimer = setTimeout(() => {
+      this.masterTimer = null;
+      if (!this.finishing) this.writeMasterNow(false);
+    }, wait);
+    this.masterTimer.unref();
+  }
+
+  /** The saved frames as the master maps them: the first `count` of the stream (null: no dense frames). */
+  private savedFrames(count: number): SavedFrames | null {
+    const pool = this.pool;
+    if (!pool || !this.s.frames) return null;
+    return {
+      dtype: this.s.frames.dtype as DType,
+      shape: [...this.s.frames.shape],
+      count,
+      place: (seq: number) => (pool.book.has(seq) ? { rank: pool.book.rank[seq], file: pool.book.file[seq], index: pool.book.index[seq] } : null),
+      fileName: (rank: number, file: number) => basename(pool.path(rank, file) ?? dataFileName(this.s.prefix, rank, file)),
+      frameIdx: this.frameIdx.data,
+      time: this.time.data,
+      valid: this.valid.data,
+    };
+  }
+
+  /**
+   * Write the master (under a temporary name, then moved into place): while
+   * running, the frames flushed so far; at the end, everything. Returns the
+   * error naming the master, or null.
+   */
+  private writeMasterNow(final: boolean, endReason = 'running', sparseFile: string | null = null): string | null {
+    const pool = this.pool;
+    const count = final ? (pool ? lastSaved(pool, this.seq) + 1 : 0) : (pool?.flushedPrefix ?? 0);
+    const frames = this.savedFrames(count);
+    const t0 = performance.now();
+    try {
+      this.masterId = writeWhole(this.masterPath, this.s.params.file_exists_policy, this.masterId, (tmp) =>
+        writeMaster({
+          path: this.masterPath,
+          writeTo: tmp,
+          partial: !final,
+          params: this.s.params,
+          scan: this.s.scan,
+          frames,
+          endReason: final
+            ? this.errorReason ? `${endReason} (saving: ${this.errorReason})` : endReason
+            : `running: written while the scan runs, with the ${count} frames flushed so far; the final master replaces it when the scan ends`,
+          nbSaved: final ? (pool?.saved ?? 0) : count,
+          dataFiles: pool?.files ?? [],
+          sparseFile,
+        }),
+      );
+      this.masterFrames = frames ? count : null;
+      this.masterComplete = final;
+      this.masterError = null;
+    } catch (err) {
+      const on =
+        this.masterId === null
+          ? 'no master was written'
+          : `the master on disk is the one written earlier in the scan${this.masterFrames === null ? '' : `, mapping ${this.masterFrames} frames`}`;
+      this.masterError = `master ${this.masterPath}: ${(err as Error).message} (${on})`;
+    }
+    const spent = performance.now() - t0;
+    this.masterNext = performance.now() + Math.max(MASTER_MIN_INTERVAL_MS, this.s.params.flush_interval * 1000, spent / MASTER_DUTY);
+    this.publish(final ? 0 : FILE_INFO_MS);
+    // a master that cannot be written stops the acquisition, named (frames already saved stay valid)
+    if (this.masterError && !final) this.fail(this.masterError);
+    return this.masterError;
+  }
+
   private doneFlag = false;
 
-  /** Publish the saving state in the scan's info (at most 2 Hz unless forced). */
-  private publish(force: boolean): void {
+  /** Publish the saving state in the scan's info, at most every `minMs` (0: now); a throttled change is published when the time is up. */
+  private publish(minMs: number): void {
     const t = performance.now();
-    if (!force && t - this.lastInfo < 500) return;
+    if (t - this.lastInfo < minMs) {
+      const due = this.lastInfo + minMs;
+      if (this.publishTimer && this.publishDue <= due) return;
+      if (this.publishTimer) clearTimeout(this.publishTimer);
+      this.publishDue = due;
+      this.publishTimer = setTimeout(() => {
+        this.publishTimer = null;
+        this.publish(0);
+      }, due - t).unref();
+      return;
+    }
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
     this.lastInfo = t;
     if (this.s.scan.state === 'CLOSED') return;
     try {
@@ -185,53 +306,36 @@ export class ScanSaver implements FrameTap {
   }
 
   private async doFinish(endReason: string): Promise<void> {
+    if (this.masterTimer) clearTimeout(this.masterTimer);
+    this.masterTimer = null;
     await this.pool?.close();
     const scan = this.s.scan;
     const errors: string[] = [];
     if (this.s.params.save_sparse && hasSparse(scan)) {
       const path = join(this.folder, sparseFileName(this.s.prefix));
       try {
-        writeSparse(path, scan, this.s.frames ? [...this.s.frames.shape] : null);
+        const shape = this.s.frames ? [...this.s.frames.shape] : null;
+        writeWhole(path, this.s.params.file_exists_policy, null, (tmp) => writeSparse(path, scan, shape, tmp));
         this.sparsePath = path;
       } catch (err) {
         errors.push(`sparse file ${path}: ${(err as Error).message}`);
+        this.fail(errors[0]); // before the master, so its end_reason says it
       }
     }
     const pool = this.pool;
-    const frames = pool && this.s.frames
-      ? {
-          dtype: this.s.frames.dtype as DType,
-          shape: [...this.s.frames.shape],
-          count: lastSaved(pool, this.seq) + 1,
-          place: (seq: number) => (pool.book.has(seq) ? { rank: pool.book.rank[seq], file: pool.book.file[seq], index: pool.book.index[seq] } : null),
-          fileName: (rank: number, file: number) => basename(pool.path(rank, file) ?? dataFileName(this.s.prefix, rank, file)),
-          frameIdx: this.frameIdx.data,
-          time: this.time.data,
-          valid: this.valid.data,
-        }
-      : null;
-    try {
-      writeMaster({
-        path: this.masterPath,
-        params: this.s.params,
-        scan,
-        frames,
-        endReason: this.errorReason ? `${endReason} (saving: ${this.errorReason})` : endReason,
-        nbSaved: pool?.saved ?? 0,
-        dataFiles: pool?.files ?? [],
-        sparseFile: this.sparsePath,
-      });
-    } catch (err) {
-      errors.push(`master ${this.masterPath}: ${(err as Error).message}`);
-    }
+    const masterError = this.writeMasterNow(true, endReason, this.sparsePath);
+    if (masterError) errors.push(masterError);
     if (pool) this.s.counters.nb_frames_saved = pool.saved;
     this.doneFlag = true;
     if (errors.length) this.fail(errors.join('; '));
-    this.publish(true);
+    this.publish(0);
   }
 
   /** Server shutdown: stop the writer threads now; flushed data stays readable. */
   terminate(): void {
+    if (this.masterTimer) clearTimeout(this.masterTimer);
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.masterTimer = this.publishTimer = null;
     this.pool?.terminate();
   }
 }

@@ -1,8 +1,13 @@
 /**
  * `{prefix}_sparse.h5`: what serial crystallography keeps, in the layouts
- * the community reads. Sparse frames follow pyFAI's sparsify-Bragg layout
- * (/entry_0000/sparse_frames: frame_ptr, index, intensity, background_avg,
- * background_std, radius) so pyFAI's tools densify them; peaks follow the
+ * the community reads. Sparse frames follow pyFAI's sparse format (what
+ * `save_sparse` / sparsify-Bragg write, what `fabio.sparseimage` reads):
+ * /entry_0000/sparse_frames with frame_ptr, index, intensity, background_avg,
+ * background_std (alias `errors`), radius, `mask` (each pixel's radial
+ * position, NaN where masked: background_avg is interpolated on it),
+ * `normalization` (raw = normalised · normalization) and `dummy`; the entry's
+ * @pyFAI_sparse_frames names the group and sparsify/configuration is an
+ * NXnote (JSON with the sparsify parameters). Peaks follow the
  * CXI convention CrystFEL reads (nPeaks, peakXPosRaw, peakYPosRaw,
  * peakTotalIntensity, peakSNR as frames × max peaks), also reachable at
  * /entry_1/result_1 where CrystFEL looks by default.
@@ -33,8 +38,9 @@ interface PeakEvent {
 /** Whether the scan has anything for the sparse file. */
 export const hasSparse = (scan: Scan): boolean => scan.streams.has('sparse_frame') || scan.streams.has('peaks');
 
-export function writeSparse(path: string, scan: Scan, frameShape: number[] | null): void {
-  const f = H5Writer.create(path, { overwrite: true });
+/** Write the sparse file `path` into `writeTo` (a fresh temporary next to it; default `path`, created exclusively). */
+export function writeSparse(path: string, scan: Scan, frameShape: number[] | null, writeTo = path): void {
+  const f = H5Writer.create(writeTo);
   try {
     f.root.attrs({ NX_class: 'NXroot', default: 'entry_0000', creator: `daqlab ${VERSION}`, file_name: basename(path) });
     const entry = f.root.group('entry_0000', { NX_class: 'NXentry', default: 'sparse_frames' });
@@ -43,8 +49,11 @@ export function writeSparse(path: string, scan: Scan, frameShape: number[] | nul
     proc.dataset('program', 'daqlab');
     proc.dataset('version', VERSION);
     proc.dataset('date', new Date().toISOString());
-    const processing = (scan.info as Record<string, unknown>).processing;
-    proc.dataset('configuration', JSON.stringify(processing ?? {}), { attrs: { type: 'application/json' } });
+    const info = scan.info as Record<string, unknown>;
+    const processing = (info.processing ?? {}) as Record<string, unknown>;
+    const config = proc.group('configuration', { NX_class: 'NXnote' });
+    config.dataset('type', 'text/json');
+    config.dataset('data', JSON.stringify({ sparsify: stepParams(processing, 'sparsify'), processing }, null, 1));
 
     if (scan.streams.has('sparse_frame')) {
       const { events } = eventItems(scan.stream('sparse_frame') as EventStream);
@@ -72,18 +81,31 @@ export function writeSparse(path: string, scan: Scan, frameShape: number[] | nul
         std.set(e.background_std, k * nb);
       });
       const g = entry.group('sparse_frames', { NX_class: 'NXdata', signal: 'intensity', ...(frameShape ? { frame_shape: frameShape } : {}) });
+      entry.attrs({ pyFAI_sparse_frames: '/entry_0000/sparse_frames' });
       g.dataset('frame_ptr', ptr, { dtype: 'i8', attrs: { long_name: 'start of each frame in index/intensity (cumulated counts, leading 0)' } });
       g.dataset('index', index, { dtype: 'u4', attrs: { long_name: 'flat pixel index (row·cols + col)' } });
       g.dataset('intensity', intensity, { dtype: 'f4' });
       g.dataset('frame_index', Float64Array.from(ev, (e) => e.frame_idx), { dtype: 'i8' });
       if (nb) {
-        g.dataset('background_avg', avg, { shape: [n, nb], dtype: 'f4' });
-        g.dataset('background_std', std, { shape: [n, nb], dtype: 'f4' });
+        g.dataset('background_avg', avg, { shape: [n, nb], dtype: 'f4', attrs: { interpretation: 'spectrum', long_name: 'Average value of background' } });
+        g.dataset('background_std', std, { shape: [n, nb], dtype: 'f4', attrs: { interpretation: 'spectrum', long_name: 'Standard deviation of background' } });
+        g.softLink('errors', '/entry_0000/sparse_frames/background_std');
       }
-      if (scan.streams.has('background_radial')) {
-        const r = arrayItems(scan.stream('background_radial') as ArrayStream, 'last');
-        if (r) g.dataset('radius', r.data, { dtype: 'f4', attrs: { units: String(scan.stream('background_radial').info.unit ?? '') } });
-      }
+      const dummy = (info.detector as { dummy?: number | null } | undefined)?.dummy;
+      g.dataset('dummy', [typeof dummy === 'number' ? dummy : NaN], { shape: [], dtype: 'f4', attrs: { long_name: 'value of masked pixels in densified frames' } });
+      const unit = scan.streams.has('background_radial') ? String(scan.stream('background_radial').info.unit ?? '') : '';
+      const last = (name: string): { data: ArrayLike<number>; shape: number[] } | null => {
+        if (!scan.streams.has(name)) return null;
+        const st = scan.stream(name) as ArrayStream;
+        const got = arrayItems(st, 'last');
+        return got ? { data: got.data as Float32Array, shape: [...st.shape] } : null;
+      };
+      const r = last('background_radial');
+      if (r) g.dataset('radius', r.data as Float32Array, { dtype: 'f4', attrs: { units: unit, unit, interpretation: 'spectrum' } });
+      const mask = last('background_pixel_radius');
+      if (mask) g.dataset('mask', mask.data as Float32Array, { shape: mask.shape, dtype: 'f4', attrs: { unit, interpretation: 'image', long_name: 'radial position of each pixel, NaN where masked' } });
+      const norm = last('background_normalization');
+      if (norm) g.dataset('normalization', norm.data as Float32Array, { shape: norm.shape, dtype: 'f4', attrs: { interpretation: 'image' } });
     }
 
     if (scan.streams.has('peaks') && scan.streams.has('peak_counter')) {
@@ -124,4 +146,11 @@ export function writeSparse(path: string, scan: Scan, frameShape: number[] | nul
   } finally {
     f.close();
   }
+}
+
+/** Parameters of the first step named `name` in the processing description (empty when none). */
+function stepParams(processing: Record<string, unknown>, name: string): Record<string, unknown> {
+  const steps = Array.isArray(processing.steps) ? (processing.steps as { name?: unknown; params?: unknown }[]) : [];
+  const step = steps.find((x) => x && x.name === name);
+  return (step?.params ?? {}) as Record<string, unknown>;
 }

@@ -29,7 +29,11 @@ function fail(err: unknown): void {
 }
 
 try {
-  series = new FrameSeries(workerData as SeriesConfig, (path, file) => send({ op: 'opened', path, file }));
+  series = new FrameSeries(
+    workerData as SeriesConfig,
+    (path, file) => send({ op: 'opened', path, file }),
+    (file, count) => send({ op: 'flushed', file, count }),
+  );
 } catch (err) {
   fail(err);
 }

@@ -19,6 +19,8 @@ export interface WriterPoolOptions {
   onSaved: (total: number) => void;
   /** saving cannot go on: the reason names what failed and how many frames were saved */
   onError: (reason: string) => void;
+  /** frames 0…n−1 of the stream are all flushed to their files (n grew) */
+  onFlushed?: (n: number) => void;
 }
 
 interface WriterState {
@@ -28,6 +30,9 @@ interface WriterState {
   saved: number;
   closed: Promise<void>;
   batch: { seq: number; data: TypedArray }[];
+  /** what its last flush made durable: files before `flushedFile`, and `flushedCount` frames of that file */
+  flushedFile: number;
+  flushedCount: number;
 }
 
 /** Growable columns: where frame `seq` was saved (−1: not saved). */
@@ -77,6 +82,8 @@ export class WriterPool {
   private flushScheduled = false;
   /** frames saved in a contiguous prefix of the frame stream (for reading back) */
   private prefix = 0;
+  /** frames flushed in a contiguous prefix of the frame stream (what a master written now can map) */
+  private flushed = 0;
   private readonly fds = new Map<string, number>();
   private closing: Promise<void> | null = null;
   savedBytes = 0;
@@ -94,7 +101,7 @@ export class WriterPool {
   private spawn(cfg: SeriesConfig): WriterState {
     const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: cfg });
     let resolveClosed!: () => void;
-    const w: WriterState = { rank: cfg.rank, worker, queued: 0, saved: 0, closed: new Promise((r) => (resolveClosed = r)), batch: [] };
+    const w: WriterState = { rank: cfg.rank, worker, queued: 0, saved: 0, closed: new Promise((r) => (resolveClosed = r)), batch: [], flushedFile: -1, flushedCount: 0 };
     worker.on('message', (m: FromWriter) => {
       switch (m.op) {
         case 'opened':
@@ -109,6 +116,12 @@ export class WriterPool {
           this.savedBytes += m.bytes;
           while (this.book.has(this.prefix)) this.prefix++;
           this.options.onSaved(this.saved);
+          this.advanceFlushed();
+          break;
+        case 'flushed':
+          w.flushedFile = m.file;
+          w.flushedCount = m.count;
+          this.advanceFlushed();
           break;
         case 'error':
           this.fail(`saving failed in writer ${w.rank}${m.code ? ` (${m.code})` : ''}: ${m.message}`);
@@ -190,6 +203,25 @@ export class WriterPool {
   terminate(): void {
     for (const w of this.writers) void w.worker.terminate();
     this.releaseFds();
+  }
+
+  /** Whether frame `seq` is saved and its writer flushed it since. */
+  isFlushed(seq: number): boolean {
+    const b = this.book;
+    if (!b.has(seq)) return false;
+    const w = this.writers[b.rank[seq]];
+    return b.file[seq] < w.flushedFile || (b.file[seq] === w.flushedFile && b.index[seq] < w.flushedCount);
+  }
+
+  private advanceFlushed(): void {
+    const before = this.flushed;
+    while (this.isFlushed(this.flushed)) this.flushed++;
+    if (this.flushed > before) this.options.onFlushed?.(this.flushed);
+  }
+
+  /** Number of frames from 0 on that are all flushed to their files. */
+  get flushedPrefix(): number {
+    return this.flushed;
   }
 
   /** Number of frames from 0 on that are all saved. */

@@ -202,7 +202,7 @@ test('azimuthal_integration uses the mask, dark and flat maps of the environment
 test('sigma_clip: background stream and the ctx.vars contract of the smx steps', () => {
   const env = envWith();
   const built = SC.create({ npt: 150, unit: 'r_mm' } as never, INPUT, env);
-  assert.deepEqual(built.streams.map((s) => `${s.name}:${s.cadence}:${s.shape}`), ['background_radial:static:150', 'background:frame:2,150']);
+  assert.deepEqual(built.streams.map((s) => `${s.name}:${s.cadence}:${s.shape}`), ['background_radial:static:150', `background_pixel_radius:static:${INPUT.shape}`, `background_normalization:static:${INPUT.shape}`, 'background:frame:2,150']);
   const bragg = braggImage(geometry, { seed: 9, spots: 120 });
   const img = new Uint32Array(N);
   for (let k = 0; k < N; k++) img[k] = bragg[k];
@@ -257,7 +257,7 @@ test('both steps run in a StepChain with the registry', () => {
     registry,
   );
   assert.deepEqual(errors, []);
-  assert.deepEqual(Object.keys(chain!.statics).sort(), ['azimuthal', 'background_radial', 'radial']);
+  assert.deepEqual(Object.keys(chain!.statics).sort(), ['azimuthal', 'background_normalization', 'background_pixel_radius', 'background_radial', 'radial']);
   const res = chain!.run(0, 0, frame(7), true);
   assert.deepEqual(res.items.map((x) => x.stream), ['background', 'intensity', 'sigma', 'cake']);
   const bad = StepChain.build([{ name: 'azimuthal_integration', params: { npt: 0 } }], INPUT, env, registry);

@@ -14,7 +14,10 @@
  * `sigma_clip` — pyFAI sigma_clip_ng per frame (the background of Bragg
  * frames for sparsify / peak finding). Stream `background` float32
  * [2, npt] per frame (row 0: average, row 1: std, normalised units) and
- * static `background_radial` float32 [npt] (bin centres, info.unit). It
+ * static `background_radial` float32 [npt] (bin centres, info.unit), and
+ * static `background_pixel_radius` / `background_normalization` float32
+ * [rows, cols] (`radius_pixel` and `norm` below: the sparse file's `mask`
+ * and `normalization`, pyFAI's densify inputs). It
  * leaves in `ctx.vars` (names of processing/smx/vars.ts; arrays valid for
  * this frame only, read-only for later steps):
  *   - `background_avg`, `background_std`: Float32Array [npt], per radial bin;
@@ -170,6 +173,9 @@ export const sigmaClipStep: StepFactory<SigmaClipParams> = {
     const std = new Float32Array(npt);
     const streams: StreamDecl[] = [
       { name: 'background_radial', kind: 'array', dtype: 'float32', shape: [npt], cadence: 'static', info: { unit: p.unit, description: 'radial bin centres of the background' } },
+      // the per-pixel maps pyFAI's sparse format needs to densify (its `mask` and `normalization`)
+      { name: 'background_pixel_radius', kind: 'array', dtype: 'float32', shape: [...input.shape], cadence: 'static', info: { unit: p.unit, description: 'radial position of each pixel, NaN where never integrated (masked)' } },
+      { name: 'background_normalization', kind: 'array', dtype: 'float32', shape: [...input.shape], cadence: 'static', info: { description: 'normalization of each pixel (flat · polarization · solid angle …; 0 where unusable): raw = normalised · this' } },
       {
         name: 'background',
         kind: 'array',
@@ -212,7 +218,8 @@ export const sigmaClipStep: StepFactory<SigmaClipParams> = {
       },
       output: input,
       streams,
-      statics: { background_radial: radial },
+      // copies: `norm` may be a view of the engine's WebAssembly memory (a message would clone all of it)
+      statics: { background_radial: radial, background_pixel_radius: radius.slice(), background_normalization: Float32Array.from(norm) },
     };
   },
 };

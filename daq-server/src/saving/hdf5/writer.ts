@@ -795,6 +795,37 @@ class VirtualDataset extends H5Object implements H5Dataset {
 
 // ---------------------------------------------------------------------------
 
+const EXCLUSIVE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/** Open a new file; with `replace`, unlink what is there first (never a folder) and retry if it comes back. */
+export function openExclusive(path: string, replace: boolean, mode = 0o644): number {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fs.openSync(path, EXCLUSIVE, mode);
+    } catch (e) {
+      if (!replace || (e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw e;
+    }
+    removeEntry(path);
+  }
+}
+
+/** Remove the directory entry at `path` (a file or a link, never what a link points at); missing is fine. */
+export function removeEntry(path: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path} is a folder, not a file that may be replaced`), { code: 'EISDIR' });
+  try {
+    fs.unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
 export class H5Writer {
   readonly root: H5Group;
   /** @internal */ readonly heap: GlobalHeap;
@@ -810,9 +841,13 @@ export class H5Writer {
     this.root = new Group(this, '/');
   }
 
-  /** exclusive create unless `overwrite`; an existing file gives an Error with code 'EEXIST' */
+  /**
+   * Always an exclusive create that never follows a link (O_CREAT|O_EXCL|O_NOFOLLOW):
+   * an existing entry gives an Error with code 'EEXIST', unless `overwrite`, which
+   * first removes the entry (a symlink is removed, its target untouched).
+   */
   static create(path: string, options: { overwrite?: boolean } = {}): H5Writer {
-    const fd = fs.openSync(path, options.overwrite ? 'w' : 'wx');
+    const fd = openExclusive(path, options.overwrite === true);
     let w: H5Writer;
     try {
       w = new H5Writer(path, fd);
