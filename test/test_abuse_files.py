@@ -162,13 +162,14 @@ def test_fifo_device_folder_huge_file_are_refused_promptly(confined, area, field
 def test_saving_base_path_is_confined_to_the_data_roots(confined, area):
     root, outside = area
     etc = "/".join([str(root)] + [".."] * 30 + ["etc"])
-    for base_path in [etc, "/proc/../etc/daqlab-test", str(root / "escape" / "saved"), "relative/folder"]:
+    via_proc = "/proc/.." + str(outside / "via-proc")
+    for base_path in [etc, via_proc, str(root / "escape" / "saved"), "relative/folder"]:
         err, _ = bad_prepare(confined, "sim-camera", {"saving": {"enabled": True, "base_path": base_path, "prefix": "abuse"}})
         m = messages(err)
         assert "saving.base_path" in m, (base_path, m)
         assert "outside the data roots" in m["saving.base_path"] or "absolute" in m["saving.base_path"], m
     assert not (outside / "saved").exists(), "nothing was created through the symlinked folder"
-    assert not os.path.exists("/etc/abuse_master.h5") and not os.path.exists("/etc/daqlab-test")
+    assert not (outside / "via-proc").exists() and not os.path.exists("/etc/abuse_master.h5")
     # inside the root, saving works
     acquire_works(confined, "sim-camera", saving={"enabled": True, "base_path": str(root / "ok" / "deeper"), "prefix": "ok"})
     assert (root / "ok" / "deeper" / "ok_master.h5").exists()
