@@ -116,7 +116,7 @@ export async function checkSavingTarget(
     await makeFolder(folder);
   } catch (err) {
     const m = (err as Error).message;
-    return fail('saving.base_path', (err as Error).name === 'PathError' ? m : `${p.base_path}: ${m}`);
+    return fail('saving.base_path', (err as Error).name === 'PathError' ? m : `cannot write into ${p.base_path}: ${m}`);
   }
   if (p.file_exists_policy === 'abort') {
     const candidates = [masterFileName(prefix), sparseFileName(prefix)];
