@@ -11,6 +11,9 @@
 /** Default deadline of one client-named file operation (open, stat, read, mkdir ...). */
 export const FS_TIMEOUT_MS = 5000;
 
+/** The deadline in force (tests shorten it). */
+export const fsLimits = { timeoutMs: FS_TIMEOUT_MS };
+
 /** Timed-out operations still pending beyond which new ones are refused (libuv's pool has 4 threads). */
 const MAX_STUCK = 2;
 let stuck = 0;
@@ -29,7 +32,7 @@ export const stuckOperations = (): number => stuck;
  * Run `op` (a promise-returning fs call) with a deadline; `what` says what was attempted, for the error.
  * `late` receives a result that arrives after the deadline (to close a file handle nobody will use).
  */
-export async function withDeadline<T>(op: () => Promise<T>, what: string, ms = FS_TIMEOUT_MS, late?: (value: T) => void): Promise<T> {
+export async function withDeadline<T>(op: () => Promise<T>, what: string, ms = fsLimits.timeoutMs, late?: (value: T) => void): Promise<T> {
   if (stuck >= MAX_STUCK) {
     throw new FsTimeoutError(`${what}: the file system has not answered earlier requests (${stuck} pending); try again later`);
   }

@@ -14,7 +14,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { FS_TIMEOUT_MS, withDeadline } from './deadline.js';
+import { fsLimits, withDeadline } from './deadline.js';
 
 export class UserFileError extends Error {
   constructor(message: string) {
@@ -65,7 +65,7 @@ function mib(n: number): string {
 
 /** Read a regular file of at most `maxBytes` bytes; `realPath` comes from confine(). Throws UserFileError / FsTimeoutError. */
 export async function readUserFile(realPath: string, limits: ReadLimits): Promise<Buffer> {
-  const ms = limits.timeoutMs ?? FS_TIMEOUT_MS;
+  const ms = limits.timeoutMs ?? fsLimits.timeoutMs;
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | (constants.O_NOCTTY ?? 0);
   let fh: FileHandle;
   try {

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { confine, loadClientFiles, makeFolder, readUserFile, withDeadline, stuckOperations } from '../../src/files/index.js';
+import { FS_TIMEOUT_MS, confine, fsLimits, loadClientFiles, makeFolder, readUserFile, withDeadline, stuckOperations } from '../../src/files/index.js';
 
 const base = realpathSync(mkdtempSync(join(tmpdir(), 'daqlab-files-')));
 const root = join(base, 'root');
@@ -112,4 +112,34 @@ test('withDeadline: a hung operation times out naming what was attempted; while 
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(stuckOperations(), 0);
   assert.equal(await withDeadline(async () => 7, 'checking', 50), 7);
+});
+
+test('checkSavingTarget: a folder check that hangs inside a root times out, naming saving.base_path', async () => {
+  const fsp = (await import('node:fs/promises')).default;
+  const { syncBuiltinESMExports } = await import('node:module');
+  const { checkSavingTarget } = await import('../../src/saving/params.js');
+  const releases: (() => void)[] = [];
+  const realMkdir = fsp.mkdir;
+  fsp.mkdir = (() => new Promise<undefined>((r) => releases.push(() => r(undefined)))) as typeof fsp.mkdir;
+  syncBuiltinESMExports();
+  fsLimits.timeoutMs = 100;
+  try {
+    const p = { enabled: true, base_path: join(root, 'hung', 'folder'), file_exists_policy: 'abort' } as Parameters<typeof checkSavingTarget>[0];
+    const t0 = Date.now();
+    const { errors, folder } = await checkSavingTarget(p, 'x', 1, [root]);
+    assert.ok(Date.now() - t0 < 1000);
+    assert.equal(folder, null);
+    assert.deepEqual(errors.map((e) => e.field), ['saving.base_path']);
+    assert.match(errors[0].message, /creating the folder: the file system did not answer within 0.1 s/);
+  } finally {
+    fsp.mkdir = realMkdir;
+    syncBuiltinESMExports();
+    fsLimits.timeoutMs = FS_TIMEOUT_MS;
+    for (const r of releases) r();
+  }
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(stuckOperations(), 0);
+  // and outside the roots nothing is touched at all
+  const { errors } = await checkSavingTarget({ enabled: true, base_path: '/proc/nope', file_exists_policy: 'abort' } as Parameters<typeof checkSavingTarget>[0], 'x', 1, [root]);
+  assert.match(errors[0].message, /outside the data roots/);
 });
