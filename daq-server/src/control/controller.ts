@@ -19,7 +19,7 @@ import { TruthRecorder } from '../processing/sink.js';
 import type { ImageSpec } from '../processing/types.js';
 import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/params.js';
 import { ScanSaver } from '../saving/saver.js';
-import { loadClientFiles, type ClientFiles } from '../files/index.js';
+import { loadClientFiles, mapBytesFor, type ClientFiles } from '../files/index.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -144,7 +144,9 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   private async validateAll(
     raw: unknown,
   ): Promise<{ params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null; folder: string | null; files: ClientFiles }> {
-    const { files, errors } = await loadClientFiles(raw, this.dataRoots);
+    const det = this.info();
+    const pixels = Math.max(det.shape.reduce((a, b) => a * b, 1), (det.image_shape ?? []).reduce((a, b) => a * b, 1));
+    const { files, errors } = await loadClientFiles(raw, this.dataRoots, mapBytesFor(pixels));
     let params: PrepareParams | null = null;
     try {
       params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);

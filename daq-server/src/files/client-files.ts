@@ -14,9 +14,13 @@ import { readUserFile } from './read-user-file.js';
 /** Client-named files by the path as written in the request; the bytes may be shared memory. */
 export type ClientFiles = Readonly<Record<string, Uint8Array>>;
 
-/** A .poni file is a few hundred bytes; calibration maps go up to Jungfrau gains in float64 (~200 MB). */
+/**
+ * A .poni file is a few hundred bytes. A map is at most what the detector could use: 6 gain stages of
+ * float64 per pixel (Jungfrau gains), plus a header; MAX_MAP_BYTES caps it whatever the detector.
+ */
 export const MAX_PONI_BYTES = 1 << 20;
 export const MAX_MAP_BYTES = 512 << 20;
+export const mapBytesFor = (pixels: number): number => Math.min(MAX_MAP_BYTES, 6 * 8 * pixels + (1 << 20));
 
 export interface FileRef {
   /** dotted field, e.g. `processing.mask_file` */
@@ -33,7 +37,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 export const isPoniPath = (v: unknown): v is string => typeof v === 'string' && !v.includes('\n');
 
 /** The file parameters of a raw prepare request (values that are not strings are left to validation). */
-export function fileRefs(raw: unknown): FileRef[] {
+export function fileRefs(raw: unknown, maxMapBytes = MAX_MAP_BYTES): FileRef[] {
   const out: FileRef[] = [];
   if (!isObj(raw)) return out;
   for (const s of SECTIONS) {
@@ -41,14 +45,14 @@ export function fileRefs(raw: unknown): FileRef[] {
     if (!isObj(section)) continue;
     for (const [key, value] of Object.entries(section)) {
       if (key === 'poni' && isPoniPath(value)) out.push({ field: `${s}.${key}`, path: value, maxBytes: MAX_PONI_BYTES });
-      else if (key.endsWith('_file') && typeof value === 'string') out.push({ field: `${s}.${key}`, path: value, maxBytes: MAX_MAP_BYTES });
+      else if (key.endsWith('_file') && typeof value === 'string') out.push({ field: `${s}.${key}`, path: value, maxBytes: maxMapBytes });
     }
   }
   return out;
 }
 
 /** Confine and read one file; the message of a failure is for the field. */
-export async function loadFile(path: string, roots: readonly string[], maxBytes: number): Promise<Buffer> {
+export async function loadFile(path: string, roots: readonly string[], maxBytes: number): Promise<Uint8Array> {
   const real = await confine(path, roots);
   return readUserFile(real, { maxBytes });
 }
@@ -57,18 +61,22 @@ export async function loadFile(path: string, roots: readonly string[], maxBytes:
  * Confine and read every file a prepare names, in parallel. Errors name the
  * field and say what is wrong (never what the file holds).
  */
-export async function loadClientFiles(raw: unknown, roots: readonly string[]): Promise<{ files: Record<string, Uint8Array>; errors: FieldError[] }> {
-  const refs = fileRefs(raw);
+export async function loadClientFiles(
+  raw: unknown,
+  roots: readonly string[],
+  maxMapBytes = MAX_MAP_BYTES,
+): Promise<{ files: Record<string, Uint8Array>; errors: FieldError[] }> {
+  const refs = fileRefs(raw, maxMapBytes);
   const files: Record<string, Uint8Array> = {};
   const errors: FieldError[] = [];
-  const reads = new Map<string, Promise<Buffer>>();
+  const reads = new Map<string, Promise<Uint8Array>>();
   await Promise.all(
     refs.map(async (ref) => {
       const key = `${ref.maxBytes}\0${ref.path}`;
       let read = reads.get(key);
       if (!read) reads.set(key, (read = loadFile(ref.path, roots, ref.maxBytes)));
       try {
-        files[ref.path] = shared(await read);
+        files[ref.path] = await read;
       } catch (err) {
         errors.push({ field: ref.field, message: message(ref.path, err) });
       }
@@ -82,13 +90,6 @@ const message = (path: string, err: unknown): string => {
   // path errors already name the path (or say it must be one); file errors say what the file is
   return (err as Error).name === 'PathError' ? m : `${path}: ${m}`;
 };
-
-/** Copy into shared memory: worker threads then read the bytes without a copy. */
-function shared(b: Buffer): Uint8Array {
-  const out = new Uint8Array(new SharedArrayBuffer(b.length));
-  out.set(b);
-  return out;
-}
 
 /** The text of a client file (UTF-8). */
 export const fileText = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);

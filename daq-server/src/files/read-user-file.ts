@@ -63,8 +63,11 @@ function mib(n: number): string {
   return `${n} bytes`;
 }
 
-/** Read a regular file of at most `maxBytes` bytes; `realPath` comes from confine(). Throws UserFileError / FsTimeoutError. */
-export async function readUserFile(realPath: string, limits: ReadLimits): Promise<Buffer> {
+/**
+ * Read a regular file of at most `maxBytes` bytes into shared memory (worker threads then use it without
+ * a copy); `realPath` comes from confine(). Throws UserFileError / FsTimeoutError.
+ */
+export async function readUserFile(realPath: string, limits: ReadLimits): Promise<Uint8Array> {
   const ms = limits.timeoutMs ?? fsLimits.timeoutMs;
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW | (constants.O_NOCTTY ?? 0);
   let fh: FileHandle;
@@ -81,7 +84,7 @@ export async function readUserFile(realPath: string, limits: ReadLimits): Promis
   }
 }
 
-async function readAll(fh: FileHandle, maxBytes: number): Promise<Buffer> {
+async function readAll(fh: FileHandle, maxBytes: number): Promise<Uint8Array> {
   let st;
   try {
     st = await fh.stat();
@@ -91,7 +94,7 @@ async function readAll(fh: FileHandle, maxBytes: number): Promise<Buffer> {
   if (!st.isFile()) throw new UserFileError(`is ${kind(st)}, not a regular file`);
   if (st.size > maxBytes) throw new UserFileError(`is ${mib(st.size)}, larger than the ${mib(maxBytes)} this parameter accepts`);
   // one byte more than announced tells a file that grew while being read
-  const buf = Buffer.allocUnsafe(Math.min(st.size + 1, maxBytes + 1));
+  const buf = new Uint8Array(new SharedArrayBuffer(Math.min(st.size + 1, maxBytes + 1)));
   let n = 0;
   for (;;) {
     let got: number;

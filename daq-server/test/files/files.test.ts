@@ -56,7 +56,7 @@ test('confine: relative, outside, escaping by .. or symlinks are refused, with o
 });
 
 test('readUserFile: a regular file is read; a FIFO, a folder, a device, a big file are refused at once', async () => {
-  assert.equal((await readUserFile(join(root, 'ok.txt'), { maxBytes: 100 })).toString(), 'hello');
+  assert.equal(Buffer.from(await readUserFile(join(root, 'ok.txt'), { maxBytes: 100 })).toString(), 'hello');
   const fifo = join(root, 'fifo');
   execFileSync('mkfifo', [fifo]);
   const big = join(root, 'big.bin');
