@@ -49,8 +49,6 @@ async function realRoot(root: string): Promise<string> {
 const outside = (path: string, roots: readonly string[]): PathError =>
   new PathError(`${path} is outside the data roots (${roots.join(', ') || 'none configured'}); the server reads and writes only there`);
 
-const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException)?.code;
-
 /**
  * Confine a client-named path to the data roots; returns its real path (the
  * real path of the deepest existing ancestor plus the missing components).
@@ -74,12 +72,11 @@ export async function confine(path: unknown, roots: readonly string[]): Promise<
       if (!reals.some((r) => within(full, r))) throw outside(path, roots);
       return full;
     } catch (err) {
-      if (!(code(err) === 'ENOENT' || code(err) === 'ENOTDIR')) {
-        if (err instanceof PathError || (err as Error).name === 'FsTimeoutError') throw err;
-        throw new PathError(`${path} cannot be resolved (${code(err) ?? 'error'})`);
-      }
+      if (err instanceof PathError || (err as Error).name === 'FsTimeoutError') throw err;
+      // missing, not a folder, not searchable (EACCES): judge by the ancestors. An error code is never
+      // reported here: through a symlink it could describe something outside the roots.
     }
-    // missing, or a symlink that leads nowhere (its target may be outside the roots: refuse it)
+    // a symlink that leads nowhere (its target may be outside the roots) is refused
     const dangling = await withDeadline(() => lstat(probe), `resolving ${probe}`).then(
       (st) => st.isSymbolicLink(),
       () => false,

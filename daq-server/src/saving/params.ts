@@ -50,7 +50,7 @@ export const SAVING_SCHEMA: JsonSchema = {
   default: {},
   properties: {
     enabled: { type: 'boolean', default: false, description: 'Write the scan to HDF5/NeXus files.' },
-    base_path: { type: 'string', maxLength: 4096, default: '', description: 'Absolute folder the files go to (created when missing).' },
+    base_path: { type: 'string', maxLength: 4096, default: '', description: 'Absolute folder the files go to, under one of the server\'s data roots (created when missing).' },
     prefix: {
       type: ['string', 'null'],
       pattern: NAME,

@@ -147,7 +147,7 @@ export function buildSchema(spec: SimSpec): JsonSchema {
         `Default: dist ${p.dist} m, PONI at (${p.poni1}, ${p.poni2}) m, no rotation.`,
       default: { ...p },
       oneOf: [
-        { type: 'string', minLength: 1, description: 'path of a pyFAI .poni file (on the server)' },
+        { type: 'string', minLength: 1, description: 'absolute path of a pyFAI .poni file under one of the server\'s data roots' },
         {
           type: 'object',
           additionalProperties: false,

@@ -66,7 +66,7 @@ export function integrationProperties(d: { npt: number; unit: RadialUnit; method
     poni: {
       description:
         'Geometry as pyFAI defines it: {dist, poni1, poni2, rot1, rot2, rot3, wavelength} (metres, radians; rotations default to 0) ' +
-        'or the path of a .poni file on the server. Default: the detector geometry of the run.',
+        'or the absolute path of a .poni file under one of the server\'s data roots. Default: the detector geometry of the run.',
       oneOf: [
         { type: 'string', minLength: 1 },
         {

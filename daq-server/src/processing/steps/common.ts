@@ -73,10 +73,11 @@ export function paramsSchema(title: string, properties: Record<string, JsonSchem
   };
 }
 
+/** A `*_file` parameter: an absolute path under a data root, read by the server at prepare (files/). */
 export const fileParam = (description: string): JsonSchema => ({
   type: ['string', 'null'],
   default: null,
-  description,
+  description: `${description} (absolute path under one of the server's data roots)`,
 });
 
 /** Problems of an image that must be 2D. */
