@@ -19,7 +19,7 @@ import { TruthRecorder } from '../processing/sink.js';
 import type { ImageSpec } from '../processing/types.js';
 import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/params.js';
 import { ScanSaver } from '../saving/saver.js';
-import { loadClientFiles, mapBytesFor, type ClientFiles } from '../files/index.js';
+import { loadClientFiles, mapBytesFor, type ClientFiles, type KnownKeys } from '../files/index.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -146,7 +146,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   ): Promise<{ params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null; folder: string | null; files: ClientFiles }> {
     const det = this.info();
     const pixels = Math.max(det.shape.reduce((a, b) => a * b, 1), (det.image_shape ?? []).reduce((a, b) => a * b, 1));
-    const { files, errors } = await loadClientFiles(raw, this.dataRoots, mapBytesFor(pixels));
+    const { files, errors } = await loadClientFiles(raw, this.dataRoots, mapBytesFor(pixels), this.fileKeys());
     let params: PrepareParams | null = null;
     try {
       params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);
@@ -178,6 +178,14 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     }
     if (errors.length || !params) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
     return { params, plan, prefix, folder, files };
+  }
+
+  /** Parameters that may name files: those the detector's and the steps' schemas accept (no others are read). */
+  private fileKeys(): KnownKeys {
+    const keys = (schema: { properties?: unknown }): Set<string> => new Set(Object.keys((schema.properties ?? {}) as object));
+    const processing = new Set<string>();
+    for (const name of this.registry.names()) for (const k of keys(this.registry.get(name).schema)) processing.add(k);
+    return { detector: keys(this.plugin.configSchema()), processing };
   }
 
   /** Checks a schema cannot express: they depend on the detector's capabilities. */

@@ -36,14 +36,21 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 /** A `poni` string names a file when it is a single line (the text of a .poni file has several). */
 export const isPoniPath = (v: unknown): v is string => typeof v === 'string' && !v.includes('\n');
 
-/** The file parameters of a raw prepare request (values that are not strings are left to validation). */
-export function fileRefs(raw: unknown, maxMapBytes = MAX_MAP_BYTES): FileRef[] {
+/** The parameters each section accepts (its schema's properties): only those files are read. */
+export type KnownKeys = Partial<Record<(typeof SECTIONS)[number], ReadonlySet<string>>>;
+
+/**
+ * The file parameters of a raw prepare request (values that are not strings are left to validation).
+ * With `known`, keys a section does not accept are skipped: validation refuses them, unread.
+ */
+export function fileRefs(raw: unknown, maxMapBytes = MAX_MAP_BYTES, known?: KnownKeys): FileRef[] {
   const out: FileRef[] = [];
   if (!isObj(raw)) return out;
   for (const s of SECTIONS) {
     const section = raw[s];
     if (!isObj(section)) continue;
     for (const [key, value] of Object.entries(section)) {
+      if (known?.[s] && !known[s].has(key)) continue;
       if (key === 'poni' && isPoniPath(value)) out.push({ field: `${s}.${key}`, path: value, maxBytes: MAX_PONI_BYTES });
       else if (key.endsWith('_file') && typeof value === 'string') out.push({ field: `${s}.${key}`, path: value, maxBytes: maxMapBytes });
     }
@@ -65,8 +72,9 @@ export async function loadClientFiles(
   raw: unknown,
   roots: readonly string[],
   maxMapBytes = MAX_MAP_BYTES,
+  known?: KnownKeys,
 ): Promise<{ files: Record<string, Uint8Array>; errors: FieldError[] }> {
-  const refs = fileRefs(raw, maxMapBytes);
+  const refs = fileRefs(raw, maxMapBytes, known);
   const files: Record<string, Uint8Array> = {};
   const errors: FieldError[] = [];
   const reads = new Map<string, Promise<Uint8Array>>();

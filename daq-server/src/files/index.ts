@@ -2,5 +2,5 @@
 export { FS_TIMEOUT_MS, FsTimeoutError, fsLimits, withDeadline, stuckOperations } from './deadline.js';
 export { confine, within, PathError } from './roots.js';
 export { readUserFile, UserFileError, reason, type ReadLimits } from './read-user-file.js';
-export { loadClientFiles, loadFile, fileRefs, fileText, isPoniPath, MAX_PONI_BYTES, MAX_MAP_BYTES, mapBytesFor, type ClientFiles, type FileRef } from './client-files.js';
+export { loadClientFiles, loadFile, fileRefs, fileText, isPoniPath, MAX_PONI_BYTES, MAX_MAP_BYTES, mapBytesFor, type ClientFiles, type FileRef, type KnownKeys } from './client-files.js';
 export { makeFolder } from './make-folder.js';

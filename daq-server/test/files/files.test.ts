@@ -143,3 +143,14 @@ test('checkSavingTarget: a folder check that hangs inside a root times out, nami
   const { errors } = await checkSavingTarget({ enabled: true, base_path: '/proc/nope', file_exists_policy: 'abort' } as Parameters<typeof checkSavingTarget>[0], 'x', 1, [root]);
   assert.match(errors[0].message, /outside the data roots/);
 });
+
+test('loadClientFiles: with the keys the schemas accept, other keys are not read at all', async () => {
+  const { files, errors } = await loadClientFiles(
+    { processing: { mask_file: join(root, 'ok.txt'), evil_file: join(root, 'fifo'), poni: join(root, 'fifo') } },
+    [root],
+    100,
+    { processing: new Set(['mask_file']) },
+  );
+  assert.deepEqual(Object.keys(files), [join(root, 'ok.txt')]);
+  assert.deepEqual(errors, []);
+});
