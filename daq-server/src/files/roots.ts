@@ -79,7 +79,10 @@ export async function confine(path: unknown, roots: readonly string[]): Promise<
     // a symlink that leads nowhere (its target may be outside the roots) is refused
     const dangling = await withDeadline(() => lstat(probe), `resolving ${probe}`).then(
       (st) => st.isSymbolicLink(),
-      () => false,
+      (err: Error) => {
+        if (err.name === 'FsTimeoutError') throw err;
+        return false;
+      },
     );
     if (dangling) throw outside(path, roots);
     const parent = dirname(probe);
