@@ -4,6 +4,9 @@ import { DEFAULTS, USAGE, parseConfig } from './config.js';
 import { startServer } from './index.js';
 import { log, setLogLevel } from './log.js';
 
+/** The longest a clean shutdown may take before the process exits regardless. */
+const SHUTDOWN_MS = 3000;
+
 async function main(): Promise<void> {
   let cfg;
   try {
@@ -25,13 +28,27 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (cfg.port === DEFAULTS.port) process.title = 'daqlab-server';
+  // Shutdown is bounded whatever is running: a clean close gets SHUTDOWN_MS, then the process exits anyway
+  // (writers and receivers are worker threads; what they flushed is on disk), and a second signal exits at once.
   let stopping = false;
   const shutdown = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      log('warn', `${signal} again: exiting now`);
+      process.exit(1);
+    }
     stopping = true;
     log('info', `${signal}: shutting down`);
-    void server.close().then(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
+    setTimeout(() => {
+      log('warn', `shutdown took longer than ${SHUTDOWN_MS / 1000} s: exiting`);
+      process.exit(0);
+    }, SHUTDOWN_MS).unref();
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', 'shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

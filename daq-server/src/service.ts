@@ -46,7 +46,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {
-      const ctl = new DetectorController(plugin, this.store, this.steps);
+      const ctl = new DetectorController(plugin, this.store, this.steps, this.dataRoots);
       ctl.on('state', (s) => {
         log('info', 'acquisition state', { detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason });
         const finished = 'finished' in s ? s.finished : true;

@@ -81,7 +81,8 @@ export async function runBatch(args: BatchArgs, hooks: BatchHooks = {}): Promise
     const registry = new StepRegistry();
     for (const p of args.plugins) await registry.load(p);
     const store = createStore({ memoryBudget: args.memoryBudget });
-    const controller = new DetectorController(plugin, store, registry);
+    // a batch run is its user's own process: the files it names are theirs to name
+    const controller = new DetectorController(plugin, store, registry, ['/']);
     const sourceParams = master.parameters as { saving?: Record<string, unknown>; scan?: Record<string, unknown>; processing?: Record<string, unknown> };
     const processing = { ...template.defaults, nb_receivers: defaultReceivers(template), ...inherited(template, sourceParams.processing), ...processingParams, pipeline: template.pipeline };
     const saving = {

@@ -19,6 +19,7 @@ import { TruthRecorder } from '../processing/sink.js';
 import type { ImageSpec } from '../processing/types.js';
 import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/params.js';
 import { ScanSaver } from '../saving/saver.js';
+import { loadClientFiles, mapBytesFor, type ClientFiles, type KnownKeys } from '../files/index.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -39,6 +40,8 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     readonly plugin: DetectorPlugin,
     private readonly store: ScanStore,
     readonly registry: StepRegistry,
+    /** folders clients may name files in (files/roots.ts) */
+    readonly dataRoots: readonly string[] = [process.cwd()],
   ) {
     super();
     this.schema = prepareSchema(plugin, registry);
@@ -81,12 +84,12 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
 
   private async doPrepare(raw: unknown): Promise<Acquisition> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
-    const { params, plan, prefix } = this.validateAll(raw);
-    const run = await this.plugin.open(params.detector);
+    const { params, plan, prefix, folder, files } = await this.validateAll(raw);
+    const run = await this.plugin.open(params.detector, files);
     let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
     try {
       await run.prefill?.();
-      if (plan) started = await startReceivers(plan, this.inputSpec(run), await stepEnvironment(plan, this.plugin, run), this.registry);
+      if (plan) started = await startReceivers(plan, this.inputSpec(run), await stepEnvironment(plan, this.plugin, run, files), this.registry);
       // the state may have changed while the detector was being configured
       assertAllowed('prepare', this.state, `detector ${this.name}`);
     } catch (err) {
@@ -109,7 +112,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     const { sink, frames } = plan && started ? pipelineSink(plan, started, scan, counters) : directSink(scan, run, this.name, counters);
     const saving = params.saving as unknown as SavingParams;
     const saver = saving.enabled
-      ? new ScanSaver({ params: saving, prefix: prefix!, scan, frames, nbReceivers: plan?.nbReceivers ?? 1, counters })
+      ? new ScanSaver({ params: { ...saving, base_path: folder! }, prefix: prefix!, scan, frames, nbReceivers: plan?.nbReceivers ?? 1, counters })
       : null;
     sink.tap = saver;
     const truth = new TruthRecorder(scan, Boolean(run.describe().ground_truth));
@@ -135,10 +138,15 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
 
   /**
    * Validate the whole run description and report every problem at once: the
-   * schema, the pipeline's own parameters, and checks that depend on the detector.
+   * schema, the pipeline's own parameters, and checks that depend on the detector
+   * or on the file system (files the client names: confined, read once, bounded).
    */
-  private validateAll(raw: unknown): { params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null } {
-    const errors: FieldError[] = [];
+  private async validateAll(
+    raw: unknown,
+  ): Promise<{ params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null; folder: string | null; files: ClientFiles }> {
+    const det = this.info();
+    const pixels = Math.max(det.shape.reduce((a, b) => a * b, 1), (det.image_shape ?? []).reduce((a, b) => a * b, 1));
+    const { files, errors } = await loadClientFiles(raw, this.dataRoots, mapBytesFor(pixels), this.fileKeys());
     let params: PrepareParams | null = null;
     try {
       params = validate<PrepareParams>(this.schema, raw ?? {}, `prepare ${this.name}: invalid parameters`);
@@ -157,16 +165,27 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     }
     if (params) errors.push(...this.crossCheck(params));
     let prefix: string | null = null;
+    let folder: string | null = null;
     if (params && !errors.length) {
       const saving = params.saving as unknown as SavingParams;
       if (saving.enabled) {
         const { info: _info, ...identity } = params.scan as Record<string, unknown>;
         prefix = saving.prefix ?? defaultPrefix(identity.name as string | undefined, this.store.nextNumber(identity));
-        errors.push(...checkSavingTarget(saving, prefix, saving.nb_writers ?? plan?.nbReceivers ?? 1));
+        const target = await checkSavingTarget(saving, prefix, saving.nb_writers ?? plan?.nbReceivers ?? 1, this.dataRoots);
+        errors.push(...target.errors);
+        folder = target.folder;
       }
     }
     if (errors.length || !params) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
-    return { params, plan, prefix };
+    return { params, plan, prefix, folder, files };
+  }
+
+  /** Parameters that may name files: those the detector's and the steps' schemas accept (no others are read). */
+  private fileKeys(): KnownKeys {
+    const keys = (schema: { properties?: unknown }): Set<string> => new Set(Object.keys((schema.properties ?? {}) as object));
+    const processing = new Set<string>();
+    for (const name of this.registry.names()) for (const k of keys(this.registry.get(name).schema)) processing.add(k);
+    return { detector: keys(this.plugin.configSchema()), processing };
   }
 
   /** Checks a schema cannot express: they depend on the detector's capabilities. */

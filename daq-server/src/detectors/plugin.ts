@@ -6,6 +6,7 @@
  * produces frames through its receivers.
  */
 import type { DType, TypedArray, TriggerMode } from '../protocol/index.js';
+import type { ClientFiles } from '../files/client-files.js';
 
 /** A JSON schema object (draft-07, as Ajv validates it). */
 export type JsonSchema = Record<string, unknown>;
@@ -103,8 +104,11 @@ export interface DetectorPlugin {
    * Configure a run. `config` has already been validated against
    * `configSchema()` with defaults applied; cross-field checks that a
    * schema cannot express throw DaqError('ParameterError', ...) naming the field.
+   * `files`: the files the config names (`poni`, `*_file`), already confined
+   * and read by the server (files/client-files.ts), keyed by the path as
+   * written; a plugin takes their bytes from there instead of reading paths.
    */
-  open(config: Record<string, unknown>): Promise<DetectorRun>;
+  open(config: Record<string, unknown>, files?: ClientFiles): Promise<DetectorRun>;
   /** calibration maps the detector can hand out (Jungfrau pedestals and gains), keyed by name */
   calibration?(config: Record<string, unknown>): Promise<Record<string, { dtype: DType; shape: number[]; data: TypedArray }>>;
 }

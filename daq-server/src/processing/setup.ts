@@ -71,9 +71,9 @@ function shared<T extends TypedArray>(a: T): T {
   return out;
 }
 
-/** The environment the steps see: the detector description and shared calibration maps. */
-export async function stepEnvironment(plan: ProcessingPlan, plugin: DetectorPlugin, run: DetectorRun): Promise<StepEnvironment> {
-  const env: StepEnvironment = { detector: { ...run.describe(), info: plugin.info() }, maps: {} };
+/** The environment the steps see: the detector description, shared calibration maps, the files the client named. */
+export async function stepEnvironment(plan: ProcessingPlan, plugin: DetectorPlugin, run: DetectorRun, files: Readonly<Record<string, Uint8Array>> = {}): Promise<StepEnvironment> {
+  const env: StepEnvironment = { detector: { ...run.describe(), info: plugin.info() }, maps: {}, files };
   const needsCalibration = plan.specs.some((s) => s.name.startsWith('jungfrau_correction'));
   if (needsCalibration && plugin.calibration) {
     const maps = await plugin.calibration(run.config);

@@ -85,6 +85,13 @@ export interface StepEnvironment {
   detector: Record<string, unknown>;
   /** large maps shared by reference (calibration, mask, dark, flat), keyed by name */
   maps: Record<string, { dtype: DType; shape: number[]; data: TypedArray }>;
+  /**
+   * The files the client named (`poni`, `*_file` parameters), confined to the
+   * data roots and read by the server at prepare (files/client-files.ts),
+   * keyed by the path as written. Steps take a named file from here; when
+   * `files` is absent (embedders, unit tests) they read the path themselves.
+   */
+  files?: Readonly<Record<string, Uint8Array>>;
 }
 
 export interface StepBuild {

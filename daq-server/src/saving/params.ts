@@ -2,13 +2,16 @@
  * The `saving` section of prepare, after LIMA2: where and how the frames of a
  * scan are written (one file series per writer, a master with a virtual
  * dataset), validated as a whole with the rest of the run. Checks that touch
- * the file system (folder writable, files already there) run at prepare too,
- * so a run never starts with saving that cannot work.
+ * the file system (folder inside the data roots, writable, files already
+ * there) run at prepare too, asynchronously and with deadlines (files/), so a
+ * run never starts with saving that cannot work and no client-named path can
+ * stall the server.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FieldError } from '../protocol/index.js';
 import type { JsonSchema } from '../detectors/plugin.js';
+import { confine, makeFolder, withDeadline } from '../files/index.js';
 
 export const COMPRESSIONS = ['none', 'gzip', 'bslz4'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -47,7 +50,7 @@ export const SAVING_SCHEMA: JsonSchema = {
   default: {},
   properties: {
     enabled: { type: 'boolean', default: false, description: 'Write the scan to HDF5/NeXus files.' },
-    base_path: { type: 'string', maxLength: 4096, default: '', description: 'Absolute folder the files go to (created when missing).' },
+    base_path: { type: 'string', maxLength: 4096, default: '', description: 'Absolute folder the files go to, under one of the server\'s data roots (created when missing).' },
     prefix: {
       type: ['string', 'null'],
       pattern: NAME,
@@ -93,32 +96,54 @@ export function defaultPrefix(scanName: string | undefined, scanNumber: number):
   return `${base}_${String(scanNumber).padStart(4, '0')}`;
 }
 
-/** Checks a schema cannot make: the folder, the files that would be overwritten. */
-export function checkSavingTarget(p: SavingParams, prefix: string, nbWriters: number): FieldError[] {
-  if (!p.enabled) return [];
-  const errors: FieldError[] = [];
-  if (!p.base_path) return [{ field: 'saving.base_path', message: 'is required when saving is enabled' }];
-  if (!isAbsolute(p.base_path)) return [{ field: 'saving.base_path', message: `must be an absolute path, got ${JSON.stringify(p.base_path)}` }];
+/**
+ * Checks a schema cannot make: the folder (confined to the data roots,
+ * created when missing, writable), the files that would be overwritten.
+ * Returns the problems and, when there are none, the folder's real path.
+ */
+export async function checkSavingTarget(
+  p: SavingParams,
+  prefix: string,
+  nbWriters: number,
+  roots: readonly string[],
+): Promise<{ errors: FieldError[]; folder: string | null }> {
+  if (!p.enabled) return { errors: [], folder: null };
+  const fail = (field: string, message: string) => ({ errors: [{ field, message }], folder: null });
+  if (!p.base_path) return fail('saving.base_path', 'is required when saving is enabled');
+  let folder: string;
   try {
-    if (existsSync(p.base_path)) {
-      if (!statSync(p.base_path).isDirectory()) return [{ field: 'saving.base_path', message: `${p.base_path} exists and is not a folder` }];
-    } else {
-      mkdirSync(p.base_path, { recursive: true });
-    }
-    accessSync(p.base_path, constants.W_OK);
+    folder = await confine(p.base_path, roots);
+    await makeFolder(folder);
   } catch (err) {
-    return [{ field: 'saving.base_path', message: `cannot write into ${p.base_path}: ${(err as Error).message}` }];
+    const m = (err as Error).message;
+    return fail('saving.base_path', (err as Error).name === 'PathError' ? m : `cannot write into ${p.base_path}: ${m}`);
   }
   if (p.file_exists_policy === 'abort') {
     const candidates = [masterFileName(prefix), sparseFileName(prefix)];
     for (let r = 0; r < nbWriters; r++) candidates.push(dataFileName(prefix, r, p.start_number));
-    const existing = candidates.filter((f) => existsSync(join(p.base_path, f)));
+    let existing: string[];
+    try {
+      const found = await Promise.all(
+        candidates.map((f) =>
+          withDeadline(() => lstat(join(folder, f)), `checking ${f}`).then(
+            () => true,
+            (err: unknown) => {
+              if ((err as Error).name === 'FsTimeoutError') throw err;
+              return false;
+            },
+          ),
+        ),
+      );
+      existing = candidates.filter((_, k) => found[k]);
+    } catch (err) {
+      return fail('saving.base_path', `${p.base_path}: ${(err as Error).message}`);
+    }
     if (existing.length) {
-      errors.push({
-        field: 'saving.file_exists_policy',
-        message: `abort: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${p.base_path} (choose another prefix or file_exists_policy "overwrite")`,
-      });
+      return fail(
+        'saving.file_exists_policy',
+        `abort: ${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''} in ${p.base_path} (choose another prefix or file_exists_policy "overwrite")`,
+      );
     }
   }
-  return errors;
+  return { errors: [], folder };
 }

@@ -70,11 +70,14 @@ test('parse a v1 .poni file (PixelSize keys), CRLF, and round-trip formatPoni', 
   assert.deepEqual(q.detectorConfig, { orientation: 3 });
 });
 
-test('malformed .poni files are rejected with the line', () => {
+test('malformed .poni files are rejected with the line, never quoting it', () => {
   assert.throws(() => parsePoni('Distance: 0.1\nPoni1: 0.01\n'), (e: unknown) => e instanceof PoniParseError && /Poni2/.test(e.message));
-  assert.throws(() => parsePoni('Distance: abc\nPoni1: 0\nPoni2: 0'), /poni:1: Distance is not a number/);
-  assert.throws(() => parsePoni('Distance: 0.1\nPoni1: 0\nPoni2: 0\nDetector_config: {oops'), /poni:4: Detector_config is not valid JSON/);
-  assert.throws(() => parsePoni('just some text'), /expected "key: value"/);
+  const rejects = (text: string, re: RegExp, secret: string): void =>
+    assert.throws(() => parsePoni(text), (e: unknown) => e instanceof PoniParseError && re.test(e.message) && !e.message.includes(secret));
+  rejects('Distance: abc\nPoni1: 0\nPoni2: 0', /^poni: line 1: the value of Distance is not a number$/, 'abc');
+  rejects('Distance: 0.1\nPoni1: 0\nPoni2: 0\nDetector_config: {oops', /^poni: line 4: Detector_config is not valid JSON$/, 'oops');
+  rejects('just some text', /^poni: line 1: not a valid PONI file \(expected "key: value"\)$/, 'just');
+  rejects('# a comment\nTOPSECRET-1: 2: 3\n', /^poni: line 2: not a valid PONI file/, 'TOPSECRET');
 });
 
 test('a .poni path in the detector config sets the run geometry; a wrong pixel size is refused', async () => {

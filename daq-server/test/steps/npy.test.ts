@@ -82,7 +82,7 @@ test('errors name the file and what is wrong', () => {
     [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), /^bad\.npy: not a \.npy file \(the magic string/],
     [Uint8Array.from([...bytes.slice(0, 6), 3, 0, ...bytes.slice(8)]), /^bad\.npy: unsupported \.npy format version 3\.0/],
     [b64(NUMPY.fortran), /^bad\.npy: Fortran-order arrays are not read/],
-    [b64(NUMPY.bigendian), /^bad\.npy: unsupported dtype ">f4" \(big-endian/],
+    [b64(NUMPY.bigendian), /^bad\.npy: unsupported dtype \(big-endian/],
     [bytes.slice(0, bytes.length - 3), /^bad\.npy: truncated data: shape \[2, 3\] <f4 needs 24 bytes, the file has 21/],
     [Uint8Array.from([...bytes, 0, 0, 0, 0]), /^bad\.npy: trailing bytes after the data/],
     [bytes.slice(0, 40), /^bad\.npy: truncated \.npy header/],
@@ -97,7 +97,7 @@ test('errors name the file and what is wrong', () => {
     return out;
   };
   throwsMsg(() => parseNpy(header("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 1, }"), 'h.npy'), /h\.npy: the \.npy header must have exactly the keys descr, fortran_order, shape/);
-  throwsMsg(() => parseNpy(header("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }"), 'h.npy'), /h\.npy: unsupported dtype "<c8"/);
+  throwsMsg(() => parseNpy(header("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }"), 'h.npy'), /h\.npy: unsupported dtype; supported: /);
   throwsMsg(() => parseNpy(header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -1), }"), 'h.npy'), /shape must be a tuple of non-negative integers/);
   throwsMsg(() => parseNpy(header("{'descr': '<f4' 'fortran_order': False}"), 'h.npy'), /h\.npy: bad \.npy header \(expected , or \}/);
   throwsMsg(() => readNpy('/nonexistent/dir/pedestal.npy'), /^\/nonexistent\/dir\/pedestal\.npy: no such file$/);

@@ -59,9 +59,11 @@ const NUMERIC_KEYS: Record<string, keyof PoniParameters> = {
   wavelength: 'wavelength',
 };
 
+// Messages say where and what is wrong, never what a line holds: `source` may be a file the client
+// should not read through the server (issue 13, item 9).
 function parseNumber(value: string, key: string, where: string): number {
   const v = Number(value);
-  if (value === '' || !Number.isFinite(v)) throw new PoniParseError(`${where}: ${key} is not a number: ${JSON.stringify(value)}`);
+  if (value === '' || !Number.isFinite(v)) throw new PoniParseError(`${where}: the value of ${key} is not a number`);
   return v;
 }
 
@@ -86,13 +88,16 @@ export function parsePoni(text: string, source = 'poni'): PoniFile {
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim();
     if (line === '' || line.startsWith('#')) continue;
-    const where = `${source}:${n + 1}`;
+    const where = `${source}: line ${n + 1}`;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new PoniParseError(`${where}: expected "key: value", got ${JSON.stringify(line)}`);
+    if (colon <= 0) throw new PoniParseError(`${where}: not a valid PONI file (expected "key: value")`);
     const rawKey = line.slice(0, colon).trim();
     const value = line.slice(colon + 1).trim();
     const key = rawKey.toLowerCase();
     const target = NUMERIC_KEYS[key];
+    const known = target || ['poni_version', 'detector', 'detector_config', 'pixelsize1', 'pixelsize2'].includes(key);
+    // an unknown key is kept (pyFAI adds some), but only if it looks like one: a stray line is no key
+    if (!known && !/^[A-Za-z_][A-Za-z0-9_ ]{0,63}$/.test(rawKey)) throw new PoniParseError(`${where}: not a valid PONI file (expected "key: value")`);
     if (target) {
       (out as unknown as Record<string, number>)[target] = parseNumber(value, rawKey, where);
     } else if (key === 'poni_version') {
@@ -104,7 +109,7 @@ export function parsePoni(text: string, source = 'poni'): PoniFile {
       try {
         cfg = JSON.parse(value);
       } catch (err) {
-        throw new PoniParseError(`${where}: Detector_config is not valid JSON (${(err as Error).message})`);
+        throw new PoniParseError(`${where}: Detector_config is not valid JSON`);
       }
       if (cfg === null || typeof cfg !== 'object' || Array.isArray(cfg)) {
         throw new PoniParseError(`${where}: Detector_config must be a JSON object`);

@@ -6,7 +6,8 @@
  */
 import { DaqError, parameterError, type FieldError } from '../../protocol/index.js';
 import type { JsonSchema } from '../plugin.js';
-import { readPoniFile, PoniParseError, type PoniParameters, type PoniFile } from '../geometry/poni.js';
+import { parsePoni, readPoniFile, PoniParseError, type PoniParameters, type PoniFile } from '../geometry/poni.js';
+import { fileText, type ClientFiles } from '../../files/client-files.js';
 import { energyToWavelength, wavelengthToEnergy } from '../geometry/pyfai-geometry.js';
 import { COMMON_DEFAULTS, DEFAULT_ENERGY_KEV, SCENES, runSpec, type SceneName, type SimSpec } from './specs.js';
 import { checkTomoConfig } from './tomo.js';
@@ -146,7 +147,7 @@ export function buildSchema(spec: SimSpec): JsonSchema {
         `Default: dist ${p.dist} m, PONI at (${p.poni1}, ${p.poni2}) m, no rotation.`,
       default: { ...p },
       oneOf: [
-        { type: 'string', minLength: 1, description: 'path of a pyFAI .poni file (on the server)' },
+        { type: 'string', minLength: 1, description: 'absolute path of a pyFAI .poni file under one of the server\'s data roots' },
         {
           type: 'object',
           additionalProperties: false,
@@ -373,15 +374,23 @@ export interface ResolvedGeometry {
 
 const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(a), Math.abs(b));
 
-/** Resolve photon energy, wavelength and the geometry (reads the .poni file when a path is given). */
-export async function resolveGeometry(spec: SimSpec, cfg: SimConfig): Promise<ResolvedGeometry> {
+/**
+ * Resolve photon energy, wavelength and the geometry. A .poni path is taken
+ * from `files` (read by the server, confined to the data roots); without
+ * `files` (embedders, tests) the path is read directly.
+ */
+export async function resolveGeometry(spec: SimSpec, cfg: SimConfig, files?: ClientFiles): Promise<ResolvedGeometry> {
   const fail = (field: string, message: string): DaqError =>
     parameterError([{ field: `detector.${field}`, message }], `${spec.name}: invalid detector configuration`);
   let poniFile: PoniFile | null = null;
   let geo: PoniParameters;
   if (typeof cfg.poni === 'string') {
     try {
-      poniFile = await readPoniFile(cfg.poni);
+      if (files) {
+        const bytes = files[cfg.poni];
+        if (!bytes) throw fail('poni', `${cfg.poni} was not read by the server`);
+        poniFile = parsePoni(fileText(bytes), cfg.poni);
+      } else poniFile = await readPoniFile(cfg.poni);
     } catch (err) {
       if (err instanceof PoniParseError) throw fail('poni', err.message);
       throw err;

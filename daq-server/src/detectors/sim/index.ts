@@ -5,6 +5,7 @@
  * ground truth: see specs.ts, config.ts, scenes.ts, random.ts, run.ts.
  */
 import type { DetectorInfo, DetectorPlugin, JsonSchema } from '../plugin.js';
+import type { ClientFiles } from '../../files/client-files.js';
 import { countingGapMask, runSpec, SCENES, SPECS, TRIGGER_MODES, type SimSpec } from './specs.js';
 import { buildSchema, normalizeConfig, resolveGeometry, type SimConfig } from './config.js';
 import { createScene } from './scenes.js';
@@ -53,10 +54,10 @@ class SimulatorPlugin implements DetectorPlugin {
     return normalizeConfig(this.spec, this.configSchema(), config);
   }
 
-  async open(config: Record<string, unknown>): Promise<SimRun> {
+  async open(config: Record<string, unknown>, files?: ClientFiles): Promise<SimRun> {
     const { config: publicConfig, cfg } = this.normalize(config);
     const spec = runSpec(this.spec, cfg.frame_shape);
-    const geometry = await resolveGeometry(spec, cfg);
+    const geometry = await resolveGeometry(spec, cfg, files);
     const valid = spec.kind === 'jungfrau' ? invert(assemblyMap(JUNGFRAU_4M).gapMask) : maybeInvert(countingGapMask(spec));
     const scene = createScene({ spec, cfg, geometry, valid });
     return spec.kind === 'jungfrau'

@@ -79,7 +79,9 @@ export abstract class SimRun implements DetectorRun {
       for (const k of missing) this.pool[k] ??= this.render(k);
       return;
     }
-    await renderInWorkers(this.spec.name, this.config, missing, (slot, rendered) => {
+    // a .poni path was read once at open; the workers get the geometry it gave (same numbers, same frames)
+    const config = typeof this.config.poni === 'string' ? { ...this.config, poni: this.geometry.poni } : this.config;
+    await renderInWorkers(this.spec.name, config, missing, (slot, rendered) => {
       if (!this.closed) this.pool[slot] ??= rendered;
     });
   }

@@ -12,6 +12,7 @@
  *  - `dummy`: default the image's dummy (`ImageSpec.dummy`).
  */
 import { readFileSync } from 'node:fs';
+import { fileText } from '../../files/client-files.js';
 import { parsePoni, type PoniParameters } from '../../detectors/geometry/poni.js';
 import { PyFAIGeometry } from '../../detectors/geometry/pyfai-geometry.js';
 import type { JsonSchema } from '../../detectors/plugin.js';
@@ -65,7 +66,7 @@ export function integrationProperties(d: { npt: number; unit: RadialUnit; method
     poni: {
       description:
         'Geometry as pyFAI defines it: {dist, poni1, poni2, rot1, rot2, rot3, wavelength} (metres, radians; rotations default to 0) ' +
-        'or the path of a .poni file on the server. Default: the detector geometry of the run.',
+        'or the absolute path of a .poni file under one of the server\'s data roots. Default: the detector geometry of the run.',
       oneOf: [
         { type: 'string', minLength: 1 },
         {
@@ -167,10 +168,17 @@ export function resolveSetup(p: IntegrationParams, input: ImageSpec, env: StepEn
   };
   if (typeof p.poni === 'string') {
     let text: string | null = null;
-    try {
-      text = readFileSync(p.poni, 'utf8');
-    } catch (err) {
-      problems.push({ field: 'poni', message: `cannot read ${p.poni}: ${(err as Error).message}` });
+    if (env.files) {
+      // the server read the file at prepare (confined to the data roots, bounded)
+      const bytes = env.files[p.poni];
+      if (bytes) text = fileText(bytes);
+      else problems.push({ field: 'poni', message: `${p.poni}: was not read by the server` });
+    } else {
+      try {
+        text = readFileSync(p.poni, 'utf8');
+      } catch (err) {
+        problems.push({ field: 'poni', message: `cannot read ${p.poni}: ${(err as Error).message}` });
+      }
     }
     if (text !== null) fromText(text, p.poni);
   } else if (isObj(p.poni)) {

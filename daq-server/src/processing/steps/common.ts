@@ -26,7 +26,7 @@
 import { TYPED_ARRAY, dtypeOf, type DType, type TypedArray } from '../../protocol/index.js';
 import type { JsonSchema } from '../../detectors/plugin.js';
 import type { FrameContext, ImageSpec, StepEnvironment } from '../types.js';
-import { loadNpyCached } from './npy.js';
+import { loadNpyCached, parseNpyCached } from './npy.js';
 
 export interface FieldProblem {
   field: string;
@@ -73,10 +73,11 @@ export function paramsSchema(title: string, properties: Record<string, JsonSchem
   };
 }
 
+/** A `*_file` parameter: an absolute path under a data root, read by the server at prepare (files/). */
 export const fileParam = (description: string): JsonSchema => ({
   type: ['string', 'null'],
   default: null,
-  description,
+  description: `${description} (absolute path under one of the server's data roots)`,
 });
 
 /** Problems of an image that must be 2D. */
@@ -137,10 +138,16 @@ export interface LoadedMap {
 /**
  * A map from the file parameter (when given) or else from `env.maps[name]`.
  * Returns null when neither is there; throws an Error naming the file on a bad file.
+ * In the server the file's bytes come from `env.files` (read at prepare, confined to the data roots).
  */
 export function findMap(env: StepEnvironment, name: string, file: string | null | undefined): LoadedMap | null {
   if (file) {
-    const npy = loadNpyCached(file);
+    let npy;
+    if (env.files) {
+      const bytes = env.files[file];
+      if (!bytes) throw new Error(`${file}: was not read by the server`);
+      npy = parseNpyCached(bytes, file);
+    } else npy = loadNpyCached(file);
     return { data: npy.data, shape: npy.shape, dtype: npy.dtype, origin: `file ${file}` };
   }
   const m = env.maps?.[name];

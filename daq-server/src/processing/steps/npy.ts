@@ -67,7 +67,7 @@ type PyValue = string | number | boolean | PyValue[];
 function parseHeader(text: string, name: string): Record<string, PyValue> {
   let i = 0;
   const fail = (what: string): never => {
-    throw new NpyError(name, `bad .npy header (${what} at character ${i}): ${JSON.stringify(text.slice(0, 200))}`);
+    throw new NpyError(name, `bad .npy header (${what} at character ${i})`);
   };
   const ws = (): void => {
     while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\t')) i++;
@@ -157,18 +157,19 @@ export function parseNpy(bytes: Uint8Array, name = '<npy>'): NpyArray {
   }
   const h = parseHeader(text, name);
   const keys = Object.keys(h).sort().join(',');
-  if (keys !== 'descr,fortran_order,shape') throw new NpyError(name, `the .npy header must have exactly the keys descr, fortran_order, shape; got ${Object.keys(h).join(', ')}`);
+  // messages say what is wrong, never what the file holds (it may not be a .npy file the client owns)
+  if (keys !== 'descr,fortran_order,shape') throw new NpyError(name, `the .npy header must have exactly the keys descr, fortran_order, shape (it has ${Object.keys(h).length} keys)`);
   const descr = h.descr;
-  if (typeof descr !== 'string') throw new NpyError(name, `descr must be a string, got ${JSON.stringify(descr)}`);
+  if (typeof descr !== 'string') throw new NpyError(name, 'descr must be a string');
   const dtype = DESCR_READ[descr];
   if (!dtype) {
     const why = descr.startsWith('>') ? ' (big-endian data are not read: save with a little-endian dtype)' : '';
-    throw new NpyError(name, `unsupported dtype ${JSON.stringify(descr)}${why}; supported: ${Object.keys(DESCR_READ).join(' ')}`);
+    throw new NpyError(name, `unsupported dtype${why}; supported: ${Object.keys(DESCR_READ).join(' ')}`);
   }
   if (h.fortran_order !== false) throw new NpyError(name, 'Fortran-order arrays are not read (save a C-contiguous array: numpy.ascontiguousarray)');
   const shape = h.shape;
   if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
-    throw new NpyError(name, `shape must be a tuple of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new NpyError(name, 'shape must be a tuple of non-negative integers');
   }
   const dims = shape as number[];
   const count = dims.reduce((a, b) => a * b, 1);
@@ -187,7 +188,7 @@ export function parseNpy(bytes: Uint8Array, name = '<npy>'): NpyArray {
   if (abs % ITEM[dtype] === 0) data = new C(bytes.buffer, abs, count);
   else data = new C(bytes.slice(offset).buffer, 0, count);
   if (descr === '|b1') {
-    for (let k = 0; k < data.length; k++) if (data[k] > 1) throw new NpyError(name, `bool array holds the value ${data[k]} at ${k}`);
+    for (let k = 0; k < data.length; k++) if (data[k] > 1) throw new NpyError(name, `bool array holds a value other than 0 and 1 at index ${k}`);
   }
   return { dtype, shape: dims, data, descr };
 }
@@ -249,6 +250,16 @@ export function encodeNpy(data: TypedArray, shape: readonly number[]): Uint8Arra
 /** Write a .npy file. */
 export function writeNpy(path: string, data: TypedArray, shape: readonly number[]): void {
   writeFileSync(path, encodeNpy(data, shape));
+}
+
+/** Parsed client files (bytes from env.files): check() and create() in one thread parse a big map once. */
+const parsed = new WeakMap<Uint8Array, NpyArray>();
+
+/** parseNpy, once per byte array. */
+export function parseNpyCached(bytes: Uint8Array, name: string): NpyArray {
+  let npy = parsed.get(bytes);
+  if (!npy) parsed.set(bytes, (npy = parseNpy(bytes, name)));
+  return npy;
 }
 
 /** A few recently read files (path, size, mtime): check() and create() in one thread read a big map once. */

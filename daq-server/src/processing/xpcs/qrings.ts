@@ -21,6 +21,7 @@
 import type { ImageSpec, StepEnvironment } from '../types.js';
 import { PyFAIGeometry, RADIAL_UNITS, type RadialUnit } from '../../detectors/geometry/pyfai-geometry.js';
 import { parsePoni, type PoniParameters } from '../../detectors/geometry/poni.js';
+import { fileText } from '../../files/client-files.js';
 
 export interface FieldError {
   field: string;
@@ -90,7 +91,9 @@ export function resolveImageGeometry(
   if (p !== undefined && p !== null) {
     if (typeof p === 'string') {
       try {
-        const f = parsePoni(p, 'poni');
+        // a one-line string is the path of a .poni file the server read at prepare; else the file's text
+        const bytes = env.files?.[p];
+        const f = bytes ? parsePoni(fileText(bytes), p) : parsePoni(p, 'poni');
         poni = { dist: f.dist, poni1: f.poni1, poni2: f.poni2, rot1: f.rot1, rot2: f.rot2, rot3: f.rot3, wavelength: f.wavelength };
         if (!pixel && f.pixel1 !== null && f.pixel2 !== null) pixel = [f.pixel1, f.pixel2];
       } catch (err) {
