@@ -19,7 +19,12 @@ export function openapi(): Record<string, unknown> {
     },
     components: {
       securitySchemes: {
-        token: { type: 'apiKey', in: 'query', name: 'token', description: 'also accepted as "Authorization: token T"' },
+        token: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: '"Authorization: token T" (or "Bearer T"). Also accepted as the query ?token=T, for browser WebSockets, which cannot set headers.',
+        },
       },
     },
     security: [{ token: [] }],
@@ -37,7 +42,7 @@ export function openapi(): Record<string, unknown> {
           responses: { '200': json('schema (all detectors keyed by name when none is given)'), '401': error, '404': error },
         },
       },
-      '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document') } } },
+      '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document'), '401': error } } },
       '/ws': { get: { summary: 'WebSocket upgrade: control (JSON text) and data (Arrow binary)', responses: { '101': { description: 'switching protocols' }, '401': error } } },
     },
   };

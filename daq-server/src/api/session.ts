@@ -4,8 +4,18 @@
  * it gets a typed error back; nothing it does can stop other clients.
  */
 import type { WebSocket, RawData } from 'ws';
-import { OPS, toErrorBody, type EventMessage, type Op, type Request, type RequestId } from '../protocol/index.js';
-import { DaqError } from '../protocol/index.js';
+import {
+  DaqError,
+  MAX_INFLIGHT_REQUESTS,
+  MAX_MESSAGE_DEPTH,
+  OPS,
+  toErrorBody,
+  type EventMessage,
+  type Op,
+  type Request,
+  type RequestId,
+} from '../protocol/index.js';
+import { deeperThan } from './json-bounds.js';
 import type { DaqService } from '../service.js';
 import { Outbox } from './outbox.js';
 import { HANDLERS } from './handlers.js';
@@ -19,6 +29,10 @@ export class Session {
   readonly out: Outbox;
   readonly subscriptions = new Map<string, Subscription>();
   private nextSub = 1;
+  /** requests being handled now (bounded by MAX_INFLIGHT_REQUESTS) */
+  private inflight = 0;
+  /** the client id the client named in `hello` (kept by clients across reconnects) */
+  clientId: string | null = null;
   private readonly onEvent: (e: EventMessage) => void;
 
   constructor(
@@ -27,13 +41,25 @@ export class Session {
     readonly remote: string,
     /** the token the client connected with: who it is for the jobs service */
     readonly token: string | null = null,
+    /** the unix user the token maps to in the --users file, if any */
+    readonly user: string | null = null,
   ) {
-    this.out = new Outbox(ws);
+    this.out = new Outbox(ws, `session ${this.id} (${remote})`);
     this.onEvent = (e) => this.out.json(e);
     service.on('event', this.onEvent);
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => this.close());
     ws.on('error', (err) => log('warn', 'client socket error', { session: this.id, error: err.message }));
+  }
+
+  /**
+   * Who this connection acts for, recorded as the owner of what it prepares: the token's user when
+   * the --users file maps one, else the client id sent in `hello`, else this connection.
+   */
+  get identity(): string {
+    if (this.user) return `user ${this.user}`;
+    if (this.clientId) return `client ${this.clientId}`;
+    return `connection ${this.id} (${this.remote})`;
   }
 
   newSubscriptionId(): string {
@@ -57,16 +83,32 @@ export class Session {
       this.out.json({ id, ok: false, error: toErrorBody(err) });
       return;
     }
+    if (this.inflight >= MAX_INFLIGHT_REQUESTS) {
+      this.out.json({
+        id: req.id,
+        ok: false,
+        error: toErrorBody(
+          new DaqError('LimitError', `${req.op}: this connection already has ${this.inflight} requests in flight (at most ${MAX_INFLIGHT_REQUESTS}); wait for their replies`, undefined, {
+            limit: 'requests',
+            max: MAX_INFLIGHT_REQUESTS,
+          }),
+        ),
+      });
+      return;
+    }
     void this.dispatch(req);
   }
 
   private async dispatch(req: Request): Promise<void> {
+    this.inflight++;
     try {
       const result = await HANDLERS[req.op](this, req);
       this.out.json({ id: req.id, ok: true, result: result ?? null });
     } catch (err) {
       if (!(err instanceof DaqError)) log('error', 'handler failed', { op: req.op, error: String(err && (err as Error).stack) });
       this.out.json({ id: req.id, ok: false, error: toErrorBody(err) });
+    } finally {
+      this.inflight--;
     }
   }
 
@@ -84,6 +126,11 @@ export function parseRequest(text: string): Request {
     value = JSON.parse(text);
   } catch (err) {
     throw new DaqError('ProtocolError', `message is not valid JSON: ${(err as Error).message}`);
+  }
+  if (deeperThan(value, MAX_MESSAGE_DEPTH)) {
+    const id = (value as { id?: unknown }).id;
+    const extra = typeof id === 'number' || (typeof id === 'string' && id.length > 0 && id.length <= 128) ? { id } : {};
+    throw new DaqError('ProtocolError', `message nests deeper than ${MAX_MESSAGE_DEPTH} levels`, undefined, extra);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DaqError('ProtocolError', 'a control message must be a JSON object with "id" and "op"');

@@ -19,6 +19,7 @@ import { TruthRecorder } from '../processing/sink.js';
 import type { ImageSpec } from '../processing/types.js';
 import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/params.js';
 import { ScanSaver } from '../saving/saver.js';
+import { log } from '../log.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -31,6 +32,8 @@ export interface ControllerEvents {
 export class DetectorController extends EventEmitter<ControllerEvents> {
   private current: Acquisition | null = null;
   private readonly history = new Map<string, Acquisition>();
+  /** who prepared each acquisition (the identity of the client's connection) */
+  private readonly owners = new WeakMap<Acquisition, string>();
   private faultReason: string | null = null;
   private preparing: Promise<unknown> = Promise.resolve();
   readonly schema: Record<string, unknown>;
@@ -57,13 +60,37 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return this.current?.state ?? 'IDLE';
   }
 
-  describeState(): { detector: string; state: AcqState; uuid: string | null; reason: string | null } {
+  describeState(): { detector: string; state: AcqState; uuid: string | null; reason: string | null; owner: string | null } {
     return {
       detector: this.name,
       state: this.state,
       uuid: this.current?.uuid ?? null,
       reason: this.faultReason ?? this.current?.reason ?? null,
+      owner: this.current ? this.ownerOf(this.current) : null,
     };
+  }
+
+  /** Who prepared `acq` (null when not recorded). */
+  ownerOf(acq: Acquisition): string | null {
+    return this.owners.get(acq) ?? null;
+  }
+
+  /**
+   * Refuse a command on another client's acquisition unless forced; a forced one is logged.
+   * `by` null: an internal caller (no client), always allowed.
+   */
+  private checkOwner(acq: Acquisition, command: string, by: string | null, force: boolean): void {
+    const owner = this.ownerOf(acq);
+    if (by === null || owner === null || owner === by) return;
+    if (!force) {
+      throw new DaqError(
+        'StateError',
+        `cannot ${command} acquisition ${acq.uuid} on ${this.name}: it was prepared by ${owner}, not by this client (${by}); pass force=True to ${command} it anyway`,
+        undefined,
+        { state: acq.state, owner, command },
+      );
+    }
+    log('warn', `forced ${command} of another client's acquisition`, { detector: this.name, uuid: acq.uuid, owner, by, state: acq.state });
   }
 
   acquisition(uuid: unknown): Acquisition {
@@ -73,14 +100,16 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   }
 
   /** Validate everything, then configure the detector and create the scan. Serialised per detector. */
-  prepare(params: unknown): Promise<Acquisition> {
-    const next = this.preparing.then(() => this.doPrepare(params));
+  prepare(params: unknown, by: string | null = null, force = false): Promise<Acquisition> {
+    const next = this.preparing.then(() => this.doPrepare(params, by, force));
     this.preparing = next.catch(() => undefined);
     return next;
   }
 
-  private async doPrepare(raw: unknown): Promise<Acquisition> {
+  private async doPrepare(raw: unknown, by: string | null, force: boolean): Promise<Acquisition> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
+    // a prepared acquisition not started yet is replaced by a new prepare: only its owner may
+    if (this.current && this.current.state === 'PREPARED') this.checkOwner(this.current, 'replace', by, force);
     const { params, plan, prefix } = this.validateAll(raw);
     const run = await this.plugin.open(params.detector);
     let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
@@ -117,6 +146,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     scan.updateInfo({ acquisition_uuid: acq.uuid });
     this.current?.discard(`replaced by acquisition ${acq.uuid}`);
     this.current = acq;
+    if (by !== null) this.owners.set(acq, by);
     this.remember(acq);
     acq.on('state', (status) => {
       if (status.state === 'FAULT' && this.current === acq) this.faultReason = status.reason;
@@ -226,14 +256,16 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return acq;
   }
 
-  stop(uuid: unknown): Acquisition {
+  stop(uuid: unknown, by: string | null = null, force = false): Acquisition {
     const acq = this.currentOf(uuid, 'stop');
+    this.checkOwner(acq, 'stop', by, force);
     acq.stop();
     return acq;
   }
 
-  abort(uuid: unknown): Acquisition {
+  abort(uuid: unknown, by: string | null = null, force = false): Acquisition {
     const acq = this.currentOf(uuid, 'abort');
+    this.checkOwner(acq, 'abort', by, force);
     const wasPrepared = acq.state === 'PREPARED';
     acq.abort();
     if (wasPrepared) this.current = null;
