@@ -79,8 +79,9 @@ class Acquisition:
         return self._scan
 
     # ----------------------------------------------------------------- control
-    def _control(self, op: str) -> "Acquisition":
-        self._status = {**self._status, **self._client._request(op, {"uuid": self.uuid})}
+    def _control(self, op: str, force: bool = False) -> "Acquisition":
+        params = {"uuid": self.uuid, **({"force": True} if force else {})}
+        self._status = {**self._status, **self._client._request(op, params)}
         return self
 
     def start(self) -> "Acquisition":
@@ -93,13 +94,14 @@ class Acquisition:
         """One software trigger (trigger mode ``software``)."""
         return self._control(P.OP_ACQ_TRIGGER)
 
-    def stop(self) -> "Acquisition":
-        """Stop after the current frame; data taken so far is kept."""
-        return self._control(P.OP_ACQ_STOP)
+    def stop(self, force: bool = False) -> "Acquisition":
+        """Stop after the current frame; data taken so far is kept. Stopping another
+        client's acquisition raises ``StateError`` naming its owner unless ``force=True``."""
+        return self._control(P.OP_ACQ_STOP, force)
 
-    def abort(self) -> "Acquisition":
-        """Stop now."""
-        return self._control(P.OP_ACQ_ABORT)
+    def abort(self, force: bool = False) -> "Acquisition":
+        """Stop now. Another client's acquisition only with ``force=True`` (logged)."""
+        return self._control(P.OP_ACQ_ABORT, force)
 
     # -------------------------------------------------------------------- wait
     def wait(self, timeout: float | None = None, progress: bool = True) -> dict:

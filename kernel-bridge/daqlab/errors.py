@@ -11,7 +11,7 @@ __all__ = [
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError",
     "AuthError", "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "error_from_body",
-    "SlurmUnavailable",
+    "SlurmUnavailable", "LimitError",
 ]
 
 
@@ -134,6 +134,12 @@ class SlurmUnavailable(DaqlabError):
     type = P.ERR_SLURM_UNAVAILABLE
 
 
+class LimitError(DaqlabError):
+    """A per-connection limit of the server was reached (``body['limit']``: subscriptions, requests)."""
+
+    type = P.ERR_LIMIT
+
+
 class ServerError(DaqlabError):
     """The server hit a bug (``InternalError``) or sent an unknown error type; it keeps serving."""
 
@@ -148,7 +154,7 @@ _BY_TYPE: dict[str, type[DaqlabError]] = {
     cls.type: cls
     for cls in (ParameterError, StateError, IndexNoMoreThereError, IndexNotYetThereError,
                 IndexWontBeThereError, NotFoundError, ProtocolError, AuthError, TimeoutError,
-                FaultError, SlurmUnavailable, ServerError)
+                FaultError, SlurmUnavailable, LimitError, ServerError)
 }
 
 
