@@ -203,10 +203,11 @@ function identityQuery(req: Request): Partial<ScanIdentity> & { since?: number }
  * scan's info) is bounded in depth and size, so no client can break the decoders of the others.
  */
 function checkUserJsonOf(params: Record<string, unknown>): void {
-  const scan = params.scan as Record<string, unknown> | undefined;
-  const info = typeof scan === 'object' && scan !== null ? scan.info : undefined;
+  const scan = params.scan;
+  const { info, ...identity } = typeof scan === 'object' && scan !== null ? (scan as Record<string, unknown>) : { info: undefined };
+  const section = (k: string): unknown => (k === 'scan' && typeof scan === 'object' && scan !== null ? identity : params[k]);
   checkUserJson(
-    [['scan.info', info], ...PREPARE_SECTIONS.map((k): [string, unknown, null] => [k, params[k], null])],
+    [['scan.info', info], ...PREPARE_SECTIONS.map((k): [string, unknown, null] => [k, section(k), null])],
     'acq.prepare: invalid parameters',
   );
 }
@@ -271,7 +272,7 @@ export const HANDLERS: Record<Op, Handler> = {
     const ctl = s.service.detector(str(r, 'detector'));
     const params = object(r, 'params') ?? {};
     checkUserJsonOf(params);
-    const acq = await ctl.prepare(params, s.identity, bool(r, 'force', false));
+    const acq = await ctl.prepare(params, s.actor(bool(r, 'force', false)));
     return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary() };
   },
   'acq.start': (s, r) => {
@@ -279,8 +280,8 @@ export const HANDLERS: Record<Op, Handler> = {
     return ctl.start(r.uuid).status();
   },
   'acq.trigger': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.trigger(r.uuid).status(),
-  'acq.stop': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.stop(r.uuid, s.identity, bool(r, 'force', false)).status(),
-  'acq.abort': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.abort(r.uuid, s.identity, bool(r, 'force', false)).status(),
+  'acq.stop': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.stop(r.uuid, s.actor(bool(r, 'force', false))).status(),
+  'acq.abort': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.abort(r.uuid, s.actor(bool(r, 'force', false))).status(),
   'acq.reset': (s, r) => {
     const ctl = s.service.detector(str(r, 'detector'));
     ctl.reset();

@@ -24,6 +24,16 @@ import { log } from '../log.js';
 
 let nextSession = 1;
 
+/** Identities of the connections open now (an identity may have several), for acquisition ownership. */
+const present = new Map<string, number>();
+const enter = (id: string): void => void present.set(id, (present.get(id) ?? 0) + 1);
+const leave = (id: string): void => {
+  const n = (present.get(id) ?? 1) - 1;
+  if (n > 0) present.set(id, n);
+  else present.delete(id);
+};
+export const isPresent = (id: string): boolean => present.has(id);
+
 export class Session {
   readonly id = nextSession++;
   readonly out: Outbox;
@@ -31,8 +41,8 @@ export class Session {
   private nextSub = 1;
   /** requests being handled now (bounded by MAX_INFLIGHT_REQUESTS) */
   private inflight = 0;
-  /** the client id the client named in `hello` (kept by clients across reconnects) */
-  clientId: string | null = null;
+  private client: string | null = null;
+  private closed = false;
   private readonly onEvent: (e: EventMessage) => void;
 
   constructor(
@@ -47,6 +57,7 @@ export class Session {
     this.out = new Outbox(ws, `session ${this.id} (${remote})`);
     this.onEvent = (e) => this.out.json(e);
     service.on('event', this.onEvent);
+    enter(this.identity);
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => this.close());
     ws.on('error', (err) => log('warn', 'client socket error', { session: this.id, error: err.message }));
@@ -58,8 +69,25 @@ export class Session {
    */
   get identity(): string {
     if (this.user) return `user ${this.user}`;
-    if (this.clientId) return `client ${this.clientId}`;
+    if (this.client) return `client ${this.client}`;
     return `connection ${this.id} (${this.remote})`;
+  }
+
+  /** The client id named in `hello` (clients keep theirs across reconnects). */
+  get clientId(): string | null {
+    return this.client;
+  }
+
+  set clientId(id: string | null) {
+    if (this.closed) return;
+    leave(this.identity);
+    this.client = id;
+    enter(this.identity);
+  }
+
+  /** Who this connection acts for in a command on an acquisition (`force`: the request's). */
+  actor(force: boolean): { id: string; force: boolean; present: (id: string) => boolean } {
+    return { id: this.identity, force, present: isPresent };
   }
 
   newSubscriptionId(): string {
@@ -113,6 +141,8 @@ export class Session {
   }
 
   close(): void {
+    if (!this.closed) leave(this.identity);
+    this.closed = true;
     this.service.off('event', this.onEvent);
     for (const sub of this.subscriptions.values()) sub.close();
     this.subscriptions.clear();

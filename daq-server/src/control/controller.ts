@@ -29,6 +29,13 @@ export interface ControllerEvents {
   counters: [AcqStatus];
 }
 
+/** The client behind a command: who it is, whether it forces, and who is connected now. */
+export interface Actor {
+  id: string;
+  force: boolean;
+  present: (id: string) => boolean;
+}
+
 export class DetectorController extends EventEmitter<ControllerEvents> {
   private current: Acquisition | null = null;
   private readonly history = new Map<string, Acquisition>();
@@ -77,20 +84,26 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
 
   /**
    * Refuse a command on another client's acquisition unless forced; a forced one is logged.
-   * `by` null: an internal caller (no client), always allowed.
+   * `by` null: an internal caller (no client), always allowed. An owner no longer connected
+   * (its kernel ended) does not hold its acquisition: the command is allowed, and logged.
    */
-  private checkOwner(acq: Acquisition, command: string, by: string | null, force: boolean): void {
+  private checkOwner(acq: Acquisition, command: string, by: Actor | null): void {
     const owner = this.ownerOf(acq);
-    if (by === null || owner === null || owner === by) return;
+    if (by === null || owner === null || owner === by.id) return;
+    if (!by.present(owner)) {
+      log('info', `${command} of an acquisition whose owner is gone`, { detector: this.name, uuid: acq.uuid, owner, by: by.id });
+      return;
+    }
+    const force = by.force;
     if (!force) {
       throw new DaqError(
         'StateError',
-        `cannot ${command} acquisition ${acq.uuid} on ${this.name}: it was prepared by ${owner}, not by this client (${by}); pass force=True to ${command} it anyway`,
+        `cannot ${command} acquisition ${acq.uuid} on ${this.name}: it was prepared by ${owner}, not by this client (${by.id}); pass force=True to ${command} it anyway`,
         undefined,
         { state: acq.state, owner, command },
       );
     }
-    log('warn', `forced ${command} of another client's acquisition`, { detector: this.name, uuid: acq.uuid, owner, by, state: acq.state });
+    log('warn', `forced ${command} of another client's acquisition`, { detector: this.name, uuid: acq.uuid, owner, by: by.id, state: acq.state });
   }
 
   acquisition(uuid: unknown): Acquisition {
@@ -100,16 +113,16 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   }
 
   /** Validate everything, then configure the detector and create the scan. Serialised per detector. */
-  prepare(params: unknown, by: string | null = null, force = false): Promise<Acquisition> {
-    const next = this.preparing.then(() => this.doPrepare(params, by, force));
+  prepare(params: unknown, by: Actor | null = null): Promise<Acquisition> {
+    const next = this.preparing.then(() => this.doPrepare(params, by));
     this.preparing = next.catch(() => undefined);
     return next;
   }
 
-  private async doPrepare(raw: unknown, by: string | null, force: boolean): Promise<Acquisition> {
+  private async doPrepare(raw: unknown, by: Actor | null): Promise<Acquisition> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
     // a prepared acquisition not started yet is replaced by a new prepare: only its owner may
-    if (this.current && this.current.state === 'PREPARED') this.checkOwner(this.current, 'replace', by, force);
+    if (this.current && this.current.state === 'PREPARED') this.checkOwner(this.current, 'replace', by);
     const { params, plan, prefix } = this.validateAll(raw);
     const run = await this.plugin.open(params.detector);
     let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
@@ -146,7 +159,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     scan.updateInfo({ acquisition_uuid: acq.uuid });
     this.current?.discard(`replaced by acquisition ${acq.uuid}`);
     this.current = acq;
-    if (by !== null) this.owners.set(acq, by);
+    if (by !== null) this.owners.set(acq, by.id);
     this.remember(acq);
     acq.on('state', (status) => {
       if (status.state === 'FAULT' && this.current === acq) this.faultReason = status.reason;
@@ -256,16 +269,16 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return acq;
   }
 
-  stop(uuid: unknown, by: string | null = null, force = false): Acquisition {
+  stop(uuid: unknown, by: Actor | null = null): Acquisition {
     const acq = this.currentOf(uuid, 'stop');
-    this.checkOwner(acq, 'stop', by, force);
+    this.checkOwner(acq, 'stop', by);
     acq.stop();
     return acq;
   }
 
-  abort(uuid: unknown, by: string | null = null, force = false): Acquisition {
+  abort(uuid: unknown, by: Actor | null = null): Acquisition {
     const acq = this.currentOf(uuid, 'abort');
-    this.checkOwner(acq, 'abort', by, force);
+    this.checkOwner(acq, 'abort', by);
     const wasPrepared = acq.state === 'PREPARED';
     acq.abort();
     if (wasPrepared) this.current = null;
