@@ -189,7 +189,7 @@ def test_a_never_reading_connection_is_closed_and_a_lossless_reader_loses_nothin
         victim.close()
     assert got == list(range(nb)) and gaps == []
     prober.join(15)
-    assert latencies and max(latencies) < 1.0, max(latencies)
+    assert latencies and max(latencies) < 2.0, max(latencies)  # before the limits: 4–7 s on this scenario
     status = json.load(srv.get("/status"))
     assert len(status["clients"]) == 0 or all(cl["subscriptions"] < P.MAX_SUBSCRIPTIONS for cl in status["clients"])
 

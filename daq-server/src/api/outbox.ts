@@ -34,6 +34,8 @@ export class Outbox {
   /** resolves once the last payload sent so far has been handed to the operating system */
   private flushed: Promise<void> = Promise.resolve();
   private flushing = false;
+  /** the last sender's turn (see room) */
+  private turns: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ws: WebSocket,
@@ -91,7 +93,18 @@ export class Outbox {
    * meanwhile. `bytes` (what the caller is about to send) counts as queued while it waits.
    */
   async room(bytes: number): Promise<boolean> {
-    if (this.ws.bufferedAmount <= this.limits.highWater) return true;
+    // senders take turns, one per turn of the event loop, each seeing the buffer its predecessor
+    // left: the subscriptions of one connection cannot encode a burst of payloads at once, nor
+    // hold the loop (and every other client) in a chain of microtasks
+    const turn = this.turns.then(() => new Promise<void>((r) => setImmediate(r)));
+    this.turns = turn;
+    await turn;
+    return this.drained(bytes);
+  }
+
+  /** Wait while the socket is above its high-water mark; `bytes` count as queued meanwhile. */
+  private async drained(bytes: number): Promise<boolean> {
+    if (this.ws.bufferedAmount <= this.limits.highWater) return this.open;
     this.waiting += bytes;
     try {
       let last = this.ws.bufferedAmount;
@@ -124,7 +137,7 @@ export class Outbox {
   async data(header: Omit<DataHeader, 'part' | 'parts' | 'bytes'>, chunks: IpcChunks): Promise<void> {
     if (!this.open) return;
     const total = chunksLength(chunks);
-    if (!(await this.room(total))) return;
+    if (!(await this.drained(total))) return;
     const partBytes = MAX_MESSAGE_BYTES - HEADER_ROOM;
     const parts = Math.max(1, Math.ceil(total / partBytes));
     let chunk = 0;
