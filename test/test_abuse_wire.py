@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -30,8 +32,9 @@ def nested(depth: int):
     return v
 
 
-def handshake(port: int, headers: dict[str, str], path: str = "/ws") -> tuple[int, bytes]:
-    """A WebSocket upgrade with exactly these headers (Host included); returns (status, response head)."""
+def handshake(port: int, headers: dict[str, str], path: str = "/ws", keep: bool = False):
+    """A WebSocket upgrade with exactly these headers (Host included); returns (status, response head),
+    or with `keep` a RawWS on the upgraded connection."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     try:
         lines = [f"GET {path} HTTP/1.1", "Upgrade: websocket", "Connection: Upgrade",
@@ -44,9 +47,16 @@ def handshake(port: int, headers: dict[str, str], path: str = "/ws") -> tuple[in
             if not chunk:
                 break
             head += chunk
-        return int(head.split(b" ")[1]), head
+        status = int(head.split(b" ")[1])
+        if keep:
+            ws = RawWS.__new__(RawWS)
+            ws.sock, ws.status, ws.buffer = sock, status, head.split(b"\r\n\r\n", 1)[1]
+            sock = None
+            return ws
+        return status, head
     finally:
-        sock.close()
+        if sock is not None:
+            sock.close()
 
 
 def http_get(port: int, path: str, headers: dict[str, str]) -> int:
@@ -278,6 +288,55 @@ def test_foreign_origins_and_hosts_are_refused(make_server):
         assert http_get(port, path, {"Host": f"evil.example:{port}"}) == 403
     assert http_get(port, "/status", {"Origin": f"http://localhost:{port}"}) == 200
     assert "refused a WebSocket upgrade" in srv.log and "evil.example" in srv.log
+
+
+def test_the_browser_path_through_jupyter_server_proxy_still_works(make_server, tmp_path):
+    """jupyter-server-proxy forwards the browser's Origin and Host (Jupyter's own) to the server."""
+    srv = make_server()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        jport = s.getsockname()[1]
+    token = "jupyter-token-1234"
+    args = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--ip", "127.0.0.1", "--port", str(jport),
+            f"--ServerApp.token={token}", f"--ServerApp.root_dir={tmp_path}",
+            "--ServerApp.allow_origin=*"]  # a permissive Jupyter: the server's own check must hold
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt")}
+    lab = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
+    try:
+        def up():
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{jport}/api/status", headers={"Authorization": f"token {token}"})
+                return urllib.request.urlopen(req, timeout=2).status == 200
+            except OSError:
+                return False
+
+        assert wait_until(up, 60, 0.2), "jupyter server did not start"
+        origin = f"http://127.0.0.1:{jport}"
+        for host in (f"127.0.0.1:{jport}", f"localhost:{jport}"):
+            o = origin.replace("127.0.0.1", "localhost") if host.startswith("localhost") else origin
+            ws = handshake(jport, {"Host": host, "Origin": o}, f"/proxy/{srv.port}/ws?token={token}", keep=True)
+            assert ws.status == 101
+            ws.send_json({"id": 1, "op": "hello", "client": "browser test"})
+            reply = ws.recv_json()
+            assert reply["ok"] and reply["result"]["identity"] == "client browser test", reply
+            ws.close()
+        assert "refused" not in srv.log
+        # a foreign page that Jupyter lets through: the proxy forwards its Origin, the server refuses it
+        ws = handshake(jport, {"Host": f"127.0.0.1:{jport}", "Origin": "http://evil.example"},
+                       f"/proxy/{srv.port}/ws?token={token}", keep=True)
+        try:
+            if ws.status == 101:
+                ws.send_json({"id": 1, "op": "hello"})
+                with pytest.raises((ConnectionError, OSError)):
+                    ws.recv_json()
+        finally:
+            ws.close()
+        assert wait_until(lambda: "refused a WebSocket upgrade" in srv.log and "evil.example" in srv.log, 5)
+    finally:
+        lab.terminate()
+        lab.wait(15)
 
 
 # ------------------------------------------------------------------ item 15: tokens
