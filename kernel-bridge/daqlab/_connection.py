@@ -25,6 +25,7 @@ import itertools
 import json
 import logging
 import queue
+import select
 import struct
 import threading
 import time
@@ -222,7 +223,7 @@ class Connection:
             silent = time.monotonic() - self._ws.last_rx
             if self._dispatching:  # the reader runs a handler: the silence is ours, not the server's
                 continue
-            if silent >= beat * UNRESPONSIVE_AFTER:
+            if silent >= beat * UNRESPONSIVE_AFTER and not self._unread():
                 with self._lock:
                     if self._dead is not None:
                         return
@@ -235,6 +236,13 @@ class Connection:
                 # in a thread of its own: a send blocked by a stopped server must not stop the watch
                 pinger = threading.Thread(target=self._ping, name="daqlab-ping", daemon=True)
                 pinger.start()
+
+    def _unread(self) -> bool:
+        """Bytes from the server wait in the socket (the reader is behind, e.g. starved of the GIL)."""
+        try:
+            return bool(select.select([self._ws.sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
 
     def _ping(self) -> None:
         try:
