@@ -24,6 +24,13 @@ import { log } from '../log.js';
 
 let nextSession = 1;
 
+/**
+ * Operations that can hold server resources while they run (wait, stream data, configure a
+ * detector, call Slurm): these count against MAX_INFLIGHT_REQUESTS. The others answer at once.
+ */
+const HOLDING = new Set<string>(['acq.prepare', 'detector.calibration', 'scans.wait_next', 'stream.read']);
+const HOLDS = (op: string): boolean => HOLDING.has(op) || op.startsWith('jobs.');
+
 /** Identities of the connections open now (an identity may have several), for acquisition ownership. */
 const present = new Map<string, number>();
 const enter = (id: string): void => void present.set(id, (present.get(id) ?? 0) + 1);
@@ -39,7 +46,7 @@ export class Session {
   readonly out: Outbox;
   readonly subscriptions = new Map<string, Subscription>();
   private nextSub = 1;
-  /** requests being handled now (bounded by MAX_INFLIGHT_REQUESTS) */
+  /** requests of HOLDING ops being handled now (bounded by MAX_INFLIGHT_REQUESTS) */
   private inflight = 0;
   private client: string | null = null;
   private closed = false;
@@ -111,7 +118,7 @@ export class Session {
       this.out.json({ id, ok: false, error: toErrorBody(err) });
       return;
     }
-    if (this.inflight >= MAX_INFLIGHT_REQUESTS) {
+    if (HOLDS(req.op) && this.inflight >= MAX_INFLIGHT_REQUESTS) {
       this.out.json({
         id: req.id,
         ok: false,
@@ -128,7 +135,8 @@ export class Session {
   }
 
   private async dispatch(req: Request): Promise<void> {
-    this.inflight++;
+    const counted = HOLDS(req.op);
+    if (counted) this.inflight++;
     try {
       const result = await HANDLERS[req.op](this, req);
       this.out.json({ id: req.id, ok: true, result: result ?? null });
@@ -136,7 +144,7 @@ export class Session {
       if (!(err instanceof DaqError)) log('error', 'handler failed', { op: req.op, error: String(err && (err as Error).stack) });
       this.out.json({ id: req.id, ok: false, error: toErrorBody(err) });
     } finally {
-      this.inflight--;
+      if (counted) this.inflight--;
     }
   }
 

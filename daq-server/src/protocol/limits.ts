@@ -15,7 +15,7 @@ export const MAX_INFO_BYTES = 64 * 1024;
 /** Subscriptions one connection may hold at a time. */
 export const MAX_SUBSCRIPTIONS = 64;
 
-/** Requests of one connection being handled at a time (blocking reads and waits included). */
+/** Requests of one connection that can hold resources (stream.read, scans.wait_next, acq.prepare, calibration, jobs.*) handled at a time. */
 export const MAX_INFLIGHT_REQUESTS = 64;
 
 /** Largest `window` of a subscription (messages sent ahead of the client's `sub.ack`). */
