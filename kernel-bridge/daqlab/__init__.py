@@ -24,6 +24,7 @@ from .errors import (
     IndexNoMoreThereError,
     IndexNotYetThereError,
     IndexWontBeThereError,
+    LimitError,
     NotFoundError,
     ParameterError,
     ProtocolError,
@@ -47,7 +48,7 @@ __all__ = [
     "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "geometry", "__version__",
     "open_master", "SavedScan", "SavedStream", "SavedEventStream", "widgets",
     "open_derived",
-    "jobs", "SlurmUnavailable",
+    "jobs", "LimitError", "SlurmUnavailable",
 ]
 
 

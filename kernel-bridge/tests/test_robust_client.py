@@ -120,3 +120,10 @@ def test_hello_carries_a_client_id_kept_across_reconnects(fake):
         assert len(hellos) == 2 and hellos[-1]["client"] == c.client_id
     finally:
         c.close()
+
+
+def test_limit_errors_have_their_class():
+    from daqlab.errors import error_from_body
+
+    err = error_from_body({"type": "LimitError", "message": "too many", "limit": "subscriptions", "max": 64}, "subscribe")
+    assert isinstance(err, daqlab.LimitError) and err.limit == "subscriptions" and err.max == 64
