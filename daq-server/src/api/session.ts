@@ -20,6 +20,7 @@ import type { DaqService } from '../service.js';
 import { Outbox } from './outbox.js';
 import { HANDLERS } from './handlers.js';
 import type { Subscription } from './subscription.js';
+import type { Actor } from '../control/controller.js';
 import { log } from '../log.js';
 
 let nextSession = 1;
@@ -93,7 +94,7 @@ export class Session {
   }
 
   /** Who this connection acts for in a command on an acquisition (`force`: the request's). */
-  actor(force: boolean): { id: string; force: boolean; present: (id: string) => boolean } {
+  actor(force: boolean): Actor {
     return { id: this.identity, force, present: isPresent };
   }
 
