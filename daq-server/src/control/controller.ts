@@ -94,8 +94,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
       log('info', `${command} of an acquisition whose owner is gone`, { detector: this.name, uuid: acq.uuid, owner, by: by.id });
       return;
     }
-    const force = by.force;
-    if (!force) {
+    if (!by.force) {
       throw new DaqError(
         'StateError',
         `cannot ${command} acquisition ${acq.uuid} on ${this.name}: it was prepared by ${owner}, not by this client (${by.id}); pass force=True to ${command} it anyway`,
