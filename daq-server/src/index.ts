@@ -41,6 +41,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     token: cfg.token,
     allowOrigins: cfg.allowOrigins,
     acceptToken: jobs.identities.mapped ? (t) => jobs.identities.accepts(t) : undefined,
+    userOf: (t) => jobs.identities.userOf(t),
   });
   return {
     ...running,

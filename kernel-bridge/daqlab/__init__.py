@@ -28,6 +28,7 @@ from .errors import (
     IndexNoMoreThereError,
     IndexNotYetThereError,
     IndexWontBeThereError,
+    LimitError,
     NotFoundError,
     ParameterError,
     ProtocolError,
@@ -57,7 +58,7 @@ __all__ = [
     "DroppedFramesWarning", "FrameRateWarning", "geometry", "__version__",
     "open_master", "SavedScan", "SavedStream", "SavedEventStream", "widgets",
     "open_derived",
-    "jobs", "SlurmUnavailable",
+    "jobs", "LimitError", "SlurmUnavailable",
 ]
 
 

@@ -11,6 +11,12 @@ The reader thread receives every message and dispatches it:
 
 Sends are thread-safe. When the socket dies, every waiting call and
 subscription gets a ConnectionError saying the server is unreachable.
+
+A message the client cannot parse (bad JSON, nesting too deep for Python's
+decoder, a malformed data header) is logged and skipped: the reader keeps
+reading. A heartbeat thread pings a silent server and, when nothing at all has
+come from it for 3 heartbeats, declares it unresponsive: the connection is
+dropped and waiting calls and subscriptions get ServerUnreachable.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import itertools
 import json
 import logging
 import queue
+import select
 import struct
 import threading
+import time
 from collections import defaultdict, deque
 from typing import Any, Callable
 
@@ -47,6 +55,20 @@ _UNKNOWN_START = 256 * 1024
 
 class ServerUnreachable(ConnectionError):
     """The daqlab server can not be reached, or the connection to it was lost."""
+
+
+#: seconds between heartbeats (the client pings a server silent for this long)
+HEARTBEAT = P.HEARTBEAT_INTERVAL_MS / 1000
+#: silent heartbeats after which the server is taken for unresponsive
+UNRESPONSIVE_AFTER = P.HEARTBEAT_MISSES
+
+
+def _loads(text):
+    """json.loads that also turns a too-deep document (RecursionError) into ValueError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply for this client's decoder") from None
 
 
 def _json_default(obj):
@@ -141,8 +163,12 @@ class Connection:
     """A live connection. ``request`` sends an operation and waits for its reply."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 10.0,
-                 display_url: str | None = None):
+                 display_url: str | None = None, heartbeat: float | None = HEARTBEAT):
         self.url = display_url or url
+        #: seconds of silence before the server is pinged; 3 of them: unresponsive (None: no heartbeat)
+        self.heartbeat = heartbeat
+        self.unresponsive = False
+        self._dispatching = False
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -168,11 +194,61 @@ class Connection:
                                     "Is it running? (node daq-server/dist/src/cli.js)") from None
         self._thread = threading.Thread(target=self._run, name="daqlab-reader", daemon=True)
         self._thread.start()
+        if heartbeat:
+            threading.Thread(target=self._watch, name="daqlab-heartbeat", daemon=True).start()
 
     # ------------------------------------------------------------------ state
     @property
     def alive(self) -> bool:
         return self._dead is None
+
+    @property
+    def state(self) -> str:
+        """``connected``, ``unresponsive`` (the server stopped answering: dropped), ``closed``
+        (by the client) or ``lost``."""
+        if self._dead is None:
+            return "connected"
+        if self.unresponsive:
+            return "unresponsive"
+        return "closed" if self._closing else "lost"
+
+    def _watch(self) -> None:
+        """Heartbeat: ping a server that has been silent for a heartbeat; after
+        UNRESPONSIVE_AFTER silent heartbeats drop the connection as unresponsive (a stopped
+        server keeps its sockets open: without this, calls would wait forever)."""
+        beat = self.heartbeat
+        pinger: threading.Thread | None = None
+        while self._dead is None:
+            time.sleep(beat / 4)
+            silent = time.monotonic() - self._ws.last_rx
+            if self._dispatching:  # the reader runs a handler: the silence is ours, not the server's
+                continue
+            if silent >= beat * UNRESPONSIVE_AFTER and not self._unread():
+                with self._lock:
+                    if self._dead is not None:
+                        return
+                    self.unresponsive = True
+                log.warning("daqlab: the server at %s has sent nothing for %.1f s (no reply, data or pong): "
+                            "taking it for unresponsive", self.url, silent)
+                self._die(f"the server did not answer for {silent:.1f} s: it is unresponsive (hung or stopped)")
+                return
+            if silent >= beat and (pinger is None or not pinger.is_alive()):
+                # in a thread of its own: a send blocked by a stopped server must not stop the watch
+                pinger = threading.Thread(target=self._ping, name="daqlab-ping", daemon=True)
+                pinger.start()
+
+    def _unread(self) -> bool:
+        """Bytes from the server wait in the socket (the reader is behind, e.g. starved of the GIL)."""
+        try:
+            return bool(select.select([self._ws.sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    def _ping(self) -> None:
+        try:
+            self._ws.ping(b"daqlab", blocking=False)
+        except OSError:
+            pass
 
     def _check_alive(self) -> None:
         if self._dead is not None:
@@ -370,10 +446,18 @@ class Connection:
         try:
             while True:
                 opcode, data = ws.recv(sink)
-                if opcode == _ws.OP_TEXT:
-                    self._on_text(data)
-                elif data is not None:
-                    self._on_data(*data)
+                self._dispatching = True
+                try:
+                    if opcode == _ws.OP_TEXT:
+                        self._on_text(data)
+                    elif data is not None:
+                        self._on_data(*data)
+                except (OSError, MemoryError):
+                    raise
+                except Exception:  # one message this client cannot handle: report it, keep reading
+                    log.exception("daqlab: a message from the server could not be handled; it was skipped")
+                finally:
+                    self._dispatching = False
         except _ws.ConnectionClosed as exc:
             reason = f"the server closed the connection (code {exc.code}{': ' + exc.reason if exc.reason else ''})"
         except OSError as exc:
@@ -415,9 +499,10 @@ class Connection:
 
     def _on_text(self, text: str) -> None:
         try:
-            msg = json.loads(text)
-        except ValueError:
-            log.warning("daqlab: server sent a text message that is not JSON: %.200r", text)
+            msg = _loads(text)
+        except ValueError as exc:
+            log.warning("daqlab: skipped a text message from the server that this client cannot parse (%s): %.200r",
+                        exc, text)
             return
         if not isinstance(msg, dict):
             log.warning("daqlab: server sent a JSON message that is not an object: %.200r", text)
@@ -481,15 +566,18 @@ class Connection:
         multi-part payload is incomplete or when the message is dropped."""
         try:
             (hlen,) = _U32.unpack(payload.read(P.ENVELOPE_PREFIX_BYTES))
-            header = json.loads(payload.read(hlen))
-        except (_ws.WebSocketError, ValueError, struct.error) as exc:
+            header = _loads(payload.read(hlen))
+            parts = int(header.get("parts") or 1)
+            part = int(header.get("part") or 0)
+            key = None
+            if parts > 1:
+                key = (("sub", str(header["sub"])) if "sub" in header else ("req", header.get("req"))) + (header.get("msg"),)
+                hash(key)
+        except _ws.ConnectionClosed:
+            raise
+        except (_ws.WebSocketError, ValueError, struct.error, TypeError, AttributeError, KeyError) as exc:
             log.warning("daqlab: malformed data message dropped: %s", exc)
             return None
-        parts = int(header.get("parts") or 1)
-        part = int(header.get("part") or 0)
-        key = None
-        if parts > 1:
-            key = (("sub", str(header["sub"])) if "sub" in header else ("req", header.get("req"))) + (header.get("msg"),)
         if part == 0:
             asm = _Assembly(self._capacity(header, parts, payload), parts)
             if key is not None:

@@ -17,6 +17,25 @@ ENVELOPE_PREFIX_BYTES = 4
 # fields of a data message's JSON header; `times`: per-item acquisition time, ms since the epoch (null: unknown)
 DATA_HEADER_FIELDS = ("sub", "req", "scan", "stream", "kind", "first", "count", "msg", "part", "parts", "bytes", "times")
 
+# ---------------------------------------------------------------------- limits (protocol/limits.ts)
+#: deepest nesting of a control message, and of user JSON the server keeps (scan.info …)
+MAX_MESSAGE_DEPTH = 64
+MAX_JSON_DEPTH = 32
+#: largest scan.info (and other free-form user JSON the server keeps), as JSON text
+MAX_INFO_BYTES = 64 * 1024
+#: per connection: subscriptions, requests being handled, a subscription's window, bytes queued
+MAX_SUBSCRIPTIONS = 64
+MAX_INFLIGHT_REQUESTS = 64
+MAX_WINDOW = 256
+MAX_QUEUED_BYTES = 128 * 1024 * 1024
+MAX_STALL_MS = 60_000
+#: the server pings every client this often; the client takes 3 silent intervals for a hung server
+HEARTBEAT_INTERVAL_MS = 10_000
+HEARTBEAT_MISSES = 3
+#: WebSocket close codes: the client did not read what it asked for / did not answer pings
+CLOSE_OVERLOADED = 4008
+CLOSE_UNRESPONSIVE = 4009
+
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 WS_PATH = "/ws"
 URL_ENV = "DAQLAB_URL"
@@ -99,11 +118,12 @@ ERR_AUTH = "AuthError"
 ERR_TIMEOUT = "TimeoutError"
 ERR_FAULT = "FaultError"
 ERR_SLURM_UNAVAILABLE = "SlurmUnavailable"
+ERR_LIMIT = "LimitError"
 ERR_INTERNAL = "InternalError"
 
 ERROR_TYPES = (ERR_PARAMETER, ERR_STATE, ERR_INDEX_NO_MORE_THERE, ERR_INDEX_NOT_YET_THERE,
                ERR_INDEX_WONT_BE_THERE, ERR_NOT_FOUND, ERR_PROTOCOL, ERR_AUTH, ERR_TIMEOUT,
-               ERR_FAULT, ERR_SLURM_UNAVAILABLE, ERR_INTERNAL)
+               ERR_FAULT, ERR_SLURM_UNAVAILABLE, ERR_LIMIT, ERR_INTERNAL)
 
 # --------------------------------------------------------------------- states
 ACQ_STATES = ("IDLE", "PREPARED", "RUNNING", "STOPPED", "FAULT")

@@ -20,6 +20,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -111,10 +112,12 @@ class _SocketReader:
     """Buffered exact reads from a socket: small reads from a read-ahead buffer,
     large ones with ``recv_into`` straight into the caller's buffer."""
 
-    __slots__ = ("_sock", "_buf", "_mv", "_pos", "_end")
+    __slots__ = ("_sock", "_buf", "_mv", "_pos", "_end", "last_rx")
 
     def __init__(self, sock: socket.socket, size: int = _READ_AHEAD):
         self._sock = sock
+        #: time.monotonic() of the last bytes received (a heartbeat watches it)
+        self.last_rx = time.monotonic()
         self._buf = bytearray(size)
         self._mv = memoryview(self._buf)
         self._pos = 0
@@ -130,6 +133,7 @@ class _SocketReader:
             k = self._sock.recv_into(self._mv[self._end:])
             if not k:
                 raise ConnectionClosed(1006, "connection closed by peer")
+            self.last_rx = time.monotonic()
             self._end += k
 
     def read(self, n: int) -> bytes:
@@ -162,6 +166,7 @@ class _SocketReader:
             k = recv_into(dest[off:], n - off)
             if not k:
                 raise ConnectionClosed(1006, "connection closed by peer")
+            self.last_rx = time.monotonic()
             off += k
 
     def skip(self, n: int) -> None:
@@ -374,10 +379,16 @@ class WebSocket:
     def send_binary(self, data) -> None:
         self.send(data, binary=True)
 
-    def ping(self, payload: bytes = b"") -> None:
+    def ping(self, payload: bytes = b"", blocking: bool = True) -> bool:
+        """Send a ping (False when ``blocking=False`` and another thread is sending)."""
         if len(payload) > 125:
             raise ValueError("ping payload longer than 125 bytes")
-        self._send_frame(OP_PING, payload)
+        return self._send_frame(OP_PING, payload, blocking=blocking)
+
+    @property
+    def last_rx(self) -> float:
+        """time.monotonic() of the last bytes received from the server."""
+        return self._reader.last_rx
 
     def send_close(self, code: int = 1000, reason: str = "") -> None:
         """Start (or answer) the closing handshake; idempotent."""

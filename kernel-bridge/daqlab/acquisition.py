@@ -168,8 +168,9 @@ class Acquisition:
         return self._scan
 
     # ----------------------------------------------------------------- control
-    def _control(self, op: str) -> "Acquisition":
-        self._status = {**self._status, **self._client._request(op, {"uuid": self.uuid})}
+    def _control(self, op: str, force: bool = False) -> "Acquisition":
+        params = {"uuid": self.uuid, **({"force": True} if force else {})}
+        self._status = {**self._status, **self._client._request(op, params)}
         return self
 
     def start(self) -> "Acquisition":
@@ -182,18 +183,20 @@ class Acquisition:
         """One software trigger (trigger mode ``software``)."""
         return self._control(P.OP_ACQ_TRIGGER)
 
-    def stop(self) -> "Acquisition":
+    def stop(self, force: bool = False) -> "Acquisition":
         """Stop after the current frame; data taken so far is kept. Does nothing once
-        the acquisition has ended."""
-        return self._end(P.OP_ACQ_STOP)
+        the acquisition has ended. Stopping another client's acquisition raises
+        ``StateError`` naming its owner unless ``force=True`` (logged by the server)."""
+        return self._end(P.OP_ACQ_STOP, force)
 
-    def abort(self) -> "Acquisition":
-        """Stop now. Does nothing once the acquisition has ended."""
-        return self._end(P.OP_ACQ_ABORT)
+    def abort(self, force: bool = False) -> "Acquisition":
+        """Stop now. Does nothing once the acquisition has ended. Another client's
+        acquisition only with ``force=True`` (logged)."""
+        return self._end(P.OP_ACQ_ABORT, force)
 
-    def _end(self, op: str) -> "Acquisition":
+    def _end(self, op: str, force: bool) -> "Acquisition":
         try:
-            return self._control(op)
+            return self._control(op, force)
         except StateError:
             # an acquisition that ended (even one a newer prepare replaced) has nothing left to stop
             if self.status()["state"] in P.ACQ_FINAL_STATES:

@@ -9,20 +9,20 @@ from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import _protocol as P
-from ._connection import _DEFAULT, Connection, ServerUnreachable
+from ._connection import _DEFAULT, HEARTBEAT as _HEARTBEAT, Connection, ServerUnreachable
 from .errors import ProtocolError
 
 __all__ = ["connect", "Client", "resolve_url"]
 
 
 def resolve_url(url: str | None = None, token: str | None = None) -> tuple[str, str, str | None]:
-    """Complete a server address: ``(url with token, url for display, token)``.
+    """Complete a server address: ``(url to connect to, url for display, token)``.
 
     ``url`` defaults to ``$DAQLAB_URL``, else ``ws://127.0.0.1:8765``; ``ws://`` is
     assumed when no scheme is given, ``http(s)`` becomes ``ws(s)``, and the path ``/ws``
     is added when there is none. ``token`` defaults to ``$DAQLAB_TOKEN`` or a
-    ``token=`` already in the URL, and is sent both as ``?token=`` and as the
-    ``Authorization: token …`` header.
+    ``token=`` already in the URL; it is taken out of the URL and sent only in the
+    ``Authorization: token …`` header (URLs end up in proxies' logs).
     """
     url = url or os.environ.get(P.URL_ENV) or P.DEFAULT_URL
     if "://" not in url:
@@ -37,11 +37,23 @@ def resolve_url(url: str | None = None, token: str | None = None) -> tuple[str, 
     if token is None:
         token = in_url or os.environ.get(P.TOKEN_ENV) or None
     query = [(k, v) for k, v in query if k != "token"]
-    display = urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
-    if token:
-        query.append(("token", token))
     full = urlunsplit((scheme, parts.netloc, path, urlencode(query), ""))
-    return full, display, token
+    return full, full, token
+
+
+def _new_client_id() -> str:
+    """Who this client is, for the server's record of who prepared an acquisition: kept
+    across reconnects, so that a reconnected client still owns its acquisitions."""
+    import getpass
+    import socket
+    import uuid
+
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "?"
+    ident = f"python {user}@{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+    return "".join(c if " " <= c <= "~" else "?" for c in ident)[:128]
 
 
 class Client:
@@ -60,9 +72,13 @@ class Client:
     reconnects (or raises ``ConnectionError`` saying the server is unreachable).
     """
 
-    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 10.0):
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 10.0,
+                 heartbeat: float | None = None):
         self._full_url, self.url, self._token = resolve_url(url, token)
         self.timeout = timeout
+        self.heartbeat = _HEARTBEAT if heartbeat is None else heartbeat
+        #: sent in ``hello``; the server records it as the owner of acquisitions this client prepares
+        self.client_id = _new_client_id()
         self._handlers: list[tuple[str, Callable[[dict], None]]] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -72,9 +88,10 @@ class Client:
         self.scans = Scans(self)
 
     def _open(self) -> Connection:
-        conn = Connection(self._full_url, self._token, self.timeout, display_url=self.url)
+        conn = Connection(self._full_url, self._token, self.timeout, display_url=self.url,
+                          heartbeat=self.heartbeat or None)
         try:
-            info = conn.request(P.OP_HELLO)
+            info = conn.request(P.OP_HELLO, {"client": self.client_id})
         except BaseException:
             conn.close()
             raise
@@ -161,6 +178,12 @@ class Client:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def state(self) -> str:
+        """``connected``, ``unresponsive`` (the server stopped answering pings: the connection
+        was dropped; the next call reconnects), ``lost`` or ``closed``."""
+        return "closed" if self._closed else self._conn.state
+
     def __enter__(self) -> "Client":
         return self
 
@@ -169,19 +192,23 @@ class Client:
 
     def __repr__(self) -> str:
         info = getattr(self, "server_info", {}) or {}
-        state = "closed" if self._closed else ("connected" if self._conn.alive else "disconnected")
+        state = "closed" if self._closed else self._conn.state
         dets = ", ".join(info.get("detectors") or [])
         return (f"<daqlab.Client {self.url} {state}: server {info.get('version', '?')}, "
                 f"protocol {info.get('protocol', '?')}" + (f", detectors {dets}" if dets else "") + ">")
 
 
-def connect(url: str | None = None, token: str | None = None, timeout: float = 10) -> Client:
+def connect(url: str | None = None, token: str | None = None, timeout: float = 10,
+            heartbeat: float | None = None) -> Client:
     """Connect to a daqlab server.
 
     ``url``: ``ws://host:port[/path][?query]`` (default ``$DAQLAB_URL``, else
     ``ws://127.0.0.1:8765``; ``/ws`` is added when the path is empty). ``token``:
     default ``$DAQLAB_TOKEN``. ``timeout``: seconds for connecting and for each reply.
+    ``heartbeat``: seconds of silence after which the client pings the server (default
+    10); after 3 silent heartbeats the server is taken for unresponsive: the connection
+    is dropped and waiting calls raise ``ConnectionError`` (0: no heartbeat).
     Raises ``ConnectionError`` when the server is unreachable and ``AuthError`` when
     it refuses the token.
     """
-    return Client(url, token, timeout)
+    return Client(url, token, timeout, heartbeat)

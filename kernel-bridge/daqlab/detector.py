@@ -94,17 +94,20 @@ class Detector:
 
     def prepare(self, acquisition: dict | None = None, detector: dict | None = None,
                 processing: dict | None = None, saving: dict | None = None,
-                scan: dict | None = None):
+                scan: dict | None = None, *, force: bool = False):
         """Validate and configure an acquisition; returns an :class:`Acquisition` in PREPARED.
 
         Each section is a dict (see ``schema()``); sections left out take the
         server's defaults. Every wrong field is reported at once by ``ParameterError``.
+        Replacing an acquisition another client prepared (not started yet) raises
+        ``StateError`` naming its owner, unless ``force=True`` (the server logs it).
         """
         from .acquisition import Acquisition
 
         sections = dict(zip(P.PREPARE_SECTIONS, (acquisition, detector, processing, saving, scan)))
         params = {k: v for k, v in sections.items() if v is not None}
-        result = self._client._request(P.OP_ACQ_PREPARE, {"detector": self.name, "params": params},
+        request = {"detector": self.name, "params": params, **({"force": True} if force else {})}
+        result = self._client._request(P.OP_ACQ_PREPARE, request,
                                        timeout=max(self._client.timeout, 30.0))
         return Acquisition(self._client, result, detector=self)
 

@@ -14,7 +14,7 @@ __all__ = [
     "DaqlabError", "ParameterError", "StateError", "StreamIndexError", "IndexNoMoreThereError",
     "IndexNotYetThereError", "IndexWontBeThereError", "NotFoundError", "ProtocolError",
     "AuthError", "TimeoutError", "FaultError", "ServerError", "DataGapWarning", "error_from_body",
-    "SlurmUnavailable", "DaqlabWarning", "DroppedFramesWarning", "FrameRateWarning", "public_api",
+    "SlurmUnavailable", "LimitError", "DaqlabWarning", "DroppedFramesWarning", "FrameRateWarning", "public_api",
 ]
 
 
@@ -137,6 +137,12 @@ class SlurmUnavailable(DaqlabError):
     type = P.ERR_SLURM_UNAVAILABLE
 
 
+class LimitError(DaqlabError):
+    """A per-connection limit of the server was reached (``body['limit']``: subscriptions, requests)."""
+
+    type = P.ERR_LIMIT
+
+
 class ServerError(DaqlabError):
     """The server hit a bug (``InternalError``) or sent an unknown error type; it keeps serving."""
 
@@ -164,7 +170,7 @@ _BY_TYPE: dict[str, type[DaqlabError]] = {
     cls.type: cls
     for cls in (ParameterError, StateError, IndexNoMoreThereError, IndexNotYetThereError,
                 IndexWontBeThereError, NotFoundError, ProtocolError, AuthError, TimeoutError,
-                FaultError, SlurmUnavailable, ServerError)
+                FaultError, SlurmUnavailable, LimitError, ServerError)
 }
 
 

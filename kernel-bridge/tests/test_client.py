@@ -62,11 +62,12 @@ def test_resolve_url(monkeypatch):
     assert resolve_url() == ("ws://127.0.0.1:8765/ws", "ws://127.0.0.1:8765/ws", None)
     assert resolve_url("ws://h:1") == ("ws://h:1/ws", "ws://h:1/ws", None)
     assert resolve_url("h:1/custom") == ("ws://h:1/custom", "ws://h:1/custom", None)
-    assert resolve_url("http://h:1/", "t") == ("ws://h:1/ws?token=t", "ws://h:1/ws", "t")
-    assert resolve_url("ws://h:1/ws?token=abc&x=1") == ("ws://h:1/ws?x=1&token=abc", "ws://h:1/ws?x=1", "abc")
+    # the token never stays in the URL (proxies log URLs): it travels in the Authorization header
+    assert resolve_url("http://h:1/", "t") == ("ws://h:1/ws", "ws://h:1/ws", "t")
+    assert resolve_url("ws://h:1/ws?token=abc&x=1") == ("ws://h:1/ws?x=1", "ws://h:1/ws?x=1", "abc")
     monkeypatch.setenv("DAQLAB_URL", "ws://env:9")
     monkeypatch.setenv("DAQLAB_TOKEN", "tok en")
-    assert resolve_url() == ("ws://env:9/ws?token=tok+en", "ws://env:9/ws", "tok en")
+    assert resolve_url() == ("ws://env:9/ws", "ws://env:9/ws", "tok en")
 
 
 def test_connect_hello_and_detectors(client, fake):
@@ -79,7 +80,7 @@ def test_connect_hello_and_detectors(client, fake):
         client.detector("nope")
 
 
-def test_connect_uses_env_and_sends_token_both_ways(monkeypatch):
+def test_connect_uses_env_and_sends_the_token_in_the_header_only(monkeypatch):
     srv = FakeDaqlab(token="s3cret")
     try:
         monkeypatch.setenv("DAQLAB_URL", srv.url.removesuffix("/ws"))
@@ -87,7 +88,7 @@ def test_connect_uses_env_and_sends_token_both_ways(monkeypatch):
         with daqlab.connect() as c:
             assert c.detectors() == ["fake-det"]
         line, headers = srv.ws.requests[-1]
-        assert "token=s3cret" in line and headers["authorization"] == "token s3cret"
+        assert "s3cret" not in line and headers["authorization"] == "token s3cret"
         with pytest.raises(daqlab.AuthError, match="refused the token"):
             daqlab.connect(srv.url, token="wrong")
         monkeypatch.delenv("DAQLAB_TOKEN")

@@ -230,6 +230,12 @@ export interface ClientOptions {
 }
 
 /**
+ * This page's client id, sent in `hello`: the same for every connection of the page, reconnections
+ * included (the server lets a client stop what it prepared; others need `force`).
+ */
+export const BROWSER_CLIENT_ID = `browser ${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36)}`;
+
+/**
  * One connection. `connect()` resolves once open; a closed connection is not
  * reopened here (the views decide when to retry, and resubscribe).
  */
@@ -295,6 +301,8 @@ export class DaqClient {
   }
 
   request<T = unknown>(op: Op, params: Record<string, unknown> = {}): Promise<T> {
+    // `hello` names this page's client, which the server records as the owner of what it prepares
+    if (op === 'hello' && params.client === undefined) params = { ...params, client: BROWSER_CLIENT_ID };
     return this.send<T>(op, params, this.nextId++);
   }
 
@@ -411,7 +419,8 @@ export class DaqClient {
 }
 
 /**
- * The WebSocket URL for a configured server address, as the browser sees it:
+ * The WebSocket URL for a configured server address, as the browser sees it (the token goes in the
+ * query: browsers cannot set headers on a WebSocket; the Python client uses the Authorization header):
  * `ws(s)://…` and `http(s)://…` are used as they are (http → ws); anything
  * else is a path relative to the Jupyter server's base URL, e.g.
  * `proxy/8765/ws` through jupyter-server-proxy on the page's own origin

@@ -2,6 +2,8 @@
 import {
   DaqError,
   MAX_MESSAGE_BYTES,
+  MAX_SUBSCRIPTIONS,
+  MAX_WINDOW,
   PROTOCOL_VERSION,
   SUB_MODES,
   COMPRESSIONS,
@@ -23,10 +25,13 @@ import { makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
+import { checkUserJson } from './json-bounds.js';
 
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 
 const READ_PAYLOAD_TARGET = MAX_MESSAGE_BYTES * 0.75;
+/** The sections of acq.prepare's params (each is kept in the scan's info). */
+const PREPARE_SECTIONS = ['acquisition', 'detector', 'processing', 'saving', 'scan'] as const;
 const IDENTITY_FIELDS = ['name', 'number', 'session', 'proposal', 'sample', 'dataset', 'path'] as const;
 
 function streamOf(session: Session, req: Request): { scanKey: string; stream: Stream } {
@@ -95,6 +100,8 @@ async function read(session: Session, req: Request): Promise<unknown> {
     const per = Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype))));
     for (let k = 0; k < count; k += per) {
       const n = Math.min(per, count - k);
+      // encode only once the connection can take it: a client that does not read holds no copies
+      if (!(await session.out.room(n * product(t.shape) * dtypeSize(t.dtype)))) break;
       const chunks = encodeItems(
         { scan: scanKey, stream: stream.name, dtype: t.dtype, shape: t.shape, view: JSON.stringify([view.roi, view.binning]) },
         compression,
@@ -115,7 +122,26 @@ async function read(session: Session, req: Request): Promise<unknown> {
   return { first: count ? batch.first : null, count, messages: msg, length: stream.length, sealed: stream.sealed };
 }
 
+/** `window`: 1 ≤ window ≤ MAX_WINDOW (flow control must bound what a connection holds). */
+function windowOf(req: Request, mode: string): number {
+  const w = int(req, 'window', mode === 'latest' ? 1 : 16, 1) as number;
+  if (w > MAX_WINDOW) {
+    throw new DaqError('ParameterError', `window: at most ${MAX_WINDOW} messages may be sent ahead of sub.ack, got ${w}`, [
+      { field: 'window', message: `must be ≤ ${MAX_WINDOW}, got ${w}` },
+    ]);
+  }
+  return w;
+}
+
 function subscribe(session: Session, req: Request): unknown {
+  if (session.subscriptions.size >= MAX_SUBSCRIPTIONS) {
+    throw new DaqError(
+      'LimitError',
+      `subscribe: this connection already has ${session.subscriptions.size} subscriptions (at most ${MAX_SUBSCRIPTIONS}); unsubscribe some first`,
+      undefined,
+      { limit: 'subscriptions', max: MAX_SUBSCRIPTIONS },
+    );
+  }
   const { scanKey, stream } = streamOf(session, req);
   const mode = oneOf(req, 'mode', SUB_MODES, 'lossless');
   let start = int(req, 'start', 0) as number;
@@ -139,7 +165,7 @@ function subscribe(session: Session, req: Request): unknown {
       binning: int(req, 'binning', 1, 1) as number,
       every: int(req, 'every', 1, 1) as number,
       maxRate: num(req, 'max_rate', 0) as number,
-      window: int(req, 'window', mode === 'latest' ? 1 : 16, 1) as number,
+      window: windowOf(req, mode),
       group,
       member: str(req, 'member', null),
       compression: compressionOf(req, stream),
@@ -172,14 +198,40 @@ function identityQuery(req: Request): Partial<ScanIdentity> & { since?: number }
   return q;
 }
 
+/**
+ * acq.prepare: user JSON the scan keeps and broadcasts (scan.info, and each section as stored in the
+ * scan's info) is bounded in depth and size, so no client can break the decoders of the others.
+ */
+function checkUserJsonOf(params: Record<string, unknown>): void {
+  const scan = params.scan;
+  const { info, ...identity } = typeof scan === 'object' && scan !== null ? (scan as Record<string, unknown>) : { info: undefined };
+  const section = (k: string): unknown => (k === 'scan' && typeof scan === 'object' && scan !== null ? identity : params[k]);
+  checkUserJson(
+    [['scan.info', info], ...PREPARE_SECTIONS.map((k): [string, unknown, null] => [k, section(k), null])],
+    'acq.prepare: invalid parameters',
+  );
+}
+
 export const HANDLERS: Record<Op, Handler> = {
-  hello: (s) => ({
-    server: 'daqlab',
-    version: VERSION,
-    protocol: PROTOCOL_VERSION,
-    max_message_bytes: MAX_MESSAGE_BYTES,
-    detectors: [...s.service.controllers.keys()],
-  }),
+  hello: (s, r) => {
+    const client = str(r, 'client', null);
+    if (client !== null) {
+      if (client.length > 128 || !/^[\x20-\x7e]+$/.test(client)) {
+        throw new DaqError('ParameterError', 'client: a client id is at most 128 printable ASCII characters', [
+          { field: 'client', message: 'must be at most 128 printable ASCII characters' },
+        ]);
+      }
+      s.clientId = client;
+    }
+    return {
+      server: 'daqlab',
+      version: VERSION,
+      protocol: PROTOCOL_VERSION,
+      max_message_bytes: MAX_MESSAGE_BYTES,
+      detectors: [...s.service.controllers.keys()],
+      identity: s.identity,
+    };
+  },
   'detectors.list': (s) => ({ detectors: [...s.service.controllers.keys()] }),
   'detector.info': (s, r) => s.service.detector(str(r, 'detector')).info(),
   'detector.state': (s, r) => s.service.detector(str(r, 'detector')).describeState(),
@@ -217,16 +269,19 @@ export const HANDLERS: Record<Op, Handler> = {
     return pipelineSchema(pipeline(str(r, 'pipeline')), s.service.steps);
   },
   'acq.prepare': async (s, r) => {
-    const acq = await s.service.detector(str(r, 'detector')).prepare(object(r, 'params') ?? {});
-    return { ...acq.status(), scan_summary: acq.scan.summary() };
+    const ctl = s.service.detector(str(r, 'detector'));
+    const params = object(r, 'params') ?? {};
+    checkUserJsonOf(params);
+    const acq = await ctl.prepare(params, s.actor(bool(r, 'force', false)));
+    return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary() };
   },
   'acq.start': (s, r) => {
     const { ctl } = s.service.acquisition(str(r, 'uuid'));
     return ctl.start(r.uuid).status();
   },
   'acq.trigger': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.trigger(r.uuid).status(),
-  'acq.stop': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.stop(r.uuid).status(),
-  'acq.abort': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.abort(r.uuid).status(),
+  'acq.stop': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.stop(r.uuid, s.actor(bool(r, 'force', false))).status(),
+  'acq.abort': (s, r) => s.service.acquisition(str(r, 'uuid')).ctl.abort(r.uuid, s.actor(bool(r, 'force', false))).status(),
   'acq.reset': (s, r) => {
     const ctl = s.service.detector(str(r, 'detector'));
     ctl.reset();

@@ -1,4 +1,4 @@
-/** HTTP endpoints beside the WebSocket: health, status, schema, OpenAPI. */
+/** HTTP endpoints beside the WebSocket: health (no token), status, schema, OpenAPI (token). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DaqError, toErrorBody } from '../protocol/index.js';
 import type { DaqService } from '../service.js';
@@ -24,8 +24,8 @@ export function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerRe
   try {
     if (req.method !== 'GET') throw new DaqError('ProtocolError', `method ${req.method} not allowed; the HTTP endpoints are read-only`);
     if (url.pathname === '/health') return send(res, 200, { ok: true });
-    if (url.pathname === '/openapi.json') return send(res, 200, openapi());
     if (!ctx.authorized(req)) throw new DaqError('AuthError', 'missing or wrong token');
+    if (url.pathname === '/openapi.json') return send(res, 200, openapi());
     const { service } = ctx;
     switch (url.pathname) {
       case '/status':

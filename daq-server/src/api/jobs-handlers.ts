@@ -3,6 +3,7 @@ import { DaqError, type Request } from '../protocol/index.js';
 import type { JobsService } from '../jobs/service.js';
 import { bool, int, num } from './params.js';
 import type { Session } from './session.js';
+import { checkUserJson } from './json-bounds.js';
 
 type JobsOp = 'jobs.cluster' | 'jobs.templates' | 'jobs.submit' | 'jobs.list' | 'jobs.get' | 'jobs.logs' | 'jobs.cancel' | 'jobs.hold' | 'jobs.release' | 'jobs.watch' | 'jobs.unwatch';
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
@@ -24,6 +25,7 @@ export const JOBS_HANDLERS: Record<JobsOp, Handler> = {
     if (unknown.length) {
       throw new DaqError('ParameterError', `jobs.submit: unknown field(s) ${unknown.join(', ')}`, unknown.map((f) => ({ field: f, message: `unknown; known: ${SUBMIT_FIELDS.join(', ')}` })));
     }
+    checkUserJson([['params', r.params], ['env', r.env]], 'jobs.submit: invalid parameters');
     return jobs(s).submit(s.token, r);
   },
   'jobs.list': async (s, r) => ({ jobs: await jobs(s).list(s.token, { all: bool(r, 'all', false) }) }),

@@ -15,30 +15,36 @@ export function openapi(): Record<string, unknown> {
     info: {
       title: 'daqlab server',
       version: VERSION,
-      description: 'HTTP side of the daqlab acquisition server. Control and data use the WebSocket endpoint /ws (see docs/PROTOCOL.md).',
+      description:
+        'HTTP side of the daqlab acquisition server. Control and data use the WebSocket endpoint /ws (see docs/PROTOCOL.md). A request with an Origin header must come from a loopback origin or one allowed with --allow-origin; on loopback, Host must be a loopback name (403 otherwise).',
     },
     components: {
       securitySchemes: {
-        token: { type: 'apiKey', in: 'query', name: 'token', description: 'also accepted as "Authorization: token T"' },
+        token: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: '"Authorization: token T" (or "Bearer T"). Also accepted as the query ?token=T, for browser WebSockets, which cannot set headers.',
+        },
       },
     },
     security: [{ token: [] }],
     paths: {
       '/health': {
-        get: { summary: 'liveness', security: [], responses: { '200': json('server is up', { type: 'object', properties: { ok: { const: true } } }) } },
+        get: { summary: 'liveness', security: [], responses: { '200': json('server is up', { type: 'object', properties: { ok: { const: true } } }), '403': error } },
       },
       '/status': {
-        get: { summary: 'server, detectors, store and clients', responses: { '200': json('status'), '401': error } },
+        get: { summary: 'server, detectors, store and clients', responses: { '200': json('status'), '401': error, '403': error } },
       },
       '/schema': {
         get: {
           summary: 'JSON schema of prepare parameters',
           parameters: [{ name: 'detector', in: 'query', required: false, schema: { type: 'string' } }],
-          responses: { '200': json('schema (all detectors keyed by name when none is given)'), '401': error, '404': error },
+          responses: { '200': json('schema (all detectors keyed by name when none is given)'), '401': error, '403': error, '404': error },
         },
       },
-      '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document') } } },
-      '/ws': { get: { summary: 'WebSocket upgrade: control (JSON text) and data (Arrow binary)', responses: { '101': { description: 'switching protocols' }, '401': error } } },
+      '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document'), '401': error, '403': error } } },
+      '/ws': { get: { summary: 'WebSocket upgrade: control (JSON text) and data (Arrow binary)', responses: { '101': { description: 'switching protocols' }, '401': error, '403': error } } },
     },
   };
 }

@@ -6,10 +6,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import { MAX_REQUEST_BYTES } from '../protocol/index.js';
+import { CLOSE_UNRESPONSIVE, HEARTBEAT_INTERVAL_MS, HEARTBEAT_MISSES, MAX_REQUEST_BYTES } from '../protocol/index.js';
 import type { DaqService } from '../service.js';
 import { handleHttp } from './http.js';
 import { Session } from './session.js';
+import { requestProblem } from './origin.js';
 import { log } from '../log.js';
 
 export interface ListenOptions {
@@ -20,18 +21,25 @@ export interface ListenOptions {
   acceptToken?: (token: string) => boolean;
   /** browser origins allowed besides loopback ones (config --allow-origin) */
   allowOrigins?: string[];
+  /** the unix user a token stands for (the --users file), recorded as who prepared an acquisition */
+  userOf?: (token: string) => string | null;
+  /** how often clients are pinged (ms; default HEARTBEAT_INTERVAL_MS) */
+  heartbeatMs?: number;
 }
 
 export const isLoopback = (host: string): boolean =>
   host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
+/**
+ * The token a request carries: the `Authorization: token T` (or `Bearer T`) header, else the
+ * `?token=` query (browsers cannot set headers on a WebSocket; queries end up in proxies' logs).
+ */
 function tokenOf(req: IncomingMessage): string | null {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const q = url.searchParams.get('token');
-  if (q) return q;
   const auth = req.headers.authorization;
   const m = auth?.match(/^(?:token|bearer)\s+(.+)$/i);
-  return m ? m[1].trim() : null;
+  if (m) return m[1].trim();
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  return url.searchParams.get('token') || null;
 }
 
 function same(a: string, b: string): boolean {
@@ -59,8 +67,16 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     if (!options.token) return isLoopback(options.host);
     return given !== null && same(given, options.token);
   };
+  const checked = { bound: options.host, allowOrigins: options.allowOrigins ?? [] };
   const sessions = new Set<Session>();
-  const http = createServer((req, res) =>
+  const http = createServer((req, res) => {
+    const problem = requestProblem(req, checked);
+    if (problem) {
+      log('warn', 'refused an HTTP request', { remote: req.socket.remoteAddress, problem, origin: req.headers.origin, host: req.headers.host });
+      res.writeHead(403, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ error: { type: 'AuthError', message: problem } }));
+      return;
+    }
     handleHttp(
       {
         service,
@@ -69,13 +85,19 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       },
       req,
       res,
-    ),
-  );
+    );
+  });
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_BYTES, perMessageDeflate: false });
   http.on('upgrade', (req, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== '/ws' && path !== '/ws/') {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\nthe WebSocket endpoint is /ws\n');
+      return;
+    }
+    const problem = requestProblem(req, checked);
+    if (problem) {
+      log('warn', 'refused a WebSocket upgrade', { remote: req.socket.remoteAddress, problem, origin: req.headers.origin, host: req.headers.host });
+      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${problem}\n`);
       return;
     }
     if (!authorized(req)) {
@@ -84,8 +106,11 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      const session = new Session(ws, service, remote, tokenOf(req));
+      const token = tokenOf(req);
+      const session = new Session(ws, service, remote, token, token !== null ? (options.userOf?.(token) ?? null) : null);
       sessions.add(session);
+      ws.on('pong', () => missed.delete(ws));
+      ws.on('message', () => missed.delete(ws));
       log('info', 'client connected', { session: session.id, remote });
       ws.on('close', (code) => {
         sessions.delete(session);
@@ -93,6 +118,27 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       });
     });
   });
+  // heartbeat: a client that answers none of HEARTBEAT_MISSES pings in a row (and sends nothing) is
+  // closed, so half-open connections do not keep their subscriptions; clients see the pings as liveness
+  const missed = new WeakMap<object, number>();
+  const heartbeat = setInterval(() => {
+    for (const s of sessions) {
+      const n = missed.get(s.ws) ?? 0;
+      if (n >= HEARTBEAT_MISSES) {
+        log('warn', 'closing a client that does not answer pings', { session: s.id, remote: s.remote, missed: n });
+        s.ws.close(CLOSE_UNRESPONSIVE, 'daqlab: no answer to pings');
+        setTimeout(() => s.ws.terminate(), 2000).unref();
+        continue;
+      }
+      missed.set(s.ws, n + 1);
+      try {
+        s.ws.ping();
+      } catch {
+        // closing already
+      }
+    }
+  }, options.heartbeatMs ?? HEARTBEAT_INTERVAL_MS);
+  heartbeat.unref();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port, options.host, () => resolve());
@@ -105,6 +151,7 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     url: `ws://${host}:${port}/ws`,
     sessions,
     close: async () => {
+      clearInterval(heartbeat);
       for (const s of sessions) s.ws.close(1001, 'server shutting down');
       wss.close();
       await new Promise<void>((resolve) => http.close(() => resolve()));

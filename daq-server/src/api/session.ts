@@ -4,21 +4,53 @@
  * it gets a typed error back; nothing it does can stop other clients.
  */
 import type { WebSocket, RawData } from 'ws';
-import { OPS, toErrorBody, type EventMessage, type Op, type Request, type RequestId } from '../protocol/index.js';
-import { DaqError } from '../protocol/index.js';
+import {
+  DaqError,
+  MAX_INFLIGHT_REQUESTS,
+  MAX_MESSAGE_DEPTH,
+  OPS,
+  toErrorBody,
+  type EventMessage,
+  type Op,
+  type Request,
+  type RequestId,
+} from '../protocol/index.js';
+import { deeperThan } from './json-bounds.js';
 import type { DaqService } from '../service.js';
 import { Outbox } from './outbox.js';
 import { HANDLERS } from './handlers.js';
 import type { Subscription } from './subscription.js';
+import type { Actor } from '../control/controller.js';
 import { log } from '../log.js';
 
 let nextSession = 1;
+
+/**
+ * Operations that can hold server resources while they run (wait, stream data, configure a
+ * detector, call Slurm): these count against MAX_INFLIGHT_REQUESTS. The others answer at once.
+ */
+const HOLDING = new Set<string>(['acq.prepare', 'detector.calibration', 'scans.wait_next', 'stream.read']);
+const HOLDS = (op: string): boolean => HOLDING.has(op) || op.startsWith('jobs.');
+
+/** Identities of the connections open now (an identity may have several), for acquisition ownership. */
+const present = new Map<string, number>();
+const enter = (id: string): void => void present.set(id, (present.get(id) ?? 0) + 1);
+const leave = (id: string): void => {
+  const n = (present.get(id) ?? 1) - 1;
+  if (n > 0) present.set(id, n);
+  else present.delete(id);
+};
+export const isPresent = (id: string): boolean => present.has(id);
 
 export class Session {
   readonly id = nextSession++;
   readonly out: Outbox;
   readonly subscriptions = new Map<string, Subscription>();
   private nextSub = 1;
+  /** requests of HOLDING ops being handled now (bounded by MAX_INFLIGHT_REQUESTS) */
+  private inflight = 0;
+  private client: string | null = null;
+  private closed = false;
   private readonly onEvent: (e: EventMessage) => void;
 
   constructor(
@@ -27,13 +59,43 @@ export class Session {
     readonly remote: string,
     /** the token the client connected with: who it is for the jobs service */
     readonly token: string | null = null,
+    /** the unix user the token maps to in the --users file, if any */
+    readonly user: string | null = null,
   ) {
-    this.out = new Outbox(ws);
+    this.out = new Outbox(ws, `session ${this.id} (${remote})`);
     this.onEvent = (e) => this.out.json(e);
     service.on('event', this.onEvent);
+    enter(this.identity);
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('close', () => this.close());
     ws.on('error', (err) => log('warn', 'client socket error', { session: this.id, error: err.message }));
+  }
+
+  /**
+   * Who this connection acts for, recorded as the owner of what it prepares: the token's user when
+   * the --users file maps one, else the client id sent in `hello`, else this connection.
+   */
+  get identity(): string {
+    if (this.user) return `user ${this.user}`;
+    if (this.client) return `client ${this.client}`;
+    return `connection ${this.id} (${this.remote})`;
+  }
+
+  /** The client id named in `hello` (clients keep theirs across reconnects). */
+  get clientId(): string | null {
+    return this.client;
+  }
+
+  set clientId(id: string | null) {
+    if (this.closed) return;
+    leave(this.identity);
+    this.client = id;
+    enter(this.identity);
+  }
+
+  /** Who this connection acts for in a command on an acquisition (`force`: the request's). */
+  actor(force: boolean): Actor {
+    return { id: this.identity, force, present: isPresent };
   }
 
   newSubscriptionId(): string {
@@ -57,20 +119,39 @@ export class Session {
       this.out.json({ id, ok: false, error: toErrorBody(err) });
       return;
     }
+    if (HOLDS(req.op) && this.inflight >= MAX_INFLIGHT_REQUESTS) {
+      this.out.json({
+        id: req.id,
+        ok: false,
+        error: toErrorBody(
+          new DaqError('LimitError', `${req.op}: this connection already has ${this.inflight} requests in flight (at most ${MAX_INFLIGHT_REQUESTS}); wait for their replies`, undefined, {
+            limit: 'requests',
+            max: MAX_INFLIGHT_REQUESTS,
+          }),
+        ),
+      });
+      return;
+    }
     void this.dispatch(req);
   }
 
   private async dispatch(req: Request): Promise<void> {
+    const counted = HOLDS(req.op);
+    if (counted) this.inflight++;
     try {
       const result = await HANDLERS[req.op](this, req);
       this.out.json({ id: req.id, ok: true, result: result ?? null });
     } catch (err) {
       if (!(err instanceof DaqError)) log('error', 'handler failed', { op: req.op, error: String(err && (err as Error).stack) });
       this.out.json({ id: req.id, ok: false, error: toErrorBody(err) });
+    } finally {
+      if (counted) this.inflight--;
     }
   }
 
   close(): void {
+    if (!this.closed) leave(this.identity);
+    this.closed = true;
     this.service.off('event', this.onEvent);
     for (const sub of this.subscriptions.values()) sub.close();
     this.subscriptions.clear();
@@ -84,6 +165,11 @@ export function parseRequest(text: string): Request {
     value = JSON.parse(text);
   } catch (err) {
     throw new DaqError('ProtocolError', `message is not valid JSON: ${(err as Error).message}`);
+  }
+  if (deeperThan(value, MAX_MESSAGE_DEPTH)) {
+    const id = (value as { id?: unknown }).id;
+    const extra = typeof id === 'number' || (typeof id === 'string' && id.length > 0 && id.length <= 128) ? { id } : {};
+    throw new DaqError('ProtocolError', `message nests deeper than ${MAX_MESSAGE_DEPTH} levels`, undefined, extra);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DaqError('ProtocolError', 'a control message must be a JSON object with "id" and "op"');

@@ -140,6 +140,12 @@ export class Subscription {
     return Math.max(1, Math.floor(PAYLOAD_TARGET / Math.max(1, bytes)));
   }
 
+  /** About the bytes of a payload of n items (for the connection's queue accounting). */
+  private payloadBytes(n: number): number {
+    const t = this.transform;
+    return t ? n * product(t.shape) * dtypeSize(t.dtype) : n * 256;
+  }
+
   private end(): void {
     this.out.json({ event: 'sub.end', sub: this.opts.id, length: this.opts.stream.length });
   }
@@ -163,7 +169,7 @@ export class Subscription {
       if (!this.wanted(index)) return;
       out.indexes.push(index);
       if (this.opts.stream.kind === 'array') {
-        out.items.push(this.transform!.apply(item as TypedArray));
+        out.items.push(item as TypedArray); // transformed per payload in send(): one payload of copies at a time
         out.valid.push((batch as ArrayItems).valid[k]);
         out.times.push(times ? times[k] : NaN);
       } else out.events.push(item);
@@ -179,6 +185,8 @@ export class Subscription {
       if (this.closed) return;
       await this.throttle();
       const indexes = batch.indexes.slice(k, k + per);
+      // encode only once the connection can take it: a client that does not read holds no copies
+      if (!(await this.out.room(this.payloadBytes(indexes.length))) || this.closed) return;
       let chunks: IpcChunks;
       if (stream.kind === 'array') {
         chunks = encodeItems(
@@ -191,7 +199,7 @@ export class Subscription {
           },
           this.opts.compression,
           indexes,
-          batch.items.slice(k, k + per),
+          batch.items.slice(k, k + per).map((x) => this.transform!.apply(x)),
           batch.valid.slice(k, k + per),
         );
       } else {

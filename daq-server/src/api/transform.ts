@@ -89,6 +89,16 @@ export function makeTransform(dtype: DType, shape: number[], view: ViewSpec): It
     shape: outShape,
     apply(item: TypedArray): TypedArray {
       const out = new Out(planes * outRows * outCols);
+      if (binning === 1) {
+        // a plain region: whole rows at a time (memcpy), not pixel by pixel
+        for (let p = 0; p < planes; p++) {
+          for (let r = 0; r < nr; r++) {
+            const from = p * rows * cols + (r0 + r) * cols + c0;
+            out.set(item.subarray(from, from + nc), (p * nr + r) * nc);
+          }
+        }
+        return out;
+      }
       const acc: TypedArray = limits ? (scratch ??= new Float64Array(out.length)).fill(0) : out;
       for (let p = 0; p < planes; p++) {
         const inBase = p * rows * cols;

@@ -20,6 +20,7 @@ import type { ImageSpec } from '../processing/types.js';
 import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/params.js';
 import { ScanSaver } from '../saving/saver.js';
 import { loadClientFiles, mapBytesFor, type ClientFiles, type KnownKeys } from '../files/index.js';
+import { log } from '../log.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -29,9 +30,18 @@ export interface ControllerEvents {
   counters: [AcqStatus];
 }
 
+/** The client behind a command: who it is, whether it forces, and who is connected now. */
+export interface Actor {
+  id: string;
+  force: boolean;
+  present: (id: string) => boolean;
+}
+
 export class DetectorController extends EventEmitter<ControllerEvents> {
   private current: Acquisition | null = null;
   private readonly history = new Map<string, Acquisition>();
+  /** who prepared each acquisition (the identity of the client's connection) */
+  private readonly owners = new WeakMap<Acquisition, string>();
   private faultReason: string | null = null;
   private preparing: Promise<unknown> = Promise.resolve();
   readonly schema: Record<string, unknown>;
@@ -60,13 +70,42 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return this.current?.state ?? 'IDLE';
   }
 
-  describeState(): { detector: string; state: AcqState; uuid: string | null; reason: string | null } {
+  describeState(): { detector: string; state: AcqState; uuid: string | null; reason: string | null; owner: string | null } {
     return {
       detector: this.name,
       state: this.state,
       uuid: this.current?.uuid ?? null,
       reason: this.faultReason ?? this.current?.reason ?? null,
+      owner: this.current ? this.ownerOf(this.current) : null,
     };
+  }
+
+  /** Who prepared `acq` (null when not recorded). */
+  ownerOf(acq: Acquisition): string | null {
+    return this.owners.get(acq) ?? null;
+  }
+
+  /**
+   * Refuse a command on another client's acquisition unless forced; a forced one is logged.
+   * `by` null: an internal caller (no client), always allowed. An owner no longer connected
+   * (its kernel ended) does not hold its acquisition: the command is allowed, and logged.
+   */
+  private checkOwner(acq: Acquisition, command: string, by: Actor | null): void {
+    const owner = this.ownerOf(acq);
+    if (by === null || owner === null || owner === by.id) return;
+    if (!by.present(owner)) {
+      log('info', `${command} of an acquisition whose owner is gone`, { detector: this.name, uuid: acq.uuid, owner, by: by.id });
+      return;
+    }
+    if (!by.force) {
+      throw new DaqError(
+        'StateError',
+        `cannot ${command} acquisition ${acq.uuid} on ${this.name}: it was prepared by ${owner}, not by this client (${by.id}); pass force=True to ${command} it anyway`,
+        undefined,
+        { state: acq.state, owner, command },
+      );
+    }
+    log('warn', `forced ${command} of another client's acquisition`, { detector: this.name, uuid: acq.uuid, owner, by: by.id, state: acq.state });
   }
 
   acquisition(uuid: unknown): Acquisition {
@@ -76,14 +115,16 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   }
 
   /** Validate everything, then configure the detector and create the scan. Serialised per detector. */
-  prepare(params: unknown): Promise<Acquisition> {
-    const next = this.preparing.then(() => this.doPrepare(params));
+  prepare(params: unknown, by: Actor | null = null): Promise<Acquisition> {
+    const next = this.preparing.then(() => this.doPrepare(params, by));
     this.preparing = next.catch(() => undefined);
     return next;
   }
 
-  private async doPrepare(raw: unknown): Promise<Acquisition> {
+  private async doPrepare(raw: unknown, by: Actor | null): Promise<Acquisition> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
+    // a prepared acquisition not started yet is replaced by a new prepare: only its owner may
+    if (this.current && this.current.state === 'PREPARED') this.checkOwner(this.current, 'replace', by);
     const { params, plan, prefix, folder, files } = await this.validateAll(raw);
     const run = await this.plugin.open(params.detector, files);
     let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
@@ -120,6 +161,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     scan.updateInfo({ acquisition_uuid: acq.uuid });
     this.current?.discard(`replaced by acquisition ${acq.uuid}`);
     this.current = acq;
+    if (by !== null) this.owners.set(acq, by.id);
     this.remember(acq);
     acq.on('state', (status) => {
       if (status.state === 'FAULT' && this.current === acq) this.faultReason = status.reason;
@@ -245,14 +287,16 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return acq;
   }
 
-  stop(uuid: unknown): Acquisition {
+  stop(uuid: unknown, by: Actor | null = null): Acquisition {
     const acq = this.currentOf(uuid, 'stop');
+    this.checkOwner(acq, 'stop', by);
     acq.stop();
     return acq;
   }
 
-  abort(uuid: unknown): Acquisition {
+  abort(uuid: unknown, by: Actor | null = null): Acquisition {
     const acq = this.currentOf(uuid, 'abort');
+    this.checkOwner(acq, 'abort', by);
     const wasPrepared = acq.state === 'PREPARED';
     acq.abort();
     if (wasPrepared) this.current = null;

@@ -87,7 +87,7 @@ export const SCAN_SCHEMA: JsonSchema = {
     sample: text('Sample name.'),
     dataset: text('Dataset name.'),
     path: text('Where the data of this scan belong (used by saving).', 4096),
-    info: { type: 'object', description: 'Free metadata stored in scan.info (at most 1 MB as JSON).' },
+    info: { type: 'object', description: 'Free metadata stored in scan.info (at most 64 KiB as JSON, nesting at most 32 levels).' },
   },
 };
 

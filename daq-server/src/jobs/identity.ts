@@ -64,6 +64,11 @@ export class Identities {
     return token !== null && this.tokens !== null && this.tokens.has(token);
   }
 
+  /** The unix user a token maps to in the users file (no passwd lookup), or null. */
+  userOf(token: string): string | null {
+    return this.tokens?.get(token)?.user ?? null;
+  }
+
   get mapped(): boolean {
     return this.tokens !== null;
   }

@@ -23,6 +23,8 @@ export const ERROR_TYPES = [
   'FaultError',
   /** no Slurm cluster is configured, or slurmctld cannot be reached (`configured` says which) */
   'SlurmUnavailable',
+  /** a per-connection limit was reached (subscriptions, requests in flight); `limit` names it */
+  'LimitError',
   /** a bug: reported, and the server keeps serving */
   'InternalError',
 ] as const;

@@ -14,6 +14,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './dtypes.js';
 export * from './jobs.js';
+export * from './limits.js';
 
 /** Bumped on any incompatible change; sent in the `hello` reply. */
 export const PROTOCOL_VERSION = 1;
