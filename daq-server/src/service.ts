@@ -63,6 +63,10 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       log('info', 'store trimmed', { ...t });
       this.publish({ event: 'store.trimmed', ...t });
     });
+    this.store.onEvict((e) => {
+      log('info', e.dropped ? 'store dropped scan' : 'store evicted scan', { ...e });
+      this.publish({ event: 'store.evicted', ...e });
+    });
   }
 
   private publish(message: EventMessage): void {

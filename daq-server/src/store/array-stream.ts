@@ -16,7 +16,7 @@ import { DaqError } from '../protocol/errors.js';
 import { TYPED_ARRAY, dtypeSize, isDType, product, type DType, type TypedArray } from '../protocol/dtypes.js';
 import type { StreamInfo } from '../protocol/index.js';
 import { ChunkList, type Chunk } from './chunks.js';
-import { resolveIndex, resolveSlice } from './indexing.js';
+import { resolveIndex, resolveSlice, type Extent } from './indexing.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
 import type { ArrayItems, ArrayStream, ItemBacking } from './types.js';
 
@@ -151,10 +151,15 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     this.backing = backing;
   }
 
+  /** whether every item can be read, from memory or from the backing (saved files) */
+  readable(): boolean {
+    return this._first === 0 || (this.backing !== null && this.backing.readablePrefix() >= this._first);
+  }
+
   /** What index resolution sees: with a backing that holds every trimmed item, nothing is gone. */
-  private extent(): { length: number; first: number; sealed: boolean; label: string } {
+  private extent(): Extent {
     const first = this.backing && this._first > 0 && this.backing.readablePrefix() >= this._first ? 0 : this._first;
-    return { length: this._length, first, sealed: this._sealed, label: this.label };
+    return { length: this._length, first, sealed: this._sealed, label: this.label, gone: this.gone };
   }
 
   get(index: number): { data: TypedArray; valid: boolean; time?: number } {

@@ -95,6 +95,8 @@ interface StreamBase {
   trimTo(index: number): number;
   /** items trimmed so far (equals `first`) */
   readonly trimmedItems: number;
+  /** why every item is gone (the scan was evicted), or null */
+  readonly gone: string | null;
   /** logical bytes trimmed so far */
   readonly trimmedBytes: number;
 }
@@ -211,8 +213,20 @@ export interface TrimReport {
   bytes: number;
 }
 
+/** A whole scan left memory (memory budget): the `store.evicted` event. */
+export interface EvictReport {
+  key: string;
+  /** bytes freed */
+  bytes: number;
+  /** its frames can still be read from the saved files */
+  files: boolean;
+  /** false: evicted (still listed, `info.evicted` says why); true: dropped from the listing too */
+  dropped: boolean;
+  reason: string;
+}
+
 export interface StoreOptions {
-  /** bytes of item data the store may hold; beyond it the oldest data is trimmed */
+  /** bytes the store may hold (items and scan metadata); beyond it old data is trimmed, then old scans evicted */
   memoryBudget: number;
   /**
    * when over budget, trim down to `lowWater × memoryBudget` (default 0.9) so that trims come in
@@ -244,4 +258,6 @@ export interface ScanStore {
   onScan(listener: (scan: Scan) => void): () => void;
   onScanState(listener: (scan: Scan) => void): () => void;
   onTrim(listener: (report: TrimReport) => void): () => void;
+  /** whole scans evicted or dropped to keep the budget */
+  onEvict(listener: (report: EvictReport) => void): () => void;
 }
