@@ -18,7 +18,7 @@ import type { StreamInfo } from '../protocol/index.js';
 import { ChunkList, type Chunk } from './chunks.js';
 import { resolveIndex, resolveSlice, type Extent } from './indexing.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
-import type { ArrayItems, ArrayStream, ItemBacking } from './types.js';
+import type { ArrayItems, ArrayStream, ItemBacking, SavedLocation } from './types.js';
 
 /** items per "views" chunk: bounds the cost of trimming one, keeps the chunk list short */
 export const VIEWS_PER_CHUNK = 4096;
@@ -149,6 +149,22 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
 
   setBacking(backing: ItemBacking | null): void {
     this.backing = backing;
+  }
+
+  savedLocation(index: number): SavedLocation | null {
+    return this.backing?.locate?.(index) ?? null;
+  }
+
+  /**
+   * A stream of a scan restored after a restart: `length` items, none in memory, all read from
+   * `backing` (the saved files). Only on a new, empty stream; seals it.
+   */
+  restore(length: number, backing: ItemBacking): void {
+    if (this._length !== 0 || this._sealed) throw new Error(`${this.label}: only an empty stream can be restored`);
+    this._length = length;
+    this._first = length;
+    this.backing = backing;
+    this.seal();
   }
 
   /** whether every item can be read, from memory or from the backing (saved files) */

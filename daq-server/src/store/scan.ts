@@ -42,7 +42,7 @@ export interface Eviction {
 
 export class MemoryScan implements Scan {
   readonly identity: Readonly<ScanIdentity>;
-  readonly created = new Date();
+  readonly created: Date;
   private _info: Record<string, unknown>;
   private _state: ScanState = 'CREATED';
   private readonly _streams = new Map<string, MemoryStream>();
@@ -59,7 +59,9 @@ export class MemoryScan implements Scan {
     identity: ScanIdentity,
     info: Record<string, unknown>,
     infoBytes = jsonBytes(info),
+    created = new Date(),
   ) {
+    this.created = created;
     this.identity = Object.freeze({ ...identity });
     this._info = info;
     this.infoBytes = infoBytes;
@@ -212,6 +214,19 @@ export class MemoryScan implements Scan {
     this.infoBytes = jsonBytes(this._info);
     this.recountMeta();
     return before - this.bytes - this._metaBytes;
+  }
+
+  /**
+   * A finished scan of an earlier server run, back from its saved files (after its streams were
+   * restored): CLOSED, and held like an evicted scan (nothing in memory, frames from the files).
+   */
+  markRestored(reason: string): void {
+    for (const s of this._streams.values()) s.seal();
+    this._state = 'CLOSED';
+    this._evicted = { at: new Date().toISOString(), reason, files: true };
+    this._info = { ...this._info, evicted: this._evicted };
+    this.infoBytes = jsonBytes(this._info);
+    this.recountMeta();
   }
 
   summary(): ScanSummary {

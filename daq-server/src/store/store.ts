@@ -27,7 +27,7 @@ import type { ScanIdentity, ScanState } from '../protocol/index.js';
 import { checkIdentity, checkInfoSized } from './identity.js';
 import { Notifier, waitUntil } from './notifier.js';
 import { MemoryScan, type ScanOwner } from './scan.js';
-import type { EvictReport, ScanStore, SearchQuery, StoreOptions, TrimReport } from './types.js';
+import type { EvictReport, RestoredScan, ScanStore, SearchQuery, StoreOptions, TrimReport } from './types.js';
 
 /** trim tiers, first first */
 const FINISHED_TIERS: readonly (readonly ScanState[])[] = [['CLOSED'], ['STOPPED']];
@@ -130,6 +130,40 @@ export class MemoryScanStore implements ScanStore {
   nextNumber(identity: Partial<ScanIdentity> = {}): number {
     const id = checkIdentity(identity);
     return id.number ?? (this.sessionNumbers.get(id.session) ?? 0) + 1;
+  }
+
+  /** Highest scan number per session so far (to persist it). */
+  numbers(): Map<string, number> {
+    return new Map(this.sessionNumbers);
+  }
+
+  /** Continue numbering from an earlier run: each session's counter is raised to at least the given number. */
+  seedNumbers(numbers: Iterable<[string, number]>): void {
+    for (const [session, n] of numbers) {
+      if (typeof session === 'string' && Number.isSafeInteger(n)) this.sessionNumbers.set(session, Math.max(this.sessionNumbers.get(session) ?? 0, n));
+    }
+  }
+
+  /**
+   * List a finished scan of an earlier run again (its key, identity and creation time), CLOSED,
+   * with its `frames` stream read from the saved files. Its number raises its session's counter.
+   */
+  restoreScan(r: RestoredScan): MemoryScan {
+    if (this.byKey.has(r.key)) throw new DaqError('ParameterError', `scan ${r.key} is already in the store`, [{ field: 'key', message: 'already in the store' }]);
+    const info = checkInfoSized(r.info, 'info');
+    const seq = ++this._lastSeq;
+    const scan = new MemoryScan(this.scanOwner, r.key, seq, { ...r.identity }, info.value, info.bytes, r.created);
+    if (r.frames) {
+      const f = r.frames;
+      const stream = scan.createArrayStream(f.name, f.dtype, f.shape, f.info);
+      stream.restore(f.length, f.backing);
+    }
+    scan.markRestored(r.reason);
+    this.seedNumbers([[r.identity.session, r.identity.number]]);
+    this.byKey.set(r.key, scan);
+    this.bySeq.push(scan);
+    if (this._bytes > this.threshold && !this.enforcing) this.enforceBudget();
+    return scan;
   }
 
   createScan(identity: Partial<ScanIdentity> = {}, info?: Record<string, unknown>): MemoryScan {

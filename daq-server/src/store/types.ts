@@ -101,12 +101,23 @@ interface StreamBase {
   readonly trimmedBytes: number;
 }
 
+/** Where one saved item lies: `size` bytes at `address` of `path`, stored with `compression`. */
+export interface SavedLocation {
+  path: string;
+  address: number;
+  size: number;
+  compression: 'none' | 'gzip' | 'bslz4';
+  valid: boolean;
+}
+
 /** Where an array stream's trimmed items can be read back from (the saved files). */
 export interface ItemBacking {
   /** items 0 … n−1 can all be read back */
   readablePrefix(): number;
   /** read item `index` (< readablePrefix()) */
   read(index: number): { data: TypedArray; valid: boolean };
+  /** where item `index` was saved (null: not saved), for the index of finished scans */
+  locate?(index: number): SavedLocation | null;
 }
 
 export interface ArrayStream extends StreamBase {
@@ -130,6 +141,8 @@ export interface ArrayStream extends StreamBase {
   get(index: number): { data: TypedArray; valid: boolean; time?: number };
   /** read trimmed items back from elsewhere (saving); items still in memory are read from memory */
   setBacking(backing: ItemBacking | null): void;
+  /** where item `index` was saved, when the backing can tell */
+  savedLocation(index: number): SavedLocation | null;
   /** `stop` undefined/null: to the end (Python `a[start::step]`) */
   slice(start: number, stop?: number | null, step?: number): ArrayItems;
   /** `start` < 0 counts from the current end (clamped at 0); `stop`: end the cursor there */
@@ -211,6 +224,18 @@ export interface TrimReport {
   stream: string;
   trimmed_to: number;
   bytes: number;
+}
+
+/** A finished scan of an earlier server run, listed again from the state folder's index. */
+export interface RestoredScan {
+  key: string;
+  identity: ScanIdentity;
+  created: Date;
+  info: Record<string, unknown>;
+  /** why it is there (in `info.evicted.reason`) */
+  reason: string;
+  /** its frames, read from the saved files (null: none were saved) */
+  frames: { name: string; dtype: DType; shape: number[]; info?: Record<string, unknown>; length: number; backing: ItemBacking } | null;
 }
 
 /** A whole scan left memory (memory budget): the `store.evicted` event. */
