@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 import daqlab
@@ -17,10 +18,10 @@ def store_bytes(srv) -> int:
     return json.loads(srv.get("/status").read())["store"]["bytes"]
 
 
-def test_the_memory_budget_holds_across_scans_and_old_scans_are_evicted(make_server):
+def test_the_memory_budget_holds_across_scans_and_old_scans_are_evicted(make_server, tmp_path):
     """Each 2-frame scan on sim-eiger-4m (18 MB frames) left its newest frame in memory for ever: store bytes
     grew by a frame per scan past any budget (4 scans fill 64 MB). Finished scans are now evicted whole, oldest
-    first, and every eviction is an event clients receive."""
+    first, every eviction is an event clients receive, and a scan that saved its frames stays readable."""
     budget = 64 * MiB
     srv = make_server("--memory-budget", "64M")
     c = daqlab.connect(srv.url)
@@ -30,26 +31,32 @@ def test_the_memory_budget_holds_across_scans_and_old_scans_are_evicted(make_ser
         det = c.detector("sim-eiger-4m")
         keys = []
         for i in range(6):
+            saving = {"enabled": True, "base_path": str(tmp_path), "compression": "none"} if i == 0 else {"enabled": False}
             acq = det.prepare(acquisition={"nb_frames": 2, "expo_time": 0.002}, detector={"scene": "flat"},
-                              processing={"pipeline": "legacy"})
+                              processing={"pipeline": "legacy"}, saving=saving)
             acq.start()
             acq.wait(timeout=30, progress=False)
             keys.append(acq.scan.key)
+            if i == 0:
+                streamed = acq.scan.streams["frame"][:]
             held = store_bytes(srv)
             assert held <= budget, f"scan {i}: the store holds {held} bytes, over its budget of {budget}"
-        assert wait_until(lambda: evicted, timeout=5), "no store.evicted event"
-        ev = evicted[0]
-        assert ev["key"] == keys[0] and ev["bytes"] > 0 and ev["files"] is False and ev["dropped"] is False, ev
-        assert "memory budget" in ev["reason"]
+        assert wait_until(lambda: len(evicted) >= 2, timeout=5), evicted
+        assert [e["key"] for e in evicted[:2]] == keys[:2], "oldest first"
+        assert [e["files"] for e in evicted[:2]] == [True, False] and all(e["bytes"] > 0 and not e["dropped"] for e in evicted)
+        assert "memory budget" in evicted[0]["reason"]
         assert "store evicted scan" in srv.log
-        # the evicted scan is still listed and says why; reading its frames says why they are gone
-        first = c.scans.get(keys[0])
-        assert "evicted" in first.info and "memory budget" in first.info["evicted"]["reason"], first.info
+        # evicted with its files: still listed, its frames read back from the files
+        saved = c.scans.get(keys[0])
+        assert saved.info["evicted"]["files"] is True
+        np.testing.assert_array_equal(saved.streams["frame"][:], streamed)
+        # evicted without files: still listed, says why; reading its frames says why they are gone
+        lost = c.scans.get(keys[1])
+        assert "memory budget" in lost.info["evicted"]["reason"], lost.info
         with pytest.raises(daqlab.IndexNoMoreThereError, match="evicted"):
-            first.streams["frame"][0]
+            lost.streams["frame"][0]
         # the newest scan is whole
-        last = c.scans.get(keys[-1])
-        assert last.streams["frame"][-1].shape == (2167, 2070)
+        assert c.scans.get(keys[-1]).streams["frame"][-1].shape == (2167, 2070)
         assert srv.alive()
     finally:
         c.close()
