@@ -13,7 +13,7 @@
  * their frames read from the data files (nothing of them is held in memory).
  */
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TYPED_ARRAY, isDType, product, type DType, type ScanIdentity, type TypedArray } from '../protocol/index.js';
 import { bslz4Decompress, inflateChunk } from '../saving/codec/index.js';
@@ -79,18 +79,20 @@ export class ScanHistory {
     }
   }
 
-  /** The finished scans of earlier runs (the newest MAX_RESTORED), oldest first; unreadable lines are skipped. */
-  records(): FinishedScanRecord[] {
+  /** The finished scans of earlier runs, oldest first (all lines: `lines`); unreadable lines are skipped. */
+  records(): { records: FinishedScanRecord[]; lines: number } {
     let text: string;
     try {
       text = readFileSync(join(this.dir, INDEX), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warn('scans index unreadable', { error: String(err) });
-      return [];
+      return { records: [], lines: 0 };
     }
     const byKey = new Map<string, FinishedScanRecord>();
+    let lines = 0;
     for (const line of text.split('\n')) {
       if (!line.trim()) continue;
+      lines++;
       try {
         const r = JSON.parse(line) as FinishedScanRecord;
         if (r && r.v === 1 && typeof r.key === 'string' && typeof r.master === 'string') byKey.set(r.key, r);
@@ -98,15 +100,25 @@ export class ScanHistory {
         // a line cut short by a crash: the scans before and after it still count
       }
     }
-    return [...byKey.values()].slice(-MAX_RESTORED);
+    return { records: [...byKey.values()], lines };
   }
 
-  /** List the finished scans of earlier runs whose master still exists; returns how many. */
+  /**
+   * List the finished scans of earlier runs whose master still exists (the newest MAX_RESTORED);
+   * returns how many. The index is rewritten without the others, so it does not grow for ever.
+   */
   restore(store: MemoryScanStore): number {
-    let n = 0;
-    for (const r of this.records()) {
+    const { records, lines } = this.records();
+    const kept: FinishedScanRecord[] = [];
+    for (const r of records) {
       store.seedNumbers([[r.identity.session, r.identity.number]]);
-      if (!existsSync(r.master)) continue;
+      if (existsSync(r.master)) kept.push(r);
+      else if (r.frames) rmSync(join(this.dir, FRAMES, fileOf(r.key)), { force: true });
+    }
+    for (const r of kept.splice(0, Math.max(0, kept.length - MAX_RESTORED))) if (r.frames) rmSync(join(this.dir, FRAMES, fileOf(r.key)), { force: true });
+    if (kept.length < lines) this.rewrite(kept);
+    let n = 0;
+    for (const r of kept) {
       try {
         const f = r.frames;
         store.restoreScan({
@@ -126,6 +138,16 @@ export class ScanHistory {
       }
     }
     return n;
+  }
+
+  private rewrite(records: FinishedScanRecord[]): void {
+    const path = join(this.dir, INDEX);
+    try {
+      writeFileSync(`${path}.tmp`, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      renameSync(`${path}.tmp`, path);
+    } catch (err) {
+      this.warn('cannot compact the scans index', { path, error: String(err) });
+    }
   }
 
   /** A scan closed: when it saved files, add it to the index (asynchronously, one at a time). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaqService } from '../../src/service.js';
@@ -67,6 +67,9 @@ test('finished scans that saved a master are indexed and listed again while the 
     const st3 = createStore({ memoryBudget: 1 << 20 });
     assert.equal(new ScanHistory(dir).restore(st3), 0);
     assert.equal(st3.nextNumber({ name: 'ct' }), 2, 'its number still counts');
+    // and the index was compacted: its line and its locations are gone
+    assert.equal(readFileSync(join(dir, 'scans.jsonl'), 'utf8'), '');
+    assert.deepEqual(readdirSync(join(dir, 'frames')), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
