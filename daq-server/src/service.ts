@@ -7,7 +7,9 @@ import { DaqError, type EventMessage } from './protocol/index.js';
 import type { DetectorPlugin } from './detectors/plugin.js';
 import { DetectorController } from './control/controller.js';
 import { createStore } from './store/index.js';
+import { ScanHistory } from './store/history.js';
 import type { ScanStore } from './store/types.js';
+import type { MemoryScan, MemoryScanStore } from './store/index.js';
 import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
@@ -34,15 +36,19 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly jobs: JobsService | null;
   readonly dataRoots: string[];
   readonly stateDir: string | null;
+  /** scan numbers and finished scans kept across restarts (null: no state folder) */
+  readonly history: ScanHistory | null;
 
   constructor(options: ServiceOptions) {
     super();
     this.setMaxListeners(0);
-    this.store = createStore({ memoryBudget: options.memoryBudget });
+    const store = createStore({ memoryBudget: options.memoryBudget });
+    this.store = store;
     this.steps = options.steps ?? new StepRegistry();
     this.jobs = options.jobs ?? null;
     this.dataRoots = options.dataRoots ?? [process.cwd()];
     this.stateDir = options.stateDir || null;
+    this.history = this.stateDir ? this.openHistory(this.stateDir, store) : null;
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {
@@ -63,6 +69,30 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       log('info', 'store trimmed', { ...t });
       this.publish({ event: 'store.trimmed', ...t });
     });
+    this.store.onEvict((e) => {
+      log('info', e.dropped ? 'store dropped scan' : 'store evicted scan', { ...e });
+      this.publish({ event: 'store.evicted', ...e });
+    });
+  }
+
+  /** Numbering continues where the last run left it; its finished scans are listed again. */
+  private openHistory(dir: string, store: MemoryScanStore): ScanHistory | null {
+    let history: ScanHistory;
+    try {
+      history = new ScanHistory(dir, (message, fields) => log('warn', message, fields));
+    } catch (err) {
+      log('warn', 'state folder unusable: scan numbers and finished scans will not persist', { dir, error: String(err) });
+      return null;
+    }
+    store.seedNumbers(history.numbers());
+    const restored = history.restore(store);
+    if (restored) log('info', 'finished scans of earlier runs listed again', { count: restored, dir });
+    // the number is recorded before the scan's files are created (the saver runs after createScan)
+    store.onScan(() => history.saveNumbers(store.numbers()));
+    store.onScanState((scan) => {
+      if (scan.state === 'CLOSED') void history.recordFinished(scan as MemoryScan);
+    });
+    return history;
   }
 
   private publish(message: EventMessage): void {

@@ -99,10 +99,11 @@ EV_SCAN_STATE = "scan.state"
 EV_SUB_GAP = "sub.gap"
 EV_SUB_END = "sub.end"
 EV_STORE_TRIMMED = "store.trimmed"
+EV_STORE_EVICTED = "store.evicted"
 EV_JOBS_STATE = "jobs.state"
 
 EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
-          EV_STORE_TRIMMED, EV_JOBS_STATE)
+          EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE)
 #: events that belong to one subscription (field ``sub``)
 SUB_EVENTS = (EV_SUB_GAP, EV_SUB_END)
 

@@ -8,6 +8,7 @@ import type { FieldError, TypedArray } from '../protocol/index.js';
 import type { FrameContext, ImageSpec, Step, StepEnvironment, StreamDecl } from './types.js';
 import type { StepRegistry } from './registry.js';
 import type { StepSpec } from './pipelines.js';
+import { DaqError } from '../protocol/errors.js';
 
 export interface FrameResult {
   index: number;
@@ -57,7 +58,10 @@ export class StepChain {
       try {
         built = factory.create(s.params, spec, env);
       } catch (err) {
-        errors.push({ field: `processing`, message: `step ${s.name} could not be set up: ${(err as Error).message}` });
+        // a step that names the parameters it cannot honour (sizes beyond memory...) gets them named
+        if (err instanceof DaqError && err.type === 'ParameterError' && err.fields?.length) {
+          errors.push(...err.fields.map((f) => ({ field: `processing.${f.field}`, message: `${f.message} (step ${s.name})` })));
+        } else errors.push({ field: `processing`, message: `step ${s.name} could not be set up: ${(err as Error).message}` });
         break;
       }
       for (const d of built.streams) {

@@ -109,6 +109,8 @@ export const EVENTS = [
   'sub.end',
   /** the store trimmed data to stay under its memory budget: {key, stream, trimmed_to, bytes} */
   'store.trimmed',
+  /** the store evicted a whole finished scan to stay under its memory budget: {key, bytes, files, dropped, reason} */
+  'store.evicted',
   /** a job of this client's user (all users' for staff) changed: {job: JobInfo}; after jobs.watch */
   'jobs.state',
 ] as const;

@@ -133,6 +133,13 @@ export class ScanSaver implements FrameTap {
           if (!data) throw new Error(`frame ${index} was not saved`);
           return { data, valid: this.valid.data[index] !== 0 };
         },
+        // where each frame went: the state folder's index of finished scans reads them back after a restart
+        locate: (index) => {
+          const b = pool.book;
+          const path = b.has(index) ? pool.path(b.rank[index], b.file[index]) : undefined;
+          if (!path) return null;
+          return { path, address: b.address[index], size: b.size[index], compression: p.compression, valid: this.valid.data[index] !== 0 };
+        },
       });
     } else {
       this.pool = null;

@@ -16,9 +16,9 @@ import { DaqError } from '../protocol/errors.js';
 import { TYPED_ARRAY, dtypeSize, isDType, product, type DType, type TypedArray } from '../protocol/dtypes.js';
 import type { StreamInfo } from '../protocol/index.js';
 import { ChunkList, type Chunk } from './chunks.js';
-import { resolveIndex, resolveSlice } from './indexing.js';
+import { resolveIndex, resolveSlice, type Extent } from './indexing.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
-import type { ArrayItems, ArrayStream, ItemBacking } from './types.js';
+import type { ArrayItems, ArrayStream, ItemBacking, SavedLocation } from './types.js';
 
 /** items per "views" chunk: bounds the cost of trimming one, keeps the chunk list short */
 export const VIEWS_PER_CHUNK = 4096;
@@ -151,10 +151,31 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     this.backing = backing;
   }
 
+  savedLocation(index: number): SavedLocation | null {
+    return this.backing?.locate?.(index) ?? null;
+  }
+
+  /**
+   * A stream of a scan restored after a restart: `length` items, none in memory, all read from
+   * `backing` (the saved files). Only on a new, empty stream; seals it.
+   */
+  restore(length: number, backing: ItemBacking): void {
+    if (this._length !== 0 || this._sealed) throw new Error(`${this.label}: only an empty stream can be restored`);
+    this._length = length;
+    this._first = length;
+    this.backing = backing;
+    this.seal();
+  }
+
+  /** whether every item can be read, from memory or from the backing (saved files) */
+  readable(): boolean {
+    return this._first === 0 || (this.backing !== null && this.backing.readablePrefix() >= this._first);
+  }
+
   /** What index resolution sees: with a backing that holds every trimmed item, nothing is gone. */
-  private extent(): { length: number; first: number; sealed: boolean; label: string } {
+  private extent(): Extent {
     const first = this.backing && this._first > 0 && this.backing.readablePrefix() >= this._first ? 0 : this._first;
-    return { length: this._length, first, sealed: this._sealed, label: this.label };
+    return { length: this._length, first, sealed: this._sealed, label: this.label, gone: this.gone };
   }
 
   get(index: number): { data: TypedArray; valid: boolean; time?: number } {

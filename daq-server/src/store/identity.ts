@@ -56,7 +56,12 @@ export function checkIdentity(input: unknown): Omit<ScanIdentity, 'number'> & { 
  * plain object, not JSON, or larger than MAX_INFO_BYTES serialised.
  */
 export function checkInfo(info: unknown, field = 'info'): Record<string, unknown> {
-  if (info === undefined) return {};
+  return checkInfoSized(info, field).value;
+}
+
+/** checkInfo, and the size of the info serialised (UTF-8 bytes of its JSON: what the memory budget counts). */
+export function checkInfoSized(info: unknown, field = 'info'): { value: Record<string, unknown>; bytes: number } {
+  if (info === undefined) return { value: {}, bytes: 2 };
   const fail = (message: string): never => {
     throw new DaqError('ParameterError', `${field}: ${message}`, [{ field, message }]);
   };
@@ -69,5 +74,14 @@ export function checkInfo(info: unknown, field = 'info'): Record<string, unknown
   }
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > MAX_INFO_BYTES) fail(`${bytes} bytes serialised as JSON, more than the limit of ${MAX_INFO_BYTES} bytes (1 MiB)`);
-  return JSON.parse(json) as Record<string, unknown>;
+  return { value: JSON.parse(json) as Record<string, unknown>, bytes };
+}
+
+/** Size of a JSON value serialised (UTF-8 bytes), 0 when it cannot be. */
+export function jsonBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+  } catch {
+    return 0;
+  }
 }

@@ -14,6 +14,8 @@ export interface Extent {
   readonly sealed: boolean;
   /** e.g. "stream 'frames' of scan scan:3:1a2b3c4d", for messages */
   readonly label: string;
+  /** why every item is gone when the whole scan was evicted from memory (null: it was not) */
+  readonly gone?: string | null;
 }
 
 /** A resolved slice: `count` items at start, start + step, … (all held in memory). */
@@ -35,10 +37,12 @@ function requireInteger(value: unknown, field: string): number {
 }
 
 export function trimmedError(ext: Extent, index: number): DaqError {
+  const why = ext.gone
+    ? `the scan was evicted from memory (${ext.gone}); the stream had ${ext.length} items`
+    : `items below index ${ext.first} were trimmed from memory (the stream has ${ext.length} items, ${ext.first}…${ext.length - 1} held)`;
   return new DaqError(
     'IndexNoMoreThereError',
-    `index ${index} of ${ext.label} is no more there: items below index ${ext.first} were trimmed from memory ` +
-      `(the stream has ${ext.length} items, ${ext.first}…${ext.length - 1} held)`,
+    `index ${index} of ${ext.label} is no more there: ${why}`,
     undefined,
     { index, first: ext.first },
   );

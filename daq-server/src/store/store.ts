@@ -6,24 +6,35 @@
  * Keys: `scan:<seq>:<8 hex digits>` — readable, ordered by creation, and the random part keeps
  * keys from two server runs (seq restarts at 1) apart.
  *
- * Memory budget (logical bytes of all items held): when an append takes the store over
- * `memoryBudget`, it trims down to `lowWater × memoryBudget` (hysteresis: trims come in batches,
- * not one per append). Order: CLOSED scans, then STOPPED scans, then running ones (CREATED /
- * PREPARED / STARTED); within a tier the oldest scan first; within a scan its largest stream
- * first, from its oldest item. The newest item of a stream is never trimmed, so when the
- * newest items alone exceed the budget the store stays over it (and re-checks only after it
- * grew by another `(1 - lowWater) × memoryBudget`, so appends stay cheap).
+ * Memory budget: everything the store holds counts — the logical bytes of every item (the
+ * newest of each stream too) and each scan's metadata (info and stream infos as JSON, plus a
+ * flat overhead). When an append or new metadata takes the store over `memoryBudget`, it frees
+ * down to `lowWater × memoryBudget` (hysteresis: in batches, not one item per append), in this
+ * order, stopping as soon as it is there:
+ *  1. trim CLOSED, then STOPPED scans (oldest scan first, its largest stream first, oldest items
+ *     first; a trim keeps a stream's newest item);
+ *  2. evict whole CLOSED scans, oldest first: every item goes and the info shrinks to where the
+ *     files are (frames saved to files stay readable from them); the scan stays listed;
+ *  3. trim running scans (CREATED / PREPARED / STARTED) the same way as in 1;
+ *  4. drop evicted scans from the listing, oldest first (a later lookup says why).
+ * Running scans are never evicted, so when their newest items alone exceed the budget the store
+ * stays over it (and re-checks only after it grew by another `(1 - lowWater) × memoryBudget`,
+ * or a scan changed state, so appends stay cheap).
  */
 import { randomUUID } from 'node:crypto';
 import { DaqError, type FieldError } from '../protocol/errors.js';
 import type { ScanIdentity, ScanState } from '../protocol/index.js';
-import { checkIdentity, checkInfo } from './identity.js';
+import { checkIdentity, checkInfoSized } from './identity.js';
 import { Notifier, waitUntil } from './notifier.js';
 import { MemoryScan, type ScanOwner } from './scan.js';
-import type { ScanStore, SearchQuery, StoreOptions, TrimReport } from './types.js';
+import type { EvictReport, RestoredScan, ScanStore, SearchQuery, StoreOptions, TrimReport } from './types.js';
 
-/** trim order: first tier first */
-const TIERS: readonly (readonly ScanState[])[] = [['CLOSED'], ['STOPPED'], ['CREATED', 'PREPARED', 'STARTED']];
+/** trim tiers, first first */
+const FINISHED_TIERS: readonly (readonly ScanState[])[] = [['CLOSED'], ['STOPPED']];
+const RUNNING_TIER: readonly ScanState[] = ['CREATED', 'PREPARED', 'STARTED'];
+
+/** dropped scans whose key is remembered, so that a lookup can say why it failed */
+const TOMBSTONES = 4096;
 
 const IDENTITY_KEYS = ['name', 'number', 'session', 'proposal', 'sample', 'dataset', 'path'] as const;
 const QUERY_KEYS = new Set<string>([...IDENTITY_KEYS, 'since', 'order', 'limit']);
@@ -46,6 +57,9 @@ export class MemoryScanStore implements ScanStore {
   private readonly scanListeners = new Set<Listener<MemoryScan>>();
   private readonly stateListeners = new Set<Listener<MemoryScan>>();
   private readonly trimListeners = new Set<Listener<TrimReport>>();
+  private readonly evictListeners = new Set<Listener<EvictReport>>();
+  /** key → why, for scans dropped from the listing (oldest first, at most TOMBSTONES) */
+  private readonly dropped = new Map<string, string>();
   private readonly onListenerError: (error: unknown) => void;
   private enforcing = false;
   private collecting: TrimReport[] | null = null;
@@ -118,9 +132,43 @@ export class MemoryScanStore implements ScanStore {
     return id.number ?? (this.sessionNumbers.get(id.session) ?? 0) + 1;
   }
 
+  /** Highest scan number per session so far (to persist it). */
+  numbers(): Map<string, number> {
+    return new Map(this.sessionNumbers);
+  }
+
+  /** Continue numbering from an earlier run: each session's counter is raised to at least the given number. */
+  seedNumbers(numbers: Iterable<[string, number]>): void {
+    for (const [session, n] of numbers) {
+      if (typeof session === 'string' && Number.isSafeInteger(n)) this.sessionNumbers.set(session, Math.max(this.sessionNumbers.get(session) ?? 0, n));
+    }
+  }
+
+  /**
+   * List a finished scan of an earlier run again (its key, identity and creation time), CLOSED,
+   * with its `frames` stream read from the saved files. Its number raises its session's counter.
+   */
+  restoreScan(r: RestoredScan): MemoryScan {
+    if (this.byKey.has(r.key)) throw new DaqError('ParameterError', `scan ${r.key} is already in the store`, [{ field: 'key', message: 'already in the store' }]);
+    const info = checkInfoSized(r.info, 'info');
+    const seq = ++this._lastSeq;
+    const scan = new MemoryScan(this.scanOwner, r.key, seq, { ...r.identity }, info.value, info.bytes, r.created);
+    if (r.frames) {
+      const f = r.frames;
+      const stream = scan.createArrayStream(f.name, f.dtype, f.shape, f.info);
+      stream.restore(f.length, f.backing);
+    }
+    scan.markRestored(r.reason);
+    this.seedNumbers([[r.identity.session, r.identity.number]]);
+    this.byKey.set(r.key, scan);
+    this.bySeq.push(scan);
+    if (this._bytes > this.threshold && !this.enforcing) this.enforceBudget();
+    return scan;
+  }
+
   createScan(identity: Partial<ScanIdentity> = {}, info?: Record<string, unknown>): MemoryScan {
     const id = checkIdentity(identity);
-    const checkedInfo = checkInfo(info, 'info');
+    const checkedInfo = checkInfoSized(info, 'info');
     const highest = this.sessionNumbers.get(id.session) ?? 0;
     const number = id.number ?? highest + 1;
     this.sessionNumbers.set(id.session, Math.max(highest, number));
@@ -135,10 +183,12 @@ export class MemoryScanStore implements ScanStore {
       dataset: id.dataset,
       path: id.path,
     };
-    const scan = new MemoryScan(this.scanOwner, key, seq, full, checkedInfo);
+    const scan = new MemoryScan(this.scanOwner, key, seq, full, checkedInfo.value, checkedInfo.bytes);
     this.byKey.set(key, scan);
     this.bySeq.push(scan);
     this.emit(this.scanListeners, scan);
+    // its metadata counted (the constructor); now that it is listed, make room for it if needed
+    if (this._bytes > this.threshold && !this.enforcing) this.enforceBudget();
     this.scanCreated.notify();
     return scan;
   }
@@ -147,6 +197,8 @@ export class MemoryScanStore implements ScanStore {
     const scan = typeof key === 'string' ? this.byKey.get(key) : undefined;
     if (!scan) {
       const shown = JSON.stringify(String(key));
+      const why = this.dropped.get(key);
+      if (why) throw new DaqError('NotFoundError', `scan ${shown} is no longer in the store: ${why}`);
       throw new DaqError('NotFoundError', `no scan with key ${shown.length > 120 ? `${shown.slice(0, 117)}…` : shown} in the store`);
     }
     return scan;
@@ -226,27 +278,66 @@ export class MemoryScanStore implements ScanStore {
     }
     const target = this.memoryBudget * this.lowWater;
     const reports: TrimReport[] = [];
+    const over = () => this._bytes > target;
     this.enforcing = true;
     this.collecting = reports;
     try {
-      tiers: for (const tier of TIERS) {
-        for (const scan of this.bySeq) {
-          if (!tier.includes(scan.state)) continue;
-          const streams = [...scan.streams.values()].filter((s) => s.length - 1 > s.first).sort((a, b) => b.bytes - a.bytes);
-          for (const s of streams) {
-            const excess = this._bytes - target;
-            if (excess <= 0) break tiers;
-            s.trimTo(s.trimIndexFor(excess));
-          }
-          if (this._bytes <= target) break tiers;
-        }
-      }
+      for (const tier of FINISHED_TIERS) if (over()) this.trimTier(tier, target);
+      if (over()) this.evictFinished(target);
+      if (over()) this.trimTier(RUNNING_TIER, target);
+      if (over()) this.dropEvicted(target);
     } finally {
       this.enforcing = false;
       this.collecting = null;
     }
-    this.threshold = this._bytes > target ? Math.max(this.memoryBudget, this._bytes + (this.memoryBudget - target)) : this.memoryBudget;
+    this.threshold = over() ? Math.max(this.memoryBudget, this._bytes + (this.memoryBudget - target)) : this.memoryBudget;
     return reports;
+  }
+
+  /** Trim the scans in `tier`, oldest first, largest stream first, down to `target` bytes. */
+  private trimTier(tier: readonly ScanState[], target: number): void {
+    for (const scan of this.bySeq) {
+      if (!tier.includes(scan.state)) continue;
+      const streams = [...scan.streams.values()].filter((s) => s.length - 1 > s.first).sort((a, b) => b.bytes - a.bytes);
+      for (const s of streams) {
+        const excess = this._bytes - target;
+        if (excess <= 0) return;
+        s.trimTo(s.trimIndexFor(excess));
+      }
+      if (this._bytes <= target) return;
+    }
+  }
+
+  /** Evict CLOSED scans, oldest first, until the store is down to `target` bytes. */
+  private evictFinished(target: number): void {
+    const budget = `memory budget of ${this.memoryBudget} bytes`;
+    for (const scan of this.bySeq) {
+      if (this._bytes <= target) return;
+      if (scan.state !== 'CLOSED' || scan.evicted) continue;
+      const freed = scan.evict(`to keep the store under its ${budget}`);
+      const files = scan.evicted!.files;
+      this.emit(this.evictListeners, { key: scan.key, bytes: freed, files, dropped: false, reason: scan.evicted!.reason });
+    }
+  }
+
+  /** Drop evicted scans from the listing, oldest first, until the store is down to `target` bytes. */
+  private dropEvicted(target: number): void {
+    let i = 0;
+    while (i < this.bySeq.length && this._bytes > target) {
+      const scan = this.bySeq[i]!;
+      if (!scan.evicted) {
+        i++;
+        continue;
+      }
+      this.bySeq.splice(i, 1);
+      this.byKey.delete(scan.key);
+      const freed = scan.metaBytes;
+      this._bytes -= freed;
+      const reason = `dropped from the listing at ${new Date().toISOString()} to keep the store under its memory budget of ${this.memoryBudget} bytes (it had been evicted: ${scan.evicted.reason})`;
+      this.dropped.set(scan.key, reason);
+      while (this.dropped.size > TOMBSTONES) this.dropped.delete(this.dropped.keys().next().value as string);
+      this.emit(this.evictListeners, { key: scan.key, bytes: freed, files: scan.evicted.files, dropped: true, reason });
+    }
   }
 
   onScan(listener: (scan: MemoryScan) => void): () => void {
@@ -259,6 +350,10 @@ export class MemoryScanStore implements ScanStore {
 
   onTrim(listener: (report: TrimReport) => void): () => void {
     return MemoryScanStore.listen(this.trimListeners, listener);
+  }
+
+  onEvict(listener: (report: EvictReport) => void): () => void {
+    return MemoryScanStore.listen(this.evictListeners, listener);
   }
 }
 

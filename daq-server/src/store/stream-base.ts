@@ -38,6 +38,7 @@ export abstract class StreamCore<T> implements ReadSource<T> {
   protected _sealed = false;
   protected _bytes = 0;
   private _trimmedBytes = 0;
+  private _gone: string | null = null;
   private groups?: Map<string, StreamGroup<T>>;
   /** notified on append, seal and consumer-group changes */
   readonly changed = new Notifier();
@@ -65,6 +66,10 @@ export abstract class StreamCore<T> implements ReadSource<T> {
   }
   get trimmedBytes(): number {
     return this._trimmedBytes;
+  }
+  /** why every item was dropped (the scan was evicted), or null */
+  get gone(): string | null {
+    return this._gone;
   }
   get label(): string {
     return `stream '${this.name}' of ${this.owner.label}`;
@@ -141,6 +146,26 @@ export abstract class StreamCore<T> implements ReadSource<T> {
     this._trimmedBytes += freed;
     this.owner.bytesChanged(-freed);
     this.owner.trimmed(this as StreamCore<unknown>, to, freed);
+    return freed;
+  }
+
+  /**
+   * The whole scan leaves memory (memory budget): seal, drop every item — the newest too — and
+   * remember why, for the errors of later reads. Returns the bytes freed. Not a trim: the store
+   * reports the eviction of the scan instead.
+   */
+  evict(reason: string): number {
+    this._gone ??= reason;
+    this.seal();
+    const from = this._first;
+    const to = this._length;
+    if (to <= from) return 0;
+    const freed = this.release(from, to);
+    this._first = to;
+    this._bytes -= freed;
+    this._trimmedBytes += freed;
+    this.owner.bytesChanged(-freed);
+    this.changed.notify();
     return freed;
   }
 

@@ -95,8 +95,19 @@ interface StreamBase {
   trimTo(index: number): number;
   /** items trimmed so far (equals `first`) */
   readonly trimmedItems: number;
+  /** why every item is gone (the scan was evicted), or null */
+  readonly gone: string | null;
   /** logical bytes trimmed so far */
   readonly trimmedBytes: number;
+}
+
+/** Where one saved item lies: `size` bytes at `address` of `path`, stored with `compression`. */
+export interface SavedLocation {
+  path: string;
+  address: number;
+  size: number;
+  compression: 'none' | 'gzip' | 'bslz4';
+  valid: boolean;
 }
 
 /** Where an array stream's trimmed items can be read back from (the saved files). */
@@ -105,6 +116,8 @@ export interface ItemBacking {
   readablePrefix(): number;
   /** read item `index` (< readablePrefix()) */
   read(index: number): { data: TypedArray; valid: boolean };
+  /** where item `index` was saved (null: not saved), for the index of finished scans */
+  locate?(index: number): SavedLocation | null;
 }
 
 export interface ArrayStream extends StreamBase {
@@ -128,6 +141,8 @@ export interface ArrayStream extends StreamBase {
   get(index: number): { data: TypedArray; valid: boolean; time?: number };
   /** read trimmed items back from elsewhere (saving); items still in memory are read from memory */
   setBacking(backing: ItemBacking | null): void;
+  /** where item `index` was saved, when the backing can tell */
+  savedLocation(index: number): SavedLocation | null;
   /** `stop` undefined/null: to the end (Python `a[start::step]`) */
   slice(start: number, stop?: number | null, step?: number): ArrayItems;
   /** `start` < 0 counts from the current end (clamped at 0); `stop`: end the cursor there */
@@ -211,8 +226,32 @@ export interface TrimReport {
   bytes: number;
 }
 
+/** A finished scan of an earlier server run, listed again from the state folder's index. */
+export interface RestoredScan {
+  key: string;
+  identity: ScanIdentity;
+  created: Date;
+  info: Record<string, unknown>;
+  /** why it is there (in `info.evicted.reason`) */
+  reason: string;
+  /** its frames, read from the saved files (null: none were saved) */
+  frames: { name: string; dtype: DType; shape: number[]; info?: Record<string, unknown>; length: number; backing: ItemBacking } | null;
+}
+
+/** A whole scan left memory (memory budget): the `store.evicted` event. */
+export interface EvictReport {
+  key: string;
+  /** bytes freed */
+  bytes: number;
+  /** its frames can still be read from the saved files */
+  files: boolean;
+  /** false: evicted (still listed, `info.evicted` says why); true: dropped from the listing too */
+  dropped: boolean;
+  reason: string;
+}
+
 export interface StoreOptions {
-  /** bytes of item data the store may hold; beyond it the oldest data is trimmed */
+  /** bytes the store may hold (items and scan metadata); beyond it old data is trimmed, then old scans evicted */
   memoryBudget: number;
   /**
    * when over budget, trim down to `lowWater × memoryBudget` (default 0.9) so that trims come in
@@ -244,4 +283,6 @@ export interface ScanStore {
   onScan(listener: (scan: Scan) => void): () => void;
   onScanState(listener: (scan: Scan) => void): () => void;
   onTrim(listener: (report: TrimReport) => void): () => void;
+  /** whole scans evicted or dropped to keep the budget */
+  onEvict(listener: (report: EvictReport) => void): () => void;
 }

@@ -119,19 +119,22 @@ export class SortedClipTable {
     this.outside = new Int32Array(nOut);
     for (let k = 0, o = 0; k < size; k++) if (bin[k] < 0 && usable[k]) this.outside[o++] = k;
     const perBin = new Int32Array(nb);
-    const runBin: number[] = [], runStart: number[] = [], chunkRun: number[] = [];
+    // preallocated (every run holds at least one pixel): nothing grows element by element
+    const runBinAll = new Int32Array(n), runStartAll = new Int32Array(n + 1);
+    const chunkRunAll = new Int32Array(Math.ceil(size / CHUNK) + 1);
+    let nRuns = 0, nChunks = 0;
     let j = 0;
     // counting sort by bin inside each chunk
     const count = new Int32Array(nb + 1);
     for (let c0 = 0; c0 < size; c0 += CHUNK) {
       const c1 = Math.min(size, c0 + CHUNK);
-      chunkRun.push(runBin.length);
+      chunkRunAll[nChunks++] = nRuns;
       count.fill(0);
       for (let k = c0; k < c1; k++) if (bin[k] >= 0) count[bin[k] + 1]++;
       for (let b = 0; b < nb; b++) {
         if (count[b + 1] > 0) {
-          runBin.push(b);
-          runStart.push(j);
+          runBinAll[nRuns] = b;
+          runStartAll[nRuns++] = j;
         }
         const cnt = count[b + 1];
         perBin[b] += cnt;
@@ -147,9 +150,10 @@ export class SortedClipTable {
         if (dark && this.dark) this.dark[p] = dark[k];
       }
     }
-    chunkRun.push(runBin.length);
-    runStart.push(n);
-    this.chunkRun = Int32Array.from(chunkRun);
+    chunkRunAll[nChunks++] = nRuns;
+    runStartAll[nRuns] = n;
+    const runBin = runBinAll.subarray(0, nRuns), runStart = runStartAll.subarray(0, nRuns + 1);
+    this.chunkRun = chunkRunAll.slice(0, nChunks);
     const ptr = new Int32Array(nb + 1);
     for (const b of runBin) ptr[b + 1]++;
     for (let b = 0; b < nb; b++) ptr[b + 1] += ptr[b];

@@ -46,6 +46,8 @@ export interface IntegratorOptions extends CorrectionOptions {
   azimuthRange?: readonly [number, number] | null;
   /** azimuthal bins of a 2D "cake"; 0 or absent: 1D integration */
   nptAzim?: number;
+  /** most (pixel, bin) entries the table may hold (default 2³¹ − 1); more: TableTooLarge */
+  maxTableEntries?: number;
   /** error model when `integrate` is not given one (default null: no sigma) */
   errorModel?: ErrorModel;
   /**
@@ -191,12 +193,12 @@ export class Integrator {
       this.azimuthAxis = makeAxis(nAzim, cMin, cMax);
       this.azimuthal = this.azimuthAxis.centres.map((c) => c * DEG);
       this.chiRange = null;
-      this.table = buildTable2d(input, this.radialAxis, this.azimuthAxis);
+      this.table = buildTable2d(input, this.radialAxis, this.azimuthAxis, o.maxTableEntries);
     } else {
       this.azimuthAxis = null;
       this.azimuthal = null;
       this.chiRange = o.azimuthRange ? normalizeAzimuthRange([o.azimuthRange[0], o.azimuthRange[1]]) : null;
-      this.table = buildTable1d(input, this.radialAxis, this.chiRange);
+      this.table = buildTable1d(input, this.radialAxis, this.chiRange, o.maxTableEntries);
     }
 
     // the WebAssembly engine keeps the table and the dark in its own memory (the JS arrays are dropped)

@@ -46,7 +46,7 @@
  */
 import type { JsonSchema } from '../../detectors/plugin.js';
 import type { FrameContext, ImageSpec, StepBuild, StepEnvironment, StepFactory, StreamDecl } from '../types.js';
-import { Integrator } from './integrator.js';
+import { binProblems, boundedIntegrator } from './limits.js';
 import { SigmaClipper } from './sigma-clip.js';
 import { integrationProperties, integratorSetup, problemsOf, withDefaults, type IntegrationParams } from './params.js';
 
@@ -83,13 +83,14 @@ export const azimuthalIntegrationStep: StepFactory<AzimuthalIntegrationParams> =
     const p = withDefaults<AzimuthalIntegrationParams>(AZINT_SCHEMA, raw as unknown as Record<string, unknown>);
     const out = problemsOf(p, input, env);
     if (!(Number.isInteger(p.npt_azim) && p.npt_azim >= 0)) out.push({ field: 'npt_azim', message: `npt_azim must be an integer ≥ 0 (got ${p.npt_azim})` });
+    else out.push(...binProblems(p.npt, p.npt_azim));
     return out;
   },
   create(raw, input: ImageSpec, env: StepEnvironment): StepBuild {
     const p = withDefaults<AzimuthalIntegrationParams>(AZINT_SCHEMA, raw as unknown as Record<string, unknown>);
     const { geometry, options } = integratorSetup(p, input, env);
-    const one = new Integrator(geometry, options);
-    const cake = p.npt_azim > 0 ? new Integrator(geometry, { ...options, nptAzim: p.npt_azim }) : null;
+    const one = boundedIntegrator(geometry, options);
+    const cake = p.npt_azim > 0 ? boundedIntegrator(geometry, { ...options, nptAzim: p.npt_azim }) : null;
     const npt = p.npt;
     const withSigma = p.error_model !== null;
     const common = { unit: p.unit, method: p.method, error_model: p.error_model, pyfai: 'integrate1d_ng' };
@@ -155,13 +156,14 @@ export const sigmaClipStep: StepFactory<SigmaClipParams> = {
     if (p.error_model === null) out.push({ field: 'error_model', message: 'sigma clipping needs an error model: poisson or azimuthal' });
     if (!(Number.isInteger(p.cycle) && p.cycle >= 0)) out.push({ field: 'cycle', message: `cycle must be an integer ≥ 0 (got ${p.cycle})` });
     if (!(Number.isFinite(p.cutoff_clip) && p.cutoff_clip >= 0)) out.push({ field: 'cutoff_clip', message: `cutoff_clip must be ≥ 0 (got ${p.cutoff_clip})` });
+    out.push(...binProblems(p.npt, 0));
     return out;
   },
   create(raw, input: ImageSpec, env: StepEnvironment): StepBuild {
     const p = withDefaults<SigmaClipParams>(CLIP_SCHEMA, raw as unknown as Record<string, unknown>);
     if (p.error_model === null) throw new Error('error_model: sigma clipping needs poisson or azimuthal');
     const { geometry, options } = integratorSetup(p, input, env);
-    const integ = new Integrator(geometry, options);
+    const integ = boundedIntegrator(geometry, options);
     const clipper = new SigmaClipper(integ, { cycle: p.cycle, cutoff: p.cutoff_clip, errorModel: p.error_model });
     const npt = p.npt;
     const size = integ.size;

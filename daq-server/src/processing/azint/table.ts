@@ -152,109 +152,184 @@ function span(c: number, d: number, axis: Axis, out: Span): boolean {
   return true;
 }
 
+/**
+ * Thrown when the matrix would not fit in memory: `entries` (pixel, bin) pairs are more than
+ * `limit`. The integrator's callers turn it into a ParameterError naming the bin counts.
+ */
+export class TableTooLarge extends RangeError {
+  constructor(
+    readonly entries: number,
+    readonly limit: number,
+    /** counting stopped there: the table would hold at least `entries` */
+    readonly atLeast = false,
+  ) {
+    super(`the pixel → bin table would hold ${atLeast ? 'more than ' : ''}${entries} entries, more than the ${limit} that memory allows`);
+  }
+}
+
+/** Bytes one listed entry costs: its bin and coefficient here, and again in a kernel's or the CSR's copy. */
+export const ENTRY_BYTES = 16;
+
+/**
+ * Entries one table may hold: a sixteenth of the machine memory (several receivers each build
+ * one), and below 2³¹ (Int32 offsets).
+ */
+export function maxTableEntries(totalMemory: number): number {
+  return Math.min(2 ** 31 - 1, Math.floor(totalMemory / 16 / ENTRY_BYTES));
+}
+
+/**
+ * Builds a table in two passes over the pixels (the caller runs its loop once per pass): the
+ * first only counts the entries, the second fills typed arrays of exactly that size. Nothing
+ * grows element by element, and a table too large for memory is refused before any allocation.
+ */
 class TableBuilder {
   readonly bin: Int32Array;
   readonly frac: Float32Array;
   private anySplit = false;
-  private pix: number[] = [];
-  private ptr: number[] = [0];
-  private bins: number[] = [];
-  private coefs: number[] = [];
-  // entries of the current pixel
-  private eb: number[] = [];
-  private ec: number[] = [];
+  private counting = true;
+  /** entries of the current pixel, and its first two bins (the adjacency test) */
+  private m = 0;
+  private b0 = 0;
+  private b1 = 0;
+  private maxM = 0;
+  private listPixels = 0;
+  private listEntries = 0;
+  private eb = new Int32Array(0);
+  private ec = new Float64Array(0);
+  private pix = new Int32Array(0);
+  private ptr = new Int32Array(1);
+  private bins = new Int32Array(0);
+  private coefs = new Float32Array(0);
+  private li = 0;
+  private le = 0;
 
   constructor(
     size: number,
     readonly nbins: number,
+    private readonly maxEntries: number,
   ) {
     this.bin = new Int32Array(size).fill(-1);
     this.frac = new Float32Array(size);
   }
 
   add(b: number, c: number): void {
-    this.eb.push(b);
-    this.ec.push(c);
+    const m = this.m++;
+    if (m === 0) this.b0 = b;
+    else if (m === 1) this.b1 = b;
+    if (!this.counting) {
+      this.eb[m] = b;
+      this.ec[m] = c;
+    }
   }
 
-  /** Store the entries gathered for pixel k. */
+  /** Store (or, in the counting pass, count) the entries gathered for pixel k. */
   commit(k: number): void {
+    const m = this.m;
+    this.m = 0;
+    if (m === 0) return;
+    const pair = m === 1 || (m === 2 && this.b1 === this.b0 + 1);
+    if (this.counting) {
+      if (!pair) {
+        this.listPixels++;
+        this.listEntries += m;
+        if (m > this.maxM) this.maxM = m;
+        // too large already: stop counting (the rest of the pass is wasted time)
+        if (this.bin.length + this.listEntries > this.maxEntries) throw new TableTooLarge(this.bin.length + this.listEntries, this.maxEntries, true);
+      }
+      return;
+    }
     const { eb, ec } = this;
-    const m = eb.length;
-    if (m === 1 || (m === 2 && eb[1] === eb[0] + 1)) {
+    if (pair) {
       // single bin, or a pair of adjacent bins: the first coefficient is kept, the second is 1 − it
       this.bin[k] = eb[0];
       const f = m === 1 ? 1 : Math.fround(ec[0]);
       this.frac[k] = f;
       if (f !== 1) this.anySplit = true;
-    } else if (m > 0) {
+    } else {
       this.bin[k] = -2;
-      this.pix.push(k);
+      this.pix[this.li] = k;
       for (let e = 0; e < m; e++) {
-        this.bins.push(eb[e]);
-        this.coefs.push(ec[e]);
+        this.bins[this.le] = eb[e];
+        this.coefs[this.le++] = ec[e];
       }
-      this.ptr.push(this.bins.length);
+      this.ptr[++this.li] = this.le;
     }
-    eb.length = 0;
-    ec.length = 0;
+  }
+
+  /** End of the counting pass: check the size, allocate the lists. */
+  startFilling(): void {
+    const entries = this.bin.length + this.listEntries;
+    if (entries > this.maxEntries) throw new TableTooLarge(entries, this.maxEntries);
+    this.counting = false;
+    this.eb = new Int32Array(Math.max(2, this.maxM));
+    this.ec = new Float64Array(Math.max(2, this.maxM));
+    this.pix = new Int32Array(this.listPixels);
+    this.ptr = new Int32Array(this.listPixels + 1);
+    this.bins = new Int32Array(this.listEntries);
+    this.coefs = new Float32Array(this.listEntries);
   }
 
   finish(): PixelTable {
-    return new PixelTable(this.nbins, this.bin, this.anySplit ? this.frac : null, {
-      pix: Int32Array.from(this.pix),
-      ptr: Int32Array.from(this.ptr),
-      bins: Int32Array.from(this.bins),
-      coefs: Float32Array.from(this.coefs),
-    });
+    return new PixelTable(this.nbins, this.bin, this.anySplit ? this.frac : null, { pix: this.pix, ptr: this.ptr, bins: this.bins, coefs: this.coefs });
   }
+}
+
+/** Run `pass` twice on `t`: counting, then filling. */
+function twoPasses(t: TableBuilder, pass: () => void): PixelTable {
+  pass();
+  t.startFilling();
+  pass();
+  return t.finish();
 }
 
 /**
  * 1D table. `chiRange` (rad, already normalized) drops pixels whose χ
  * extent misses it, as pyFAI does in 1D.
  */
-export function buildTable1d(input: TableInput, axis: Axis, chiRange: [number, number] | null): PixelTable {
+export function buildTable1d(input: TableInput, axis: Axis, chiRange: [number, number] | null, maxEntries = 2 ** 31 - 1): PixelTable {
   const { rad, dRad, chi, dChi, usable } = input;
   const size = rad.length;
-  const t = new TableBuilder(size, axis.n);
+  const t = new TableBuilder(size, axis.n, maxEntries);
   const s: Span = { lo: 0, hi: 0, fLo: 0, fHi: 0, inner: 0 };
-  for (let k = 0; k < size; k++) {
-    if (!usable(k)) continue;
-    if (chiRange) {
-      const c1 = chi![k], d1 = dChi ? dChi[k] : 0;
-      if (c1 + d1 < chiRange[0] || c1 - d1 > chiRange[1]) continue;
+  return twoPasses(t, () => {
+    for (let k = 0; k < size; k++) {
+      if (!usable(k)) continue;
+      if (chiRange) {
+        const c1 = chi![k], d1 = dChi ? dChi[k] : 0;
+        if (c1 + d1 < chiRange[0] || c1 - d1 > chiRange[1]) continue;
+      }
+      if (!span(rad[k], dRad ? dRad[k] : 0, axis, s)) continue;
+      if (s.lo === s.hi) t.add(s.lo, 1);
+      else {
+        t.add(s.lo, s.fLo);
+        for (let b = s.lo + 1; b < s.hi; b++) t.add(b, s.inner);
+        t.add(s.hi, s.fHi);
+      }
+      t.commit(k);
     }
-    if (!span(rad[k], dRad ? dRad[k] : 0, axis, s)) continue;
-    if (s.lo === s.hi) t.add(s.lo, 1);
-    else {
-      t.add(s.lo, s.fLo);
-      for (let b = s.lo + 1; b < s.hi; b++) t.add(b, s.inner);
-      t.add(s.hi, s.fHi);
-    }
-    t.commit(k);
-  }
-  return t.finish();
+  });
 }
 
 /** 2D table (cake): bins indexed azim · nRad + rad. */
-export function buildTable2d(input: TableInput, radAxis: Axis, chiAxis: Axis): PixelTable {
+export function buildTable2d(input: TableInput, radAxis: Axis, chiAxis: Axis, maxEntries = 2 ** 31 - 1): PixelTable {
   const { rad, dRad, chi, dChi, usable } = input;
   const size = rad.length;
   const nRad = radAxis.n;
-  const t = new TableBuilder(size, nRad * chiAxis.n);
+  const t = new TableBuilder(size, nRad * chiAxis.n, maxEntries);
   const s0: Span = { lo: 0, hi: 0, fLo: 0, fHi: 0, inner: 0 };
   const s1: Span = { lo: 0, hi: 0, fLo: 0, fHi: 0, inner: 0 };
   const w0 = (i: number): number => (s0.lo === s0.hi ? 1 : i === s0.lo ? s0.fLo : i === s0.hi ? s0.fHi : s0.inner);
   const w1 = (j: number): number => (s1.lo === s1.hi ? 1 : j === s1.lo ? s1.fLo : j === s1.hi ? s1.fHi : s1.inner);
-  for (let k = 0; k < size; k++) {
-    if (!usable(k)) continue;
-    if (!span(rad[k], dRad ? dRad[k] : 0, radAxis, s0)) continue;
-    if (!span(chi![k], dChi ? dChi[k] : 0, chiAxis, s1)) continue;
-    for (let j = s1.lo; j <= s1.hi; j++) {
-      for (let i = s0.lo; i <= s0.hi; i++) t.add(j * nRad + i, w0(i) * w1(j));
+  return twoPasses(t, () => {
+    for (let k = 0; k < size; k++) {
+      if (!usable(k)) continue;
+      if (!span(rad[k], dRad ? dRad[k] : 0, radAxis, s0)) continue;
+      if (!span(chi![k], dChi ? dChi[k] : 0, chiAxis, s1)) continue;
+      for (let j = s1.lo; j <= s1.hi; j++) {
+        for (let i = s0.lo; i <= s0.hi; i++) t.add(j * nRad + i, w0(i) * w1(j));
+      }
+      t.commit(k);
     }
-    t.commit(k);
-  }
-  return t.finish();
+  });
 }

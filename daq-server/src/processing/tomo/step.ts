@@ -46,7 +46,7 @@ export const TOMO_SCHEMA = paramsSchema('tomo', {
   slice_start: { type: 'integer', minimum: 0, default: 0, description: 'First detector row reconstructed (volume slice 0).' },
   slice_stop: nullable('integer', 'Row after the last one reconstructed; null: all rows.', { minimum: 1 }),
   recon_threads: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: 'Reconstruction threads; 0: one per CPU core.' },
-  memory_limit: nullable('number', 'Memory (MiB) the reconstruction may use: sinogram + volume + working buffers; null: half the machine memory. Larger scans are refused at prepare.', { exclusiveMinimum: 0 }),
+  memory_limit: nullable('number', "Memory (MiB) the reconstruction may use: sinogram + volume + working buffers; null: the server's limit (half the machine memory), which a client can only lower. Larger scans are refused at prepare.", { exclusiveMinimum: 0 }),
 });
 
 const GiB = 1024 ** 3;
@@ -58,6 +58,16 @@ export function tomoMemory(rows: number, cols: number, slices: number, projectio
   const volume = slices * cols * cols * 4;
   const working = rows * cols * (8 + 8 + 4 + 4 + 4 + 4) + threads * (cols * cols * 4 + 64 * cols);
   return { sinogram, volume, working, total: sinogram + volume + working };
+}
+
+/** The server's ceiling on a reconstruction's memory: a client's `memory_limit` can only lower it. */
+export const serverTomoLimit = (): number => totalmem() / 2;
+
+/** The limit a reconstruction runs under, and what set it. */
+function tomoLimit(p: TomoParams): { bytes: number; byServer: boolean } {
+  const server = serverTomoLimit();
+  const asked = p.memory_limit !== null ? p.memory_limit * 1024 ** 2 : Infinity;
+  return asked < server ? { bytes: asked, byServer: false } : { bytes: server, byServer: true };
 }
 
 const threadsOf = (p: TomoParams): number => (p.recon_threads > 0 ? p.recon_threads : Math.max(1, Math.min(16, availableParallelism())));
@@ -85,14 +95,17 @@ function check(raw: Record<string, unknown>, input: ImageSpec, env: StepEnvironm
   if (errors.length) return errors;
   const slices = stop - p.slice_start;
   const m = tomoMemory(rows, cols, slices, layout.projections, threadsOf(p));
-  const limit = p.memory_limit !== null ? p.memory_limit * 1024 ** 2 : totalmem() / 2;
-  if (m.total > limit) {
+  const limit = tomoLimit(p);
+  if (m.total > limit.bytes) {
     errors.push({
       field: 'memory_limit',
       message:
         `reconstructing ${slices} slices of ${cols} × ${cols} from ${layout.projections} projections of ${rows} × ${cols} needs ${fmt(m.total)} ` +
-        `(sinogram ${fmt(m.sinogram)}, volume ${fmt(m.volume)}, buffers ${fmt(m.working)}), more than the limit of ${fmt(limit)}` +
-        `${p.memory_limit === null ? ' (half the machine memory)' : ''}: reconstruct fewer rows (slice_start/slice_stop) or raise memory_limit`,
+        `(sinogram ${fmt(m.sinogram)}, volume ${fmt(m.volume)}, buffers ${fmt(m.working)}), more than the limit of ${fmt(limit.bytes)}` +
+        (!limit.byServer
+          ? `: reconstruct fewer rows (slice_start/slice_stop) or raise memory_limit (up to the server's limit of ${fmt(serverTomoLimit())})`
+          : ` (the server's limit, half the machine memory${p.memory_limit !== null ? `; memory_limit ${fmt(p.memory_limit * 1024 ** 2)} cannot raise it` : ''}): ` +
+            'reconstruct fewer rows (slice_start/slice_stop)'),
     });
   }
   return errors;

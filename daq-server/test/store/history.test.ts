@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DaqService } from '../../src/service.js';
+import { createStore, type MemoryScan } from '../../src/store/index.js';
+import { ScanHistory } from '../../src/store/history.js';
+
+test('with a state folder scan numbers continue across services; without one nothing persists', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daqlab-history-'));
+  try {
+    const a = new DaqService({ plugins: [], memoryBudget: 1 << 20, stateDir: dir });
+    assert.equal(a.store.createScan({ name: 'ct' }).identity.number, 1);
+    assert.equal(a.store.createScan({ name: 'ct', session: 'other' }).identity.number, 1);
+    assert.equal(a.store.createScan({ name: 'x' }).identity.number, 2);
+    const b = new DaqService({ plugins: [], memoryBudget: 1 << 20, stateDir: dir });
+    assert.equal(b.store.nextNumber({ name: 'ct' }), 3, 'per session, continued');
+    assert.equal(b.store.nextNumber({ session: 'other' }), 2);
+    const none = new DaqService({ plugins: [], memoryBudget: 1 << 20, stateDir: null });
+    assert.equal(none.history, null);
+    assert.equal(none.store.nextNumber({ name: 'ct' }), 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('finished scans that saved a master are indexed and listed again while the master exists; frames read from the files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daqlab-history-'));
+  try {
+    const master = join(dir, 'ct_0001_master.h5');
+    const data = join(dir, 'ct_0001_data.bin');
+    writeFileSync(master, 'm');
+    // two uncompressed 4-byte frames at addresses 8 and 16
+    const bytes = Buffer.alloc(24);
+    bytes.writeUInt32LE(7, 8);
+    bytes.writeUInt32LE(9, 16);
+    writeFileSync(data, bytes);
+    const st = createStore({ memoryBudget: 1 << 20 });
+    const history = new ScanHistory(dir);
+    const scan = st.createScan({ name: 'ct' });
+    const frames = scan.createArrayStream('frame', 'uint32', [1]);
+    frames.append([new Uint32Array([7]), new Uint32Array([9])]);
+    frames.setBacking({
+      readablePrefix: () => 2,
+      read: () => ({ data: new Uint32Array(1), valid: true }),
+      locate: (i) => ({ path: data, address: 8 + 8 * i, size: 4, compression: 'none', valid: true }),
+    });
+    scan.updateInfo({ saving: { master, done: true } });
+    scan.close();
+    await history.recordFinished(scan as MemoryScan);
+    assert.equal(readFileSync(join(dir, 'scans.jsonl'), 'utf8').trim().split('\n').length, 1);
+
+    const st2 = createStore({ memoryBudget: 1 << 20 });
+    assert.equal(new ScanHistory(dir).restore(st2), 1);
+    const back = st2.scan(scan.key);
+    assert.equal(back.state, 'CLOSED');
+    assert.deepEqual(back.identity, scan.identity);
+    assert.equal(st2.nextNumber({ name: 'ct' }), 2);
+    const f = back.stream('frame');
+    assert.ok(f.kind === 'array');
+    assert.equal(f.length, 2);
+    assert.deepEqual([...f.slice(0).items.map((x) => x[0])], [7, 9]);
+    assert.equal(back.bytes, 0, 'nothing of it is held in memory');
+    // once the master is gone, the scan is not listed again
+    rmSync(master);
+    const st3 = createStore({ memoryBudget: 1 << 20 });
+    assert.equal(new ScanHistory(dir).restore(st3), 0);
+    assert.equal(st3.nextNumber({ name: 'ct' }), 2, 'its number still counts');
+    // and the index was compacted: its line and its locations are gone
+    assert.equal(readFileSync(join(dir, 'scans.jsonl'), 'utf8'), '');
+    assert.deepEqual(readdirSync(join(dir, 'frames')), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
