@@ -9,6 +9,11 @@ import { chunksLength, type IpcChunks } from './arrow-encode.js';
 
 /** Room kept for the envelope header inside the message limit. */
 const HEADER_ROOM = 4096;
+/**
+ * Most items in one data payload, however small: the header carries an acquisition time per item
+ * (~18 bytes each), and 128 of them leave room in HEADER_ROOM for the ids and names.
+ */
+export const MAX_ITEMS_PER_PAYLOAD = 128;
 /** Above this many queued bytes a sender waits for the socket to drain. */
 const HIGH_WATER = 32 * 1024 * 1024;
 
