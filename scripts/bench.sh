@@ -28,3 +28,5 @@ echo "== Volume3D in headless Chromium: time to first picture (reference: a 64³
 .venv/bin/python bench/volume.py
 echo "== LiveImage in headless Chromium, proxy and direct (reference: raw WebSocket into the same page)"
 .venv/bin/python bench/liveimage.py
+echo "== soak: a day of scans in 10 minutes, RSS and store bytes over time (reference: the memory budget)"
+.venv/bin/python bench/soak.py --minutes 10 --scans 600
