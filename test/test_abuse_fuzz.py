@@ -253,6 +253,21 @@ def _may_block(req: dict) -> bool:
     return False
 
 
+def _live_base(arena, w: Wire, op: str, base: dict) -> dict:
+    """Point the acquisition and subscription ops at live targets, so that mutations of the other fields
+    reach the code behind the lookup: a freshly prepared acquisition (the fuzzer's own prepares replace
+    the last one), an open subscription on this connection that waits for acks (window 1)."""
+    if "uuid" in base:
+        acq = arena.owner.detector(FUZZ_DETECTOR).prepare(acquisition={"nb_frames": 2, "expo_time": 0.01}, scan={"name": "fuzz"})
+        return {**base, "uuid": acq.uuid}
+    if "sub" in base:
+        r = w.ask({"id": "live-sub", "op": "subscribe", "scan": arena.fuzz_scan, "stream": "frame", "window": 1,
+                   "roi": [0, 0, 8, 8]})
+        assert check_reply(r, "live subscription") == "ok"
+        return {**base, "sub": r["result"]["sub"]}
+    return base
+
+
 def test_random_json_fuzzer_over_every_op(arena):
     bases = _bases(arena)
     assert sorted(bases) == sorted(OPS), f"ops without a base request (add one): {sorted(set(OPS) - set(bases))}"
@@ -262,8 +277,9 @@ def test_random_json_fuzzer_over_every_op(arena):
     blocked = collections.Counter()
     for op in OPS:
         _phase(f"fuzz {op}")
+        base = _live_base(arena, w, op, bases[op])
         for _ in range(CASES.get(op, CASES_PER_OP)):
-            req, what = mut.mutate(bases[op])
+            req, what = mut.mutate(base)
             next_id += 1
             req.update(id=next_id, op=op)
             if _may_block(req):
