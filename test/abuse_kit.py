@@ -177,7 +177,7 @@ while not stop.is_set():
     if raw > 50:
         slow.append([round(time.time(), 3), round(dt, 1), round(raw, 1)])
     stop.wait(max(0.0, every - raw / 1000))
-print(json.dumps({"samples": samples, "worst_ms": worst, "worst_raw_ms": worst_raw, "slow": slow[-50:], "errors": errors[-20:]}),
+print(json.dumps({"samples": samples, "worst_ms": worst, "worst_raw_ms": worst_raw, "slow": sorted(slow, key=lambda x: -x[1])[:20], "errors": errors[-20:]}),
       flush=True)
 """
 

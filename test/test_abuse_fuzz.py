@@ -27,6 +27,7 @@ VICTIM_DETECTOR = "sim-tomo-camera"
 CASES_PER_OP = 64
 CASES = {"acq.prepare": 32}  # each accepted prepare starts receivers: fewer cases, same coverage of fields
 HEALTH_LIMIT_MS = 100
+from daqlab._protocol import MAX_REQUEST_BYTES  # noqa: E402 - mirrored from daq-server/src/protocol
 SUMMARY: dict = {"cases": collections.Counter(), "outcomes": collections.defaultdict(collections.Counter)}
 
 
@@ -146,6 +147,14 @@ def test_wire_input(arena):
             r = _bad(w, '{"id": 21, "op": "detector.info", "detector": %s}' % deep, {"ParameterError", "ProtocolError"},
                      f"detector nested {depth} ({kind})", ids=(21, None), field="detector")
             assert len(json.dumps(r)) < 16_384, f"a {len(json.dumps(r))}-byte reply to a nested field"
+    # nesting up to the message limit (1 MiB): parsing it must not stall the server (/health is watching)
+    _phase("nested JSON up to 1 MiB")
+    for k in range(4):
+        depth = (MAX_REQUEST_BYTES - 64) // (2 if k % 2 == 0 else 6)
+        deep = nested_text(depth, "list" if k % 2 == 0 else "dict")
+        r = w.ask('{"id": 23, "op": "hello", "x": %s}' % deep, expect_ids=[23, None], timeout=10)
+        assert check_reply(r, f"hello with {depth} levels") in ("ok", "ParameterError", "ProtocolError")
+    _phase("big fields")
     # a 1 MiB string in a field is named, not echoed back whole
     r = _bad(w, {"id": 22, "op": "detector.info", "detector": ["y" * 900_000]}, {"ParameterError"}, "900 kB field", ids=(22,),
              field="detector")
@@ -361,7 +370,7 @@ def test_the_victim_lost_nothing_and_health_held(arena):
     t0 = SUMMARY["phases"][0][0] if SUMMARY.get("phases") else 0
     print("  phases: " + ", ".join(f"{name} +{t - t0:.1f} s" for t, name in SUMMARY.get("phases", [])
                                   if not name.startswith("fuzz ") or name == f"fuzz {OPS[0]}"))
-    for t, ms, raw in health["slow"]:
+    for t, ms, raw in health["slow"][:8]:
         print(f"  slow /health: {ms:.0f} ms ({raw:.0f} ms raw) during {_phase_at(t)}")
     for op, outcomes in SUMMARY["outcomes"].items():
         print(f"  {op:24s} {sum(outcomes.values()):5d}  " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
