@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import random
 import re
@@ -326,14 +325,3 @@ def _get(value, path):
 
 def _dotted(path) -> str:
     return ".".join(map(str, path))[:60]
-
-
-def finite_json(value) -> bool:
-    """JSON can carry the value as a number (json.dumps would write NaN/Infinity otherwise)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(finite_json(v) for v in value.values())
-    if isinstance(value, list):
-        return all(finite_json(v) for v in value)
-    return True
