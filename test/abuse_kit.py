@@ -70,6 +70,31 @@ class Wire(RawWS):
         self.buffer = head.split(b"\r\n\r\n", 1)[1]
         self.late: list[dict] = []  # replies to earlier requests that arrived after their wait gave up
 
+    def recv(self) -> tuple[int, bytes]:
+        """Next complete message; pings are answered (a server's heartbeat must find this peer alive)."""
+        opcode, payload = None, b""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._read(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._read(8), "big")
+            data = self._read(n)
+            op = b0 & 0x0F
+            if op == 0x9:
+                self.frame(0xA, data)
+                continue
+            if op == 0xA:
+                continue
+            if op == 0x8:
+                return op, data
+            if op != 0:
+                opcode = op
+            payload += data
+            if b0 & 0x80:
+                return opcode, payload
+
     def reply(self, want, timeout: float) -> dict | None:
         """The next reply whose id is in `want` (events, data and other replies are set aside);
         None when none came within `timeout` seconds."""

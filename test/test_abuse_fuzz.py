@@ -147,13 +147,14 @@ def test_wire_input(arena):
             r = _bad(w, '{"id": 21, "op": "detector.info", "detector": %s}' % deep, {"ParameterError", "ProtocolError"},
                      f"detector nested {depth} ({kind})", ids=(21, None), field="detector")
             assert len(json.dumps(r)) < 16_384, f"a {len(json.dumps(r))}-byte reply to a nested field"
-    # nesting up to the message limit (1 MiB), four messages sent at once: handling them must not stall
+    # nesting up to the message limit (1 MiB), eight messages sent at once: handling them must not stall
     # the server (/health is watching; parsing each costs ~100 ms of CPU when nothing bounds the depth)
     _phase("nested JSON up to 1 MiB")
-    ids = [23, 24, 25, 26]
+    ids = list(range(23, 31))
     for k, i in enumerate(ids):
-        depth = (MAX_REQUEST_BYTES - 64) // (2 if k % 2 == 0 else 6)
-        w.send_text('{"id": %d, "op": "hello", "x": %s}' % (i, nested_text(depth, "list" if k % 2 == 0 else "dict")))
+        kind = "dict" if k % 4 == 3 else "list"
+        depth = (MAX_REQUEST_BYTES - 64) // (2 if kind == "list" else 6)
+        w.send_text('{"id": %d, "op": "hello", "x": %s}' % (i, nested_text(depth, kind)))
     for _ in ids:
         r = w.reply(ids + [None], timeout=10)
         assert check_reply(r, "hello nested up to 1 MiB") in ("ok", "ParameterError", "ProtocolError")
