@@ -18,7 +18,8 @@ import {
 import type { ArrayItems, EventItems, Stream } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { encodeEvents, encodeItems } from './arrow-encode.js';
-import { bool, int, num, object, oneOf, roi, str } from './params.js';
+import { bool, int, num, object, oneOf, preview, roi, str } from './params.js';
+import { MAX_ITEMS_PER_PAYLOAD } from './outbox.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
 import { makeTransform } from './transform.js';
@@ -97,7 +98,7 @@ async function read(session: Session, req: Request): Promise<unknown> {
     const items = (batch as ArrayItems).items;
     const valid = (batch as ArrayItems).valid;
     const times = (batch as ArrayItems).times;
-    const per = Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype))));
+    const per = Math.min(MAX_ITEMS_PER_PAYLOAD, Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype)))));
     for (let k = 0; k < count; k += per) {
       const n = Math.min(per, count - k);
       // encode only once the connection can take it: a client that does not read holds no copies
@@ -183,7 +184,7 @@ function subscribe(session: Session, req: Request): unknown {
 function subscription(session: Session, req: Request): Subscription {
   const id = str(req, 'sub');
   const sub = session.subscriptions.get(id);
-  if (!sub) throw new DaqError('NotFoundError', `no subscription ${JSON.stringify(id)} on this connection (it may have ended)`);
+  if (!sub) throw new DaqError('NotFoundError', `no subscription ${preview(id)} on this connection (it may have ended)`);
   return sub;
 }
 

@@ -16,6 +16,11 @@ import { log } from '../log.js';
 
 /** Room kept for the envelope header inside the message limit. */
 const HEADER_ROOM = 4096;
+/**
+ * Most items in one data payload, however small: the header carries an acquisition time per item
+ * (~18 bytes each), and 128 of them leave room in HEADER_ROOM for the ids and names.
+ */
+export const MAX_ITEMS_PER_PAYLOAD = 128;
 /** Above this many bytes in the socket's buffer a sender waits for it to drain. */
 const HIGH_WATER = 32 * 1024 * 1024;
 /** How often a waiting sender checks the queue limits while the socket does not drain (ms). */

@@ -7,7 +7,44 @@ function bad(field: string, message: string): DaqError {
   return new DaqError('ParameterError', `${field}: ${message}`, [{ field, message }]);
 }
 
-const describe = (v: unknown): string => (v === undefined ? 'missing' : `got ${JSON.stringify(v)}`);
+const PREVIEW_CHARS = 120;
+const PREVIEW_DEPTH = 4;
+
+/**
+ * A short rendering of a client's value for an error message: bounded in length and depth, so a
+ * megabyte string or JSON nested 100,000 deep is named in a line (JSON.stringify would echo it whole,
+ * or overflow the stack), and Infinity reads as Infinity, not null.
+ */
+export function preview(value: unknown, max = PREVIEW_CHARS): string {
+  let left = max;
+  const leaf = (s: string): string => {
+    left -= s.length;
+    return s;
+  };
+  const render = (v: unknown, depth: number): string => {
+    if (left <= 0) return '…';
+    if (v === null || typeof v === 'boolean' || typeof v === 'number') return leaf(String(v));
+    if (typeof v === 'string') return leaf(JSON.stringify(v.length > left ? `${v.slice(0, left)}…` : v));
+    if (typeof v !== 'object') return leaf(typeof v);
+    const entries: [string | null, unknown][] = Array.isArray(v) ? v.map((x) => [null, x]) : Object.entries(v);
+    const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
+    if (entries.length === 0) return leaf(open + close);
+    if (depth >= PREVIEW_DEPTH) return leaf(`${open}…${close}`);
+    const parts: string[] = [];
+    for (const [key, x] of entries) {
+      if (left <= 0) {
+        parts.push('…');
+        break;
+      }
+      parts.push(key === null ? render(x, depth + 1) : `${leaf(JSON.stringify(key.slice(0, left)))}:${render(x, depth + 1)}`);
+    }
+    return open + parts.join(',') + close;
+  };
+  const text = render(value, 0);
+  return text.length > max + 2 ? `${text.slice(0, max)}…` : text;
+}
+
+const describe = (v: unknown): string => (v === undefined ? 'missing' : `got ${preview(v)}`);
 
 export function str(req: Fields, field: string): string;
 export function str(req: Fields, field: string, fallback: string | null): string | null;

@@ -12,7 +12,7 @@ import type { Compression, SubMode, TypedArray } from '../protocol/index.js';
 import { MAX_MESSAGE_BYTES, dtypeSize, headerTimes, product } from '../protocol/index.js';
 import { encodeEvents, encodeItems, type IpcChunks } from './arrow-encode.js';
 import { makeTransform, type ItemTransform } from './transform.js';
-import type { Outbox } from './outbox.js';
+import { MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
 
 /** Items are grouped into payloads of about this size (large frames go one per payload). */
 const PAYLOAD_TARGET = MAX_MESSAGE_BYTES * 0.75;
@@ -137,7 +137,7 @@ export class Subscription {
     const t = this.transform;
     if (!t) return 1024;
     const bytes = product(t.shape) * dtypeSize(t.dtype);
-    return Math.max(1, Math.floor(PAYLOAD_TARGET / Math.max(1, bytes)));
+    return Math.min(MAX_ITEMS_PER_PAYLOAD, Math.max(1, Math.floor(PAYLOAD_TARGET / Math.max(1, bytes))));
   }
 
   /** About the bytes of a payload of n items (for the connection's queue accounting). */

@@ -9,6 +9,32 @@ import type { JsonSchema } from '../detectors/plugin.js';
 // verbose: errors carry their schema, whose `errorHint` (a daqlab keyword) completes the message
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, verbose: true });
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
+/**
+ * Compiled validators by schema content. Some schemas are built afresh for every prepare (a
+ * pipeline's processing schema): compiling each one again blocked the event loop for 20-70 ms per
+ * prepare and grew Ajv's own cache by one compiled schema each time. Distinct contents are few
+ * (detectors × pipelines); the bound only guards against a plugin that builds unbounded variety.
+ */
+const byContent = new Map<string, ValidateFunction>();
+const MAX_COMPILED = 256;
+
+function compile(schema: JsonSchema): ValidateFunction {
+  let fn = compiled.get(schema);
+  if (fn) return fn;
+  const key = JSON.stringify(schema);
+  fn = byContent.get(key);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    ajv.removeSchema(schema); // Ajv keeps every schema object it compiled; ours are cached above
+    if (byContent.size >= MAX_COMPILED) byContent.delete(byContent.keys().next().value as string);
+    byContent.set(key, fn);
+  }
+  compiled.set(schema, fn);
+  return fn;
+}
+
+/** How many distinct schemas have a compiled validator (for tests). */
+export const compiledSchemas = (): number => byContent.size;
 
 const dotted = (instancePath: string): string =>
   instancePath
@@ -58,11 +84,7 @@ function dedupe(errors: FieldError[]): FieldError[] {
 
 /** Validate `value` in place (defaults are filled in); throws ParameterError listing every bad field. */
 export function validate<T = Record<string, unknown>>(schema: JsonSchema, value: unknown, context: string): T {
-  let fn = compiled.get(schema);
-  if (!fn) {
-    fn = ajv.compile(schema);
-    compiled.set(schema, fn);
-  }
+  const fn = compile(schema);
   if (!fn(value)) {
     // an if/then failure is reported by the errors inside `then`; the `if` line itself says nothing
     const errors = (fn.errors ?? []).filter((e) => e.keyword !== 'if');

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { validate } from '../../src/control/validate.js';
+import { compiledSchemas, validate } from '../../src/control/validate.js';
+import { pipeline, pipelineSchema } from '../../src/processing/pipelines.js';
+import { StepRegistry } from '../../src/processing/registry.js';
 import { ACQUISITION_SCHEMA, SCAN_SCHEMA } from '../../src/control/schema.js';
 import { DaqError } from '../../src/protocol/index.js';
 
@@ -31,4 +33,16 @@ test('every bad field is reported by its dotted name, in one error', () => {
     assert.equal(fields['extra'], 'unknown field');
     assert.match(err.message, /acquisition\.nb_frames/);
   }
+});
+
+test('a schema built afresh for every prepare is compiled once (not once per prepare, on the event loop)', () => {
+  const registry = new StepRegistry();
+  const azint = pipeline('azint');
+  validate(pipelineSchema(azint, registry), { pipeline: 'azint' }, 'processing');
+  const before = compiledSchemas();
+  const t0 = performance.now();
+  for (let i = 0; i < 50; i++) validate(pipelineSchema(azint, registry), { pipeline: 'azint' }, 'processing');
+  assert.equal(compiledSchemas(), before);
+  // compiling this schema takes 20-70 ms; 50 validations of the cached one take a few ms
+  assert.ok(performance.now() - t0 < 500, `${(performance.now() - t0).toFixed(0)} ms for 50 validations`);
 });
