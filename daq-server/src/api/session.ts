@@ -15,7 +15,7 @@ import {
   type Request,
   type RequestId,
 } from '../protocol/index.js';
-import { deeperThan } from './json-bounds.js';
+import { leadingId, textDeeperThan } from './json-bounds.js';
 import type { DaqService } from '../service.js';
 import { Outbox } from './outbox.js';
 import { HANDLERS } from './handlers.js';
@@ -160,16 +160,16 @@ export class Session {
 
 /** Parse and check the envelope of a control message; the op handler checks its own fields. */
 export function parseRequest(text: string): Request {
+  // depth first, on the text: parsing a deep message is the costly part, and no reply needs its value
+  if (textDeeperThan(text, MAX_MESSAGE_DEPTH)) {
+    const id = leadingId(text);
+    throw new DaqError('ProtocolError', `message nests deeper than ${MAX_MESSAGE_DEPTH} levels`, undefined, id === null ? {} : { id });
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     throw new DaqError('ProtocolError', `message is not valid JSON: ${(err as Error).message}`);
-  }
-  if (deeperThan(value, MAX_MESSAGE_DEPTH)) {
-    const id = (value as { id?: unknown }).id;
-    const extra = typeof id === 'number' || (typeof id === 'string' && id.length > 0 && id.length <= 128) ? { id } : {};
-    throw new DaqError('ProtocolError', `message nests deeper than ${MAX_MESSAGE_DEPTH} levels`, undefined, extra);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new DaqError('ProtocolError', 'a control message must be a JSON object with "id" and "op"');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { deeperThan, userJsonProblem } from '../../src/api/json-bounds.js';
+import { deeperThan, leadingId, textDeeperThan, userJsonProblem } from '../../src/api/json-bounds.js';
 import { requestProblem } from '../../src/api/origin.js';
 import { makeTransform } from '../../src/api/transform.js';
 import { MAX_JSON_DEPTH } from '../../src/protocol/index.js';
@@ -52,4 +52,15 @@ test('a plain ROI copies whole rows and matches the pixel-wise result', () => {
   assert.deepEqual(t.shape, [2, 3, 4]);
   for (let p = 0; p < 2; p++)
     for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) assert.equal(out[(p * 3 + r) * 4 + c], item[p * 35 + (1 + r) * 7 + 2 + c]);
+});
+
+test('the depth of JSON text is found before parsing it, brackets in strings aside', () => {
+  const text = (n: number) => `{"id":3,"x":${'['.repeat(n)}${']'.repeat(n)}}`;
+  assert.equal(textDeeperThan(text(63), 64), false); // the object is one level
+  assert.equal(textDeeperThan(text(64), 64), true);
+  assert.equal(textDeeperThan('{"s":"[[[[[[[[[[\\"[[[[[["}', 2), false);
+  assert.equal(textDeeperThan(text(524_256), 64), true);
+  assert.equal(leadingId(text(100)), 3);
+  assert.equal(leadingId('{ "id" : "req-1", "op": "hello"}'), 'req-1');
+  assert.equal(leadingId('{"op":"hello","id":1}'), null);
 });
