@@ -59,7 +59,7 @@ export const USAGE = `usage: daqlab-server [options]
   --port PORT            TCP port (default 8765; 0 picks a free one)
   --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
   --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins
-  --memory-budget SIZE   bytes of frames the in-memory store may hold, e.g. 4G, 512M (default 4G)
+  --memory-budget SIZE   bytes the in-memory store may hold (frames, results, scan metadata), e.g. 4G, 512M (default 4G)
   --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
   --log-level LEVEL      debug | info | warn | error (default info)
   --plugin FILE          load processing steps from a JS module (repeatable; default export: a step or a list)
