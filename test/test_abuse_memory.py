@@ -63,20 +63,21 @@ def test_the_memory_budget_holds_across_scans_and_old_scans_are_evicted(make_ser
 
 
 def test_scan_metadata_counts_against_the_budget_and_is_evicted(make_server):
-    """Prepares carrying 1 MB of scan.info each: the store counted 0 bytes and kept every info for ever."""
-    budget = 8 * MiB
-    srv = make_server("--memory-budget", "8M")
+    """Prepares carrying scan.info (the issue's 1 MB each; a client may now send at most 64 KiB): the store
+    counted 0 bytes of metadata and kept every info for ever."""
+    budget = 1 * MiB
+    srv = make_server("--memory-budget", "1M")
     c = daqlab.connect(srv.url)
     try:
         det = c.detector("sim-camera")
-        blob = "x" * (MiB - 20000)  # with the detector description: just under the 1 MiB limit
+        blob = "x" * 60_000  # under the 64 KiB a client's scan.info may have
         keys = []
-        for i in range(14):
+        for i in range(40):
             acq = det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, scan={"info": {"blob": blob}})
             keys.append(acq.scan.key)
         held = store_bytes(srv)
-        assert 4 * MiB < held <= budget, f"the store counts {held} bytes for 14 scans of 1 MB of info (budget {budget})"
-        # the oldest (re-prepare closed it) was evicted: listed, its 1 MB info gone
+        assert budget // 2 < held <= budget, f"the store counts {held} bytes for 40 scans of 60 kB of info (budget {budget})"
+        # the oldest (re-prepare closed it) was evicted: listed, its info gone
         oldest = c.scans.get(keys[0])
         assert "blob" not in oldest.info and "evicted" in oldest.info
         assert c.scans.get(keys[-1]).info["blob"] == blob
