@@ -18,24 +18,10 @@ import daqlab
 import simref
 from conftest import wait_until
 
-FLAT = {"scene": "flat", "seed": 11, "pool_size": 7}
-DET = "sim-eiger-500k"
+# the detector, scene and saving helpers of the saving tests, and their fixture that resets a FAULTed detector
+from test_saving import DET, FLAT, leave_detector_usable, saving  # noqa: F401,E402
+
 VICTIM = "VICTIM: must never be written through\n"
-
-
-@pytest.fixture(autouse=True)
-def leave_detector_usable(server):
-    yield
-    c = daqlab.connect(server.url)
-    try:
-        if c.detector(DET).state == "FAULT":
-            c.detector(DET).reset()
-    finally:
-        c.close()
-
-
-def saving(path, **kw) -> dict:
-    return {"enabled": True, "base_path": str(path), **kw}
 
 
 def finished_saving(acq) -> dict:
