@@ -62,7 +62,12 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   readonly uuid = randomUUID();
   private stateValue: AcqState = 'PREPARED';
   private reasonValue: string | null = null;
-  private readonly receivers: Receiver[];
+  /**
+   * What the run needs while it runs. Let go once the acquisition is finished: the controller keeps finished
+   * acquisitions for status queries, and each still holding its detector run, receivers and processing sink
+   * cost megabytes (per-pixel masks, maps), so RSS grew with every scan however small the store.
+   */
+  private live: { run: DetectorRun; receivers: Receiver[]; sink: FrameSink; truth: TruthRecorder; saver: ScanSaver | null } | null;
   /** true once every result is in the store and the scan is closed */
   private finishedValue = false;
   private readonly period: number;
@@ -82,17 +87,17 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   constructor(
     readonly detector: string,
     readonly params: PrepareParams,
-    private readonly run: DetectorRun,
+    run: DetectorRun,
     readonly scan: Scan,
     readonly counters: Counters,
-    private readonly sink: FrameSink,
-    private readonly truth: TruthRecorder,
-    private readonly saver: ScanSaver | null = null,
+    sink: FrameSink,
+    truth: TruthRecorder,
+    saver: ScanSaver | null = null,
   ) {
     super();
     const acq = params.acquisition;
     this.period = acq.expo_time + acq.latency_time;
-    this.receivers = [run.receiver(0, 1)];
+    this.live = { run, receivers: [run.receiver(0, 1)], sink, truth, saver };
     sink.onFault((reason) => this.fail(reason));
     // saving that cannot go on stops the acquisition; what was acquired is still processed and what was queued still written
     saver?.onError((reason) => {
@@ -111,6 +116,26 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       nb_frames_dropped: 0,
       nb_frames_invalid: 0,
     };
+  }
+
+  private liveParts(): NonNullable<Acquisition['live']> {
+    if (!this.live) throw new Error(`acquisition ${this.uuid} is finished: its run was released`);
+    return this.live;
+  }
+  private get run(): DetectorRun {
+    return this.liveParts().run;
+  }
+  private get receivers(): Receiver[] {
+    return this.liveParts().receivers;
+  }
+  private get sink(): FrameSink {
+    return this.liveParts().sink;
+  }
+  private get truth(): TruthRecorder {
+    return this.liveParts().truth;
+  }
+  private get saver(): ScanSaver | null {
+    return this.live?.saver ?? null;
   }
 
   /** Acquisition and processing are over and every result is in the (closed) scan. */
@@ -456,6 +481,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     }
     this.emit('counters', this.status());
     this.emit('state', this.status());
+    this.live = null;
   }
 
   private setState(state: AcqState): void {
