@@ -138,14 +138,19 @@ export abstract class StreamCore<T> implements ReadSource<T> {
       throw new DaqError('ParameterError', 'index: must be an integer', [{ field: 'index', message: 'must be an integer' }]);
     }
     const to = Math.min(index, this._length - 1); // the newest item always stays
-    const from = this._first;
-    if (to <= from) return 0;
-    const freed = this.release(from, to);
+    if (to <= this._first) return 0;
+    const freed = this.dropBelow(to);
+    this.owner.trimmed(this as StreamCore<unknown>, to, freed);
+    return freed;
+  }
+
+  /** Drop the items held below `to` and account for the bytes freed (trims and evictions alike). */
+  private dropBelow(to: number): number {
+    const freed = this.release(this._first, to);
     this._first = to;
     this._bytes -= freed;
     this._trimmedBytes += freed;
     this.owner.bytesChanged(-freed);
-    this.owner.trimmed(this as StreamCore<unknown>, to, freed);
     return freed;
   }
 
@@ -157,14 +162,8 @@ export abstract class StreamCore<T> implements ReadSource<T> {
   evict(reason: string): number {
     this._gone ??= reason;
     this.seal();
-    const from = this._first;
-    const to = this._length;
-    if (to <= from) return 0;
-    const freed = this.release(from, to);
-    this._first = to;
-    this._bytes -= freed;
-    this._trimmedBytes += freed;
-    this.owner.bytesChanged(-freed);
+    if (this._length <= this._first) return 0;
+    const freed = this.dropBelow(this._length);
     this.changed.notify();
     return freed;
   }
