@@ -62,6 +62,14 @@ export class SimDetector {
     return this.sections.detector.status.get<State>('state');
   }
 
+  /** Status values that live elsewhere (the stream buffer, the clock), brought up to date before a GET. */
+  syncStatus(): void {
+    const st = this.sections.stream.status;
+    st.set('dropped', this.emitter.dropped);
+    st.set('buffer_fill_level', this.emitter.fillLevel());
+    this.sections.detector.status.set('time', new Date().toISOString());
+  }
+
   private setState(s: State): void {
     this.sections.detector.status.set('state', s);
   }
@@ -208,10 +216,7 @@ export class SimDetector {
     };
     c.set('data_collection_date', info.armDate);
     const emit = (parts: Uint8Array[], image: boolean): void => {
-      if (!enabled) return;
-      if (image) this.sections.stream.status.set('buffer_fill_level', this.emitter.fillLevel());
-      this.emitter.push({ parts, image });
-      this.sections.stream.status.set('dropped', this.emitter.dropped);
+      if (enabled) this.emitter.push({ parts, image });
     };
     const sink: SeriesSink = {
       start: () => emit(format === 'cbor' ? [stream2.startMessage(info)] : stream1.headerParts(info), false),

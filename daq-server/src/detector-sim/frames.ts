@@ -65,6 +65,8 @@ export class FrameSource {
 
   /** Frame `index`, encoded for both stream formats. */
   encoded(index: number, compression: Compression): EncodedFrame {
+    const fault = this.run.cfg.fault_at_frame;
+    if (fault !== null && index >= fault) this.run.frame(index); // throws the simulated DetectorFault, cached or not
     const P = this.run.cfg.pool_size;
     const complete = this.run.lostRegion(index) === null;
     const key = P > 0 && complete ? `${compression}:${index % P}` : null;

@@ -64,6 +64,7 @@ async function handle(det: SimDetector, req: IncomingMessage, res: ServerRespons
   if (kind === 'config' || kind === 'status') {
     const params = det.sections[s][kind];
     if (req.method === 'GET') {
+      det.syncStatus();
       if (name === 'keys') return reply(res, 200, params.names());
       return reply(res, 200, params.describe(name));
     }
