@@ -103,7 +103,7 @@ class Writer {
     const m = major << 5;
     if (typeof n === 'bigint') {
       if (n < 0n || n > 0xffffffffffffffffn) throw new RangeError(`cbor: argument ${n} does not fit 64 bits`);
-      if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return this.head(major, Number(n));
+      if (n < 0x100000000n) return this.head(major, Number(n));
       this.byte(m | 27);
       const b = new Uint8Array(8);
       new DataView(b.buffer).setBigUint64(0, n);

@@ -194,8 +194,11 @@ export class SimDetector {
     const format = s.get<'cbor' | 'legacy'>('format');
     const rows = this.frames.shape[0];
     const cols = this.frames.shape[1];
-    const gaps = countingGapMask(this.frames.run.spec);
-    const mask = new Uint32Array(rows * cols);
+    const headerDetail = s.get<'all' | 'basic' | 'none'>('header_detail');
+    // the per-pixel maps travel with header_detail all only: not allocated otherwise (35 MB for a 4M)
+    const all = headerDetail === 'all' && enabled;
+    const mask = new Uint32Array(all ? rows * cols : 0);
+    const gaps = all ? countingGapMask(this.frames.run.spec) : null;
     if (gaps) for (let k = 0; k < mask.length; k++) mask[k] = gaps[k];
     const info: SeriesInfo = {
       seriesId: this.sequenceId,
@@ -205,11 +208,11 @@ export class SimDetector {
       shape: [rows, cols],
       dtype: this.frames.dtype,
       config: c.values(),
-      headerDetail: s.get('header_detail'),
+      headerDetail,
       headerAppendix: s.get('header_appendix'),
       imageAppendix: s.get('image_appendix'),
       pixelMask: mask,
-      flatfield: new Float32Array(rows * cols).fill(1),
+      flatfield: new Float32Array(all ? rows * cols : 0).fill(1),
       saturationValue: c.get<number>('countrate_correction_count_cutoff'),
       description: this.model.description,
       serialNumber: this.model.serialNumber,

@@ -16,7 +16,7 @@ export interface SeriesInfo {
   headerDetail: 'all' | 'basic' | 'none';
   headerAppendix: unknown;
   imageAppendix: unknown;
-  /** DECTRIS pixel mask (bit 0: gap), the flatfield and the count cutoff */
+  /** DECTRIS pixel mask (bit 0: gap) and flatfield, rows × cols (empty unless header_detail is all), and the count cutoff */
   pixelMask: Uint32Array;
   flatfield: Float32Array;
   saturationValue: number;
