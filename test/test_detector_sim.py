@@ -401,6 +401,21 @@ def test_stream2_frames_equal_the_builtin_simulator_for_every_scene(make_sim, zc
     assert scene == "dark" or np.asarray(expected).any()  # the comparison saw photons
 
 
+def test_eiger2_4m_default_scene_equals_the_builtin_sim_eiger_4m(make_sim, zctx, client):
+    """The default model and scene (serial crystallography on sim-eiger-4m): spots, solvent ring, module gaps."""
+    extra = {"pool_size": 2, "hit_rate": 1.0}
+    sim = make_sim("--seed", "5", "--config", json.dumps(extra))
+    assert "sim-eiger-4m, scene serial_crystallography" in "".join(sim.lines)
+    (sock,) = pull(zctx, sim)
+    arm_and_trigger(sim, 3, format="cbor")
+    images = [m for m in collect([sock])[0] if m["type"] == "image"]
+    expected = builtin_frames(client, "sim-eiger-4m", {"seed": 5, **extra}, 3)
+    assert len(images) == 3
+    for k, m in enumerate(images):
+        np.testing.assert_array_equal(m["data"]["threshold_1"], expected[k], err_msg=f"frame {k}")
+    assert (expected[0] == 2**32 - 1).any() and (expected[0][:514] > 100).any()  # gaps and Bragg spots
+
+
 def test_stream2_start_message_and_every_compression(make_sim, zctx):
     sim = make_sim("--model", "eiger2-4m", "--scene", "flat", "--seed", "11", "--config", '{"pool_size": 2}')
     (sock,) = pull(zctx, sim)
