@@ -121,6 +121,7 @@ def test_parameters_describe_themselves_as_simplon_does(make_sim):
     assert sim.get("detector", "config", "x_pixels_in_detector") == {"value": 1030, "value_type": "uint", "access_mode": "r"}
     assert sim.value("detector", "config", "y_pixels_in_detector") == 514
     assert sim.value("detector", "config", "description").startswith("Dectris EIGER 500K")
+    assert sim.value("detector", "config", "software_version").startswith("daqlab-detector-sim")
     assert sim.value("detector", "status", "state") == "na"
     keys = sim.get("detector", "config", "keys")
     assert {"count_time", "frame_time", "nimages", "ntrigger", "trigger_mode", "threshold/1/energy"} <= set(keys)

@@ -8,6 +8,7 @@ import { energyToWavelength } from '../detectors/geometry/pyfai-geometry.js';
 import { COMPRESSIONS, type FrameSource } from './frames.js';
 import type { DetectorModel } from './models.js';
 import { Params } from './params.js';
+import { VERSION } from '../version.js';
 
 export const API_VERSION = '1.8.0';
 export const SUBSYSTEMS = ['detector', 'stream', 'monitor', 'filewriter', 'system'] as const;
@@ -67,6 +68,7 @@ export function buildSections(model: DetectorModel, frames: FrameSource): Record
     y_pixels_in_detector: ro('uint', rows),
     description: ro('string', model.description),
     detector_number: ro('string', model.serialNumber),
+    software_version: ro('string', `daqlab-detector-sim ${VERSION}`),
     sensor_material: ro('string', model.sensorMaterial),
     sensor_thickness: ro('float', model.sensorThickness, 'm'),
     detector_readout_time: ro('float', model.readoutTime, 's'),
