@@ -43,7 +43,8 @@ export function buildSections(model: DetectorModel, frames: FrameSource): Record
   }
   const dtypeMax = frames.dtype === 'uint32' ? 2 ** 32 - 1 : 2 ** 16 - 1;
   const detectorConfig = new Params('detector/config', {
-    count_time: float(minFrame - model.readoutTime, 's', minFrame - model.readoutTime, 3600),
+    // frame_time ≥ count_time + readout time, both at most 3600 s
+    count_time: float(minFrame - model.readoutTime, 's', minFrame - model.readoutTime, 3600 - model.readoutTime),
     frame_time: float(minFrame, 's', minFrame, 3600),
     nimages: { type: 'uint', value: 1, min: 1, max: MAX_COUNT },
     ntrigger: { type: 'uint', value: 1, min: 1, max: MAX_COUNT },
