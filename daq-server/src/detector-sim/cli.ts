@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * `daqlab-detector-sim`: a simulated DECTRIS detector (SIMPLON 1.8.0 REST,
+ * Stream2 CBOR or stream v1 over ZeroMQ PUSH) serving the daqlab
+ * simulators' scenes. See --help and README.md.
+ */
+import { DaqError } from '../protocol/index.js';
+import { SimDetector } from './detector.js';
+import { StreamEmitter } from './emitter.js';
+import { FrameSource } from './frames.js';
+import { detectorModel, MODELS, type ModelName } from './models.js';
+import { createSimplonServer } from './simplon.js';
+
+export const USAGE = `usage: daqlab-detector-sim [options]
+  --model M          ${MODELS.join(' | ')} (default eiger2-4m)
+  --port P           SIMPLON HTTP port (default 8000; 0 = any free port)
+  --stream-port Q    ZeroMQ PUSH port of the stream, Stream2 or v1 as stream/config/format says (default 31001; 0 = any)
+  --host H           address to listen on (default 127.0.0.1; a real DCU listens on its network)
+  --scene S          scene of the simulator (default: the simulator's)
+  --seed N           seed of every random draw (default 0)
+  --config JSON      other keys of the simulator's detector section, e.g. '{"pool_size": 4, "hit_rate": 0.5}'
+  --stream-buffer B  bytes of images queued for slow or absent stream clients before images are dropped (default 1073741824)`;
+
+interface Options {
+  model: ModelName;
+  port: number;
+  streamPort: number;
+  host: string;
+  config: Record<string, unknown>;
+  streamBuffer: number;
+}
+
+export function parseArgs(argv: string[]): Options | 'help' {
+  const o: Options = { model: 'eiger2-4m', port: 8000, streamPort: 31001, host: '127.0.0.1', config: {}, streamBuffer: 2 ** 30 };
+  const int = (flag: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer from ${min} to ${max}, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const v = argv[i + 1];
+    switch (flag) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--model':
+        if (!MODELS.includes(v as ModelName)) throw new Error(`--model must be one of ${MODELS.join(', ')}, got ${v}`);
+        o.model = v as ModelName;
+        break;
+      case '--port':
+        o.port = int(flag, v, 0, 65535);
+        break;
+      case '--stream-port':
+        o.streamPort = int(flag, v, 0, 65535);
+        break;
+      case '--host':
+        if (!v) throw new Error('--host needs an address');
+        o.host = v;
+        break;
+      case '--scene':
+        if (!v) throw new Error('--scene needs a name');
+        o.config.scene = v;
+        break;
+      case '--seed':
+        o.config.seed = int(flag, v, 0, 4294967295);
+        break;
+      case '--config': {
+        let c: unknown;
+        try {
+          c = JSON.parse(v ?? '');
+        } catch {
+          throw new Error(`--config must be a JSON object, got ${v}`);
+        }
+        if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new Error(`--config must be a JSON object, got ${v}`);
+        o.config = { ...c, ...o.config };
+        break;
+      }
+      case '--stream-buffer':
+        o.streamBuffer = int(flag, v, 1 << 20, Number.MAX_SAFE_INTEGER);
+        break;
+      default:
+        throw new Error(`unknown option ${flag}`);
+    }
+    i++;
+  }
+  return o;
+}
+
+async function main(): Promise<void> {
+  let opts: Options | 'help';
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`daqlab-detector-sim: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (opts === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const model = detectorModel(opts.model);
+  let frames: FrameSource;
+  try {
+    frames = await FrameSource.open(model, opts.config);
+  } catch (err) {
+    const fields = err instanceof DaqError && err.fields ? ` ${JSON.stringify(err.fields)}` : '';
+    process.stderr.write(`daqlab-detector-sim: ${(err as Error).message}${fields}\n`);
+    process.exit(2);
+  }
+  const emitter = new StreamEmitter(opts.streamBuffer);
+  const detector = new SimDetector(model, frames, emitter);
+  const http = createSimplonServer(detector);
+  try {
+    await emitter.bind(opts.host, opts.streamPort);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    process.stderr.write(`daqlab-detector-sim: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const shutdown = (): void => {
+    http.close();
+    http.closeAllConnections();
+    void detector.close().finally(() => {
+      emitter.close();
+      frames.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  // tests and scripts wait for this line
+  process.stdout.write(
+    `daqlab-detector-sim ${model.name} (${model.sim.name}, scene ${frames.run.cfg.scene}, seed ${frames.run.cfg.seed}): ` +
+      `SIMPLON http://${host}:${port} stream ${emitter.endpoint}\n`,
+  );
+}
+
+void main();
