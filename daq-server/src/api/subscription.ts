@@ -9,7 +9,7 @@
  */
 import type { ArrayItems, ConsumerGroup, Cursor, EventItems, GroupMember, Stream } from '../store/types.js';
 import type { Compression, SubMode, TypedArray } from '../protocol/index.js';
-import { MAX_MESSAGE_BYTES, dtypeSize, headerTimes, product } from '../protocol/index.js';
+import { MAX_MESSAGE_BYTES, dtypeSize, perItemHeader, product } from '../protocol/index.js';
 import { encodeEvents, encodeItems, type IpcChunks } from './arrow-encode.js';
 import { makeTransform, type ItemTransform } from './transform.js';
 import { MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
@@ -37,7 +37,7 @@ export interface SubscriptionOptions {
   compression: Compression;
 }
 
-type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[] };
+type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[]; frames: number[] };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -160,14 +160,16 @@ export class Subscription {
 
   /** Turn a cursor batch into what is sent, dropping decimated items. */
   private select(batch: ArrayItems | EventItems): Batch {
-    const out: Batch = { indexes: [], items: [], valid: [], events: [], times: [] };
+    const out: Batch = { indexes: [], items: [], valid: [], events: [], times: [], frames: [] };
     const times = (batch as ArrayItems).times;
+    const frames = batch.frames;
     // group batches may carry redelivered items out of order: they list their indexes
     const listed = (batch as { indexes?: number[] }).indexes;
     batch.items.forEach((item, k) => {
       const index = listed ? listed[k] : batch.first + k * (batch.step ?? 1);
       if (!this.wanted(index)) return;
       out.indexes.push(index);
+      out.frames.push(frames ? frames[k] : NaN);
       if (this.opts.stream.kind === 'array') {
         out.items.push(item as TypedArray); // transformed per payload in send(): one payload of copies at a time
         out.valid.push((batch as ArrayItems).valid[k]);
@@ -207,9 +209,9 @@ export class Subscription {
       }
       const msg = this.msg++;
       if (this.member) this.inflight.set(msg, indexes);
-      const times = headerTimes(batch.times.slice(k, k + per));
+      const perItem = perItemHeader(k, per, batch.times, batch.frames);
       await this.out.data(
-        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...(times ? { times } : {}) },
+        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...perItem },
         chunks,
       );
     }
