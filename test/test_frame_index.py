@@ -48,6 +48,17 @@ def test_frame_items_name_the_acquisition_frame_that_peaks_count(scan):
     assert counter.frames.tolist() == frames.tolist(), "one peak count per frame item, same frames"
     peaks = scan.streams["peaks"].read_batch(0, None)
     assert len(peaks) > 0 and [p["frame_idx"] for p in peaks.data] == peaks.frames.tolist()
+    truth = scan.streams["sim_truth"].read_batch(0, None)
+    assert [e["frame_idx"] for e in truth.data] == truth.frames.tolist()
+
+
+def test_frames_stored_as_received_name_their_frame_and_a_step_keeps_them(client):
+    acq = client.detector("sim-camera").prepare(acquisition={"nb_frames": 6, "expo_time": 0.01})
+    acq.start().wait(timeout=30, progress=False)
+    frame = acq.scan.streams["frame"]
+    assert frame.frame_indices().tolist() == list(range(6))
+    assert frame.frame_indices(1, None, 2).tolist() == [1, 3, 5]
+    assert frame.read_batch(4, 6).frames.tolist() == [4, 5]
 
 
 def test_the_peaks_joined_on_an_items_frame_lie_on_its_spots(scan):
