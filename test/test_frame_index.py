@@ -105,3 +105,21 @@ def test_header_frames_on_reads_and_subscriptions_and_none_for_accumulated_resul
     # a reversed read keeps each item with its frame
     back = scan.streams["frame"].read_batch(None, None, -1, roi=(0, 0, 1, 1))
     assert back.frames.tolist() == frames[::-1]
+
+
+def test_frames_trimmed_from_memory_and_read_back_from_the_files_keep_their_frame(make_server, tmp_path):
+    srv = make_server("--memory-budget", str(8 * 514 * 1030 * 4))
+    c = daqlab.connect(srv.url)
+    acq = c.detector("sim-eiger-500k").prepare(
+        acquisition={"nb_frames": NB_FRAMES, "expo_time": 0.005}, detector=SCENE,
+        processing={"pipeline": "smx", "max_pending": 1, "min_nb_peaks": 5},
+        saving={"enabled": True, "base_path": str(tmp_path), "nb_frames_per_file": 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", daqlab.DroppedFramesWarning)
+        result = acq.start().wait(timeout=60, progress=False)
+    assert result.dropped > 0
+    frame = acq.scan.streams["frame"]
+    assert frame.info["first"] > 0, "some frames were trimmed from memory"
+    counted = acq.scan.streams["peak_counter"].read_batch(0, None).frames.tolist()
+    assert frame.frame_indices().tolist() == counted
+    c.close()

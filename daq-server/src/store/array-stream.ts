@@ -210,6 +210,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
         const back = this.backing!.read(i);
         items[k] = back.data;
         valid[k] = back.valid;
+        frames.set(k, back.frame);
         continue;
       }
       if (!chunk || i < chunk.start || i >= chunk.start + chunk.count) chunk = this.chunks.locate(i);

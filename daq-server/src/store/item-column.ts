@@ -46,6 +46,11 @@ export class ColumnReader {
     if (column) (this.out ??= new Array<number>(this.count).fill(NaN))[k] = column[offset]!;
   }
 
+  /** item k of the read has this value (an item read back from elsewhere) */
+  set(k: number, value: number | undefined): void {
+    if (value !== undefined) (this.out ??= new Array<number>(this.count).fill(NaN))[k] = value;
+  }
+
   get values(): number[] | undefined {
     return this.out;
   }

@@ -118,8 +118,8 @@ export interface SavedLocation {
 export interface ItemBacking {
   /** items 0 … n−1 can all be read back */
   readablePrefix(): number;
-  /** read item `index` (< readablePrefix()) */
-  read(index: number): { data: TypedArray; valid: boolean };
+  /** read item `index` (< readablePrefix()); `frame`: the acquisition frame it comes from, when known */
+  read(index: number): { data: TypedArray; valid: boolean; frame?: number };
   /** where item `index` was saved (null: not saved), for the index of finished scans */
   locate?(index: number): SavedLocation | null;
 }

@@ -42,6 +42,15 @@ test('frame indexes stay aligned with their items after trims and a group read',
   if (c.kind === 'data') assert.deepEqual(c.batch.frames, [12, 14, 16, 18]);
 });
 
+test('items trimmed from memory and read back from the saved files keep their frame index', () => {
+  const s = frames();
+  for (let i = 0; i < 6; i++) s.append([item(i)], undefined, undefined, [10 + 3 * i]);
+  s.setBacking({ readablePrefix: () => 6, read: (i) => ({ data: item(i), valid: true, frame: 10 + 3 * i }) });
+  s.trimTo(4);
+  assert.deepEqual(s.slice(0, 6).frames, [10, 13, 16, 19, 22, 25]);
+  assert.equal(s.get(1).frame, 13);
+});
+
 test('event items keep their frame index across chunk boundaries and trims; events without one read none', () => {
   const e = new MemoryEventStream('peaks', {}, detachedOwner);
   const n = EVENTS_PER_CHUNK + 10;
