@@ -58,7 +58,9 @@ def test_frames_stored_as_received_name_their_frame_and_a_step_keeps_them(client
     frame = acq.scan.streams["frame"]
     assert frame.frame_indices().tolist() == list(range(6))
     assert frame.frame_indices(1, None, 2).tolist() == [1, 3, 5]
-    assert frame.read_batch(4, 6).frames.tolist() == [4, 5]
+    batch = frame.read_batch(4, 6)
+    assert batch.frames.tolist() == [4, 5]
+    assert np.all(np.isfinite(batch.times)) and batch.times[1] > batch.times[0]  # acquisition times beside them
 
 
 def test_the_peaks_joined_on_an_items_frame_lie_on_its_spots(scan):
