@@ -14,7 +14,7 @@ import daqlab
 # every frame a hit with 60 bright spots at random places: a peak of another frame lands on background
 SCENE = {"scene": "serial_crystallography", "seed": 3, "hit_rate": 1.0, "spots_per_hit": 60, "spot_intensity": 1000,
          "pool_size": 64}
-NB_FRAMES = 100
+NB_FRAMES = 400  # 2 s at 200 Hz: the receiver (4 in flight + 1 queued) frees up again long before the end
 
 
 def headers(client, op: str, params: dict) -> list[dict]:
