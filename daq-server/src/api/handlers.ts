@@ -19,7 +19,7 @@ import type { ArrayItems, EventItems, Stream } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { encodeEvents, encodeItems } from './arrow-encode.js';
 import { bool, int, num, object, oneOf, preview, roi, str } from './params.js';
-import { MAX_ITEMS_PER_PAYLOAD } from './outbox.js';
+import { MAX_EVENTS_PER_PAYLOAD, MAX_ITEMS_PER_PAYLOAD } from './outbox.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
 import { makeTransform } from './transform.js';
@@ -114,8 +114,8 @@ async function read(session: Session, req: Request): Promise<unknown> {
     }
   } else {
     const events = (batch as EventItems).items;
-    for (let k = 0; k < count; k += 1024) {
-      const n = Math.min(1024, count - k);
+    for (let k = 0; k < count; k += MAX_EVENTS_PER_PAYLOAD) {
+      const n = Math.min(MAX_EVENTS_PER_PAYLOAD, count - k);
       await session.out.data({ ...header(indexes[k], n), ...perItemHeader(k, n, undefined, batch.frames) }, encodeEvents(scanKey, stream.name, indexes[k], events.slice(k, k + n), step));
     }
   }

@@ -12,7 +12,7 @@ import type { Compression, SubMode, TypedArray } from '../protocol/index.js';
 import { MAX_MESSAGE_BYTES, dtypeSize, perItemHeader, product } from '../protocol/index.js';
 import { encodeEvents, encodeItems, type IpcChunks } from './arrow-encode.js';
 import { makeTransform, type ItemTransform } from './transform.js';
-import { MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
+import { MAX_EVENTS_PER_PAYLOAD, MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
 
 /** Items are grouped into payloads of about this size (large frames go one per payload). */
 const PAYLOAD_TARGET = MAX_MESSAGE_BYTES * 0.75;
@@ -135,7 +135,7 @@ export class Subscription {
     // rate-limited subscriptions are for viewers: one item per message, each message paced
     if (this.opts.maxRate > 0) return 1;
     const t = this.transform;
-    if (!t) return 1024;
+    if (!t) return MAX_EVENTS_PER_PAYLOAD;
     const bytes = product(t.shape) * dtypeSize(t.dtype);
     return Math.min(MAX_ITEMS_PER_PAYLOAD, Math.max(1, Math.floor(PAYLOAD_TARGET / Math.max(1, bytes))));
   }
