@@ -29,6 +29,11 @@ class Batch:
     ``index``: int64 array of item indexes. ``data``: for array streams a numpy array
     of shape ``(count, *item_shape)``; for event streams a list of Python objects.
     ``valid``: bool array (False: incomplete frame), ``None`` for event streams.
+    ``frames``: int64 array, per item the index of the acquisition frame it comes from
+    (-1: not from one frame, e.g. an accumulated image); ``None`` when no item has one.
+    It differs from ``index`` once frames were dropped: join per-frame streams on it.
+    ``times``: float64 array, per item its acquisition time in ms since the Unix epoch
+    (NaN: unknown); ``None`` when no item has one.
     """
 
     index: np.ndarray
@@ -36,6 +41,8 @@ class Batch:
     valid: np.ndarray | None = None
     kind: str = P.KIND_ARRAY
     meta: dict = field(default_factory=dict, repr=False)
+    frames: np.ndarray | None = None
+    times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -105,12 +112,32 @@ def _item_layout(meta: dict[str, str], list_type: pa.DataType | None) -> tuple[n
     return dtype, shape  # type: ignore[return-value]
 
 
-def decode(payload, writable: bool = True) -> Batch:
+NO_FRAME = -1
+"""``Batch.frames`` of an item that comes from no single acquisition frame."""
+
+
+def _per_item(values, count: int, dtype, missing) -> np.ndarray | None:
+    """A header's per-item list (``frames``, ``times``) as numpy; None when absent or of the wrong length."""
+    if not isinstance(values, list) or len(values) != count:
+        return None
+    return np.array([missing if v is None else v for v in values], dtype=dtype)
+
+
+def decode(payload, writable: bool = True, header: dict | None = None) -> Batch:
     """Decode one payload (any buffer: bytes, bytearray, memoryview, numpy array).
 
     Array data is a zero-copy view into ``payload`` (writable when the payload is
     writable and ``writable`` is true), reshaped to ``(count, *shape)`` without copying.
+    ``header``: the message's data header, for the per-item ``frames`` and ``times``.
     """
+    batch = _decode(payload, writable)
+    if header:
+        batch.frames = _per_item(header.get("frames"), len(batch), np.int64, NO_FRAME)
+        batch.times = _per_item(header.get("times"), len(batch), np.float64, np.nan)
+    return batch
+
+
+def _decode(payload, writable: bool) -> Batch:
     buf = pa.py_buffer(payload)
     reader = pa.ipc.open_stream(buf)
     schema = reader.schema
@@ -186,6 +213,16 @@ def _concat_np(parts: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False)
 
 
+def concat_per_item(batches: list[Batch], name: str) -> np.ndarray | None:
+    """The ``frames`` or ``times`` of consecutive batches joined; None when no batch has any."""
+    parts = [getattr(b, name) for b in batches]
+    if all(p is None for p in parts):
+        return None
+    dtype, missing = (np.int64, NO_FRAME) if name == "frames" else (np.float64, np.nan)
+    return np.concatenate([p if p is not None else np.full(len(b), missing, dtype=dtype)
+                           for p, b in zip(parts, batches)]).astype(dtype, copy=False)
+
+
 def empty_batch(kind: str, dtype=None, shape: Sequence[int] | None = None) -> Batch:
     """A batch of no items (a read that found nothing)."""
     index = np.empty(0, dtype=np.int64)
@@ -206,7 +243,8 @@ def concat(batches: list[Batch], kind: str, dtype=None, shape: Sequence[int] | N
         events: list = []
         for b in batches:
             events.extend(b.data)
-        return Batch(index, events, None, kind, batches[0].meta)
+        return Batch(index, events, None, kind, batches[0].meta,
+                     concat_per_item(batches, "frames"), concat_per_item(batches, "times"))
     first = batches[0].data
     data = np.empty((len(index), *first.shape[1:]), dtype=first.dtype)
     row = 0
@@ -214,4 +252,5 @@ def concat(batches: list[Batch], kind: str, dtype=None, shape: Sequence[int] | N
         data[row:row + len(b)] = b.data
         row += len(b)
     valid = np.concatenate([b.valid for b in batches])
-    return Batch(index, data, valid, kind, batches[0].meta)
+    return Batch(index, data, valid, kind, batches[0].meta,
+                 concat_per_item(batches, "frames"), concat_per_item(batches, "times"))

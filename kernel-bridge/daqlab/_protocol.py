@@ -14,8 +14,10 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024
 #: Binary data message: u32 little-endian header length, then the JSON header, then the payload.
 ENVELOPE_PREFIX_BYTES = 4
-# fields of a data message's JSON header; `times`: per-item acquisition time, ms since the epoch (null: unknown)
-DATA_HEADER_FIELDS = ("sub", "req", "scan", "stream", "kind", "first", "count", "msg", "part", "parts", "bytes", "times")
+# fields of a data message's JSON header; `times`: per-item acquisition time, ms since the epoch (null: unknown);
+# `frames`: per-item acquisition frame index (null: the item is not from one frame)
+DATA_HEADER_FIELDS = ("sub", "req", "scan", "stream", "kind", "first", "count", "msg", "part", "parts", "bytes", "times",
+                      "frames")
 
 # ---------------------------------------------------------------------- limits (protocol/limits.ts)
 #: deepest nesting of a control message, and of user JSON the server keeps (scan.info …)

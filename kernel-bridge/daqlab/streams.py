@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from . import _protocol as P
-from ._arrow import Batch, concat, decode
+from ._arrow import NO_FRAME, Batch, concat, concat_per_item, decode
 from .errors import IndexNoMoreThereError, IndexNotYetThereError, ProtocolError, TimeoutError
 from .errors import DataGapWarning
 
@@ -120,7 +120,7 @@ class Stream:
             return self._read_into(params, req_timeout, dtype, shape, item_bytes, expected)
         result, data = self._client._request(P.OP_STREAM_READ, params, collect=True, timeout=req_timeout,
                                              item_bytes=item_bytes)
-        batches = [decode(buf) for _, buf in sorted(data, key=lambda hb: hb[0].get("msg", 0))]
+        batches = [decode(buf, header=h) for h, buf in sorted(data, key=lambda hb: hb[0].get("msg", 0))]
         self._check_count(result, sum(len(b) for b in batches))
         return concat(batches, self.kind, dtype, shape)
 
@@ -132,7 +132,8 @@ class Stream:
             dtype, shape = _item_layout(self.dtype, self.shape, roi, binning)
             return concat([], self.kind, dtype, shape)
         fwd = self.read_batch(r[-1], r[0] + 1, -step, roi, binning)
-        return Batch(fwd.index[::-1], fwd.data[::-1], None if fwd.valid is None else fwd.valid[::-1], fwd.kind, fwd.meta)
+        back = (lambda a: None if a is None else a[::-1])  # noqa: E731
+        return Batch(fwd.index[::-1], fwd.data[::-1], back(fwd.valid), fwd.kind, fwd.meta, back(fwd.frames), back(fwd.times))
 
     def _check_count(self, result, got: int) -> None:
         if result and isinstance(result.get("count"), int) and got != result["count"]:
@@ -154,11 +155,11 @@ class Stream:
         first: Batch | None = None
         out: np.ndarray | None = None
         filled = 0
-        index, valid = [], []
+        index, valid, parts = [], [], []
         try:
             while True:
-                _, buf = next(messages)
-                b = decode(buf)
+                header, buf = next(messages)
+                b = decode(buf, header=header)
                 del buf
                 if not len(b):
                     continue
@@ -171,6 +172,7 @@ class Stream:
                     filled = len(first)
                     index.append(first.index)
                     valid.append(first.valid)
+                    parts.append(Batch(first.index, None, None, frames=first.frames, times=first.times))
                     first = None
                 if filled + len(b) > len(out):  # the stream grew since the count: grow (rare)
                     bigger = np.empty((max(2 * len(out), filled + len(b)), *out.shape[1:]), dtype=out.dtype)
@@ -180,13 +182,15 @@ class Stream:
                 filled += len(b)
                 index.append(b.index)
                 valid.append(b.valid)
+                parts.append(Batch(b.index, None, None, frames=b.frames, times=b.times))  # without its data: freed now
         except StopIteration as stop:
             result = stop.value
         if out is None:
             batch = first if first is not None else concat([], P.KIND_ARRAY, dtype, shape)
         else:
             data = out[:filled] if filled >= 0.75 * len(out) else out[:filled].copy()
-            batch = Batch(np.concatenate(index), data, np.concatenate(valid), P.KIND_ARRAY)
+            batch = Batch(np.concatenate(index), data, np.concatenate(valid), P.KIND_ARRAY,
+                          frames=concat_per_item(parts, "frames"), times=concat_per_item(parts, "times"))
         self._check_count(result, len(batch))
         return batch
 
@@ -214,6 +218,16 @@ class Stream:
         """Whether item ``index`` is complete (False: the frame lost packets)."""
         batch = self._single(index)
         return bool(batch.valid[0]) if batch.valid is not None else True
+
+    def frame_indices(self, start: int | None = None, stop: int | None = None, step: int | None = None) -> np.ndarray:
+        """Per item ``start:stop:step``, the index of the acquisition frame it comes from (int64;
+        ``-1``: not from one frame). Item positions differ from frame indexes once frames were
+        dropped: join the ``frame`` stream with per-frame results (``peaks["frame_idx"]`` …) on
+        these. Array items are read as one pixel each, so this costs little."""
+        ndim = len(self.shape or ())
+        roi = (0, 0, 1, 1) if self.kind == P.KIND_ARRAY and ndim >= 2 else None
+        batch = self.read_batch(start, stop, step, roi)
+        return batch.frames if batch.frames is not None else np.full(len(batch), NO_FRAME, dtype=np.int64)
 
     def latest(self):
         """The newest item (IndexNotYetThereError when the stream is empty)."""
@@ -339,7 +353,7 @@ class Cursor:
             kind = item[0]
             if kind == "data":
                 header, buf = item[1], item[2]
-                batch = decode(buf)
+                batch = decode(buf, header=header)
                 self._given = int(header.get("msg", self._consumed + 1))
                 if len(batch):
                     self.position = int(batch.index[-1]) + 1

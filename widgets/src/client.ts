@@ -53,12 +53,16 @@ export interface ArrayItem {
   data: TypedArray;
   /** acquisition time, ms since the Unix epoch (header `times`), when the server knows it */
   time?: number;
+  /** acquisition frame it comes from (header `frames`; differs from `index` once frames were dropped) */
+  frame?: number;
 }
 
 /** One event item as decoded from a data message: its index and its JSON document. */
 export interface EventItem {
   index: number;
   value: Record<string, unknown>;
+  /** acquisition frame it comes from (header `frames`), when it comes from one */
+  frame?: number;
 }
 
 /** A decoded data message: its header and its items (array streams) or events (event streams). */
@@ -201,14 +205,24 @@ export function decodeData(message: Uint8Array, joiner: PartJoiner): DataMessage
   const whole = joiner.add(header, payload);
   if (!whole) return null;
   const table = tableFromIPC(whole);
-  if (header.kind === 'event') return { header, items: [], events: eventItems(table) };
-  const items = arrayItems(table);
+  if (header.kind === 'event') return { header, items: [], events: withFrames(eventItems(table), header) };
+  const items = withFrames(arrayItems(table), header);
   const times = header.times;
   if (times) items.forEach((item, k) => {
     const t = times[k];
     if (typeof t === 'number') item.time = t;
   });
   return { header, items };
+}
+
+/** Each item's acquisition frame from the header's `frames`, when it has one. */
+function withFrames<T extends { frame?: number }>(items: T[], header: DataHeader): T[] {
+  const frames = header.frames;
+  if (frames) items.forEach((item, k) => {
+    const f = frames[k];
+    if (typeof f === 'number') item.frame = f;
+  });
+  return items;
 }
 
 /** What `stream.read` replies after its data messages. */

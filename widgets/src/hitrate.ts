@@ -11,6 +11,7 @@ import type { DaqClient, DataMessage } from './client.js';
 import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { DecimatedSeries, RollingFraction } from './series.js';
+import { FrameTally, acquisitionFrame } from './frame-join.js';
 import { widgetIdentity } from './version.js';
 
 export class HitRateModel extends DOMWidgetModel {
@@ -44,8 +45,8 @@ export class HitRateView extends DaqView {
   private fraction = new DecimatedSeries(5000);
   private rolling = new RollingFraction(100);
   private threshold: number | null = null;
-  private frames = 0;
-  private hits = 0;
+  /** frames on the x axis (acquisition frames), analysed ones and hits: the header counts what the axis shows */
+  private tally = new FrameTally();
   private scanKey = '';
   private sub: string | null = null;
   private dirty = false;
@@ -84,8 +85,7 @@ export class HitRateView extends DaqView {
     this.peaks = new DecimatedSeries(n);
     this.fraction = new DecimatedSeries(n);
     this.rolling = new RollingFraction(this.model.get('window') as number);
-    this.frames = 0;
-    this.hits = 0;
+    this.tally = new FrameTally();
     this.dirty = true;
   }
 
@@ -111,7 +111,7 @@ export class HitRateView extends DaqView {
     this.offEnd = client.on('sub.end', (ev) => {
       if (ev.sub === result.sub && this.sub === result.sub) {
         this.sub = null;
-        void labelScan(this.statusLabel, client, scan, ` · ${stream} · scan ended (${ev.length} frames)`);
+        void labelScan(this.statusLabel, client, scan, ` · ${stream} · scan ended (${this.tally.framesText()})`);
       }
     });
   }
@@ -126,10 +126,9 @@ export class HitRateView extends DaqView {
     for (const ev of msg.events ?? []) {
       const v = ev.value;
       if (v.invalid) continue; // incomplete frame: no peak search
-      const x = typeof v.frame_idx === 'number' ? v.frame_idx : ev.index;
+      const x = acquisitionFrame(ev);
       const hit = Boolean(v.is_hit);
-      this.frames++;
-      if (hit) this.hits++;
+      this.tally.push(x, hit);
       this.peaks.push(x, Number(v.nb_peaks ?? 0));
       this.fraction.push(x, this.rolling.push(hit));
     }
@@ -154,13 +153,14 @@ export class HitRateView extends DaqView {
     try {
       const Plotly = await loadPlotly();
       if (this.closed) return;
-      const total = this.frames;
+      const { analysed, hits } = this.tally;
       const f = this.rolling.value;
-      this.summary.textContent = total
-        ? `${total} frames · ${this.hits} hits (${((100 * this.hits) / total).toFixed(1)}%) · last ${this.rolling.count}: ${(100 * f).toFixed(1)}%`
+      this.summary.textContent = analysed
+        ? `${this.tally.framesText()} · ${hits} hits (${((100 * hits) / analysed).toFixed(1)}% of analysed) · last ${this.rolling.count}: ${(100 * f).toFixed(1)}%`
         : '';
       this.el.dataset.points = String(this.peaks.length);
-      this.el.dataset.frames = String(total);
+      this.el.dataset.frames = String(analysed);
+      this.el.dataset.span = String(this.tally.span);
       const xs = this.peaks.x;
       const data: unknown[] = [
         { type: 'scatter', mode: 'markers', name: 'peaks / frame', x: this.peaks.x, y: this.peaks.y, marker: { size: 4, color: '#1f77b4', opacity: 0.6 } },

@@ -30,6 +30,7 @@ import {
 import { Colorizer, softwareWebGL } from './cpu-image.js';
 import { FrameMeter } from './meter.js';
 import { PeakStore, drawPeaks } from './peaks.js';
+import { acquisitionFrame } from './frame-join.js';
 import { frontendSettings, onReconnect, onSettingsChanged } from './settings.js';
 import { chooseView, sameView, stillServes, visibleRect, type ViewRequest } from './viewspec.js';
 import { widgetIdentity } from './version.js';
@@ -212,6 +213,8 @@ export class LiveImageView extends DOMWidgetView {
   private ackedMsg = -1;
   private drawScheduled = false;
   private lastIndex = -1;
+  /** acquisition frame of the drawn item: peaks are looked up by it (item positions skip dropped frames) */
+  private lastFrame = -1;
   private lastRangeAt = 0;
   private meter = new FrameMeter();
   private lastReport = performance.now();
@@ -516,7 +519,7 @@ export class LiveImageView extends DOMWidgetView {
         if (msg.header.sub !== this.peakSub) return;
         const touched = this.peaks.add(msg.events ?? []);
         client.ack(msg.header.sub!, msg.header.msg);
-        if (touched.has(this.lastIndex)) this.drawOverlay();
+        if (touched.has(this.lastFrame)) this.drawOverlay();
       });
       if (result.kind !== 'event') {
         void client.unsubscribe(result.sub);
@@ -786,6 +789,7 @@ export class LiveImageView extends DOMWidgetView {
     }
     this.place();
     this.lastIndex = item.index;
+    this.lastFrame = acquisitionFrame(item);
     // Python sees the drawn region and the auto range, but not every frame: only when they change (range ≤ 2 Hz)
     const changes: Record<string, unknown> = {};
     const drawn = [placed.r0, placed.c0, placed.rows * placed.binning, placed.cols * placed.binning, placed.binning];
@@ -951,9 +955,9 @@ export class LiveImageView extends DOMWidgetView {
   /** ROIs (DOM boxes) and peaks of the drawn frame (2D canvas). */
   private drawOverlay(): void {
     if (!this.overlay) return;
-    const peaks = this.model.get('show_peaks') && this.lastIndex >= 0 ? this.peaks.get(this.lastIndex) : [];
+    const peaks = this.model.get('show_peaks') && this.lastFrame >= 0 ? this.peaks.get(this.lastFrame) : [];
     const key = [this.cx, this.cy, this.s, this.peakCanvas.width, this.peakCanvas.height, JSON.stringify(this.model.get('rois')),
-      peaks.length ? `${this.lastIndex}:${peaks.length}` : ''].join('|');
+      peaks.length ? `${this.lastFrame}:${peaks.length}` : ''].join('|');
     if (key === this.overlayKey) return;
     this.overlayKey = key;
     for (const old of Array.from(this.overlay.querySelectorAll('.daqlab-li-roi:not(.daqlab-li-roi-drawing)'))) old.remove();

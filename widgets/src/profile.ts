@@ -10,6 +10,7 @@ import type { DaqClient, DataMessage } from './client.js';
 import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { RunningMean, radialAxisTitle } from './series.js';
+import { acquisitionFrame } from './frame-join.js';
 import { widgetIdentity } from './version.js';
 
 export class ProfileModel extends DOMWidgetModel {
@@ -40,7 +41,7 @@ export class ProfileView extends DaqView {
   private radial: number[] | null = null;
   private unit = '';
   private last: number[] = [];
-  private lastIndex = -1;
+  private lastFrame = -1;
   private mean = new RunningMean();
   private subs: string[] = [];
   private dirty = false;
@@ -85,7 +86,7 @@ export class ProfileView extends DaqView {
     this.radial = null;
     this.unit = String(info.info?.unit ?? '');
     this.last = [];
-    this.lastIndex = -1;
+    this.lastFrame = -1;
     this.mean.clear();
     this.dirty = true;
     try {
@@ -119,8 +120,9 @@ export class ProfileView extends DaqView {
     for (const item of msg.items) {
       if (!item.valid) continue;
       this.mean.add(item.data as ArrayLike<number>);
-      if (item.index >= this.lastIndex) {
-        this.lastIndex = item.index;
+      const frame = acquisitionFrame(item); // the curve's title names the acquisition frame, not the item position
+      if (frame >= this.lastFrame) {
+        this.lastFrame = frame;
         this.last = Array.from(item.data as ArrayLike<number>, Number);
       }
     }
@@ -146,11 +148,11 @@ export class ProfileView extends DaqView {
       const clean = (ys: number[]) => (logY ? ys.map((v) => (v > 0 ? v : NaN)) : ys);
       this.el.dataset.points = String(n);
       this.el.dataset.frames = String(this.mean.count);
-      this.summary.textContent = n ? `frame ${this.lastIndex} · average of ${this.mean.count}` : '';
+      this.summary.textContent = n ? `frame ${this.lastFrame} · average of ${this.mean.count}` : '';
       await Plotly.react(
         this.plot,
         [
-          { type: 'scatter', mode: 'lines', name: `frame ${this.lastIndex}`, x, y: clean(this.last), line: { color: '#1f77b4', width: 1 } },
+          { type: 'scatter', mode: 'lines', name: `frame ${this.lastFrame}`, x, y: clean(this.last), line: { color: '#1f77b4', width: 1 } },
           { type: 'scatter', mode: 'lines', name: `average (${this.mean.count})`, x, y: clean(this.mean.mean()), line: { color: '#ff7f0e', width: 2 } },
         ],
         {

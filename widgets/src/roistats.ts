@@ -10,6 +10,7 @@ import type { DaqClient, DataMessage } from './client.js';
 import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { DecimatedSeries, ROI_STATISTICS, roiValue, type RoiStatistic } from './series.js';
+import { FrameTally, acquisitionFrame } from './frame-join.js';
 import { widgetIdentity } from './version.js';
 
 export class RoiStatsModel extends DOMWidgetModel {
@@ -41,6 +42,8 @@ export class RoiStatsView extends DaqView {
   private roiSelect!: HTMLSelectElement;
   private statSelect!: HTMLSelectElement;
   private series = new DecimatedSeries(5000);
+  /** acquisition frames on the x axis and how many have a value: the summary counts what the axis shows */
+  private tally = new FrameTally();
   private roiNames: string[] = [];
   private sub: string | null = null;
   private dirty = false;
@@ -95,6 +98,7 @@ export class RoiStatsView extends DaqView {
     if (roi >= shape[0]) throw new Error(`roi ${roi} does not exist: the stream has ${shape[0]} ROIs`);
     this.roiSelect.value = String(roi);
     this.series = new DecimatedSeries(this.model.get('max_points') as number);
+    this.tally = new FrameTally();
     this.dirty = true;
     const statistic = this.model.get('statistic') as RoiStatistic;
     const result = await client.subscribe({ scan, stream, mode: 'lossless', start: 0 }, (msg) => this.onData(client, msg, roi, statistic));
@@ -113,7 +117,9 @@ export class RoiStatsView extends DaqView {
     if (msg.header.sub !== this.sub && this.sub !== null) return;
     for (const item of msg.items) {
       const v = item.valid ? roiValue(item.data as ArrayLike<number>, roi, statistic) : NaN;
-      this.series.push(item.index, v);
+      const frame = acquisitionFrame(item); // x: acquisition frames, whatever was dropped before
+      this.series.push(frame, v);
+      this.tally.push(frame, false);
     }
     this.dirty = true;
     client.ack(msg.header.sub!, msg.header.msg);
@@ -135,7 +141,7 @@ export class RoiStatsView extends DaqView {
       const name = this.roiNames[roi] ?? `roi ${roi}`;
       this.el.dataset.points = String(this.series.length);
       const n = this.series.length;
-      this.summary.textContent = n ? `${this.series.pushed} frames · last ${this.series.y[n - 1].toPrecision(5)}` : '';
+      this.summary.textContent = n ? `${this.tally.framesText()} · last ${this.series.y[n - 1].toPrecision(5)}` : '';
       await Plotly.react(
         this.plot,
         [{ type: 'scatter', mode: 'lines', name: `${name} · ${statistic}`, x: this.series.x, y: this.series.y, line: { color: '#9467bd', width: 1.5 } }],

@@ -65,6 +65,16 @@ test('decodes an array message: index, validity, dtype, shape and pixels', () =>
   assert.deepEqual(Array.from(b.data).slice(0, 3), [12, 13, 14]);
 });
 
+test('items carry their acquisition frame from the header `frames` (null: none); events too', () => {
+  const body = payload(5, 2, 3, 4);
+  const msg = decodeData(message({ ...base, msg: 0, part: 0, parts: 1, bytes: body.length, frames: [17, null] }, body), new PartJoiner());
+  assert.ok(msg);
+  assert.equal(msg.items[0].frame, 17);
+  assert.equal('frame' in msg.items[1], false);
+  const plain = decodeData(message({ ...base, msg: 1, part: 0, parts: 1, bytes: body.length }, body), new PartJoiner());
+  assert.equal(plain?.items[0].frame, undefined);
+});
+
 test('joins a payload split into parts, in order, and refuses a part out of order', () => {
   const body = payload(0, 2, 64, 64);
   const cuts = [0, 1000, 5000, body.length];

@@ -9,7 +9,7 @@ import {
   COMPRESSIONS,
   type Compression,
   dtypeSize,
-  headerTimes,
+  perItemHeader,
   product,
   type Op,
   type Request,
@@ -19,7 +19,7 @@ import type { ArrayItems, EventItems, Stream } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { encodeEvents, encodeItems } from './arrow-encode.js';
 import { bool, int, num, object, oneOf, preview, roi, str } from './params.js';
-import { MAX_ITEMS_PER_PAYLOAD } from './outbox.js';
+import { MAX_EVENTS_PER_PAYLOAD, MAX_ITEMS_PER_PAYLOAD } from './outbox.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
 import { makeTransform } from './transform.js';
@@ -74,8 +74,9 @@ async function read(session: Session, req: Request): Promise<unknown> {
             valid: [(item as { valid: boolean }).valid],
             step: 1,
             times: [(item as { time?: number }).time ?? NaN],
+            frames: [(item as { frame?: number }).frame ?? NaN],
           }
-        : { first: index, items: [item], step: 1 };
+        : stream.slice(index, index + 1); // get() said it is there; the slice adds its frame index
   } else {
     stop ??= stream.sealed ? stream.length : Math.max(stream.length, start);
     batch = (stream.slice as (a: number, b: number, c: number) => ArrayItems | EventItems)(start, stop, step);
@@ -97,7 +98,6 @@ async function read(session: Session, req: Request): Promise<unknown> {
     const t = makeTransform(stream.dtype, stream.shape, view);
     const items = (batch as ArrayItems).items;
     const valid = (batch as ArrayItems).valid;
-    const times = (batch as ArrayItems).times;
     const per = Math.min(MAX_ITEMS_PER_PAYLOAD, Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype)))));
     for (let k = 0; k < count; k += per) {
       const n = Math.min(per, count - k);
@@ -110,14 +110,13 @@ async function read(session: Session, req: Request): Promise<unknown> {
         items.slice(k, k + n).map((x) => t.apply(x)),
         valid.slice(k, k + n),
       );
-      const ts = headerTimes(times?.slice(k, k + n));
-      await session.out.data({ ...header(indexes[k], n), ...(ts ? { times: ts } : {}) }, chunks);
+      await session.out.data({ ...header(indexes[k], n), ...perItemHeader(k, n, (batch as ArrayItems).times, batch.frames) }, chunks);
     }
   } else {
     const events = (batch as EventItems).items;
-    for (let k = 0; k < count; k += 1024) {
-      const n = Math.min(1024, count - k);
-      await session.out.data(header(indexes[k], n), encodeEvents(scanKey, stream.name, indexes[k], events.slice(k, k + n), step));
+    for (let k = 0; k < count; k += MAX_EVENTS_PER_PAYLOAD) {
+      const n = Math.min(MAX_EVENTS_PER_PAYLOAD, count - k);
+      await session.out.data({ ...header(indexes[k], n), ...perItemHeader(k, n, undefined, batch.frames) }, encodeEvents(scanKey, stream.name, indexes[k], events.slice(k, k + n), step));
     }
   }
   return { first: count ? batch.first : null, count, messages: msg, length: stream.length, sealed: stream.sealed };

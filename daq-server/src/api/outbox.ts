@@ -14,13 +14,19 @@ import { CLOSE_OVERLOADED, MAX_MESSAGE_BYTES, MAX_QUEUED_BYTES, MAX_STALL_MS, en
 import { chunksLength, type IpcChunks } from './arrow-encode.js';
 import { log } from '../log.js';
 
-/** Room kept for the envelope header inside the message limit. */
-const HEADER_ROOM = 4096;
 /**
- * Most items in one data payload, however small: the header carries an acquisition time per item
- * (~18 bytes each), and 128 of them leave room in HEADER_ROOM for the ids and names.
+ * Most array items in one data payload, however small: the header carries per item an acquisition
+ * time (≤ 18 bytes of JSON) and a frame index (≤ 17 bytes).
  */
 export const MAX_ITEMS_PER_PAYLOAD = 128;
+/** Most events in one data payload: the header carries a frame index (≤ 17 bytes) per event. */
+export const MAX_EVENTS_PER_PAYLOAD = 1024;
+/**
+ * Room kept for the envelope header inside the message limit: the per-item fields of the largest
+ * payloads (1024 × 17 bytes of frame indexes for events; 128 × 35 bytes for arrays) and the ids
+ * and names, with room to spare (test/api/header-room.test.ts checks the worst case).
+ */
+export const HEADER_ROOM = 32 * 1024;
 /** Above this many bytes in the socket's buffer a sender waits for it to drain. */
 const HIGH_WATER = 32 * 1024 * 1024;
 /** How often a waiting sender checks the queue limits while the socket does not drain (ms). */

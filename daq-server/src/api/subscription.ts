@@ -9,10 +9,10 @@
  */
 import type { ArrayItems, ConsumerGroup, Cursor, EventItems, GroupMember, Stream } from '../store/types.js';
 import type { Compression, SubMode, TypedArray } from '../protocol/index.js';
-import { MAX_MESSAGE_BYTES, dtypeSize, headerTimes, product } from '../protocol/index.js';
+import { MAX_MESSAGE_BYTES, dtypeSize, perItemHeader, product } from '../protocol/index.js';
 import { encodeEvents, encodeItems, type IpcChunks } from './arrow-encode.js';
 import { makeTransform, type ItemTransform } from './transform.js';
-import { MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
+import { MAX_EVENTS_PER_PAYLOAD, MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
 
 /** Items are grouped into payloads of about this size (large frames go one per payload). */
 const PAYLOAD_TARGET = MAX_MESSAGE_BYTES * 0.75;
@@ -37,7 +37,7 @@ export interface SubscriptionOptions {
   compression: Compression;
 }
 
-type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[] };
+type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[]; frames: number[] };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -135,7 +135,7 @@ export class Subscription {
     // rate-limited subscriptions are for viewers: one item per message, each message paced
     if (this.opts.maxRate > 0) return 1;
     const t = this.transform;
-    if (!t) return 1024;
+    if (!t) return MAX_EVENTS_PER_PAYLOAD;
     const bytes = product(t.shape) * dtypeSize(t.dtype);
     return Math.min(MAX_ITEMS_PER_PAYLOAD, Math.max(1, Math.floor(PAYLOAD_TARGET / Math.max(1, bytes))));
   }
@@ -160,14 +160,16 @@ export class Subscription {
 
   /** Turn a cursor batch into what is sent, dropping decimated items. */
   private select(batch: ArrayItems | EventItems): Batch {
-    const out: Batch = { indexes: [], items: [], valid: [], events: [], times: [] };
+    const out: Batch = { indexes: [], items: [], valid: [], events: [], times: [], frames: [] };
     const times = (batch as ArrayItems).times;
+    const frames = batch.frames;
     // group batches may carry redelivered items out of order: they list their indexes
     const listed = (batch as { indexes?: number[] }).indexes;
     batch.items.forEach((item, k) => {
       const index = listed ? listed[k] : batch.first + k * (batch.step ?? 1);
       if (!this.wanted(index)) return;
       out.indexes.push(index);
+      out.frames.push(frames ? frames[k] : NaN);
       if (this.opts.stream.kind === 'array') {
         out.items.push(item as TypedArray); // transformed per payload in send(): one payload of copies at a time
         out.valid.push((batch as ArrayItems).valid[k]);
@@ -207,9 +209,9 @@ export class Subscription {
       }
       const msg = this.msg++;
       if (this.member) this.inflight.set(msg, indexes);
-      const times = headerTimes(batch.times.slice(k, k + per));
+      const perItem = perItemHeader(k, per, batch.times, batch.frames);
       await this.out.data(
-        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...(times ? { times } : {}) },
+        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...perItem },
         chunks,
       );
     }

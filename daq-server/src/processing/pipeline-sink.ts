@@ -93,25 +93,32 @@ export class PipelineSink implements FrameSink {
       if (kept.length) {
         const images = kept.map((r) => r.image!);
         const valid = kept.map((r) => r.valid);
-        this.frames.append(images, valid, kept.map((r) => this.times.get(r.index) ?? NaN));
+        this.frames.append(images, valid, kept.map((r) => this.times.get(r.index) ?? NaN), kept.map((r) => r.index));
         this.tap?.frames(images, kept.map((r) => r.index), kept.map((r) => r.receiver), valid);
       }
     }
-    const perStream = new Map<string, (TypedArray | Record<string, unknown>)[]>();
+    // per-frame results carry the acquisition frame they come from: item positions differ once frames were dropped
+    const perStream = new Map<string, { items: (TypedArray | Record<string, unknown>)[]; frames: number[] }>();
     for (const r of results) {
       for (const { stream, item } of r.items) {
         let list = perStream.get(stream);
-        if (!list) perStream.set(stream, (list = []));
-        list.push(item);
+        if (!list) perStream.set(stream, (list = { items: [], frames: [] }));
+        list.items.push(item);
+        list.frames.push(r.index);
       }
     }
     for (const r of results) this.times.delete(r.index);
-    for (const [name, items] of perStream) {
+    for (const [name, { items, frames }] of perStream) {
       const s = this.streams.get(name)!;
-      if (s.kind === 'array') (s as ArrayStream).append(items as TypedArray[]);
-      else (s as EventStream).append(items);
+      if (s.kind === 'array') (s as ArrayStream).append(items as TypedArray[], undefined, undefined, frames);
+      else (s as EventStream).append(items, frames);
     }
-    if (this.dispatch) this.dispatch.append(results.map((r) => ({ frame_idx: r.index, receiver: r.receiver })));
+    if (this.dispatch) {
+      this.dispatch.append(
+        results.map((r) => ({ frame_idx: r.index, receiver: r.receiver })),
+        results.map((r) => r.index),
+      );
+    }
     this.counters.nb_frames_processed += results.length;
     this.counters.nb_frames_transferred = [...this.pool.transferred];
     this.sinceSnapshot += results.length;

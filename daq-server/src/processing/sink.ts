@@ -37,8 +37,8 @@ export class TruthRecorder {
   }
 
   record(frames: ReceivedFrame[]): void {
-    const truths = frames.filter((f) => f.truth !== undefined).map((f) => ({ frame_idx: f.index, ...f.truth }));
-    if (truths.length) (this.stream ??= this.create()).append(truths);
+    const drawn = frames.filter((f) => f.truth !== undefined);
+    if (drawn.length) (this.stream ??= this.create()).append(drawn.map((f) => ({ frame_idx: f.index, ...f.truth })), drawn.map((f) => f.index));
   }
 }
 
@@ -56,7 +56,7 @@ export class DirectSink implements FrameSink {
     if (batch.length === 0) return;
     const data = batch.map((f) => f.data);
     const valid = batch.map((f) => f.valid);
-    this.frames.append(data, valid, batch.map((f) => f.time ?? NaN));
+    this.frames.append(data, valid, batch.map((f) => f.time ?? NaN), batch.map((f) => f.index));
     this.tap?.frames(
       data,
       batch.map((f) => f.index),

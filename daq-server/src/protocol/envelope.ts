@@ -46,15 +46,35 @@ export interface DataHeader {
    * receiver got the frame from the detector), ms since the Unix epoch; null where unknown
    */
   times?: (number | null)[];
+  /**
+   * streams whose items come from single acquisition frames (the `frame` stream, per-frame
+   * results): per item of the payload, the index of the acquisition frame it comes from; null for
+   * an item that does not. Differs from the item index once frames were dropped or skipped: join
+   * per-frame streams on it, never on item position. Absent when no item of the payload has one.
+   */
+  frames?: (number | null)[];
 }
 
 /** Every field a data header may carry (mirrored in kernel-bridge/daqlab/_protocol.py). */
-export const DATA_HEADER_FIELDS = ['sub', 'req', 'scan', 'stream', 'kind', 'first', 'count', 'msg', 'part', 'parts', 'bytes', 'times'] as const;
+export const DATA_HEADER_FIELDS = ['sub', 'req', 'scan', 'stream', 'kind', 'first', 'count', 'msg', 'part', 'parts', 'bytes', 'times', 'frames'] as const;
 
 /** Per-item times for a header: null for unknown (JSON has no NaN), undefined when none is known. */
 export function headerTimes(times: readonly number[] | undefined): (number | null)[] | undefined {
   if (!times || !times.some((t) => Number.isFinite(t))) return undefined;
   return times.map((t) => (Number.isFinite(t) ? Math.round(t * 1000) / 1000 : null));
+}
+
+/** Per-item frame indexes for a header: null where an item has none, undefined when none has one. */
+export function headerFrames(frames: readonly number[] | undefined): (number | null)[] | undefined {
+  if (!frames || !frames.some((f) => Number.isFinite(f))) return undefined;
+  return frames.map((f) => (Number.isFinite(f) ? f : null));
+}
+
+/** The per-item header fields of the items [k, k + n) of a batch: `times` and `frames` when known. */
+export function perItemHeader(k: number, n: number, times: readonly number[] | undefined, frames: readonly number[] | undefined): Pick<DataHeader, 'times' | 'frames'> {
+  const t = headerTimes(times?.slice(k, k + n));
+  const f = headerFrames(frames?.slice(k, k + n));
+  return { ...(t ? { times: t } : {}), ...(f ? { frames: f } : {}) };
 }
 
 const encoder = new TextEncoder();

@@ -131,7 +131,7 @@ export class ScanSaver implements FrameTap {
         read: (index) => {
           const data = pool.read(index);
           if (!data) throw new Error(`frame ${index} was not saved`);
-          return { data, valid: this.valid.data[index] !== 0 };
+          return { data, valid: this.valid.data[index] !== 0, frame: this.frameIdx.data[index] };
         },
         // where each frame went: the state folder's index of finished scans reads them back after a restart
         locate: (index) => {

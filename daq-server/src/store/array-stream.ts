@@ -17,6 +17,7 @@ import { TYPED_ARRAY, dtypeSize, isDType, product, type DType, type TypedArray }
 import type { StreamInfo } from '../protocol/index.js';
 import { ChunkList, type Chunk } from './chunks.js';
 import { resolveIndex, resolveSlice, type Extent } from './indexing.js';
+import { ColumnReader, checkFrames, extendColumn, type ItemColumn } from './item-column.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
 import type { ArrayItems, ArrayStream, ItemBacking, SavedLocation } from './types.js';
 
@@ -31,7 +32,9 @@ interface ArrayChunk extends Chunk {
   /** per-item validity, or null when every item is valid */
   valid: boolean[] | null;
   /** per-item acquisition time (ms since the epoch, NaN unknown), or null when no item of the chunk has one */
-  times: number[] | null;
+  times: ItemColumn;
+  /** per-item acquisition frame index (NaN: not from one frame), or null when no item of the chunk has one */
+  frames: ItemColumn;
 }
 
 const describeArray = (a: TypedArray): string => `${a.constructor.name} of ${a.length} elements`;
@@ -79,7 +82,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     return `a ${this.ctor.name} of ${this.itemElements} elements (dtype ${this.dtype}, shape [${this.shape.join(', ')}])`;
   }
 
-  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[]): void {
+  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[], frames?: number[]): void {
     this.requireOpen();
     const E = this.itemElements;
     let count: number;
@@ -109,6 +112,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
       const message = `must be a list of ${count} numbers (one per item), got ${Array.isArray(times) ? `${times.length}` : typeof times}`;
       throw new DaqError('ParameterError', `cannot append to ${this.label}: times: ${message}`, [{ field: 'times', message }]);
     }
+    checkFrames(this.label, frames, count);
     if (count === 0) return;
     let invalid = 0;
     if (valid) for (let k = 0; k < count; k++) if (!valid[k]) invalid++;
@@ -116,11 +120,11 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
 
     const start = this._length;
     if (ArrayBuffer.isView(items) && count > 1) {
-      this.chunks.push({ start, count, data: items, views: null, valid: invalid ? valid!.map(Boolean) : null, times: times ? [...times] : null });
+      this.chunks.push({ start, count, data: items, views: null, valid: invalid ? valid!.map(Boolean) : null, times: times ? [...times] : null, frames: frames ? [...frames] : null });
     } else {
       let tail = this.chunks.tail;
       if (!tail || tail.views === null || tail.count >= VIEWS_PER_CHUNK) {
-        tail = { start, count: 0, data: null, views: [], valid: null, times: null };
+        tail = { start, count: 0, data: null, views: [], valid: null, times: null, frames: null };
         this.chunks.push(tail);
       }
       const views = tail.views!;
@@ -131,11 +135,8 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
         if (valid) for (let k = 0; k < count; k++) tail.valid.push(Boolean(valid[k]));
         else for (let k = 0; k < count; k++) tail.valid.push(true);
       }
-      if (times && tail.times === null) tail.times = new Array<number>(tail.count).fill(NaN);
-      if (tail.times !== null) {
-        if (times) for (let k = 0; k < count; k++) tail.times.push(times[k]);
-        else for (let k = 0; k < count; k++) tail.times.push(NaN);
-      }
+      tail.times = extendColumn(tail.times, tail.count, times, count);
+      tail.frames = extendColumn(tail.frames, tail.count, frames, count);
       tail.count += count;
     }
     this.appendedItems(count, count * this.itemBytes);
@@ -178,12 +179,15 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     return { length: this._length, first, sealed: this._sealed, label: this.label, gone: this.gone };
   }
 
-  get(index: number): { data: TypedArray; valid: boolean; time?: number } {
+  get(index: number): { data: TypedArray; valid: boolean; time?: number; frame?: number } {
     const i = resolveIndex(this.extent(), index);
     if (i < this._first) return this.backing!.read(i);
     const chunk = this.chunks.locate(i);
-    const valid = chunk.valid ? chunk.valid[i - chunk.start]! : true;
-    return chunk.times ? { data: this.item(chunk, i), valid, time: chunk.times[i - chunk.start]! } : { data: this.item(chunk, i), valid };
+    const k = i - chunk.start;
+    const out: { data: TypedArray; valid: boolean; time?: number; frame?: number } = { data: this.item(chunk, i), valid: chunk.valid ? chunk.valid[k]! : true };
+    if (chunk.times) out.time = chunk.times[k]!;
+    if (chunk.frames) out.frame = chunk.frames[k]!;
+    return out;
   }
 
   slice(start: number, stop?: number | null, step = 1): ArrayItems {
@@ -198,21 +202,27 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
   private read(start: number, count: number, step: number): ArrayItems {
     const items = new Array<TypedArray>(count);
     const valid = new Array<boolean>(count);
-    let times: number[] | undefined;
+    const times = new ColumnReader(count);
+    const frames = new ColumnReader(count);
     let chunk: ArrayChunk | undefined;
     for (let k = 0, i = start; k < count; k++, i += step) {
       if (i < this._first) {
         const back = this.backing!.read(i);
         items[k] = back.data;
         valid[k] = back.valid;
+        frames.set(k, back.frame);
         continue;
       }
       if (!chunk || i < chunk.start || i >= chunk.start + chunk.count) chunk = this.chunks.locate(i);
       items[k] = this.item(chunk, i);
       valid[k] = chunk.valid ? chunk.valid[i - chunk.start]! : true;
-      if (chunk.times) (times ??= new Array<number>(count).fill(NaN))[k] = chunk.times[i - chunk.start]!;
+      times.take(k, chunk.times, i - chunk.start);
+      frames.take(k, chunk.frames, i - chunk.start);
     }
-    return times ? { first: start, items, valid, step, times } : { first: start, items, valid, step };
+    const out: ArrayItems = { first: start, items, valid, step };
+    if (times.values) out.times = times.values;
+    if (frames.values) out.frames = frames.values;
+    return out;
   }
 
   protected release(from: number, to: number): number {

@@ -7,6 +7,7 @@
 import { DaqError } from '../protocol/errors.js';
 import { ChunkList, type Chunk } from './chunks.js';
 import { resolveIndex, resolveSlice } from './indexing.js';
+import { ColumnReader, checkFrames, extendColumn, type ItemColumn } from './item-column.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
 import type { EventItems, EventStream } from './types.js';
 
@@ -18,6 +19,8 @@ interface EventChunk extends Chunk {
   events: unknown[];
   /** logical bytes of each event */
   sizes: number[];
+  /** per-event acquisition frame index (NaN: not from one frame), or null when no event of the chunk has one */
+  frames: ItemColumn;
 }
 
 export class MemoryEventStream extends StreamCore<EventItems> implements EventStream {
@@ -28,7 +31,8 @@ export class MemoryEventStream extends StreamCore<EventItems> implements EventSt
     super(name, info, owner);
   }
 
-  append(events: unknown[]): void {
+  /** `frames`: per event, the acquisition frame it comes from (events of per-frame processing) */
+  append(events: unknown[], frames?: number[]): void {
     this.requireOpen();
     if (!Array.isArray(events)) {
       throw new DaqError('ParameterError', `cannot append to ${this.label}: events: must be a list of events`, [
@@ -36,6 +40,7 @@ export class MemoryEventStream extends StreamCore<EventItems> implements EventSt
       ]);
     }
     const count = events.length;
+    checkFrames(this.label, frames, count);
     if (count === 0) return;
     const sizes = new Array<number>(count);
     let bytes = 0;
@@ -58,14 +63,19 @@ export class MemoryEventStream extends StreamCore<EventItems> implements EventSt
       bytes += sizes[k]!;
     }
     let tail = this.chunks.tail;
-    for (let k = 0; k < count; k++) {
+    for (let k = 0; k < count; ) {
       if (!tail || tail.count >= EVENTS_PER_CHUNK) {
-        tail = { start: this._length + k, count: 0, events: [], sizes: [] };
+        tail = { start: this._length + k, count: 0, events: [], sizes: [], frames: null };
         this.chunks.push(tail);
       }
-      tail.events.push(events[k]);
-      tail.sizes.push(sizes[k]!);
-      tail.count++;
+      const n = Math.min(count - k, EVENTS_PER_CHUNK - tail.count);
+      for (let j = k; j < k + n; j++) {
+        tail.events.push(events[j]);
+        tail.sizes.push(sizes[j]!);
+      }
+      tail.frames = extendColumn(tail.frames, tail.count, frames?.slice(k, k + n), n);
+      tail.count += n;
+      k += n;
     }
     this.appendedItems(count, bytes);
   }
@@ -87,12 +97,14 @@ export class MemoryEventStream extends StreamCore<EventItems> implements EventSt
 
   private read(start: number, count: number, step: number): EventItems {
     const items = new Array<unknown>(count);
+    const frames = new ColumnReader(count);
     let chunk: EventChunk | undefined;
     for (let k = 0, i = start; k < count; k++, i += step) {
       if (!chunk || i < chunk.start || i >= chunk.start + chunk.count) chunk = this.chunks.locate(i);
       items[k] = chunk.events[i - chunk.start];
+      frames.take(k, chunk.frames, i - chunk.start);
     }
-    return { first: start, items, step };
+    return frames.values ? { first: start, items, step, frames: frames.values } : { first: start, items, step };
   }
 
   protected release(from: number, to: number): number {

@@ -17,6 +17,8 @@ export interface ArrayItems {
   step: number;
   /** per-item acquisition time, ms since the Unix epoch (NaN where unknown); absent when no item has one */
   times?: number[];
+  /** per-item acquisition frame index (NaN where the item is not from one frame); absent when no item has one */
+  frames?: number[];
 }
 
 export interface EventItems {
@@ -24,6 +26,8 @@ export interface EventItems {
   items: unknown[];
   /** index distance between consecutive items (1 except for stepped slices) */
   step: number;
+  /** per-event acquisition frame index (NaN where the event is not from one frame); absent when no event has one */
+  frames?: number[];
 }
 
 export interface ReadOptions {
@@ -114,8 +118,8 @@ export interface SavedLocation {
 export interface ItemBacking {
   /** items 0 … n−1 can all be read back */
   readablePrefix(): number;
-  /** read item `index` (< readablePrefix()) */
-  read(index: number): { data: TypedArray; valid: boolean };
+  /** read item `index` (< readablePrefix()); `frame`: the acquisition frame it comes from, when known */
+  read(index: number): { data: TypedArray; valid: boolean; frame?: number };
   /** where item `index` was saved (null: not saved), for the index of finished scans */
   locate?(index: number): SavedLocation | null;
 }
@@ -131,14 +135,18 @@ export interface ArrayStream extends StreamBase {
    * Append items in one batch: either one typed array holding `count` items
    * back to back, or an array of per-item views (kept by reference).
    */
-  /** `times`: per-item acquisition time, ms since the Unix epoch (when the detector delivered the frame) */
-  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[]): void;
+  /**
+   * `times`: per-item acquisition time, ms since the Unix epoch (when the detector delivered the frame);
+   * `frames`: per-item acquisition frame index, for items that come from one frame (not for
+   * accumulated or static items) — item positions and frame indexes differ once frames are dropped
+   */
+  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[], frames?: number[]): void;
   /**
    * Read items [start, stop) with step. Negative indexes count from the end
    * only once the stream is sealed. Throws DaqError IndexNoMoreThereError /
    * IndexNotYetThereError / IndexWontBeThereError naming the index.
    */
-  get(index: number): { data: TypedArray; valid: boolean; time?: number };
+  get(index: number): { data: TypedArray; valid: boolean; time?: number; frame?: number };
   /** read trimmed items back from elsewhere (saving); items still in memory are read from memory */
   setBacking(backing: ItemBacking | null): void;
   /** where item `index` was saved, when the backing can tell */
@@ -152,7 +160,8 @@ export interface ArrayStream extends StreamBase {
 
 export interface EventStream extends StreamBase {
   readonly kind: 'event';
-  append(events: unknown[]): void;
+  /** `frames`: per event, the acquisition frame it comes from (events of per-frame processing) */
+  append(events: unknown[], frames?: number[]): void;
   get(index: number): unknown;
   slice(start: number, stop?: number | null, step?: number): EventItems;
   cursor(start?: number, stop?: number): Cursor<EventItems>;
