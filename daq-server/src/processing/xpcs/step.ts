@@ -213,7 +213,7 @@ function memoryProblems(params: XpcsParams, rings: QRings): FieldError[] {
   const byServer = asked >= server;
   const why = byServer ? ` (the server's limit, half the machine memory${asked > server ? `; max_memory_mb ${params.max_memory_mb} cannot raise it` : ''})` : ' (max_memory_mb)';
   const message = `${what}${why}: use a smaller m or fewer levels, or fewer or narrower rings`;
-  const fields = ['m', 'levels', ringField, ...(byServer && asked > server ? ['max_memory_mb'] : [])];
+  const fields = [ringField, 'm', 'levels', ...(byServer && asked > server ? ['max_memory_mb'] : [])];
   return fields.map((field) => ({ field, message }));
 }
 
