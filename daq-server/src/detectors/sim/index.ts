@@ -13,6 +13,7 @@ import { CountingRun } from './counting.js';
 import { JungfrauRun, jungfrauCalibration } from './jungfrau.js';
 import { assemblyMap, JUNGFRAU_4M } from '../geometry/jungfrau-layout.js';
 import type { SimRun } from './run.js';
+import { PoolCache } from './pool-cache.js';
 
 export { SimRun } from './run.js';
 export { CountingRun } from './counting.js';
@@ -23,6 +24,8 @@ export type { SimConfig } from './config.js';
 class SimulatorPlugin implements DetectorPlugin {
   readonly name: string;
   private schemaCache: JsonSchema | null = null;
+  /** the rendered pool of the last configuration, replayed by the next run with the same one */
+  readonly pools = new PoolCache();
 
   constructor(readonly spec: SimSpec) {
     this.name = spec.name;
@@ -60,9 +63,16 @@ class SimulatorPlugin implements DetectorPlugin {
     const geometry = await resolveGeometry(spec, cfg, files);
     const valid = spec.kind === 'jungfrau' ? invert(assemblyMap(JUNGFRAU_4M).gapMask) : maybeInvert(countingGapMask(spec));
     const scene = createScene({ spec, cfg, geometry, valid });
-    return spec.kind === 'jungfrau'
-      ? new JungfrauRun(spec, publicConfig, cfg, geometry, scene)
-      : new CountingRun(spec, publicConfig, cfg, geometry, scene);
+    const run =
+      spec.kind === 'jungfrau'
+        ? new JungfrauRun(spec, publicConfig, cfg, geometry, scene)
+        : new CountingRun(spec, publicConfig, cfg, geometry, scene);
+    if (cfg.pool_size > 0) {
+      // the frames are a function of the configuration and the geometry it resolved (a .poni path's content)
+      const key = JSON.stringify([publicConfig, geometry.poni, geometry.energyKeV]);
+      run.sharePool(this.pools.acquire(key, cfg.pool_size), () => this.pools.release());
+    }
+    return run;
   }
 }
 
