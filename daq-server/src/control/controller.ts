@@ -60,6 +60,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     // compiled here, at server start: compiling at the first prepare stalled the event loop 300-560 ms
     precompile(this.schema);
     for (const p of PIPELINES) precompile(pipelineSchema(p, registry));
+    plugin.warmUp?.();
   }
 
   get name(): string {
