@@ -109,6 +109,8 @@ export interface DetectorPlugin {
    * written; a plugin takes their bytes from there instead of reading paths.
    */
   open(config: Record<string, unknown>, files?: ClientFiles): Promise<DetectorRun>;
+  /** Build, once when the server starts, what every run needs, so a client's first prepare does not build it on the event loop. */
+  warmUp?(): void;
   /** calibration maps the detector can hand out (Jungfrau pedestals and gains), keyed by name */
   calibration?(config: Record<string, unknown>): Promise<Record<string, { dtype: DType; shape: number[]; data: TypedArray }>>;
 }

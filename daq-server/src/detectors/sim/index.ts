@@ -10,9 +10,10 @@ import { countingGapMask, runSpec, SCENES, SPECS, TRIGGER_MODES, type SimSpec } 
 import { buildSchema, normalizeConfig, resolveGeometry, type SimConfig } from './config.js';
 import { createScene } from './scenes.js';
 import { CountingRun } from './counting.js';
-import { JungfrauRun, jungfrauCalibration } from './jungfrau.js';
-import { assemblyMap, JUNGFRAU_4M } from '../geometry/jungfrau-layout.js';
+import { JungfrauRun, jungfrauMap } from './jungfrau.js';
+import { calibrationOffLoop } from './calibration-worker.js';
 import type { SimRun } from './run.js';
+import { PoolCache } from './pool-cache.js';
 
 export { SimRun } from './run.js';
 export { CountingRun } from './counting.js';
@@ -23,6 +24,8 @@ export type { SimConfig } from './config.js';
 class SimulatorPlugin implements DetectorPlugin {
   readonly name: string;
   private schemaCache: JsonSchema | null = null;
+  /** the rendered pool of the last configuration, replayed by the next run with the same one */
+  readonly pools = new PoolCache();
 
   constructor(readonly spec: SimSpec) {
     this.name = spec.name;
@@ -58,18 +61,30 @@ class SimulatorPlugin implements DetectorPlugin {
     const { config: publicConfig, cfg } = this.normalize(config);
     const spec = runSpec(this.spec, cfg.frame_shape);
     const geometry = await resolveGeometry(spec, cfg, files);
-    const valid = spec.kind === 'jungfrau' ? invert(assemblyMap(JUNGFRAU_4M).gapMask) : maybeInvert(countingGapMask(spec));
+    const valid = spec.kind === 'jungfrau' ? jungfrauValid() : maybeInvert(countingGapMask(spec));
     const scene = createScene({ spec, cfg, geometry, valid });
-    return spec.kind === 'jungfrau'
-      ? new JungfrauRun(spec, publicConfig, cfg, geometry, scene)
-      : new CountingRun(spec, publicConfig, cfg, geometry, scene);
+    const run =
+      spec.kind === 'jungfrau'
+        ? new JungfrauRun(spec, publicConfig, cfg, geometry, scene)
+        : new CountingRun(spec, publicConfig, cfg, geometry, scene);
+    if (cfg.pool_size > 0) {
+      // the frames are a function of the configuration and the geometry it resolved (a .poni path's content)
+      const key = JSON.stringify([publicConfig, geometry.poni, geometry.energyKeV]);
+      run.sharePool(this.pools.acquire(key, cfg.pool_size), () => this.pools.release());
+    }
+    return run;
   }
 }
 
 class JungfrauPlugin extends SimulatorPlugin {
+  /** the assembly map and valid pixels (~140 ms) */
+  warmUp(): void {
+    jungfrauValid();
+  }
+
   async calibration(config: Record<string, unknown>) {
     const { cfg } = this.normalize(config);
-    const cal = jungfrauCalibration(cfg.seed);
+    const cal = await calibrationOffLoop(cfg.seed);
     const shape = [3, ...this.spec.shape];
     return {
       pedestal: { dtype: 'float32' as const, shape, data: cal.pedestal },
@@ -83,6 +98,10 @@ function invert(mask: Uint8Array): Uint8Array {
   for (let k = 0; k < mask.length; k++) out[k] = mask[k] ? 0 : 1;
   return out;
 }
+
+let jfValid: Uint8Array | null = null;
+/** Valid pixels of the assembled Jungfrau image (built once: they never change). */
+const jungfrauValid = (): Uint8Array => (jfValid ??= invert(jungfrauMap().gapMask));
 
 const maybeInvert = (mask: Uint8Array | null): Uint8Array | null => (mask ? invert(mask) : null);
 

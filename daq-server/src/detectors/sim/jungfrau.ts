@@ -48,8 +48,9 @@ export function jungfrauCalibration(seed: number): JungfrauCalibration {
   const [M, R, C] = JUNGFRAU_4M.rawShape;
   const N = M * R * C;
   const perModule = R * C;
-  const pedestal = new Float32Array(3 * N);
-  const gain = new Float32Array(3 * N);
+  // shared memory: receivers read the maps without a copy (processing/setup.ts shares others by copying)
+  const pedestal = new Float32Array(new SharedArrayBuffer(3 * N * 4));
+  const gain = new Float32Array(new SharedArrayBuffer(3 * N * 4));
   const k = (i: number): number => frameKey(seed, STREAM.CALIBRATION, i);
   const kp0 = k(0), kp1 = k(1), kp2 = k(2), kg0 = k(3), kg1 = k(4), kg2 = k(5), km = k(100);
   for (let m = 0; m < M; m++) {
@@ -70,6 +71,19 @@ export function jungfrauCalibration(seed: number): JungfrauCalibration {
   return cal;
 }
 
+/** The cached calibration of `seed`, or null (computing it takes ~0.7 s: calibration-worker.ts does it off the event loop). */
+export const cachedCalibration = (seed: number): JungfrauCalibration | null =>
+  calibrationCache && calibrationCache.seed === seed ? calibrationCache.cal : null;
+
+/** Keep `cal` (computed by a worker) as the calibration of `seed`. */
+export function adoptCalibration(seed: number, cal: JungfrauCalibration): void {
+  calibrationCache = { seed, cal };
+}
+
+let jfMap: AssemblyMap | null = null;
+/** The Jungfrau 4M assembly map, built once (130 ms of the event loop each time it was built per run). */
+export const jungfrauMap = (): AssemblyMap => (jfMap ??= assemblyMap(JUNGFRAU_4M));
+
 /** Gain stage (0, 1, 2) of a raw word; code 10 (invalid) is read as G2, as PSI's tools do. */
 export const jfGainStage = (word: number): number => {
   const code = word >>> 14;
@@ -85,7 +99,7 @@ export function jfEnergy(word: number, p: number, cal: JungfrauCalibration): num
 }
 
 export class JungfrauRun extends SimRun {
-  readonly map: AssemblyMap = assemblyMap(JUNGFRAU_4M);
+  readonly map: AssemblyMap = jungfrauMap();
   private rawBase: Float32Array | null = null;
   private expNeg: Float32Array | null = null;
   private dynImage: Float32Array | null = null;

@@ -38,6 +38,8 @@ export abstract class SimRun implements DetectorRun {
   /** number of elements of one frame */
   readonly size: number;
   private pool: (Rendered | undefined)[];
+  /** called once when the run closes (the plugin's pool cache counts its users) */
+  private onClose: (() => void) | null = null;
   private readonly lostSet: Set<number>;
   private readonly lostThreshold: number;
   private closed = false;
@@ -57,6 +59,16 @@ export abstract class SimRun implements DetectorRun {
     this.pool = new Array(cfg.pool_size);
     this.lostSet = new Set(cfg.lost_frames);
     this.lostThreshold = Math.floor(cfg.lost_packet_rate * TWO32);
+  }
+
+  /**
+   * Replay `pool` (a pool of this same configuration kept from an earlier run: its rendered slots
+   * are reused, the others filled as this run renders them); `onClose` runs when this run closes.
+   */
+  sharePool(pool: (Rendered | undefined)[], onClose: () => void): void {
+    if (pool.length !== this.cfg.pool_size) throw new RangeError(`${this.spec.name}: a pool of ${pool.length} slots for pool_size ${this.cfg.pool_size}`);
+    this.pool = pool;
+    this.onClose = onClose;
   }
 
   /** Render the frame of pool slot (or live index) `slot` into a new array. */
@@ -182,7 +194,10 @@ export abstract class SimRun implements DetectorRun {
   }
 
   close(): void {
+    if (this.closed) return;
     this.closed = true;
     this.pool = [];
+    this.onClose?.();
+    this.onClose = null;
   }
 }

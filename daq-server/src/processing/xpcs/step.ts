@@ -27,6 +27,7 @@ import type { ImageSpec, Step, StepBuild, StepEnvironment, StepFactory, FrameCon
 import type { TypedArray } from '../../protocol/index.js';
 import { RADIAL_UNITS, type RadialUnit } from '../../detectors/geometry/pyfai-geometry.js';
 import { MultiTauCorrelator, multiTauLags, multiTauMemoryBytes, type XpcsMode, type XpcsNormalization, type XpcsSnapshot } from './multitau.js';
+import { fmtBytes, serverMemoryLimit } from '../limits.js';
 import { buildQRings, type FieldError, type PoniInput, type QRings } from './qrings.js';
 
 export interface XpcsParams {
@@ -177,7 +178,7 @@ export const XPCS_SCHEMA = {
       type: 'number',
       minimum: 1,
       default: XPCS_DEFAULTS.max_memory_mb,
-      description: 'Refuse ring sets whose correlator state (all levels allocated) would exceed this many MiB.',
+      description: "Refuse ring sets whose correlator state (all levels allocated) and g2 results would exceed this many MiB; it can only lower the server's limit (half the machine memory).",
     },
   },
 };
@@ -189,6 +190,33 @@ export function xpcsParams(p: Partial<XpcsParams> | Record<string, unknown>): Xp
   return out as unknown as XpcsParams;
 }
 
+/**
+ * Memory of the correlator with every level allocated, and of its published results (g2 and g2_err:
+ * the snapshot, the copy `partial()` hands on, and the item being encoded) against the ceiling:
+ * max_memory_mb, which can only lower the server's limit. The sizes that set it are named.
+ */
+function memoryProblems(params: XpcsParams, rings: QRings): FieldError[] {
+  let np = 0;
+  for (const c of rings.counts) np += c;
+  const nTau = params.m + (params.levels - 1) * (params.m / 2);
+  const correlator = multiTauMemoryBytes(np, params.m, params.levels);
+  const results = 3 * 2 * 8 * rings.nRings * nTau;
+  const bytes = correlator + results;
+  const server = serverMemoryLimit();
+  const asked = params.max_memory_mb * 2 ** 20;
+  const limit = Math.min(asked, server);
+  if (bytes <= limit) return [];
+  const ringField = params.q_rings ? 'q_rings' : 'nb_rings';
+  const what =
+    `m = ${params.m}, levels = ${params.levels} over ${rings.nRings} rings of ${np} pixels need ${fmtBytes(bytes)} ` +
+    `(correlator ${fmtBytes(correlator)}, g2 results ${fmtBytes(results)}), more than the limit of ${fmtBytes(limit)}`;
+  const byServer = asked >= server;
+  const why = byServer ? ` (the server's limit, half the machine memory${asked > server ? `; max_memory_mb ${params.max_memory_mb} cannot raise it` : ''})` : ' (max_memory_mb)';
+  const message = `${what}${why}: use a smaller m or fewer levels, or fewer or narrower rings`;
+  const fields = [ringField, 'm', 'levels', ...(byServer && asked > server ? ['max_memory_mb'] : [])];
+  return fields.map((field) => ({ field, message }));
+}
+
 type Built = { rings: QRings; errors: FieldError[] } | { rings: null; errors: FieldError[] };
 
 function build(params: XpcsParams, input: ImageSpec, env: StepEnvironment): Built {
@@ -198,19 +226,7 @@ function build(params: XpcsParams, input: ImageSpec, env: StepEnvironment): Buil
   if (!Number.isInteger(params.update_every) || params.update_every < 1) errors.push({ field: 'update_every', message: 'must be a positive integer' });
   const rings = buildQRings(params, input, env);
   if ('errors' in rings) return { rings: null, errors: [...errors, ...rings.errors] };
-  if (errors.length === 0) {
-    let np = 0;
-    for (const c of rings.counts) np += c;
-    const bytes = multiTauMemoryBytes(np, params.m, params.levels);
-    if (bytes > params.max_memory_mb * 1024 * 1024) {
-      errors.push({
-        field: params.q_rings ? 'q_rings' : 'nb_rings',
-        message:
-          `${np} pixels in rings need ${(bytes / 2 ** 20).toFixed(0)} MiB of correlator state with m = ${params.m}, levels = ${params.levels} ` +
-          `(max_memory_mb ${params.max_memory_mb}): use fewer or narrower rings, or a smaller m or levels`,
-      });
-    }
-  }
+  if (errors.length === 0) errors.push(...memoryProblems(params, rings));
   return { rings, errors };
 }
 
