@@ -1,9 +1,9 @@
 /**
  * The frames of one detector series, put back together from N receiver
  * threads. The detector deals messages round robin, so images arrive out of
- * order across receivers and the `start` may come after the first images:
- * images wait (bounded) for their series' start, are released in image_id
- * order, and everything that does not fit is counted by name — missing
+ * order across receivers and the `start` may come after the first images (or
+ * not at all): the series is the one of the first message after arm, images
+ * are released in image_id order, and everything that does not fit is counted by name — missing
  * image_ids, duplicates, out-of-series messages, undecodable messages and
  * channels — never a crash or a block.
  */
@@ -14,8 +14,6 @@ import type { DecodedMap, FromReceiver, ReceiverInit, StreamFormat } from './wor
 
 /** Frames held for reordering before the lowest one is released anyway (its predecessors count as missing). */
 const REORDER_WINDOW = 64;
-/** Images held while their series' start has not been seen. */
-const EARLY_LIMIT = 256;
 /** After the `end` message, how long stragglers from other receivers may still come (ms). */
 const END_GRACE_MS = 300;
 /** Bad-input messages kept verbatim for the scan info (the rest are only counted). */
@@ -47,7 +45,6 @@ export class SeriesAssembler {
   private armed = false;
   private seriesId: number | null = null;
   private start: Extract<FromReceiver, { type: 'start' }> | null = null;
-  private readonly early: ImageMsg[] = [];
   private readonly held = new Map<number, ImageMsg>();
   private next = 0;
   private out: SeriesFrame[] = [];
@@ -174,6 +171,7 @@ export class SeriesAssembler {
         }
         this.seriesId = m.start.series_id;
         this.start = m;
+        if (this.next > 0 || this.held.size) this.problems.push(`the start of series ${this.seriesId} came after its first images`);
         if (Number.isInteger(m.start.fields.number_of_images)) this.expected = m.start.fields.number_of_images as number;
         for (const [kind, maps] of [['pixel_mask', m.pixel_mask], ['flatfield', m.flatfield]] as const) {
           const names = Object.keys(maps);
@@ -182,7 +180,6 @@ export class SeriesAssembler {
             this.maps.push({ name: ch === names[0] ? kind : `${kind}_${ch}`, dtype: d.dtype, shape: d.shape, data: d.data });
           }
         }
-        for (const img of this.early.splice(0)) this.image(img);
         this.notify();
         return;
       case 'image':
@@ -200,6 +197,7 @@ export class SeriesAssembler {
           this.problem('out_of_series', `end of series ${m.end.series_id} ${this.armed ? `during series ${this.seriesId}` : 'before the detector was armed'}`);
           return;
         }
+        if (this.seriesId === null) this.seriesId = m.end.series_id;
         this.endSeen = true;
         this.maybeEnd();
         return;
@@ -209,11 +207,8 @@ export class SeriesAssembler {
   }
 
   private image(m: ImageMsg): void {
-    if (this.seriesId === null) {
-      if (this.early.length >= EARLY_LIMIT) this.problem('out_of_series', `image ${m.image_id} of series ${m.series_id}: no start message came for it`);
-      else this.early.push(m);
-      return;
-    }
+    // the first message after arm names the series (the start may be late, through another receiver, or lost)
+    if (this.seriesId === null) this.seriesId = m.series_id;
     if (m.series_id !== this.seriesId) {
       this.problem('out_of_series', `image ${m.image_id} of series ${m.series_id} during series ${this.seriesId}`);
       return;
@@ -285,6 +280,7 @@ export class SeriesAssembler {
   }
 
   private finish(fault: string | null): void {
+    if (!this.start && this.seriesId !== null) this.problems.push(`no start message came for series ${this.seriesId}`);
     if (this.endTimer) clearTimeout(this.endTimer);
     this.ended = { fault };
     this.notify();
