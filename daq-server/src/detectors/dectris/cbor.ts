@@ -167,7 +167,13 @@ class Decoder {
       if (ib >> 5 !== major || (ib & 31) === 31) throw new CborError('bad chunk in an indefinite-length string');
       parts.push(this.span(this.length(ib & 31, 'string chunk')));
     }
-    return Buffer.concat(parts);
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
   }
 
   private simple(ai: number): unknown {
