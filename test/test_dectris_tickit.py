@@ -440,3 +440,21 @@ def test_a_detector_gone_mid_series_faults_the_run_and_keeps_the_frames(fake):
     other.start()
     other.wait(timeout=10, progress=False)
     assert other.reason == "completed"
+
+
+def test_two_receivers_get_the_series_round_robin_and_it_comes_out_in_order(fake):
+    f, sender, det, _ = fake
+    acq = det.prepare(acquisition={"nb_frames": 8, "expo_time": 0.01}, processing={"nb_receivers": 2})
+    time.sleep(0.3)  # both PULL sockets connected: the PUSH deals between them
+    acq.start()
+    assert f.armed.wait(5)
+    sender.send(start_message(number_of_images=8))
+    for k in range(8):
+        sender.send(image_message(k))
+    sender.send(end_message())
+    series = series_of(acq)
+    assert acq.reason == "completed" and series["counters"]["images_released"] == 8
+    assert sorted(series["images_per_receiver"]) == [4, 4] and series["detector_stream_dropped"] in (0, None)
+    frames = acq.scan.streams["frame"]
+    for k in range(8):
+        np.testing.assert_array_equal(frames[k], frame(k))

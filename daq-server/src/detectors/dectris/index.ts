@@ -270,6 +270,9 @@ class DectrisRun implements DetectorRun, PushedSource {
       try {
         const state = await this.plugin.client.state();
         if (state === 'error') this.series.fail(`the detector went to state error${await this.plugin.errorText()}`);
+        // the detector's count of frames its stream could not send, beside ours
+        const dropped = await this.plugin.client.get('stream', 'status', 'dropped').catch(() => null);
+        if (typeof dropped?.value === 'number') this.series.detectorDropped = dropped.value;
       } catch (err) {
         this.series.fail(`the detector does not answer: ${(err as Error).message}`);
       }

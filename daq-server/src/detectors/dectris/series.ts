@@ -55,6 +55,10 @@ export class SeriesAssembler {
   private closed = false;
   readonly counters: SeriesCounters = { images_received: 0, images_released: 0, missing_image_ids: 0, duplicates: 0, out_of_series: 0, bad_messages: 0, invalid_images: 0 };
   readonly problems: string[] = [];
+  /** images each receiver got (the detector deals them round robin) */
+  private readonly perReceiver: number[];
+  /** the detector's own count of images it could not send (stream/status/dropped), when read */
+  detectorDropped: number | null = null;
   ended: { fault: string | null } | null = null;
   /** wall-clock ms of the trigger: frame times are this plus the image's detector time */
   t0Wall = 0;
@@ -67,6 +71,7 @@ export class SeriesAssembler {
     /** the frame every receiver must deliver: others are flagged invalid */
     private readonly frame: { dtype: DType; shape: [number, number] },
   ) {
+    this.perReceiver = new Array(nbReceivers).fill(0);
     const started: Promise<void>[] = [];
     for (let rank = 0; rank < nbReceivers; rank++) {
       const worker = new Worker(new URL('./receiver-worker.js', import.meta.url), { workerData: { rank, address, format } satisfies ReceiverInit });
@@ -123,6 +128,8 @@ export class SeriesAssembler {
       ignored_start_fields: s?.ignored ?? {},
       expected_images: this.expected,
       counters: { ...this.counters },
+      images_per_receiver: [...this.perReceiver],
+      detector_stream_dropped: this.detectorDropped,
       problems: [...this.problems],
     };
   }
@@ -184,6 +191,7 @@ export class SeriesAssembler {
         return;
       case 'image':
         this.counters.images_received++;
+        this.perReceiver[m.rank] = (this.perReceiver[m.rank] ?? 0) + 1;
         if (!this.armed) {
           this.problem('out_of_series', `image ${m.image_id} of series ${m.series_id} before the detector was armed`);
           return;
