@@ -26,7 +26,8 @@ def _param(value, value_type="float", access_mode="rw", **limits):
 
 
 class FakeSimplon:
-    def __init__(self):
+    def __init__(self, version: str = "1.8.0"):
+        self.version = version
         self.state = "idle"
         self.errors: list[str] = []
         self.config = {
@@ -85,7 +86,7 @@ class FakeSimplon:
             def _lookup(self):
                 parts = self.path.strip("/").split("/")
                 # <subsystem>/api/1.8.0/<kind>/<param...>
-                if len(parts) < 5 or parts[1] != "api" or parts[2] != "1.8.0":
+                if len(parts) < 5 or parts[1] != "api" or parts[2] != fake.version:
                     return None
                 return parts[0], parts[3], "/".join(parts[4:])
 

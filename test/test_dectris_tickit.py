@@ -458,3 +458,41 @@ def test_two_receivers_get_the_series_round_robin_and_it_comes_out_in_order(fake
     frames = acq.scan.streams["frame"]
     for k in range(8):
         np.testing.assert_array_equal(frames[k], frame(k))
+
+
+def test_stop_and_abort_end_the_series_on_the_detector_and_keep_the_frames(tclient, tickit):
+    det = tclient.detector("eiger")
+    for command in ("stop", "abort"):
+        acq = det.prepare(acquisition={"nb_frames": 50, "expo_time": 0.05, "latency_time": 0.05})
+        acq.start()
+        deadline = time.monotonic() + 20
+        while acq.counters["nb_frames_acquired"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        getattr(acq, command)()
+        acq.wait(timeout=20, progress=False)
+        assert acq.reason == ("stopped" if command == "stop" else "aborted")
+        assert len(acq.scan.streams["frame"]) >= 2
+        deadline = time.monotonic() + 5
+        while tickit.get("detector/api/1.8.0/status/state")["value"] != "idle" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tickit.get("detector/api/1.8.0/status/state")["value"] == "idle", command
+
+
+def test_an_eiger1_speaks_simplon_1_6_and_stream_v1_only(make_server):
+    f = FakeSimplon(version="1.6.0")
+    sender = Stream2Sender()
+    try:
+        server = make_server("--detector", "sim-camera", "--dectris", f"e1={f.url},stream={sender.address}",
+                             "--dectris", f"e1v1={f.url},stream={sender.address},format=legacy")
+        with daqlab.connect(server.url) as c:
+            assert c.detector("e1").info["sensor"]["simplon_version"] == "1.6.0"
+            with pytest.raises(ParameterError) as e:
+                c.detector("e1").prepare(acquisition=ACQ)
+            assert "format=legacy" in e.value.fields[0]["message"]
+            acq = c.detector("e1v1").prepare(acquisition=ACQ)
+            # configured, without stream/config/format (SIMPLON 1.6 has only stream v1)
+            assert f.config["nimages"]["value"] == 2 and f.stream_config["format"]["value"] == "cbor"
+            acq.abort()
+    finally:
+        sender.close()
+        f.gone()

@@ -133,6 +133,10 @@ export class DectrisPlugin implements DetectorPlugin {
     } catch (err) {
       throw fault(err);
     }
+    if (this.client.version === '1.6.0' && this.address.format === 'cbor') {
+      const message = 'an EIGER1 (SIMPLON 1.6.0) streams only in stream v1: add format=legacy to its --dectris address';
+      throw new DaqError('ParameterError', `detector: ${message}`, [{ field: 'detector', message }]);
+    }
     const perTrigger = acq.trigger_mode === 'internal' ? acq.nb_frames : acq.nb_frames_per_trigger;
     if (acq.nb_frames % perTrigger) {
       const message = `nb_frames ${acq.nb_frames} is not a multiple of nb_frames_per_trigger ${perTrigger}: a DECTRIS series is ntrigger × nimages`;
