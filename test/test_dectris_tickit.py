@@ -496,3 +496,27 @@ def test_an_eiger1_speaks_simplon_1_6_and_stream_v1_only(make_server):
     finally:
         sender.close()
         f.gone()
+
+
+def test_frames_received_before_a_fault_are_saved(fake, tmp_path):
+    import h5py
+    import hdf5plugin  # noqa: F401  (the saved frames are bslz4)
+
+    f, sender, det, _ = fake
+    acq = det.prepare(acquisition={"nb_frames": 5, "expo_time": 0.01}, saving={"enabled": True, "base_path": str(tmp_path)}, scan={"name": "dx"})
+    acq.start()
+    assert f.armed.wait(5)
+    sender.send(start_message(number_of_images=5))
+    sender.send(image_message(0))
+    sender.send(image_message(1))
+    time.sleep(0.3)
+    f.gone()
+    with pytest.raises(FaultError):
+        acq.wait(timeout=10, progress=False)
+    deadline = time.monotonic() + 10
+    while acq.scan.state != "CLOSED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with h5py.File(acq.scan.files[0]) as h5:
+        data = h5["entry/instrument/detector/data"]
+        assert data.shape == (2, ROWS, COLS)
+        np.testing.assert_array_equal(data[1], frame(1))
