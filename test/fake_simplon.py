@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cbor2
@@ -56,6 +57,8 @@ class FakeSimplon:
         #: PUT param -> (HTTP status, DECTRIS's text)
         self.refuse: dict[str, tuple[int, str]] = {}
         self.commands: list[str] = []
+        #: seconds an arm takes (a real DCU takes a moment)
+        self.arm_delay = 0.0
         self.armed = threading.Event()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -113,6 +116,8 @@ class FakeSimplon:
                     return self._send(404, "path error")
                 sub, kind, param = where
                 if kind == "command":
+                    if param == "arm":
+                        time.sleep(fake.arm_delay)
                     fake.commands.append(param)
                     if param == "initialize":
                         fake.state = "idle"

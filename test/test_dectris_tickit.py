@@ -520,3 +520,29 @@ def test_frames_received_before_a_fault_are_saved(fake, tmp_path):
         data = h5["entry/instrument/detector/data"]
         assert data.shape == (2, ROWS, COLS)
         np.testing.assert_array_equal(data[1], frame(1))
+
+
+def test_software_triggers_fire_the_detector(tclient):
+    acq = tclient.detector("eiger").prepare(acquisition={"nb_frames": 4, "expo_time": 0.02, "latency_time": 0.03, "trigger_mode": "software", "nb_frames_per_trigger": 2})
+    acq.start()
+    acq.trigger()  # at once: the plugin waits for the arm before it triggers
+    deadline = time.monotonic() + 10
+    while acq.counters["nb_frames_acquired"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert acq.counters["nb_frames_acquired"] == 2
+    acq.trigger()
+    acq.wait(timeout=20, progress=False)
+    assert acq.reason == "completed" and len(acq.scan.streams["frame"]) == 4
+
+
+def test_a_trigger_right_after_start_waits_for_the_arm(fake):
+    f, sender, det, _ = fake
+    f.arm_delay = 0.5
+    acq = det.prepare(acquisition={"nb_frames": 2, "expo_time": 0.01, "trigger_mode": "software", "nb_frames_per_trigger": 2})
+    acq.start()
+    acq.trigger()
+    deadline = time.monotonic() + 5
+    while "trigger" not in f.commands and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert f.commands.index("arm") < f.commands.index("trigger"), f.commands
+    acq.abort()

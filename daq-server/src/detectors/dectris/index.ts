@@ -254,18 +254,23 @@ class DectrisRun implements DetectorRun, PushedSource {
   async start(): Promise<void> {
     const client = this.plugin.client;
     this.series.arm(this.nbFrames);
-    try {
-      await client.command('arm');
+    // triggers, stops and aborts wait for the arm: a trigger before it would be ignored by the detector
+    this.arming = client.command('arm').then(() => {
       this.armed = true;
       this.series.t0Wall = Date.now();
+    });
+    try {
+      await this.arming;
+      this.watch();
       // a DECTRIS answers `trigger` (ints) when the series is over: wait as long as it lasts, and a minute
       if (this.triggerMode === 'internal') await client.command('trigger', 1000 * (this.nbFrames * this.period + 60));
     } catch (err) {
       if (this.closed) return;
       throw new Error(`detector: ${(err as Error).message}`);
     }
-    this.watch();
   }
+
+  private arming: Promise<void> = Promise.resolve();
 
   /** A running series faults when the detector stops answering or reports an error. */
   private watch(): void {
@@ -286,10 +291,12 @@ class DectrisRun implements DetectorRun, PushedSource {
   }
 
   async trigger(): Promise<void> {
+    await this.arming;
     await this.plugin.client.command('trigger', 1000 * (this.nbFrames * this.period + 60));
   }
 
   async stop(): Promise<void> {
+    await this.arming.catch(() => undefined);
     if (!this.armed) return;
     this.armed = false;
     await this.plugin.client.command('cancel').catch(() => undefined);
@@ -297,6 +304,7 @@ class DectrisRun implements DetectorRun, PushedSource {
   }
 
   async abort(): Promise<void> {
+    await this.arming.catch(() => undefined);
     if (!this.armed) return;
     this.armed = false;
     await this.plugin.client.command('abort');
