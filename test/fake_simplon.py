@@ -59,6 +59,8 @@ class FakeSimplon:
         self.commands: list[str] = []
         #: seconds an arm takes (a real DCU takes a moment)
         self.arm_delay = 0.0
+        #: seconds an initialize takes (minutes on a real detector after power-up)
+        self.initialize_delay = 0.0
         self.armed = threading.Event()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -118,6 +120,8 @@ class FakeSimplon:
                 if kind == "command":
                     if param == "arm":
                         time.sleep(fake.arm_delay)
+                    if param == "initialize":
+                        time.sleep(fake.initialize_delay)
                     fake.commands.append(param)
                     if param == "initialize":
                         fake.state = "idle"

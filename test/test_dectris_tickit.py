@@ -546,3 +546,18 @@ def test_a_trigger_right_after_start_waits_for_the_arm(fake):
         time.sleep(0.02)
     assert f.commands.index("arm") < f.commands.index("trigger"), f.commands
     acq.abort()
+
+
+def test_a_detector_in_state_na_is_initialized_first_within_its_timeout(fake):
+    f, _, det, client = fake
+    f.state = "na"
+    acq = det.prepare(acquisition=ACQ)
+    assert f.commands[0] == "initialize" and f.state == "idle"
+    acq.abort()
+    f.state, f.initialize_delay = "na", 3.0
+    t0 = time.monotonic()
+    with pytest.raises(FaultError) as e:
+        det.prepare(acquisition=ACQ, detector={"initialize_timeout": 1})
+    assert time.monotonic() - t0 < 2.5 and "no answer within 1 s" in str(e.value)
+    # a simulator has no hardware status
+    assert client.detector("sim-camera").status() == {"detector": "sim-camera"}
