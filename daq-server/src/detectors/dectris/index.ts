@@ -147,6 +147,7 @@ export class DectrisPlugin implements DetectorPlugin {
     // the detector may have changed the frame size (roi_mode) or depth: read them back
     await this.connect();
     const info = this.info();
+    const geometry = await this.geometry(info);
     const nbReceivers = Math.max(1, Number(context.processing?.nb_receivers ?? 1));
     const series = new SeriesAssembler(this.address.stream, this.address.format, nbReceivers, { dtype: info.dtype, shape: [info.shape[0], info.shape[1]] });
     try {
@@ -155,7 +156,7 @@ export class DectrisPlugin implements DetectorPlugin {
       series.close();
       throw fault(err);
     }
-    return new DectrisRun(this, { ...config, applied }, info, series, acq.trigger_mode, acq.nb_frames, acq.expo_time + acq.latency_time);
+    return new DectrisRun(this, { ...config, applied }, info, series, acq.trigger_mode, acq.nb_frames, acq.expo_time + acq.latency_time, geometry);
   }
 
   private settings(config: Record<string, unknown>, ctx: RunContext, perTrigger: number): Setting[] {
@@ -170,7 +171,7 @@ export class DectrisPlugin implements DetectorPlugin {
       d('ntrigger', acq.nb_frames / perTrigger, 'acquisition.nb_frames'),
       d('trigger_mode', TRIGGER[acq.trigger_mode], 'acquisition.trigger_mode'),
     );
-    for (const key of ['photon_energy', 'incident_energy', 'threshold_energy'] as const) {
+    for (const key of ['photon_energy', 'incident_energy', 'threshold_energy', 'beam_center_x', 'beam_center_y', 'detector_distance'] as const) {
       if (config[key] !== undefined) out.push(d(key, config[key], `detector.${key}`));
     }
     const thresholds = (config.thresholds ?? {}) as Record<string, { energy?: number; mode?: string }>;
@@ -182,6 +183,25 @@ export class DectrisPlugin implements DetectorPlugin {
     const stream = (param: string, value: unknown, field: string): Setting => ({ subsystem: 'stream', param, value, field });
     out.push(stream('mode', 'enabled', 'detector'), stream('header_detail', config.header_detail ?? 'all', 'detector.header_detail'));
     if (this.client.version === '1.8.0') out.push(stream('format', this.address.format, 'detector'));
+    return out;
+  }
+
+  /**
+   * The detector's own geometry as pyFAI's PONI (what azint and smx read from the scan's detector
+   * description): beam centre (pixels) × pixel size, detector_distance (m), wavelength (Å → m).
+   */
+  private async geometry(info: DetectorInfo): Promise<Record<string, unknown>> {
+    const read = async (p: string): Promise<number | null> => {
+      const v = (await this.client.get('detector', 'config', p).catch(() => null))?.value;
+      return typeof v === 'number' && Number.isFinite(v) ? v : null;
+    };
+    const [bx, by, dist, wavelengthA, energy] = await Promise.all(['beam_center_x', 'beam_center_y', 'detector_distance', 'wavelength', 'photon_energy'].map(read));
+    const wavelength = wavelengthA !== null && wavelengthA > 0 ? wavelengthA * 1e-10 : null;
+    const out: Record<string, unknown> = { wavelength, energy_kev: energy !== null ? energy / 1000 : null };
+    if (bx !== null && by !== null && dist !== null && dist > 0) {
+      const [p1, p2] = info.pixel_size;
+      out.geometry = { detector: this.name, shape: info.image_shape, pixel1: p1, pixel2: p2, dist, poni1: by * p1, poni2: bx * p2, rot1: 0, rot2: 0, rot3: 0, wavelength, source: 'the detector (SIMPLON beam_center, detector_distance, wavelength)' };
+    }
     return out;
   }
 
@@ -230,6 +250,8 @@ class DectrisRun implements DetectorRun, PushedSource {
     private readonly nbFrames: number,
     /** frame period of the run, s */
     private readonly period: number,
+    /** the detector's geometry and wavelength for the scan (see DectrisPlugin.geometry) */
+    private readonly geometry: Record<string, unknown> = {},
   ) {
     this.shape = [...detector.shape];
     this.dtype = detector.dtype;
@@ -327,7 +349,7 @@ class DectrisRun implements DetectorRun, PushedSource {
   }
 
   describe(): Record<string, unknown> {
-    return { ground_truth: false, dectris: { url: this.plugin.address.url, stream: this.plugin.address.stream, format: this.plugin.address.format, applied: this.config.applied } };
+    return { ground_truth: false, ...this.geometry, dectris: { url: this.plugin.address.url, stream: this.plugin.address.stream, format: this.plugin.address.format, applied: this.config.applied } };
   }
 
   close(): void {
