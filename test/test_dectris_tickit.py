@@ -570,3 +570,14 @@ def test_the_detectors_geometry_fills_the_scan(tclient):
     assert g["dist"] == 0.25 and g["poni1"] == pytest.approx(2100.25 * 0.01) and g["poni2"] == pytest.approx(2000.5 * 0.01)
     assert g["pixel1"] == 0.01 and g["wavelength"] == pytest.approx(1e-10) and d["wavelength"] == pytest.approx(1e-10)
     acq.abort()
+
+
+def test_an_image_declaring_more_pixels_than_the_detector_has_is_refused_unallocated(fake):
+    f, sender, det, _ = fake
+    acq = started(det, f, 1)
+    sender.send(start_message(number_of_images=1))
+    # 2^31 pixels declared (4 GiB), 12 bytes sent
+    sender.send(image_message(0, data={"threshold_1": typed(np.zeros(6, np.uint16), dims=[65536, 32768])}))
+    sender.send(end_message())
+    series = series_of(acq)
+    assert acq.counters["nb_frames_invalid"] == 1 and any("the detector has 48" in p for p in series["problems"])

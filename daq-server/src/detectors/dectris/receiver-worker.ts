@@ -25,8 +25,15 @@ port.on('message', (m: ToReceiver) => {
   if (m.type === 'close') socket.close();
 });
 
+/** A declared image larger than the detector is refused before its pixels are allocated. */
+function checkSize(e: EncodedImage): void {
+  const n = e.shape[0] * e.shape[1];
+  if (n > init.maxPixels) throw new BlobError(`declares ${e.shape[0]} × ${e.shape[1]} pixels, the detector has ${init.maxPixels}`);
+}
+
 function decodeMap(e: EncodedImage): DecodedMap | null {
   try {
+    checkSize(e);
     return { dtype: e.dtype, shape: e.shape, data: decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]) };
   } catch {
     return null;
@@ -58,6 +65,7 @@ function handle(m: SeriesMessage): void {
       for (const [ch, reason] of Object.entries(m.bad)) channels[ch] = { data: null, shape: null, error: reason };
       for (const [ch, e] of Object.entries(m.data)) {
         try {
+          checkSize(e);
           const data = decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]);
           channels[ch] = { data, shape: e.shape, error: null };
           transfer.push(data.buffer as ArrayBuffer);

@@ -74,7 +74,7 @@ export class SeriesAssembler {
     this.perReceiver = new Array(nbReceivers).fill(0);
     const started: Promise<void>[] = [];
     for (let rank = 0; rank < nbReceivers; rank++) {
-      const worker = new Worker(new URL('./receiver-worker.js', import.meta.url), { workerData: { rank, address, format } satisfies ReceiverInit });
+      const worker = new Worker(new URL('./receiver-worker.js', import.meta.url), { workerData: { rank, address, format, maxPixels: frame.shape[0] * frame.shape[1] } satisfies ReceiverInit });
       this.workers.push(worker);
       started.push(
         new Promise((resolve, reject) => {

@@ -9,6 +9,8 @@ export interface ReceiverInit {
   /** the detector's stream, e.g. tcp://10.0.0.5:31001 */
   address: string;
   format: StreamFormat;
+  /** pixels of the detector's frame: a message declaring more is refused before anything is allocated */
+  maxPixels: number;
 }
 
 /** A decoded per-pixel map of the start message. */
