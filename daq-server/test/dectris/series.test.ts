@@ -78,3 +78,17 @@ test('a failing detector releases what is held and ends the series with the reas
   assert.deepEqual(s.ended, { fault: 'the detector does not answer' });
   s.close();
 });
+
+test('an end before anything of the series is a late end of another one, not the end of this one', () => {
+  const { s, feed } = assembler(2);
+  feed(end(0));
+  assert.equal(s.ended, null);
+  feed(start(2));
+  feed(image(0));
+  feed(image(1));
+  feed(end());
+  assert.deepEqual(ids(s), [0, 1]);
+  assert.deepEqual(s.ended, { fault: null });
+  assert.equal((s.describe() as { counters: Record<string, number> }).counters.out_of_series, 1);
+  s.close();
+});

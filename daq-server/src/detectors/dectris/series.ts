@@ -201,11 +201,11 @@ export class SeriesAssembler {
         this.notify();
         return;
       case 'end':
-        if (!this.armed || (this.seriesId !== null && m.end.series_id !== this.seriesId)) {
+        // an end never names the series: one arriving first is more likely a late end of the previous series
+        if (!this.armed || m.end.series_id !== this.seriesId) {
           this.problem('out_of_series', `end of series ${m.end.series_id} ${this.armed ? `during series ${this.seriesId}` : 'before the detector was armed'}`);
           return;
         }
-        if (this.seriesId === null) this.seriesId = m.end.series_id;
         this.endSeen = true;
         this.maybeEnd();
         return;
