@@ -95,4 +95,15 @@ if [ ! -L "$LINK" ]; then
   say "linking the JupyterLab extension into the venv (jupyter labextension develop)"
   out=$(.venv/bin/jupyter labextension develop --overwrite kernel-bridge 2>&1) || { printf '%s\n' "$out" >&2; die "jupyter labextension develop failed"; }
 fi
+
+# ---- tickit-devices (Diamond's EIGER simulator), the real counterpart of the dectris plugin's tests -------
+# Its own venv: tickit-devices pins clash with ours (pydantic, cbor2 ≥ 6 breaks its Stream2 messages).
+TICKIT_PINS="tickit-devices==0.4.1 cbor2<6"
+if [ ! -x .venv-tickit/bin/python ] || ! stamp_ok tickit "$TICKIT_PINS"; then
+  say "creating the tickit-devices venv at .venv-tickit/ ($TICKIT_PINS)"
+  [ -x .venv-tickit/bin/python ] || python3 -m venv .venv-tickit
+  # shellcheck disable=SC2086
+  .venv-tickit/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $TICKIT_PINS || die "pip install of tickit-devices failed (see above)"
+  stamp_set tickit "$TICKIT_PINS"
+fi
 say "ready"

@@ -219,6 +219,7 @@ def _bases(arena) -> dict[str, dict]:
         "detectors.list": {},
         "detector.info": {"detector": d},
         "detector.state": {"detector": d},
+        "detector.status": {"detector": d},
         "detector.calibration": {"detector": d, "config": {}},
         "acq.prepare": {"detector": d, "params": {"acquisition": {"nb_frames": 2, "expo_time": 0.01, "latency_time": 0},
                                                    "detector": {"scene": "flat"}, "scan": {"name": "fuzz", "info": {"k": [1, "v"]}}}},

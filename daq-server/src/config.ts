@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseDectrisAddress } from './detectors/dectris/address.js';
 
 export interface ServerConfig {
   host: string;
@@ -15,6 +16,8 @@ export interface ServerConfig {
   plugins: string[];
   /** saved scans (master files) offered as replay detectors */
   replays: string[];
+  /** DECTRIS detectors: NAME=http://HOST[:PORT][,stream=tcp://HOST:PORT][,format=cbor|legacy] */
+  dectris: string[];
   /** jobs on Slurm (docs/ARCHITECTURE.md, "Jobs on Slurm") */
   slurm: 'rest' | 'cli' | 'auto' | 'off';
   slurmrestd: string | null;
@@ -42,6 +45,7 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   plugins: [],
   replays: [],
+  dectris: [],
   slurm: 'auto',
   slurmrestd: null,
   slurmConf: null,
@@ -58,12 +62,15 @@ export const USAGE = `usage: daqlab-server [options]
   --host HOST            interface to bind (default 127.0.0.1; any other needs --token)
   --port PORT            TCP port (default 8765; 0 picks a free one)
   --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
-  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins
+  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris
   --memory-budget SIZE   bytes the in-memory store may hold (frames, results, scan metadata), e.g. 4G, 512M (default 4G)
   --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
   --log-level LEVEL      debug | info | warn | error (default info)
   --plugin FILE          load processing steps from a JS module (repeatable; default export: a step or a list)
   --replay MASTER        offer a saved scan as detector replay-PREFIX (repeatable): its frames, replayed
+  --dectris NAME=URL[,stream=tcp://HOST:PORT][,format=cbor|legacy]
+                         a DECTRIS detector (EIGER, EIGER2, PILATUS4) at its DCU's SIMPLON URL, e.g.
+                         det=http://10.0.0.5 (repeatable; stream default tcp://HOST:31001 for cbor, :9999 legacy)
   --slurm MODE           jobs on Slurm: rest | cli | auto | off (default auto: rest with --slurmrestd, cli with
                          --slurm-conf or /etc/slurm/slurm.conf, else off; also $DAQLAB_SLURM)
   --slurmrestd URL       slurmrestd's address, e.g. http://127.0.0.1:6820 (also $DAQLAB_SLURMRESTD_URL)
@@ -110,7 +117,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'data_roots', 'state_dir', 'allow_origins'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -122,6 +129,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.log_level !== undefined) out.logLevel = raw.log_level as ServerConfig['logLevel'];
   if (raw.plugins !== undefined) out.plugins = ([] as unknown[]).concat(raw.plugins).map(String);
   if (raw.replays !== undefined) out.replays = ([] as unknown[]).concat(raw.replays).map(String);
+  if (raw.dectris !== undefined) out.dectris = ([] as unknown[]).concat(raw.dectris).map(String);
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
@@ -141,6 +149,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'log-level': { type: 'string' },
       plugin: { type: 'string', multiple: true },
       replay: { type: 'string', multiple: true },
+      dectris: { type: 'string', multiple: true },
       slurm: { type: 'string' },
       slurmrestd: { type: 'string' },
       'slurm-conf': { type: 'string' },
@@ -173,6 +182,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values.token !== undefined) cfg.token = values.token || null;
   if (values.plugin) cfg.plugins = [...cfg.plugins, ...values.plugin];
   if (values.replay) cfg.replays = [...cfg.replays, ...values.replay];
+  if (values.dectris) cfg.dectris = [...cfg.dectris, ...values.dectris];
+  for (const d of cfg.dectris) parseDectrisAddress(d); // a typo fails at start, naming the option
   if (values.slurm !== undefined) cfg.slurm = values.slurm as ServerConfig['slurm'];
   if (values.slurmrestd !== undefined) cfg.slurmrestd = values.slurmrestd || null;
   if (values['slurm-conf'] !== undefined) cfg.slurmConf = values['slurm-conf'] || null;

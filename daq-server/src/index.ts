@@ -6,6 +6,7 @@ import { DaqService } from './service.js';
 import { listen, type RunningServer } from './api/server.js';
 import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
+import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
 
 export { DaqService } from './service.js';
@@ -25,6 +26,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   const steps = new StepRegistry();
   for (const path of cfg.plugins) await steps.load(path);
   const replays = await replayPlugins(cfg.replays);
+  const dectris = await dectrisPlugins(cfg.dectris.map(parseDectrisAddress));
   const jobs = new JobsService({
     mode: cfg.slurm,
     restUrl: cfg.slurmrestd,
@@ -34,7 +36,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     usersFile: cfg.users,
     python: cfg.jobsPython ?? undefined,
   });
-  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

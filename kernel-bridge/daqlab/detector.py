@@ -42,6 +42,11 @@ class Detector:
         """``{detector, state, uuid, reason}`` from the server, now."""
         return self._client._request(P.OP_DETECTOR_STATE, {"detector": self.name})
 
+    def status(self) -> dict:
+        """The hardware's live state, asked of the detector now: for a DECTRIS detector ``state``,
+        ``temperature``, ``humidity``, ``high_voltage``, ``stream_dropped``; only ``detector`` for simulators."""
+        return self._client._request(P.OP_DETECTOR_STATUS, {"detector": self.name})
+
     @property
     def state(self) -> str:
         """IDLE, PREPARED, RUNNING, STOPPED or FAULT (asked of the server on every access)."""

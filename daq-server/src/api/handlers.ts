@@ -235,6 +235,11 @@ export const HANDLERS: Record<Op, Handler> = {
   'detectors.list': (s) => ({ detectors: [...s.service.controllers.keys()] }),
   'detector.info': (s, r) => s.service.detector(str(r, 'detector')).info(),
   'detector.state': (s, r) => s.service.detector(str(r, 'detector')).describeState(),
+  'detector.status': async (s, r) => {
+    // the hardware's live state (real detectors); simulators have none
+    const ctl = s.service.detector(str(r, 'detector'));
+    return { detector: ctl.name, ...((await ctl.plugin.status?.()) ?? {}) };
+  },
   'detector.calibration': async (s, r) => {
     const ctl = s.service.detector(str(r, 'detector'));
     if (!ctl.plugin.calibration) throw new DaqError('NotFoundError', `${ctl.name} has no calibration maps`);

@@ -10,7 +10,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { DaqError, type AcqState, type AcqStatus, type Counters, type RunWarning, type TriggerMode } from '../protocol/index.js';
-import { DetectorFault, type DetectorRun, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
+import { DetectorFault, type DetectorRun, type PushedSource, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
+import { log } from '../log.js';
 import type { Scan } from '../store/types.js';
 import type { FrameSink, TruthRecorder } from '../processing/sink.js';
 import type { ScanSaver } from '../saving/saver.js';
@@ -43,6 +44,8 @@ const PUMP_SLICE_MS = 8;
 const UNPACED_AHEAD = 8;
 /** Unpaced runs: how long to wait for processing or saving to catch up before reading on (s). */
 const UNPACED_WAIT = 0.001;
+/** Pushed runs (real detectors): frames taken from the receivers per pump turn. */
+const PUSHED_BATCH = 64;
 /** Counter events per second while running. */
 const COUNTER_HZ = 5;
 /** The achieved rate may fall this much below the asked one (fraction) before the run says so. */
@@ -248,6 +251,14 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.scan.updateInfo({ start_time: new Date().toISOString() });
     this.setState('RUNNING');
     this.counterTimer = setInterval(() => this.emit('counters', this.status()), 1000 / COUNTER_HZ);
+    const pushed = this.run.pushed;
+    if (pushed) {
+      // a real detector: frames come when it sends them; it is armed (and fired) now
+      pushed.onReady(() => this.schedule(0));
+      pushed.start().catch((err: Error) => {
+        if (this.stateValue === 'RUNNING') this.fault(`detector fault: ${err.message}`);
+      });
+    }
     this.schedule(0);
     // the master exists from the start (a crash leaves one that opens); a master that cannot be written faults the acquisition
     this.saver?.start();
@@ -271,6 +282,9 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     }
     this.triggers.push({ time: now(), first: this.armed });
     this.armed = Math.min(this.limit(), this.armed + nb_frames_per_trigger);
+    this.live?.run.pushed?.trigger().catch((err: Error) => {
+      if (this.stateValue === 'RUNNING') this.fault(`detector fault: trigger: ${err.message}`);
+    });
     this.schedule(0);
   }
 
@@ -278,6 +292,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   stop(): void {
     if (this.ended()) return; // nothing left to stop: a finished run is not an error
     this.check('stop');
+    this.detectorCommand('stop');
     this.finish('stopped');
   }
 
@@ -285,6 +300,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   abort(): void {
     if (this.ended()) return;
     this.check('abort');
+    this.detectorCommand('abort');
     this.finish('aborted');
   }
 
@@ -330,8 +346,47 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     }
   }
 
+  /** Tell a real detector to stop or abort its series; what it answers is logged, the acquisition ends anyway. */
+  private detectorCommand(command: 'stop' | 'abort'): void {
+    this.live?.run.pushed?.[command]().catch((err: Error) => log('warn', `${this.detector}: ${command}: ${err.message}`, { uuid: this.uuid }));
+  }
+
+  /** A real detector: store what arrived; the series' end (or fault) ends the acquisition. */
+  private pumpPushed(pushed: PushedSource): void {
+    for (const m of pushed.takeMaps()) {
+      this.scan.createArrayStream(m.name, m.dtype, m.shape, { description: `${m.name} the detector sent with the series` }).append([m.data]);
+    }
+    const batch = pushed.take(PUSHED_BATCH);
+    for (const f of batch) f.time ??= wallClockMs();
+    this.store(batch);
+    this.storeChannels(batch);
+    if (batch.length === PUSHED_BATCH) return this.schedule(0);
+    const ended = pushed.ended;
+    if (ended?.fault) this.fault(`detector fault: ${ended.fault}`);
+    else if (ended) this.finish('completed');
+  }
+
+  /** Multi-threshold detectors: the other channels go into streams `frame_<channel>`. */
+  private storeChannels(batch: ReceivedFrame[]): void {
+    for (const f of batch) {
+      for (const [channel, data] of Object.entries(f.channels ?? {})) {
+        const name = `frame_${channel}`;
+        let stream = this.channelStreams.get(name);
+        if (!stream) {
+          stream = this.scan.createArrayStream(name, this.run.dtype, this.run.shape, { description: `detector frames of ${channel}`, detector: this.detector });
+          this.channelStreams.set(name, stream);
+        }
+        stream.append([data], [f.valid], [f.time ?? NaN]);
+      }
+    }
+  }
+
+  private readonly channelStreams = new Map<string, ReturnType<Scan['createArrayStream']>>();
+
   private pump(): void {
     if (this.stateValue !== 'RUNNING') return;
+    const pushed = this.run.pushed;
+    if (pushed) return this.pumpPushed(pushed);
     const start = now();
     const batch: ReceivedFrame[] = [];
     let i = this.counters.nb_frames_acquired;
@@ -468,6 +523,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       counters: { ...this.counters, nb_frames_transferred: [...this.counters.nb_frames_transferred] },
       frame_rate: { asked: this.rateAsked(), achieved: this.rateAchieved() },
       warnings: this.runWarnings().map((w) => w.message),
+      ...(this.live?.run.pushed ? { detector_series: this.live.run.pushed.describeSeries() } : {}),
     };
   }
 

@@ -132,7 +132,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     // a prepared acquisition not started yet is replaced by a new prepare: only its owner may
     if (this.current && this.current.state === 'PREPARED') this.checkOwner(this.current, 'replace', by);
     const { params, plan, prefix, folder, files } = await this.validateAll(raw);
-    const run = await this.plugin.open(params.detector, files);
+    const run = await this.plugin.open(params.detector, files, { acquisition: params.acquisition, processing: params.processing });
     let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
     try {
       await run.prefill?.();

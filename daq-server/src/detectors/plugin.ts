@@ -45,6 +45,39 @@ export interface ReceivedFrame {
   truth?: Record<string, unknown>;
   /** acquisition time: when the receiver got the frame from the detector, ms since the Unix epoch (set by the acquisition) */
   time?: number;
+  /** further channels of the same image (multi-threshold detectors): stored as streams `frame_<channel>` */
+  channels?: Record<string, TypedArray>;
+}
+
+/**
+ * Frames a real detector pushes: the acquisition does not time frames itself,
+ * it takes what arrived and ends when the detector's series ends.
+ */
+export interface PushedSource {
+  /** arm the detector (and fire it for internal triggers); rejects with the detector's reason */
+  start(): Promise<void>;
+  /** one software trigger */
+  trigger(): Promise<void>;
+  /** end the series gracefully (cancel, disarm) */
+  stop(): Promise<void>;
+  /** end the series now */
+  abort(): Promise<void>;
+  /** frames that arrived, in image order, at most `max` */
+  take(max: number): ReceivedFrame[];
+  /** per-pixel maps the detector sent with the series (pixel mask, flat field): stored once as streams of that name */
+  takeMaps(): { name: string; dtype: DType; shape: number[]; data: TypedArray }[];
+  /** set once the series is over: `fault` is null when it completed */
+  readonly ended: { fault: string | null } | null;
+  /** called whenever frames arrive or the series ends */
+  onReady(listener: () => void): void;
+  /** the series as the detector described it, with what went wrong (for the scan info) */
+  describeSeries(): Record<string, unknown>;
+}
+
+/** What a plugin may read of the rest of `prepare` besides its `detector` section. */
+export interface RunContext {
+  acquisition: { nb_frames: number; expo_time: number; latency_time: number; trigger_mode: TriggerMode; nb_frames_per_trigger: number };
+  processing: Record<string, unknown>;
 }
 
 /** Raised by a receiver when the (simulated) detector fails: the acquisition goes to FAULT. */
@@ -88,6 +121,8 @@ export interface DetectorRun {
   prefill?(): Promise<void>;
   /** extra data the scene publishes at prepare (e.g. calibration references); put into scan info */
   describe(): Record<string, unknown>;
+  /** a real detector: frames come when it sends them (see PushedSource) */
+  readonly pushed?: PushedSource;
   close(): void;
 }
 
@@ -108,7 +143,9 @@ export interface DetectorPlugin {
    * and read by the server (files/client-files.ts), keyed by the path as
    * written; a plugin takes their bytes from there instead of reading paths.
    */
-  open(config: Record<string, unknown>, files?: ClientFiles): Promise<DetectorRun>;
+  open(config: Record<string, unknown>, files?: ClientFiles, context?: RunContext): Promise<DetectorRun>;
+  /** live state of the hardware (temperature, humidity, high voltage, stream counters), when there is hardware */
+  status?(): Promise<Record<string, unknown>>;
   /** Build, once when the server starts, what every run needs, so a client's first prepare does not build it on the event loop. */
   warmUp?(): void;
   /** calibration maps the detector can hand out (Jungfrau pedestals and gains), keyed by name */

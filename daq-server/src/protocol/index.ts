@@ -31,6 +31,7 @@ export const OPS = [
   'detectors.list',
   'detector.info',
   'detector.state',
+  'detector.status',
   'detector.calibration',
   'acq.prepare',
   'acq.start',

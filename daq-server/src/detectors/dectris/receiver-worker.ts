@@ -1,0 +1,117 @@
+/**
+ * One receiver thread of a DECTRIS detector: a ZeroMQ PULL socket on the
+ * detector's stream (the detector deals messages round robin between its
+ * PULL clients), decoding off the event loop of the server. Frames go to the
+ * main thread transferred, never copied. Bad messages are reported, never fatal.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Pull } from 'zeromq';
+import { decodeBlob, BlobError } from './blobs.js';
+import { parseStream2 } from './stream2.js';
+import { parseStream1 } from './stream1.js';
+import { StreamError, type EncodedImage, type SeriesMessage } from './messages.js';
+import type { DecodedChannel, DecodedMap, FromReceiver, ReceiverInit, ToReceiver } from './worker-messages.js';
+
+if (!parentPort) throw new Error('the DECTRIS receiver must run in a worker thread');
+const port = parentPort;
+const init = workerData as ReceiverInit;
+const send = (m: FromReceiver, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+
+/** Messages the socket may hold while this thread decodes (each up to a frame): bounded memory. */
+const RECEIVE_HWM = 64;
+
+const socket = new Pull({ receiveHighWaterMark: RECEIVE_HWM, linger: 0 });
+port.on('message', (m: ToReceiver) => {
+  if (m.type === 'close') socket.close();
+});
+
+/** A declared image larger than the detector is refused before its pixels are allocated. */
+function checkSize(e: EncodedImage): void {
+  const n = e.shape[0] * e.shape[1];
+  if (n > init.maxPixels) throw new BlobError(`declares ${e.shape[0]} × ${e.shape[1]} pixels, the detector has ${init.maxPixels}`);
+}
+
+function decodeMap(e: EncodedImage): DecodedMap | null {
+  try {
+    checkSize(e);
+    return { dtype: e.dtype, shape: e.shape, data: decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]) };
+  } catch {
+    return null;
+  }
+}
+
+function handle(m: SeriesMessage): void {
+  switch (m.type) {
+    case 'start': {
+      const { pixel_mask, flatfield, ...start } = m;
+      const maps = (src: Record<string, EncodedImage>, kind: string): Record<string, DecodedMap> => {
+        const out: Record<string, DecodedMap> = {};
+        for (const [ch, e] of Object.entries(src)) {
+          const d = decodeMap(e);
+          if (d) out[ch] = d;
+          else start.ignored[`${kind}.${ch}`] = 'could not be decoded';
+        }
+        return out;
+      };
+      const pm = maps(pixel_mask, 'pixel_mask');
+      const ff = maps(flatfield, 'flatfield');
+      const buffers = [...Object.values(pm), ...Object.values(ff)].map((d) => d.data.buffer as ArrayBuffer);
+      send({ type: 'start', rank: init.rank, start, pixel_mask: pm, flatfield: ff }, buffers);
+      return;
+    }
+    case 'image': {
+      const channels: Record<string, DecodedChannel> = {};
+      const transfer: ArrayBuffer[] = [];
+      for (const [ch, reason] of Object.entries(m.bad)) channels[ch] = { data: null, shape: null, error: reason };
+      for (const [ch, e] of Object.entries(m.data)) {
+        try {
+          checkSize(e);
+          const data = decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]);
+          channels[ch] = { data, shape: e.shape, error: null };
+          transfer.push(data.buffer as ArrayBuffer);
+        } catch (err) {
+          if (!(err instanceof BlobError)) throw err;
+          channels[ch] = { data: null, shape: e.shape, error: `channel ${ch}: ${err.message}` };
+        }
+      }
+      const { data: _d, bad: _b, type: _t, ...rest } = m;
+      send({ type: 'image', rank: init.rank, ...rest, channels }, transfer);
+      return;
+    }
+    case 'end':
+      send({ type: 'end', rank: init.rank, end: m });
+      return;
+  }
+}
+
+async function run(): Promise<void> {
+  socket.connect(init.address);
+  send({ type: 'ready', rank: init.rank });
+  for await (const frames of socket) {
+    const parts = frames.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    try {
+      if (init.format === 'cbor') {
+        // one CBOR item per part (some emitters pack several messages into one multipart)
+        for (const part of parts) {
+          try {
+            handle(parseStream2(part));
+          } catch (err) {
+            if (!(err instanceof StreamError)) throw err;
+            send({ type: 'bad', rank: init.rank, message: err.message });
+          }
+        }
+      } else {
+        const { messages, errors } = parseStream1(parts);
+        for (const m of messages) handle(m);
+        for (const e of errors) send({ type: 'bad', rank: init.rank, message: e });
+      }
+    } catch (err) {
+      send({ type: 'bad', rank: init.rank, message: `undecodable message: ${(err as Error).message}` });
+    }
+  }
+}
+
+run().catch((err: Error) => {
+  // closing the socket ends the loop with an error on some versions: not a failure
+  if (!socket.closed) send({ type: 'failed', rank: init.rank, message: `stream ${init.address}: ${err.message}` });
+});

@@ -1,0 +1,168 @@
+/**
+ * DECTRIS Stream2 (SIMPLON 1.8, `stream/config/format` = cbor): one CBOR item
+ * per ZeroMQ message, `start` / `image` / `end` maps. Images are
+ * `40([dims, typed-array])` (RFC 8746), the typed array's bytes either plain
+ * or `56500([algorithm, elem_size, bytes])` (DECTRIS compression: bslz4 or lz4).
+ * Byte strings stay views into the message buffer until decompressed.
+ */
+import { TYPED_ARRAY, type DType } from '../../protocol/index.js';
+import { decodeCbor, CborError, Tagged } from './cbor.js';
+import type { BlobEncoding } from './blobs.js';
+import { StreamError, type EncodedImage, type SeriesMessage, type SeriesStart } from './messages.js';
+
+export const TAG_MULTI_DIM = 40;
+export const TAG_DECTRIS_COMPRESSION = 56500;
+
+/** RFC 8746 little-endian typed-array tags daqlab stores (EIGERs send uint8/16/32; maps are float32/uint32). */
+const TYPED_TAGS: Record<number, DType> = { 64: 'uint8', 68: 'uint8', 72: 'int8', 69: 'uint16', 70: 'uint32', 77: 'int16', 78: 'int32', 85: 'float32', 86: 'float64' };
+
+const COMPRESSION: Record<string, BlobEncoding> = { bslz4: 'bslz4', lz4: 'lz4-hdf5' };
+
+/** Decode one Stream2 message; StreamError names what is wrong. */
+export function parseStream2(bytes: Uint8Array): SeriesMessage {
+  let item: unknown;
+  try {
+    item = decodeCbor(bytes);
+  } catch (err) {
+    if (err instanceof CborError) throw new StreamError(`garbage CBOR: ${err.message}`);
+    throw err;
+  }
+  if (!isMap(item)) throw new StreamError(`not a Stream2 message: a CBOR ${describe(item)}, not a map`);
+  const type = item.type;
+  const series_id = integer(item.series_id, 'series_id');
+  const series_unique_id = typeof item.series_unique_id === 'string' ? item.series_unique_id : null;
+  switch (type) {
+    case 'start':
+      return start(item, series_id, series_unique_id);
+    case 'image': {
+      const image_id = integer(item.image_id, 'image_id');
+      if (!isMap(item.data)) throw new StreamError(`image ${image_id}: 'data' is not a map of channels`);
+      const data: Record<string, EncodedImage> = {};
+      const bad: Record<string, string> = {};
+      for (const [channel, value] of Object.entries(item.data)) {
+        try {
+          data[channel] = encodedArray(value, `data.${channel}`);
+        } catch (err) {
+          if (!(err instanceof StreamError)) throw err;
+          bad[channel] = err.message;
+        }
+      }
+      return {
+        type: 'image',
+        series_id,
+        series_unique_id,
+        image_id,
+        start_time: rational(item.start_time),
+        stop_time: rational(item.stop_time),
+        real_time: rational(item.real_time),
+        data,
+        bad,
+      };
+    }
+    case 'end':
+      return { type: 'end', series_id, series_unique_id };
+    default:
+      throw new StreamError(`unknown Stream2 message type ${JSON.stringify(type)}`);
+  }
+}
+
+function start(m: Record<string, unknown>, series_id: number, series_unique_id: string | null): SeriesStart {
+  const fields: Record<string, unknown> = {};
+  const ignored: Record<string, string> = {};
+  const maps = { pixel_mask: {} as Record<string, EncodedImage>, flatfield: {} as Record<string, EncodedImage> };
+  for (const [key, value] of Object.entries(m)) {
+    if (key === 'pixel_mask' || key === 'flatfield') {
+      if (!isMap(value)) {
+        ignored[key] = 'not a map of channels';
+        continue;
+      }
+      for (const [channel, v] of Object.entries(value)) {
+        try {
+          maps[key][channel] = encodedArray(v, `${key}.${channel}`);
+        } catch (err) {
+          ignored[`${key}.${channel}`] = (err as Error).message;
+        }
+      }
+    } else fields[key] = jsonSafe(value);
+  }
+  const channels = Array.isArray(m.channels) ? m.channels.map(String) : [];
+  const x = m.image_size_x;
+  const y = m.image_size_y;
+  const dtypeName = typeof m.image_dtype === 'string' ? m.image_dtype : null;
+  return {
+    type: 'start',
+    series_id,
+    series_unique_id,
+    channels,
+    image_size: Number.isInteger(x) && Number.isInteger(y) ? [y as number, x as number] : null,
+    image_dtype: dtypeName && ['uint8', 'uint16', 'uint32', 'int8', 'int16', 'int32', 'float32', 'float64'].includes(dtypeName) ? (dtypeName as DType) : null,
+    fields,
+    pixel_mask: maps.pixel_mask,
+    flatfield: maps.flatfield,
+    ignored,
+  };
+}
+
+/** `40([dims, typed array])` or a bare typed array → an encoded image. */
+export function encodedArray(value: unknown, what: string): EncodedImage {
+  let dims: unknown = null;
+  let inner = value;
+  if (value instanceof Tagged && value.tag === TAG_MULTI_DIM) {
+    if (!Array.isArray(value.value) || value.value.length !== 2) throw new StreamError(`${what}: tag 40 must hold [dimensions, array]`);
+    [dims, inner] = value.value;
+  }
+  if (!(inner instanceof Tagged)) throw new StreamError(`${what}: expected a typed array (RFC 8746 tag), got a CBOR ${describe(inner)}`);
+  const dtype = TYPED_TAGS[inner.tag];
+  if (!dtype) throw new StreamError(`${what}: unknown tag ${inner.tag} where a typed array was expected`);
+  let encoding: BlobEncoding = 'none';
+  let blob: unknown = inner.value;
+  if (blob instanceof Tagged) {
+    if (blob.tag !== TAG_DECTRIS_COMPRESSION) throw new StreamError(`${what}: unknown tag ${blob.tag} inside typed array tag ${inner.tag}`);
+    const c = blob.value;
+    if (!Array.isArray(c) || c.length !== 3 || !(c[2] instanceof Uint8Array)) throw new StreamError(`${what}: tag 56500 must hold [algorithm, elem_size, bytes]`);
+    const alg = COMPRESSION[String(c[0])];
+    if (!alg) throw new StreamError(`${what}: unknown DECTRIS compression ${JSON.stringify(c[0])} (bslz4 or lz4)`);
+    encoding = alg;
+    blob = c[2];
+  }
+  if (!(blob instanceof Uint8Array)) throw new StreamError(`${what}: typed array tag ${inner.tag} must hold a byte string`);
+  let shape: [number, number];
+  if (Array.isArray(dims) && dims.length === 2 && dims.every((d) => Number.isInteger(d) && d > 0)) shape = [dims[0] as number, dims[1] as number];
+  else if (dims === null && encoding === 'none') shape = [1, blob.length / TYPED_ARRAY[dtype].BYTES_PER_ELEMENT];
+  else throw new StreamError(`${what}: dimensions ${JSON.stringify(jsonSafe(dims))} are not [rows, cols]`);
+  return { dtype, shape, encoding, blob };
+}
+
+function integer(v: unknown, field: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0) throw new StreamError(`'${field}' is missing or not a non-negative integer (${JSON.stringify(jsonSafe(v))})`);
+  return v as number;
+}
+
+/** Stream2 times are rationals [numerator, denominator] in seconds. */
+function rational(v: unknown): number | null {
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number' && v[1] !== 0) return v[0] / v[1];
+  return typeof v === 'number' ? v : null;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Tagged) && !(v instanceof Uint8Array);
+
+function describe(v: unknown): string {
+  if (v instanceof Tagged) return `tag ${v.tag}`;
+  if (v instanceof Uint8Array) return 'byte string';
+  if (Array.isArray(v)) return 'array';
+  return v === null ? 'null' : typeof v;
+}
+
+/** Scalars and small structures as JSON (for the scan info); binary parts are described, not copied. */
+export function jsonSafe(v: unknown, depth = 0): unknown {
+  if (depth > 8) return '…';
+  if (v instanceof Uint8Array) return { bytes: v.length };
+  if (v instanceof Tagged) {
+    if (v.tag === 0 || v.tag === 1) return jsonSafe(v.value, depth + 1); // dates: the string or the epoch seconds
+    return { tag: v.tag, value: jsonSafe(v.value, depth + 1) };
+  }
+  if (Array.isArray(v)) return v.length > 64 ? { items: v.length } : v.map((x) => jsonSafe(x, depth + 1));
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(x, depth + 1)]));
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return v;
+}

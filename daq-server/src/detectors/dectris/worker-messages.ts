@@ -1,0 +1,50 @@
+/** Messages between a DECTRIS stream receiver thread (receiver-worker.ts) and the series it feeds (series.ts). */
+import type { DType, TypedArray } from '../../protocol/index.js';
+import type { SeriesEnd, SeriesStart } from './messages.js';
+
+export type StreamFormat = 'cbor' | 'legacy';
+
+export interface ReceiverInit {
+  rank: number;
+  /** the detector's stream, e.g. tcp://10.0.0.5:31001 */
+  address: string;
+  format: StreamFormat;
+  /** pixels of the detector's frame: a message declaring more is refused before anything is allocated */
+  maxPixels: number;
+}
+
+/** A decoded per-pixel map of the start message. */
+export interface DecodedMap {
+  dtype: DType;
+  shape: [number, number];
+  data: TypedArray;
+}
+
+export interface DecodedChannel {
+  /** null when the channel could not be decoded (`error` says why) */
+  data: TypedArray | null;
+  shape: [number, number] | null;
+  error: string | null;
+}
+
+export type FromReceiver =
+  | { type: 'ready'; rank: number }
+  | { type: 'start'; rank: number; start: Omit<SeriesStart, 'pixel_mask' | 'flatfield'>; pixel_mask: Record<string, DecodedMap>; flatfield: Record<string, DecodedMap> }
+  | {
+      type: 'image';
+      rank: number;
+      series_id: number;
+      series_unique_id: string | null;
+      image_id: number;
+      start_time: number | null;
+      stop_time: number | null;
+      real_time: number | null;
+      channels: Record<string, DecodedChannel>;
+    }
+  | { type: 'end'; rank: number; end: SeriesEnd }
+  /** a message that could not be decoded: counted and reported by name */
+  | { type: 'bad'; rank: number; message: string }
+  /** the socket failed: the run faults */
+  | { type: 'failed'; rank: number; message: string };
+
+export type ToReceiver = { type: 'close' };
