@@ -269,7 +269,7 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
     const radial = scan.stream('radial') as ArrayStream;
     const unit = String(radial.info.unit ?? '');
     const g = entry.group('integrate1d', { NX_class: 'NXdata', signal: 'intensity', axes: ['.', 'radial'], radial_indices: 1 });
-    writeArrayStream(g, 'radial', radial, false, { units: unitOf(unit), long_name: unit });
+    writeArrayStream(g, 'radial', radial, false, { units: unitOf(unit) }); // labelled `radial (1/nm)`
     writeArrayStream(g, 'intensity', scan.stream('intensity') as ArrayStream, true, { long_name: 'azimuthally averaged intensity', interpretation: 'spectrum' });
     if (has('sigma')) writeArrayStream(g, 'intensity_errors', scan.stream('sigma') as ArrayStream, true);
     first ??= 'integrate1d';
@@ -317,8 +317,9 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
 /** The pixel axes of an image NXdata: `y` and `x`, pixel centres in pixels, of the last two dimensions of `shape`. */
 function writePixelAxes(g: H5Group, shape: number[]): void {
   const [rows, cols] = shape.slice(-2);
-  g.dataset('y', Float64Array.from({ length: rows }, (_, k) => k), { dtype: 'f8', attrs: { units: 'pixel', long_name: 'row' } });
-  g.dataset('x', Float64Array.from({ length: cols }, (_, k) => k), { dtype: 'f8', attrs: { units: 'pixel', long_name: 'column' } });
+  // no long_name: viewers label an axis `name (units)` only when it has none
+  g.dataset('y', Float64Array.from({ length: rows }, (_, k) => k), { dtype: 'f8', attrs: { units: 'pixel' } });
+  g.dataset('x', Float64Array.from({ length: cols }, (_, k) => k), { dtype: 'f8', attrs: { units: 'pixel' } });
 }
 
 /** NeXus units for our radial unit names. */

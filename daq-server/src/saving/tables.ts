@@ -102,7 +102,7 @@ export function writeColumnsPlot(g: H5Group, s: ArrayStream, rowNames: string[])
   }
   g.dataset('index', Float64Array.from({ length: got.count }, (_, k) => got.trimmed + k), {
     dtype: 'i8',
-    attrs: { long_name: 'item (frame) in stream order', units: 'frame' },
+    attrs: { units: 'frame' }, // labelled `index (frame)`
   });
   g.attrs({ signal: names[0], auxiliary_signals: names.slice(1), axes: ['index'], index_indices: 0 });
   return true;

@@ -8,7 +8,6 @@ import { Widget } from '@lumino/widgets';
 import { createElement } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import { App, H5GroveProvider } from '@h5web/app';
-import '@h5web/app/styles.css';
 import { groveUrl, jupyterFetcher } from './fetcher.js';
 
 export interface H5WebOptions {
