@@ -8,10 +8,10 @@ import { ABCWidgetFactory, DocumentWidget, TextModelFactory, type DocumentRegist
 import { PageConfig } from '@jupyterlab/coreutils';
 import { H5WebWidget } from './view.js';
 
-export const FILE_TYPE = 'daqlab-hdf5';
-export const FACTORY = 'daqlab HDF5 viewer';
+import { EXTENSIONS, FACTORY, FILE_TYPE } from './names.js';
+
+export { EXTENSIONS, FACTORY, FILE_TYPE };
 const MODEL = 'daqlab-h5-nocontent';
-export const EXTENSIONS = ['.h5', '.hdf5', '.nxs', '.nx', '.cxi'];
 
 /** What the viewer uses of the JupyterLab application. */
 export interface H5LabApp {
