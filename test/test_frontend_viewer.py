@@ -3,8 +3,8 @@ real browser (same set-up as test_frontend.py: a real daqlab server, JupyterLab 
 extension and the viewer's server extension enabled by the config file the wheel ships, Chromium
 driven by Playwright). A scan saved by the daqlab server (legacy pipeline with an ROI, frames in a
 VDS over three data files) opens from the file browser on its default plot, the frames with
-labelled pixel axes; its roi_stats is a line plot of named statistics. Screenshots land in
-test/artifacts/."""
+labelled pixel axes; its roi_stats is a line plot of named statistics; the DAQ panel's "view"
+button opens it too. Screenshots land in test/artifacts/."""
 from __future__ import annotations
 
 import shutil
@@ -45,7 +45,7 @@ def saved_scan(daq, lab):
             scan={"name": "viewer"})
         acq.start()
         acq.wait(timeout=120, progress=False)
-        return acq.scan.files[0]
+        return acq.scan.key, acq.scan.files[0]
     finally:
         c.close()
 
@@ -60,7 +60,8 @@ def open_in_browser(page, *names: str) -> None:
 
 def test_a_saved_master_in_h5web(lab, saved_scan, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    master = saved_scan.rsplit("/", 1)[1]
+    key, path = saved_scan
+    master = path.rsplit("/", 1)[1]
     page = browser.new_page(viewport={"width": 1400, "height": 950})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -96,6 +97,24 @@ def test_a_saved_master_in_h5web(lab, saved_scan, browser):
         viewer.locator("canvas").first.wait_for(timeout=20000)
         page.wait_for_timeout(1500)
         viewer.screenshot(path=str(ARTIFACTS / "h5web-vds.png"))
+
+        # "view" in the DAQ panel's scan list opens the same master in the viewer, on its default plot
+        # (the first viewer closed: JupyterLab would bring that one back)
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon").click()
+        page.wait_for_function("() => document.querySelectorAll('.daqlab-h5web').length === 0", timeout=10000)
+        page.locator(".jp-SideBar [data-id='daqlab-panel']").click()
+        panel = page.locator("#daqlab-panel")
+        panel.locator(".daqlab-panel-status[data-state='ok']").wait_for(timeout=30000)
+        view = panel.locator(f"li[data-key='{key}'] button.daqlab-panel-view")
+        view.wait_for(timeout=30000)
+        assert view.is_enabled(), view.get_attribute("title")
+        view.click()
+        page.wait_for_function("() => document.querySelectorAll('.daqlab-h5web').length === 1", timeout=30000)
+        second = page.locator(".daqlab-h5web").last
+        assert second.get_attribute("data-path") == f"scan/{master}"
+        second.get_by_text("x (pixel)").first.wait_for(timeout=60000)
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(ARTIFACTS / "h5web-from-daq-panel.png"))
         assert not errors, errors
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "h5web-failure.png"))

@@ -336,6 +336,8 @@ def test_grove_data_as_h5web_asks(js):
     np.testing.assert_array_equal(np.frombuffer(body, "<u2").reshape(64, 80), stack_frame(2))
     # strings, scalars and the rest: JSON
     assert grove_json(js, "data", file="sub/plain.h5", path="/text") == "hello"
+    long = grove_json(js, "data", file="sub/plain.h5", path="/long_text")  # cut, and says so
+    assert long.startswith("x" * 4096) and "[cut: longer than 4096 characters]" in long and len(long) < 4200
     assert grove_json(js, "data", file="sub/plain.h5", path="/scalar") == 42.5
     assert grove_json(js, "data", file="sub/plain.h5", path="/labels", flatten="true") == ["a", "bb", "ccc"]
     # a VDS over two files, read through the checked sources
@@ -355,6 +357,8 @@ def test_grove_bad_requests_name_the_field(js):
         (dict(file="sub/plain.h5", path="/stack", format="xml"), 400, "format"),
         (dict(file="sub/plain.h5", path="/text", dtype="safe"), 400, "dtype"),
         (dict(file="sub/plain.h5", path="/group"), 400, "path"),
+        (dict(file="sub/plain.h5", path="/text", format="bin"), 400, "format"),  # no pointers sent as bytes
+        (dict(file="sub/plain.h5", path="/huge", selection="5", format="json"), 400, "selection"),  # 16 M values as text
         (dict(file="sub/plain.h5", path="/nowhere"), 400, "path"),
     ]
     for params, status, field in cases:

@@ -32,8 +32,13 @@ from .confine import Files, Forbidden, SelectionError
 
 #: `paths`: the most paths listed (h5web's search); a file with more lists the first ones
 MAX_PATHS = 100_000
-#: `data` of non-numeric datasets (strings, compounds: JSON): the most elements in one response
+#: `data` as text (json, csv: what h5web asks for strings, compounds, scalars): the most values in one response
 MAX_JSON_VALUES = 2**20
+#: `data` of variable-length values (strings: each cut at MAX_STRING_CHARS): the most in one response
+MAX_VLEN_VALUES = limits.MAX_JSON_ELEMENTS
+#: `data` formats: text ones bounded by MAX_JSON_VALUES, binary ones by MAX_RESPONSE_BYTES
+TEXT_FORMATS = (None, "json", "csv")
+BINARY_FORMATS = ("bin", "npy", "tiff")
 
 
 @dataclass
@@ -178,31 +183,55 @@ def _selected_shape(text: str | None, shape: tuple[int, ...]) -> tuple[tuple, li
     return items, out
 
 
+def _check_size(ds: h5py.Dataset, n: int, fmt: str | None) -> None:
+    """Refuse (400, naming the parameter) a response bigger than the limits, before reading."""
+    if fmt not in TEXT_FORMATS + BINARY_FORMATS:
+        raise SelectionError("format", f"{fmt!r} is not one of json, bin, csv, npy, tiff")
+    vlen = ds.dtype.kind == "O"
+    if vlen and fmt == "bin":
+        raise SelectionError("format", f"{reader.dtype_name(ds.dtype)} values have no binary form: ask format=json")
+    if vlen and n > MAX_VLEN_VALUES:
+        raise SelectionError("selection", f"{n} variable-length values is more than the {MAX_VLEN_VALUES} "
+                                          "one response may carry: select less")
+    if fmt in TEXT_FORMATS and n > MAX_JSON_VALUES:
+        raise SelectionError("selection", f"{n} values as {fmt or 'json'} is more than the {MAX_JSON_VALUES} one "
+                                          "response may carry: select less, or ask format=bin")
+    if n * ds.dtype.itemsize > limits.MAX_RESPONSE_BYTES:
+        raise SelectionError("selection", f"{n} values of {ds.dtype.itemsize} bytes is more than the "
+                                          f"{limits.MAX_RESPONSE_BYTES} bytes one response may carry: select less")
+
+
+def _cut_strings(value):
+    """Variable-length strings cut at MAX_STRING_CHARS (marked), as the other endpoints do."""
+    def cut(v):
+        if isinstance(v, bytes):
+            v = v[: 4 * limits.MAX_STRING_CHARS + 4].decode("utf-8", "replace")
+        return reader._cut(v) if isinstance(v, str) else v
+
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return np.frompyfunc(cut, 1, 1)(value) if value.ndim else cut(value.item())
+    return cut(value)
+
+
 def data(fs: Files, f: h5py.File, path: str, args: dict) -> Raw:
     path, ds = reader.resolve(fs, f, path)
     if not isinstance(ds, h5py.Dataset):
-        raise SelectionError("path", f"{path} is a group, not a dataset")
+        raise SelectionError("path", f"{path} is not a dataset")
+    fmt = args.get("format")
     if ds.shape is None:
-        return _raw(None, args.get("format"))  # h5py.Empty: JSON null, as h5grove
+        return _raw(None, fmt)  # h5py.Empty: JSON null, as h5grove
     reader.check_readable(ds, fs)
     items, out_shape = _selected_shape(args.get("selection"), tuple(ds.shape))
-    n = int(np.prod(out_shape)) if out_shape else 1
-    numeric = ds.dtype.kind in "biuf"
-    if numeric and n * ds.dtype.itemsize > limits.MAX_RESPONSE_BYTES:
-        raise SelectionError("selection", f"{n} values of {ds.dtype.itemsize} bytes is more than the "
-                                          f"{limits.MAX_RESPONSE_BYTES} bytes one response may carry: select less")
-    if not numeric and n > MAX_JSON_VALUES:
-        raise SelectionError("selection", f"{n} {reader.dtype_name(ds.dtype)} values is more than the "
-                                          f"{MAX_JSON_VALUES} one response may carry: select less")
+    _check_size(ds, int(np.prod(out_shape)) if out_shape else 1, fmt)
     fs.tick()
-    value = ds[items] if items else ds[()]
+    value = _cut_strings(ds[items] if items else ds[()])
     try:
         value = convert(value, args.get("dtype"))
     except QueryArgumentError as e:
         raise SelectionError("dtype", str(e)) from None
     if args.get("flatten") not in (None, "false", "False") and isinstance(value, np.ndarray):
         value = np.ravel(value)
-    return _raw(value, args.get("format"))
+    return _raw(value, fmt)
 
 
 # ---- paths -----------------------------------------------------------------------------
