@@ -231,8 +231,9 @@ def test_azimuthal_integration_saved_as_nxdata(client, tmp_path):
         assert text(e.attrs["default"]) == "integrate1d"
         g = e["integrate1d"]
         assert text(g.attrs["NX_class"]) == "NXdata" and text(g.attrs["signal"]) == "intensity"
-        assert [text(a) for a in g.attrs["axes"]] == [".", "radial"]
-        assert text(g["radial"].attrs["units"]) == "1/nm"
+        assert [text(a) for a in g.attrs["axes"]] == ["index", "radial"]
+        assert text(g["radial"].attrs["units"]) == "1/nm" and "long_name" not in g["radial"].attrs  # `radial (1/nm)`
+        assert g["index"][()].tolist() == [0, 1, 2, 3] and text(g["index"].attrs["units"]) == "frame"
         np.testing.assert_allclose(g["intensity"][()], acq.scan.streams["intensity"][:])
         np.testing.assert_allclose(e["measurement/intensity"][()], acq.scan.streams["intensity"][:])
         np.testing.assert_allclose(g["radial"][()], acq.scan.streams["radial"][0])

@@ -12,7 +12,7 @@ import type { ArrayStream, EventStream, Scan } from '../store/types.js';
 import { H5Writer, type H5Group } from './hdf5/index.js';
 import { h5dtype } from './dtypes.js';
 import type { SavingParams } from './params.js';
-import { eventColumns, eventItems, writeArrayStream, writeColumns, writeColumnsPlot } from './tables.js';
+import { eventColumns, eventItems, writeArrayStream, writeColumns, writeColumnsPlot, writeStreamIndexAxis } from './tables.js';
 import { frameRuns, virtualSources, type FramePlace } from './vds.js';
 import { VERSION } from '../version.js';
 import { tomoLayout, writeNXtomo, writeVolumePlot } from './nxtomo.js';
@@ -268,18 +268,22 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
   if (has('intensity') && has('radial')) {
     const radial = scan.stream('radial') as ArrayStream;
     const unit = String(radial.info.unit ?? '');
-    const g = entry.group('integrate1d', { NX_class: 'NXdata', signal: 'intensity', axes: ['.', 'radial'], radial_indices: 1 });
+    const g = entry.group('integrate1d', { NX_class: 'NXdata', signal: 'intensity', axes: ['index', 'radial'], index_indices: 0, radial_indices: 1 });
     writeArrayStream(g, 'radial', radial, false, { units: unitOf(unit) }); // labelled `radial (1/nm)`
-    writeArrayStream(g, 'intensity', scan.stream('intensity') as ArrayStream, true, { long_name: 'azimuthally averaged intensity', interpretation: 'spectrum' });
+    const intensity = scan.stream('intensity') as ArrayStream;
+    writeArrayStream(g, 'intensity', intensity, true, { long_name: 'azimuthally averaged intensity', interpretation: 'spectrum' });
+    writeStreamIndexAxis(g, intensity);
     if (has('sigma')) writeArrayStream(g, 'intensity_errors', scan.stream('sigma') as ArrayStream, true);
     first ??= 'integrate1d';
   }
   if (has('cake') && has('radial') && has('azimuthal')) {
-    const g = entry.group('integrate2d', { NX_class: 'NXdata', signal: 'cake', axes: ['.', 'azimuthal', 'radial'], azimuthal_indices: 1, radial_indices: 2 });
+    const g = entry.group('integrate2d', { NX_class: 'NXdata', signal: 'cake', axes: ['index', 'azimuthal', 'radial'], index_indices: 0, azimuthal_indices: 1, radial_indices: 2 });
     const radial = scan.stream('radial') as ArrayStream;
     writeArrayStream(g, 'radial', radial, false, { units: unitOf(String(radial.info.unit ?? '')) });
     writeArrayStream(g, 'azimuthal', scan.stream('azimuthal') as ArrayStream, false, { units: 'deg' });
-    writeArrayStream(g, 'cake', scan.stream('cake') as ArrayStream, true, { interpretation: 'image' });
+    const cake = scan.stream('cake') as ArrayStream;
+    writeArrayStream(g, 'cake', cake, true, { interpretation: 'image' });
+    writeStreamIndexAxis(g, cake);
     first ??= 'integrate2d';
   }
   if (has('g2') && has('tau')) {

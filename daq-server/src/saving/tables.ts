@@ -100,10 +100,20 @@ export function writeColumnsPlot(g: H5Group, s: ArrayStream, rowNames: string[])
       names.push(name);
     }
   }
-  g.dataset('index', Float64Array.from({ length: got.count }, (_, k) => got.trimmed + k), {
-    dtype: 'i8',
-    attrs: { units: 'frame' }, // labelled `index (frame)`
-  });
+  writeIndexAxis(g, got.trimmed, got.count);
   g.attrs({ signal: names[0], auxiliary_signals: names.slice(1), axes: ['index'], index_indices: 0 });
   return true;
+}
+
+/**
+ * The axis of a per-frame NXdata's first dimension: `index`, items in stream order (the first
+ * `first` trimmed from memory before saving), labelled `index (frame)` by viewers (no long_name).
+ */
+export function writeIndexAxis(g: H5Group, first: number, count: number): void {
+  g.dataset('index', Float64Array.from({ length: count }, (_, k) => first + k), { dtype: 'i8', attrs: { units: 'frame' } });
+}
+
+/** `writeIndexAxis` for the items of an array stream still in memory (what writeArrayStream saves). */
+export function writeStreamIndexAxis(g: H5Group, s: ArrayStream): void {
+  writeIndexAxis(g, s.first, s.length - s.first);
 }
