@@ -399,3 +399,54 @@ def test_grove_reads_a_file_being_written(js):
                 status, body, _ = grove(js, "data", file=f"sub/{name}", path="/frames", selection=str(k), format="bin",
                                         dtype="safe")
                 assert status == 200 and np.frombuffer(body, "<f4").tolist() == [float(k)] * 16, (name, body[:300])
+
+
+def test_grove_on_a_daqlab_master_while_written_and_after(js, client):
+    """What h5web reads of a scan the daqlab server saves under the Jupyter root: while it runs, the
+    master written so far and its frames (data files still being written); once done, the default
+    plot's NXdata with pixel axes and units, roi_stats as named columns equal to the live stream."""
+    acq = client.detector("sim-eiger-500k").prepare(
+        acquisition={"nb_frames": 100000, "expo_time": 0.005},
+        detector={"scene": "flat", "seed": 11, "pool_size": 7},
+        processing={"pipeline": "legacy", "rois": [{"name": "a", "roi": [0, 0, 10, 10]}]},
+        saving={"enabled": True, "base_path": str(js.root / "daq"), "nb_frames_per_file": 50, "flush_interval": 0.2},
+        scan={"name": "grove"})
+    acq.start()
+    try:
+        master = f"daq/{acq.scan.files[0].rsplit('/', 1)[1]}"
+
+        def frames_so_far() -> int:
+            status, body, _ = grove(js, "meta", file=master, path="/entry/instrument/detector/data", timeout=10)
+            return json.loads(body)["shape"][0] if status == 200 else 0
+
+        assert wait_until(lambda: frames_so_far() > 0, timeout=30), "no frames in the master while the scan runs"
+        assert acq.state == "RUNNING"
+        status, body, _ = grove(js, "data", file=master, path="/entry/instrument/detector/data", selection="0",
+                                format="bin", dtype="safe", timeout=20)
+        assert status == 200 and len(body) % (514 * 1030) == 0, (status, body[:300])
+        end = grove_json(js, "data", file=master, path="/entry/end_reason")
+        assert end.startswith("running"), end
+    finally:
+        acq.stop()
+        acq.wait(timeout=60, progress=False)
+    n = len(acq.scan.streams["frame"])
+
+    root = grove_json(js, "attr", file=master, path="/")
+    assert root["default"] == "entry" and grove_json(js, "attr", file=master, path="/entry")["default"] == "data"
+    plot = grove_json(js, "attr", file=master, path="/entry/data")
+    assert plot["signal"] == "data" and plot["axes"] == [".", "y", "x"], plot
+    x = grove_json(js, "meta", file=master, path="/entry/data/x")
+    assert x["shape"] == [1030] and [a["name"] for a in x["attributes"]] == ["units"]
+    assert grove_json(js, "attr", file=master, path="/entry/data/x") == {"units": "pixel"}
+
+    rs = grove_json(js, "attr", file=master, path="/entry/roi_stats")
+    assert rs["NX_class"] == "NXdata" and rs["signal"] == "a_sum" and rs["axes"] == ["index"]
+    assert rs["auxiliary_signals"] == ["a_mean", "a_std", "a_min", "a_max"]
+    kids = {c["name"] for c in grove_json(js, "meta", file=master, path="/entry/roi_stats")["children"]}
+    assert kids == {"index", "a_sum", "a_mean", "a_std", "a_min", "a_max"}
+    live = acq.scan.streams["roi_stats"][:]
+    status, body, _ = grove(js, "data", file=master, path="/entry/roi_stats/a_mean", format="bin", dtype="safe")
+    assert status == 200
+    np.testing.assert_allclose(np.frombuffer(body, "<f8"), live[:, 0, 1])
+    assert len(live) == n
+    assert grove_json(js, "attr", file=master, path="/entry/process/results/roi_stats")["columns"] == "sum,mean,std,min,max"
