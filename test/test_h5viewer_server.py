@@ -346,7 +346,7 @@ def test_grove_data_as_h5web_asks(js):
     np.testing.assert_array_equal(np.frombuffer(body, "<f4").reshape(32, 48), js.expected["vds"][3])
     # tiff/npy export (h5web's export menu)
     status, body, headers = grove(js, "data", file="sub/plain.h5", path="/line", format="npy")
-    assert status == 200 and body[:6] == b"\x93NUMPY"
+    assert status == 200 and body[:6] == b"\x93NUMPY" and "data.npy" in headers["Content-Disposition"]
 
 
 def test_grove_bad_requests_name_the_field(js):

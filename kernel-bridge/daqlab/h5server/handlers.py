@@ -105,7 +105,11 @@ class _H5Handler(APIHandler):
             out = ("error", 500, None, f"reading {path} of {rel} failed: the reading process ended")
         if out[0] == "raw":
             headers = dict(out[2])
-            self.finish(out[1], set_content_type=headers.pop("Content-Type", "application/octet-stream"))
+            headers.pop("Content-Length", None)  # tornado sets it
+            content_type = headers.pop("Content-Type", "application/octet-stream")
+            for key, value in headers.items():  # Content-Disposition of exports (npy, tiff, csv)
+                self.set_header(key, value)
+            self.finish(out[1], set_content_type=content_type)
         elif out[0] == "bin":
             self._send_binary(out[1], out[2])
         elif out[0] == "json":
