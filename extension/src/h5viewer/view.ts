@@ -2,12 +2,13 @@
  * The HDF5/NeXus viewer: h5web's App (@h5web/app) in a Lumino widget, fed by H5GroveProvider
  * from our h5grove endpoint (fetcher.ts). h5web follows NeXus `@default` from the root, so a
  * daqlab master opens on its default plot; zoom/pan, colour limits, mosaic/compare and export
- * are h5web's. React and react-dom are JupyterLab's own (shared singletons, not bundled).
+ * are h5web's. React and react-dom are JupyterLab's own (shared singletons, not bundled); h5web
+ * (with three.js, ~1.3 MB) is a chunk of its own, loaded when the first file is opened, not with
+ * JupyterLab.
  */
 import { Widget } from '@lumino/widgets';
 import { createElement } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
-import { App, H5GroveProvider } from '@h5web/app';
 import { groveUrl, jupyterFetcher } from './fetcher.js';
 
 export interface H5WebOptions {
@@ -31,14 +32,17 @@ export class H5WebWidget extends Widget {
       return;
     }
     const { path, baseUrl, token } = this.options;
-    this.root = createRoot(this.node);
-    this.root.render(
-      createElement(
-        H5GroveProvider,
-        { url: groveUrl(baseUrl), filepath: path, fetcher: jupyterFetcher(token) },
-        createElement(App, { sidebarOpen: true, disableDarkMode: true }),
-      ),
-    );
+    const root = (this.root = createRoot(this.node));
+    void import('@h5web/app').then(({ App, H5GroveProvider }) => {
+      if (this.root !== root) return; // disposed meanwhile
+      root.render(
+        createElement(
+          H5GroveProvider,
+          { url: groveUrl(baseUrl), filepath: path, fetcher: jupyterFetcher(token) },
+          createElement(App, { sidebarOpen: true, disableDarkMode: true }),
+        ),
+      );
+    });
   }
 
   override dispose(): void {
