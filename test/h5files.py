@@ -28,6 +28,7 @@ def write_plain(path: Path) -> None:
         f.create_dataset("line", data=np.linspace(0, 1, 50) ** 2).attrs["units"] = "mm"
         f.create_dataset("scalar", data=42.5)
         f.create_dataset("text", data="hello")
+        f.create_dataset("long_text", data="x" * 100_000)
         f.create_dataset("labels", data=np.array([b"a", b"bb", b"ccc"]))
         f.create_dataset("big_ints", data=np.arange(10, dtype=np.int64) * 2**40)
         g = f.create_group("group")

@@ -166,8 +166,10 @@ def assert_no_secret(body: bytes) -> None:
 
 @pytest.mark.parametrize("path, words", ESCAPING_LINKS)
 def test_links_out_of_the_root_are_refused(js, path, words):
-    for route, extra in (("data", {}), ("data", {"format": "json"}), ("meta", {}), ("attrs", {})):
-        status, body, _ = js.get_raw(f"daqlab/h5/{route}", file="abuse/links.h5", path=path, timeout=10, **extra)
+    for route, extra in (("h5/data", {}), ("h5/data", {"format": "json"}), ("h5/meta", {}), ("h5/attrs", {}),
+                         ("h5grove/data", {}), ("h5grove/data", {"format": "bin", "dtype": "safe"}),
+                         ("h5grove/meta", {}), ("h5grove/attr", {})):  # daqlab's endpoints and h5web's (h5grove)
+        status, body, _ = js.get_raw(f"daqlab/{route}", file="abuse/links.h5", path=path, timeout=10, **extra)
         assert_no_secret(body)
         assert status == 403, (route, status, body[:300])
         err = json.loads(body)
@@ -185,12 +187,22 @@ def test_meta_lists_escaping_links_as_forbidden(js):
     assert kids["hop_ok"]["kind"] == "dataset" and kids["hop_ok"]["shape"] == [3]
     header, data, _ = js.array(file="abuse/links.h5", path="/hop_ok")
     np.testing.assert_array_equal(data, np.arange(3.0))
+    # h5web's listing (h5grove meta): escaping links stay links, never followed
+    status, body, _ = js.get_raw("daqlab/h5grove/meta", file="abuse/links.h5", path="/", timeout=10)
+    assert status == 200, body[:300]
+    assert_no_secret(body)
+    kids = {c["name"]: c for c in json.loads(body)["children"]}
+    for name in ("abs", "rel", "hop", "symlinked", "prefixed", "cwd", "devzero"):
+        assert kids[name]["kind"] == "external_link", kids[name]
+    assert kids["soft_to_abs"]["kind"] == "soft_link"
+    assert kids["hop_ok"]["kind"] == "dataset" and kids["hop_ok"]["shape"] == [3]
 
 
 @pytest.mark.parametrize("path", ["/abs", "/rel", "/nested", "/via_link"])
 def test_virtual_dataset_sources_out_of_the_root_are_refused(js, path):
-    for extra in ({}, {"format": "json"}, {"select": "1:3"}):
-        status, body, _ = js.get_raw("daqlab/h5/data", file="abuse/vds.h5", path=path, timeout=10, **extra)
+    for route, extra in (("h5", {}), ("h5", {"format": "json"}), ("h5", {"select": "1:3"}), ("h5grove", {}),
+                         ("h5grove", {"selection": "1:3", "format": "bin", "dtype": "safe"})):
+        status, body, _ = js.get_raw(f"daqlab/{route}/data", file="abuse/vds.h5", path=path, timeout=10, **extra)
         assert_no_secret(body)
         assert status == 403, (status, body[:300])
         err = json.loads(body)

@@ -289,3 +289,164 @@ def test_reader_decimates_a_slice_too_large_to_read(tmp_path, monkeypatch):
         block = np.arange(100 * 90, dtype=np.float32).reshape(100, 90)[0:5, 0:5]
         np.testing.assert_allclose(data, [[block[:3, :3].mean(), block[:3, 3:].mean()],
                                           [block[3:, :3].mean(), block[3:, 3:].mean()]])
+
+
+# ---- the h5grove API that h5web reads (daqlab/h5grove/*) ----------------------------------
+
+
+def grove(js, endpoint: str, **params) -> tuple[int, bytes, dict]:
+    return js.get_raw(f"daqlab/h5grove/{endpoint}", **params)
+
+
+def grove_json(js, endpoint: str, **params):
+    status, body, headers = grove(js, endpoint, **params)
+    assert status == 200, (status, body[:500])
+    assert headers["Content-Type"] == "application/json"
+    return json.loads(body)
+
+
+def test_grove_meta_of_groups_and_datasets(js):
+    assert "daqlab HDF5 viewer endpoints" in js.log_path.read_text()
+    assert grove(js, "meta", token=None, file="sub/plain.h5", path="/")[0] == 403  # authenticated as the rest
+    root = grove_json(js, "meta", file="sub/plain.h5", path="/")
+    assert root["kind"] == "group" and root["name"] == ""
+    assert [a["name"] for a in root["attributes"]] == ["creator"]
+    kids = {c["name"]: c for c in root["children"]}
+    stack = kids["stack"]
+    assert stack["kind"] == "dataset" and stack["shape"] == [6, 64, 80] and stack["type"]["dtype"] == "<u2"
+    assert stack["filters"][0]["name"] == "deflate" and stack["chunks"] == [1, 64, 80]
+    assert kids["soft"]["kind"] == "dataset" and kids["soft"]["shape"] == [5]  # a valid soft link: resolved
+    assert kids["ext"]["kind"] == "dataset" and kids["ext"]["shape"] == [3, 4]  # external, inside the root
+    assert kids["dangling"] == {"kind": "soft_link", "name": "dangling", "target_path": "/nowhere"}
+    assert kids["ext_missing"]["kind"] == "external_link" and kids["ext_missing"]["target_file"] == "not_there.h5"
+    ds = grove_json(js, "meta", file="sub/plain.h5", path="/stack")
+    assert ds["kind"] == "dataset" and {a["name"] for a in ds["attributes"]} == {"units", "long_name"}
+    attrs = grove_json(js, "attr", file="sub/plain.h5", path="/stack")
+    assert attrs == {"units": "counts", "long_name": "a 3D stack"}
+    assert grove_json(js, "attr", file="sub/plain.h5", path="/stack", attr_keys="units") == {"units": "counts"}
+    paths = grove_json(js, "paths", file="sub/plain.h5", path="/")
+    assert "/group/inner" in paths and "/stack" in paths and paths[0] == "/"
+
+
+def test_grove_data_as_h5web_asks(js):
+    # numbers: binary, `dtype=safe` (float16/int64 → a typed array type), a slice of a 3D stack
+    status, body, headers = grove(js, "data", file="sub/plain.h5", path="/stack", selection="2,:,:", format="bin",
+                                  dtype="safe")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    np.testing.assert_array_equal(np.frombuffer(body, "<u2").reshape(64, 80), stack_frame(2))
+    # strings, scalars and the rest: JSON
+    assert grove_json(js, "data", file="sub/plain.h5", path="/text") == "hello"
+    long = grove_json(js, "data", file="sub/plain.h5", path="/long_text")  # cut, and says so
+    assert long.startswith("x" * 4096) and "[cut: longer than 4096 characters]" in long and len(long) < 4200
+    assert grove_json(js, "data", file="sub/plain.h5", path="/scalar") == 42.5
+    assert grove_json(js, "data", file="sub/plain.h5", path="/labels", flatten="true") == ["a", "bb", "ccc"]
+    # a VDS over two files, read through the checked sources
+    status, body, _ = grove(js, "data", file="sub/vds.h5", path="/frames", selection="3", format="bin", dtype="safe")
+    assert status == 200
+    np.testing.assert_array_equal(np.frombuffer(body, "<f4").reshape(32, 48), js.expected["vds"][3])
+    # tiff/npy export (h5web's export menu)
+    status, body, headers = grove(js, "data", file="sub/plain.h5", path="/line", format="npy")
+    assert status == 200 and body[:6] == b"\x93NUMPY" and "data.npy" in headers["Content-Disposition"]
+
+
+def test_grove_bad_requests_name_the_field(js):
+    cases = [
+        (dict(file="sub/plain.h5", path="/stack", selection="9,:,:"), 400, "selection"),
+        (dict(file="sub/plain.h5", path="/stack", selection="a:b"), 400, "selection"),
+        (dict(file="sub/plain.h5", path="/stack", selection="0,0,0,0"), 400, "selection"),
+        (dict(file="sub/plain.h5", path="/stack", format="xml"), 400, "format"),
+        (dict(file="sub/plain.h5", path="/text", dtype="safe"), 400, "dtype"),
+        (dict(file="sub/plain.h5", path="/group"), 400, "path"),
+        (dict(file="sub/plain.h5", path="/text", format="bin"), 400, "format"),  # no pointers sent as bytes
+        (dict(file="sub/plain.h5", path="/huge", selection="5", format="json"), 400, "selection"),  # 16 M values as text
+        (dict(file="sub/plain.h5", path="/nowhere"), 400, "path"),
+    ]
+    for params, status, field in cases:
+        got, body, _ = grove(js, "data", **params)
+        err = json.loads(body)
+        assert got == status and err.get("field") == field, (params, got, err)
+        assert err["message"] == err["error"] and field in err["message"]  # h5web shows `message`
+    # the whole 64 GB dataset in one answer: refused before anything is read
+    got, body, _ = grove(js, "data", file="sub/plain.h5", path="/huge", timeout=10)
+    assert got == 400 and json.loads(body)["field"] == "selection" and len(body) < 1000
+    # one frame of it is served (4096² uint32, 64 MiB of fill value and one written frame)
+    got, body, _ = grove(js, "data", file="sub/plain.h5", path="/huge", selection="5", format="bin", timeout=60)
+    assert got == 200 and len(body) == 4 * 4096 * 4096
+
+
+def test_grove_files_confined_to_the_root(js):
+    for endpoint in ("meta", "attr", "data", "paths"):
+        for file, status in (("../outside.h5", 403), ("escape.h5", 403), ("/etc/passwd", 404), ("sub", 400)):
+            got, body, _ = grove(js, endpoint, file=file, path="/")
+            assert got == status, (endpoint, file, got, body[:300])
+            assert "file" in json.loads(body)["message"]
+
+
+def test_grove_reads_a_file_being_written(js):
+    """Files held open for writing are read as far as they were flushed: one by a plain writer
+    (HDF5 file lock held), one by a SWMR writer (superblock marked open for write)."""
+    for name, swmr in (("writing.h5", False), ("writing_swmr.h5", True)):
+        with h5py.File(js.root / "sub" / name, "w", libver="latest" if swmr else None) as f:
+            ds = f.create_dataset("frames", shape=(0, 4, 4), maxshape=(None, 4, 4), dtype=np.float32, chunks=(1, 4, 4))
+            if swmr:
+                f.swmr_mode = True
+            for k in range(3):
+                ds.resize(k + 1, axis=0)
+                ds[k] = k
+                f.flush()
+                meta = grove_json(js, "meta", file=f"sub/{name}", path="/frames")
+                assert meta["shape"] == [k + 1, 4, 4], name
+                status, body, _ = grove(js, "data", file=f"sub/{name}", path="/frames", selection=str(k), format="bin",
+                                        dtype="safe")
+                assert status == 200 and np.frombuffer(body, "<f4").tolist() == [float(k)] * 16, (name, body[:300])
+
+
+def test_grove_on_a_daqlab_master_while_written_and_after(js, client):
+    """What h5web reads of a scan the daqlab server saves under the Jupyter root: while it runs, the
+    master written so far and its frames (data files still being written); once done, the default
+    plot's NXdata with pixel axes and units, roi_stats as named columns equal to the live stream."""
+    acq = client.detector("sim-eiger-500k").prepare(
+        acquisition={"nb_frames": 100000, "expo_time": 0.005},
+        detector={"scene": "flat", "seed": 11, "pool_size": 7},
+        processing={"pipeline": "legacy", "rois": [{"name": "a", "roi": [0, 0, 10, 10]}]},
+        saving={"enabled": True, "base_path": str(js.root / "daq"), "nb_frames_per_file": 50, "flush_interval": 0.2},
+        scan={"name": "grove"})
+    acq.start()
+    try:
+        master = f"daq/{acq.scan.files[0].rsplit('/', 1)[1]}"
+
+        def frames_so_far() -> int:
+            status, body, _ = grove(js, "meta", file=master, path="/entry/instrument/detector/data", timeout=10)
+            return json.loads(body)["shape"][0] if status == 200 else 0
+
+        assert wait_until(lambda: frames_so_far() > 0, timeout=30), "no frames in the master while the scan runs"
+        assert acq.state == "RUNNING"
+        status, body, _ = grove(js, "data", file=master, path="/entry/instrument/detector/data", selection="0",
+                                format="bin", dtype="safe", timeout=20)
+        assert status == 200 and len(body) % (514 * 1030) == 0, (status, body[:300])
+        end = grove_json(js, "data", file=master, path="/entry/end_reason")
+        assert end.startswith("running"), end
+    finally:
+        acq.stop()
+        acq.wait(timeout=60, progress=False)
+    n = len(acq.scan.streams["frame"])
+
+    root = grove_json(js, "attr", file=master, path="/")
+    assert root["default"] == "entry" and grove_json(js, "attr", file=master, path="/entry")["default"] == "data"
+    plot = grove_json(js, "attr", file=master, path="/entry/data")
+    assert plot["signal"] == "data" and plot["axes"] == [".", "y", "x"], plot
+    x = grove_json(js, "meta", file=master, path="/entry/data/x")
+    assert x["shape"] == [1030] and [a["name"] for a in x["attributes"]] == ["units"]
+    assert grove_json(js, "attr", file=master, path="/entry/data/x") == {"units": "pixel"}
+
+    rs = grove_json(js, "attr", file=master, path="/entry/roi_stats")
+    assert rs["NX_class"] == "NXdata" and rs["signal"] == "a_sum" and rs["axes"] == ["index"]
+    assert rs["auxiliary_signals"] == ["a_mean", "a_std", "a_min", "a_max"]
+    kids = {c["name"] for c in grove_json(js, "meta", file=master, path="/entry/roi_stats")["children"]}
+    assert kids == {"index", "a_sum", "a_mean", "a_std", "a_min", "a_max"}
+    live = acq.scan.streams["roi_stats"][:]
+    status, body, _ = grove(js, "data", file=master, path="/entry/roi_stats/a_mean", format="bin", dtype="safe")
+    assert status == 200
+    np.testing.assert_allclose(np.frombuffer(body, "<f8"), live[:, 0, 1])
+    assert len(live) == n
+    assert grove_json(js, "attr", file=master, path="/entry/process/results/roi_stats")["columns"] == "sum,mean,std,min,max"

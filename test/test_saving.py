@@ -125,6 +125,20 @@ def test_nexus_tree_metadata_and_default_plot(client, tmp_path):
         plot = e["data"]
         assert text(plot.attrs["NX_class"]) == "NXdata" and text(plot.attrs["signal"]) == "data"
         assert plot["data"].shape == (5, 514, 1030)
+        # every NXdata has its axes, with units (issue 14: viewers label them)
+        assert [text(a) for a in plot.attrs["axes"]] == [".", "y", "x"]
+        assert plot["y"].shape == (514,) and plot["x"].shape == (1030,) and text(plot["x"].attrs["units"]) == "pixel"
+        # roi_stats: one named dataset per ROI and statistic, the first the signal, on the item index
+        stats = acq.scan.streams["roi_stats"][:]
+        rs = e["roi_stats"]
+        assert text(rs.attrs["NX_class"]) == "NXdata" and text(rs.attrs["signal"]) == "a_sum"
+        assert [text(a) for a in rs.attrs["auxiliary_signals"]] == ["a_mean", "a_std", "a_min", "a_max"]
+        for k, col in enumerate(("sum", "mean", "std", "min", "max")):
+            np.testing.assert_allclose(rs[f"a_{col}"][()], stats[:, 0, k])
+            assert text(rs[f"a_{col}"].attrs["long_name"]) == f"{col} of a"
+        assert [text(a) for a in rs.attrs["axes"]] == ["index"] and rs["index"][()].tolist() == [0, 1, 2, 3, 4]
+        assert text(rs["index"].attrs["units"]) == "frame"
+        assert text(e["process/results/roi_stats"].attrs["columns"]) == "sum,mean,std,min,max"
         m = e["measurement"]
         assert text(m.attrs["NX_class"]) == "NXcollection" and m["timestamp"].shape == (5,)
         assert text(m["timestamp"].attrs["units"]) == "s"
@@ -141,6 +155,8 @@ def test_nexus_tree_metadata_and_default_plot(client, tmp_path):
     np.testing.assert_array_equal(vds[0:5].nxvalue, acq.scan.streams["frame"][:])
     np.testing.assert_array_equal(vds[3].nxvalue, acq.scan.streams["frame"][3])
     assert root.entry.instrument.detector.x_pixel_size.nxunits == "m"
+    assert root.entry.roi_stats.nxsignal.nxname == "a_sum" and root.entry.roi_stats.nxaxes[0].nxname == "index"
+    assert [a.nxname for a in root.entry.data.nxaxes[-2:]] == ["y", "x"]
 
 
 def test_open_master_reads_like_the_live_scan(client, tmp_path):
@@ -215,8 +231,9 @@ def test_azimuthal_integration_saved_as_nxdata(client, tmp_path):
         assert text(e.attrs["default"]) == "integrate1d"
         g = e["integrate1d"]
         assert text(g.attrs["NX_class"]) == "NXdata" and text(g.attrs["signal"]) == "intensity"
-        assert [text(a) for a in g.attrs["axes"]] == [".", "radial"]
-        assert text(g["radial"].attrs["units"]) == "1/nm"
+        assert [text(a) for a in g.attrs["axes"]] == ["index", "radial"]
+        assert text(g["radial"].attrs["units"]) == "1/nm" and "long_name" not in g["radial"].attrs  # `radial (1/nm)`
+        assert g["index"][()].tolist() == [0, 1, 2, 3] and text(g["index"].attrs["units"]) == "frame"
         np.testing.assert_allclose(g["intensity"][()], acq.scan.streams["intensity"][:])
         np.testing.assert_allclose(e["measurement/intensity"][()], acq.scan.streams["intensity"][:])
         np.testing.assert_allclose(g["radial"][()], acq.scan.streams["radial"][0])

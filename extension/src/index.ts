@@ -28,6 +28,7 @@ import {
 import { DaqPanel, type LabApp } from './panel.js';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { registerH5Viewer, type H5LabApp } from './h5viewer/plugin.js';
+import { addOpenInViewer } from './h5viewer/open.js';
 import { JobsPanel } from './jobs-panel.js';
 import { addCommands } from './commands.js';
 import { discoverServer } from './discover.js';
@@ -63,6 +64,7 @@ const plugin = {
     });
     void discoverServer(); // where the daqlab server is, as the Jupyter server knows it ($DAQLAB_URL)
     registerH5Viewer(app); // the HDF5/NeXus viewer (h5viewer/)
+    addOpenInViewer(app.commands); // the DAQ panel's "view" button
     const panel = new DaqPanel(app);
     app.shell.add(panel, 'left', { rank: 650 });
     const jobsPanel = new JobsPanel();

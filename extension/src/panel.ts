@@ -2,13 +2,14 @@
  * The "DAQ" side panel: connection state, each detector's state and live
  * counters (from `acq.state` / `acq.counters` events), and the scans in the
  * store (`scans.search`), each with a button that inserts the code to open it
- * into the active notebook cell. Plain DOM on a Lumino widget: no framework.
+ * into the active notebook cell and, once saved, one that opens its master in the HDF5 viewer. Plain DOM on a Lumino widget: no framework.
  */
 import { PageConfig } from '@jupyterlab/coreutils';
 import { discoverServer, discoveredServer } from './discover.js';
 import { Widget } from '@lumino/widgets';
 import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
 import { LiveMonitor, type MonitorChart } from './monitor.js';
+import { OPEN_IN_VIEWER, underRoot } from './h5viewer/open.js';
 import type { AcqState, Counters, EventMessage, ScanSummary } from '@daqlab/daq-server/protocol';
 
 /** What the panel uses of the JupyterLab application (keeps @jupyterlab/application out of the bundle's deps). */
@@ -283,6 +284,8 @@ export class DaqPanel extends Widget {
       insert.title = 'insert the code that opens this scan into the active notebook cell';
       insert.onclick = () => void this.insertCode(derived ? derivedCode(derived.master) : scanCode(s.key));
       li.append(label, insert);
+      const viewer = this.viewerButton(derived ? derived.master : (s.info as { saving?: { master?: string } }).saving?.master);
+      if (viewer) li.append(viewer);
       if (!derived) {
         // a derived scan's data are in its files (no streams to monitor)
         const watch = el('button', 'daqlab-panel-watch', 'monitor');
@@ -294,6 +297,17 @@ export class DaqPanel extends Widget {
     }
     if (scans.length === 0) list.append(el('li', '', 'no scans yet'));
     this.scansBox.replaceChildren(list);
+  }
+
+  /** A "view" button opening a saved master in the HDF5 viewer (h5web), disabled when the file is outside Jupyter's root. */
+  private viewerButton(master: string | undefined): HTMLButtonElement | null {
+    if (!master) return null;
+    const button = el('button', 'daqlab-panel-view', 'view');
+    const rel = underRoot(master, PageConfig.getOption('serverRoot'));
+    button.disabled = rel === null;
+    button.title = rel === null ? `${master} is outside Jupyter's root directory: the viewer cannot open it` : `open ${rel} in the HDF5 viewer`;
+    if (rel !== null) button.onclick = () => void this.app.commands.execute(OPEN_IN_VIEWER, { path: rel });
+    return button;
   }
 
   /** Insert `text` at the cursor of the active cell (JupyterLab's own command), or copy it when no notebook is active. */

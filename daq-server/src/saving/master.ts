@@ -12,7 +12,7 @@ import type { ArrayStream, EventStream, Scan } from '../store/types.js';
 import { H5Writer, type H5Group } from './hdf5/index.js';
 import { h5dtype } from './dtypes.js';
 import type { SavingParams } from './params.js';
-import { eventColumns, eventItems, writeArrayStream, writeColumns } from './tables.js';
+import { eventColumns, eventItems, writeArrayStream, writeColumns, writeColumnsPlot, writeStreamIndexAxis } from './tables.js';
 import { frameRuns, virtualSources, type FramePlace } from './vds.js';
 import { VERSION } from '../version.js';
 import { tomoLayout, writeNXtomo, writeVolumePlot } from './nxtomo.js';
@@ -106,7 +106,8 @@ export function writeMaster(m: MasterInput): void {
       measurement.dataset('valid', Uint8Array.from({ length: n }, (_, k) => fr.valid[k]), { dtype: 'u1', attrs: { long_name: '0: incomplete frame (lost packets)' } });
       measurement.softLink('data', `${detPath}/data`);
       plot.softLink('data', `${detPath}/data`);
-      plot.attrs({ interpretation: 'image' });
+      plot.attrs({ interpretation: 'image', axes: ['.', 'y', 'x'], y_indices: 1, x_indices: 2 });
+      writePixelAxes(plot, fr.shape);
       if (!partial) writeMeasurements(measurement, scan, `/${p.nx_entry_name}/process/results`);
     } else {
       const measurement = entry.group('measurement', { NX_class: 'NXcollection' });
@@ -248,7 +249,9 @@ function writeResults(results: H5Group, scan: Scan): void {
     if (s.kind === 'array') {
       const a = s as ArrayStream;
       const units: Record<string, string> = typeof s.info.unit === 'string' ? { units: s.info.unit as string } : {};
-      writeArrayStream(results, name, a, cadence === 'frame' || cadence === 'end', { cadence, ...units });
+      // the names of a table's last dimension (roi_stats: sum, mean, std, min, max)
+      const columns: Record<string, string> = Array.isArray(s.info.columns) ? { columns: (s.info.columns as unknown[]).map(String).join(',') } : {};
+      writeArrayStream(results, name, a, cadence === 'frame' || cadence === 'end', { cadence, ...units, ...columns });
     } else {
       const { events, trimmed } = eventItems(s as EventStream);
       if (name === 'sparse_frame') continue; // in the sparse file
@@ -265,18 +268,22 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
   if (has('intensity') && has('radial')) {
     const radial = scan.stream('radial') as ArrayStream;
     const unit = String(radial.info.unit ?? '');
-    const g = entry.group('integrate1d', { NX_class: 'NXdata', signal: 'intensity', axes: ['.', 'radial'], radial_indices: 1 });
-    writeArrayStream(g, 'radial', radial, false, { units: unitOf(unit), long_name: unit });
-    writeArrayStream(g, 'intensity', scan.stream('intensity') as ArrayStream, true, { long_name: 'azimuthally averaged intensity', interpretation: 'spectrum' });
+    const g = entry.group('integrate1d', { NX_class: 'NXdata', signal: 'intensity', axes: ['index', 'radial'], index_indices: 0, radial_indices: 1 });
+    writeArrayStream(g, 'radial', radial, false, { units: unitOf(unit) }); // labelled `radial (1/nm)`
+    const intensity = scan.stream('intensity') as ArrayStream;
+    writeArrayStream(g, 'intensity', intensity, true, { long_name: 'azimuthally averaged intensity', interpretation: 'spectrum' });
+    writeStreamIndexAxis(g, intensity);
     if (has('sigma')) writeArrayStream(g, 'intensity_errors', scan.stream('sigma') as ArrayStream, true);
     first ??= 'integrate1d';
   }
   if (has('cake') && has('radial') && has('azimuthal')) {
-    const g = entry.group('integrate2d', { NX_class: 'NXdata', signal: 'cake', axes: ['.', 'azimuthal', 'radial'], azimuthal_indices: 1, radial_indices: 2 });
+    const g = entry.group('integrate2d', { NX_class: 'NXdata', signal: 'cake', axes: ['index', 'azimuthal', 'radial'], index_indices: 0, azimuthal_indices: 1, radial_indices: 2 });
     const radial = scan.stream('radial') as ArrayStream;
     writeArrayStream(g, 'radial', radial, false, { units: unitOf(String(radial.info.unit ?? '')) });
     writeArrayStream(g, 'azimuthal', scan.stream('azimuthal') as ArrayStream, false, { units: 'deg' });
-    writeArrayStream(g, 'cake', scan.stream('cake') as ArrayStream, true, { interpretation: 'image' });
+    const cake = scan.stream('cake') as ArrayStream;
+    writeArrayStream(g, 'cake', cake, true, { interpretation: 'image' });
+    writeStreamIndexAxis(g, cake);
     first ??= 'integrate2d';
   }
   if (has('g2') && has('tau')) {
@@ -291,16 +298,32 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
     else writeArrayStream(g, 'tau', tauStream, false, { units: 'frames', long_name: 'delay (frames)' });
     writeArrayStream(g, 'tau_frames', tauStream, false, { long_name: 'delay in frame periods' });
     writeArrayStream(g, 'g2', g2, false, { long_name: 'intensity autocorrelation g2(q, tau)', interpretation: 'spectrum' });
-    g.dataset('q_ring', Float64Array.from({ length: g2.shape[0] }, (_, k) => k), { dtype: 'i8', attrs: { long_name: 'q ring index' } });
+    g.dataset('q_ring', Float64Array.from({ length: g2.shape[0] }, (_, k) => k), { dtype: 'i8', attrs: { long_name: 'q ring index', units: 'ring' } });
     first ??= 'xpcs';
   }
+  if (has('roi_stats')) {
+    const s = scan.stream('roi_stats') as ArrayStream;
+    const rois = Array.isArray(s.info.rois) ? (s.info.rois as { name?: unknown }[]).map((r, k) => String(r.name ?? `roi${k}`)) : [];
+    const g = entry.group('roi_stats', { NX_class: 'NXdata' });
+    if (writeColumnsPlot(g, s, rois)) first ??= 'roi_stats';
+  }
   if (pipeline === 'smx' && has('acc_corrected')) {
-    const g = entry.group('accumulated', { NX_class: 'NXdata', signal: 'acc_corrected' });
-    writeArrayStream(g, 'acc_corrected', scan.stream('acc_corrected') as ArrayStream, false, { interpretation: 'image' });
+    const acc = scan.stream('acc_corrected') as ArrayStream;
+    const g = entry.group('accumulated', { NX_class: 'NXdata', signal: 'acc_corrected', axes: ['y', 'x'], y_indices: 0, x_indices: 1 });
+    writePixelAxes(g, acc.shape);
+    writeArrayStream(g, 'acc_corrected', acc, false, { interpretation: 'image' });
     if (has('acc_peaks')) writeArrayStream(g, 'acc_peaks', scan.stream('acc_peaks') as ArrayStream, false, { interpretation: 'image' });
     first ??= 'accumulated';
   }
   return first;
+}
+
+/** The pixel axes of an image NXdata: `y` and `x`, pixel centres in pixels, of the last two dimensions of `shape`. */
+function writePixelAxes(g: H5Group, shape: number[]): void {
+  const [rows, cols] = shape.slice(-2);
+  // no long_name: viewers label an axis `name (units)` only when it has none
+  g.dataset('y', Float64Array.from({ length: rows }, (_, k) => k), { dtype: 'f8', attrs: { units: 'pixel' } });
+  g.dataset('x', Float64Array.from({ length: cols }, (_, k) => k), { dtype: 'f8', attrs: { units: 'pixel' } });
 }
 
 /** NeXus units for our radial unit names. */

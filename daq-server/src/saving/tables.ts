@@ -77,3 +77,43 @@ export function writeArrayStream(g: H5Group, name: string, s: ArrayStream, perFr
   g.dataset(name, got.data, { shape, dtype: h5dtype(s.dtype).code, attrs: { ...attrs, ...(got.trimmed ? { first_index: got.trimmed } : {}) } });
   return true;
 }
+
+/**
+ * A per-frame table stream (items [rows, columns], `info.columns` naming the columns, e.g.
+ * `roi_stats`: one row per ROI, columns sum … max) as an NXdata of 1-D columns, one dataset a
+ * row and column (`roi0_sum` …), so viewers plot and label each statistic by name: the first
+ * is the signal, the others `auxiliary_signals`, on the axis `index` (items in stream order).
+ * Returns false (nothing written) for a stream without named columns or items.
+ */
+export function writeColumnsPlot(g: H5Group, s: ArrayStream, rowNames: string[]): boolean {
+  const columns = Array.isArray(s.info.columns) ? (s.info.columns as unknown[]).map(String) : [];
+  const got = arrayItems(s, 'all');
+  if (!got || s.shape.length !== 2 || columns.length !== s.shape[1]) return false;
+  const [rows, cols] = s.shape;
+  const names: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const row = rowNames[r] ?? `row${r}`;
+    for (let c = 0; c < cols; c++) {
+      const name = `${row}_${columns[c]}`;
+      const values = Float64Array.from({ length: got.count }, (_, k) => Number(got.data[(k * rows + r) * cols + c]));
+      g.dataset(name, values, { dtype: 'f8', attrs: { long_name: `${columns[c]} of ${row}` } });
+      names.push(name);
+    }
+  }
+  writeIndexAxis(g, got.trimmed, got.count);
+  g.attrs({ signal: names[0], auxiliary_signals: names.slice(1), axes: ['index'], index_indices: 0 });
+  return true;
+}
+
+/**
+ * The axis of a per-frame NXdata's first dimension: `index`, items in stream order (the first
+ * `first` trimmed from memory before saving), labelled `index (frame)` by viewers (no long_name).
+ */
+export function writeIndexAxis(g: H5Group, first: number, count: number): void {
+  g.dataset('index', Float64Array.from({ length: count }, (_, k) => first + k), { dtype: 'i8', attrs: { units: 'frame' } });
+}
+
+/** `writeIndexAxis` for the items of an array stream still in memory (what writeArrayStream saves). */
+export function writeStreamIndexAxis(g: H5Group, s: ArrayStream): void {
+  writeIndexAxis(g, s.first, s.length - s.first);
+}

@@ -1,25 +1,24 @@
 /**
- * Registers the HDF5/NeXus viewer with JupyterLab's document registry: a file type for
- * .h5 .hdf5 .nxs .nx .cxi, a model factory that never loads the file's content (files can be
- * many GB: the viewer reads through the server extension instead), and the widget factory,
- * default for that file type (double-click opens it; also under "Open With").
+ * Registers the HDF5/NeXus viewer (h5web, view.ts) with JupyterLab's document registry: a file
+ * type for .h5 .hdf5 .nxs .nx .cxi, a model factory that never loads the file's content (files
+ * can be many GB: h5web reads through the server extension's h5grove endpoint instead), and the
+ * widget factory, default for that file type (double-click opens it; also under "Open With").
  */
 import { ABCWidgetFactory, DocumentWidget, TextModelFactory, type DocumentRegistry } from '@jupyterlab/docregistry';
 import { PageConfig } from '@jupyterlab/coreutils';
-import { JupyterH5Provider } from './jupyter-provider.js';
-import { H5ViewerWidget } from './view.js';
+import { H5WebWidget } from './view.js';
 
-export const FILE_TYPE = 'daqlab-hdf5';
-export const FACTORY = 'daqlab HDF5 viewer';
+import { EXTENSIONS, FACTORY, FILE_TYPE } from './names.js';
+
+export { EXTENSIONS, FACTORY, FILE_TYPE };
 const MODEL = 'daqlab-h5-nocontent';
-export const EXTENSIONS = ['.h5', '.hdf5', '.nxs', '.nx', '.cxi'];
 
 /** What the viewer uses of the JupyterLab application. */
 export interface H5LabApp {
   docRegistry: {
     addFileType(ft: DocumentRegistry.IFileType): unknown;
     addModelFactory(f: TextModelFactory): unknown;
-    addWidgetFactory(f: ABCWidgetFactory<DocumentWidget<H5ViewerWidget>>): unknown;
+    addWidgetFactory(f: ABCWidgetFactory<DocumentWidget<H5WebWidget>>): unknown;
   };
 }
 
@@ -33,13 +32,13 @@ class NoContentModelFactory extends TextModelFactory {
   }
 }
 
-class H5ViewerFactory extends ABCWidgetFactory<DocumentWidget<H5ViewerWidget>> {
-  protected createNewWidget(context: DocumentRegistry.IContext): DocumentWidget<H5ViewerWidget> {
-    const provider = new JupyterH5Provider(context.localPath ?? context.path, {
+class H5ViewerFactory extends ABCWidgetFactory<DocumentWidget<H5WebWidget>> {
+  protected createNewWidget(context: DocumentRegistry.IContext): DocumentWidget<H5WebWidget> {
+    const content = new H5WebWidget({
+      path: context.localPath ?? context.path,
       baseUrl: PageConfig.getBaseUrl(),
       token: PageConfig.getToken(),
     });
-    const content = new H5ViewerWidget(provider);
     const widget = new DocumentWidget({ content, context });
     widget.addClass('daqlab-h5-document');
     return widget;

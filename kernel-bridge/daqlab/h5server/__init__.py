@@ -1,6 +1,7 @@
 """The daqlab HDF5/NeXus viewer's server side: a Jupyter server extension that reads HDF5
-files under the server's root directory with h5py and serves structure, attributes, the
-NeXus default plot and (binned) hyperslabs to the viewer in JupyterLab.
+files under the server's root directory with h5py and serves them to h5web in JupyterLab
+through the h5grove API (`GROVE_PREFIX`), and structure, attributes, the NeXus default plot
+and (binned) hyperslabs through daqlab's own endpoints (`PREFIX`).
 
 Enabled by `etc/jupyter/jupyter_server_config.d/daqlab.json` (shipped in the wheel); by
 hand: `jupyter server --ServerApp.jpserver_extensions='{"daqlab.h5server": True}'`.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 #: the URL prefix under the Jupyter base URL
 PREFIX = "daqlab/h5"
+#: the h5grove API's prefix (extension/src/h5viewer/fetcher.ts GROVE_PREFIX)
+GROVE_PREFIX = "daqlab/h5grove"
 
 
 def _jupyter_server_extension_points():
@@ -18,12 +21,13 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(serverapp):
     from jupyter_server.utils import url_path_join
 
-    from .handlers import POOL, ROUTES
+    from .handlers import GROVE_ROUTES, POOL, ROUTES
 
     base = serverapp.web_app.settings["base_url"]
     from ..labconfig import PATH as CONFIG_PATH, LabConfigHandler
 
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, PREFIX, name), cls) for name, cls in ROUTES])
+    serverapp.web_app.add_handlers(".*$", [(url_path_join(base, GROVE_PREFIX, name), cls) for name, cls in GROVE_ROUTES])
     # the side panels ask where the daqlab server is (daqlab/labconfig.py)
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, CONFIG_PATH), LabConfigHandler)])
     serverapp.log.info("daqlab HDF5 viewer endpoints at %s", url_path_join(base, PREFIX))

@@ -93,9 +93,12 @@ class Files:
         if len(self._open) >= limits.MAX_OPEN_FILES:
             raise SelectionError(field, f"more than {limits.MAX_OPEN_FILES} files would be opened by one request")
         try:
-            f = h5py.File(real, "r", locking=False)
+            f = h5py.File(real, "r", locking=False)  # no lock: files the daqlab server is writing read
         except OSError as e:
-            raise SelectionError(field, f"not an HDF5 file or unreadable ({e})") from None
+            try:  # a SWMR writer's file (superblock v3, "open for write"): readable as a SWMR reader
+                f = h5py.File(real, "r", locking=False, swmr=True)
+            except OSError:
+                raise SelectionError(field, f"not an HDF5 file or unreadable ({e})") from None
         self._open[real] = f
         return f
 

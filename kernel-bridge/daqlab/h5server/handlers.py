@@ -1,4 +1,6 @@
-"""Jupyter server handlers of the HDF5 viewer: `<base_url>daqlab/h5/{meta,attrs,data,nxdefault}`.
+"""Jupyter server handlers of the HDF5 viewer: the h5grove API that h5web reads,
+`<base_url>daqlab/h5grove/{meta,attr,data,paths}` (`grove.py`), and daqlab's own
+`<base_url>daqlab/h5/{meta,attrs,data,nxdefault}` (binned hyperslabs, NeXus default plot).
 
 Every request names `file` (relative to the Jupyter server's root directory; anything that
 resolves outside it is refused with 403) and `path` (an HDF5 path, default `/`). Links and
@@ -68,9 +70,16 @@ class _H5Handler(APIHandler):
         except ValueError:
             raise SelectionError(name, f"{v!r} is not an integer") from None
 
+    def _args(self) -> dict:
+        args = {name: self.get_query_argument(name, None) for name in self.ARGS}
+        if "max_pixels" in args:
+            args["max_pixels"] = self._int_arg("max_pixels")
+        return args
+
     def _fail(self, status: int, message: str, field: str | None = None) -> None:
         self.set_status(status)
-        body = {"error": message, "status": status}
+        # `message` is what h5web shows (h5grove's error body), `error` what daqlab's clients read
+        body = {"error": message, "message": message, "status": status}
         if field:
             body["field"] = field
         self.finish(json.dumps(body))
@@ -83,9 +92,7 @@ class _H5Handler(APIHandler):
         full = resolve_file(root, rel)
         path = self.get_query_argument("path", "/") or "/"
         try:
-            args = {name: self.get_query_argument(name, None) for name in self.ARGS}
-            if "max_pixels" in args:
-                args["max_pixels"] = self._int_arg("max_pixels")
+            args = self._args()
         except SelectionError as e:
             return self._fail(400, str(e), e.field)
         try:
@@ -96,7 +103,14 @@ class _H5Handler(APIHandler):
             out = ("error", 504, "path", f"path: reading {path} of {rel} took longer than {limits.READ_TIMEOUT_S:g} s")
         except WorkerDied:
             out = ("error", 500, None, f"reading {path} of {rel} failed: the reading process ended")
-        if out[0] == "bin":
+        if out[0] == "raw":
+            headers = dict(out[2])
+            headers.pop("Content-Length", None)  # tornado sets it
+            content_type = headers.pop("Content-Type", "application/octet-stream")
+            for key, value in headers.items():  # Content-Disposition of exports (npy, tiff, csv)
+                self.set_header(key, value)
+            self.finish(out[1], set_content_type=content_type)
+        elif out[0] == "bin":
             self._send_binary(out[1], out[2])
         elif out[0] == "json":
             self.finish(out[1])
@@ -110,7 +124,7 @@ class _H5Handler(APIHandler):
         # tornado's HTTPError reason as JSON, like our 400s (APIHandler already does JSON: keep the reason)
         reason = self._reason
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": reason, "status": status_code}))
+        self.finish(json.dumps({"error": reason, "message": reason, "status": status_code}))
 
     def _send_binary(self, header: dict, data: np.ndarray) -> None:
         """u32 LE header length, JSON header padded with spaces so the payload starts on an
@@ -140,3 +154,28 @@ class DataHandler(_H5Handler):
 
 
 ROUTES = [("meta", MetaHandler), ("attrs", AttrsHandler), ("data", DataHandler), ("nxdefault", NxDefaultHandler)]
+
+
+class GroveMetaHandler(_H5Handler):
+    KIND = "grove_meta"
+
+
+class GroveAttrHandler(_H5Handler):
+    KIND = "grove_attr"
+
+    def _args(self) -> dict:
+        return {"attr_keys": self.get_query_arguments("attr_keys", strip=False)}
+
+
+class GroveDataHandler(_H5Handler):
+    KIND = "grove_data"
+    ARGS = ("selection", "format", "dtype", "flatten")
+
+
+class GrovePathsHandler(_H5Handler):
+    KIND = "grove_paths"
+
+
+#: h5grove's endpoints (h5web asks `<url>/meta?file=…&path=…`; a trailing slash is accepted too)
+GROVE_ROUTES = [("meta/?", GroveMetaHandler), ("attr/?", GroveAttrHandler), ("data/?", GroveDataHandler),
+                ("paths/?", GrovePathsHandler)]

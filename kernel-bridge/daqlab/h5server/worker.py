@@ -1,13 +1,14 @@
 """One request's reading, as run in a worker process (`pool.py`): open the file under the
 root, do the endpoint's work, and return something picklable: ("json", text), ("bin", header,
-array) or ("error", status, field, message). Nothing here touches the Jupyter server."""
+array), ("raw", body, headers) (the h5grove endpoints, `grove.py`) or ("error", status, field,
+message). Nothing here touches the Jupyter server."""
 from __future__ import annotations
 
 import time
 
 import h5py
 
-from . import reader
+from . import grove, reader
 from .confine import Files, Forbidden, ReadTimeout, SelectionError
 
 
@@ -36,7 +37,7 @@ def _data(fs, f, path, args):
     return reader.read_selection(ds, args.get("select"), args.get("max_pixels"), fs)
 
 
-JOBS = {"meta": _meta, "attrs": _attrs, "nxdefault": _nxdefault, "data": _data}
+JOBS = {"meta": _meta, "attrs": _attrs, "nxdefault": _nxdefault, "data": _data, **grove.JOBS}
 
 
 def run_job(kind: str, root: str, full: str, path: str, args: dict, timeout_s: float):
@@ -44,6 +45,8 @@ def run_job(kind: str, root: str, full: str, path: str, args: dict, timeout_s: f
     fs = Files(root, deadline=time.monotonic() + timeout_s)
     try:
         result = JOBS[kind](fs, fs.open(full, "file"), path, args)
+        if isinstance(result, grove.Raw):
+            return ("raw", result.content, result.headers)
         if isinstance(result, tuple):
             return ("bin", *result)
         return ("json", reader.dumps(result))
