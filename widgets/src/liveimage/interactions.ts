@@ -1,10 +1,13 @@
 /**
- * Pointer interactions of LiveImage: wheel to zoom about the cursor, drag to pan, double-click to
- * fit, shift+drag to draw a ROI; the cursor position goes to the readout. The view transform is
+ * Pointer interactions of LiveImage: wheel to zoom about the cursor, drag to pan (middle button
+ * too), double-click to fit, shift+drag to draw a ROI; with the profile tool on, a left drag sets
+ * the profile (horizontal / vertical: through the pointer; line: from press to release). The
+ * cursor position goes to the readout. The view transform is
  * changed here; the view redraws and renegotiates through the host's callbacks.
  */
 import { el } from '../daqview.js';
 import type { Roi } from './model.js';
+import type { ProfileMode } from './profile.js';
 import type { ViewTransform } from './transform.js';
 
 export interface PointerHost {
@@ -16,6 +19,9 @@ export interface PointerHost {
   addRoi(roi: Roi): void;
   /** the cursor is at (px, py) in the stage (nothing pressed) */
   hover(px: number, py: number): void;
+  profileMode(): ProfileMode;
+  /** the profile tool moved (`done`: released, tell Python) */
+  setProfile(from: { x: number; y: number }, to: { x: number; y: number }, done: boolean): void;
 }
 
 /** A dragged rectangle → [row0, col0, rows, cols] in detector pixels, clipped to the frame. */
@@ -32,7 +38,7 @@ export function roiFromScreen(t: ViewTransform, x0: number, y0: number, x1: numb
 /** Bind the pointer to `stage`; ROI boxes being drawn go into `overlay`. Returns an unbind function. */
 export function bindPointer(stage: HTMLElement, overlay: HTMLElement, host: PointerHost): () => void {
   const t = host.transform;
-  let drag: { mode: 'pan' | 'roi'; x: number; y: number; cx: number; cy: number; box?: HTMLDivElement } | null = null;
+  let drag: { mode: 'pan' | 'roi' | 'profile'; x: number; y: number; cx: number; cy: number; box?: HTMLDivElement } | null = null;
   const local = (e: MouseEvent) => {
     const r = stage.getBoundingClientRect();
     return { px: e.clientX - r.left, py: e.clientY - r.top };
@@ -51,11 +57,13 @@ export function bindPointer(stage: HTMLElement, overlay: HTMLElement, host: Poin
     host.viewChanged();
   });
   stage.addEventListener('mousedown', (e) => {
-    if (e.button !== 0 || !t.fullRows) return;
+    if ((e.button !== 0 && e.button !== 1) || !t.fullRows) return;
     e.preventDefault();
     stage.focus({ preventScroll: true }); // the keyboard shortcuts act on the image clicked last
     const { px, py } = local(e);
-    drag = { mode: e.shiftKey ? 'roi' : 'pan', x: px, y: py, cx: t.cx, cy: t.cy };
+    const mode = e.button === 1 ? 'pan' : e.shiftKey ? 'roi' : host.profileMode() !== 'off' ? 'profile' : 'pan';
+    drag = { mode, x: px, y: py, cx: t.cx, cy: t.cy };
+    if (mode === 'profile') host.setProfile(t.toImage(px, py), t.toImage(px, py), false);
     if (drag.mode === 'roi') {
       drag.box = el('div', 'daqlab-li-roi daqlab-li-roi-drawing');
       overlay.append(drag.box);
@@ -69,6 +77,8 @@ export function bindPointer(stage: HTMLElement, overlay: HTMLElement, host: Poin
       t.cx = drag.cx - (px - drag.x) * t.s;
       t.cy = drag.cy - (py - drag.y) * t.s;
       host.redraw();
+    } else if (drag.mode === 'profile') {
+      host.setProfile(t.toImage(drag.x, drag.y), t.toImage(px, py), false);
     } else if (drag.box) {
       Object.assign(drag.box.style, {
         left: `${Math.min(px, drag.x)}px`,
@@ -85,6 +95,7 @@ export function bindPointer(stage: HTMLElement, overlay: HTMLElement, host: Poin
     d.box?.remove();
     if (d.mode === 'pan') return host.viewChanged();
     const { px, py } = local(e);
+    if (d.mode === 'profile') return host.setProfile(t.toImage(d.x, d.y), t.toImage(px, py), true);
     const roi = roiFromScreen(t, d.x, d.y, px, py);
     if (roi) host.addRoi(roi);
   };

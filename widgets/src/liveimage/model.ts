@@ -41,6 +41,12 @@ export class LiveImageModel extends DOMWidgetModel {
       show_peaks: true,
       peaks_stream: 'peaks',
       view: [],
+      auto_percentiles: [1, 99.5],
+      show_axes: true,
+      rings: 'q',
+      profile: 'off',
+      profile_line: [],
+      profile_width: 1,
     };
   }
 }

@@ -1,20 +1,30 @@
 /**
  * LiveImage: a live detector image in a notebook. The view composes modules that each do one job:
  * stream.ts (its own WebSocket to the server, the subscription and browsing), renderer.ts (WebGL or
- * CPU drawing), transform.ts (zoom/pan), interactions.ts (pointer), overlays.ts (ROIs, peaks).
+ * CPU drawing), transform.ts (zoom/pan), interactions.ts (pointer), keyboard.ts, overlays.ts (ROIs
+ * with their statistics, peaks, rings, profile line), axesview.ts (rows/columns), histogram.ts
+ * (levels), profileview.ts (the profile plot), png.ts (the picture). The tools' arithmetic lives in
+ * DOM-free modules (levels, axes, geometry, profile) with unit tests.
  * The Python side is kernel-bridge/daqlab/widgets.py.
  */
 import { DOMWidgetView } from '@jupyter-widgets/base';
 import type { ArrayItem } from '../client.js';
-import { COLORMAPS, SCALES, dummyThreshold, formatValue, lutBytes, normalize, percentileRange, type Scale } from '../colormap.js';
+import { COLORMAPS, SCALES, dummyThreshold, formatValue, lutBytes, normalize, type Scale } from '../colormap.js';
 import { ColorBar } from '../colorbar.js';
 import { el, type ScanSummaryLike } from '../daqview.js';
 import { FrameMeter } from '../meter.js';
 import { onReconnect, onSettingsChanged } from '../settings.js';
 import { chooseView, visibleRect, type ViewRequest } from '../viewspec.js';
+import { AxesView } from './axesview.js';
+import { dOfTth, poniOf, qOfTth, tthAtPixel, type Poni, type RingUnit } from './geometry.js';
+import { LevelsPanel } from './histogram.js';
 import { bindPointer } from './interactions.js';
+import { bindKeys } from './keyboard.js';
 import { colormapOf, type Roi } from './model.js';
 import { Overlays } from './overlays.js';
+import { composePicture, download, pngBytes } from './png.js';
+import { profileLine, roiStat, sampleProfile, type Line, type ProfileMode } from './profile.js';
+import { ProfilePlot } from './profileview.js';
 import { ImageRenderer } from './renderer.js';
 import { FrameStream, type StreamHost } from './stream.js';
 import { ViewTransform } from './transform.js';
@@ -50,6 +60,20 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   private timers: ReturnType<typeof setInterval>[] = [];
   private resizeObserver: ResizeObserver | null = null;
   private cleanups: (() => void)[] = [];
+  // tools
+  private readonly axes = new AxesView();
+  private levels!: LevelsPanel;
+  private readonly profilePlot = new ProfilePlot();
+  private plot!: HTMLDivElement;
+  private barTitle!: HTMLDivElement;
+  private playButton!: HTMLButtonElement;
+  private playTimer: ReturnType<typeof setInterval> | null = null;
+  private geometry: Poni | null = null;
+  private scanKey = '';
+  /** the profile line while it is being dragged (Python gets it on release) */
+  private dragLine: Line | null = null;
+  private lastStatsAt = 0;
+  private lastProfileAt = 0;
 
   override render(): void {
     this.el.classList.add('daqlab-liveimage');
@@ -71,14 +95,21 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
       wrap.append(c, label);
       return wrap;
     };
-    const number = (name: string) => {
-      const n = el('input', 'daqlab-li-number');
-      n.type = 'number';
-      n.title = name;
-      n.onchange = () => this.setAndSave({ [name]: Number(n.value), auto_range: false });
-      this.inputs[name] = n;
-      return n;
+    const labelled = (text: string, input: HTMLElement, name: string) => {
+      const l = el('label', `daqlab-li-field daqlab-li-field-${name}`, text);
+      l.append(input);
+      return l;
     };
+    const width = el('input', 'daqlab-li-number daqlab-li-width');
+    width.type = 'number';
+    width.min = '1';
+    width.max = '512';
+    width.title = 'profile width, detector pixels (averaged across the line)';
+    width.onchange = () => this.setAndSave({ profile_width: Math.max(1, Math.min(512, Math.round(Number(width.value)) || 1)) });
+    this.inputs.profile_width = width;
+    const png = el('button', 'daqlab-li-png', 'PNG');
+    png.title = 'save the picture (image, overlays, axes, colour bar, profile) as a PNG file';
+    png.onclick = () => download(this.pictureBytes(), `${(this.scanName || 'liveimage').replace(/[^\w.#-]+/g, '_')}-frame${this.lastIndex}.png`);
     this.pauseButton = el('button', 'daqlab-li-pause', 'pause');
     this.pauseButton.onclick = () => this.setAndSave({ paused: !this.model.get('paused') });
     const clear = el('button', 'daqlab-li-clear', 'clear ROIs');
@@ -88,15 +119,18 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
       select('colormap', COLORMAPS),
       check('reverse', 'reverse'),
       select('scale', SCALES),
-      check('auto_range', 'auto'),
-      number('vmin'),
-      number('vmax'),
       check('show_mask', 'mask'),
       check('show_peaks', 'peaks'),
+      check('show_axes', 'axes'),
+      labelled('rings ', select('rings', ['off', 'q', '2theta']), 'rings'),
+      labelled('profile ', select('profile', ['off', 'horizontal', 'vertical', 'line']), 'profile'),
+      labelled('width ', width, 'profile_width'),
       this.pauseButton,
+      png,
       clear,
       this.statusLabel,
     );
+    this.levels = new LevelsPanel(this.model, (values) => this.setAndSave(values));
 
     // browsing: a slider over the stream's frames; "live" follows the newest frame again
     const browse = el('div', 'daqlab-li-browse');
@@ -111,19 +145,40 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.slider.title = 'browse the frames of the scan';
     this.slider.oninput = () => this.setAndSave({ index: Number(this.slider.value) });
     this.frameLabel = el('span', 'daqlab-li-frame', 'live');
-    browse.append(this.liveButton, this.slider, this.frameLabel);
+    const stepButton = (cls: string, text: string, delta: number, title: string) => {
+      const b = el('button', cls, text);
+      b.title = title;
+      b.onclick = () => this.step(delta);
+      return b;
+    };
+    this.playButton = el('button', 'daqlab-li-play', '▶ play');
+    this.playButton.title = 'play the frames of the scan (space); stops at the last frame';
+    this.playButton.onclick = () => this.togglePlay();
+    browse.append(
+      stepButton('daqlab-li-prev', '◀', -1, 'previous frame (←)'),
+      this.playButton,
+      stepButton('daqlab-li-next', '▶', 1, 'next frame (→)'),
+      this.liveButton,
+      this.slider,
+      this.frameLabel,
+    );
 
-    const body = el('div', 'daqlab-li-body');
+    // the image between its axes (rows left, columns below) and the colour bar with its title
+    this.plot = el('div', 'daqlab-li-plot');
     this.stage = el('div', 'daqlab-li-stage');
+    this.stage.title = 'wheel: zoom · drag: pan · double-click: fit · shift+drag: ROI · ← →: frames · space: pause/play';
     this.messageEl = el('div', 'daqlab-li-message', 'connecting…');
     this.stage.append(this.overlays.el, this.messageEl);
-    body.append(this.stage, this.bar.el);
+    const barColumn = el('div', 'daqlab-li-barcol');
+    this.barTitle = el('div', 'daqlab-li-bartitle', 'counts');
+    barColumn.append(this.bar.el, this.barTitle);
+    this.plot.append(this.axes.left, this.stage, barColumn, el('div'), this.axes.bottom);
 
     const footer = el('div', 'daqlab-li-footer');
     this.readout = el('span', 'daqlab-li-readout', ' ');
     this.fpsLabel = el('span', 'daqlab-li-fps', '0.0 fps');
     footer.append(this.readout, this.fpsLabel);
-    this.el.append(toolbar, browse, body, footer);
+    this.el.append(toolbar, this.levels.el, browse, this.plot, this.profilePlot.el, footer);
 
     this.stream = new FrameStream(this);
     this.initRenderer();
@@ -134,13 +189,28 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
         viewChanged: () => this.viewChanged(),
         addRoi: (roi) => this.setAndSave({ rois: [...(this.model.get('rois') as Roi[]), roi] }),
         hover: (px, py) => this.showReadout(px, py),
+        profileMode: () => this.model.get('profile') as ProfileMode,
+        setProfile: (from, to, done) => this.setProfile(from, to, done),
       }),
     );
+    bindKeys(this.stage, {
+      step: (d) => this.step(d),
+      toggle: () => (this.browsing ? this.togglePlay() : this.setAndSave({ paused: !this.model.get('paused') })),
+      live: () => this.goLive(),
+      first: () => this.setAndSave({ index: 0 }),
+    });
     this.syncControls();
     this.listenTo(this.model, 'change:colormap change:reverse', () => this.updateLut());
     this.listenTo(this.model, 'change:scale change:vmin change:vmax change:auto_range change:show_mask', () => this.updateRange());
+    this.listenTo(this.model, 'change:auto_range change:auto_percentiles', () => this.autoscaleNow());
+    this.listenTo(this.model, 'change:show_axes change:rings', () => this.draw());
+    this.listenTo(this.model, 'change:profile change:profile_line change:profile_width', () => this.profileChanged());
+    this.listenTo(this.model, 'msg:custom', (content: { type?: string; id?: number }) => this.onMessage(content));
     this.listenTo(this.model, 'change:paused', () => this.onPaused());
-    this.listenTo(this.model, 'change:rois', () => this.drawOverlay());
+    this.listenTo(this.model, 'change:rois', () => {
+      this.drawOverlay();
+      this.updateStats(true);
+    });
     this.listenTo(this.model, 'change:show_peaks', () => this.drawOverlay());
     this.listenTo(this.model, 'change:height', () => this.resize());
     this.listenTo(this.model, 'change:server_url change:token', () => this.stream.restart());
@@ -161,6 +231,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   }
 
   override remove(): void {
+    this.stopPlay();
     this.cleanups.forEach((f) => f());
     this.timers.forEach(clearInterval);
     this.resizeObserver?.disconnect();
@@ -199,7 +270,15 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     t.fit();
   }
 
-  scanShown(key: string, name: string, _summary?: ScanSummaryLike): void {
+  scanShown(key: string, name: string, summary?: ScanSummaryLike): void {
+    if (key !== this.scanKey) {
+      this.scanKey = key;
+      this.geometry = null;
+    }
+    if (summary) {
+      this.geometry = poniOf(summary.info);
+      this.drawOverlay();
+    }
     if (name) this.scanName = name;
     const v = this.stream.request;
     const what = v ? `${v.roi ? ` · rows ${v.roi[0]}+${v.roi[2]}, cols ${v.roi[1]}+${v.roi[3]}` : ''}${v.binning > 1 ? ` · binned ${v.binning}×` : ''}` : '';
@@ -230,13 +309,17 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     const changes: Record<string, unknown> = {};
     const drawn = [placed.r0, placed.c0, placed.rows * placed.binning, placed.cols * placed.binning, placed.binning];
     if (JSON.stringify(drawn) !== JSON.stringify(this.model.get('view'))) changes.view = drawn;
+    // the histogram and autoscale at ≤ 4 Hz (bounded: a subsample of the frame)
     const now = performance.now();
-    if (this.model.get('auto_range') && now - this.lastRangeAt > 500) {
+    if (now - this.lastRangeAt > 250) {
       this.lastRangeAt = now;
-      const [lo, hi] = percentileRange(image.values!, 1, 99.5, dummyThreshold(dtype));
-      if (lo !== this.model.get('vmin') || hi !== this.model.get('vmax')) Object.assign(changes, { vmin: lo, vmax: hi });
+      const range = this.levels.update(image.values!, dummyThreshold(dtype));
+      if (range && (range[0] !== this.model.get('vmin') || range[1] !== this.model.get('vmax'))) Object.assign(changes, { vmin: range[0], vmax: range[1] });
     }
     if (Object.keys(changes).length) this.setAndSave(changes);
+    this.updateStats(false);
+    this.updateProfile(false);
+    this.barTitle.textContent = `${this.model.get('stream')}${placed.binning > 1 ? ` (sum of ${placed.binning}×${placed.binning} px)` : ''}`;
     if (!this.browsing) this.syncBrowseSoon();
     else this.frameLabel.textContent = `frame ${item.index} / ${this.knownLength}`;
     this.draw();
@@ -346,6 +429,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     const { width, height } = this.viewport();
     this.stage.style.height = `${height}px`;
     this.bar.el.style.height = `${height}px`; // the colour bar spans the image area
+    this.barTitle.style.height = `${height}px`;
     this.image.resize(width, height);
     this.overlays.resize(width, height);
     const t = this.transform;
@@ -361,7 +445,16 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   }
 
   private drawOverlay(): void {
-    this.overlays.draw(this.transform, (this.model.get('rois') as Roi[]) ?? [], this.lastIndex, Boolean(this.model.get('show_peaks')));
+    this.overlays.draw(this.transform, {
+      rois: (this.model.get('rois') as Roi[]) ?? [],
+      frame: this.lastIndex,
+      showPeaks: Boolean(this.model.get('show_peaks')),
+      geometry: this.geometry,
+      rings: (this.model.get('rings') as RingUnit | 'off') ?? 'off',
+      profile: this.currentLine(),
+      profileWidth: (this.model.get('profile_width') as number) || 1,
+    });
+    this.axes.draw(this.transform, Boolean(this.model.get('show_axes')));
   }
 
   private updateLut(): void {
@@ -379,6 +472,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     // labels at t = 1, 0.5, 0 (the middle label inverts the scale)
     const mid = scale === 'log' ? vmin + Math.expm1(0.5 * Math.log1p(vmax - vmin)) : scale === 'sqrt' ? vmin + 0.25 * (vmax - vmin) : (vmin + vmax) / 2;
     this.bar.setLabels([vmax, mid, vmin]);
+    this.levels.sync();
     this.draw();
   }
 
@@ -389,6 +483,124 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
       else if (document.activeElement !== input) input.value = typeof v === 'number' ? String(+v.toPrecision(6)) : String(v);
     }
     this.pauseButton.textContent = this.model.get('paused') ? 'resume' : 'pause';
+    this.levels?.sync();
+  }
+
+  // ------------------------------------------------------------ tools: levels, ROI statistics, profile
+
+  /** Autoscale switched on or its percentiles changed: apply them to the drawn frame now. */
+  private autoscaleNow(): void {
+    const values = this.image?.values;
+    if (!values || !this.model.get('auto_range')) return;
+    const range = this.levels.update(values, dummyThreshold(this.image!.dtype));
+    if (range && (range[0] !== this.model.get('vmin') || range[1] !== this.model.get('vmax'))) this.setAndSave({ vmin: range[0], vmax: range[1] });
+  }
+
+  /** The ROIs' statistics on the drawn frame, beside them (≤ 4 Hz unless `now`). */
+  private updateStats(now: boolean): void {
+    const image = this.image;
+    const rois = (this.model.get('rois') as Roi[]) ?? [];
+    const t = performance.now();
+    if (!image?.values || !image.placed || !rois.length || (!now && t - this.lastStatsAt < 250)) return;
+    this.lastStatsAt = t;
+    const dummy = dummyThreshold(image.dtype);
+    this.overlays.setRoiStats(rois.map((r) => roiStat(image.values!, image.placed!, r, dummy)));
+  }
+
+  /** The profile line now: the one being dragged, else the model's, else through the middle of the frame. */
+  private currentLine(): Line | null {
+    const mode = this.model.get('profile') as ProfileMode;
+    const t = this.transform;
+    if (mode === 'off' || !t.fullRows) return null;
+    if (this.dragLine) return this.dragLine;
+    const pl = (this.model.get('profile_line') as number[]) ?? [];
+    const line: Line = pl.length === 4 ? [pl[1], pl[0], pl[3], pl[2]] : [0, 0, t.fullCols, t.fullRows];
+    if (mode === 'line') return line;
+    const mid = pl.length === 4 ? [(line[0] + line[2]) / 2, (line[1] + line[3]) / 2] : [t.fullCols / 2, t.fullRows / 2];
+    return profileLine(mode, mid[0], mid[1], t.fullRows, t.fullCols, null);
+  }
+
+  private setProfile(from: { x: number; y: number }, to: { x: number; y: number }, done: boolean): void {
+    const mode = this.model.get('profile') as ProfileMode;
+    const t = this.transform;
+    const line = mode === 'line' ? ([from.x, from.y, to.x, to.y] as Line) : profileLine(mode, to.x, to.y, t.fullRows, t.fullCols, null);
+    if (!line) return;
+    this.dragLine = done ? null : line;
+    if (done) {
+      const r = (v: number) => Math.round(v * 100) / 100;
+      this.setAndSave({ profile_line: [r(line[1]), r(line[0]), r(line[3]), r(line[2])] });
+    }
+    this.profileChanged();
+  }
+
+  private profileChanged(): void {
+    this.profilePlot.show(this.model.get('profile') !== 'off');
+    this.drawOverlay();
+    this.updateProfile(true);
+  }
+
+  /** The profile of the drawn frame along the line, plotted (≤ 10 Hz unless `now`). */
+  private updateProfile(now: boolean): void {
+    const line = this.currentLine();
+    const image = this.image;
+    const t = performance.now();
+    if (!line || (!now && t - this.lastProfileAt < 100)) return;
+    this.lastProfileAt = t;
+    const data = image?.values && image.placed
+      ? sampleProfile(image.values, image.placed, line, (this.model.get('profile_width') as number) || 1, dummyThreshold(image.dtype))
+      : null;
+    this.profilePlot.draw(data, `frame ${this.lastIndex}`);
+  }
+
+  // ------------------------------------------------------------ frames: keyboard, play, live
+
+  private step(delta: number): void {
+    const last = Math.max(0, this.knownLength - 1);
+    const from = this.browsing ? (this.model.get('index') as number) : Math.max(0, this.lastIndex);
+    this.setAndSave({ index: Math.max(0, Math.min(last, from + delta)) });
+  }
+
+  private goLive(): void {
+    this.stopPlay();
+    this.setAndSave({ index: -1 });
+  }
+
+  private togglePlay(): void {
+    if (this.playTimer) return this.stopPlay();
+    if (!this.browsing) return;
+    this.playButton.textContent = '❚❚ stop';
+    this.playTimer = setInterval(() => {
+      const index = this.model.get('index') as number;
+      if (index < 0 || index >= this.knownLength - 1) return this.stopPlay();
+      this.setAndSave({ index: index + 1 });
+    }, 200);
+  }
+
+  private stopPlay(): void {
+    if (this.playTimer) clearInterval(this.playTimer);
+    this.playTimer = null;
+    if (this.playButton) this.playButton.textContent = '▶ play';
+  }
+
+  // ------------------------------------------------------------ the picture (PNG): toolbar and Python
+
+  private pictureBytes(): Uint8Array {
+    this.draw();
+    const title = `${this.scanName} · ${this.model.get('stream')} · frame ${this.lastIndex}`;
+    return pngBytes(composePicture(this.el, [this.plot, this.profilePlot.el], title));
+  }
+
+  /** `LiveImage.save_png()`: the picture back to the kernel over the widget comm. */
+  private onMessage(content: { type?: string; id?: number }): void {
+    if (content?.type !== 'png') return;
+    const id = Number(content.id);
+    try {
+      if (!this.image || this.lastIndex < 0) throw new Error('no frame drawn yet');
+      const png = this.pictureBytes();
+      this.model.send({ type: 'png', id }, {}, [png.buffer as ArrayBuffer]);
+    } catch (e) {
+      this.model.send({ type: 'png', id, error: (e as Error).message }, {});
+    }
   }
 
   // ------------------------------------------------------------ readout
@@ -417,7 +629,16 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     const where = bin > 1 ? `rows ${row}–${row + bin - 1}, cols ${col}–${col + bin - 1} (sum of ${bin}×${bin})` : `row ${row}, col ${col}`;
     const masked = Number.isNaN(v) || v >= dummyThreshold(this.image!.dtype);
     const t = normalize(v, this.model.get('vmin'), this.model.get('vmax'), this.model.get('scale'));
-    this.readout.textContent = `frame ${this.lastIndex} · ${where}: ${formatValue(v)}${masked ? ' (masked)' : ` (${Math.round(t * 100)}% of range)`}`;
+    let geo = '';
+    const g = this.geometry;
+    if (g) {
+      const tth = tthAtPixel(g, x, y);
+      const q = g.wavelength ? qOfTth(tth, g.wavelength) : NaN;
+      const d = g.wavelength ? dOfTth(tth, g.wavelength) : NaN;
+      geo = ` · 2θ ${((tth * 180) / Math.PI).toFixed(2)}°${Number.isFinite(q) ? ` · q ${q.toFixed(3)} nm⁻¹ · d ${d.toFixed(2)} Å` : ''}`;
+      Object.assign(this.readout.dataset, { tth: String(tth), q: String(q), d: String(d) });
+    }
+    this.readout.textContent = `frame ${this.lastIndex} · ${where}: ${formatValue(v)}${masked ? ' (masked)' : ` (${Math.round(t * 100)}% of range)`}${geo}`;
     Object.assign(this.readout.dataset, { frame: String(this.lastIndex), row: String(row), col: String(col), binning: String(bin), value: String(v) });
   }
 }
