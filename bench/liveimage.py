@@ -4,7 +4,9 @@
 - frame rate for 1 Mpx (sim-camera, uint16) and 4 Mpx (sim-eiger-4m, uint32) frames drawn at full
   resolution (a canvas large enough that the view asks for binning 1), and fitted into a 480 px canvas
   (the view asks for the binning the canvas can show);
-- latency from a frame leaving the simulator (its acquisition time on the wire) to being drawn, at 10 Hz.
+- latency from a frame leaving the simulator (its acquisition time on the wire) to being drawn, at 10 Hz;
+
+with the image tools shown (axes, q rings, the levels histogram, a horizontal profile, a ROI with statistics).
 
 Frames travel as the LiveImage asks: bslz4 (bitshuffle + LZ4 chunks, decoded in the page; the
 default) or raw pixels ("none"), and are drawn by the renderer it picks: WebGL on a GPU, the CPU
@@ -67,7 +69,10 @@ def show(detector, period, url, height, **options):
         live.paused = True
     acq = c.detector(detector).prepare(acquisition={"nb_frames": 1000000, "expo_time": period}, scan={"name": "bench"})
     acq.start()
-    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100, **options)
+    # the image tools shown, as a user has them: axes, rings (the simulators' geometry), the levels
+    # histogram, a live horizontal profile and a ROI with its statistics
+    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100,
+                     profile="horizontal", rois=[[100, 100, 200, 200]], **options)
     return live
 print("READY")"""
 

@@ -44,8 +44,10 @@ export class AxesView {
     b.textBaseline = 'top';
     for (const v of cols) {
       const x = t.toScreen(v, 0)[0];
+      const label = tickLabel(v, cstep);
+      const half = b.measureText(label).width / 2;
       b.fillRect(Math.round(x), 0, 1, 4);
-      b.fillText(tickLabel(v, cstep), x, 5);
+      b.fillText(label, Math.min(width - half, Math.max(half, x)), 5); // the end labels stay whole
     }
     b.fillText('column (px)', width / 2, 18);
     // rows down the left

@@ -12,6 +12,9 @@ export interface KeyHost {
 
 export function bindKeys(target: HTMLElement, host: KeyHost): void {
   target.tabIndex = 0;
+  // JupyterLab's shortcuts (Lumino, document-level, capture phase) skip events from such elements:
+  // a notebook's `l` (line numbers) or arrows in command mode must not act while the image has the focus
+  target.setAttribute('data-lm-suppress-shortcuts', '');
   target.addEventListener('keydown', (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey) return;
     const act: Record<string, () => void> = {

@@ -30,6 +30,11 @@ export function composePicture(root: HTMLElement, area: HTMLElement[], title: st
   const at = (r: DOMRect) => [r.left - left, r.top - top + TITLE, r.width, r.height] as const;
   for (const a of area) {
     if (a.offsetParent === null) continue;
+    // the image's background (a canvas leaves transparent what the frame does not cover)
+    for (const stage of a.querySelectorAll<HTMLElement>('.daqlab-li-stage')) {
+      ctx.fillStyle = getComputedStyle(stage).backgroundColor || '#111';
+      ctx.fillRect(...at(stage.getBoundingClientRect()));
+    }
     for (const c of a.querySelectorAll('canvas')) {
       const r = c.getBoundingClientRect();
       if (!r.width || !r.height || c.offsetParent === null || getComputedStyle(c).visibility === 'hidden') continue;
