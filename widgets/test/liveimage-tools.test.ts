@@ -4,6 +4,7 @@ import { niceTicks, tickLabel } from '../src/liveimage/axes.js';
 import { beamCentre, chooseRings, dOfTth, pointAt, poniOf, qOfTth, ringPoints, tthAtPixel, type Poni } from '../src/liveimage/geometry.js';
 import { LevelStats } from '../src/liveimage/levels.js';
 import { profileLine, roiStat, sampleProfile } from '../src/liveimage/profile.js';
+import { Throttle } from '../src/liveimage/throttle.js';
 import { ViewTransform } from '../src/liveimage/transform.js';
 
 test('levels: histogram and percentiles of a frame, gaps and NaN left out, buffers reused', () => {
@@ -139,4 +140,22 @@ test('view transform: fit, screen ↔ detector, zoom about a point keeps it in p
   const after = t.toImage(300, 50);
   assert.ok(Math.abs(before.x - after.x) < 1e-12 && Math.abs(before.y - after.y) < 1e-12);
   assert.equal(t.userMoved, true);
+});
+
+test('throttle: at most one run per interval, and one after the last request', async () => {
+  let clock = 0;
+  let runs = 0;
+  const t = new Throttle(50, () => runs++, () => clock);
+  t.request(); // runs at once
+  assert.equal(runs, 1);
+  clock = 10;
+  t.request(); // too soon: due at 50
+  t.request(); // already due: nothing more
+  assert.equal(runs, 1);
+  clock = 50;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(runs, 2, 'the last request is not dropped');
+  t.flush();
+  assert.equal(runs, 3);
+  t.cancel();
 });

@@ -25,6 +25,7 @@ import { Overlays } from './overlays.js';
 import { composePicture, download, pngBytes } from './png.js';
 import { profileLine, roiStat, sampleProfile, type Line, type ProfileMode } from './profile.js';
 import { ProfilePlot } from './profileview.js';
+import { Throttle } from './throttle.js';
 import { ImageRenderer } from './renderer.js';
 import { FrameStream, type StreamHost } from './stream.js';
 import { ViewTransform } from './transform.js';
@@ -52,7 +53,6 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   /** "name #number" of the scan shown (its key until the server said) */
   private scanName = '';
   lastIndex = -1;
-  private lastRangeAt = 0;
   readonly meter = new FrameMeter();
   private lastReport = performance.now();
   /** items in the stream as far as the view knows */
@@ -72,8 +72,10 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   private scanKey = '';
   /** the profile line while it is being dragged (Python gets it on release) */
   private dragLine: Line | null = null;
-  private lastStatsAt = 0;
-  private lastProfileAt = 0;
+  // the tools follow the drawn frame at a bounded rate, and always end on the frame left on screen
+  private readonly levelsTick = new Throttle(250, () => this.autoscaleNow());
+  private readonly statsTick = new Throttle(250, () => this.updateStats());
+  private readonly profileTick = new Throttle(100, () => this.updateProfile());
 
   override render(): void {
     this.el.classList.add('daqlab-liveimage');
@@ -202,14 +204,14 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.syncControls();
     this.listenTo(this.model, 'change:colormap change:reverse', () => this.updateLut());
     this.listenTo(this.model, 'change:scale change:vmin change:vmax change:auto_range change:show_mask', () => this.updateRange());
-    this.listenTo(this.model, 'change:auto_range change:auto_percentiles', () => this.autoscaleNow());
+    this.listenTo(this.model, 'change:auto_range change:auto_percentiles', () => this.levelsTick.flush());
     this.listenTo(this.model, 'change:show_axes change:rings', () => this.draw());
     this.listenTo(this.model, 'change:profile change:profile_line change:profile_width', () => this.profileChanged());
     this.listenTo(this.model, 'msg:custom', (content: { type?: string; id?: number }) => this.onMessage(content));
     this.listenTo(this.model, 'change:paused', () => this.onPaused());
     this.listenTo(this.model, 'change:rois', () => {
       this.drawOverlay();
-      this.updateStats(true);
+      this.statsTick.flush();
     });
     this.listenTo(this.model, 'change:show_peaks', () => this.drawOverlay());
     this.listenTo(this.model, 'change:height', () => this.resize());
@@ -232,6 +234,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
 
   override remove(): void {
     this.stopPlay();
+    for (const t of [this.levelsTick, this.statsTick, this.profileTick]) t.cancel();
     this.cleanups.forEach((f) => f());
     this.timers.forEach(clearInterval);
     this.resizeObserver?.disconnect();
@@ -309,16 +312,10 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     const changes: Record<string, unknown> = {};
     const drawn = [placed.r0, placed.c0, placed.rows * placed.binning, placed.cols * placed.binning, placed.binning];
     if (JSON.stringify(drawn) !== JSON.stringify(this.model.get('view'))) changes.view = drawn;
-    // the histogram and autoscale at ≤ 4 Hz (bounded: a subsample of the frame)
-    const now = performance.now();
-    if (now - this.lastRangeAt > 250) {
-      this.lastRangeAt = now;
-      const range = this.levels.update(image.values!, dummyThreshold(dtype));
-      if (range && (range[0] !== this.model.get('vmin') || range[1] !== this.model.get('vmax'))) Object.assign(changes, { vmin: range[0], vmax: range[1] });
-    }
     if (Object.keys(changes).length) this.setAndSave(changes);
-    this.updateStats(false);
-    this.updateProfile(false);
+    this.levelsTick.request();
+    this.statsTick.request();
+    this.profileTick.request();
     this.barTitle.textContent = `${this.model.get('stream')}${placed.binning > 1 ? ` (sum of ${placed.binning}×${placed.binning} px)` : ''}`;
     if (!this.browsing) this.syncBrowseSoon();
     else this.frameLabel.textContent = `frame ${item.index} / ${this.knownLength}`;
@@ -488,21 +485,19 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
 
   // ------------------------------------------------------------ tools: levels, ROI statistics, profile
 
-  /** Autoscale switched on or its percentiles changed: apply them to the drawn frame now. */
+  /** The histogram of the drawn frame, and the levels when autoscale is on (≤ 4 Hz, a bounded subsample). */
   private autoscaleNow(): void {
     const values = this.image?.values;
-    if (!values || !this.model.get('auto_range')) return;
+    if (!values) return;
     const range = this.levels.update(values, dummyThreshold(this.image!.dtype));
     if (range && (range[0] !== this.model.get('vmin') || range[1] !== this.model.get('vmax'))) this.setAndSave({ vmin: range[0], vmax: range[1] });
   }
 
-  /** The ROIs' statistics on the drawn frame, beside them (≤ 4 Hz unless `now`). */
-  private updateStats(now: boolean): void {
+  /** The ROIs' statistics on the drawn frame, beside them (≤ 4 Hz). */
+  private updateStats(): void {
     const image = this.image;
     const rois = (this.model.get('rois') as Roi[]) ?? [];
-    const t = performance.now();
-    if (!image?.values || !image.placed || !rois.length || (!now && t - this.lastStatsAt < 250)) return;
-    this.lastStatsAt = t;
+    if (!image?.values || !image.placed || !rois.length) return;
     const dummy = dummyThreshold(image.dtype);
     this.overlays.setRoiStats(rois.map((r) => roiStat(image.values!, image.placed!, r, dummy)));
   }
@@ -536,16 +531,14 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   private profileChanged(): void {
     this.profilePlot.show(this.model.get('profile') !== 'off');
     this.drawOverlay();
-    this.updateProfile(true);
+    this.profileTick.flush();
   }
 
-  /** The profile of the drawn frame along the line, plotted (≤ 10 Hz unless `now`). */
-  private updateProfile(now: boolean): void {
+  /** The profile of the drawn frame along the line, plotted (≤ 10 Hz). */
+  private updateProfile(): void {
     const line = this.currentLine();
     const image = this.image;
-    const t = performance.now();
-    if (!line || (!now && t - this.lastProfileAt < 100)) return;
-    this.lastProfileAt = t;
+    if (!line) return;
     const data = image?.values && image.placed
       ? sampleProfile(image.values, image.placed, line, (this.model.get('profile_width') as number) || 1, dummyThreshold(image.dtype))
       : null;
