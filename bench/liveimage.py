@@ -44,6 +44,10 @@ from record import Recorder, slug  # noqa: E402  (bench/record.py: this script's
 
 SECONDS = 6
 
+# the image tools are shown in every case (a live profile, a ROI with statistics, axes, rings, the levels
+# histogram); this case hides what can be hidden, to measure what they cost in the same run
+TOOLS_OFF = {"profile": "off", "rois": [], "show_axes": False, "rings": "off"}
+
 CASES = [
     # label, detector, frame period (s), LiveImage height (px): tall enough for binning 1, or 480 (fitted),
     # LiveImage options beyond the defaults (renderer "auto", compression "bslz4"): each default is also
@@ -51,9 +55,11 @@ CASES = [
     ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {}),
     ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {"compression": "none"}),
     ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {"renderer": "webgl"}),
+    ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, TOOLS_OFF),
     ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {}),
     ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {"compression": "none"}),
     ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {"renderer": "webgl"}),
+    ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, TOOLS_OFF),
     ("4 Mpx uint32, fitted in 480 px", "sim-eiger-4m", 0.02, 480, {}),
     ("latency at 10 Hz, 1 Mpx", "sim-camera", 0.1, 480, {}),
 ]
@@ -71,8 +77,8 @@ def show(detector, period, url, height, **options):
     acq.start()
     # the image tools shown, as a user has them: axes, rings (the simulators' geometry), the levels
     # histogram, a live horizontal profile and a ROI with its statistics
-    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100,
-                     profile="horizontal", rois=[[100, 100, 200, 200]], **options)
+    tools = {"profile": "horizontal", "rois": [[100, 100, 200, 200]], **options}
+    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100, **tools)
     return live
 print("READY")"""
 

@@ -73,8 +73,10 @@ export class LevelsPanel {
     const width = c.clientWidth || 240;
     const height = 40;
     const dpr = window.devicePixelRatio || 1;
-    if (c.width !== Math.round(width * dpr)) c.width = Math.round(width * dpr);
-    c.height = Math.round(height * dpr);
+    if (c.width !== Math.round(width * dpr) || c.height !== Math.round(height * dpr)) {
+      c.width = Math.round(width * dpr);
+      c.height = Math.round(height * dpr);
+    }
     const ctx = c.getContext('2d');
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);

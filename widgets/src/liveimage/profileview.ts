@@ -14,6 +14,7 @@ const M = { l: 56, r: 12, t: 8, b: 30 };
 export class ProfilePlot {
   readonly el = el('div', 'daqlab-li-profile');
   readonly canvas = el('canvas');
+  private color = '';
 
   constructor() {
     this.el.append(this.canvas);
@@ -28,15 +29,19 @@ export class ProfilePlot {
     const c = this.canvas;
     const width = this.el.clientWidth || 600;
     const dpr = window.devicePixelRatio || 1;
-    c.width = Math.round(width * dpr);
-    c.height = Math.round(HEIGHT * dpr);
-    c.style.width = `${width}px`;
-    c.style.height = `${HEIGHT}px`;
+    // resized (and the theme colour read) only when the width changes: the plot follows the frames
+    if (c.width !== Math.round(width * dpr) || !this.color) {
+      c.width = Math.round(width * dpr);
+      c.height = Math.round(HEIGHT * dpr);
+      c.style.width = `${width}px`;
+      c.style.height = `${HEIGHT}px`;
+      this.color = getComputedStyle(this.el).color || '#888';
+    }
     const ctx = c.getContext('2d');
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, HEIGHT);
-    const color = getComputedStyle(this.el).color || '#888';
+    const color = this.color;
     ctx.fillStyle = ctx.strokeStyle = color;
     ctx.font = '10px sans-serif';
     const n = data?.value.length ?? 0;

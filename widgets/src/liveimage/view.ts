@@ -316,7 +316,8 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.levelsTick.request();
     this.statsTick.request();
     this.profileTick.request();
-    this.barTitle.textContent = `${this.model.get('stream')}${placed.binning > 1 ? ` (sum of ${placed.binning}×${placed.binning} px)` : ''}`;
+    const barTitle = `${this.model.get('stream')}${placed.binning > 1 ? ` (sum of ${placed.binning}×${placed.binning} px)` : ''}`;
+    if (barTitle !== this.barTitle.textContent) this.barTitle.textContent = barTitle; // a DOM write costs a layout
     if (!this.browsing) this.syncBrowseSoon();
     else this.frameLabel.textContent = `frame ${item.index} / ${this.knownLength}`;
     this.draw();
