@@ -202,6 +202,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
       first: () => this.setAndSave({ index: 0 }),
     });
     this.syncControls();
+    this.profilePlot.show(this.model.get('profile') !== 'off');
     this.listenTo(this.model, 'change:colormap change:reverse', () => this.updateLut());
     this.listenTo(this.model, 'change:scale change:vmin change:vmax change:auto_range change:show_mask', () => this.updateRange());
     this.listenTo(this.model, 'change:auto_range change:auto_percentiles', () => this.levelsTick.flush());
