@@ -86,6 +86,7 @@ def test_liveimage_tools(lab, daq, browser, tmp_path):
         page.wait_for_function("() => document.querySelector('.daqlab-li-readout') && "
                                "document.querySelector('.daqlab-li-profile')?.dataset.samples > 0", timeout=15000)
         assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+        assert w.locator(".daqlab-li-profile").is_visible(), "created with profile='horizontal': the plot shows"
 
         # axes in detector pixels, labelled; the colour bar says what it shows
         ticks = [float(v) for v in w.locator(".daqlab-li-axis-cols").get_attribute("data-ticks").split(",")]
