@@ -13,7 +13,7 @@ export class LevelStats {
   lo = 0;
   hi = 1;
 
-  constructor(bins = 128, readonly maxSamples = 65536) {
+  constructor(bins = 128, readonly maxSamples = 16384) {
     this.sample = new Float32Array(maxSamples);
     this.counts = new Uint32Array(bins);
   }
