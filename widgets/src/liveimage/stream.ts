@@ -15,8 +15,8 @@ import type { Model } from './model.js';
 export interface StreamHost {
   readonly model: Model;
   readonly meter: FrameMeter;
-  /** the frame drawn last (the peaks of that frame redraw the overlay) */
-  readonly lastIndex: number;
+  /** the frame whose peaks are circled (new peaks of that frame redraw the overlay) */
+  readonly peakFrame: number;
   status(text: string): void;
   message(text: string | null): void;
   /** the stream's frames are rows × cols detector pixels */
@@ -232,7 +232,7 @@ export class FrameStream {
         if (msg.header.sub !== this.peakSub) return;
         const touched = this.host.peaks(msg.events ?? []);
         client.ack(msg.header.sub!, msg.header.msg);
-        if (touched.has(this.host.lastIndex)) this.host.peaksChanged();
+        if (touched.has(this.host.peakFrame)) this.host.peaksChanged();
       });
       if (result.kind !== 'event') {
         void client.unsubscribe(result.sub);

@@ -53,6 +53,8 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   /** "name #number" of the scan shown (its key until the server said) */
   private scanName = '';
   lastIndex = -1;
+  /** the drawn item's frame as the `peaks` events name it: the one place that maps an item to its peaks */
+  peakFrame = -1;
   readonly meter = new FrameMeter();
   private lastReport = performance.now();
   /** items in the stream as far as the view knows */
@@ -308,6 +310,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     image.dtype = dtype;
     image.upload(item, view, this.transform.fullRows);
     this.lastIndex = item.index;
+    this.peakFrame = item.index;
     const placed = image.placed!;
     // Python sees the drawn region and the auto range, but not every frame: only when they change (range ≤ 2 Hz)
     const changes: Record<string, unknown> = {};
@@ -446,7 +449,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   private drawOverlay(): void {
     this.overlays.draw(this.transform, {
       rois: (this.model.get('rois') as Roi[]) ?? [],
-      frame: this.lastIndex,
+      frame: this.peakFrame,
       showPeaks: Boolean(this.model.get('show_peaks')),
       geometry: this.geometry,
       rings: (this.model.get('rings') as RingUnit | 'off') ?? 'off',
