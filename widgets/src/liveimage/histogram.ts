@@ -18,6 +18,7 @@ export class LevelsPanel {
   private readonly lock = el('input');
   /** the histogram's value axis: [lo, hi] */
   private span: [number, number] = [0, 1];
+  private width = 0;
 
   constructor(private readonly model: Model, private readonly save: (values: Record<string, unknown>) => void) {
     const labelled = (text: string, input: HTMLElement, cls: string) => {
@@ -45,6 +46,11 @@ export class LevelsPanel {
     this.bindDrag();
   }
 
+  /** The widget was resized: read the width once here, not per histogram (a read after a DOM write forces layout). */
+  resized(): void {
+    this.width = this.canvas.clientWidth || 240;
+  }
+
   /** A new frame's values (called at a bounded rate). Returns the autoscale levels when auto_range is on. */
   update(values: ArrayLike<number>, ignoreAbove: number): [number, number] | null {
     this.stats.update(values, ignoreAbove);
@@ -70,7 +76,8 @@ export class LevelsPanel {
   /** Bars of log counts; the levels as lines, the clipped ends shaded. */
   draw(): void {
     const c = this.canvas;
-    const width = c.clientWidth || 240;
+    if (!this.width) this.resized();
+    const width = this.width;
     const height = 40;
     const dpr = window.devicePixelRatio || 1;
     if (c.width !== Math.round(width * dpr) || c.height !== Math.round(height * dpr)) {

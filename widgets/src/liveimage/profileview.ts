@@ -15,6 +15,7 @@ export class ProfilePlot {
   readonly el = el('div', 'daqlab-li-profile');
   readonly canvas = el('canvas');
   private color = '';
+  private width = 0;
 
   constructor() {
     this.el.append(this.canvas);
@@ -23,11 +24,18 @@ export class ProfilePlot {
 
   show(visible: boolean): void {
     this.el.style.display = visible ? '' : 'none';
+    this.width = 0;
+  }
+
+  /** The widget was resized: read the width once here, not per plot (a read after a DOM write forces layout). */
+  resized(): void {
+    this.width = this.el.clientWidth || 600;
   }
 
   draw(data: ProfileData | null, title: string): void {
     const c = this.canvas;
-    const width = this.el.clientWidth || 600;
+    if (!this.width) this.resized();
+    const width = this.width;
     const dpr = window.devicePixelRatio || 1;
     // resized (and the theme colour read) only when the width changes: the plot follows the frames
     if (c.width !== Math.round(width * dpr) || !this.color) {

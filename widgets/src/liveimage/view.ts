@@ -77,7 +77,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   // the tools follow the drawn frame at a bounded rate, and always end on the frame left on screen
   private readonly levelsTick = new Throttle(250, () => this.autoscaleNow());
   private readonly statsTick = new Throttle(250, () => this.updateStats());
-  private readonly profileTick = new Throttle(100, () => this.updateProfile());
+  private readonly profileTick = new Throttle(250, () => this.updateProfile());
 
   override render(): void {
     this.el.classList.add('daqlab-liveimage');
@@ -434,6 +434,8 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.barTitle.style.height = `${height}px`;
     this.image.resize(width, height);
     this.overlays.resize(width, height);
+    this.levels.resized();
+    this.profilePlot.resized();
     const t = this.transform;
     if ((!t.fitted || !t.userMoved) && t.fullRows) t.fit();
     this.draw();
@@ -539,7 +541,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.profileTick.flush();
   }
 
-  /** The profile of the drawn frame along the line, plotted (≤ 10 Hz). */
+  /** The profile of the drawn frame along the line, plotted (≤ 4 Hz). */
   private updateProfile(): void {
     const line = this.currentLine();
     const image = this.image;
