@@ -4,7 +4,9 @@
 - frame rate for 1 Mpx (sim-camera, uint16) and 4 Mpx (sim-eiger-4m, uint32) frames drawn at full
   resolution (a canvas large enough that the view asks for binning 1), and fitted into a 480 px canvas
   (the view asks for the binning the canvas can show);
-- latency from a frame leaving the simulator (its acquisition time on the wire) to being drawn, at 10 Hz.
+- latency from a frame leaving the simulator (its acquisition time on the wire) to being drawn, at 10 Hz;
+
+with the image tools shown (axes, q rings, the levels histogram, a horizontal profile, a ROI with statistics).
 
 Frames travel as the LiveImage asks: bslz4 (bitshuffle + LZ4 chunks, decoded in the page; the
 default) or raw pixels ("none"), and are drawn by the renderer it picks: WebGL on a GPU, the CPU
@@ -42,6 +44,10 @@ from record import Recorder, slug  # noqa: E402  (bench/record.py: this script's
 
 SECONDS = 6
 
+# the image tools are shown in every case (a live profile, a ROI with statistics, axes, rings, the levels
+# histogram); this case hides what can be hidden, to measure what they cost in the same run
+TOOLS_OFF = {"profile": "off", "rois": [], "show_axes": False, "rings": "off"}
+
 CASES = [
     # label, detector, frame period (s), LiveImage height (px): tall enough for binning 1, or 480 (fitted),
     # LiveImage options beyond the defaults (renderer "auto", compression "bslz4"): each default is also
@@ -49,9 +55,11 @@ CASES = [
     ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {}),
     ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {"compression": "none"}),
     ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, {"renderer": "webgl"}),
+    ("1 Mpx uint16, full resolution", "sim-camera", 0.01, 1100, TOOLS_OFF),
     ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {}),
     ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {"compression": "none"}),
     ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, {"renderer": "webgl"}),
+    ("4 Mpx uint32, full resolution", "sim-eiger-4m", 0.02, 2250, TOOLS_OFF),
     ("4 Mpx uint32, fitted in 480 px", "sim-eiger-4m", 0.02, 480, {}),
     ("latency at 10 Hz, 1 Mpx", "sim-camera", 0.1, 480, {}),
 ]
@@ -67,7 +75,10 @@ def show(detector, period, url, height, **options):
         live.paused = True
     acq = c.detector(detector).prepare(acquisition={"nb_frames": 1000000, "expo_time": period}, scan={"name": "bench"})
     acq.start()
-    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100, **options)
+    # the image tools shown, as a user has them: axes, rings (the simulators' geometry), the levels
+    # histogram, a live horizontal profile and a ROI with its statistics
+    tools = {"profile": "horizontal", "rois": [[100, 100, 200, 200]], **options}
+    live = LiveImage(acq, server_url=url, height=height, max_size=4096, auto_range=False, vmin=0, vmax=100, **tools)
     return live
 print("READY")"""
 

@@ -13,6 +13,8 @@ through the kernel. Only settings, the fps readout and ROIs travel through the k
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import ipywidgets as W
@@ -67,9 +69,16 @@ class LiveImage(W.DOMWidget):
     ``LiveImage(acq)`` follows that acquisition's ``frame`` stream; ``LiveImage()``
     (or ``follow=True``) shows the newest scan and switches to each new one.
 
-    In the view: wheel to zoom, drag to pan, double-click to fit, shift+drag to draw
-    a region of interest (it is appended to ``rois`` as ``[row0, col0, rows, cols]`` in
-    detector pixels). The toolbar sets the colormap, scale and range and pauses.
+    In the view: wheel to zoom, drag to pan (middle button too), double-click to fit,
+    shift+drag to draw a region of interest (it is appended to ``rois`` as ``[row0, col0,
+    rows, cols]`` in detector pixels; its live mean/max/sum show beside it). The toolbar sets
+    the colormap, scale, rings, the profile tool and pauses; the levels row has a histogram of
+    the frame with draggable min/max, the autoscale percentiles (``auto_percentiles``) and
+    "lock range" (``auto_range=False``). Axes are in detector pixels (rows, columns); a scan
+    with a PONI geometry gets its beam centre and q or 2θ rings labelled with the resolution.
+    With ``profile`` on, a left drag on the image sets the profile line, plotted live below.
+    Keyboard (click the image first): ← / → previous / next frame, space pause (live) or
+    play (browsing), End back to live. ``save_png(path)`` saves the picture the view shows.
     """
 
     _model_name = Unicode("LiveImageModel").tag(sync=True)
@@ -107,6 +116,17 @@ class LiveImage(W.DOMWidget):
     show_peaks = Bool(True, help="circle the peaks of the shown frame (`peaks_stream`, smx)").tag(sync=True)
     peaks_stream = Unicode("peaks", help="event stream of {frame_idx, x, y}; empty: no peak overlay").tag(sync=True)
     view = List(Int(), read_only=True, help="[row0, col0, rows, cols, binning] the server sent for the drawn frame").tag(sync=True)
+    auto_percentiles = List(CFloat(), [1.0, 99.5], minlen=2, maxlen=2,
+                            help="[low, high] percentiles of the drawn frame that vmin/vmax follow while auto_range").tag(sync=True)
+    show_axes = Bool(True, help="row and column axes (detector pixels) around the image").tag(sync=True)
+    rings = Enum(["off", "q", "2theta"], "q",
+                 help="rings of constant q (nm⁻¹) or 2θ (°) with their resolution, and the beam centre, for a scan with a "
+                 "PONI geometry; q needs the wavelength (else 2θ)").tag(sync=True)
+    profile = Enum(["off", "horizontal", "vertical", "line"], "off", help="line profile tool, plotted live under the image").tag(sync=True)
+    profile_line = List(CFloat(), help="[row0, col0, row1, col1] of the profile line, detector pixels; [] = through the middle").tag(sync=True)
+    profile_width = Int(1, help="pixels across the profile line that are averaged").tag(sync=True)
+    # views displayed (the frontend counts them): save_png() needs one
+    _view_count = Int(0).tag(sync=True)
 
     def __init__(self, source=None, *, stream: str = "frame", client=None, follow: bool | None = None, **kwargs):
         client, scan, stream = _source(source, stream, client)
@@ -118,6 +138,62 @@ class LiveImage(W.DOMWidget):
         if client._token:
             kwargs.setdefault("token", client._token)
         super().__init__(scan=scan, stream=stream, follow=(not scan) if follow is None else follow, **kwargs)
+        self._pngs: dict[int, tuple[Future, Path | None]] = {}
+        self._next_png = 1
+        self.on_msg(self._on_view_msg)
+
+    @validate("auto_percentiles")
+    def _check_percentiles(self, proposal):
+        lo, hi = proposal["value"]
+        if not 0 <= lo < hi <= 100:
+            raise TraitError(f"auto_percentiles is [low, high] with 0 ≤ low < high ≤ 100, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @validate("profile_line")
+    def _check_profile_line(self, proposal):
+        line = proposal["value"]
+        if line and len(line) != 4:
+            raise TraitError(f"profile_line is [row0, col0, row1, col1] (or [] for the middle of the frame), got {line!r}")
+        return line
+
+    @validate("profile_width")
+    def _check_profile_width(self, proposal):
+        if not 1 <= proposal["value"] <= 512:
+            raise TraitError(f"profile_width is 1…512 pixels, got {proposal['value']}")
+        return proposal["value"]
+
+    def save_png(self, path: str | os.PathLike | None = None) -> Future:
+        """Save the picture the view shows (image, overlays, axes, colour bar, profile) as a PNG.
+
+        The view draws it, so a view must be displayed (``RuntimeError`` otherwise). Returns a
+        Future of the PNG bytes, resolved when the browser answers — after the running cell ends,
+        since the kernel reads widget messages between cells; the file at ``path`` is written then."""
+        if not self._view_count:
+            raise RuntimeError("save_png: no view of this LiveImage is displayed (display it, then call save_png in a "
+                               "later cell: the picture is drawn by the browser)")
+        target = Path(path) if path is not None else None
+        if target is not None and not target.parent.is_dir():
+            raise FileNotFoundError(f"save_png: folder {str(target.parent)!r} does not exist")
+        fut: Future = Future()
+        pid = self._next_png
+        self._next_png += 1
+        self._pngs[pid] = (fut, target)
+        self.send({"type": "png", "id": pid})
+        return fut
+
+    def _on_view_msg(self, _widget, content: dict, buffers: list) -> None:
+        if content.get("type") != "png":
+            return
+        fut, target = self._pngs.pop(int(content.get("id", -1)), (None, None))
+        if fut is None or fut.done():
+            return
+        if content.get("error") or not buffers:
+            fut.set_exception(RuntimeError(f"save_png: the view could not draw the picture: {content.get('error') or 'no data'}"))
+            return
+        png = bytes(buffers[0])
+        if target is not None:
+            target.write_bytes(png)
+        fut.set_result(png)
 
     @validate("rois")
     def _check_rois(self, proposal):

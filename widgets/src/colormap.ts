@@ -1,6 +1,6 @@
 /**
  * Colour mapping of detector images, kept free of DOM and WebGL so it is unit
- * tested in Node. The fragment shader in liveimage.ts implements `normalize`
+ * tested in Node. The fragment shader in liveimage/renderer.ts implements `normalize`
  * with the same formulas; `lutBytes` builds the colormap texture.
  */
 import { LUT_HEX } from './luts.js';

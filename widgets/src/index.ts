@@ -4,7 +4,7 @@ export * from './client.js';
 export * from './colormap.js';
 export * from './settings.js';
 export * from './series.js';
-export { LiveImageModel, LiveImageView } from './liveimage.js';
+export { LiveImageModel, LiveImageView } from './liveimage/view.js';
 export { HitRateModel, HitRateView } from './hitrate.js';
 export { ProgressModel, ProgressView } from './progress.js';
 export { ProfileModel, ProfileView } from './profile.js';
