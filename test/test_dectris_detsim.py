@@ -191,3 +191,32 @@ def test_smx_on_the_detector_equals_smx_on_the_builtin_simulator(dclient, sims):
             else:
                 assert p[k] == q[k], (k, p, q)
     np.testing.assert_allclose(a.scan.streams["acc_corrected"][-1], b.scan.streams["acc_corrected"][-1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def eiger4m():
+    """An EIGER2 4M (module gaps) with its own server: the gap pixels carry DECTRIS's NODATA value, 2**32 - 1."""
+    from conftest import ServerProcess
+
+    config = {"scene": "powder", "seed": 4, "pool_size": 2}
+    sim = DetectorSim(*sim_args(config)[2:], "--model", "eiger2-4m")
+    server = ServerProcess("--detector", "sim-eiger-4m", "--dectris", f"e4m={sim.http},stream={sim.stream}")
+    c = daqlab.connect(server.url)
+    try:
+        yield c, config
+    finally:
+        c.close()
+        server.stop()
+        sim.stop()
+
+
+def test_gap_pixels_are_nodata_for_azint_as_on_the_builtin_simulator(eiger4m):
+    c, config = eiger4m
+    assert c.detector("e4m").info["dummy"] == 2**32 - 1  # DECTRIS's NODATA: the largest value of the image's type
+    processing = {"pipeline": "azint", "npt": 200, "unit": "q_nm^-1"}
+    a = acquire(c, "e4m", processing=processing, n=2)
+    b = acquire(c, "sim-eiger-4m", config, processing=processing, n=2)
+    assert (a.scan.streams["frame"][0] == 2**32 - 1).any()  # the gaps are in the frames
+    ia, ib = a.scan.streams["intensity"][0:2], b.scan.streams["intensity"][0:2]
+    assert np.nanmax(ib) < 1e6  # gap pixels left out
+    np.testing.assert_allclose(ia, ib, rtol=1e-5, atol=1e-6, equal_nan=True)
