@@ -28,6 +28,7 @@ const STATUS_PARAMS: [string, string, string][] = [
 /** How often a running series checks that the detector still answers and is not in error (ms). */
 const WATCHDOG_MS = 1000;
 const BIT_DEPTH: Record<number, DType> = { 8: 'uint8', 16: 'uint16', 32: 'uint32' };
+const NODATA: Partial<Record<DType, number>> = { uint8: 2 ** 8 - 1, uint16: 2 ** 16 - 1, uint32: 2 ** 32 - 1 };
 const TRIGGER: Record<RunContext['acquisition']['trigger_mode'], string> = { internal: 'ints', software: 'ints', external: 'exts' };
 
 export class DectrisPlugin implements DetectorPlugin {
@@ -70,16 +71,19 @@ export class DectrisPlugin implements DetectorPlugin {
     const x = Number(this.value('x_pixels_in_detector') ?? 0);
     const y = Number(this.value('y_pixels_in_detector') ?? 0);
     const minFrameTime = this.params.frame_time?.min;
+    const dtype = BIT_DEPTH[Number(this.value('bit_depth_image'))] ?? 'uint32';
     return {
       name: this.name,
       model: String(this.value('description') ?? `DECTRIS detector at ${this.address.url}`),
       shape: [y, x],
       image_shape: [y, x],
       pixel_size: [Number(this.value('y_pixel_size') ?? 75e-6), Number(this.value('x_pixel_size') ?? 75e-6)],
-      dtype: BIT_DEPTH[Number(this.value('bit_depth_image'))] ?? 'uint32',
+      dtype,
       trigger_modes: ['internal', 'software', 'external'],
       max_frame_rate: typeof minFrameTime === 'number' && minFrameTime > 0 ? 1 / minFrameTime : 1e4,
-      dummy: null,
+      // DECTRIS's NODATA: module gaps and masked pixels hold the largest value of the image's type
+      // (the Stream2 start message's saturation_value is the largest *valid* value); pipelines skip them
+      dummy: NODATA[dtype] ?? null,
       sensor: {
         material: this.value('sensor_material') ?? null,
         thickness: this.value('sensor_thickness') ?? null,
