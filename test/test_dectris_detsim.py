@@ -130,6 +130,7 @@ def test_receivers_lose_nothing_and_keep_the_order(dclient, sims, builtin, fmt, 
     assert series["counters"]["duplicates"] == 0
     sim, _ = sims["powder"]
     assert sim.value("stream", "status", "dropped") == 0  # nor did the detector drop any
+    assert series["detector_stream_dropped"] == 0  # and the scan says so, read when the series ended
 
 
 @pytest.mark.parametrize("scene", ["flat", "xpcs"])

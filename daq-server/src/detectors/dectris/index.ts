@@ -260,6 +260,8 @@ class DectrisRun implements DetectorRun, PushedSource {
     this.shape = [...detector.shape];
     this.dtype = detector.dtype;
     this.minPeriod = 1 / detector.max_frame_rate;
+    // a series shorter than the watchdog's period still gets the detector's count
+    series.beforeEnd = () => this.readDropped();
   }
 
   get ended(): { fault: string | null } | null {
@@ -305,15 +307,19 @@ class DectrisRun implements DetectorRun, PushedSource {
       try {
         const state = await this.plugin.client.state();
         if (state === 'error') this.series.fail(`the detector went to state error${await this.plugin.errorText()}`);
-        // the detector's count of frames its stream could not send, beside ours
-        const dropped = await this.plugin.client.get('stream', 'status', 'dropped').catch(() => null);
-        if (typeof dropped?.value === 'number') this.series.detectorDropped = dropped.value;
+        await this.readDropped();
       } catch (err) {
         this.series.fail(`the detector does not answer: ${(err as Error).message}`);
       }
       if (!this.closed && !this.series.ended) this.watchdog = setTimeout(() => void check(), WATCHDOG_MS);
     };
     this.watchdog = setTimeout(() => void check(), WATCHDOG_MS);
+  }
+
+  /** the detector's count of frames its stream could not send, beside ours */
+  private async readDropped(): Promise<void> {
+    const dropped = await this.plugin.client.get('stream', 'status', 'dropped').catch(() => null);
+    if (typeof dropped?.value === 'number') this.series.detectorDropped = dropped.value;
   }
 
   async trigger(): Promise<void> {

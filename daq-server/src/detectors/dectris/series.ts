@@ -16,6 +16,8 @@ import type { DecodedMap, FromReceiver, ReceiverInit, StreamFormat } from './wor
 const REORDER_WINDOW = 64;
 /** After the `end` message, how long stragglers from other receivers may still come (ms). */
 const END_GRACE_MS = 300;
+/** how long the end of a series waits for the detector's own account of it (stream/status/dropped) */
+const BEFORE_END_MS = 1000;
 /** Bad-input messages kept verbatim for the scan info (the rest are only counted). */
 const KEEP_MESSAGES = 20;
 
@@ -288,11 +290,27 @@ export class SeriesAssembler {
   }
 
   private finish(fault: string | null): void {
+    if (this.finishing) return;
+    this.finishing = true;
     if (!this.start && this.seriesId !== null) this.problems.push(`no start message came for series ${this.seriesId}`);
     if (this.endTimer) clearTimeout(this.endTimer);
-    this.ended = { fault };
-    this.notify();
+    const end = (): void => {
+      this.ended = { fault };
+      this.notify();
+    };
+    if (!this.beforeEnd) return end();
+    // what the detector says about the series (its dropped count) is read before the end is published, bounded in time
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, BEFORE_END_MS); });
+    void Promise.race([this.beforeEnd().catch(() => undefined), deadline]).finally(() => {
+      clearTimeout(timer);
+      end();
+    });
   }
+
+  private finishing = false;
+  /** set by the run: called once when the series is over, before `ended` is set (at most BEFORE_END_MS) */
+  beforeEnd: (() => Promise<void>) | null = null;
 
   private emit(m: ImageMsg): void {
     const names = this.start?.start.channels.length ? this.start.start.channels : Object.keys(m.channels);
