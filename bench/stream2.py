@@ -94,7 +94,8 @@ def acquire(client, detector: str, frames: int, expo: float, processing: dict, c
     return {"acquired": c["nb_frames_acquired"], "processed": c.get("nb_frames_processed", 0), "dropped": c["nb_frames_dropped"],
             "invalid": c["nb_frames_invalid"], "elapsed": s["elapsed"], "wall": wall,
             "detector_dropped": series.get("detector_stream_dropped") or 0,
-            "missing": (series.get("counters") or {}).get("missing_image_ids", 0), "per_receiver": series.get("images_per_receiver")}
+            "missing": (series.get("counters") or {}).get("missing_image_ids", 0), "reason": s.get("reason"),
+            "problems": series.get("problems") or []}
 
 
 def main() -> int:
@@ -124,6 +125,10 @@ def main() -> int:
             rows.append({"run": f"daqlab --dectris, {n} receiver{'s' if n > 1 else ''}", "id": f"server_{n}receiver{'s' if n > 1 else ''}",
                          "frames": r["acquired"], "fps": r["acquired"] / r["elapsed"], "dropped": r["dropped"] + r["invalid"] + r["missing"],
                          "detector_dropped": r["detector_dropped"]})
+        # the same server's ingest from its built-in simulator: what the store takes without ZeroMQ or decompression
+        r = acquire(client, "sim-eiger-4m", a.frames, frame_time, {"nb_receivers": 2}, config=SCENE)
+        builtin = {"run": "built-in sim-eiger-4m, 2 receivers", "id": "builtin_2receivers", "frames": r["acquired"],
+                   "fps": r["acquired"] / r["elapsed"], "dropped": r["dropped"] + r["invalid"], "detector_dropped": 0}
         smx_s2 = acquire(client, "s2", a.smx_frames, frame_time, {**SMX, "nb_receivers": 2})
         smx_sim = acquire(client, "sim-eiger-4m", a.smx_frames, frame_time, {**SMX, "nb_receivers": 2}, config=SCENE)
         client.close()
@@ -138,15 +143,17 @@ def main() -> int:
     for r in rows:
         print(f"{r['run']:34} {r['frames']:6d} {r['fps']:9.1f} {r['fps'] * msg / 1e9:11.3f} {r['fps'] * frame_bytes / 1e9:13.2f} "
               f"{r['fps'] / ref_fps:7.2f} {r['dropped']:7d} {r['detector_dropped']:12d}")
+    r = builtin
+    print(f"{r['run'] + ' (no ZeroMQ)':34} {r['frames']:6d} {r['fps']:9.1f} {'':>11} {r['fps'] * frame_bytes / 1e9:13.2f} {'':>7} {r['dropped']:7d}")
     two = rows[2]
     ok = two["fps"] >= TARGET_RATIO * ref_fps and two["dropped"] == 0 and two["detector_dropped"] == 0 and two["frames"] == a.frames
     print(f"2 receivers: {two['fps'] / ref_fps:.0%} of the bare PULL rate, dropped {two['dropped']} (ours) {two['detector_dropped']} (detector)"
           f" → {'PASS' if ok else 'FAIL'} (target ≥ 90 %, nothing dropped)")
     smx_rows = [("smx on Stream2 (dectris plugin)", smx_s2), ("smx on sim-eiger-4m (built-in)", smx_sim)]
     print(f"\nsmx, EIGER 4M, 2 receivers, {a.smx_frames} frames")
-    print(f"{'run':34} {'processed':>9} {'frames/s':>9} {'dropped':>7}")
+    print(f"{'run':34} {'acquired':>8} {'processed':>9} {'frames/s':>9} {'dropped':>7} {'missing':>7}  end")
     for label, r in smx_rows:
-        print(f"{label:34} {r['processed']:9d} {r['processed'] / r['wall']:9.1f} {r['dropped']:7d}")
+        print(f"{label:34} {r['acquired']:8d} {r['processed']:9d} {r['processed'] / r['wall']:9.1f} {r['dropped']:7d} {r['missing']:7d}  {r['reason']} {' '.join(r['problems'])}")
 
     rec = Recorder("stream2")
     pull = ("bare ZeroMQ PULL of the same messages", ref_fps)
@@ -157,6 +164,8 @@ def main() -> int:
         rec.figure(f"{r['id']}.compressed_gbps", r["fps"] * msg / 1e9, "GB/s", True, label=f"{r['run']}: GB/s compressed",
                    reference=("bare ZeroMQ PULL", ref_fps * msg / 1e9))
         rec.figure(f"{r['id']}.decompressed_gbps", r["fps"] * frame_bytes / 1e9, "GB/s", True, label=f"{r['run']}: GB/s decompressed")
+    rec.figure("builtin_2receivers.fps", builtin["fps"], "frames/s", True, label="built-in sim-eiger-4m into the same server, 2 receivers: frames/s",
+               reference=pull)
     rec.figure("smx.fps", smx_s2["processed"] / smx_s2["wall"], "frames/s", True, label="smx on Stream2 EIGER 4M frames: frames/s",
                reference=("smx on the built-in sim-eiger-4m", smx_sim["processed"] / smx_sim["wall"]))
     return 0
