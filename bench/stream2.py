@@ -139,21 +139,21 @@ def main() -> int:
 
     print(f"\nStream2 ingest, EIGER2 4M bslz4 ({frame_bytes / 1e6:.1f} MB frames, {msg / 1e6:.2f} MB messages, "
           f"sender frame_time {frame_time * 1e3:.3f} ms = {1 / frame_time:.0f} frames/s at most)")
-    print(f"{'run':34} {'frames':>6} {'frames/s':>9} {'GB/s compr.':>11} {'GB/s decompr.':>13} {'vs PULL':>7} {'dropped':>7} {'det. dropped':>12}")
+    print(f"{'run':44} {'frames':>6} {'frames/s':>9} {'GB/s compr.':>11} {'GB/s decompr.':>13} {'vs PULL':>7} {'dropped':>7} {'det. dropped':>12}")
     for r in rows:
-        print(f"{r['run']:34} {r['frames']:6d} {r['fps']:9.1f} {r['fps'] * msg / 1e9:11.3f} {r['fps'] * frame_bytes / 1e9:13.2f} "
+        print(f"{r['run']:44} {r['frames']:6d} {r['fps']:9.1f} {r['fps'] * msg / 1e9:11.3f} {r['fps'] * frame_bytes / 1e9:13.2f} "
               f"{r['fps'] / ref_fps:7.2f} {r['dropped']:7d} {r['detector_dropped']:12d}")
     r = builtin
-    print(f"{r['run'] + ' (no ZeroMQ)':34} {r['frames']:6d} {r['fps']:9.1f} {'':>11} {r['fps'] * frame_bytes / 1e9:13.2f} {'':>7} {r['dropped']:7d}")
+    print(f"{r['run'] + ' (no ZeroMQ)':44} {r['frames']:6d} {r['fps']:9.1f} {'':>11} {r['fps'] * frame_bytes / 1e9:13.2f} {'':>7} {r['dropped']:7d}")
     two = rows[2]
     ok = two["fps"] >= TARGET_RATIO * ref_fps and two["dropped"] == 0 and two["detector_dropped"] == 0 and two["frames"] == a.frames
     print(f"2 receivers: {two['fps'] / ref_fps:.0%} of the bare PULL rate, dropped {two['dropped']} (ours) {two['detector_dropped']} (detector)"
           f" → {'PASS' if ok else 'FAIL'} (target ≥ 90 %, nothing dropped)")
     smx_rows = [("smx on Stream2 (dectris plugin)", smx_s2), ("smx on sim-eiger-4m (built-in)", smx_sim)]
     print(f"\nsmx, EIGER 4M, 2 receivers, {a.smx_frames} frames")
-    print(f"{'run':34} {'acquired':>8} {'processed':>9} {'frames/s':>9} {'dropped':>7} {'missing':>7}  end")
+    print(f"{'run':44} {'acquired':>8} {'processed':>9} {'frames/s':>9} {'dropped':>7} {'missing':>7}  end")
     for label, r in smx_rows:
-        print(f"{label:34} {r['acquired']:8d} {r['processed']:9d} {r['processed'] / r['wall']:9.1f} {r['dropped']:7d} {r['missing']:7d}  {r['reason']} {' '.join(r['problems'])}")
+        print(f"{label:44} {r['acquired']:8d} {r['processed']:9d} {r['processed'] / r['wall']:9.1f} {r['dropped']:7d} {r['missing']:7d}  {r['reason']} {' '.join(r['problems'])}")
 
     rec = Recorder("stream2")
     pull = ("bare ZeroMQ PULL of the same messages", ref_fps)
