@@ -50,7 +50,8 @@ export class SimplonClient {
         method,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        // AbortSignal.timeout takes whole milliseconds (a timeout from frame_time × images is fractional)
+        signal: AbortSignal.timeout(Math.ceil(timeoutMs)),
       });
     } catch (err) {
       const e = err as Error & { cause?: Error };
