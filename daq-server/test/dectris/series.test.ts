@@ -41,9 +41,12 @@ test('out-of-order images from two receivers come out in order; an early end wai
   feed(image(3));
   assert.deepEqual(ids(s), [3, 4]);
   assert.deepEqual(s.ended, { fault: null });
-  const d = s.describe() as { counters: Record<string, number>; series_unique_id: string };
+  const d = s.describe() as { counters: Record<string, number>; series_unique_id: string; problems: string[]; start_after_first_images: boolean };
   assert.equal(d.series_unique_id, 'U');
   assert.equal(d.counters.missing_image_ids, 0);
+  // round robin: images through one receiver before the start through another is normal, not a problem
+  assert.deepEqual(d.problems, []);
+  assert.equal(d.start_after_first_images, true);
   s.close();
 });
 

@@ -132,6 +132,7 @@ export class SeriesAssembler {
       counters: { ...this.counters },
       images_per_receiver: [...this.perReceiver],
       detector_stream_dropped: this.detectorDropped,
+      start_after_first_images: this.startAfterImages,
       problems: [...this.problems],
     };
   }
@@ -180,7 +181,8 @@ export class SeriesAssembler {
         }
         this.seriesId = m.start.series_id;
         this.start = m;
-        if (this.next > 0 || this.held.size) this.problems.push(`the start of series ${this.seriesId} came after its first images`);
+        // several PULL sockets: images through other receivers may come before the start through its own (normal with round robin)
+        if (this.next > 0 || this.held.size) this.startAfterImages = true;
         if (Number.isInteger(m.start.fields.number_of_images)) this.expected = m.start.fields.number_of_images as number;
         for (const [kind, maps] of [['pixel_mask', m.pixel_mask], ['flatfield', m.flatfield]] as const) {
           const names = Object.keys(maps);
@@ -309,6 +311,8 @@ export class SeriesAssembler {
   }
 
   private finishing = false;
+  /** the start message came through its receiver after images through others (round robin: not an error) */
+  private startAfterImages = false;
   /** set by the run: called once when the series is over, before `ended` is set (at most BEFORE_END_MS) */
   beforeEnd: (() => Promise<void>) | null = null;
 
