@@ -1,6 +1,6 @@
 /** Messages between a DECTRIS stream receiver thread (receiver-worker.ts) and the series it feeds (series.ts). */
 import type { DType, TypedArray } from '../../protocol/index.js';
-import type { SeriesEnd, SeriesStart } from './messages.js';
+import type { SeriesEnd, SeriesImage, SeriesStart } from './messages.js';
 
 export type StreamFormat = 'cbor' | 'legacy';
 
@@ -30,17 +30,8 @@ export interface DecodedChannel {
 export type FromReceiver =
   | { type: 'ready'; rank: number }
   | { type: 'start'; rank: number; start: Omit<SeriesStart, 'pixel_mask' | 'flatfield'>; pixel_mask: Record<string, DecodedMap>; flatfield: Record<string, DecodedMap> }
-  | {
-      type: 'image';
-      rank: number;
-      series_id: number;
-      series_unique_id: string | null;
-      image_id: number;
-      start_time: number | null;
-      stop_time: number | null;
-      real_time: number | null;
-      channels: Record<string, DecodedChannel>;
-    }
+  /** the decoded image: the message's ids and times, its channels decoded by the receiver */
+  | (Omit<SeriesImage, 'data' | 'bad'> & { rank: number; channels: Record<string, DecodedChannel> })
   | { type: 'end'; rank: number; end: SeriesEnd }
   /** a message that could not be decoded: counted and reported by name */
   | { type: 'bad'; rank: number; message: string }
