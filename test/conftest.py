@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -17,10 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "daq-server" / "dist" / "src" / "cli.js"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # simref
 
+from procs import ReadyProcess  # noqa: E402
 from slurm_cluster import slurm_cluster, slurm_users  # noqa: E402,F401 - one local Slurm per session (test_jobs*)
 
 
-class ServerProcess:
+class ServerProcess(ReadyProcess):
     """A daqlab-server subprocess; `url` is its WebSocket URL, `log` what it printed."""
 
     def __init__(self, *args: str, env: dict | None = None):
@@ -32,34 +30,9 @@ class ServerProcess:
             "DAQLAB_DATA_ROOTS": os.pathsep.join([tempfile.gettempdir(), str(ROOT)]),
             "DAQLAB_STATE_DIR": tempfile.mkdtemp(prefix="daqlab-state-"),
         }
-        self.proc = subprocess.Popen(
-            ["node", str(CLI), "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **defaults, **(env or {})},
-        )
-        self.lines: list[str] = []
-        self.url: str | None = None
-        ready = threading.Event()
-
-        def pump():
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                m = re.search(r"listening on (ws://\S+)", line)
-                if m:
-                    self.url = m.group(1)
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(30) or self.url is None:
-            self.stop()
-            raise RuntimeError("daqlab-server did not start:\n" + self.log)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
+        super().__init__(["node", str(CLI), "--port", "0", *args], r"listening on (ws://\S+)",
+                         env={**defaults, **(env or {})}, what="daqlab-server")
+        self.url: str = self.ready.group(1)
 
     @property
     def port(self) -> int:
@@ -74,17 +47,6 @@ class ServerProcess:
         if token:
             req.add_header("Authorization", f"token {token}")
         return urllib.request.urlopen(req, timeout=10)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,7 @@ tests of the real-detector path can start the simulated detector the same way.""
 from __future__ import annotations
 
 import json
-import re
 import struct
-import subprocess
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import cbor2
 import numpy as np
 from dectris.compression import decompress
+from procs import ReadyProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_CLI = ROOT / "daq-server" / "dist" / "src" / "detector-sim" / "cli.js"
@@ -22,31 +20,13 @@ API = "api/1.8.0"
 SIM_OF = {"eiger-500k": "sim-eiger-500k", "eiger2-4m": "sim-eiger-4m", "pilatus4-1m": "sim-eiger-500k"}
 
 
-class DetectorSim:
+class DetectorSim(ReadyProcess):
     """One `daqlab-detector-sim` process on free loopback ports."""
 
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen(
-            ["node", str(SIM_CLI), "--port", "0", "--stream-port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self.lines: list[str] = []
-        self.http = self.stream = None
-        ready = threading.Event()
-
-        def pump():
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                m = re.search(r"SIMPLON (http://\S+) stream (tcp://\S+)", line)
-                if m:
-                    self.http, self.stream = m.group(1), m.group(2)
-                    ready.set()
-            ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(60) or self.http is None:
-            self.stop()
-            raise RuntimeError("daqlab-detector-sim did not start:\n" + "".join(self.lines))
+        super().__init__(["node", str(SIM_CLI), "--port", "0", "--stream-port", "0", *args],
+                         r"SIMPLON (http://\S+) stream (tcp://\S+)", timeout=60, what="daqlab-detector-sim")
+        self.http, self.stream = self.ready.group(1), self.ready.group(2)
 
     def request(self, method: str, path: str, body=None, timeout: float = 30):
         data = None if body is None else json.dumps(body).encode()
@@ -79,14 +59,6 @@ class DetectorSim:
 
     def state(self) -> str:
         return self.value("detector", "status", "state")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 # ---------------------------------------------------------------- independent decoding
