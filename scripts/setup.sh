@@ -72,6 +72,10 @@ if [ ! -d node_modules ] || ! stamp_ok npm "$npm_hash"; then
 fi
 say "building the TypeScript packages"
 npm run --silent build -w daq-server -w widgets -w bench --if-present
+# `npx daqlab-server`: npm links a workspace's bins only to files that existed at `npm ci` (before the build)
+if [ ! -x node_modules/.bin/daqlab-server ] || [ ! -x node_modules/.bin/daqlab-detector-sim ]; then
+  npm rebuild --ignore-scripts --loglevel=error @daqlab/daq-server >/dev/null || die "npm could not link daqlab-server's bin"
+fi
 # the extension's webpack build takes a while: only when its inputs changed
 LABEXT=kernel-bridge/daqlab/labextension
 fe_hash=$(hash_of package-lock.json widgets/src/*.ts extension/src/*.ts extension/src/*/*.ts extension/style/* extension/schema/* extension/package.json daq-server/src/protocol/*.ts)

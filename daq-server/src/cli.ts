@@ -3,11 +3,18 @@
 import { DEFAULTS, USAGE, parseConfig } from './config.js';
 import { startServer } from './index.js';
 import { log, setLogLevel } from './log.js';
+import { PROTOCOL_VERSION } from './protocol/index.js';
+import { VERSION } from './version.js';
 
 /** The longest a clean shutdown may take before the process exits regardless. */
 const SHUTDOWN_MS = 3000;
 
 async function main(): Promise<void> {
+  // before any parsing: `--version` answers even beside options this build does not know
+  if (process.argv.includes('--version')) {
+    process.stdout.write(`daqlab-server ${VERSION} (protocol ${PROTOCOL_VERSION}, node ${process.versions.node})\n`);
+    return;
+  }
   let cfg;
   try {
     cfg = parseConfig(process.argv.slice(2));

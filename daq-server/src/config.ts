@@ -87,6 +87,7 @@ export const USAGE = `usage: daqlab-server [options]
                          default: .daqlab/state under the folder the server starts in)
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
+  --version              print the server's version and its protocol version
   --help                 show this help`;
 
 /**
