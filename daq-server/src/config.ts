@@ -213,14 +213,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (role !== null && !ROLES.includes(role as Role)) throw new Error(`--role: expected ${ROLES.join(' or ')}, got ${role}`);
   const which = { hostName: values['host-name'] ?? env.DAQLAB_HOST_NAME ?? null, role: role as Role | null };
   if (values.config) Object.assign(cfg, fromFile(values.config, which));
-  else if (which.hostName !== null && values['host-name'] !== undefined) throw new Error('--host-name: names a host of a topology file: pass --config FILE');
+  else if (which.hostName !== null) cfg.hostName = which.hostName; // a receiver registers under this name
   if (role !== null) cfg.role = role as Role;
   if (values.control !== undefined) cfg.control = values.control;
   if (cfg.control !== null && !/^wss?:\/\/[^\s/]+(\/ws)?\/?$/.test(cfg.control)) throw new Error(`--control: expected ws://HOST:PORT, got ${cfg.control}`);
   if (cfg.control !== null && !/\/ws$/.test(cfg.control)) cfg.control = `${cfg.control.replace(/\/$/, '')}/ws`;
-  // the Redis store (issue 17) is not built yet: refuse rather than run on memory while the file says Redis
-  if (cfg.store !== 'memory') throw new Error(`store: ${String(redactStore(cfg.store))}: this server has only the embedded memory store so far`);
-  if (cfg.role === 'receiver' && cfg.control === null) throw new Error('--role receiver: needs its control server: --control ws://HOST:PORT (or a topology file)');
   if (values.host !== undefined) cfg.host = values.host;
   if (values.port !== undefined) cfg.port = Number(values.port);
   if (values.detector) cfg.detectors = values.detector.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
@@ -248,5 +245,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);
   if (!(cfg.memoryBudget > 0)) throw new Error('--memory-budget: must be positive');
+  // the Redis store (issue 17) is not built yet: refuse rather than run on memory while the file says Redis
+  if (cfg.store !== 'memory') throw new Error(`store: ${String(redactStore(cfg.store))}: this server has only the embedded memory store so far`);
+  if (cfg.role === 'receiver' && cfg.control === null) throw new Error('--role receiver: needs its control server: --control ws://HOST:PORT (or a topology file)');
+  if (cfg.role === 'receiver' && !cfg.token && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(new URL(cfg.control!).hostname)) {
+    throw new Error(`--token: a receiver needs the control server's token to register with ${cfg.control} (off loopback)`);
+  }
   return cfg;
 }

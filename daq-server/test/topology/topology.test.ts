@@ -74,12 +74,15 @@ test('--role picks the only host with that role; the hostname picks otherwise', 
 test('a plain config file and flags keep working as before (standalone)', () => {
   const cfg = parse(['--config', file({ port: 9100, detectors: 'sim-eiger-500k' })]);
   assert.deepEqual([cfg.role, cfg.hostName, cfg.topology, cfg.port], ['standalone', null, null, 9100]);
-  assert.throws(() => parse(['--host-name', 'x']), /--host-name: names a host of a topology file/);
-  const recv = parse(['--role', 'receiver', '--control', 'ws://10.0.0.1:8765']);
-  assert.deepEqual([recv.role, recv.control], ['receiver', 'ws://10.0.0.1:8765/ws']);
+  assert.equal(parse(['--host-name', 'recv-a']).hostName, 'recv-a'); // the name a receiver registers under
+  const recv = parse(['--role', 'receiver', '--control', 'ws://127.0.0.1:8765']);
+  assert.deepEqual([recv.role, recv.control], ['receiver', 'ws://127.0.0.1:8765/ws']);
   assert.throws(() => parse(['--role', 'receiver']), /--role receiver: needs its control server/);
   assert.throws(() => parse(['--role', 'boss']), /--role: expected control or receiver/);
   assert.throws(() => parse(['--role', 'receiver', '--control', 'http://x:1']), /--control: expected ws:\/\/HOST:PORT/);
+  // off loopback, a receiver must carry the control server's token
+  assert.throws(() => parse(['--role', 'receiver', '--control', 'ws://10.0.0.1:8765']), /--token: a receiver needs the control server's token/);
+  assert.equal(parse(['--role', 'receiver', '--control', 'ws://10.0.0.1:8765', '--token', 'T']).token, 'T');
 });
 
 test('every mistake in a topology file names its field', () => {

@@ -1,0 +1,99 @@
+"""Receiver hosts register with their control server (issue 17, groundwork): `daqlab-server --role receiver
+--control ws://CONTROL:PORT` on loopback. The control server lists them in /status while their connection
+lives, refuses a receiver whose pipelines differ (here: one started with a plugin the control server lacks),
+one whose protocol differs, a name already taken, and a wrong token. The remote frame path is not built yet."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import daqlab
+from conftest import ROOT, wait_until
+
+PLUGIN = str(ROOT / "test" / "plugins" / "frame_stats.mjs")
+
+
+def receivers(control) -> list[dict]:
+    return json.load(control.get("/status", token="T" if "--token" in control.proc.args else None)).get("receivers")
+
+
+def registration(**over) -> dict:
+    """A well-formed registration with this build's pipeline versions (taken from a registered host's view)."""
+    return {"name": "raw", "address": "127.0.0.1", "port": 1, "protocol": 1, "version": "0.1.0", "pipelines": {}, **over}
+
+
+@pytest.fixture(scope="module")
+def control():
+    from conftest import ServerProcess
+
+    s = ServerProcess("--role", "control", "--detector", "sim-eiger-500k")
+    yield s
+    s.stop()
+
+
+def test_receivers_register_and_leave(control, make_server):
+    a = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-a", "--detector", "sim-eiger-500k")
+    b = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-b", "--detector", "sim-eiger-500k")
+    assert wait_until(lambda: {r["name"] for r in receivers(control)} >= {"recv-a", "recv-b"}, 20), receivers(control)
+    by_name = {r["name"]: r for r in receivers(control)}
+    assert by_name["recv-a"]["port"] == a.port and by_name["recv-b"]["port"] == b.port
+    assert by_name["recv-a"]["address"] == "127.0.0.1" and by_name["recv-a"]["version"] == "0.1.0"
+    assert by_name["recv-a"]["remote"].rsplit(":", 1)[0].endswith("127.0.0.1")
+    assert wait_until(lambda: "registered with the control server" in a.log, 10), a.log
+    # the same list over the protocol
+    with daqlab.connect(control.url) as c:
+        assert {r["name"] for r in c.call("receivers.list")["receivers"]} >= {"recv-a", "recv-b"}
+    # a receiver that goes away leaves the registry
+    a.stop()
+    assert wait_until(lambda: "recv-a" not in {r["name"] for r in receivers(control)}, 10), receivers(control)
+    assert wait_until(lambda: "receiver host left" in control.log, 5)
+    assert "recv-b" in {r["name"] for r in receivers(control)}
+
+
+def test_a_receiver_with_other_pipelines_is_refused_at_registration(control, make_server):
+    # the plugin adds a step: the `chain` pipeline of this receiver is not the control server's
+    r = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-plugin", "--plugin", PLUGIN)
+    assert r.proc.wait(20) == 1, r.log
+    assert "refused this receiver host" in r.log and "pipelines.chain" in r.log, r.log
+    assert "recv-plugin" not in {x["name"] for x in receivers(control)}
+
+
+def test_a_name_already_registered_is_refused(control, make_server):
+    make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-dup")
+    assert wait_until(lambda: "recv-dup" in {x["name"] for x in receivers(control)}, 20)
+    twin = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-dup")
+    assert twin.proc.wait(20) == 1, twin.log
+    assert "already registered" in twin.log, twin.log
+
+
+def test_protocol_and_fields_are_checked(control):
+    with daqlab.connect(control.url) as c:
+        with pytest.raises(daqlab.ParameterError) as err:
+            c.call("receivers.register", registration(protocol=99))
+        assert [f["field"] for f in err.value.fields] == ["protocol"] and "speaks protocol 1" in str(err.value)
+        with pytest.raises(daqlab.ParameterError) as err:
+            c.call("receivers.register", registration(name="bad name"))
+        assert err.value.fields[0]["field"] == "name"
+        with pytest.raises(daqlab.ParameterError) as err:
+            c.call("receivers.register", registration(pipelines={"azint": "0000"}))
+        fields = {f["field"] for f in err.value.fields}
+        assert "pipelines.azint" in fields and "pipelines.smx" in fields, fields  # every difference named
+    assert "raw" not in {x["name"] for x in receivers(control)}
+
+
+def test_a_server_that_is_not_a_control_server_refuses_registrations(server):
+    with daqlab.connect(server.url) as c:
+        with pytest.raises(daqlab.DaqlabError, match="not a control server"):
+            c.call("receivers.register", registration())
+    assert "receivers" not in json.load(server.get("/status"))
+
+
+def test_the_token_is_required(make_server):
+    control = make_server("--role", "control", "--token", "T", "--detector", "sim-eiger-500k")
+    bad = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-notoken")
+    assert bad.proc.wait(20) == 1, bad.log
+    assert "refused the token" in bad.log, bad.log
+    good = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-token", "--token", "T")
+    assert wait_until(lambda: [x["name"] for x in receivers(control)] == ["recv-token"], 20), receivers(control)
+    assert good.alive()
