@@ -27,6 +27,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   [ -e /etc/OpenCL/vendors/pocl.icd ] || APT_NEEDS+=(pocl-opencl-icd ocl-icd-libopencl1)
   # the front-end tests drive Debian's Chromium with Playwright (no browser download)
   [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
+  # the multi-host tests make network namespaces joined by veth pairs (test/netns.py)
+  command -v ip >/dev/null || [ -x /usr/sbin/ip ] || APT_NEEDS+=(iproute2)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
   # the jobs tests (and DAQLAB_SLURM=local npm start) run a one-node Slurm: scripts/slurm/local_cluster.py
