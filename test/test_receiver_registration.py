@@ -97,3 +97,45 @@ def test_the_token_is_required(make_server):
     good = make_server("--role", "receiver", "--control", control.url, "--host-name", "recv-token", "--token", "T")
     assert wait_until(lambda: [x["name"] for x in receivers(control)] == ["recv-token"], 20), receivers(control)
     assert good.alive()
+
+
+def test_one_topology_file_two_hosts_in_network_namespaces(tmp_path):
+    """The same topology file on two hosts (network namespaces joined by a veth pair): each takes its part,
+    the receiver finds its control server in the file and registers across the link with the token."""
+    import subprocess
+
+    import netns
+
+    why = netns.available()
+    assert why is None, why
+    with netns.Network() as net:
+        ctrl, recv = net.host("ctrl"), net.host("recv1")
+        link = net.link(ctrl, recv)
+        topology = tmp_path / "topology.json"
+        topology.write_text(json.dumps({
+            "token": "T", "detectors": ["sim-eiger-500k"], "data_roots": [str(tmp_path)], "store": "memory",
+            "hosts": {"ctrl": {"role": "control", "address": link.address(ctrl), "port": 8765},
+                      "recv1": {"role": "receiver", "address": link.address(recv), "port": 8766}},
+        }))
+        logs = {}
+        for host in (ctrl, recv):
+            logs[host.name] = open(tmp_path / f"{host.name}.log", "w")
+            host.popen(["node", str(ROOT / "daq-server" / "dist" / "src" / "cli.js"), "--config", str(topology),
+                        "--host-name", host.name, "--state-dir", str(tmp_path / host.name)],
+                       stdout=logs[host.name], stderr=subprocess.STDOUT, cwd=ROOT)
+        status = f"http://{link.address(ctrl)}:8765/status"
+        read = ("import json, sys, urllib.request as u; r = u.Request(sys.argv[1], headers={'Authorization': 'token T'}); "
+                "print(json.dumps(json.load(u.urlopen(r, timeout=5)).get('receivers')))")
+
+        def listed():
+            out = recv.run(["python3", "-c", read, status]).stdout.strip()
+            return json.loads(out) if out.startswith("[") else None
+
+        assert wait_until(lambda: bool(listed()), 30, 0.3), [p.read_text() for p in tmp_path.glob("*.log")]
+        (host,) = listed()
+        assert host["name"] == "recv1" and host["address"] == link.address(recv) and host["port"] == 8766, host
+        assert host["remote"].rsplit(":", 1)[0].endswith(link.address(recv)), host  # it came over the link
+        # the receiver's own server binds its address from the file, not the control host's
+        health = ctrl.run(["python3", "-c", "import urllib.request as u, sys; print(u.urlopen(sys.argv[1], timeout=5).read().decode())",
+                           f"http://{link.address(recv)}:8766/health"]).stdout
+        assert '"ok":true' in health, health

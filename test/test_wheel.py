@@ -224,3 +224,15 @@ def test_setup_puts_daqlab_server_on_the_venv_path():
     assert launcher.exists(), f"{launcher} is missing: run scripts/setup.sh (it reinstalls daqlab when pyproject.toml changes)"
     assert VERSION_LINE.match(run([str(launcher), "--version"]).strip())
     assert VERSION_LINE.match(run([str(ROOT / "node_modules" / ".bin" / "daqlab-server"), "--version"]).strip())
+
+
+def test_the_bundled_native_and_wasm_packages_load(venv, tmp_path):
+    """zeromq's native addon (the DECTRIS receivers), h5wasm with its filter plugins (replays) and
+    apache-arrow load from the installed copy with the system's Node."""
+    (server,) = venv.glob("lib/python*/site-packages/daqlab/_server/daq-server")
+    script = ("const zmq = await import('zeromq'); const s = new zmq.Pull(); s.close(); "
+              "const h5 = await import('h5wasm/node'); await h5.ready; "
+              "const arrow = await import('apache-arrow'); "
+              "console.log(JSON.stringify({zmq: typeof zmq.Push, h5: typeof h5.File, arrow: typeof arrow.tableFromArrays}));")
+    out = run(["node", "--input-type=module", "-e", script], cwd=server, env=clean_env(venv))
+    assert json.loads(out.strip().splitlines()[-1]) == {"zmq": "function", "h5": "function", "arrow": "function"}, out
