@@ -81,6 +81,8 @@ def _prune(pkg_dir: Path, name: str) -> None:
 def stage_server(stage: Path = STAGE) -> Path:
     """Copy the built server and its run-time packages into `stage` (replaced); return it."""
     server = REPO / "daq-server"
+    if not (server / "package.json").is_file():
+        raise RuntimeError(f"the wheel bundles the server from {server}, which is missing: build the wheel from a source checkout")
     if not (server / "dist" / "src" / "cli.js").is_file():
         subprocess.run(["npm", "run", "--silent", "build", "-w", "daq-server"], cwd=REPO, check=True)
     if stage.exists():
