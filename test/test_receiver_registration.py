@@ -139,3 +139,21 @@ def test_one_topology_file_two_hosts_in_network_namespaces(tmp_path):
         health = ctrl.run(["python3", "-c", "import urllib.request as u, sys; print(u.urlopen(sys.argv[1], timeout=5).read().decode())",
                            f"http://{link.address(recv)}:8766/health"]).stdout
         assert '"ok":true' in health, health
+
+
+def test_a_receiver_started_first_waits_for_its_control_server_and_comes_back_after_a_restart(make_server):
+    """Hosts boot in any order: the receiver retries until the control server answers, and registers again
+    with a restarted control server (whose registry starts empty)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    recv = make_server("--role", "receiver", "--control", f"ws://127.0.0.1:{port}", "--host-name", "recv-early")
+    assert wait_until(lambda: "unreachable or gone: retrying" in recv.log, 10), recv.log
+    control = make_server("--role", "control", "--port", str(port), "--detector", "sim-eiger-500k")
+    assert wait_until(lambda: [x["name"] for x in receivers(control)] == ["recv-early"], 20), recv.log
+    control.stop()
+    again = make_server("--role", "control", "--port", str(port), "--detector", "sim-eiger-500k")
+    assert wait_until(lambda: [x["name"] for x in receivers(again)] == ["recv-early"], 30), recv.log
+    assert recv.alive()
