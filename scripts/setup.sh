@@ -29,6 +29,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
   # the multi-host tests make network namespaces joined by veth pairs (test/netns.py)
   command -v ip >/dev/null || [ -x /usr/sbin/ip ] || APT_NEEDS+=(iproute2)
+  # the example systemd unit is checked with systemd-analyze verify (test_wheel.py)
+  command -v systemd-analyze >/dev/null || APT_NEEDS+=(systemd)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
   # the jobs tests (and DAQLAB_SLURM=local npm start) run a one-node Slurm: scripts/slurm/local_cluster.py

@@ -236,3 +236,13 @@ def test_the_bundled_native_and_wasm_packages_load(venv, tmp_path):
               "console.log(JSON.stringify({zmq: typeof zmq.Push, h5: typeof h5.File, arrow: typeof arrow.tableFromArrays}));")
     out = run(["node", "--input-type=module", "-e", script], cwd=server, env=clean_env(venv))
     assert json.loads(out.strip().splitlines()[-1]) == {"zmq": "function", "h5": "function", "arrow": "function"}, out
+
+
+def test_the_example_systemd_unit_verifies(venv, tmp_path):
+    """docs/deploy/daqlab-server.service, pointed at the installed command, passes `systemd-analyze verify`."""
+    unit = (ROOT / "docs" / "deploy" / "daqlab-server.service").read_text()
+    assert "ExecStart=/opt/daqlab/venv/bin/daqlab-server --config /etc/daqlab/topology.json" in unit
+    here = tmp_path / "daqlab-server.service"
+    here.write_text(unit.replace("/opt/daqlab/venv/bin/daqlab-server", str(venv / "bin" / "daqlab-server")))
+    out = subprocess.run(["systemd-analyze", "verify", str(here)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and not out.stderr.strip(), out
