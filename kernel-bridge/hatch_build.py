@@ -68,9 +68,15 @@ def _prune(pkg_dir: Path, name: str) -> None:
         p = pkg_dir / rel
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     if name == "zeromq":
-        for platform_dir in (pkg_dir / "build").iterdir():
+        build = pkg_dir / "build"
+        for platform_dir in build.iterdir():
             if platform_dir.is_dir() and platform_dir.name not in ZEROMQ_PLATFORMS:
                 shutil.rmtree(platform_dir)
+        # its loader picks an addon from build/manifest.json: the others are leftovers no Node loads
+        listed = {v.replace("\\", "/") for v in json.loads((build / "manifest.json").read_text()).values()}
+        for addon in list(build.rglob("*.node")):
+            if addon.relative_to(build).as_posix() not in listed:
+                shutil.rmtree(addon.parent)
     for path in sorted(pkg_dir.rglob("*"), reverse=True):
         if path.is_dir() and path.name in DROP_DIRS:
             shutil.rmtree(path)
