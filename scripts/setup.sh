@@ -27,6 +27,10 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   [ -e /etc/OpenCL/vendors/pocl.icd ] || APT_NEEDS+=(pocl-opencl-icd ocl-icd-libopencl1)
   # the front-end tests drive Debian's Chromium with Playwright (no browser download)
   [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
+  # the multi-host tests make network namespaces joined by veth pairs (test/netns.py)
+  command -v ip >/dev/null || [ -x /usr/sbin/ip ] || APT_NEEDS+=(iproute2)
+  # the example systemd unit is checked with systemd-analyze verify (test_wheel.py)
+  command -v systemd-analyze >/dev/null || APT_NEEDS+=(systemd)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
   # the jobs tests (and DAQLAB_SLURM=local npm start) run a one-node Slurm: scripts/slurm/local_cluster.py
@@ -72,6 +76,10 @@ if [ ! -d node_modules ] || ! stamp_ok npm "$npm_hash"; then
 fi
 say "building the TypeScript packages"
 npm run --silent build -w daq-server -w widgets -w bench --if-present
+# `npx daqlab-server`: npm links a workspace's bins only to files that existed at `npm ci` (before the build)
+if [ ! -x node_modules/.bin/daqlab-server ] || [ ! -x node_modules/.bin/daqlab-detector-sim ]; then
+  npm rebuild --ignore-scripts --loglevel=error @daqlab/daq-server >/dev/null || die "npm could not link daqlab-server's bin"
+fi
 # the extension's webpack build takes a while: only when its inputs changed
 LABEXT=kernel-bridge/daqlab/labextension
 fe_hash=$(hash_of package-lock.json widgets/src/*.ts extension/src/*.ts extension/src/*/*.ts extension/style/* extension/schema/* extension/package.json daq-server/src/protocol/*.ts)

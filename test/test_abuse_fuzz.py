@@ -34,7 +34,8 @@ SUMMARY: dict = {"cases": collections.Counter(), "outcomes": collections.default
 class Arena:
     def __init__(self):
         self.server = ServerProcess(
-            "--token", TOKEN, "--slurm", "off", "--memory-budget", "1G", "--detector", f"{FUZZ_DETECTOR},{VICTIM_DETECTOR}"
+            "--token", TOKEN, "--slurm", "off", "--memory-budget", "1G", "--detector", f"{FUZZ_DETECTOR},{VICTIM_DETECTOR}",
+            "--role", "control",
         )
         self.owner = daqlab.connect(self.server.url, token=TOKEN)
         # the small scan and the prepared acquisition the fuzzer's requests point at
@@ -253,6 +254,10 @@ def _bases(arena) -> dict[str, dict]:
         "jobs.release": {"job": "123"},
         "jobs.watch": {},
         "jobs.unwatch": {},
+        # the arena is a control server: registrations reach their checks (its pipelines differ: refused)
+        "receivers.register": {"name": "fuzz-host", "address": "127.0.0.1", "port": 1, "protocol": 1, "version": "0.1.0",
+                               "pipelines": {"azint": "0"}},
+        "receivers.list": {},
     }
 
 

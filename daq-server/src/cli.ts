@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 /** `daqlab-server`: start the acquisition server (see --help). */
 import { DEFAULTS, USAGE, parseConfig } from './config.js';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { startServer } from './index.js';
+import { linkToControl } from './processing/receivers/remote/link.js';
+import { registration } from './processing/receivers/remote/registration.js';
 import { log, setLogLevel } from './log.js';
+import { PROTOCOL_VERSION } from './protocol/index.js';
+import { VERSION } from './version.js';
 
 /** The longest a clean shutdown may take before the process exits regardless. */
 const SHUTDOWN_MS = 3000;
 
 async function main(): Promise<void> {
+  // before any parsing: `--version` answers even beside options this build does not know
+  if (process.argv.includes('--version')) {
+    process.stdout.write(`daqlab-server ${VERSION} (protocol ${PROTOCOL_VERSION}, node ${process.versions.node})\n`);
+    return;
+  }
   let cfg;
   try {
     cfg = parseConfig(process.argv.slice(2));
@@ -28,6 +39,25 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (cfg.port === DEFAULTS.port) process.title = 'daqlab-server';
+  if (cfg.role === 'receiver') {
+    // register with the control server; a refusal ends this process (it cannot serve its topology)
+    const name = cfg.hostName ?? hostname().split('.')[0];
+    const address = ['0.0.0.0', '::'].includes(cfg.host) ? hostname() : cfg.host;
+    const link = linkToControl({
+      control: cfg.control!,
+      token: cfg.token,
+      registration: registration(name, address, (server.http.address() as AddressInfo).port, server.service.steps),
+      onRefused: (reason) => {
+        log('error', `the control server refused this receiver host: ${reason}`);
+        void server.close().finally(() => process.exit(1));
+      },
+    });
+    const close = server.close;
+    server.close = async () => {
+      link.close();
+      await close();
+    };
+  }
   // Shutdown is bounded whatever is running: a clean close gets SHUTDOWN_MS, then the process exits anyway
   // (writers and receivers are worker threads; what they flushed is on disk), and a second signal exits at once.
   let stopping = false;

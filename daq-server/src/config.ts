@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDectrisAddress } from './detectors/dectris/address.js';
+import { ROLES, isTopology, redactStore, selectHost, type Role, type TopologyHost } from './topology.js';
 
 export interface ServerConfig {
   host: string;
@@ -34,6 +35,16 @@ export interface ServerConfig {
   stateDir: string;
   /** browser origins allowed to open the WebSocket besides loopback ones (e.g. the Jupyter server's) */
   allowOrigins: string[];
+  /** standalone (one process does everything), or this host's role in a topology (docs/ARCHITECTURE.md, "Roles") */
+  role: 'standalone' | Role;
+  /** this host's name in the topology file (--host-name) */
+  hostName: string | null;
+  /** a receiver's control server (ws://HOST:PORT/ws): from the topology file or --control */
+  control: string | null;
+  /** the scan store named by the topology file: memory (embedded) today */
+  store: string;
+  /** every host of the topology file (null without one) */
+  topology: TopologyHost[] | null;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -56,13 +67,23 @@ export const DEFAULTS: ServerConfig = {
   dataRoots: [],
   stateDir: '',
   allowOrigins: [],
+  role: 'standalone',
+  hostName: null,
+  control: null,
+  store: 'memory',
+  topology: null,
 };
 
 export const USAGE = `usage: daqlab-server [options]
   --host HOST            interface to bind (default 127.0.0.1; any other needs --token)
   --port PORT            TCP port (default 8765; 0 picks a free one)
   --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
-  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris
+  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris;
+                         or a topology file (a "hosts" section: every host, its role and address) of which
+                         this host takes its part (README, "Install the server on a beamline computer")
+  --host-name NAME       this host's name in the topology file (also $DAQLAB_HOST_NAME; default: the hostname)
+  --role ROLE            control | receiver: the host of the topology with this role (when only one has it)
+  --control URL          a receiver's control server, ws://HOST:PORT (default: the topology file's control host)
   --memory-budget SIZE   bytes the in-memory store may hold (frames, results, scan metadata), e.g. 4G, 512M (default 4G)
   --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
   --log-level LEVEL      debug | info | warn | error (default info)
@@ -87,6 +108,7 @@ export const USAGE = `usage: daqlab-server [options]
                          default: .daqlab/state under the folder the server starts in)
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
+  --version              print the server's version and its protocol version
   --help                 show this help`;
 
 /**
@@ -110,17 +132,27 @@ export function parseSize(text: string, field: string): number {
   return Math.round(Number(m[1]) * 1024 ** power);
 }
 
-function fromFile(path: string): Partial<ServerConfig> {
+/** The fields of a plain config file (a topology file's shared and per-host sections take them too). */
+export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+
+function fromFile(path: string, which: { hostName: string | null; role: Role | null }): Partial<ServerConfig> {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`--config ${path}: expected a JSON object`);
+  const out: Partial<ServerConfig> = {};
+  if (isTopology(raw)) {
+    const { fields, placement } = selectHost(path, raw, CONFIG_FILE_FIELDS, which);
+    raw = fields;
+    Object.assign(out, { role: placement.role, hostName: placement.hostName, store: placement.store, topology: placement.hosts });
+    if (placement.role === 'receiver') out.control = placement.control;
+  }
+  const known = CONFIG_FILE_FIELDS;
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
-  const out: Partial<ServerConfig> = {};
   if (raw.host !== undefined) out.host = String(raw.host);
   if (raw.port !== undefined) out.port = Number(raw.port);
   if (raw.detectors !== undefined) out.detectors = ([] as unknown[]).concat(raw.detectors).map(String);
@@ -160,6 +192,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'data-root': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      'host-name': { type: 'string' },
+      role: { type: 'string' },
+      control: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -174,7 +209,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (env.DAQLAB_DATA_ROOTS) cfg.dataRoots = env.DAQLAB_DATA_ROOTS.split(delimiter).filter(Boolean);
   if (env.DAQLAB_STATE_DIR) cfg.stateDir = env.DAQLAB_STATE_DIR;
   if (env.DAQLAB_ALLOW_ORIGINS) cfg.allowOrigins = env.DAQLAB_ALLOW_ORIGINS.split(/[\s,]+/).filter(Boolean);
-  if (values.config) Object.assign(cfg, fromFile(values.config));
+  const role = values.role ?? null;
+  if (role !== null && !ROLES.includes(role as Role)) throw new Error(`--role: expected ${ROLES.join(' or ')}, got ${role}`);
+  const which = { hostName: values['host-name'] ?? env.DAQLAB_HOST_NAME ?? null, role: role as Role | null };
+  if (values.config) Object.assign(cfg, fromFile(values.config, which));
+  else if (which.hostName !== null) cfg.hostName = which.hostName; // a receiver registers under this name
+  if (role !== null) cfg.role = role as Role;
+  if (values.control !== undefined) cfg.control = values.control;
+  if (cfg.control !== null && !/^wss?:\/\/[^\s/]+(\/ws)?\/?$/.test(cfg.control)) throw new Error(`--control: expected ws://HOST:PORT, got ${cfg.control}`);
+  if (cfg.control !== null && !/\/ws$/.test(cfg.control)) cfg.control = `${cfg.control.replace(/\/$/, '')}/ws`;
   if (values.host !== undefined) cfg.host = values.host;
   if (values.port !== undefined) cfg.port = Number(values.port);
   if (values.detector) cfg.detectors = values.detector.flatMap((d) => d.split(',')).map((d) => d.trim()).filter(Boolean);
@@ -202,5 +245,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);
   if (!(cfg.memoryBudget > 0)) throw new Error('--memory-budget: must be positive');
+  // the Redis store (issue 17) is not built yet: refuse rather than run on memory while the file says Redis
+  if (cfg.store !== 'memory') throw new Error(`store: ${String(redactStore(cfg.store))}: this server has only the embedded memory store so far`);
+  if (cfg.role === 'receiver' && cfg.control === null) throw new Error('--role receiver: needs its control server: --control ws://HOST:PORT (or a topology file)');
+  if (cfg.role === 'receiver' && !cfg.token && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(new URL(cfg.control!).hostname)) {
+    throw new Error(`--token: a receiver needs the control server's token to register with ${cfg.control} (off loopback)`);
+  }
   return cfg;
 }

@@ -15,6 +15,7 @@ import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
 
+import type { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
   memoryBudget: number;
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   dataRoots?: string[];
   /** the server's persistent state folder; null: nothing persists (embedders, unit tests) */
   stateDir?: string | null;
+  /** a control server's registry of receiver hosts (--role control); absent: receivers.register is refused */
+  receivers?: ReceiverRegistry;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -36,6 +39,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly jobs: JobsService | null;
   readonly dataRoots: string[];
   readonly stateDir: string | null;
+  readonly receivers: ReceiverRegistry | null;
   /** scan numbers and finished scans kept across restarts (null: no state folder) */
   readonly history: ScanHistory | null;
 
@@ -48,6 +52,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.jobs = options.jobs ?? null;
     this.dataRoots = options.dataRoots ?? [process.cwd()];
     this.stateDir = options.stateDir || null;
+    this.receivers = options.receivers ?? null;
     this.history = this.stateDir ? this.openHistory(this.stateDir, store) : null;
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));

@@ -80,6 +80,8 @@ OP_JOBS_HOLD = "jobs.hold"
 OP_JOBS_RELEASE = "jobs.release"
 OP_JOBS_WATCH = "jobs.watch"
 OP_JOBS_UNWATCH = "jobs.unwatch"
+OP_RECEIVERS_REGISTER = "receivers.register"  # a receiver host joins its control server (daqlab-server --role receiver)
+OP_RECEIVERS_LIST = "receivers.list"
 
 OPS = (
     OP_HELLO, OP_DETECTORS_LIST, OP_DETECTOR_INFO, OP_DETECTOR_STATE, OP_DETECTOR_STATUS, OP_DETECTOR_CALIBRATION,
@@ -89,6 +91,7 @@ OPS = (
     OP_PIPELINES_LIST, OP_PIPELINE_SCHEMA,
     OP_JOBS_CLUSTER, OP_JOBS_TEMPLATES, OP_JOBS_SUBMIT, OP_JOBS_LIST, OP_JOBS_GET, OP_JOBS_LOGS,
     OP_JOBS_CANCEL, OP_JOBS_HOLD, OP_JOBS_RELEASE, OP_JOBS_WATCH, OP_JOBS_UNWATCH,
+    OP_RECEIVERS_REGISTER, OP_RECEIVERS_LIST,
 )
 
 #: the five sections of ``acq.prepare``'s ``params``

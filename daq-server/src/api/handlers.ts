@@ -27,6 +27,7 @@ import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
 import { checkUserJson } from './json-bounds.js';
+import { RECEIVERS_HANDLERS } from './receivers-handlers.js';
 
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 
@@ -320,4 +321,5 @@ export const HANDLERS: Record<Op, Handler> = {
     return { sub: r.sub };
   },
   ...JOBS_HANDLERS,
+  ...RECEIVERS_HANDLERS,
 };

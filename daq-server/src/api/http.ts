@@ -41,6 +41,8 @@ export function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerRe
             last: service.store.last()?.key ?? null,
           },
           clients: ctx.clients(),
+          // a control server's receiver hosts (--role control); absent on other servers
+          ...(service.receivers ? { receivers: service.receivers.list() } : {}),
         });
       case '/schema': {
         const name = url.searchParams.get('detector');

@@ -63,6 +63,8 @@ export const OPS = [
   'jobs.release',
   'jobs.watch',
   'jobs.unwatch',
+  'receivers.register',
+  'receivers.list',
 ] as const;
 export type Op = (typeof OPS)[number];
 
