@@ -14,6 +14,8 @@ import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
+import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
+import { ScanEngine } from './scanning/engine.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
@@ -26,6 +28,8 @@ export interface ServiceOptions {
   dataRoots?: string[];
   /** the server's persistent state folder; null: nothing persists (embedders, unit tests) */
   stateDir?: string | null;
+  /** axes, counters, MCAs (default: the simulated beamline of devices/registry.ts) */
+  devices?: DeviceRegistry;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -38,6 +42,9 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly stateDir: string | null;
   /** scan numbers and finished scans kept across restarts (null: no state folder) */
   readonly history: ScanHistory | null;
+  /** the one registry of axes, counters and MCAs, and the step-scan engine that drives them */
+  readonly devices: DeviceRegistry;
+  readonly scanning: ScanEngine;
 
   constructor(options: ServiceOptions) {
     super();
@@ -63,6 +70,10 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       );
       this.controllers.set(plugin.name, ctl);
     }
+    this.devices = options.devices ?? simulatedDevices();
+    this.scanning = new ScanEngine(this.store, this.devices);
+    this.devices.on('state', (device) => this.publish({ event: 'device.state', device }));
+    this.scanning.on('status', (status) => this.publish({ event: 'scanning.state', status }));
     this.store.onScan((scan) => this.publish({ event: 'scan.new', scan: scan.summary() }));
     this.store.onScanState((scan) => this.publish({ event: 'scan.state', key: scan.key, state: scan.state }));
     this.store.onTrim((t) => {
@@ -124,6 +135,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
 
   shutdown(): void {
     this.jobs?.shutdown();
+    this.scanning.shutdown();
+    this.devices.shutdown();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }
