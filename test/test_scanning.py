@@ -187,3 +187,18 @@ def test_scan_numbers_persist_across_restarts(make_server):
     b = make_server(env={"DAQLAB_STATE_DIR": state})
     with daqlab.connect(b.url) as c:
         assert ct(0.01, "i0", client=c).number == first + 2
+
+
+def test_a_detector_among_the_counters_gives_one_frame_per_point(dev):
+    """Each point triggers one frame (software trigger); the frames are a stream of the step scan."""
+    det = dev.detector("sim-camera")
+    s = ascan(dev.axis("samy"), 0, 0.2, 2, 0.01, "diode", det)
+    assert "sim-camera:image" in s.channels
+    frames = s.get_data("sim-camera:image")["sim-camera:image"]
+    assert frames.shape[0] == 3 and frames.shape[1:] == tuple(det.info["shape"])
+    acq_scan = dev.scans.get(s.scan.info["detectors"]["sim-camera"]["scan"])
+    np.testing.assert_array_equal(frames, acq_scan.streams["frame"][:3])
+    assert acq_scan.info["acquisition"]["trigger_mode"] == "software"
+    assert lengths(s) == {3}
+    with pytest.raises(daqlab.ParameterError, match="npoints"):
+        timescan(0.01, det)

@@ -16,6 +16,7 @@ import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
 import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
 import { ScanEngine } from './scanning/engine.js';
+import { controllerDetector } from './scanning/detectors.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
@@ -71,7 +72,10 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       this.controllers.set(plugin.name, ctl);
     }
     this.devices = options.devices ?? simulatedDevices();
-    this.scanning = new ScanEngine(this.store, this.devices);
+    this.scanning = new ScanEngine(this.store, this.devices, (name) => {
+      const ctl = this.controllers.get(name);
+      return ctl ? controllerDetector(ctl) : null;
+    });
     this.devices.on('state', (device) => this.publish({ event: 'device.state', device }));
     this.scanning.on('status', (status) => this.publish({ event: 'scanning.state', status }));
     this.store.onScan((scan) => this.publish({ event: 'scan.new', scan: scan.summary() }));

@@ -5,7 +5,7 @@
  * return to where they started, and the scan is closed with what it measured.
  */
 import { EventEmitter } from 'node:events';
-import { DaqError } from '../protocol/index.js';
+import { DaqError, type TypedArray } from '../protocol/index.js';
 import { SCAN_LIMITS, type StepScanState, type StepScanStatus } from '../protocol/scanning.js';
 import type { Scan, ScanStore, ArrayStream } from '../store/types.js';
 import type { DeviceRegistry } from '../devices/registry.js';
@@ -14,6 +14,7 @@ import type { Counter } from '../devices/counters.js';
 import { SimMca } from '../devices/mca.js';
 import { parseStepScan } from './request.js';
 import { buildPlan, type Plan } from './plan.js';
+import type { ArmedDetector, ScanDetector } from './detectors.js';
 
 /** Runs kept for `scanning.status` after they end. */
 const KEEP_RUNS = 64;
@@ -39,13 +40,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 interface Channel {
   stream: ArrayStream;
-  value: (r: PointReading) => number | Uint32Array;
+  value: (r: PointReading) => number | TypedArray;
 }
 
 interface PointReading {
   positions: number[];
   counters: Map<string, number>;
   mca: Map<string, ReturnType<SimMca['acquire']>>;
+  images: Map<string, { data: TypedArray; valid: boolean }>;
   elapsed: number;
   epoch: number;
 }
@@ -66,6 +68,7 @@ class StepScanRun {
     readonly axes: SimAxis[],
     readonly counters: (Counter | SimMca)[],
     readonly channels: string[],
+    readonly detectors: ArmedDetector[],
   ) {}
 
   status(): StepScanStatus {
@@ -89,7 +92,15 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
   private current: StepScanRun | null = null;
   private readonly runs = new Map<string, StepScanRun>();
 
-  constructor(private readonly store: ScanStore, private readonly devices: DeviceRegistry) {
+  /** a scan is being armed (detectors prepare asynchronously): no second one may start meanwhile */
+  private starting = false;
+
+  constructor(
+    private readonly store: ScanStore,
+    private readonly devices: DeviceRegistry,
+    /** detectors by name, to count with (null: no such detector) */
+    private readonly detectorOf: (name: string) => ScanDetector | null = () => null,
+  ) {
     super();
   }
 
@@ -100,8 +111,9 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
   }
 
   /** Validate everything, then start the scan; returns at once with its number and key. */
-  run(raw: Record<string, unknown>): StepScanStatus {
+  async run(raw: Record<string, unknown>): Promise<StepScanStatus> {
     const req = parseStepScan(raw);
+    if (this.starting) throw new DaqError('StateError', 'another scan is being prepared; wait for it or abort it');
     if (this.current) {
       throw new DaqError('StateError', `scan ${this.current.scan.identity.number} (${this.current.plan.title}) is running; wait for it or abort it`);
     }
@@ -115,9 +127,13 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
     for (const a of axes) {
       if (a.state === 'MOVING' || a.state === 'FAULT') throw new DaqError('StateError', `${a.name} is ${a.state}${a.state === 'FAULT' ? ' (reset it first)' : ''}; the scan did not start`);
     }
-    const counters = this.countersOf(req.counters);
+    const { counters, detectors } = this.countersOf(req.counters);
     const plan = buildPlan(req, (name) => this.devices.axis(name).position);
     for (const e of plan.extremes) this.devices.axis(e.axis).checkTarget(e.value, e.field);
+    if (detectors.length && plan.npoints === null) {
+      throw new DaqError('ParameterError', 'counters: detectors count a known number of points; give timescan an npoints', [{ field: 'counters', message: 'a detector needs npoints > 0' }]);
+    }
+    const armed = await this.arm(detectors, plan, req.count_time);
 
     const scan = this.store.createScan(
       { name: req.name ?? req.type, ...(req.session ? { session: req.session } : {}), ...(req.sample ? { sample: req.sample } : {}), ...(req.proposal ? { proposal: req.proposal } : {}) },
@@ -128,15 +144,16 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
         count_time: req.count_time,
         npoints: plan.npoints,
         axes: plan.axes,
-        counters: counters.map((c) => c.name),
+        counters: [...counters.map((c) => c.name), ...armed.map((d) => d.name)],
+        detectors: Object.fromEntries(armed.map((d) => [d.name, { scan: d.scanKey, acquisition: d.uuid }])),
         start_time: new Date().toISOString(),
         plotselect: null,
       },
     );
-    const channels = this.createChannels(scan, axes, counters);
+    const channels = this.createChannels(scan, axes, counters, armed);
     const firstCounter = channels.find((c) => !plan.axes.includes(c) && c !== 'elapsed_time' && c !== 'epoch' && !c.endsWith(':spectrum')) ?? null;
     scan.updateInfo({ plotselect: { x: plan.xAxis ?? 'elapsed_time', y: firstCounter }, channels });
-    const run = new StepScanRun(scan, plan, req.type, axes, counters, channels);
+    const run = new StepScanRun(scan, plan, req.type, axes, counters, channels, armed);
     this.current = run;
     this.runs.set(scan.key, run);
     while (this.runs.size > KEEP_RUNS) this.runs.delete(this.runs.keys().next().value!);
@@ -145,22 +162,43 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
     return run.status();
   }
 
-  private countersOf(names: string[] | undefined): (Counter | SimMca)[] {
-    if (!names || names.length === 0) return this.devices.countable(); // the default measurement group: everything
-    return names.map((n, k) => {
+  /** Counters and MCAs of the registry, and detectors, by name (none named: every counter and MCA). */
+  private countersOf(names: string[] | undefined): { counters: (Counter | SimMca)[]; detectors: ScanDetector[] } {
+    if (!names || names.length === 0) return { counters: this.devices.countable(), detectors: [] };
+    const counters: (Counter | SimMca)[] = [];
+    const detectors: ScanDetector[] = [];
+    names.forEach((n, k) => {
       const d = this.devices.has(n) ? this.devices.get(n) : null;
+      const det = d ? null : this.detectorOf(n);
+      if (det) return void detectors.push(det);
       if (!d || d.kind === 'axis') {
         const known = this.devices.countable().map((c) => c.name);
-        throw new DaqError('ParameterError', `counters[${k}]: unknown counter ${JSON.stringify(n)}; counters: ${known.join(', ')}`, [
+        throw new DaqError('ParameterError', `counters[${k}]: unknown counter ${JSON.stringify(n)}; counters: ${known.join(', ')} and the detectors`, [
           { field: `counters[${k}]`, message: `unknown counter ${JSON.stringify(n)}` },
         ]);
       }
-      return d as Counter | SimMca;
+      counters.push(d as Counter | SimMca);
     });
+    return { counters, detectors };
+  }
+
+  /** Prepare and start every detector for the scan's points; on a failure, stop those already armed. */
+  private async arm(detectors: ScanDetector[], plan: Plan, countTime: number): Promise<ArmedDetector[]> {
+    const armed: ArmedDetector[] = [];
+    this.starting = true;
+    try {
+      for (const d of detectors) armed.push(await d.arm(plan.npoints!, countTime, plan.title));
+      return armed;
+    } catch (err) {
+      for (const a of armed) a.end(true);
+      throw err;
+    } finally {
+      this.starting = false;
+    }
   }
 
   /** One scalar stream per axis and counter, the spectrum, ROIs and dead time per MCA, and time. */
-  private createChannels(scan: Scan, axes: SimAxis[], counters: (Counter | SimMca)[]): string[] {
+  private createChannels(scan: Scan, axes: SimAxis[], counters: (Counter | SimMca)[], detectors: ArmedDetector[]): string[] {
     scan.setState('PREPARED');
     const names: string[] = [];
     const scalar = (name: string, info: Record<string, unknown>) => {
@@ -180,6 +218,10 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
         const info = c.info();
         scalar(c.name, { device: c.name, kind: 'counter', unit: info.unit, description: info.description });
       }
+    }
+    for (const d of detectors) {
+      scan.createArrayStream(`${d.name}:image`, d.dtype, d.shape, { device: d.name, kind: 'image', acquisition_scan: d.scanKey });
+      names.push(`${d.name}:image`);
     }
     return names;
   }
@@ -202,18 +244,22 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
           if (a.state === 'FAULT' || a.state === 'LIMIT') throw new DaqError('FaultError', `${a.name} ${a.state} at point ${i}: ${a.info().reason}`);
         }
         const positions = axes.map((a) => a.position);
+        // detectors expose during the count: triggered with it, their frames awaited after it
+        const frames = run.detectors.map((d) => d.trigger(i, countTime));
+        frames.forEach((f) => f.catch(() => undefined));
         if (countTime > 0) await sleep(countTime * 1000, signal);
         else await new Promise((r) => setImmediate(r)); // a 0 s count still lets the server breathe
+        const images = new Map((await Promise.race([Promise.all(frames), aborted])).map((f, k) => [run.detectors[k].name, f]));
         const beam = this.devices.beam();
         const exposure = { seconds: countTime, x: beam.x, y: beam.y, scan: scan.identity.number, point: i };
-        const reading: PointReading = { positions, counters: new Map(), mca: new Map(), elapsed: (performance.now() - t0) / 1000, epoch: Date.now() / 1000 };
+        const reading: PointReading = { positions, counters: new Map(), mca: new Map(), images, elapsed: (performance.now() - t0) / 1000, epoch: Date.now() / 1000 };
         for (const c of run.counters) {
           if (c instanceof SimMca) reading.mca.set(c.name, c.acquire(exposure, rois.get(c.name)));
           else reading.counters.set(c.name, c.read(exposure));
         }
         for (const ch of channels) {
           const v = ch.value(reading);
-          ch.stream.append(typeof v === 'number' ? new Float64Array([v]) : v, undefined, [reading.epoch * 1000]);
+          ch.stream.append(typeof v === 'number' ? new Float64Array([v]) : [v], undefined, [reading.epoch * 1000]);
         }
         this.store.enforceBudget();
         run.pointsDone = i + 1;
@@ -225,6 +271,7 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
       run.reason = err instanceof Aborted ? 'aborted' : (err as Error).message;
     } finally {
       for (const a of axes) a.stop();
+      for (const d of run.detectors) d.end(run.state !== 'DONE');
       await this.returnToOrigin(run);
       run.endTime = new Date().toISOString();
       scan.updateInfo({ end_time: run.endTime, end_state: run.state, end_reason: run.reason, points_done: run.pointsDone });
@@ -268,6 +315,7 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
         out.push({ stream: s(c.name), value: (r) => r.counters.get(c.name)! });
       }
     }
+    for (const d of run.detectors) out.push({ stream: s(`${d.name}:image`), value: (r) => r.images.get(d.name)!.data });
     return out;
   }
 
