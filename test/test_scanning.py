@@ -202,3 +202,37 @@ def test_a_detector_among_the_counters_gives_one_frame_per_point(dev):
     assert lengths(s) == {3}
     with pytest.raises(daqlab.ParameterError, match="npoints"):
         timescan(0.01, det)
+
+
+def test_saved_in_the_bliss_layout(dev, tmp_path):
+    import h5py
+    mca = dev.mca("mca")
+    mca.rois.add("Fe", 6300, 6500)
+    s = ascan(dev.axis("samy"), 0, 0.3, 3, 0.01, "diode", mca, save_dir=str(tmp_path))
+    path = s.scan.files[0]
+    assert path == str(tmp_path / f"scan_{s.number}.h5")
+    d = s.get_data()
+    with h5py.File(path, "r") as f:
+        n = f"{s.number}.1"
+        assert f.attrs["default"] == n
+        e = f[n]
+        assert e.attrs["NX_class"] == "NXentry" and e.attrs["default"] == "plotselect"
+        assert e["title"][()].decode() == s.title
+        assert e["start_time"][()].decode() <= e["end_time"][()].decode()
+        assert e["instrument/samy"].attrs["NX_class"] == "NXpositioner"
+        np.testing.assert_allclose(e["instrument/samy/value"][()], d["samy"])
+        np.testing.assert_array_equal(e["instrument/mca/data"][()], d["mca:spectrum"])
+        np.testing.assert_array_equal(e["instrument/mca/Fe"][()], d["mca:Fe"])
+        assert e["instrument/positioners_start/samy"][()] == pytest.approx(0)
+        # a flat link per channel
+        assert set(e["measurement"]) == set(s.channels)
+        for ch in s.channels:
+            np.testing.assert_array_equal(e["measurement"][ch][()], d[ch])
+        plot = e["plotselect"]
+        assert plot.attrs["NX_class"] == "NXdata" and plot.attrs["signal"] == "diode"
+        assert list(plot.attrs["axes"]) == ["samy"]
+        np.testing.assert_array_equal(plot["diode"][()], d["diode"])
+    # never overwritten; outside the data roots refused, naming the field
+    with pytest.raises(daqlab.ParameterError) as err:
+        ascan(dev.axis("samy"), 0, 0.3, 3, 0.01, "diode", save_dir="/etc")
+    assert err.value.fields[0]["field"] == "save_dir"

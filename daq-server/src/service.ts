@@ -75,7 +75,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.scanning = new ScanEngine(this.store, this.devices, (name) => {
       const ctl = this.controllers.get(name);
       return ctl ? controllerDetector(ctl) : null;
-    });
+    }, this.dataRoots);
     this.devices.on('state', (device) => this.publish({ event: 'device.state', device }));
     this.scanning.on('status', (status) => this.publish({ event: 'scanning.state', status }));
     this.store.onScan((scan) => this.publish({ event: 'scan.new', scan: scan.summary() }));

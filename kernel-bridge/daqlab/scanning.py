@@ -12,7 +12,8 @@ Signatures and semantics follow BLISS: ``intervals`` + 1 points, relative scans 
 start, counters given one by one or as a :class:`MeasurementGroup`; none given: every counter and
 MCA of the server. Each scan is numbered and every channel (positions, counters, the MCA spectrum,
 its ROIs and dead time, time) is a stream of one scan in the server's store (``s.scan``).
-Keywords of every scan: ``wait`` (default True), ``timeout``, ``name``, ``session``, ``sample``,
+Keywords of every scan: ``wait`` (default True), ``timeout``, ``save_dir`` (saved there in BLISS's
+layout as ``scan_<n>.h5``), ``name``, ``session``, ``sample``,
 ``proposal``, ``client``. Ctrl-C while waiting aborts the scan (the axes stop).
 """
 
@@ -34,7 +35,7 @@ __all__ = [
 
 _default_client = None
 _last: "StepScan | None" = None
-_SCAN_KEYS = ("name", "session", "sample", "proposal")
+_SCAN_KEYS = ("name", "session", "sample", "proposal", "save_dir")
 
 
 def use(client) -> None:

@@ -32,6 +32,8 @@ export interface StepScanRequest {
   counters?: string[];
   /** amesh/dmesh: the fast axis runs back and forth */
   backnforth?: boolean;
+  /** save the scan in BLISS's HDF5 layout as `<save_dir>/scan_<number>.h5` (absolute, inside the data roots) */
+  save_dir?: string;
   /** scan identity fields */
   name?: string;
   session?: string;

@@ -15,6 +15,9 @@ import { SimMca } from '../devices/mca.js';
 import { parseStepScan } from './request.js';
 import { buildPlan, type Plan } from './plan.js';
 import type { ArmedDetector, ScanDetector } from './detectors.js';
+import { BlissScanFile, blissFileName } from './bliss-file.js';
+import { confine } from '../files/roots.js';
+import { existsSync } from 'node:fs';
 
 /** Runs kept for `scanning.status` after they end. */
 const KEEP_RUNS = 64;
@@ -69,6 +72,7 @@ class StepScanRun {
     readonly counters: (Counter | SimMca)[],
     readonly channels: string[],
     readonly detectors: ArmedDetector[],
+    public file: BlissScanFile | null,
   ) {}
 
   status(): StepScanStatus {
@@ -100,6 +104,8 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
     private readonly devices: DeviceRegistry,
     /** detectors by name, to count with (null: no such detector) */
     private readonly detectorOf: (name: string) => ScanDetector | null = () => null,
+    /** folders clients may save scans in */
+    private readonly dataRoots: readonly string[] = [],
   ) {
     super();
   }
@@ -133,11 +139,15 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
     if (detectors.length && plan.npoints === null) {
       throw new DaqError('ParameterError', 'counters: detectors count a known number of points; give timescan an npoints', [{ field: 'counters', message: 'a detector needs npoints > 0' }]);
     }
+    const saveDir = req.save_dir === undefined ? null : await this.saveDir(req.save_dir);
+    const identity = { name: req.name ?? req.type, ...(req.session ? { session: req.session } : {}), ...(req.sample ? { sample: req.sample } : {}), ...(req.proposal ? { proposal: req.proposal } : {}) };
+    if (saveDir && existsSync(blissFileName(saveDir, this.store.nextNumber(identity)))) {
+      const path = blissFileName(saveDir, this.store.nextNumber(identity));
+      throw new DaqError('ParameterError', `save_dir: ${path} exists already; scans are never overwritten`, [{ field: 'save_dir', message: `${path} exists` }]);
+    }
     const armed = await this.arm(detectors, plan, req.count_time);
 
-    const scan = this.store.createScan(
-      { name: req.name ?? req.type, ...(req.session ? { session: req.session } : {}), ...(req.sample ? { sample: req.sample } : {}), ...(req.proposal ? { proposal: req.proposal } : {}) },
-      {
+    const scan = this.store.createScan(identity, {
         title: plan.title,
         type: req.type,
         scan_engine: 'step',
@@ -148,18 +158,39 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
         detectors: Object.fromEntries(armed.map((d) => [d.name, { scan: d.scanKey, acquisition: d.uuid }])),
         start_time: new Date().toISOString(),
         plotselect: null,
-      },
-    );
+      });
     const channels = this.createChannels(scan, axes, counters, armed);
     const firstCounter = channels.find((c) => !plan.axes.includes(c) && c !== 'elapsed_time' && c !== 'epoch' && !c.endsWith(':spectrum')) ?? null;
     scan.updateInfo({ plotselect: { x: plan.xAxis ?? 'elapsed_time', y: firstCounter }, channels });
-    const run = new StepScanRun(scan, plan, req.type, axes, counters, channels, armed);
+    let file: BlissScanFile | null = null;
+    if (saveDir) {
+      const path = blissFileName(saveDir, scan.identity.number);
+      try {
+        file = new BlissScanFile(path, scan, Object.fromEntries(this.devices.axes().map((a) => [a.name, a.position])));
+      } catch (err) {
+        for (const d of armed) d.end(true);
+        scan.updateInfo({ end_state: 'FAULT', end_reason: `cannot create ${path}: ${(err as Error).message}` });
+        scan.close();
+        throw new DaqError('ParameterError', `save_dir: cannot create ${path}: ${(err as Error).message}`, [{ field: 'save_dir', message: (err as Error).message }]);
+      }
+      scan.updateInfo({ saving: { master: path, layout: 'bliss' } });
+    }
+    const run = new StepScanRun(scan, plan, req.type, axes, counters, channels, armed, file);
     this.current = run;
     this.runs.set(scan.key, run);
     while (this.runs.size > KEEP_RUNS) this.runs.delete(this.runs.keys().next().value!);
     run.done = this.loop(run, req.count_time, req.sleep_time ?? 0);
     this.emit('status', run.status());
     return run.status();
+  }
+
+  /** The folder a client names for its files: absolute, inside the data roots. */
+  private async saveDir(dir: string): Promise<string> {
+    try {
+      return await confine(dir, this.dataRoots);
+    } catch (err) {
+      throw new DaqError('ParameterError', `save_dir: ${(err as Error).message}`, [{ field: 'save_dir', message: (err as Error).message }]);
+    }
   }
 
   /** Counters and MCAs of the registry, and detectors, by name (none named: every counter and MCA). */
@@ -257,10 +288,13 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
           if (c instanceof SimMca) reading.mca.set(c.name, c.acquire(exposure, rois.get(c.name)));
           else reading.counters.set(c.name, c.read(exposure));
         }
+        const row = new Map<string, number | TypedArray>();
         for (const ch of channels) {
           const v = ch.value(reading);
+          row.set(ch.stream.name, v);
           ch.stream.append(typeof v === 'number' ? new Float64Array([v]) : [v], undefined, [reading.epoch * 1000]);
         }
+        this.saveRow(run, row);
         this.store.enforceBudget();
         run.pointsDone = i + 1;
         if (sleepTime > 0 && (plan.npoints === null || i + 1 < plan.npoints)) await sleep(sleepTime * 1000, signal);
@@ -275,9 +309,33 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
       await this.returnToOrigin(run);
       run.endTime = new Date().toISOString();
       scan.updateInfo({ end_time: run.endTime, end_state: run.state, end_reason: run.reason, points_done: run.pointsDone });
+      this.endFile(run);
       scan.close();
       this.current = null;
       this.emit('status', run.status());
+    }
+  }
+
+  /** A file that fails mid-scan is given up (said in the scan's info); the scan and its streams go on. */
+  private saveRow(run: StepScanRun, row: Map<string, number | TypedArray>): void {
+    if (!run.file) return;
+    try {
+      run.file.point(row);
+    } catch (err) {
+      run.file.abandon();
+      run.file = null;
+      run.scan.updateInfo({ saving_error: (err as Error).message });
+    }
+  }
+
+  /** Close the scan's file; a file that cannot be finished is said in the scan's info, the scan stays intact. */
+  private endFile(run: StepScanRun): void {
+    if (!run.file) return;
+    try {
+      run.file.end(run.scan.info.plotselect as { x: string; y: string | null }, run.state);
+    } catch (err) {
+      run.file.abandon();
+      run.scan.updateInfo({ saving_error: (err as Error).message });
     }
   }
 

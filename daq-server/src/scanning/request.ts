@@ -20,7 +20,7 @@ export const SHAPES: Record<StepScanType, { axes: number; mesh?: boolean; relati
 };
 
 const IDENTITY = ['name', 'session', 'sample', 'proposal'] as const;
-const KNOWN = new Set(['id', 'op', 'type', 'axes', 'intervals', 'npoints', 'count_time', 'sleep_time', 'counters', 'backnforth', ...IDENTITY]);
+const KNOWN = new Set(['id', 'op', 'type', 'axes', 'intervals', 'npoints', 'count_time', 'sleep_time', 'counters', 'backnforth', 'save_dir', ...IDENTITY]);
 
 export function parseStepScan(raw: Record<string, unknown>): StepScanRequest {
   const errors: FieldError[] = [];
@@ -59,6 +59,10 @@ export function parseStepScan(raw: Record<string, unknown>): StepScanRequest {
     if (!Array.isArray(raw.counters) || raw.counters.length > 256 || !raw.counters.every((c) => typeof c === 'string' && c.length > 0 && c.length <= 128)) {
       fail('counters', 'must be a list of at most 256 counter names');
     } else req.counters = [...new Set(raw.counters as string[])];
+  }
+  if (raw.save_dir !== undefined) {
+    if (typeof raw.save_dir !== 'string' || raw.save_dir.length === 0 || raw.save_dir.length > 4096) fail('save_dir', 'must be an absolute folder path');
+    else req.save_dir = raw.save_dir;
   }
   for (const f of IDENTITY) {
     if (raw[f] === undefined) continue;
