@@ -236,3 +236,18 @@ def test_saved_in_the_bliss_layout(dev, tmp_path):
     with pytest.raises(daqlab.ParameterError) as err:
         ascan(dev.axis("samy"), 0, 0.3, 3, 0.01, "diode", save_dir="/etc")
     assert err.value.fields[0]["field"] == "save_dir"
+
+
+def test_a_huge_fast_scan_leaves_the_server_responsive_and_aborts(dev):
+    """A million-point mesh at 0 s per point: other requests are still served, abort ends it at once."""
+    samx, samy = dev.axis("samx"), dev.axis("samy")
+    m = amesh(samx, 0, 1, 999, samy, 0, 1, 999, 0, "i0", "mca", wait=False)
+    assert m.status()["npoints"] == 1_000_000
+    for _ in range(20):
+        assert len(dev.call("devices.list")["devices"]) == 7
+        assert dev.call("scanning.status")["state"] == "RUNNING"
+    m.abort()
+    st = m.status()
+    assert st["state"] == "ABORTED" and 0 < st["points_done"] < 1_000_000
+    assert lengths(m) == {st["points_done"]}
+    assert samx.state == "READY" and samy.state == "READY"
