@@ -251,3 +251,19 @@ def test_a_huge_fast_scan_leaves_the_server_responsive_and_aborts(dev):
     assert st["state"] == "ABORTED" and 0 < st["points_done"] < 1_000_000
     assert lengths(m) == {st["points_done"]}
     assert samx.state == "READY" and samy.state == "READY"
+
+
+def test_the_sample_is_deterministic_by_seed(make_server):
+    """Two servers on the same seed measure the same numbers (another seed, another sample: the node tests)."""
+    values = []
+    for seed in ("7", "7"):
+        s = make_server("--sample-seed", seed, env={"DAQLAB_STATE_DIR": tempfile.mkdtemp(prefix="daqlab-state-seed-")})
+        with daqlab.connect(s.url) as c:
+            c.mca("mca").rois.add("Fe", 6300, 6500)
+            scan = ascan(c.axis("samy"), -1, 1, 4, 0.01, "i0", "diode", "mca", client=c)
+            values.append((c.sample(), scan.get_data("i0", "diode", "mca:Fe")))
+        s.stop()
+    (t7, d7), (t7b, d7b) = values
+    assert t7 == t7b and t7["seed"] == 7
+    for k in d7:
+        np.testing.assert_array_equal(d7[k], d7b[k])

@@ -34,6 +34,8 @@ export interface ServerConfig {
   stateDir: string;
   /** browser origins allowed to open the WebSocket besides loopback ones (e.g. the Jupyter server's) */
   allowOrigins: string[];
+  /** seed of the simulated sample the default devices measure (devices/sample.ts) */
+  sampleSeed: number;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -56,6 +58,7 @@ export const DEFAULTS: ServerConfig = {
   dataRoots: [],
   stateDir: '',
   allowOrigins: [],
+  sampleSeed: 1,
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -87,6 +90,8 @@ export const USAGE = `usage: daqlab-server [options]
                          default: .daqlab/state under the folder the server starts in)
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
+  --sample-seed N        seed of the simulated sample the default motors, counters and MCA measure (default 1;
+                         also $DAQLAB_SAMPLE_SEED)
   --help                 show this help`;
 
 /**
@@ -160,6 +165,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'data-root': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      'sample-seed': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -195,6 +201,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['data-root']) cfg.dataRoots = values['data-root'];
   if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
   if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
+  const seed = values['sample-seed'] ?? env.DAQLAB_SAMPLE_SEED;
+  if (seed !== undefined) {
+    cfg.sampleSeed = Number(seed);
+    if (!Number.isSafeInteger(cfg.sampleSeed) || cfg.sampleSeed < 0) throw new Error(`--sample-seed: expected an integer ≥ 0, got ${seed}`);
+  }
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);
