@@ -58,6 +58,8 @@ export class BlissScanFile {
       const units: Record<string, string> = typeof s.info.unit === 'string' ? { units: s.info.unit } : {};
       const data = g.chunked(name, { dtype: code, shape: [0, ...s.shape], maxShape: [null, ...s.shape], chunk: [rows, ...s.shape], attrs: units });
       measurement.softLink(channel, `/${n}/instrument/${group}/${name}`);
+      // BLISS names a detector's images after the detector alone (what its readers look for)
+      if (s.info.kind === 'image' && !scan.streams.has(group)) measurement.softLink(group, `/${n}/instrument/${group}/${name}`);
       this.columns.push({ channel, data });
     }
     this.file.flush();
