@@ -26,17 +26,18 @@ export interface ArmedDetector {
 /** A detector a scan can count with: arm it for `npoints` frames of `countTime` seconds. */
 export interface ScanDetector {
   readonly name: string;
-  arm(npoints: number, countTime: number, title: string): Promise<ArmedDetector>;
+  /** `identity`: the step scan's number (and session), so both carry one number as BLISS's scans do */
+  arm(npoints: number, countTime: number, title: string, identity: { number: number; session?: string }): Promise<ArmedDetector>;
 }
 
 export function controllerDetector(ctl: DetectorController): ScanDetector {
   return {
     name: ctl.name,
-    async arm(npoints, countTime, title) {
+    async arm(npoints, countTime, title, identity) {
       const acq = await ctl.prepare(
         {
           acquisition: { nb_frames: npoints, expo_time: countTime > 0 ? countTime : 0.001, trigger_mode: 'software', nb_frames_per_trigger: 1 },
-          scan: { name: title.split(' ')[0], info: { step_scan_title: title } },
+          scan: { name: `${title.split(' ')[0]}:${ctl.name}`, ...identity, info: { step_scan_title: title } },
         },
         null,
       );

@@ -145,9 +145,11 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
       const path = blissFileName(saveDir, this.store.nextNumber(identity));
       throw new DaqError('ParameterError', `save_dir: ${path} exists already; scans are never overwritten`, [{ field: 'save_dir', message: `${path} exists` }]);
     }
-    const armed = await this.arm(detectors, plan, req.count_time);
+    // the detectors' acquisition scans carry the step scan's number (created first, they would take it)
+    const number = this.store.nextNumber(identity);
+    const armed = await this.arm(detectors, plan, req.count_time, { number, ...(req.session ? { session: req.session } : {}) });
 
-    const scan = this.store.createScan(identity, {
+    const scan = this.store.createScan({ ...identity, number }, {
         title: plan.title,
         type: req.type,
         scan_engine: 'step',
@@ -214,11 +216,11 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
   }
 
   /** Prepare and start every detector for the scan's points; on a failure, stop those already armed. */
-  private async arm(detectors: ScanDetector[], plan: Plan, countTime: number): Promise<ArmedDetector[]> {
+  private async arm(detectors: ScanDetector[], plan: Plan, countTime: number, identity: { number: number; session?: string }): Promise<ArmedDetector[]> {
     const armed: ArmedDetector[] = [];
     this.starting = true;
     try {
-      for (const d of detectors) armed.push(await d.arm(plan.npoints!, countTime, plan.title));
+      for (const d of detectors) armed.push(await d.arm(plan.npoints!, countTime, plan.title, identity));
       return armed;
     } catch (err) {
       for (const a of armed) a.end(true);
