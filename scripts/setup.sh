@@ -114,4 +114,14 @@ if [ ! -x .venv-tickit/bin/python ] || ! stamp_ok tickit "$TICKIT_PINS"; then
   .venv-tickit/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $TICKIT_PINS || die "pip install of tickit-devices failed (see above)"
   stamp_set tickit "$TICKIT_PINS"
 fi
+# ---- ewoksxrpd (ESRF's pyFAI workflow tasks): reads daqlab's BLISS-layout scan files in test_scanning_ewoks.py ----
+# Its own venv: ewoks brings its own pyFAI, silx and blissdata pins.
+EWOKS_PINS="ewoksxrpd==1.10.0 h5py"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-ewoks/bin/python ] || ! stamp_ok ewoks "$EWOKS_PINS"; }; then
+  say "creating the ewoks venv at .venv-ewoks/ ($EWOKS_PINS)"
+  [ -x .venv-ewoks/bin/python ] || python3 -m venv .venv-ewoks
+  # shellcheck disable=SC2086
+  .venv-ewoks/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $EWOKS_PINS || die "pip install of ewoksxrpd failed (see above)"
+  stamp_set ewoks "$EWOKS_PINS"
+fi
 say "ready"

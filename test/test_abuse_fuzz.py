@@ -258,6 +258,23 @@ def _bases(arena) -> dict[str, dict]:
         "receivers.register": {"name": "fuzz-host", "address": "127.0.0.1", "port": 1, "protocol": 1, "version": "0.1.0",
                                "pipelines": {"azint": "0"}},
         "receivers.list": {},
+        "devices.list": {},
+        "device.info": {"device": "samy"},
+        "axis.move": {"axis": "samy", "position": 0.5, "relative": False},
+        "axis.wait": {"axis": "samy", "timeout": 0.05},
+        "axis.stop": {"axis": "samy"},
+        "axis.reset": {"axis": "samy"},
+        "axis.configure": {"axis": "samz", "limits": [-1, 1], "velocity": 10, "acceleration": 100, "backlash": 0,
+                           "fault_at": None},
+        "mca.add_roi": {"mca": "mca", "name": "Fe", "start": 6300, "stop": 6500},
+        "mca.remove_roi": {"mca": "mca", "name": "Fe"},
+        "mca.clear_rois": {"mca": "mca"},
+        "sample.info": {},
+        "scanning.run": {"type": "ascan", "axes": [{"axis": "samx", "start": 0, "stop": 0.1}], "intervals": 1,
+                         "count_time": 0, "counters": ["i0"], "name": "fuzz"},
+        "scanning.status": {},
+        "scanning.wait": {"timeout": 0.05},
+        "scanning.abort": {},
     }
 
 
@@ -265,8 +282,8 @@ def _may_block(req: dict) -> bool:
     """Requests that wait by design (for a scan or an item that may never come) when told no or a long timeout."""
     t = req.get("timeout")
     unbounded = t is None or (isinstance(t, (int, float)) and not isinstance(t, bool) and t > 1)
-    if req["op"] == "scans.wait_next":
-        return unbounded
+    if req["op"] in ("scans.wait_next", "axis.wait", "scanning.wait", "scanning.abort"):
+        return unbounded or req["op"] == "scanning.abort"
     if req["op"] == "stream.read":
         return req.get("single") is True and req.get("block") is True and unbounded
     return False

@@ -45,6 +45,8 @@ export interface ServerConfig {
   store: string;
   /** every host of the topology file (null without one) */
   topology: TopologyHost[] | null;
+  /** seed of the simulated sample the default devices measure (devices/sample.ts) */
+  sampleSeed: number;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -72,6 +74,7 @@ export const DEFAULTS: ServerConfig = {
   control: null,
   store: 'memory',
   topology: null,
+  sampleSeed: 1,
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -109,6 +112,8 @@ export const USAGE = `usage: daqlab-server [options]
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
   --version              print the server's version and its protocol version
+  --sample-seed N        seed of the simulated sample the default motors, counters and MCA measure (default 1;
+                         also $DAQLAB_SAMPLE_SEED)
   --help                 show this help`;
 
 /**
@@ -195,6 +200,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'host-name': { type: 'string' },
       role: { type: 'string' },
       control: { type: 'string' },
+      'sample-seed': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -238,6 +244,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['data-root']) cfg.dataRoots = values['data-root'];
   if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
   if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
+  const seed = values['sample-seed'] ?? env.DAQLAB_SAMPLE_SEED;
+  if (seed !== undefined) {
+    cfg.sampleSeed = Number(seed);
+    if (!Number.isSafeInteger(cfg.sampleSeed) || cfg.sampleSeed < 0) throw new Error(`--sample-seed: expected an integer ≥ 0, got ${seed}`);
+  }
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);

@@ -9,6 +9,7 @@ import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
 import { ReceiverRegistry } from './processing/receivers/remote/registry.js';
+import { simulatedDevices } from './devices/registry.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -38,7 +39,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     python: cfg.jobsPython ?? undefined,
   });
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,
-    receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined });
+    receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

@@ -14,6 +14,9 @@ import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
+import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
+import { ScanEngine } from './scanning/engine.js';
+import { controllerDetector } from './scanning/detectors.js';
 
 import type { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 export interface ServiceOptions {
@@ -29,6 +32,8 @@ export interface ServiceOptions {
   stateDir?: string | null;
   /** a control server's registry of receiver hosts (--role control); absent: receivers.register is refused */
   receivers?: ReceiverRegistry;
+  /** axes, counters, MCAs (default: the simulated beamline of devices/registry.ts) */
+  devices?: DeviceRegistry;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -42,6 +47,9 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly receivers: ReceiverRegistry | null;
   /** scan numbers and finished scans kept across restarts (null: no state folder) */
   readonly history: ScanHistory | null;
+  /** the one registry of axes, counters and MCAs, and the step-scan engine that drives them */
+  readonly devices: DeviceRegistry;
+  readonly scanning: ScanEngine;
 
   constructor(options: ServiceOptions) {
     super();
@@ -68,6 +76,13 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       );
       this.controllers.set(plugin.name, ctl);
     }
+    this.devices = options.devices ?? simulatedDevices();
+    this.scanning = new ScanEngine(this.store, this.devices, (name) => {
+      const ctl = this.controllers.get(name);
+      return ctl ? controllerDetector(ctl) : null;
+    }, this.dataRoots);
+    this.devices.on('state', (device) => this.publish({ event: 'device.state', device }));
+    this.scanning.on('status', (status) => this.publish({ event: 'scanning.state', status }));
     this.store.onScan((scan) => this.publish({ event: 'scan.new', scan: scan.summary() }));
     this.store.onScanState((scan) => this.publish({ event: 'scan.state', key: scan.key, state: scan.state }));
     this.store.onTrim((t) => {
@@ -129,6 +144,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
 
   shutdown(): void {
     this.jobs?.shutdown();
+    this.scanning.shutdown();
+    this.devices.shutdown();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }

@@ -82,6 +82,22 @@ OP_JOBS_WATCH = "jobs.watch"
 OP_JOBS_UNWATCH = "jobs.unwatch"
 OP_RECEIVERS_REGISTER = "receivers.register"  # a receiver host joins its control server (daqlab-server --role receiver)
 OP_RECEIVERS_LIST = "receivers.list"
+# devices and step scans
+OP_DEVICES_LIST = "devices.list"
+OP_DEVICE_INFO = "device.info"
+OP_AXIS_MOVE = "axis.move"
+OP_AXIS_WAIT = "axis.wait"
+OP_AXIS_STOP = "axis.stop"
+OP_AXIS_RESET = "axis.reset"
+OP_AXIS_CONFIGURE = "axis.configure"
+OP_MCA_ADD_ROI = "mca.add_roi"
+OP_MCA_REMOVE_ROI = "mca.remove_roi"
+OP_MCA_CLEAR_ROIS = "mca.clear_rois"
+OP_SAMPLE_INFO = "sample.info"
+OP_SCANNING_RUN = "scanning.run"
+OP_SCANNING_STATUS = "scanning.status"
+OP_SCANNING_WAIT = "scanning.wait"
+OP_SCANNING_ABORT = "scanning.abort"
 
 OPS = (
     OP_HELLO, OP_DETECTORS_LIST, OP_DETECTOR_INFO, OP_DETECTOR_STATE, OP_DETECTOR_STATUS, OP_DETECTOR_CALIBRATION,
@@ -92,6 +108,9 @@ OPS = (
     OP_JOBS_CLUSTER, OP_JOBS_TEMPLATES, OP_JOBS_SUBMIT, OP_JOBS_LIST, OP_JOBS_GET, OP_JOBS_LOGS,
     OP_JOBS_CANCEL, OP_JOBS_HOLD, OP_JOBS_RELEASE, OP_JOBS_WATCH, OP_JOBS_UNWATCH,
     OP_RECEIVERS_REGISTER, OP_RECEIVERS_LIST,
+    OP_DEVICES_LIST, OP_DEVICE_INFO, OP_AXIS_MOVE, OP_AXIS_WAIT, OP_AXIS_STOP, OP_AXIS_RESET, OP_AXIS_CONFIGURE,
+    OP_MCA_ADD_ROI, OP_MCA_REMOVE_ROI, OP_MCA_CLEAR_ROIS, OP_SAMPLE_INFO,
+    OP_SCANNING_RUN, OP_SCANNING_STATUS, OP_SCANNING_WAIT, OP_SCANNING_ABORT,
 )
 
 #: the five sections of ``acq.prepare``'s ``params``
@@ -107,9 +126,11 @@ EV_SUB_END = "sub.end"
 EV_STORE_TRIMMED = "store.trimmed"
 EV_STORE_EVICTED = "store.evicted"
 EV_JOBS_STATE = "jobs.state"
+EV_DEVICE_STATE = "device.state"
+EV_SCANNING_STATE = "scanning.state"
 
 EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
-          EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE)
+          EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE, EV_DEVICE_STATE, EV_SCANNING_STATE)
 #: events that belong to one subscription (field ``sub``)
 SUB_EVENTS = (EV_SUB_GAP, EV_SUB_END)
 

@@ -169,6 +169,42 @@ class Client:
         info = self._request(P.OP_DETECTOR_INFO, {"detector": name})
         return Detector(self, name, info)
 
+    # devices (daqlab/devices.py) and step scans (daqlab/scanning.py)
+    def devices(self) -> list[str]:
+        """Names of the server's devices (axes, counters, MCAs); ``call("devices.list")`` describes them."""
+        return [d["name"] for d in self._request(P.OP_DEVICES_LIST)["devices"]]
+
+    def device(self, name: str):
+        """The proxy of device ``name`` (an Axis, Counter or Mca)."""
+        from .devices import device_proxy
+
+        return device_proxy(self, name)
+
+    def axis(self, name: str):
+        from .devices import device_proxy
+
+        return device_proxy(self, name, "axis")
+
+    def counter(self, name: str):
+        from .devices import device_proxy
+
+        return device_proxy(self, name, "counter")
+
+    def mca(self, name: str):
+        from .devices import device_proxy
+
+        return device_proxy(self, name, "mca")
+
+    def measurement_group(self, name: str, counters: list):
+        """A named set of counters to pass to scans (kept in this client)."""
+        from .devices import MeasurementGroup
+
+        return MeasurementGroup(name, counters)
+
+    def sample(self) -> dict:
+        """The simulated sample's ground truth (element grains, absorption, flux)."""
+        return self._request(P.OP_SAMPLE_INFO)
+
     def close(self) -> None:
         """Close the connection (closing handshake)."""
         self._closed = True

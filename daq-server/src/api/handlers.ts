@@ -26,6 +26,7 @@ import { makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
+import { DEVICES_HANDLERS } from './devices-handlers.js';
 import { checkUserJson } from './json-bounds.js';
 import { RECEIVERS_HANDLERS } from './receivers-handlers.js';
 
@@ -322,4 +323,5 @@ export const HANDLERS: Record<Op, Handler> = {
   },
   ...JOBS_HANDLERS,
   ...RECEIVERS_HANDLERS,
+  ...DEVICES_HANDLERS,
 };

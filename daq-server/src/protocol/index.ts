@@ -15,6 +15,8 @@ export * from './errors.js';
 export * from './dtypes.js';
 export * from './jobs.js';
 export * from './limits.js';
+export * from './devices.js';
+export * from './scanning.js';
 
 /** Bumped on any incompatible change; sent in the `hello` reply. */
 export const PROTOCOL_VERSION = 1;
@@ -65,6 +67,22 @@ export const OPS = [
   'jobs.unwatch',
   'receivers.register',
   'receivers.list',
+  // devices and step scans (protocol/devices.ts, protocol/scanning.ts)
+  'devices.list',
+  'device.info',
+  'axis.move',
+  'axis.wait',
+  'axis.stop',
+  'axis.reset',
+  'axis.configure',
+  'mca.add_roi',
+  'mca.remove_roi',
+  'mca.clear_rois',
+  'sample.info',
+  'scanning.run',
+  'scanning.status',
+  'scanning.wait',
+  'scanning.abort',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -116,6 +134,10 @@ export const EVENTS = [
   'store.evicted',
   /** a job of this client's user (all users' for staff) changed: {job: JobInfo}; after jobs.watch */
   'jobs.state',
+  /** an axis moved, stopped, faulted or was configured: {device: AxisInfo} */
+  'device.state',
+  /** a step scan started or ended: {status: StepScanStatus} */
+  'scanning.state',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

@@ -1,0 +1,55 @@
+/**
+ * Simulated counters (0D): the i0 monitor counts the incident photons, the diode the photons the
+ * sample lets through. Each reads the sample where samx/samy are when the point is counted.
+ */
+import type { CounterInfo } from '../protocol/devices.js';
+import { Rng, keyOf } from './random.js';
+import type { SimSample } from './sample.js';
+
+/** One count: how long, and the key that makes its noise reproducible (seed, scan, point). */
+export interface Exposure {
+  seconds: number;
+  /** where the beam hits the sample (mm) */
+  x: number;
+  y: number;
+  scan: number;
+  point: number;
+}
+
+export interface Counter {
+  readonly kind: 'counter';
+  readonly name: string;
+  info(): CounterInfo;
+  read(exposure: Exposure): number;
+}
+
+type Model = (sample: SimSample, e: Exposure) => number;
+
+const MODELS: Record<string, { unit: string; description: string; expected: Model }> = {
+  i0: { unit: 'counts', description: 'incident-beam monitor', expected: (s, e) => s.truthData.flux * e.seconds },
+  diode: {
+    unit: 'counts',
+    description: 'transmitted-beam diode (sample absorption)',
+    expected: (s, e) => 0.5 * s.truthData.flux * e.seconds * s.at(e.x, e.y).transmission,
+  },
+};
+
+export const SIM_COUNTERS = Object.keys(MODELS);
+
+export class SimCounter implements Counter {
+  readonly kind = 'counter' as const;
+  private readonly model: (typeof MODELS)[string];
+
+  constructor(readonly name: string, private readonly sample: SimSample) {
+    this.model = MODELS[name];
+    if (!this.model) throw new Error(`no simulated counter model ${name}`);
+  }
+
+  info(): CounterInfo {
+    return { name: this.name, kind: 'counter', unit: this.model.unit, description: this.model.description };
+  }
+
+  read(e: Exposure): number {
+    return new Rng(keyOf(this.sample.seed, this.name, e.scan, e.point)).poisson(this.model.expected(this.sample, e));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Detectors as counters of a step scan, through the controller's own interface: prepared in
+ * software-trigger mode for the scan's points, triggered once per point; each frame joins the
+ * step scan as `<detector>:image` (the detector's acquisition keeps its own scan and files).
+ */
+import { DaqError, type DType, type TypedArray } from '../protocol/index.js';
+import type { ArrayStream } from '../store/types.js';
+import type { DetectorController } from '../control/controller.js';
+
+/** How long a point waits for its frame beyond the count time before the scan faults. */
+const FRAME_GRACE_MS = 10_000;
+
+export interface ArmedDetector {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: number[];
+  /** the detector's own acquisition scan (its frames, files, processing) */
+  readonly scanKey: string;
+  readonly uuid: string;
+  /** trigger point `i` and resolve with its frame */
+  trigger(i: number, countTime: number): Promise<{ data: TypedArray; valid: boolean }>;
+  /** the scan ended: stop the acquisition (abort: at once) */
+  end(aborted: boolean): void;
+}
+
+/** A detector a scan can count with: arm it for `npoints` frames of `countTime` seconds. */
+export interface ScanDetector {
+  readonly name: string;
+  /** `identity`: the step scan's number (and session), so both carry one number as BLISS's scans do */
+  arm(npoints: number, countTime: number, title: string, identity: { number: number; session?: string }): Promise<ArmedDetector>;
+}
+
+export function controllerDetector(ctl: DetectorController): ScanDetector {
+  return {
+    name: ctl.name,
+    async arm(npoints, countTime, title, identity) {
+      const acq = await ctl.prepare(
+        {
+          acquisition: { nb_frames: npoints, expo_time: countTime > 0 ? countTime : 0.001, trigger_mode: 'software', nb_frames_per_trigger: 1 },
+          scan: { name: `${title.split(' ')[0]}:${ctl.name}`, ...identity, info: { step_scan_title: title } },
+        },
+        null,
+      );
+      ctl.start(acq.uuid);
+      const frames = acq.scan.stream('frame') as ArrayStream;
+      return {
+        name: ctl.name,
+        dtype: frames.dtype,
+        shape: frames.shape,
+        scanKey: acq.scan.key,
+        uuid: acq.uuid,
+        async trigger(i, seconds) {
+          ctl.trigger(acq.uuid);
+          const arrived = await frames.waitFor(i, seconds * 1000 + FRAME_GRACE_MS);
+          if (!arrived) {
+            throw new DaqError('FaultError', `${ctl.name}: frame ${i} did not arrive (acquisition ${acq.state}${acq.reason ? `: ${acq.reason}` : ''})`);
+          }
+          const item = frames.get(i);
+          return { data: item.data, valid: item.valid };
+        },
+        end(aborted) {
+          try {
+            if (aborted) ctl.abort(acq.uuid);
+            else ctl.stop(acq.uuid);
+          } catch {
+            // already ended on its own (all frames taken): nothing to stop
+          }
+        },
+      };
+    },
+  };
+}
