@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDectrisAddress } from './detectors/dectris/address.js';
+import { parseStore } from './store/redis/url.js';
 
 export interface ServerConfig {
   host: string;
@@ -34,6 +35,8 @@ export interface ServerConfig {
   stateDir: string;
   /** browser origins allowed to open the WebSocket besides loopback ones (e.g. the Jupyter server's) */
   allowOrigins: string[];
+  /** `memory`, or `redis://HOST:PORT/DB`: scans also published in Redis in blissdata's model (store/redis/) */
+  store: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -56,6 +59,7 @@ export const DEFAULTS: ServerConfig = {
   dataRoots: [],
   stateDir: '',
   allowOrigins: [],
+  store: 'memory',
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -87,6 +91,8 @@ export const USAGE = `usage: daqlab-server [options]
                          default: .daqlab/state under the folder the server starts in)
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
+  --store STORE          memory (default), or redis://[USER:PASSWORD@]HOST:PORT/DB: every scan is also published
+                         there in blissdata's data model (a Redis with the JSON module; a password off loopback)
   --help                 show this help`;
 
 /**
@@ -117,7 +123,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'store'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -133,6 +139,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
+  if (raw.store !== undefined) out.store = parseStore(String(raw.store), `--config ${path}: store`).kind === 'memory' ? 'memory' : String(raw.store);
   return out;
 }
 
@@ -160,6 +167,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'data-root': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      store: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -195,6 +203,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['data-root']) cfg.dataRoots = values['data-root'];
   if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
   if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
+  if (values.store !== undefined) cfg.store = values.store;
+  parseStore(cfg.store); // a wrong URL fails at start, naming the option (and never showing a password)
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);

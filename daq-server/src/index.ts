@@ -8,6 +8,8 @@ import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
+import { RedisPublisher } from './store/redis/index.js';
+import { log } from './log.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -18,6 +20,8 @@ export * from './protocol/index.js';
 
 export interface DaqServer extends RunningServer {
   service: DaqService;
+  /** the Redis publication of scans (`--store redis://…`), else null */
+  redis: RedisPublisher | null;
 }
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
@@ -37,6 +41,8 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     python: cfg.jobsPython ?? undefined,
   });
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
+  // --store redis://…: every scan is also published in Redis in blissdata's model (store/redis/)
+  const redis = cfg.store === 'memory' ? null : await RedisPublisher.attach(service.store, cfg.store, { log });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,
@@ -48,8 +54,10 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   return {
     ...running,
     service,
+    redis,
     close: async () => {
       service.shutdown();
+      await redis?.close();
       await running.close();
     },
   };
