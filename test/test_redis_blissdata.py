@@ -1,0 +1,146 @@
+"""The scan store in Redis (`--store redis://…`): ESRF's real blissdata client reads daqlab scans.
+
+One Redis (with the JSON module) and one daqlab server attached to it per module; blissdata 2.4.5 runs in its
+own venv (.venv-blissdata) through test/blissdata_reader.py, and its view is compared with daqlab's own client.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import daqlab
+from conftest import ServerProcess
+from redis_server import BLISSDATA_PYTHON, free_port, redis_server  # noqa: F401 - session fixture
+
+READER = Path(__file__).resolve().parent / "blissdata_reader.py"
+SMX_SCENE = {"scene": "serial_crystallography", "seed": 3, "hit_rate": 0.5, "spots_per_hit": 30, "spot_intensity": 1000, "pool_size": 20}
+SMX = {"pipeline": "smx", "npt": 100, "min_nb_peaks": 10}
+FRAMES = 40
+
+
+@pytest.fixture(scope="module")
+def data_root():
+    return Path(tempfile.mkdtemp(prefix="daqlab-redis-data-"))
+
+
+@pytest.fixture(scope="module")
+def redis_daqlab(redis_server, data_root):  # noqa: F811
+    s = ServerProcess("--store", redis_server.url(0), env={"DAQLAB_DATA_ROOTS": str(data_root)})
+    yield s
+    s.stop()
+
+
+def reader(*args: str, timeout: float = 60) -> dict:
+    out = subprocess.run([str(BLISSDATA_PYTHON), str(READER), *args], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def sha1s(frames) -> list[str]:
+    return [hashlib.sha1(np.ascontiguousarray(f).tobytes()).hexdigest() for f in frames]
+
+
+@pytest.fixture(scope="module")
+def followed(redis_server, redis_daqlab, data_root):  # noqa: F811
+    """One SMX scan with saving, followed live by blissdata from before it is created."""
+    follow = subprocess.Popen(
+        [str(BLISSDATA_PYTHON), str(READER), "follow", redis_server.url(0), "bliss-live", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert follow.stdout.readline().strip() == "READY", follow.stderr.read()
+        with daqlab.connect(redis_daqlab.url) as c:
+            acq = c.detector("sim-eiger-500k").prepare(
+                acquisition={"nb_frames": FRAMES, "expo_time": 0.05}, detector=SMX_SCENE, processing=SMX,
+                saving={"enabled": True, "base_path": str(data_root)}, scan={"name": "bliss-live", "proposal": "ih-0017", "sample": "lysozyme"},
+            )
+            acq.start()
+            acq.wait(timeout=120, progress=False)
+            assert acq.state == "STOPPED", acq.status
+            scan = acq.scan
+            ours = {
+                "key": scan.key,
+                "number": scan.identity["number"],
+                "frames": sha1s(scan.streams["frame"][0:FRAMES]),
+                "background": sha1s(scan.streams["background"][0:FRAMES]),
+                "peak_counter": list(scan.streams["peak_counter"][0:FRAMES]),
+                "streams": sorted(scan.streams),
+                "master": scan.info["saving"]["master"],
+            }
+        out, err = follow.communicate(timeout=120)
+        assert follow.returncode == 0, err
+        theirs = json.loads(out.strip().splitlines()[-1])
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+    return ours, theirs
+
+
+def test_blissdata_finds_a_daqlab_scan_with_its_identity_state_and_streams(followed):
+    ours, theirs = followed
+    assert theirs["state"] == "CLOSED"
+    assert theirs["states"][-1] == "CLOSED" and theirs["states"] == sorted(theirs["states"], key=["CREATED", "PREPARED", "STARTED", "STOPPED", "CLOSED"].index)
+    assert theirs["id"]["name"] == "bliss-live" and theirs["id"]["number"] == ours["number"]
+    assert theirs["id"]["proposal"] == "ih-0017" and theirs["id"]["collection"] == "lysozyme"
+    assert theirs["info"]["daqlab_key"] == ours["key"]
+    assert theirs["info"]["daqlab_redis"] == {"lost_items": 0}
+    # every stream daqlab has is declared in Redis by PREPARED (blissdata's CursorGroup took them all)
+    assert sorted(theirs["live"]) == ours["streams"]
+    frame = theirs["streams"]["frame"]
+    assert frame["encoding"] == {"type": "numeric", "dtype_str": "<u4", "shape": [514, 1030]}
+    assert frame["dtype"] == "uint32" and frame["shape"] == [514, 1030] and frame["len"] == FRAMES and frame["sealed"]
+    assert frame["plugin"] == "hdf5_fallback"
+    assert frame["info"]["file_path"] == ours["master"] and frame["info"]["data_path"] == "/entry/data/data"
+    assert theirs["streams"]["peak_counter"]["encoding"] == {"type": "json"}
+
+
+def test_blissdata_cursors_read_frames_and_results_live_equal_to_daqlabs_own_client(followed):
+    ours, theirs = followed
+    assert theirs["live"]["frame"] == ours["frames"]
+    assert theirs["live"]["background"] == ours["background"]
+    assert theirs["live"]["peak_counter"] == ours["peak_counter"]
+    # live: some frames reached blissdata while the scan was still acquiring (2 s of acquisition)
+    assert theirs["while_running"]["frame"] > 0, theirs["states"]
+
+
+def test_blissdata_reads_the_finished_scan_after_the_end(redis_server, followed):  # noqa: F811
+    ours, theirs = followed
+    after = reader("read", redis_server.url(0), theirs["key"])
+    assert after["points"]["frame"] == ours["frames"]
+    assert after["last"]["frame"] == ours["frames"][-1]
+    assert after["points"]["peak_counter"] == ours["peak_counter"]
+    assert all(s["sealed"] for s in after["streams"].values())
+
+
+def test_frames_trimmed_from_redis_are_read_from_the_saved_master_file(redis_server, followed):  # noqa: F811
+    """blissdata's hdf5_fallback plugin: points gone from Redis come from `info.file_path` / `data_path`."""
+    ours, theirs = followed
+    pk = json.loads(redis_server.cli("JSON.GET", theirs["key"], "$.data_streams.frame.pk"))[0]
+    trimmed = int(redis_server.cli("XTRIM", f"esrf:stream:{pk}", "MINID", "10").strip())
+    assert trimmed == 10  # one entry per frame: frames 0 … 9 are gone from Redis
+    after = reader("read", redis_server.url(0), theirs["key"])
+    assert after["points"]["frame"] == ours["frames"]
+
+
+def test_scan_history_and_protocol_version_are_blissdatas(redis_server, followed):  # noqa: F811
+    _, theirs = followed
+    assert redis_server.cli("GET", "_PROTOCOL_VERSION_").strip() == "1"
+    history = redis_server.cli("XRANGE", "_SCAN_HISTORY_", "-", "+").split()
+    assert theirs["key"] in history
+
+
+def test_a_bad_store_option_stops_the_server_at_start_naming_it(make_server, redis_server):  # noqa: F811
+    with pytest.raises(RuntimeError, match=r"--store: Redis off loopback \(10\.9\.8\.7\) needs a password"):
+        make_server("--store", "redis://10.9.8.7:6379/0")
+    with pytest.raises(RuntimeError, match=r"--store: expected memory or"):
+        make_server("--store", "mongodb://x")
+    # an unreachable Redis: a clear error at start, and the password never shown
+    with pytest.raises(RuntimeError) as err:
+        make_server("--store", f"redis://:s3cret@127.0.0.1:{free_port()}/0")
+    assert "--store redis://:***@127.0.0.1" in str(err.value) and "s3cret" not in str(err.value)
