@@ -14,6 +14,7 @@ import json
 import sys
 import time
 
+import hdf5plugin  # noqa: F401 - daqlab's data files are bitshuffle/LZ4: their HDF5 filter, for the hdf5_fallback reads
 import numpy as np
 from blissdata.redis_engine.scan import ScanState
 from blissdata.redis_engine.store import DataStore
