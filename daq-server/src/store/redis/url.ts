@@ -20,7 +20,7 @@ export function parseStore(text: string, field = '--store'): StoreChoice {
   try {
     u = new URL(text);
   } catch {
-    throw new Error(`${field}: expected memory or redis://HOST:PORT/DB, got ${JSON.stringify(text.replace(/\/\/[^@/]*@/, '//***@'))}`);
+    throw new Error(`${field}: expected memory or redis://HOST:PORT/DB, got ${JSON.stringify(text.replace(/[^\s/]*@/g, '***@'))}`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`${field}: expected memory or a redis:// URL, got the scheme ${u.protocol}`);
   const port = u.port === '' ? 6379 : Number(u.port);
