@@ -33,14 +33,14 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is not installed: run DAQLAB_SETUP_FOR=test scripts/setup.sh (Debian redis-server)")
         if not BLISSDATA_PYTHON.exists():
             pytest.fail(".venv-blissdata is missing: run DAQLAB_SETUP_FOR=test scripts/setup.sh")
         self.dir = tempfile.mkdtemp(prefix="daqlab-redis-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", self.dir, "--loadmodule", str(rejson_module())],

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import daqlab
-from conftest import ServerProcess
+from conftest import ServerProcess, wait_until
 from redis_server import BLISSDATA_PYTHON, free_port, redis_server  # noqa: F401 - session fixture
 
 READER = Path(__file__).resolve().parent / "blissdata_reader.py"
@@ -144,3 +144,47 @@ def test_a_bad_store_option_stops_the_server_at_start_naming_it(make_server, red
     with pytest.raises(RuntimeError) as err:
         make_server("--store", f"redis://:s3cret@127.0.0.1:{free_port()}/0")
     assert "--store redis://:***@127.0.0.1" in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_redis_lost_mid_scan_faults_the_acquisition_keeps_the_frames_and_recovers(data_root):
+    """Redis killed while acquiring: FAULT naming Redis, frames still in daqlab and on disk; Redis back: next scan published."""
+    from redis_server import RedisServer
+
+    r = RedisServer()
+    s = ServerProcess("--store", r.url(0), env={"DAQLAB_DATA_ROOTS": str(data_root)})
+    try:
+        with daqlab.connect(s.url) as c:
+            det = c.detector("sim-camera")
+            acq = det.prepare(acquisition={"nb_frames": 200, "expo_time": 0.02}, detector={"scene": "flat", "seed": 1},
+                              saving={"enabled": True, "base_path": str(data_root)}, scan={"name": "lost"})
+            acq.start()
+            frames = acq.scan.streams["frame"]
+            assert wait_until(lambda: len(frames) >= 5, timeout=30)
+            port = r.port
+            r.stop()
+            with pytest.raises(daqlab.errors.FaultError, match=r"Redis redis://127\.0\.0\.1:\d+/0 is unreachable"):
+                acq.wait(timeout=60, progress=False)
+            assert acq.state == "FAULT"
+            n = len(frames)
+            assert 5 <= n < 200
+            assert frames[n - 1].shape == (1024, 1024)  # what was acquired stays readable in daqlab
+            assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
+            assert acq.scan.info["saving"]["nb_frames_saved"] == n and Path(acq.scan.info["saving"]["master"]).exists()
+            # Redis back (empty, same port): daqlab reconnects by itself and publishes the next scan
+            r = RedisServer(port)
+            assert wait_until(lambda: r.cli("GET", "_PROTOCOL_VERSION_").strip() == "1", timeout=30)
+            det.reset()  # a FAULT is acknowledged, as after any detector fault
+            acq2 = det.prepare(acquisition={"nb_frames": 3, "expo_time": 0.01}, detector={"scene": "flat", "seed": 1}, scan={"name": "back"})
+            acq2.start()
+            acq2.wait(timeout=30, progress=False)
+            assert acq2.state == "STOPPED"
+            assert wait_until(lambda: "esrf:scan:" in r.cli("XRANGE", "_SCAN_HISTORY_", "-", "+"), timeout=20)
+            key = r.cli("XRANGE", "_SCAN_HISTORY_", "-", "+").split()[-1]
+            assert wait_until(lambda: reader("read", r.url(0), key)["state"] == "CLOSED", timeout=20)
+            back = reader("read", r.url(0), key)
+            assert back["id"]["name"] == "back" and back["streams"]["frame"]["len"] == 3
+            assert back["points"]["frame"] == sha1s(acq2.scan.streams["frame"][0:3])
+        assert "publishing a scan to Redis failed" in s.log
+    finally:
+        s.stop()
+        r.stop()

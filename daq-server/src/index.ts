@@ -42,7 +42,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   });
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
   // --store redis://…: every scan is also published in Redis in blissdata's model (store/redis/)
-  const redis = cfg.store === 'memory' ? null : await RedisPublisher.attach(service.store, cfg.store, { log });
+  const redis = cfg.store === 'memory' ? null : await RedisPublisher.attach(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

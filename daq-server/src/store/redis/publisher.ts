@@ -65,6 +65,8 @@ export interface PublisherStats {
 
 export interface PublisherOptions {
   log?: Logger;
+  /** a scan's publication failed (Redis unreachable, a command refused): the service FAULTs its acquisition */
+  onFailure?: (scanKey: string, reason: string) => void;
   /** payload bytes per pipeline (default PIPELINE_BYTES) */
   pipelineBytes?: number;
 }
@@ -86,7 +88,7 @@ export class RedisPublisher {
   private constructor(
     readonly redis: Redis,
     readonly url: string,
-    options: PublisherOptions,
+    private readonly options: PublisherOptions,
   ) {
     setMaxListeners(0, this.abort.signal); // one blocking cursor read per stream being published waits on it
     this.log = options.log ?? (() => undefined);
@@ -108,7 +110,8 @@ export class RedisPublisher {
       connectTimeout: 5000,
       retryStrategy: (attempt) => Math.min(200 * attempt, 2000),
     });
-    redis.on('error', () => undefined); // reported where a command fails; ioredis keeps reconnecting
+    // reported where a command fails (once per scan); ioredis keeps reconnecting meanwhile
+    redis.on('error', () => undefined);
     try {
       await redis.connect();
       const modules = (await redis.call('MODULE', 'LIST')) as unknown[][];
@@ -125,6 +128,11 @@ export class RedisPublisher {
       throw new Error(message.includes(shown) ? message : `--store ${shown}: ${message}`);
     }
     const pub = new RedisPublisher(redis, url, options);
+    // a Redis that restarted empty gets the protocol version again (readers refuse a database without it)
+    redis.on('ready', () => {
+      redis.set(PROTOCOL_KEY, PROTOCOL_VERSION, 'NX').catch(() => undefined);
+      pub.log('info', 'Redis connection (re)established', { store: shown });
+    });
     pub.unsubscribe.push(
       store.onScan((scan) => pub.follow(scan)),
       store.onScanState((scan) => pub.mirrors.get(scan.key)?.transition(scan.state)),
@@ -163,10 +171,17 @@ export class RedisPublisher {
 
   /** count an error once per scan; ioredis's own message names the cause */
   failed(scan: Scan, err: unknown): string {
-    const reason = `Redis ${redactUrl(this.url)}: ${err instanceof Error ? err.message : String(err)}`;
+    const message = err instanceof Error ? err.message : String(err);
+    const state = this.redis.status === 'ready' ? '' : ` is unreachable (connection ${this.redis.status})`;
+    const reason = `Redis ${redactUrl(this.url)}${state}: ${message}`;
     this.stats.failed_scans++;
     this.stats.last_error = reason;
-    this.log('error', 'publishing a scan to Redis failed: it is no longer published there (acquisition and files go on)', { key: scan.key, reason });
+    this.log('error', 'publishing a scan to Redis failed: it is no longer published there (what was acquired stays in memory and files)', { key: scan.key, reason });
+    try {
+      this.options.onFailure?.(scan.key, reason);
+    } catch (e) {
+      this.log('error', 'a Redis failure listener failed', { error: String(e) });
+    }
     return reason;
   }
 }
