@@ -3,6 +3,8 @@
     follow URL NAME TIMEOUT   print READY, wait for the next scan named NAME, follow it live with a
                               CursorGroup until every stream ends, then print one JSON summary line
     read URL KEY              print the JSON summary of a finished scan (reading it after the end)
+    write URL NAME N          write a scan with blissdata's own writer (N frames 16×24 uint16 = index, a
+                              json stream, a float64 counter), print its key
 
 Summaries hold, per stream, its encoding/info/plugin, its length and, per point, a sha1 of the bytes
 (numeric streams) or the JSON document (json streams): the test compares them with daqlab's own client.
@@ -99,11 +101,39 @@ def follow(url: str, name: str, timeout: float) -> dict:
     return out
 
 
+def write(url: str, name: str, n: int) -> dict:
+    """A scan by blissdata's own writer. Sealing calls a server-side function that blissdata's database
+    setup loads (it also needs RediSearch, absent here): load it from the installed blissdata itself."""
+    import inspect
+    import re
+
+    from blissdata.streams.default import Stream
+
+    store = DataStore(url)
+    setup = inspect.getsource(DataStore._setup_redis_db)
+    store._redis.function_load(code=re.search(r'"""(#!lua.*?)"""', setup, re.S).group(1), replace=True)
+    scan = store.create_scan({"name": name, "number": 7, "data_policy": "no_policy", "collection": "s1"}, info={"title": "written by blissdata"})
+    frames = scan.create_stream(Stream.make_definition("image", np.uint16, (16, 24)))
+    events = scan.create_stream(Stream.make_definition("note", "json"))
+    counter = scan.create_stream(Stream.make_definition("diode", np.float64))
+    scan.prepare()
+    scan.start()
+    for i in range(n):
+        frames.send(np.full((16, 24), i, np.uint16))
+        events.send({"i": i})
+    counter.send(np.arange(n, dtype=np.float64) / 2)
+    scan.stop()
+    scan.close()
+    return {"key": scan.key}
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "follow":
         result = follow(argv[1], argv[2], float(argv[3]))
     elif argv[0] == "read":
         result = read(argv[1], argv[2])
+    elif argv[0] == "write":
+        result = write(argv[1], argv[2], int(argv[3]))
     else:
         raise SystemExit(__doc__)
     print(json.dumps(result), flush=True)

@@ -8,7 +8,7 @@ import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
-import { RedisPublisher } from './store/redis/index.js';
+import { attachRedisStore, type RedisStore } from './store/redis/index.js';
 import { log } from './log.js';
 
 export { DaqService } from './service.js';
@@ -20,8 +20,8 @@ export * from './protocol/index.js';
 
 export interface DaqServer extends RunningServer {
   service: DaqService;
-  /** the Redis publication of scans (`--store redis://…`), else null */
-  redis: RedisPublisher | null;
+  /** the Redis store (`--store redis://…`): publication of this server's scans, import of others', else null */
+  redis: RedisStore | null;
 }
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
@@ -41,8 +41,8 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     python: cfg.jobsPython ?? undefined,
   });
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
-  // --store redis://…: every scan is also published in Redis in blissdata's model (store/redis/)
-  const redis = cfg.store === 'memory' ? null : await RedisPublisher.attach(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
+  // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
+  const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

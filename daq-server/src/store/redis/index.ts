@@ -2,3 +2,5 @@
 export { RedisPublisher, PIPELINE_BYTES, ENTRY_BYTES, type PublisherStats, type PublisherOptions } from './publisher.js';
 export { parseStore, isLoopbackHost, type StoreChoice } from './url.js';
 export * as blissdata from './protocol.js';
+export { RedisImporter, IMPORT_AT_START, type ImporterOptions } from './importer.js';
+export { attachRedisStore, type RedisStore } from './attach.js';

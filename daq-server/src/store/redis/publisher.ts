@@ -80,6 +80,8 @@ interface StreamMirror {
 export class RedisPublisher {
   readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, failed_scans: 0, last_error: null };
   private readonly mirrors = new Map<string, ScanMirror>();
+  /** Redis keys of the scans this server published (about 40 bytes each) */
+  private readonly published = new Set<string>();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly abort = new AbortController();
   readonly log: Logger;
@@ -152,9 +154,17 @@ export class RedisPublisher {
     await Promise.all([...this.mirrors.values()].map((m) => m.settled()));
   }
 
+  /** whether this server published the Redis scan `redisKey` (the importer leaves those alone) */
+  owns(redisKey: string): boolean {
+    return this.published.has(redisKey);
+  }
+
   private follow(scan: Scan): void {
+    // a scan that came from Redis (importer.ts) is there already: never written back
+    if (scan.info.redis_source !== undefined) return;
     const mirror = new ScanMirror(this, scan, this.abort.signal);
     this.mirrors.set(scan.key, mirror);
+    this.published.add(scanKey(mirror.pk));
     mirror.transition('CREATED');
     // a mirror is needed only while the scan is published; forget it once CLOSED reached Redis
     void mirror.settled().then(() => {
