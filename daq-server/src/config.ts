@@ -92,7 +92,8 @@ export const USAGE = `usage: daqlab-server [options]
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
   --store STORE          memory (default), or redis://[USER:PASSWORD@]HOST:PORT/DB: every scan is also published
-                         there in blissdata's data model (a Redis with the JSON module; a password off loopback)
+                         there in blissdata's data model and scans others publish there join this server's store
+                         (a Redis with the JSON module; a password off loopback)
   --help                 show this help`;
 
 /**
