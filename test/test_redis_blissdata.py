@@ -226,3 +226,28 @@ def test_a_scan_written_by_blissdatas_own_writer_appears_in_daqlab_live_and_read
         np.testing.assert_array_equal(image[:, 0, 0], np.arange(12))
         assert list(scan.streams["note"][0:12]) == [{"i": i} for i in range(12)]
         np.testing.assert_array_equal(scan.streams["diode"][0:12], np.arange(12) / 2)
+
+
+def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_from_the_files(redis_server, data_root):  # noqa: F811
+    s = ServerProcess("--store", redis_server.url(0), "--memory-budget", "40M", env={"DAQLAB_DATA_ROOTS": str(data_root)})
+    try:
+        with daqlab.connect(s.url) as c:
+            acq = c.detector("sim-eiger-500k").prepare(
+                acquisition={"nb_frames": 40, "expo_time": 0.01}, detector={"scene": "flat", "seed": 9, "pool_size": 40},
+                saving={"enabled": True, "base_path": str(data_root)}, scan={"name": "budget"},
+            )
+            acq.start()
+            acq.wait(timeout=60, progress=False)
+            assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
+            ours = sha1s(acq.scan.streams["frame"][0:40])  # daqlab reads its trimmed frames from the files
+        assert wait_until(lambda: "Redis trimmed with the store" in s.log, timeout=20), s.log[-3000:]
+        key = next(k for k in reversed(redis_server.cli("XRANGE", "_SCAN_HISTORY_", "-", "+").split())
+                   if k.startswith("esrf:scan:") and reader("read", redis_server.url(0), k)["id"]["name"] == "budget")
+        pk = json.loads(redis_server.cli("JSON.GET", key, "$.data_streams.frame.pk"))[0]
+        kept = int(redis_server.cli("XLEN", f"esrf:stream:{pk}").strip()) - 1  # less the seal
+        assert 0 < kept < 40  # 40 frames of 2.1 MB do not fit in 40 MB: Redis holds what the store holds
+        after = reader("read", redis_server.url(0), key)
+        assert after["streams"]["frame"]["len"] == 40
+        assert after["points"]["frame"] == ours  # the trimmed ones through hdf5_fallback, from the master file
+    finally:
+        s.stop()

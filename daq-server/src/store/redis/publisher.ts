@@ -23,6 +23,7 @@ import {
   PROTOCOL_VERSION,
   SCAN_HISTORY,
   SCAN_HISTORY_MAXLEN,
+  SEAL_ID,
   STATE_NUMBER,
   arrayPayload,
   blissInfo,
@@ -44,6 +45,8 @@ import {
 export const PIPELINE_BYTES = 64 * 1024 * 1024;
 /** points smaller than this share entries of about this size */
 export const ENTRY_BYTES = 1024 * 1024;
+/** scans whose Redis streams are trimmed with the store (older ones: left to Redis's own policy) */
+const TRIM_MEMORY = 4096;
 /** events per pipeline */
 const EVENTS_PER_PIPELINE = 1024;
 
@@ -58,6 +61,8 @@ export interface PublisherStats {
   bytes: number;
   /** items trimmed from the store before they could be published */
   lost_items: number;
+  /** entries removed from Redis streams because the store trimmed or evicted their items */
+  trimmed_entries: number;
   /** scans whose publication stopped on an error */
   failed_scans: number;
   last_error: string | null;
@@ -78,7 +83,7 @@ interface StreamMirror {
 }
 
 export class RedisPublisher {
-  readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, failed_scans: 0, last_error: null };
+  readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, trimmed_entries: 0, failed_scans: 0, last_error: null };
   private readonly mirrors = new Map<string, ScanMirror>();
   /** Redis keys of the scans this server published (about 40 bytes each) */
   private readonly published = new Set<string>();
@@ -124,6 +129,11 @@ export class RedisPublisher {
       await redis.set(PROTOCOL_KEY, PROTOCOL_VERSION, 'NX');
       const version = await redis.get(PROTOCOL_KEY);
       if (version !== PROTOCOL_VERSION) throw new Error(`Redis at ${shown} holds blissdata protocol ${version}; daqlab writes protocol ${PROTOCOL_VERSION}`);
+      // a Redis that evicts keys under memory pressure would drop parts of scans without a word
+      const policy = await (redis.call('CONFIG', 'GET', 'maxmemory-policy') as Promise<string[]>).catch(() => [] as string[]);
+      if (policy[1] && policy[1] !== 'noeviction') {
+        options.log?.('warn', 'Redis may evict keys under memory pressure: scans could lose parts silently; blissdata expects maxmemory-policy noeviction', { store: shown, policy: policy[1] });
+      }
     } catch (err) {
       redis.disconnect();
       const message = err instanceof Error ? err.message : String(err);
@@ -138,6 +148,11 @@ export class RedisPublisher {
     pub.unsubscribe.push(
       store.onScan((scan) => pub.follow(scan)),
       store.onScanState((scan) => pub.mirrors.get(scan.key)?.transition(scan.state)),
+      // Redis holds what the store holds: its memory budget applies there too (frames stay readable from files)
+      store.onTrim((t) => pub.trim(t.key, t.stream, String(t.trimmed_to))),
+      store.onEvict((e) => {
+        for (const name of pub.redisStreams.get(e.key)?.keys() ?? []) pub.trim(e.key, name, SEAL_ID.split('-')[0]!);
+      }),
     );
     pub.log('info', 'publishing scans to Redis in blissdata protocol 1', { store: shown });
     return pub;
@@ -152,6 +167,36 @@ export class RedisPublisher {
   /** resolves once everything of every scan seen so far is written (or failed) */
   async flush(): Promise<void> {
     await Promise.all([...this.mirrors.values()].map((m) => m.settled()));
+  }
+
+  /** local scan key → stream name → Redis stream key, for the trims (the newest TRIM_MEMORY scans) */
+  readonly redisStreams = new Map<string, Map<string, string>>();
+
+  /**
+   * The store trimmed items below `minId` (or evicted the scan): the same entries leave Redis, reported.
+   * An entry is removed when its first point is below `minId` (frames: exactly the trimmed ones; a
+   * grouped entry of small points may take a few newer points with it).
+   */
+  trim(scanKeyInStore: string, stream: string, minId: string): void {
+    const key = this.redisStreams.get(scanKeyInStore)?.get(stream);
+    if (!key) return;
+    this.redis.xtrim(key, 'MINID', minId).then(
+      (removed) => {
+        if (!removed) return;
+        this.stats.trimmed_entries += removed;
+        this.log('info', 'Redis trimmed with the store (blissdata reads them as IndexNoMoreThereError, or from the files)', { key: scanKeyInStore, stream, redis_key: key, entries: removed });
+      },
+      (err) => this.log('warn', 'trimming Redis with the store failed', { key: scanKeyInStore, stream, error: String(err) }),
+    );
+  }
+
+  remember(scanKeyInStore: string, stream: string, redisKey: string): void {
+    let m = this.redisStreams.get(scanKeyInStore);
+    if (!m) {
+      this.redisStreams.set(scanKeyInStore, (m = new Map()));
+      while (this.redisStreams.size > TRIM_MEMORY) this.redisStreams.delete(this.redisStreams.keys().next().value as string);
+    }
+    m.set(stream, redisKey);
   }
 
   /** whether this server published the Redis scan `redisKey` (the importer leaves those alone) */
@@ -284,6 +329,7 @@ class ScanMirror {
       }
       const done = this.pump(stream, streamKey(model.pk)).catch((err) => this.fail(err));
       this.streams.set(name, { model, done });
+      this.pub.remember(this.scan.key, name, streamKey(model.pk));
     }
   }
 
