@@ -230,6 +230,9 @@ export class RedisImporter {
       f.local.append([JSON.parse(payload.toString()) as unknown]);
     } else {
       const a = f.local;
+      if (payload.byteLength !== len * a.itemBytes) {
+        throw new Error(`${f.key} entry ${id}: ${payload.byteLength} payload bytes for ${len} points of ${a.itemBytes} bytes`);
+      }
       // an aligned copy: Redis replies are byte buffers at any offset
       const copy = new Uint8Array(payload.byteLength);
       copy.set(payload);
