@@ -64,3 +64,19 @@ test('--store: memory or a redis URL; off loopback needs a password; the passwor
   assert.throws(() => parseStore('http://x'), /--store: expected memory or a redis:\/\/ URL/);
   assert.throws(() => parseStore('not a url:pw@', 'store'), (e: Error) => e.message.startsWith('store: ') && !e.message.includes('pw'));
 });
+
+test('the config file key "store" and --store reach the server config; memory is the default', async () => {
+  const { parseConfig } = await import('../../src/config.js');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'daqlab-store-cfg-'));
+  const file = join(dir, 'c.json');
+  writeFileSync(file, JSON.stringify({ store: 'redis://127.0.0.1:6390/1' }));
+  const env = { DAQLAB_STATE_DIR: dir };
+  assert.equal((parseConfig([], env) as { store: string }).store, 'memory');
+  assert.equal((parseConfig(['--config', file], env) as { store: string }).store, 'redis://127.0.0.1:6390/1');
+  assert.equal((parseConfig(['--config', file, '--store', 'memory'], env) as { store: string }).store, 'memory');
+  writeFileSync(file, JSON.stringify({ store: 'redis://10.1.1.1:6379/0' }));
+  assert.throws(() => parseConfig(['--config', file], env), /store: Redis off loopback/);
+});
