@@ -82,7 +82,10 @@ export class RedisImporter {
     const conn = await this.connection();
     const recent = await this.redis.xrevrange(SCAN_HISTORY, '+', '-', 'COUNT', IMPORT_AT_START);
     let last = recent.length ? recent[0]![0] : '0-0';
-    for (const [, fields] of recent.reverse()) this.found(fields);
+    // the earlier scans one after the other (one connection at a time), new ones at once meanwhile
+    void (async () => {
+      for (const [, fields] of recent.reverse()) if (!this.stopped) await this.found(fields);
+    })();
     while (!this.stopped) {
       let res: [string, [string, string[]][]][] | null;
       try {
@@ -96,7 +99,7 @@ export class RedisImporter {
       for (const [, entries] of res ?? []) {
         for (const [id, fields] of entries) {
           last = id;
-          this.found(fields);
+          void this.found(fields);
         }
       }
     }
@@ -111,11 +114,12 @@ export class RedisImporter {
     return conn;
   }
 
-  private found(fields: string[]): void {
+  /** resolves when the scan is imported and followed to its end (or skipped, or failed: logged) */
+  private found(fields: string[]): Promise<void> {
     const key = fields[fields.indexOf('key') + 1];
-    if (!key || this.imported.has(key) || this.options.isOwn?.(key)) return;
+    if (!key || this.imported.has(key) || this.options.isOwn?.(key)) return Promise.resolve();
     this.imported.set(key, '');
-    void this.importScan(key).catch((err) => this.log('warn', 'a scan in Redis could not be imported', { key, error: String(err) }));
+    return this.importScan(key).catch((err) => this.log('warn', 'a scan in Redis could not be imported', { key, error: String(err) }));
   }
 
   private async document(key: string): Promise<ScanDocument | null> {
