@@ -82,6 +82,9 @@ def main() -> None:
                                                          detector={"scene": "flat", "seed": 1, "pool_size": 50}, scan={"name": "bench-read"})
             acq.start()
             acq.wait(timeout=300, progress=False)
+            t0 = time.perf_counter()
+            own = acq.scan.streams["frame"][0 : args.frames]
+            t_own = time.perf_counter() - t0
         time.sleep(1)  # the publisher's last entries and the seal
         out = subprocess.run([str(BLISSDATA), "-c", BLISS_SIDE, args.redis, "bench-read"], capture_output=True, text=True, timeout=300)
         if out.returncode:
@@ -111,6 +114,7 @@ def main() -> None:
         "raw XRANGE (redis-py) → numpy": gb / bliss["raw_s"],
         "blissdata stream[:]": gb / bliss["blissdata_s"],
         "daqlab client via a 2nd server → numpy": gb / t_daqlab,
+        "daqlab client via the 1st server (its own scan) → numpy": own.nbytes / 1e9 / t_own,
         "import into a 2nd server (start + Redis → its store)": gb / t_import,
     }
     print(f"reading {bliss['n']} EIGER 500k frames ({gb:.2f} GB) published in Redis ({args.redis}), GB/s:")
