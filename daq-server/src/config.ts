@@ -93,7 +93,7 @@ export const USAGE = `usage: daqlab-server [options]
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
   --store STORE          memory (default), or redis://[USER:PASSWORD@]HOST:PORT/DB: every scan is also published
                          there in blissdata's data model and scans others publish there join this server's store
-                         (a Redis with the JSON module; a password off loopback)
+                         (a Redis with the JSON module; a password off loopback, in the URL or $DAQLAB_REDIS_PASSWORD)
   --help                 show this help`;
 
 /**
@@ -140,7 +140,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
-  if (raw.store !== undefined) out.store = parseStore(String(raw.store), `--config ${path}: store`).kind === 'memory' ? 'memory' : String(raw.store);
+  if (raw.store !== undefined) out.store = String(raw.store); // checked with the flags (parseConfig)
   return out;
 }
 
@@ -205,7 +205,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
   if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
   if (values.store !== undefined) cfg.store = values.store;
-  parseStore(cfg.store); // a wrong URL fails at start, naming the option (and never showing a password)
+  parseStore(cfg.store, values.store !== undefined ? '--store' : 'store', Boolean(env.DAQLAB_REDIS_PASSWORD)); // a wrong URL fails at start, naming the option (never showing a password)
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);

@@ -60,6 +60,7 @@ test('--store: memory or a redis URL; off loopback needs a password; the passwor
   assert.equal((parseStore('redis://localhost') as { port: number }).port, 6379);
   assert.throws(() => parseStore('redis://10.0.0.5:6379/0'), /--store: Redis off loopback \(10\.0\.0\.5\) needs a password/);
   assert.equal(parseStore('redis://daq:pw@10.0.0.5:6379/0').kind, 'redis');
+  assert.equal(parseStore('redis://daq@10.0.0.5:6379/0', '--store', true).kind, 'redis'); // $DAQLAB_REDIS_PASSWORD
   assert.throws(() => parseStore('redis://127.0.0.1/99'), /database number must be 0–15/);
   assert.throws(() => parseStore('http://x'), /--store: expected memory or a redis:\/\/ URL/);
   assert.throws(() => parseStore('not a url:pw@', 'store'), (e: Error) => e.message.startsWith('store: ') && !e.message.includes('pw'));

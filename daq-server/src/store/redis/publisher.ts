@@ -109,7 +109,10 @@ export class RedisPublisher {
    */
   static async attach(store: ScanStore, url: string, options: PublisherOptions = {}): Promise<RedisPublisher> {
     const shown = redactUrl(url);
+    // the password: in the URL (config file), else $DAQLAB_REDIS_PASSWORD (never on the command line, never logged)
+    const envPassword = new URL(url).password ? undefined : process.env.DAQLAB_REDIS_PASSWORD || undefined;
     const redis = new Redis(url, {
+      ...(envPassword ? { password: envPassword } : {}),
       lazyConnect: true,
       // never queue commands while disconnected: a pump fails fast instead of growing a queue
       enableOfflineQueue: false,
@@ -120,7 +123,9 @@ export class RedisPublisher {
     // reported where a command fails (once per scan); ioredis keeps reconnecting meanwhile
     redis.on('error', () => undefined);
     try {
-      await redis.connect();
+      await redis.connect().catch((err: Error) => {
+        throw new Error(`cannot connect (${err.message}); is Redis running there, and reachable?`);
+      });
       const modules = (await redis.call('MODULE', 'LIST')) as unknown[][];
       const names = modules.map((m) => String(m[m.indexOf('name') + 1] ?? m[1]));
       if (!names.some((n) => n.toLowerCase() === 'rejson')) {

@@ -11,10 +11,11 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * Parse and check a store choice; errors name `field` (the option or config key). Redis off
- * loopback needs a password (an ACL user's or `requirepass`): the data would otherwise be open to
- * anyone on the network.
+ * loopback needs a password (an ACL user's or `requirepass`), in the URL (config file) or in
+ * $DAQLAB_REDIS_PASSWORD (`envPassword`; kept off the command line): the data would otherwise be
+ * open to anyone on the network.
  */
-export function parseStore(text: string, field = '--store'): StoreChoice {
+export function parseStore(text: string, field = '--store', envPassword = false): StoreChoice {
   if (text === 'memory') return { kind: 'memory' };
   let u: URL;
   try {
@@ -29,8 +30,8 @@ export function parseStore(text: string, field = '--store'): StoreChoice {
   if (!Number.isInteger(db) || db < 0 || db > 15) throw new Error(`${field}: the database number must be 0–15, got ${JSON.stringify(path)}`);
   if (u.search || u.hash) throw new Error(`${field}: a redis URL takes no query or fragment`);
   const host = u.hostname;
-  if (!isLoopbackHost(host) && !u.password) {
-    throw new Error(`${field}: Redis off loopback (${host}) needs a password: redis://USER:PASSWORD@${host}:${port}/${db} (an ACL user, or default with requirepass)`);
+  if (!isLoopbackHost(host) && !u.password && !envPassword) {
+    throw new Error(`${field}: Redis off loopback (${host}) needs a password: redis://USER:PASSWORD@${host}:${port}/${db} (an ACL user, or default with requirepass) or $DAQLAB_REDIS_PASSWORD`);
   }
   return { kind: 'redis', url: text, host, port, db };
 }
