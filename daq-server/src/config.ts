@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDectrisAddress } from './detectors/dectris/address.js';
-import { ROLES, isTopology, redactStore, selectHost, type Role, type TopologyHost } from './topology.js';
+import { ROLES, isTopology, selectHost, type Role, type TopologyHost } from './topology.js';
+import { parseStore } from './store/redis/url.js';
 
 export interface ServerConfig {
   host: string;
@@ -41,7 +42,7 @@ export interface ServerConfig {
   hostName: string | null;
   /** a receiver's control server (ws://HOST:PORT/ws): from the topology file or --control */
   control: string | null;
-  /** the scan store named by the topology file: memory (embedded) today */
+  /** `memory`, or `redis://HOST:PORT/DB`: scans also published in Redis in blissdata's model (store/redis/); the topology file may name it */
   store: string;
   /** every host of the topology file (null without one) */
   topology: TopologyHost[] | null;
@@ -114,6 +115,9 @@ export const USAGE = `usage: daqlab-server [options]
   --version              print the server's version and its protocol version
   --sample-seed N        seed of the simulated sample the default motors, counters and MCA measure (default 1;
                          also $DAQLAB_SAMPLE_SEED)
+  --store STORE          memory (default), or redis://[USER:PASSWORD@]HOST:PORT/DB: every scan is also published
+                         there in blissdata's data model and scans others publish there join this server's store
+                         (a Redis with the JSON module; a password off loopback, in the URL or $DAQLAB_REDIS_PASSWORD)
   --help                 show this help`;
 
 /**
@@ -138,7 +142,7 @@ export function parseSize(text: string, field: string): number {
 }
 
 /** The fields of a plain config file (a topology file's shared and per-host sections take them too). */
-export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'store'];
 
 function fromFile(path: string, which: { hostName: string | null; role: Role | null }): Partial<ServerConfig> {
   let raw: Record<string, unknown>;
@@ -170,6 +174,7 @@ function fromFile(path: string, which: { hostName: string | null; role: Role | n
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
+  if (raw.store !== undefined) out.store = String(raw.store); // checked with the flags (parseConfig)
   return out;
 }
 
@@ -201,6 +206,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       role: { type: 'string' },
       control: { type: 'string' },
       'sample-seed': { type: 'string' },
+      store: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -249,6 +255,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
     cfg.sampleSeed = Number(seed);
     if (!Number.isSafeInteger(cfg.sampleSeed) || cfg.sampleSeed < 0) throw new Error(`--sample-seed: expected an integer ≥ 0, got ${seed}`);
   }
+  if (values.store !== undefined) cfg.store = values.store;
+  parseStore(cfg.store, values.store !== undefined ? '--store' : 'store', Boolean(env.DAQLAB_REDIS_PASSWORD)); // a wrong URL fails at start, naming the option (never showing a password)
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);
@@ -256,8 +264,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (!Number.isInteger(cfg.port) || cfg.port < 0 || cfg.port > 65535) throw new Error(`--port: expected 0–65535, got ${cfg.port}`);
   if (!['debug', 'info', 'warn', 'error'].includes(cfg.logLevel)) throw new Error(`--log-level: expected debug, info, warn or error, got ${cfg.logLevel}`);
   if (!(cfg.memoryBudget > 0)) throw new Error('--memory-budget: must be positive');
-  // the Redis store (issue 17) is not built yet: refuse rather than run on memory while the file says Redis
-  if (cfg.store !== 'memory') throw new Error(`store: ${String(redactStore(cfg.store))}: this server has only the embedded memory store so far`);
   if (cfg.role === 'receiver' && cfg.control === null) throw new Error('--role receiver: needs its control server: --control ws://HOST:PORT (or a topology file)');
   if (cfg.role === 'receiver' && !cfg.token && !/^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(new URL(cfg.control!).hostname)) {
     throw new Error(`--token: a receiver needs the control server's token to register with ${cfg.control} (off loopback)`);

@@ -10,6 +10,8 @@ import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.j
 import { JobsService } from './jobs/service.js';
 import { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 import { simulatedDevices } from './devices/registry.js';
+import { attachRedisStore, type RedisStore } from './store/redis/index.js';
+import { log } from './log.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -20,6 +22,8 @@ export * from './protocol/index.js';
 
 export interface DaqServer extends RunningServer {
   service: DaqService;
+  /** the Redis store (`--store redis://…`): publication of this server's scans, import of others', else null */
+  redis: RedisStore | null;
 }
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
@@ -40,6 +44,8 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   });
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,
     receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed) });
+  // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
+  const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,
@@ -51,8 +57,10 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   return {
     ...running,
     service,
+    redis,
     close: async () => {
       service.shutdown();
+      await redis?.close();
       await running.close();
     },
   };

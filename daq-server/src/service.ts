@@ -142,6 +142,11 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     throw new DaqError('NotFoundError', `no acquisition with uuid ${JSON.stringify(uuid)}`);
   }
 
+  /** The store could not keep scan `key` (e.g. Redis unreachable): its acquisition FAULTs with `reason`. */
+  storeFault(key: string, reason: string): void {
+    for (const ctl of this.controllers.values()) ctl.storeFault(key, reason);
+  }
+
   shutdown(): void {
     this.jobs?.shutdown();
     this.scanning.shutdown();

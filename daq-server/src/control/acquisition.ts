@@ -304,6 +304,14 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     this.finish('aborted');
   }
 
+  /**
+   * The scan store failed (e.g. Redis unreachable, store/redis/): the acquisition FAULTs with the reason;
+   * what was acquired is still processed, kept in memory and saved.
+   */
+  storeFault(reason: string): void {
+    if (this.stateValue === 'RUNNING' || this.stateValue === 'PREPARED') this.fault(reason);
+  }
+
   /** Release the run without starting it (a new prepare replaced it, or the server shuts down). */
   discard(reason: string): void {
     if (this.stateValue === 'RUNNING') this.finish(reason);

@@ -319,6 +319,11 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     this.emit('state', { detector: this.name, uuid: null, state: 'IDLE', reason: 'reset' });
   }
 
+  /** The store failed for scan `key`: its acquisition, when it is the current one, FAULTs with `reason`. */
+  storeFault(key: string, reason: string): void {
+    if (this.current?.scan.key === key) this.current.storeFault(reason);
+  }
+
   shutdown(): void {
     this.current?.discard('server shutdown');
   }
