@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDectrisAddress } from './detectors/dectris/address.js';
+import { parseLima2Spec } from './api/lima2/spec.js';
 
 export interface ServerConfig {
   host: string;
@@ -34,6 +35,8 @@ export interface ServerConfig {
   stateDir: string;
   /** browser origins allowed to open the WebSocket besides loopback ones (e.g. the Jupyter server's) */
   allowOrigins: string[];
+  /** detectors also served as LIMA2 systems: NAME[:PORT] (api/lima2/) */
+  lima2: string[];
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -56,6 +59,7 @@ export const DEFAULTS: ServerConfig = {
   dataRoots: [],
   stateDir: '',
   allowOrigins: [],
+  lima2: [],
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -87,6 +91,8 @@ export const USAGE = `usage: daqlab-server [options]
                          default: .daqlab/state under the folder the server starts in)
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
+  --lima2 NAME[:PORT]    also serve detector NAME as a LIMA2 system (the conductor's HTTP API that lima2-client and
+                         BLISS drive) on PORT (default 58712) of --host (repeatable)
   --help                 show this help`;
 
 /**
@@ -117,7 +123,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'lima2'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -133,6 +139,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
+  if (raw.lima2 !== undefined) out.lima2 = ([] as unknown[]).concat(raw.lima2).map(String);
   return out;
 }
 
@@ -160,6 +167,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'data-root': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      lima2: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -195,6 +203,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['data-root']) cfg.dataRoots = values['data-root'];
   if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
   if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
+  if (values.lima2) cfg.lima2 = [...cfg.lima2, ...values.lima2];
+  for (const spec of cfg.lima2) parseLima2Spec(spec); // a typo fails at start, naming the option
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);

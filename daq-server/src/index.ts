@@ -8,6 +8,8 @@ import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
+import { startLima2 } from './api/lima2/start.js';
+import type { Lima2Running } from './api/lima2/server.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -18,6 +20,8 @@ export * from './protocol/index.js';
 
 export interface DaqServer extends RunningServer {
   service: DaqService;
+  /** detectors served as LIMA2 systems (--lima2) */
+  lima2: Lima2Running[];
 }
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
@@ -45,10 +49,20 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     acceptToken: jobs.identities.mapped ? (t) => jobs.identities.accepts(t) : undefined,
     userOf: (t) => jobs.identities.userOf(t),
   });
+  let lima2: Lima2Running[];
+  try {
+    lima2 = await startLima2(service, cfg);
+  } catch (err) {
+    service.shutdown();
+    await running.close();
+    throw err;
+  }
   return {
     ...running,
     service,
+    lima2,
     close: async () => {
+      await Promise.all(lima2.map((l) => l.close()));
       service.shutdown();
       await running.close();
     },
