@@ -63,11 +63,15 @@ def run(c, args, out, arrays):
     progress, live = [], []
     while c.acquisition.running():
         progress.append(c.pipeline.progress())
-        if args.get("live_frames") and len(live) < 3:
-            # frames read through the lookup while the scan runs (once their file has been flushed)
+        if args.get("live_frames") and len(live) < 3 and progress[-1] > 0:
+            # a frame read through the lookup while the scan runs: one about 1.5 s old (its file flushed by then)
+            k = max(0, progress[-1] - 30)
+            if live and live[-1]["idx"] == k:
+                time.sleep(0.05)
+                continue
             try:
-                frm = c.pipeline.get_frame(-1, "frame")
-                live.append({"idx": int(frm.idx), "sum": float(np.asarray(frm.data, np.float64).sum())})
+                frm = c.pipeline.get_frame(k, "frame")
+                live.append({"idx": k, "sum": float(np.asarray(frm.data, np.float64).sum()), "progress": progress[-1]})
             except (RuntimeError, OSError, KeyError) as e:
                 out.setdefault("live_errors", []).append(str(e)[:200])
         time.sleep(0.05)

@@ -94,19 +94,19 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     rois = [{"topleft": {"x": 10, "y": 20}, "dimensions": {"x": 30, "y": 40}}, {"topleft": {"x": 500, "y": 0}, "dimensions": {"x": 100, "y": 514}}]
     r, a = drive(lima2_server, "run", {
         "class_name": "LimaProcessingLegacy",
-        "control": {"acq": {"nb_frames": 24, "expo_time": 20000}, "det": {"scene": "powder", "seed": 4}},
+        "control": {"acq": {"nb_frames": 80, "expo_time": 50000}, "det": {"scene": "powder", "seed": 4}},
         "processing": {
             "statistics": {"enabled": True, "rect_rois": rois},
             "saving": {"enabled": True, "base_path": str(tmp_path), "filename_prefix": "legacy", "nb_frames_per_file": 5, "compression": "bshuf_lz4"},
         },
-        "frames": [0, 7, 23, -1],
+        "frames": [0, 7, 79, -1],
         "live_frames": True,
     })
     assert r["state_prepared"] == "IDLE" and r["current"] == r["uuid"]
     assert r["result"] == "AcquisitionSuccess" and r["state_after"] == "IDLE" and r["errors"] == []
-    assert r["nb_frames_acquired"] == 24 and r["nb_frames_xferred"] == 24
-    assert r["progress"] == 24 and r["progress_by_channel"] == {"input_frame": 24, "frame": 24}
-    assert r["progress_while_running"] and min(r["progress_while_running"]) < 24
+    assert r["nb_frames_acquired"] == 80 and r["nb_frames_xferred"] == 80
+    assert r["progress"] == 80 and r["progress_by_channel"] == {"input_frame": 80, "frame": 80}
+    assert r["progress_while_running"] and min(r["progress_while_running"]) < 80
     assert r["pipeline"]["type"] == "LimaProcessingLegacy" and r["running"] is False and r["uuid"] in r["uuids"]
     assert r["frame_channels"]["frame"] == [1, 1030, 514, "uint32"]
     master, dataset = r["master_files"]["frame"]
@@ -120,14 +120,14 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     assert scan.state == "CLOSED" and scan.info["lima2"]["class_name"] == "LimaProcessingLegacy"
     assert scan.info["lima2"]["masterfile_metadata"]["sample"] == "lysozyme"
     frames = scan.streams["frame"]
-    for idx in (0, 7, 23):
+    for idx in (0, 7, 79):
         np.testing.assert_array_equal(a[f"frame/{idx}"], frames[idx])
-    np.testing.assert_array_equal(a["frame/-1"], frames[23])
-    stats = np.asarray(scan.streams["roi_stats"][0:24])  # [frames, rois, (sum, mean, std, min, max)]
+    np.testing.assert_array_equal(a["frame/-1"], frames[79])
+    stats = np.asarray(scan.streams["roi_stats"][0:80])  # [frames, rois, (sum, mean, std, min, max)]
     assert r["reduced_channels"]["roi_stats"][0][1] == []
     for k in range(2):
         got = a[f"reduced/roi_stats/{k}"]
-        assert got.dtype.names == ("avg", "std", "min", "max", "sum") and len(got) == 24
+        assert got.dtype.names == ("avg", "std", "min", "max", "sum") and len(got) == 80
         np.testing.assert_allclose(got["sum"], stats[:, k, 0])
         np.testing.assert_allclose(got["avg"], stats[:, k, 1], rtol=1e-6)
         np.testing.assert_allclose(got["std"], stats[:, k, 2], rtol=1e-6)
@@ -136,7 +136,8 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     # x is the column, y the row (processing/reduced_data.py): ROI 0 is rows 20..59, columns 10..39
     f0 = frames[0].astype(np.float64)
     assert a["reduced/roi_stats/0"]["sum"][0] == f0[20:60, 10:40].sum()
-    # frames read while the scan ran (the lookup's file, once flushed) are the scan's frames
+    # frames read while the scan ran (4 s; the lookup names a file once its writer flushed the frame, every 1 s)
+    assert r["live"], r.get("live_errors")
     for live in r["live"]:
         assert live["sum"] == float(frames[live["idx"]].astype(np.float64).sum())
 

@@ -387,7 +387,8 @@ export class Lima2Conductor {
     if (source === 'frame' && p.enabled && p.save_frames && stream?.kind === 'array') {
       const a = stream as ArrayStream;
       const at = a.savedLocation(idx);
-      if (at && at.index !== undefined) {
+      // only once flushed: before that a reader of the file may not see the frame (the client then reports no location, and asks again)
+      if (at && at.index !== undefined && at.flushed !== false) {
         hdf5 = {
           url: `file://${at.path}:${p.nx_entry_name}/${p.nx_instrument_name}/${p.nx_detector_name}`,
           idx: at.index,
