@@ -99,6 +99,9 @@ def run(c, args, out, arrays):
     for idx in args.get("frames", []):
         frm = c.pipeline.get_frame(idx, "frame", uuid=uuid)
         arrays[f"frame/{idx}"] = np.asarray(frm.data)
+    for idx in args.get("curves", []):
+        vec = c.pipeline.get_frame(idx, "fai_averint", uuid=uuid)
+        arrays[f"curve/{idx}"] = np.asarray(vec.data)
     out["lookup"] = c.session.get(f"/pipeline/{uuid}/lookup/frame/0").json()
 
 

@@ -158,11 +158,14 @@ def test_smx_peak_counters_equal_daqlabs_stream(lima2_server, daq):
     assert scan.info["processing"]["pipeline"] == "smx" and scan.info["processing"]["npt"] == 300
 
 
-def test_fai_integrates_and_counts_progress(lima2_server, daq):
-    r, _ = drive(lima2_server, "run", {
+def test_fai_integrated_curves_through_the_lookup_equal_daqlabs_stream(lima2_server, daq, tmp_path):
+    saving = {"enabled": True, "base_path": str(tmp_path), "nb_frames_per_file": 4}
+    r, a = drive(lima2_server, "run", {
         "class_name": "LimaProcessingFai",
         "control": {"acq": {"nb_frames": 10, "expo_time": 5000}, "det": {"scene": "powder"}},
-        "processing": {"fai": {"npt": 200, "unit": "q_nm^-1"}},
+        "processing": {"fai": {"npt": 200, "unit": "q_nm^-1"}, "saving_dense": {**saving, "filename_prefix": "dense"}, "saving_fai": {**saving, "filename_prefix": "curves"}},
+        "frames": [9],
+        "curves": [0, 5, 9],
     })
     assert r["result"] == "AcquisitionSuccess" and r["progress"] == 10
     assert r["progress_by_channel"] == {"frame": 10, "fai_averint": 10}
@@ -171,6 +174,10 @@ def test_fai_integrates_and_counts_progress(lima2_server, daq):
     assert scan.info["processing"]["pipeline"] == "azint" and scan.info["processing"]["unit"] == "q_nm^-1"
     curves = np.asarray(scan.streams["intensity"][0:10])
     assert curves.shape == (10, 200) and np.isfinite(curves).all() and curves.max() > 0
+    for idx in (0, 5, 9):
+        np.testing.assert_array_equal(a[f"curve/{idx}"], curves[idx])
+    np.testing.assert_array_equal(a["frame/9"], scan.streams["frame"][9])
+    assert sorted(p.name for p in tmp_path.glob("curves_*.h5")) == ["curves_0_00000.h5", "curves_0_00001.h5", "curves_0_00002.h5"]
 
 
 def test_bad_parameters_and_commands_come_back_as_the_clients_exceptions(lima2_server, daq):

@@ -15,6 +15,9 @@ import type { ArrayStream, EventStream, Scan, Stream } from '../../store/types.j
 import { VERSION } from '../../version.js';
 import { CLASSES, classDef, type ClassDef } from './classes.js';
 import { Lima2Error, paramError } from './errors.js';
+import { faiFileClash, faiPlace, writeFaiFiles } from './fai-files.js';
+import { confine, makeFolder } from '../../files/index.js';
+import { log } from '../../log.js';
 import { acquisitionParamsSchema, defaultsOf, fromLima2, lima2Field, processingSchema, subschema, WHERE, type Mapped, type SchemaContext } from './params.js';
 
 /** lima2/common/state.py RunState (IntFlag, auto() from 1): IDLE 1, RUNNING 2, FAULT = ACQ_EXCEPTION 16 | PROC_EXCEPTION 32. */
@@ -31,6 +34,9 @@ interface Run {
   acq: Acquisition;
   mapped: Mapped;
   started: boolean;
+  /** saving_fai: curves written once the scan closed (undefined: not yet), or why not */
+  faiWritten?: number;
+  faiError?: string;
 }
 
 /** lima2/common/progress_counter.py ProgressCounter.asdict */
@@ -75,6 +81,34 @@ export class Lima2Conductor {
   ) {
     this.ctl = service.detector(detector);
     this.ctx = { detectorSchema: this.ctl.plugin.configSchema(), registry: this.ctl.registry, dataRoot: service.dataRoots[0] ?? process.cwd() };
+    service.store.onScanState((scan) => {
+      if (scan.state !== 'CLOSED') return;
+      for (const run of this.runs.values()) if (run.acq.scan.key === scan.key && run.mapped.fai) void this.saveFai(run);
+    });
+  }
+
+  private async saveFai(run: Run): Promise<void> {
+    try {
+      run.faiWritten = await writeFaiFiles(run.acq.scan, run.mapped.fai!);
+    } catch (err) {
+      run.faiError = `saving_fai: ${(err as Error).message}`;
+      log('warn', 'LIMA2 saving_fai failed', { uuid: run.uuid, error: run.faiError });
+    }
+  }
+
+  /** saving_fai's folder: inside the data roots, created when missing; its first file must not be in the way */
+  private async checkFai(mapped: Mapped): Promise<void> {
+    const fai = mapped.fai;
+    if (!fai) return;
+    const schema = processingSchema(mapped.cls, this.ctx);
+    try {
+      fai.base_path = await confine(fai.base_path, this.service.dataRoots);
+      await makeFolder(fai.base_path);
+    } catch (err) {
+      throw paramError((err as Error).message, WHERE.processing, '$.saving_fai.base_path', subschema(schema, '$.saving_fai.base_path'));
+    }
+    const clash = faiFileClash(fai);
+    if (clash) throw paramError(`${clash} exists (choose another filename_prefix or file_exists_policy "overwrite")`, WHERE.processing, '$.saving_fai.file_exists_policy', subschema(schema, '$.saving_fai.file_exists_policy'));
   }
 
   private validate = (schema: JsonSchema, value: unknown): FieldError[] => {
@@ -105,6 +139,7 @@ export class Lima2Conductor {
         throw new Lima2Error('Lima2BadCommand', 'Cannot prepare for acquisition in running state.');
       }
       const mapped = fromLima2(body, this.ctx, this.validate);
+      await this.checkFai(mapped);
       const meta = body.masterfile_metadata ?? {};
       if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Lima2Error('Lima2ValueError', 'masterfile_metadata must be a JSON object');
       const prepare = structuredClone(mapped.prepare);
@@ -168,7 +203,9 @@ export class Lima2Conductor {
 
   /** running as LIMA2 means it: started, and acquisition or processing not done yet */
   private isRunning(run: Run): boolean {
-    return run.started && !run.acq.finished && run.acq.state !== 'FAULT';
+    if (!run.started || run.acq.state === 'FAULT') return false;
+    // like LIMA2's, processing includes writing the files of the saving channels
+    return !run.acq.finished || (run.mapped.fai !== null && run.faiWritten === undefined && run.faiError === undefined);
   }
 
   /** webservice/acquisition.py state: IDLE, RUNNING or FAULT as {name, value} */
@@ -186,7 +223,7 @@ export class Lima2Conductor {
     if (run.acq.state === 'FAULT') {
       return { type: 'failure', errors: { acquisition: [run.acq.reason ?? 'fault'], processing: [] }, warnings: [] };
     }
-    return { type: 'success', warnings: [] };
+    return { type: 'success', warnings: run.faiError ? [run.faiError] : [] };
   }
 
   errors(): string[] {
@@ -396,6 +433,11 @@ export class Lima2Conductor {
           shape: [1, ...a.shape.slice(-2)],
         };
       }
+    }
+    if (source === 'fai_averint' && run.mapped.fai && run.faiWritten !== undefined && idx < run.faiWritten && stream?.kind === 'array') {
+      const f = run.mapped.fai;
+      const at = faiPlace(f, idx);
+      hdf5 = { url: `file://${at.path}:${f.nx_entry_name}/${f.nx_instrument_name}/${f.nx_detector_name}`, idx: at.index, frame_type: 'VECTOR', shape: [1, 1, (stream as ArrayStream).shape[0]] };
     }
     // no Tango buffers here: frames are read from the files (or through daqlab's own API)
     return { tango: null, hdf5 };

@@ -27,6 +27,7 @@ import { COMMON_SCHEMA, pipeline as pipelineDef, pipelineSchema } from '../../pr
 import type { StepRegistry } from '../../processing/registry.js';
 import { CLASSES, classDef, type ClassDef } from './classes.js';
 import { paramError, Lima2Error } from './errors.js';
+import type { FaiSaving } from './fai-files.js';
 
 export const WHERE = {
   control: 'control params',
@@ -194,7 +195,7 @@ export function processingSchema(cls: ClassDef, ctx: SchemaContext): JsonSchema 
         properties: faiProperties('azint', ctx.registry),
       },
       saving_dense: savingSchema(ctx, 'Saving of the frames (source `frame`).'),
-      saving_fai: onOff({}, 'Saving of the integrated curves as their own file series: not supported yet (the curves are in the scan\'s `intensity` stream and its master file); must stay disabled.'),
+      saving_fai: savingSchema(ctx, 'Saving of the integrated curves (source `fai_averint`) as their own file series {prefix}_0_{file:05d}.h5, written when the scan ends; its prefix must differ from saving_dense\'s.'),
     });
   }
   return { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', additionalProperties: false, required: ['class_name'], properties };
@@ -243,6 +244,8 @@ export interface Mapped {
   savingChannel: string | null;
   /** ROI names in rect_rois order (roi_stats channel k = ROI k) */
   rois: string[];
+  /** saving_fai, when enabled (the Fai class's curves as their own files, fai-files.ts) */
+  fai: FaiSaving | null;
 }
 
 type Validate = (schema: JsonSchema, value: unknown) => FieldError[];
@@ -323,7 +326,7 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
   } else {
     const fai = processing.fai as Record<string, unknown>;
     for (const [k, v] of Object.entries(fai)) if (!k.startsWith('acc_nb_frames_')) daq[k] = v;
-    for (const key of ['saving_accumulation_corrected', 'saving_accumulation_peak', 'saving_fai']) {
+    for (const key of ['saving_accumulation_corrected', 'saving_accumulation_peak']) {
       if ((processing[key] as { enabled?: boolean } | undefined)?.enabled) refuseP(`$.${key}.enabled`, `saving of ${key.replace('saving_', '')} is not supported by daqlab: must be false`);
     }
   }
@@ -357,6 +360,15 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
       save_sparse: Boolean(sparse?.enabled),
     };
   }
+  let fai: FaiSaving | null = null;
+  const faiSaving = processing.saving_fai as (FaiSaving & { enabled: boolean }) | undefined;
+  if (cls.name === 'LimaProcessingFai' && faiSaving?.enabled) {
+    if (main.enabled && main.base_path === faiSaving.base_path && main.filename_prefix === faiSaving.filename_prefix) {
+      refuseP('$.saving_fai.filename_prefix', `the curves get their own file series: must differ from saving_dense.filename_prefix (${JSON.stringify(main.filename_prefix)})`);
+    }
+    const { enabled: _e, ...rest } = faiSaving;
+    fai = rest;
+  }
   const prepare = {
     acquisition: {
       nb_frames: cAcq.nb_frames,
@@ -370,7 +382,7 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
     saving,
     scan: { name: 'lima2' },
   };
-  return { cls, prepare, lima2: { control, receiver, processing }, savingChannel, rois };
+  return { cls, prepare, lima2: { control, receiver, processing }, savingChannel, rois, fai };
 }
 
 /**
@@ -446,6 +458,7 @@ export function toLima2(prepare: Record<string, any>, className: string): Mapped
     const skip = new Set([...Object.keys(COMMON_SCHEMA), 'pipeline']);
     processing.fai = Object.fromEntries(Object.entries(p).filter(([k]) => !skip.has(k)));
     processing.saving_dense = savingOf(Boolean(s.enabled && s.save_frames !== false));
+    if (cls.name === 'LimaProcessingFai') processing.saving_fai = { enabled: false };
     if (cls.name === 'LimaProcessingSmx') processing.saving_sparse = savingOf(Boolean(s.enabled && s.save_sparse));
   }
   return { control: acq, receiver: structuredClone(acq), processing };
