@@ -84,7 +84,11 @@ def test_handshake_states_and_published_schemas(lima2_server):
     assert legacy["statistics"] == {"enabled": False, "rect_rois": [], "arc_rois": []}
     assert "saving_dense" in r["class_defaults"]["LimaProcessingSmx"] and "npt" in r["class_defaults"]["LimaProcessingFai"]["fai"]
     assert r["class_schemas"]["LimaProcessingSmx"]["properties"]["class_name"]["const"] == "LimaProcessingSmx"
-    assert set(r["class_versions"]) == set(r["classes"])
+    # versions in LIMA2's prefix-x.y.z form; the legacy layout is the one BLISS's legacy plugin accepts (core-1.0.0)
+    assert r["class_versions"]["LimaProcessingLegacy"] == "core-1.0.0"
+    assert all(re.fullmatch(r"[a-z]+-\d+\.\d+\.\d+", v) for v in r["class_versions"].values())
+    assert re.fullmatch(r"daqlab-\d+\.\d+\.\d+", r["plugin_version"])
+    assert r["det_capabilities"]["expo_time_range"][0] == 1000
     assert r["det_info"]["plugin"] == "daqlab" and r["det_info"]["dimensions"] == {"x": 1030, "y": 514}
     assert r["det_status"]["state"] == "IDLE" and r["attr_state"] == "IDLE"
     assert "internal" in r["det_capabilities"]["trigger_modes"]
@@ -190,7 +194,7 @@ def test_bad_parameters_and_commands_come_back_as_the_clients_exceptions(lima2_s
     assert (c["wrong_type_processing"]["type"], c["wrong_type_processing"]["path"]) == ("Lima2ParamError", "$.fai.npt")
     assert c["wrong_type_processing"]["where"].startswith("processing params")
     assert (c["unknown_field"]["type"], c["unknown_field"]["path"]) == ("Lima2ParamError", "$.colour")
-    assert (c["unsupported_profiles"]["type"], c["unsupported_profiles"]["path"]) == ("Lima2ParamError", "$.profiles.enabled")
+    assert (c["unsupported_profiles"]["type"], c["unsupported_profiles"]["path"]) == ("Lima2ParamError", "$.profiles.rois")
     # checks only daqlab's own prepare makes come back with the LIMA2 field they came from
     assert (c["roi_outside"]["type"], c["roi_outside"]["path"]) == ("Lima2ParamError", "$.statistics.rect_rois[1]")
     assert "outside" in c["roi_outside"]["message"]

@@ -43,6 +43,11 @@ test('defaults: times in microseconds, the detector section under det, saving ke
   assert.equal(processing.class_name, 'LimaProcessingLegacy');
   assert.equal(processing.saving.base_path, '/data');
   assert.equal(processing.saving.nb_dimensions, 'dim_3d_or_4d');
+  // what BLISS's lima2 legacy plugin reads from the defaults (bliss/controllers/lima2/processings/legacy.py, common.py)
+  assert.equal(processing.fifo.nb_fifo_frames, 100);
+  assert.deepEqual(Object.keys(processing.buffers).sort(), ['nb_frame_idx_buffer', 'nb_frames_buffer', 'nb_input_frames_buffer', 'nb_roi_profiles_buffer', 'nb_roi_statistics_buffer']);
+  assert.equal(processing.max_countrate_protection.enabled, false);
+  for (const k of ['mask', 'flatfield', 'background']) assert.deepEqual(processing[k], { enabled: false, path: '' });
   assert.deepEqual(defaults('LimaProcessingSmx').processing.fai.acc_nb_frames_reset, 0);
   assert.equal(typeof defaults('LimaProcessingFai').processing.fai.npt, 'number');
   assert.deepEqual(defaults('LimaProcessingFai').processing.saving_fai.enabled, false);
@@ -105,8 +110,13 @@ test('what daqlab cannot honour is refused with Lima2ParamError naming the LIMA2
   let e = bad({ ...control, acq: { ...control.acq, expo_time: 0.01 } }, processing);
   assert.equal(e.type, 'Lima2ParamError');
   assert.deepEqual([e.payload.where, e.payload.path], ['control params', '$.acq.expo_time']);
-  e = bad(control, { ...processing, profiles: { enabled: true, rois: [], directions: [] } });
-  assert.deepEqual([e.payload.where, e.payload.path], ['processing params for daqlab', '$.profiles.enabled']);
+  const rect = { topleft: { x: 0, y: 0 }, dimensions: { x: 4, y: 4 } };
+  e = bad(control, { ...processing, profiles: { enabled: true, rois: [rect], directions: ['vertical'] } });
+  assert.deepEqual([e.payload.where, e.payload.path], ['processing params for daqlab', '$.profiles.rois']);
+  // BLISS enables profiles (and statistics) by default, with no ROIs: that is accepted
+  fromLima2({ control, receiver: control, processing: { ...processing, profiles: { enabled: true, rois: [], directions: [] } } }, ctx, check);
+  e = bad(control, { ...processing, max_countrate_protection: { ...processing.max_countrate_protection, enabled: true } });
+  assert.equal(e.payload.path, '$.max_countrate_protection.enabled');
   e = bad(control, { ...processing, statistics: { enabled: true, rect_rois: [], arc_rois: [{}] } });
   assert.equal(e.payload.path, '$.statistics.arc_rois');
   e = bad(control, processing, { ...control, acq: { ...control.acq, nb_frames: 3 } });

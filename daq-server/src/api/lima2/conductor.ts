@@ -26,6 +26,18 @@ const RUN_STATE = { IDLE: 1, RUNNING: 2, FAULT: 48 } as const;
 /** The conductor version announced to clients: the API level implemented (the 4.3 client needs major 4, minor ≥ 3). */
 export const CONDUCTOR_API_VERSION = '4.3.2';
 
+/**
+ * Versions in LIMA2's `prefix-MAJOR.MINOR.PATCH` form, which BLISS parses and checks against what
+ * its plugins allow (bliss/controllers/lima2/device.py is_compatible): the legacy class answers the
+ * parameter layout of LIMA2's core legacy pipeline that BLISS's legacy plugin drives (core-1.0.0).
+ */
+export const PLUGIN_VERSION = `daqlab-${VERSION}`;
+export const CLASS_VERSIONS: Record<string, string> = {
+  LimaProcessingLegacy: 'core-1.0.0',
+  LimaProcessingSmx: `daqlab-${VERSION}`,
+  LimaProcessingFai: `daqlab-${VERSION}`,
+};
+
 /** LIMA2-driven acquisitions kept for /pipeline/{uuid} queries. */
 const KEEP = 32;
 
@@ -281,7 +293,8 @@ export class Lima2Conductor {
 
   detCapabilities(): Record<string, unknown> {
     const i = this.ctl.info();
-    return { trigger_modes: i.trigger_modes, max_frame_rate: i.max_frame_rate, expo_time_range_us: [1, 3.6e9], pixel_types: [i.dtype] };
+    // expo_time_range / latency_time_range in ns: what BLISS's lima2 controller checks times against (bliss/controllers/lima2/device.py)
+    return { trigger_modes: i.trigger_modes, expo_time_range: [1000, 3.6e12], latency_time_range: [0, 3.6e12], max_frame_rate: i.max_frame_rate, pixel_types: [i.dtype] };
   }
 
   readAttribute(name: string): unknown {

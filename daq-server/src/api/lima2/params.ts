@@ -160,10 +160,30 @@ export function processingSchema(cls: ClassDef, ctx: SchemaContext): JsonSchema 
       ),
       profiles: onOff(
         {
-          rois: { type: 'array', maxItems: 0, default: [], items: RECT },
-          directions: { type: 'array', maxItems: 0, default: [], items: { enum: ['vertical', 'horizontal'] } },
+          rois: { type: 'array', maxItems: 64, default: [], items: RECT },
+          directions: { type: 'array', maxItems: 64, default: [], items: { enum: ['vertical', 'horizontal'] } },
         },
-        'ROI profiles: not supported by daqlab (daqlab\'s profiles are row/column sums, not LIMA2\'s per-line statistics); must stay disabled.',
+        'ROI profiles: not supported by daqlab (daqlab\'s profiles are row/column sums, not LIMA2\'s per-line statistics): `rois` must stay empty (BLISS enables the section by default, with no ROIs).',
+      ),
+      // sections BLISS's lima2 legacy plugin reads and writes (bliss/controllers/lima2/processings/legacy.py, common.py):
+      // accepted, with no effect on daqlab's own queues
+      fifo: { type: 'object', additionalProperties: false, default: {}, properties: { nb_fifo_frames: int(1, 100, 'No effect here.') } },
+      buffers: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'Receiver buffer depths: no effect here (daqlab keeps results in its store, within --memory-budget).',
+        properties: Object.fromEntries(['nb_frames_buffer', 'nb_input_frames_buffer', 'nb_roi_statistics_buffer', 'nb_roi_profiles_buffer', 'nb_frame_idx_buffer'].map((k) => [k, int(1, 100, 'No effect here.')])),
+      },
+      max_countrate_protection: onOff(
+        {
+          max_countrate: int(0, 100000, 'Counts per second per pixel.'),
+          pixel_capacity_override: { type: 'array', default: [] },
+          abort_on_protection: bool(true, 'Abort when triggered.'),
+          command: { type: 'string', maxLength: 4096, default: '' },
+          args: { type: 'array', items: { type: 'string' }, default: [] },
+        },
+        'Count rate protection: not supported by daqlab; must stay disabled.',
       ),
       saving: savingSchema(ctx, 'Saving of the processed frames (source `frame`).'),
     });
@@ -320,8 +340,12 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
       });
     }
     daq.roi_profiles = false;
-    if ((processing.profiles as { enabled: boolean }).enabled) {
-      refuseP('$.profiles.enabled', 'ROI profiles are not supported by daqlab (its profiles are row/column sums, not LIMA2\'s per-line avg/std/min/max/sum): must be false');
+    const profiles = processing.profiles as { enabled: boolean; rois: unknown[] };
+    if (profiles.enabled && profiles.rois.length) {
+      refuseP('$.profiles.rois', 'ROI profiles are not supported by daqlab (its profiles are row/column sums, not LIMA2\'s per-line avg/std/min/max/sum): no profile ROIs, or profiles.enabled false');
+    }
+    if ((processing.max_countrate_protection as { enabled: boolean }).enabled) {
+      refuseP('$.max_countrate_protection.enabled', 'count rate protection is not supported by daqlab: must be false');
     }
   } else {
     const fai = processing.fai as Record<string, unknown>;

@@ -10,13 +10,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { MAX_JSON_DEPTH } from '../../protocol/index.js';
 import type { DaqService } from '../../service.js';
-import { VERSION } from '../../version.js';
 import { isLoopback } from '../server.js';
 import { requestProblem } from '../origin.js';
 import { textDeeperThan } from '../json-bounds.js';
 import { log } from '../../log.js';
 import { CLASSES } from './classes.js';
-import { CONDUCTOR_API_VERSION, Lima2Conductor } from './conductor.js';
+import { CLASS_VERSIONS, CONDUCTOR_API_VERSION, Lima2Conductor, PLUGIN_VERSION } from './conductor.js';
 import { Lima2Error, toLima2Body } from './errors.js';
 export { LIMA2_DEFAULT_PORT, parseLima2Spec } from './spec.js';
 
@@ -134,13 +133,13 @@ async function route(c: Lima2Conductor, req: IncomingMessage, res: ServerRespons
       return get(CONDUCTOR_API_VERSION);
     case '/version/detector_plugin':
       only('GET');
-      return get(VERSION);
+      return get(PLUGIN_VERSION);
     case '/state':
       only('GET');
       return get(c.systemState());
     case '/status':
       only('GET');
-      return get({ detector: { model: c.ctl.info().model, sn: c.detector, state: c.ctl.state, plugin: 'daqlab', plugin_version: VERSION }, conductor: { state: c.systemState().conductor, version: CONDUCTOR_API_VERSION } });
+      return get({ detector: { model: c.ctl.info().model, sn: c.detector, state: c.ctl.state, plugin: 'daqlab', plugin_version: PLUGIN_VERSION }, conductor: { state: c.systemState().conductor, version: CONDUCTOR_API_VERSION } });
     case '/ping':
       only('POST');
       return posted({ [`${c.detector}/control`]: 0 });
@@ -227,8 +226,7 @@ async function route(c: Lima2Conductor, req: IncomingMessage, res: ServerRespons
     const name = decodeURIComponent(m[1]);
     if (m[2] === 'schema') return get(c.classSchema(name));
     if (m[2] === 'version') {
-      c.classInfo(name);
-      return get(VERSION);
+      return get(CLASS_VERSIONS[c.classInfo(name).name]);
     }
     return get(c.classDescription(name));
   }
