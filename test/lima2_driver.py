@@ -155,6 +155,29 @@ def errors(c, args, out, arrays):
     cases["lookup_negative"] = expect_error(c, lambda: c.pipeline.get_frame(-7, "frame"))
     cases["reduced_unknown"] = expect_error(c, lambda: list(c.pipeline.reduced_data("nope", 0)))
     cases["progress_unknown_channel"] = expect_error(c, lambda: c.pipeline.progress(channel="nope"))
+    # software trigger: one trigger() per frame
+    sw = deep_update(json.loads(json.dumps(ctl)), {"acq": {"nb_frames": 3, "trigger_mode": "software", "nb_frames_per_trigger": 1}})
+    c.acquisition.prepare(sw, sw, legacy)
+    c.acquisition.start()
+    for _ in range(3):
+        c.acquisition.trigger()
+        time.sleep(0.1)
+    deadline = time.monotonic() + 20
+    while c.acquisition.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    out["software"] = {"frames": c.acquisition.nb_frames_acquired(), "result": type(c.acquisition.result()).__name__}
+    # a detector fault: FAULT, the failure's reason, then reset (what BLISS does before its next prepare)
+    bad = deep_update(json.loads(json.dumps(ctl)), {"acq": {"nb_frames": 20}, "det": {"fault_at_frame": 3}})
+    c.acquisition.prepare(bad, bad, legacy)
+    c.acquisition.start()
+    deadline = time.monotonic() + 20
+    while not c.acquisition.failed() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    res = c.acquisition.result()
+    out["fault"] = {"state": c.acquisition.state(), "failed": c.acquisition.failed(), "result": type(res).__name__, "errors": getattr(res, "acquisition_errors", None)}
+    cases["prepare_in_fault"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, legacy))
+    c.acquisition.reset()
+    out["after_reset"] = c.acquisition.state()
     out["cases"] = cases
     out["lima2_error_types"] = sorted(n for n in dir(lima2_exceptions) if n.startswith("Lima2"))
 

@@ -214,6 +214,11 @@ def test_bad_parameters_and_commands_come_back_as_the_clients_exceptions(lima2_s
     assert c["lookup_negative"]["type"] == "ValueError"
     assert c["reduced_unknown"]["type"] == "Lima2NotFound"
     assert c["progress_unknown_channel"]["type"] == "Lima2NotFound"
+    assert r["software"] == {"frames": 3, "result": "AcquisitionSuccess"}
+    assert r["fault"]["state"] == "FAULT" and r["fault"]["failed"] is True and r["fault"]["result"] == "AcquisitionFailure"
+    assert r["fault"]["errors"] and "fault" in r["fault"]["errors"][0].lower()
+    assert c["prepare_in_fault"]["type"] == "Lima2BadCommand"
+    assert r["after_reset"] == "IDLE"
     # nothing of this disturbed the server: daqlab's own client still works
     assert daq.detector(DET).state in ("IDLE", "STOPPED")
 

@@ -49,6 +49,8 @@ interface Run {
   /** saving_fai: curves written once the scan closed (undefined: not yet), or why not */
   faiWritten?: number;
   faiError?: string;
+  /** reset after its FAULT: no longer reported as the current state */
+  cleared?: boolean;
 }
 
 /** lima2/common/progress_counter.py ProgressCounter.asdict */
@@ -210,6 +212,7 @@ export class Lima2Conductor {
     return this.locked(() => {
       if (this.current && this.isRunning(this.current)) throw new Lima2Error('Lima2BadCommand', 'Cannot reset while acquisition is running.');
       if (this.ctl.state === 'FAULT' || this.ctl.state === 'STOPPED' || this.ctl.state === 'IDLE') this.ctl.reset();
+      if (this.current) this.current.cleared = true;
     });
   }
 
@@ -223,7 +226,7 @@ export class Lima2Conductor {
   /** webservice/acquisition.py state: IDLE, RUNNING or FAULT as {name, value} */
   runState(): { name: string; value: number } {
     const run = this.current;
-    if (run?.acq.state === 'FAULT') return { name: 'FAULT', value: RUN_STATE.FAULT };
+    if (run?.acq.state === 'FAULT' && !run.cleared) return { name: 'FAULT', value: RUN_STATE.FAULT };
     if (run && this.isRunning(run)) return { name: 'RUNNING', value: RUN_STATE.RUNNING };
     return { name: 'IDLE', value: RUN_STATE.IDLE };
   }
@@ -231,7 +234,7 @@ export class Lima2Conductor {
   /** webservice/acquisition.py result */
   result(): Record<string, unknown> {
     const run = this.current;
-    if (!run || !run.started || this.isRunning(run)) return { type: 'unknown' };
+    if (!run || !run.started || run.cleared || this.isRunning(run)) return { type: 'unknown' };
     if (run.acq.state === 'FAULT') {
       return { type: 'failure', errors: { acquisition: [run.acq.reason ?? 'fault'], processing: [] }, warnings: [] };
     }
@@ -240,7 +243,7 @@ export class Lima2Conductor {
 
   errors(): string[] {
     const run = this.current;
-    return run && run.acq.state === 'FAULT' ? [run.acq.reason ?? 'fault'] : [];
+    return run && run.acq.state === 'FAULT' && !run.cleared ? [run.acq.reason ?? 'fault'] : [];
   }
 
   nbFramesAcquired(): Record<string, unknown> {
