@@ -383,13 +383,13 @@ export class Lima2Conductor {
   }
 
   /** the daqlab stream a reduced data channel comes from, once the scan has it */
-  reducedSource(run: Run, name: string, index: number): { stream: string; records: number } {
+  reducedSource(run: Run, name: string, index: number): string {
     const channels = this.reducedChannels(run)[name];
     if (!channels) throw new Lima2Error('Lima2NotFound', `No reduced data channel named '${name}'. Have ${JSON.stringify(Object.keys(this.reducedChannels(run)))}.`);
     if (!Number.isInteger(index) || index < 0 || index >= channels.length) {
       throw new Lima2Error('Lima2NotFound', `Reduced data channel '${name}' has no channel with index ${index} (number of channels is ${channels.length}).`);
     }
-    return { stream: name === 'roi_stats' ? 'roi_stats' : 'peak_counter', records: channels.length };
+    return name === 'roi_stats' ? 'roi_stats' : 'peak_counter';
   }
 
   /** frame channels: source → {num_channels, width, height, pixel_type} */
@@ -460,13 +460,13 @@ export class Lima2Conductor {
   }
 
   /** one reduced data record per item, as the conductor streams them (fields in channel_keys order, little endian) */
-  static encode(name: string, channel: number, nbChannels: number, items: unknown[]): Buffer {
+  static encode(name: string, channel: number, items: unknown[]): Buffer {
     const size = RECORD_BYTES[name];
     const buf = Buffer.alloc(items.length * size);
     items.forEach((item, k) => {
       const o = k * size;
       if (name === 'roi_stats') {
-        // daqlab's roi_stats row: sum, mean, std, min, max (processing/steps/roi.ts)
+        // daqlab's roi_stats row per ROI: sum, mean, std, min, max (processing/steps/roi.ts)
         const row = (item as Float64Array).subarray(channel * 5, channel * 5 + 5);
         buf.writeFloatLE(row[1], o);
         buf.writeFloatLE(row[2], o + 4);
@@ -477,7 +477,6 @@ export class Lima2Conductor {
         buf.writeInt32LE(Number((item as { nb_peaks?: number }).nb_peaks ?? 0), o);
       }
     });
-    void nbChannels;
     return buf;
   }
 

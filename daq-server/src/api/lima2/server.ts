@@ -85,9 +85,9 @@ function sameToken(a: string, b: string): boolean {
 }
 
 /** Stream a reduced data channel: records as they come, until the scan's stream ends (webservice/pipeline.py pipeline_reduced_data_stream). */
-async function streamReduced(c: Lima2Conductor, uuid: string, name: string, index: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function streamReduced(c: Lima2Conductor, uuid: string, name: string, index: number, res: ServerResponse): Promise<void> {
   const run = c.run(uuid);
-  const { stream: streamName, records } = c.reducedSource(run, name, index);
+  const streamName = c.reducedSource(run, name, index);
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' });
@@ -101,8 +101,16 @@ async function streamReduced(c: Lima2Conductor, uuid: string, name: string, inde
       const n = stream.length;
       if (n > pos) {
         const to = Math.min(n, pos + 4096);
-        res.write(Lima2Conductor.encode(name, index, records, Lima2Conductor.items(stream, pos, to)));
+        const ok = res.write(Lima2Conductor.encode(name, index, Lima2Conductor.items(stream, pos, to)));
         pos = to;
+        // a long backlog is sent a chunk per turn of the event loop, at the pace the client reads
+        await new Promise<void>((r) => {
+          if (ok) setImmediate(r);
+          else {
+            res.once('drain', r);
+            res.once('close', r);
+          }
+        });
         continue;
       }
       if (stream.sealed) break;
@@ -112,7 +120,6 @@ async function streamReduced(c: Lima2Conductor, uuid: string, name: string, inde
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
-  void req;
   res.end();
 }
 
@@ -255,7 +262,7 @@ async function route(c: Lima2Conductor, req: IncomingMessage, res: ServerRespons
         return get(c.frameChannels(run));
     }
     if ((r = /^progress\/([^/]+)$/.exec(rest))) return get(c.channelProgress(run, decodeURIComponent(r[1])));
-    if ((r = /^reduced_data\/([^/]+)\/(-?\d{1,9})$/.exec(rest))) return streamReduced(c, uuid, decodeURIComponent(r[1]), Number(r[2]), req, res);
+    if ((r = /^reduced_data\/([^/]+)\/(-?\d{1,9})$/.exec(rest))) return streamReduced(c, uuid, decodeURIComponent(r[1]), Number(r[2]), res);
     if ((r = /^lookup\/([^/]+)\/(-?\d{1,12})$/.exec(rest))) return get(c.lookup(run, decodeURIComponent(r[1]), Number(r[2])));
     if ((r = /^lookup\/(-?\d{1,12})$/.exec(rest))) throw new Lima2Error('Lima2ValueError', 'lookup without a frame source is deprecated in LIMA2 and not offered: use lookup/{source}/{frame_idx}');
   }
