@@ -153,3 +153,17 @@ test('--lima2 NAME[:PORT]', () => {
   assert.throws(() => parseLima2Spec('det:70000'), /--lima2: expected NAME\[:PORT\]/);
   assert.throws(() => parseLima2Spec(':80'), /--lima2/);
 });
+
+test('--lima2 and the config file\'s "lima2"', async () => {
+  const { parseConfig } = await import('../../src/config.js');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'lima2-cfg-'));
+  const file = join(dir, 'cfg.json');
+  writeFileSync(file, JSON.stringify({ lima2: 'sim-camera:58800' }));
+  const cfg = parseConfig(['--config', file, '--lima2', 'sim-eiger-500k', '--state-dir', dir], {});
+  assert.ok(cfg !== 'help');
+  assert.deepEqual(cfg.lima2, ['sim-camera:58800', 'sim-eiger-500k']);
+  assert.throws(() => parseConfig(['--lima2', 'x:123456', '--state-dir', dir], {}), /--lima2: expected NAME\[:PORT\]/);
+});
