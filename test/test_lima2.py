@@ -71,7 +71,7 @@ def test_handshake_states_and_published_schemas(lima2_server):
     assert r["conductor_version"].startswith("4.3.")
     assert r["state"] == "IDLE" and r["running"] is False and r["result"] == "Unknown"
     assert r["operational"] is True and r["system_state"]["state"] == "IDLE"
-    assert r["classes"] == ["LimaProcessingLegacy", "LimaProcessingSmx", "LimaProcessingFai"]
+    assert r["classes"] == ["LimaProcessingLegacy", "LimaProcessingSmx", "LimaProcessingFai", "LimaProcessingXpcs"]
     # control and receiver share one layout; times in microseconds (lima2 client/shell.py)
     assert r["default_control"]["acq"] == {"nb_frames": 1, "expo_time": 1000, "latency_time": 0, "trigger_mode": "internal", "nb_frames_per_trigger": 1}
     assert r["default_receiver"] == r["default_control"]
@@ -182,6 +182,23 @@ def test_fai_integrated_curves_through_the_lookup_equal_daqlabs_stream(lima2_ser
         np.testing.assert_array_equal(a[f"curve/{idx}"], curves[idx])
     np.testing.assert_array_equal(a["frame/9"], scan.streams["frame"][9])
     assert sorted(p.name for p in tmp_path.glob("curves_*.h5")) == ["curves_0_00000.h5", "curves_0_00001.h5", "curves_0_00002.h5"]
+
+
+def test_xpcs_fill_factor_counts_the_non_zero_ring_pixels(lima2_server, daq):
+    r, a = drive(lima2_server, "run", {
+        "class_name": "LimaProcessingXpcs",
+        "control": {"acq": {"nb_frames": 12, "expo_time": 5000}, "det": {"scene": "xpcs", "seed": 2}},
+        "processing": {"xpcs": {"nb_rings": 4, "m": 4, "levels": 2}},
+    })
+    assert r["result"] == "AcquisitionSuccess" and r["progress"] == 12
+    assert r["reduced_channels"] == {"fill_factor": [["[('fill_factor', '<i4')]", []]]}
+    scan = scan_of(daq, r["uuid"])
+    assert scan.info["processing"]["pipeline"] == "xpcs" and scan.info["processing"]["nb_rings"] == 4
+    pixels = sum(scan.streams["q"].info["info"]["pixels"])
+    events = sorted(scan.streams["fill_factor"][0:12], key=lambda e: e["frame_idx"])
+    got = a["reduced/fill_factor/0"]["fill_factor"]
+    assert list(got) == [round(e["fill_factor"] * pixels) for e in events]
+    assert got.max() > 0
 
 
 def test_bad_parameters_and_commands_come_back_as_the_clients_exceptions(lima2_server, daq):

@@ -3,7 +3,7 @@
  * lima2/conductor/processing/*.py): class name, frame sources (frame type, the processing
  * params key of their saving, the label of their progress counter `nb_frames_{label}`), the
  * static reduced data sources and the main progress indicator. Each class maps onto one
- * daqlab pipeline; `Xpcs` is not offered yet.
+ * daqlab pipeline.
  */
 
 /** lima2/common/types.py FrameType */
@@ -21,7 +21,7 @@ export interface ClassDef {
   /** LIMA2 class name (TANGO_CLASS) */
   name: string;
   /** the daqlab pipeline it runs as */
-  pipeline: 'legacy' | 'smx' | 'azint';
+  pipeline: 'legacy' | 'smx' | 'azint' | 'xpcs';
   frameSources: Record<string, FrameSourceDef>;
   /** static reduced data sources (roi_stats is added when ROIs are defined, like the conductor does) */
   reducedData: string[];
@@ -63,6 +63,19 @@ export const CLASSES: ClassDef[] = [
     },
     reducedData: [],
     progressIndicator: 'nb_frames_integrated',
+  },
+  {
+    // pipelines.py `xpcs`; conductor/processing/xpcs.py PROGRESS_INDICATOR
+    name: 'LimaProcessingXpcs',
+    pipeline: 'xpcs',
+    frameSources: {
+      input_frame: { frameType: 'DENSE', savingChannel: null, label: 'input' },
+      frame: { frameType: 'DENSE', savingChannel: 'saving_dense', label: 'processed' },
+      sparse_frame: { frameType: 'SPARSE', savingChannel: 'saving_sparse', label: 'sparse' },
+      accumulated_frame: { frameType: 'DENSE', savingChannel: null, label: 'accumulated' },
+    },
+    reducedData: ['fill_factor'],
+    progressIndicator: 'nb_frames_processed',
   },
 ];
 

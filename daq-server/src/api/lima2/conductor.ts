@@ -36,6 +36,7 @@ export const CLASS_VERSIONS: Record<string, string> = {
   LimaProcessingLegacy: 'core-1.0.0',
   LimaProcessingSmx: `daqlab-${VERSION}`,
   LimaProcessingFai: `daqlab-${VERSION}`,
+  LimaProcessingXpcs: `daqlab-${VERSION}`,
 };
 
 /** LIMA2-driven acquisitions kept for /pipeline/{uuid} queries. */
@@ -78,8 +79,13 @@ export const REDUCED_DTYPES: Record<string, [string, string][]> = {
   ],
   // common/types.py PEAK_COUNTER_DTYPE, channel_keys nb_peaks
   nb_peaks: [['nb_peaks', '<i4']],
+  // common/types.py FILL_FACTOR_DTYPE, channel_keys fill_factor: here the number of non-zero ring pixels
+  // (daqlab's fill_factor is their fraction: times the rings' pixel count, from the `q` stream's info)
+  fill_factor: [['fill_factor', '<i4']],
 };
-export const RECORD_BYTES: Record<string, number> = { roi_stats: 24, nb_peaks: 4 };
+export const RECORD_BYTES: Record<string, number> = { roi_stats: 24, nb_peaks: 4, fill_factor: 4 };
+/** the daqlab stream each reduced data channel is read from */
+const REDUCED_SOURCE: Record<string, string> = { roi_stats: 'roi_stats', nb_peaks: 'peak_counter', fill_factor: 'fill_factor' };
 
 export class Lima2Conductor {
   readonly ctl: DetectorController;
@@ -355,7 +361,7 @@ export class Lima2Conductor {
     add('nb_frames_source', received);
     add('nb_frames_processed', processed);
     for (const src of Object.values(run.mapped.cls.frameSources)) {
-      if (src.label && !out[`nb_frames_${src.label}`]) add(`nb_frames_${src.label}`, src.label === 'input' && run.mapped.cls.pipeline === 'legacy' ? received : processed);
+      if (src.label && !out[`nb_frames_${src.label}`]) add(`nb_frames_${src.label}`, src.label === 'input' && run.mapped.cls.pipeline !== 'smx' ? received : processed);
     }
     return out;
   }
@@ -389,7 +395,7 @@ export class Lima2Conductor {
     if (!Number.isInteger(index) || index < 0 || index >= channels.length) {
       throw new Lima2Error('Lima2NotFound', `Reduced data channel '${name}' has no channel with index ${index} (number of channels is ${channels.length}).`);
     }
-    return name === 'roi_stats' ? 'roi_stats' : 'peak_counter';
+    return REDUCED_SOURCE[name];
   }
 
   /** frame channels: source → {num_channels, width, height, pixel_type} */
@@ -460,7 +466,7 @@ export class Lima2Conductor {
   }
 
   /** one reduced data record per item, as the conductor streams them (fields in channel_keys order, little endian) */
-  static encode(name: string, channel: number, items: unknown[]): Buffer {
+  static encode(name: string, channel: number, items: unknown[], ringPixels = 0): Buffer {
     const size = RECORD_BYTES[name];
     const buf = Buffer.alloc(items.length * size);
     items.forEach((item, k) => {
@@ -473,11 +479,19 @@ export class Lima2Conductor {
         buf.writeFloatLE(row[3], o + 8);
         buf.writeFloatLE(row[4], o + 12);
         buf.writeDoubleLE(row[0], o + 16);
+      } else if (name === 'fill_factor') {
+        buf.writeInt32LE(Math.round(Number((item as { fill_factor?: number }).fill_factor ?? 0) * ringPixels), o);
       } else {
         buf.writeInt32LE(Number((item as { nb_peaks?: number }).nb_peaks ?? 0), o);
       }
     });
     return buf;
+  }
+
+  /** pixels in the XPCS q rings (the `q` stream's info), which turn daqlab's fill fraction into LIMA2's count */
+  static ringPixels(scan: Scan): number {
+    const pixels = (scan.streams.get('q')?.info as { pixels?: unknown } | undefined)?.pixels;
+    return Array.isArray(pixels) ? pixels.reduce((a: number, b) => a + Number(b), 0) : 0;
   }
 
   /** events of `peak_counter` or items of `roi_stats` from index `from` */

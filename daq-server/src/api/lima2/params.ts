@@ -133,7 +133,7 @@ const RECT: JsonSchema = {
 };
 
 /** daqlab's own pipeline parameters (pyFAI names) that `fai` takes: all but how receivers run. */
-function faiProperties(pipeline: 'smx' | 'azint', registry: StepRegistry): Record<string, JsonSchema> {
+function faiProperties(pipeline: 'smx' | 'azint' | 'xpcs', registry: StepRegistry): Record<string, JsonSchema> {
   const props = { ...((pipelineSchema(pipelineDef(pipeline), registry).properties ?? {}) as Record<string, JsonSchema>) };
   for (const key of [...Object.keys(COMMON_SCHEMA), 'pipeline']) delete props[key];
   return props;
@@ -204,6 +204,18 @@ export function processingSchema(cls: ClassDef, ctx: SchemaContext): JsonSchema 
       saving_sparse: savingSchema(ctx, 'Saving of the sparse frames and peaks into {prefix}_sparse.h5 beside the dense files; needs saving_dense\'s folder and prefix.'),
       saving_accumulation_corrected: onOff({}, 'Not supported (daqlab keeps the accumulated images in the scan\'s streams and master file): must stay disabled.'),
       saving_accumulation_peak: onOff({}, 'Not supported: must stay disabled.'),
+    });
+  } else if (cls.name === 'LimaProcessingXpcs') {
+    Object.assign(properties, {
+      xpcs: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        description: 'Multi-tau correlation on q rings (daqlab\'s xpcs pipeline and its parameter names).',
+        properties: faiProperties('xpcs', ctx.registry),
+      },
+      saving_dense: savingSchema(ctx, 'Saving of the frames (source `frame`).'),
+      saving_sparse: onOff({}, 'Saving of sparse frames: not supported by daqlab\'s xpcs (its sparse mode is internal); must stay disabled.'),
     });
   } else {
     Object.assign(properties, {
@@ -348,9 +360,9 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
       refuseP('$.max_countrate_protection.enabled', 'count rate protection is not supported by daqlab: must be false');
     }
   } else {
-    const fai = processing.fai as Record<string, unknown>;
-    for (const [k, v] of Object.entries(fai)) if (!k.startsWith('acc_nb_frames_')) daq[k] = v;
-    for (const key of ['saving_accumulation_corrected', 'saving_accumulation_peak']) {
+    const section = (cls.name === 'LimaProcessingXpcs' ? processing.xpcs : processing.fai) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(section)) if (!k.startsWith('acc_nb_frames_')) daq[k] = v;
+    for (const key of ['saving_accumulation_corrected', 'saving_accumulation_peak', ...(cls.name === 'LimaProcessingXpcs' ? ['saving_sparse'] : [])]) {
       if ((processing[key] as { enabled?: boolean } | undefined)?.enabled) refuseP(`$.${key}.enabled`, `saving of ${key.replace('saving_', '')} is not supported by daqlab: must be false`);
     }
   }
@@ -419,7 +431,7 @@ export function lima2Field(field: string, m: Mapped): [string, string] {
   if (section === 'detector') return [WHERE.control, jsonPath(['det', ...(key ? [key] : []), ...rest])];
   if (section === 'saving') return [WHERE.processing, jsonPath([m.savingChannel ?? 'saving', ...(key ? [SAVING_KEYS[key] ?? key] : [])])];
   if (section === 'processing') {
-    if (m.cls.name !== 'LimaProcessingLegacy') return [WHERE.processing, jsonPath(['fai', ...(key ? [key] : []), ...rest])];
+    if (m.cls.name !== 'LimaProcessingLegacy') return [WHERE.processing, jsonPath([m.cls.name === 'LimaProcessingXpcs' ? 'xpcs' : 'fai', ...(key ? [key] : []), ...rest])];
     const legacy: Record<string, string[]> = {
       rois: ['statistics', 'rect_rois'],
       mask_file: ['mask', 'path'],
@@ -480,7 +492,7 @@ export function toLima2(prepare: Record<string, any>, className: string): Mapped
     processing.saving = savingOf(Boolean(s.enabled && s.save_frames !== false));
   } else {
     const skip = new Set([...Object.keys(COMMON_SCHEMA), 'pipeline']);
-    processing.fai = Object.fromEntries(Object.entries(p).filter(([k]) => !skip.has(k)));
+    processing[cls.name === 'LimaProcessingXpcs' ? 'xpcs' : 'fai'] = Object.fromEntries(Object.entries(p).filter(([k]) => !skip.has(k)));
     processing.saving_dense = savingOf(Boolean(s.enabled && s.save_frames !== false));
     if (cls.name === 'LimaProcessingFai') processing.saving_fai = { enabled: false };
     if (cls.name === 'LimaProcessingSmx') processing.saving_sparse = savingOf(Boolean(s.enabled && s.save_sparse));
