@@ -104,6 +104,18 @@ test('smx and Fai: fai takes daqlab\'s pipeline parameters with pyFAI names', ()
   assert.equal(f.fai, null);
 });
 
+test('Xpcs: the xpcs section takes daqlab\'s xpcs parameters', () => {
+  const x = defaults('LimaProcessingXpcs');
+  x.processing.xpcs.nb_rings = 5;
+  const m = fromLima2({ control: x.control, receiver: x.control, processing: x.processing }, ctx, check);
+  assert.equal((m.prepare.processing as Record<string, unknown>).pipeline, 'xpcs');
+  assert.equal((m.prepare.processing as Record<string, unknown>).nb_rings, 5);
+  assert.deepEqual(lima2Field('processing.nb_rings', m), ['processing params for daqlab', '$.xpcs.nb_rings']);
+  assert.equal((toLima2(m.prepare, 'LimaProcessingXpcs').processing.xpcs as Record<string, unknown>).nb_rings, 5);
+  const e = thrown(() => fromLima2({ control: x.control, receiver: x.control, processing: { ...x.processing, saving_sparse: { enabled: true } } }, ctx, check));
+  assert.equal(e.payload.path, '$.saving_sparse.enabled');
+});
+
 test('what daqlab cannot honour is refused with Lima2ParamError naming the LIMA2 field', () => {
   const { control, processing } = defaults('LimaProcessingLegacy');
   const bad = (c: unknown, p: unknown, r: unknown = c) => thrown(() => fromLima2({ control: c, receiver: r, processing: p }, ctx, check));
