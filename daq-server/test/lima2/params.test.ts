@@ -179,3 +179,18 @@ test('--lima2 and the config file\'s "lima2"', async () => {
   assert.deepEqual(cfg.lima2, ['sim-camera:58800', 'sim-eiger-500k']);
   assert.throws(() => parseConfig(['--lima2', 'x:123456', '--state-dir', dir], {}), /--lima2: expected NAME\[:PORT\]/);
 });
+
+test('saving_fai: file names, places, and an existing first file under "abort"', async () => {
+  const { faiFileClash, faiFileName, faiPlace } = await import('../../src/api/lima2/fai-files.js');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'lima2-fai-'));
+  const p = { base_path: dir, filename_prefix: 'curves', start_number: 2, nb_frames_per_file: 4, file_exists_policy: 'abort' as const, nx_entry_name: 'e', nx_instrument_name: 'i', nx_detector_name: 'd' };
+  assert.equal(faiFileName(p, 1), join(dir, 'curves_0_00003.h5'));
+  assert.deepEqual(faiPlace(p, 9), { path: join(dir, 'curves_0_00004.h5'), index: 1 });
+  assert.equal(await faiFileClash(p), null);
+  writeFileSync(faiFileName(p, 0), '');
+  assert.equal(await faiFileClash(p), faiFileName(p, 0));
+  assert.equal(await faiFileClash({ ...p, file_exists_policy: 'overwrite' }), null);
+});

@@ -127,7 +127,12 @@ export class Lima2Conductor {
     } catch (err) {
       throw paramError((err as Error).message, WHERE.processing, '$.saving_fai.base_path', subschema(schema, '$.saving_fai.base_path'));
     }
-    const clash = faiFileClash(fai);
+    let clash: string | null;
+    try {
+      clash = await faiFileClash(fai);
+    } catch (err) {
+      throw paramError((err as Error).message, WHERE.processing, '$.saving_fai.base_path', subschema(schema, '$.saving_fai.base_path'));
+    }
     if (clash) throw paramError(`${clash} exists (choose another filename_prefix or file_exists_policy "overwrite")`, WHERE.processing, '$.saving_fai.file_exists_policy', subschema(schema, '$.saving_fai.file_exists_policy'));
   }
 

@@ -6,9 +6,10 @@
  * own master file has the curves too, under process/results and integrate1d), one file per turn of
  * the event loop.
  */
-import { existsSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { H5Writer } from '../../saving/hdf5/index.js';
+import { withDeadline } from '../../files/index.js';
 import type { ArrayStream, Scan } from '../../store/types.js';
 
 export interface FaiSaving {
@@ -24,10 +25,17 @@ export interface FaiSaving {
 
 export const faiFileName = (p: FaiSaving, file: number): string => join(p.base_path, `${p.filename_prefix}_0_${String(p.start_number + file).padStart(5, '0')}.h5`);
 
-/** The first file of the series when it exists and the policy forbids overwriting it (checked at prepare). */
-export function faiFileClash(p: FaiSaving): string | null {
+/** The first file of the series when it exists and the policy forbids overwriting it (checked at prepare, with a deadline). */
+export async function faiFileClash(p: FaiSaving): Promise<string | null> {
+  if (p.file_exists_policy !== 'abort') return null;
   const first = faiFileName(p, 0);
-  return p.file_exists_policy === 'abort' && existsSync(first) ? first : null;
+  try {
+    await withDeadline(() => lstat(first), 'checking the saving_fai files');
+    return first;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 /** Where curve `idx` lies: file and index in it. */
