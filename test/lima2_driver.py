@@ -70,6 +70,11 @@ def run(c, args, out, arrays):
                 time.sleep(0.05)
                 continue
             try:
+                newest = c.pipeline.get_frame(-1, "frame")  # the newest frame already in a file
+                out["live_newest"] = out.get("live_newest", 0) + int(np.asarray(newest.data).size > 0)
+            except (RuntimeError, OSError, KeyError) as e:
+                out.setdefault("live_errors", []).append(str(e)[:200])
+            try:
                 frm = c.pipeline.get_frame(k, "frame")
                 live.append({"idx": k, "sum": float(np.asarray(frm.data, np.float64).sum()), "progress": progress[-1]})
             except (RuntimeError, OSError, KeyError) as e:

@@ -142,6 +142,7 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     assert a["reduced/roi_stats/0"]["sum"][0] == f0[20:60, 10:40].sum()
     # frames read while the scan ran (4 s; the lookup names a file once its writer flushed the frame, every 1 s)
     assert r["live"], r.get("live_errors")
+    assert r.get("live_newest", 0) >= 1, r.get("live_errors")  # get_frame(-1): the newest frame already flushed
     for live in r["live"]:
         assert live["sum"] == float(frames[live["idx"]].astype(np.float64).sum())
 

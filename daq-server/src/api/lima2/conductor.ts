@@ -430,6 +430,22 @@ export class Lima2Conductor {
     return { frame: [saving.master, `${p.nx_entry_name}/${p.nx_instrument_name}/${p.nx_detector_name}/data`] };
   }
 
+  /**
+   * The newest frame a reader can open: LIMA2 answers the last frame from a receiver's memory (Tango),
+   * daqlab from the files, where the newest frames are not flushed yet. Looks back at most LOOK_BACK frames.
+   */
+  private newestReadable(run: Run, source: string, n: number): number {
+    const LOOK_BACK = 4096;
+    const frames = run.acq.scan.streams.get('frame') as ArrayStream | undefined;
+    const p = run.mapped.prepare.saving as { enabled: boolean; save_frames: boolean };
+    if (source !== 'frame' || !frames || !p.enabled || !p.save_frames) return n - 1;
+    for (let i = n - 1; i >= Math.max(0, n - LOOK_BACK); i--) {
+      const at = frames.savedLocation(i);
+      if (at && at.flushed !== false) return i;
+    }
+    return n - 1;
+  }
+
   /** webservice/pipeline.py pipeline_frame_lookup: where frame `idx` of `source` can be read */
   lookup(run: Run, source: string, idx: number): Record<string, unknown> {
     const cls = run.mapped.cls;
@@ -440,7 +456,7 @@ export class Lima2Conductor {
     const n = stream?.length ?? 0;
     if (idx === -1) {
       if (n === 0) throw new Lima2Error('Lima2LookupError', 'Cannot lookup last frame: no frames processed yet.');
-      idx = n - 1;
+      idx = this.newestReadable(run, source, n);
     }
     if (idx >= n) {
       const done = run.acq.finished;
