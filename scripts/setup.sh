@@ -143,4 +143,14 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; the
     stamp_set blissdata "$BLISSDATA_PINS"
   fi
 fi
+# ---- lima2-client (LIMA2's own client, what BLISS drives), the real counterpart of the --lima2 API's tests ----
+# Its own venv: it pulls pytango, h5py and numpy of its own; hdf5plugin reads the bitshuffle-LZ4 frames it looks up.
+LIMA2_PINS="lima2-client==4.3.2 hdf5plugin==7.1.0"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-lima2/bin/python ] || ! stamp_ok lima2 "$LIMA2_PINS"; }; then
+  say "creating the lima2-client venv at .venv-lima2/ ($LIMA2_PINS)"
+  [ -x .venv-lima2/bin/python ] || python3 -m venv .venv-lima2
+  # shellcheck disable=SC2086
+  .venv-lima2/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $LIMA2_PINS || die "pip install of lima2-client failed (see above)"
+  stamp_set lima2 "$LIMA2_PINS"
+fi
 say "ready"

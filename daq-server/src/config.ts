@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseDectrisAddress } from './detectors/dectris/address.js';
 import { ROLES, isTopology, selectHost, type Role, type TopologyHost } from './topology.js';
 import { parseStore } from './store/redis/url.js';
+import { parseLima2Spec } from './api/lima2/spec.js';
 
 export interface ServerConfig {
   host: string;
@@ -48,6 +49,8 @@ export interface ServerConfig {
   topology: TopologyHost[] | null;
   /** seed of the simulated sample the default devices measure (devices/sample.ts) */
   sampleSeed: number;
+  /** detectors also served as LIMA2 systems: NAME[:PORT] (api/lima2/) */
+  lima2: string[];
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -76,6 +79,7 @@ export const DEFAULTS: ServerConfig = {
   store: 'memory',
   topology: null,
   sampleSeed: 1,
+  lima2: [],
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -118,6 +122,8 @@ export const USAGE = `usage: daqlab-server [options]
   --store STORE          memory (default), or redis://[USER:PASSWORD@]HOST:PORT/DB: every scan is also published
                          there in blissdata's data model and scans others publish there join this server's store
                          (a Redis with the JSON module; a password off loopback, in the URL or $DAQLAB_REDIS_PASSWORD)
+  --lima2 NAME[:PORT]    also serve detector NAME as a LIMA2 system (the conductor's HTTP API that lima2-client and
+                         BLISS drive) on PORT (default 58712) of --host (repeatable)
   --help                 show this help`;
 
 /**
@@ -142,7 +148,7 @@ export function parseSize(text: string, field: string): number {
 }
 
 /** The fields of a plain config file (a topology file's shared and per-host sections take them too). */
-export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'store'];
+export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'store', 'lima2'];
 
 function fromFile(path: string, which: { hostName: string | null; role: Role | null }): Partial<ServerConfig> {
   let raw: Record<string, unknown>;
@@ -175,6 +181,7 @@ function fromFile(path: string, which: { hostName: string | null; role: Role | n
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
   if (raw.store !== undefined) out.store = String(raw.store); // checked with the flags (parseConfig)
+  if (raw.lima2 !== undefined) out.lima2 = ([] as unknown[]).concat(raw.lima2).map(String);
   return out;
 }
 
@@ -207,6 +214,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       control: { type: 'string' },
       'sample-seed': { type: 'string' },
       store: { type: 'string' },
+      lima2: { type: 'string', multiple: true },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -257,6 +265,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   }
   if (values.store !== undefined) cfg.store = values.store;
   parseStore(cfg.store, values.store !== undefined ? '--store' : 'store', Boolean(env.DAQLAB_REDIS_PASSWORD)); // a wrong URL fails at start, naming the option (never showing a password)
+  if (values.lima2) cfg.lima2 = [...cfg.lima2, ...values.lima2];
+  for (const spec of cfg.lima2) parseLima2Spec(spec); // a typo fails at start, naming the option
   resolvePaths(cfg, true);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);

@@ -12,6 +12,8 @@ import { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 import { simulatedDevices } from './devices/registry.js';
 import { attachRedisStore, type RedisStore } from './store/redis/index.js';
 import { log } from './log.js';
+import { startLima2 } from './api/lima2/start.js';
+import type { Lima2Running } from './api/lima2/server.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -24,6 +26,8 @@ export interface DaqServer extends RunningServer {
   service: DaqService;
   /** the Redis store (`--store redis://…`): publication of this server's scans, import of others', else null */
   redis: RedisStore | null;
+  /** detectors served as LIMA2 systems (--lima2) */
+  lima2: Lima2Running[];
 }
 
 export async function startServer(config: Partial<ServerConfig> = {}): Promise<DaqServer> {
@@ -54,11 +58,21 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     acceptToken: jobs.identities.mapped ? (t) => jobs.identities.accepts(t) : undefined,
     userOf: (t) => jobs.identities.userOf(t),
   });
+  let lima2: Lima2Running[];
+  try {
+    lima2 = await startLima2(service, cfg);
+  } catch (err) {
+    service.shutdown();
+    await running.close();
+    throw err;
+  }
   return {
     ...running,
     service,
     redis,
+    lima2,
     close: async () => {
+      await Promise.all(lima2.map((l) => l.close()));
       service.shutdown();
       await redis?.close();
       await running.close();

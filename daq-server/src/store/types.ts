@@ -112,6 +112,10 @@ export interface SavedLocation {
   size: number;
   compression: 'none' | 'gzip' | 'bslz4';
   valid: boolean;
+  /** position of the item in its file's frame dataset (LIMA2's frame lookup names it) */
+  index?: number;
+  /** its writer has flushed it: a reader of the file sees it (while the scan runs) */
+  flushed?: boolean;
 }
 
 /** Where an array stream's trimmed items can be read back from (the saved files). */
