@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDectrisAddress } from './detectors/dectris/address.js';
+import { parseJungfraujochAddress } from './detectors/jungfraujoch/address.js';
 
 export interface ServerConfig {
   host: string;
@@ -18,6 +19,8 @@ export interface ServerConfig {
   replays: string[];
   /** DECTRIS detectors: NAME=http://HOST[:PORT][,stream=tcp://HOST:PORT][,format=cbor|legacy] */
   dectris: string[];
+  /** Jungfraujoch brokers: NAME=http://HOST:PORT[,stream=tcp://HOST:PORT][,metadata=tcp://HOST:PORT] */
+  jungfraujoch: string[];
   /** jobs on Slurm (docs/ARCHITECTURE.md, "Jobs on Slurm") */
   slurm: 'rest' | 'cli' | 'auto' | 'off';
   slurmrestd: string | null;
@@ -46,6 +49,7 @@ export const DEFAULTS: ServerConfig = {
   plugins: [],
   replays: [],
   dectris: [],
+  jungfraujoch: [],
   slurm: 'auto',
   slurmrestd: null,
   slurmConf: null,
@@ -62,7 +66,7 @@ export const USAGE = `usage: daqlab-server [options]
   --host HOST            interface to bind (default 127.0.0.1; any other needs --token)
   --port PORT            TCP port (default 8765; 0 picks a free one)
   --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
-  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris
+  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris, jungfraujoch
   --memory-budget SIZE   bytes the in-memory store may hold (frames, results, scan metadata), e.g. 4G, 512M (default 4G)
   --token TOKEN          require this token from clients (also $DAQLAB_TOKEN)
   --log-level LEVEL      debug | info | warn | error (default info)
@@ -71,6 +75,9 @@ export const USAGE = `usage: daqlab-server [options]
   --dectris NAME=URL[,stream=tcp://HOST:PORT][,format=cbor|legacy]
                          a DECTRIS detector (EIGER, EIGER2, PILATUS4) at its DCU's SIMPLON URL, e.g.
                          det=http://10.0.0.5 (repeatable; stream default tcp://HOST:31001 for cbor, :9999 legacy)
+  --jungfraujoch NAME=URL[,stream=tcp://HOST:PORT][,metadata=tcp://HOST:PORT]
+                         a detector behind a Jungfraujoch broker, e.g. jf=http://10.0.0.6:5232 (repeatable;
+                         stream and metadata default to what the broker reports)
   --slurm MODE           jobs on Slurm: rest | cli | auto | off (default auto: rest with --slurmrestd, cli with
                          --slurm-conf or /etc/slurm/slurm.conf, else off; also $DAQLAB_SLURM)
   --slurmrestd URL       slurmrestd's address, e.g. http://127.0.0.1:6820 (also $DAQLAB_SLURMRESTD_URL)
@@ -117,7 +124,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'jungfraujoch', 'data_roots', 'state_dir', 'allow_origins'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -130,6 +137,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.plugins !== undefined) out.plugins = ([] as unknown[]).concat(raw.plugins).map(String);
   if (raw.replays !== undefined) out.replays = ([] as unknown[]).concat(raw.replays).map(String);
   if (raw.dectris !== undefined) out.dectris = ([] as unknown[]).concat(raw.dectris).map(String);
+  if (raw.jungfraujoch !== undefined) out.jungfraujoch = ([] as unknown[]).concat(raw.jungfraujoch).map(String);
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
@@ -150,6 +158,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       plugin: { type: 'string', multiple: true },
       replay: { type: 'string', multiple: true },
       dectris: { type: 'string', multiple: true },
+      jungfraujoch: { type: 'string', multiple: true },
       slurm: { type: 'string' },
       slurmrestd: { type: 'string' },
       'slurm-conf': { type: 'string' },
@@ -184,6 +193,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values.replay) cfg.replays = [...cfg.replays, ...values.replay];
   if (values.dectris) cfg.dectris = [...cfg.dectris, ...values.dectris];
   for (const d of cfg.dectris) parseDectrisAddress(d); // a typo fails at start, naming the option
+  if (values.jungfraujoch) cfg.jungfraujoch = [...cfg.jungfraujoch, ...values.jungfraujoch];
+  for (const j of cfg.jungfraujoch) parseJungfraujochAddress(j);
   if (values.slurm !== undefined) cfg.slurm = values.slurm as ServerConfig['slurm'];
   if (values.slurmrestd !== undefined) cfg.slurmrestd = values.slurmrestd || null;
   if (values['slurm-conf'] !== undefined) cfg.slurmConf = values['slurm-conf'] || null;
