@@ -113,10 +113,14 @@ export class SeriesAssembler {
     return this.ready;
   }
 
-  /** From now on messages belong to the series being armed; `expected` images when the configuration says. */
-  arm(expected: number | null): void {
+  /**
+   * From now on messages belong to the series being armed; `expected` images when the configuration says;
+   * `seriesId` when the run chose it (Jungfraujoch's run_number): messages of any other series are left over
+   */
+  arm(expected: number | null, seriesId: number | null = null): void {
     this.armed = true;
     this.expected = expected;
+    if (seriesId !== null) this.seriesId = seriesId;
   }
 
   onReady(listener: () => void): void {

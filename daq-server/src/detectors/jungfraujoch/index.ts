@@ -127,7 +127,7 @@ export class JungfraujochPlugin implements DetectorPlugin {
       throw fault(err);
     }
     // checked before the broker is touched: a bad prepare changes nothing
-    const settings = datasetSettings(config, acq, this.frameTimeUs);
+    const settings = datasetSettings(config, acq, this.frameTimeUs, this.nextRun());
     const timeoutS = Number(config.initialize_timeout ?? 600);
     let stream: string;
     let metadata: string | null;
@@ -149,6 +149,13 @@ export class JungfraujochPlugin implements DetectorPlugin {
       throw fault(err);
     }
     return new JungfraujochRun(this, config, info, series, settings, acq.trigger_mode, acq.nb_frames, { stream, metadata });
+  }
+
+  /** run numbers of this server's datasets: from the clock (unique across restarts), then counting */
+  private runNumber = Math.floor(Date.now() / 1000) % 1_000_000_000;
+
+  private nextRun(): number {
+    return ++this.runNumber;
   }
 
   /** Inactive (after power-up) or Error: initialize (minutes with storage cells), with progress in the log and a timeout. */
@@ -226,7 +233,7 @@ class JungfraujochRun implements DetectorRun, PushedSource {
 
   async start(): Promise<void> {
     const client = this.plugin.client;
-    this.series.arm(this.nbFrames);
+    this.series.arm(this.nbFrames, this.settings.run_number);
     this.started = client.post('/start', this.settings).then(() => {
       this.running = true;
       this.series.t0Wall = Date.now();

@@ -19,6 +19,8 @@ export interface DatasetSettings {
   file_prefix: string;
   sample_name: string;
   compression: string;
+  /** the series_id of the stream's messages: daqlab picks a new one per dataset, so messages left over from another are told apart */
+  run_number: number;
 }
 
 /** The prepare field behind each DatasetSettings key (to name the field of a refusal from the broker). */
@@ -33,12 +35,13 @@ export const FIELD_OF: Record<keyof DatasetSettings, string> = {
   file_prefix: 'detector.file_prefix',
   sample_name: 'detector.sample_name',
   compression: 'detector.compression',
+  run_number: 'detector',
 };
 
 /** Jungfraujoch sums at most this many detector frames into one image. */
 export const MAX_SUMMATION = 256;
 
-export function datasetSettings(config: Record<string, unknown>, acq: RunContext['acquisition'], frameTimeUs: number | null): DatasetSettings {
+export function datasetSettings(config: Record<string, unknown>, acq: RunContext['acquisition'], frameTimeUs: number | null, runNumber: number): DatasetSettings {
   const errors: FieldError[] = [];
   const perTrigger = acq.trigger_mode === 'internal' ? acq.nb_frames : acq.nb_frames_per_trigger;
   if (acq.nb_frames < 1) errors.push({ field: 'acquisition.nb_frames', message: 'a Jungfraujoch dataset has a fixed number of images: give nb_frames ≥ 1' });
@@ -66,6 +69,7 @@ export function datasetSettings(config: Record<string, unknown>, acq: RunContext
     file_prefix: String(config.file_prefix ?? ''),
     sample_name: String(config.sample_name ?? ''),
     compression: String(config.compression ?? 'bslz4'),
+    run_number: runNumber,
   };
 }
 
