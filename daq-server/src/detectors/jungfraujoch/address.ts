@@ -15,6 +15,13 @@ export const BROKER_PORT = 5232;
 
 const USAGE = 'expected NAME=http://HOST:PORT[,stream=tcp://HOST:PORT][,metadata=tcp://HOST:PORT]';
 
+/** The port as written (URL drops a scheme's default port), else the broker's default. */
+function port(url: URL, text: string): number {
+  if (url.port) return Number(url.port);
+  if (/:\d+\/?$/.test(text)) return url.protocol === 'https:' ? 443 : 80;
+  return BROKER_PORT;
+}
+
 export function parseJungfraujochAddress(text: string): JungfraujochAddress {
   const fail = (why: string): never => {
     throw new Error(`--jungfraujoch ${JSON.stringify(text)}: ${why}; ${USAGE}`);
@@ -32,7 +39,7 @@ export function parseJungfraujochAddress(text: string): JungfraujochAddress {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('the broker URL must be http:// or https://');
   if (url.pathname !== '/' || url.search) fail('the broker URL takes no path');
-  const out: JungfraujochAddress = { name, url: `${url.protocol}//${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || BROKER_PORT}`, stream: null, metadata: null };
+  const out: JungfraujochAddress = { name, url: `${url.protocol}//${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port(url, urlText)}`, stream: null, metadata: null };
   for (const opt of options) {
     const [key, value] = opt.split('=', 2).map((s) => s?.trim());
     if (key !== 'stream' && key !== 'metadata') fail(`unknown option ${JSON.stringify(key)}`);
