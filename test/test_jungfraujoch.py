@@ -27,6 +27,9 @@ import zmq
 import daqlab
 from procs import ReadyProcess
 
+# the simulated broker makes frames slower than the 1 kHz asked (the tests need not wait for a real rate)
+pytestmark = pytest.mark.filterwarnings("ignore::daqlab.FrameRateWarning")
+
 ROOT = Path(__file__).resolve().parents[1]
 SIM_CLI = ROOT / "daq-server" / "dist" / "src" / "detector-sim" / "cli.js"
 JFJOCH_PYTHON = ROOT / ".venv-jfjoch" / "bin" / "python"
@@ -185,6 +188,8 @@ def test_frames_equal_the_simulator_and_results_equal_the_metadata_sent(jclient,
     listener = MetadataListener(jfsim.metadata)
     try:
         acq = completed(run(jclient, {"compression": compression, "min_spots_for_hit": 20}, processing={"nb_receivers": 2}))
+        # the last metadata message travels on its own socket: it may come after the end of the image stream
+        wait_until(lambda: len(listener.images) >= N, timeout=10)
     finally:
         listener.close()
     assert jfsim.status()["state"] == "Idle"
@@ -213,6 +218,8 @@ def test_frames_equal_the_simulator_and_results_equal_the_metadata_sent(jclient,
 
 
 def test_calibration_messages_become_pedestal_streams(jclient):
+    status = jclient.detector("jf").status()
+    assert status["state"] == "Idle" and status["detector_status"]["powerchip"] == "PowerOn", status
     acq = completed(run(jclient, n=2), n=2)
     for gain, level in (("g0", 3000), ("g1", 1500), ("g2", 1000)):
         ped = acq.scan.streams[f"pedestal_{gain}"][0:1][0]
@@ -232,12 +239,13 @@ def test_software_triggers_and_a_pedestal_first(jclient, builtin):
     assert acq.scan.info["detector_description"]["jungfraujoch"]["dataset_settings"]["ntrigger"] == 2
 
 
-def test_stop_cancels_the_dataset_and_keeps_the_frames(jclient, jfsim, builtin):
+@pytest.mark.parametrize("how", ["stop", "abort"])
+def test_stop_and_abort_cancel_the_dataset_and_keep_the_frames(jclient, jfsim, builtin, how):
     acq = run(jclient, n=400, expo_time=0.05)
     wait_until(lambda: acq.counters["nb_frames_acquired"] >= 3)
-    acq.stop()
+    getattr(acq, how)()
     acq.wait(timeout=30, progress=False)
-    assert acq.state == "STOPPED" and acq.reason == "stopped"
+    assert acq.state == "STOPPED" and acq.reason == {"stop": "stopped", "abort": "aborted"}[how]
     n = acq.counters["nb_frames_acquired"]
     assert 3 <= n < 400
     wait_until(lambda: jfsim.status()["state"] == "Idle", timeout=10)
@@ -259,3 +267,26 @@ def test_bad_settings_are_refused_by_name_before_the_broker_is_touched(jclient, 
         jclient.detector("jf").prepare(acquisition={"nb_frames": 4, "expo_time": 0.001, **acquisition}, detector=config)
     assert field in str(e.value) or field in json.dumps(getattr(e.value, "fields", None) or []), e.value
     assert jfsim.status()["state"] == "Idle"
+
+
+def test_a_broker_gone_mid_dataset_faults_the_run_and_keeps_the_frames(make_server):
+    sim = JfjochSim({"scene": "flat", "seed": 1, "pool_size": 2})
+    try:
+        server = make_server("--detector", "sim-eiger-500k", "--jungfraujoch", f"gone={sim.http}")
+        with daqlab.connect(server.url) as c:
+            acq = c.detector("gone").prepare(acquisition={"nb_frames": 400, "expo_time": 0.05}, detector=GEOMETRY)
+            acq.start()
+            wait_until(lambda: acq.counters["nb_frames_acquired"] >= 3)
+            sim.stop()
+            with pytest.raises(daqlab.errors.DaqlabError):
+                acq.wait(timeout=30, progress=False)
+            assert acq.state == "FAULT" and "broker does not answer" in acq.reason, acq.reason
+            assert acq.counters["nb_frames_acquired"] >= 3
+            assert len(acq.scan.streams["frame"]) >= 3
+            # the server goes on: the built-in simulator still acquires
+            other = c.detector("sim-eiger-500k").prepare(acquisition={"nb_frames": 2, "expo_time": 0.01})
+            other.start()
+            other.wait(timeout=30, progress=False)
+            assert other.reason == "completed"
+    finally:
+        sim.stop()

@@ -111,7 +111,7 @@ export class JungfraujochPlugin implements DetectorPlugin {
     try {
       const s = await this.client.status();
       const det = await this.client.get<Record<string, unknown>>('/detector/status').catch(() => null);
-      return { state: s.state, progress: s.progress ?? null, message: s.message ?? null, detector: det };
+      return { state: s.state, progress: s.progress ?? null, message: s.message ?? null, detector_status: det };
     } catch (err) {
       return { state: null, error: (err as Error).message };
     }
