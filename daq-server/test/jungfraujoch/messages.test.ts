@@ -39,6 +39,8 @@ test('an image message keeps its analysis fields (spots, counts, typed-array pro
   assert.deepEqual(r.counter, { frame_idx: 5, receiver: 0, nb_peaks: 2, is_hit: true, indexed: true, unit_cell: { a: 78, b: 78, c: 37, alpha: 90, beta: 90, gamma: 90 } });
   assert.deepEqual(Array.from(r.profile ?? []), [1.5, 2.5, 0]);
   assert.equal(imageResults(6, { bkg_estimate: 3 }, 2), null, 'no analysis, no results');
+  // the flat x, y, I triples of early Jungfraujoch versions
+  assert.deepEqual(imageResults(7, { spots: [1, 2, 30, 4, 5, 60] }, 2)?.peaks.map((p) => [p.x, p.y, p.intensity]), [[1, 2, 30], [4, 5, 60]]);
 });
 
 test('calibration messages give one map per name; pedestals keep their name as stream', () => {

@@ -50,6 +50,12 @@ export function imageResults(frameIdx: number, m: Record<string, unknown>, minSp
   const profileIn = Array.isArray(m.az_int_profile) ? m.az_int_profile : null;
   if (!spots && count === null && !profileIn && typeof m.indexing_result !== 'boolean') return null;
   const peaks: PeakEvent[] = [];
+  // early Jungfraujoch versions sent spots as one flat array x, y, I, x, y, I, ...
+  if (spots && spots.length && spots.length % 3 === 0 && spots.every((v) => typeof v === 'number')) {
+    for (let k = 0; k < spots.length && peaks.length < MAX_SPOTS; k += 3) {
+      peaks.push({ frame_idx: frameIdx, x: spots[k] as number, y: spots[k + 1] as number, intensity: spots[k + 2] as number, sigma: null, snr: null });
+    }
+  }
   for (const s of (spots ?? []).slice(0, MAX_SPOTS)) {
     if (!isMap(s)) continue;
     const x = num(s.x);
