@@ -123,3 +123,19 @@ test('--jungfraujoch addresses', () => {
   assert.equal(reachable('tcp://0.0.0.0:5500', 'http://10.0.0.6:5232'), 'tcp://10.0.0.6:5500');
   assert.equal(reachable('tcp://10.1.1.1:5500', 'http://10.0.0.6:5232'), 'tcp://10.1.1.1:5500');
 });
+
+test('--jungfraujoch on the command line and in the --config file; a typo fails at start, naming the option', async () => {
+  const { parseConfig } = await import('../../src/config.js');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const cfg = parseConfig(['--jungfraujoch', 'jf=http://10.0.0.6:5232'], {});
+  assert.ok(cfg !== 'help');
+  assert.deepEqual(cfg.jungfraujoch, ['jf=http://10.0.0.6:5232']);
+  const file = join(mkdtempSync(join(tmpdir(), 'jfcfg-')), 'c.json');
+  writeFileSync(file, JSON.stringify({ jungfraujoch: 'a=http://h:1' }));
+  const fromFile = parseConfig(['--config', file, '--jungfraujoch', 'b=http://h:2'], {});
+  assert.ok(fromFile !== 'help');
+  assert.deepEqual(fromFile.jungfraujoch, ['a=http://h:1', 'b=http://h:2']);
+  assert.throws(() => parseConfig(['--jungfraujoch', 'jf=ftp://h'], {}), /--jungfraujoch "jf=ftp:\/\/h": the broker URL must be http/);
+});
