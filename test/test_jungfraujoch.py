@@ -41,10 +41,10 @@ GEOMETRY = {"beam_center_x": 515.0, "beam_center_y": 257.0, "detector_distance":
 class JfjochSim(ReadyProcess):
     """One simulated Jungfraujoch broker on free loopback ports."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, *args: str):
         rest = {k: v for k, v in config.items() if k not in ("scene", "seed")}
         super().__init__(["node", str(SIM_CLI), "--jungfraujoch", "--model", "eiger-500k", "--port", "0", "--stream-port", "0",
-                          "--scene", config["scene"], "--seed", str(config["seed"]), "--config", json.dumps(rest)],
+                          "--scene", config["scene"], "--seed", str(config["seed"]), "--config", json.dumps(rest), *args],
                          r"broker (http://\S+) stream (tcp://\S+) metadata (tcp://\S+)", timeout=60, what="daqlab-detector-sim --jungfraujoch")
         self.http, self.stream, self.metadata = self.ready.group(1), self.ready.group(2), self.ready.group(3)
 
@@ -288,5 +288,29 @@ def test_a_broker_gone_mid_dataset_faults_the_run_and_keeps_the_frames(make_serv
             other.start()
             other.wait(timeout=30, progress=False)
             assert other.reason == "completed"
+    finally:
+        sim.stop()
+
+
+def test_results_from_the_metadata_socket_alone(make_server):
+    """A broker that puts its analysis only on the metadata PUB socket: daqlab's SUB receiver gets the same streams."""
+    sim = JfjochSim(SMX, "--results-in", "metadata")
+    try:
+        server = make_server("--detector", "sim-eiger-500k", "--jungfraujoch", f"meta={sim.http}")
+        with daqlab.connect(server.url) as c:
+            listener = MetadataListener(sim.metadata)
+            try:
+                acq = c.detector("meta").prepare(acquisition={"nb_frames": N, "expo_time": 0.001}, detector=GEOMETRY)
+                acq.start()
+                acq = completed(acq)
+                wait_until(lambda: len(listener.images) >= N, timeout=10)
+            finally:
+                listener.close()
+            sent = listener.images
+            # the last metadata message may come after the image stream's end: what daqlab has is a prefix, in order
+            counters = sorted(acq.scan.streams["peak_counter"][0:N], key=lambda e: e["frame_idx"])
+            assert len(counters) >= 8, counters
+            assert [e["nb_peaks"] for e in counters] == [sent[e["frame_idx"]]["spot_count"] for e in counters]
+            assert acq.scan.info["detector_series"]["results"]["duplicates"] == 0
     finally:
         sim.stop()

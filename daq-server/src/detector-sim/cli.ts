@@ -22,7 +22,9 @@ export const USAGE = `usage: daqlab-detector-sim [options]
   --config JSON      other keys of the simulator's detector section, e.g. '{"pool_size": 4, "hit_rate": 0.5}'
   --stream-buffer B  bytes of images queued for slow or absent stream clients before images are dropped (default 1073741824)
   --jungfraujoch     be a Jungfraujoch broker instead (REST API on --port, default 5232; image stream PUSH on
-                     --stream-port; metadata PUB on --metadata-port, default 0 = any) serving the model's frames as int32`;
+                     --stream-port; metadata PUB on --metadata-port, default 0 = any) serving the model's frames as int32
+  --results-in W     --jungfraujoch: where the spots and profiles go: both (image messages and the metadata
+                     socket, as Jungfraujoch does; default) or metadata (the metadata socket only)`;
 
 interface Options {
   model: ModelName;
@@ -33,10 +35,11 @@ interface Options {
   streamBuffer: number;
   jungfraujoch: boolean;
   metadataPort: number;
+  resultsIn: 'both' | 'metadata';
 }
 
 export function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = { model: 'eiger2-4m', port: 8000, streamPort: 31001, host: '127.0.0.1', config: {}, streamBuffer: 2 ** 30, jungfraujoch: false, metadataPort: 0 };
+  const o: Options = { model: 'eiger2-4m', port: 8000, streamPort: 31001, host: '127.0.0.1', config: {}, streamBuffer: 2 ** 30, jungfraujoch: false, metadataPort: 0, resultsIn: 'both' };
   let portGiven = false;
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
@@ -60,6 +63,10 @@ export function parseArgs(argv: string[]): Options | 'help' {
         break;
       case '--metadata-port':
         o.metadataPort = int(flag, v, 0, 65535);
+        break;
+      case '--results-in':
+        if (v !== 'both' && v !== 'metadata') throw new Error(`--results-in must be both or metadata, got ${v}`);
+        o.resultsIn = v;
         break;
       case '--jungfraujoch':
         o.jungfraujoch = true;
@@ -163,7 +170,7 @@ void main();
 
 /** `--jungfraujoch`: the simulated broker and its two sockets. */
 async function serveBroker(opts: Options, model: ReturnType<typeof detectorModel>, frames: FrameSource, emitter: StreamEmitter): Promise<void> {
-  const broker = new SimBroker(frames, emitter, `PSI JUNGFRAU (simulated by daqlab-detector-sim, frames of ${model.sim.name})`);
+  const broker = new SimBroker(frames, emitter, `PSI JUNGFRAU (simulated by daqlab-detector-sim, frames of ${model.sim.name})`, opts.resultsIn === 'both');
   const http = createBrokerServer(broker);
   try {
     await emitter.bind(opts.host, opts.streamPort);

@@ -62,6 +62,8 @@ export class SimBroker {
     readonly frames: FrameSource,
     readonly emitter: StreamEmitter,
     readonly description: string,
+    /** false: the analysis goes only to the metadata socket, not into image messages (a reader must then use the socket) */
+    readonly inlineResults = true,
   ) {}
 
   async bindMetadata(host: string, port: number): Promise<string> {
@@ -209,7 +211,7 @@ export class SimBroker {
       }
       const pixels = Int32Array.from(frame.data as ArrayLike<number>);
       const result = jf.analysis(jf.spotsFromTruth(frame.truth), jf.profile(pixels, s.bins));
-      const msg = jf.imageMessage(s, index, Math.round(index * s.settings.image_time_us * 1000), jf.compress(pixels, s.settings.compression), result);
+      const msg = jf.imageMessage(s, index, Math.round(index * s.settings.image_time_us * 1000), jf.compress(pixels, s.settings.compression), this.inlineResults ? result : {});
       this.emitter.push({ parts: [msg], image: true });
       this.imagesSent++;
       this.pending.push({ index, result });

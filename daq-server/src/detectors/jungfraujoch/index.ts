@@ -19,6 +19,8 @@ import { reachable, type JungfraujochAddress } from './address.js';
 
 export { parseJungfraujochAddress, type JungfraujochAddress } from './address.js';
 
+/** After the end message, how long results on the metadata socket (its own connection) may still come (ms). */
+const METADATA_GRACE_MS = 500;
 /** How often a running dataset checks that the broker answers and is not in Error (ms). */
 const WATCHDOG_MS = 1000;
 /** DetectorListElement (GET /config/select_detector) */
@@ -211,6 +213,8 @@ class JungfraujochRun implements DetectorRun, PushedSource {
     this.shape = [...detector.shape];
     this.dtype = detector.dtype;
     this.minPeriod = 1 / detector.max_frame_rate;
+    // the metadata socket's last message may come after the image stream's end: the series waits a moment for it
+    if (sockets.metadata) series.beforeEnd = () => new Promise((resolve) => setTimeout(resolve, METADATA_GRACE_MS));
     this.results = new ResultCollector(Number(config.min_spots_for_hit ?? 10), () => {
       const q = (series.describe().start as Record<string, unknown> | null)?.az_int_bin_to_q;
       return Array.isArray(q) && q.every((v) => typeof v === 'number') ? (q as number[]) : null;
