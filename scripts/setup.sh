@@ -153,4 +153,14 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-lima2/bin/python ] ||
   .venv-lima2/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $LIMA2_PINS || die "pip install of lima2-client failed (see above)"
   stamp_set lima2 "$LIMA2_PINS"
 fi
+# ---- jfjoch-client (PSI's OpenAPI client of the Jungfraujoch broker): the real counterpart of the simulated
+# broker (daqlab-detector-sim --jungfraujoch) in test/test_jungfraujoch.py. Its own venv: its pydantic pins are its own.
+JFJOCH_PINS="jfjoch-client==1.0.0rc179"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-jfjoch/bin/python ] || ! stamp_ok jfjoch "$JFJOCH_PINS"; }; then
+  say "creating the jfjoch-client venv at .venv-jfjoch/ ($JFJOCH_PINS)"
+  [ -x .venv-jfjoch/bin/python ] || python3 -m venv .venv-jfjoch
+  # shellcheck disable=SC2086
+  .venv-jfjoch/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $JFJOCH_PINS || die "pip install of jfjoch-client failed (see above)"
+  stamp_set jfjoch "$JFJOCH_PINS"
+fi
 say "ready"

@@ -7,6 +7,7 @@ import { parseDectrisAddress } from './detectors/dectris/address.js';
 import { ROLES, isTopology, selectHost, type Role, type TopologyHost } from './topology.js';
 import { parseStore } from './store/redis/url.js';
 import { parseLima2Spec } from './api/lima2/spec.js';
+import { parseJungfraujochAddress } from './detectors/jungfraujoch/address.js';
 
 export interface ServerConfig {
   host: string;
@@ -21,6 +22,8 @@ export interface ServerConfig {
   replays: string[];
   /** DECTRIS detectors: NAME=http://HOST[:PORT][,stream=tcp://HOST:PORT][,format=cbor|legacy] */
   dectris: string[];
+  /** Jungfraujoch brokers: NAME=http://HOST:PORT[,stream=tcp://HOST:PORT][,metadata=tcp://HOST:PORT] */
+  jungfraujoch: string[];
   /** jobs on Slurm (docs/ARCHITECTURE.md, "Jobs on Slurm") */
   slurm: 'rest' | 'cli' | 'auto' | 'off';
   slurmrestd: string | null;
@@ -63,6 +66,7 @@ export const DEFAULTS: ServerConfig = {
   plugins: [],
   replays: [],
   dectris: [],
+  jungfraujoch: [],
   slurm: 'auto',
   slurmrestd: null,
   slurmConf: null,
@@ -86,7 +90,7 @@ export const USAGE = `usage: daqlab-server [options]
   --host HOST            interface to bind (default 127.0.0.1; any other needs --token)
   --port PORT            TCP port (default 8765; 0 picks a free one)
   --detector NAME        offer only this detector (repeatable or comma-separated; default: all simulators)
-  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris;
+  --config FILE          JSON file with any of: host, port, detectors, memory_budget, token, log_level, plugins, dectris, jungfraujoch;
                          or a topology file (a "hosts" section: every host, its role and address) of which
                          this host takes its part (README, "Install the server on a beamline computer")
   --host-name NAME       this host's name in the topology file (also $DAQLAB_HOST_NAME; default: the hostname)
@@ -100,6 +104,9 @@ export const USAGE = `usage: daqlab-server [options]
   --dectris NAME=URL[,stream=tcp://HOST:PORT][,format=cbor|legacy]
                          a DECTRIS detector (EIGER, EIGER2, PILATUS4) at its DCU's SIMPLON URL, e.g.
                          det=http://10.0.0.5 (repeatable; stream default tcp://HOST:31001 for cbor, :9999 legacy)
+  --jungfraujoch NAME=URL[,stream=tcp://HOST:PORT][,metadata=tcp://HOST:PORT]
+                         a detector behind a Jungfraujoch broker, e.g. jf=http://10.0.0.6:5232 (repeatable;
+                         stream and metadata default to what the broker reports)
   --slurm MODE           jobs on Slurm: rest | cli | auto | off (default auto: rest with --slurmrestd, cli with
                          --slurm-conf or /etc/slurm/slurm.conf, else off; also $DAQLAB_SLURM)
   --slurmrestd URL       slurmrestd's address, e.g. http://127.0.0.1:6820 (also $DAQLAB_SLURMRESTD_URL)
@@ -148,7 +155,7 @@ export function parseSize(text: string, field: string): number {
 }
 
 /** The fields of a plain config file (a topology file's shared and per-host sections take them too). */
-export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'store', 'lima2'];
+export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'jungfraujoch', 'data_roots', 'state_dir', 'allow_origins', 'store', 'lima2'];
 
 function fromFile(path: string, which: { hostName: string | null; role: Role | null }): Partial<ServerConfig> {
   let raw: Record<string, unknown>;
@@ -177,6 +184,7 @@ function fromFile(path: string, which: { hostName: string | null; role: Role | n
   if (raw.plugins !== undefined) out.plugins = ([] as unknown[]).concat(raw.plugins).map(String);
   if (raw.replays !== undefined) out.replays = ([] as unknown[]).concat(raw.replays).map(String);
   if (raw.dectris !== undefined) out.dectris = ([] as unknown[]).concat(raw.dectris).map(String);
+  if (raw.jungfraujoch !== undefined) out.jungfraujoch = ([] as unknown[]).concat(raw.jungfraujoch).map(String);
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
@@ -199,6 +207,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       plugin: { type: 'string', multiple: true },
       replay: { type: 'string', multiple: true },
       dectris: { type: 'string', multiple: true },
+      jungfraujoch: { type: 'string', multiple: true },
       slurm: { type: 'string' },
       slurmrestd: { type: 'string' },
       'slurm-conf': { type: 'string' },
@@ -247,6 +256,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values.replay) cfg.replays = [...cfg.replays, ...values.replay];
   if (values.dectris) cfg.dectris = [...cfg.dectris, ...values.dectris];
   for (const d of cfg.dectris) parseDectrisAddress(d); // a typo fails at start, naming the option
+  if (values.jungfraujoch) cfg.jungfraujoch = [...cfg.jungfraujoch, ...values.jungfraujoch];
+  for (const j of cfg.jungfraujoch) parseJungfraujochAddress(j);
   if (values.slurm !== undefined) cfg.slurm = values.slurm as ServerConfig['slurm'];
   if (values.slurmrestd !== undefined) cfg.slurmrestd = values.slurmrestd || null;
   if (values['slurm-conf'] !== undefined) cfg.slurmConf = values['slurm-conf'] || null;

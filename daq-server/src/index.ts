@@ -7,6 +7,7 @@ import { listen, type RunningServer } from './api/server.js';
 import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
+import { jungfraujochPlugins, parseJungfraujochAddress } from './detectors/jungfraujoch/index.js';
 import { JobsService } from './jobs/service.js';
 import { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 import { simulatedDevices } from './devices/registry.js';
@@ -37,6 +38,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   for (const path of cfg.plugins) await steps.load(path);
   const replays = await replayPlugins(cfg.replays);
   const dectris = await dectrisPlugins(cfg.dectris.map(parseDectrisAddress));
+  const jungfraujoch = await jungfraujochPlugins((cfg.jungfraujoch ?? []).map(parseJungfraujochAddress));
   const jobs = new JobsService({
     mode: cfg.slurm,
     restUrl: cfg.slurmrestd,
@@ -46,7 +48,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     usersFile: cfg.users,
     python: cfg.jobsPython ?? undefined,
   });
-  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris, ...jungfraujoch], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,
     receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed) });
   // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
   const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { DaqError, type AcqState, type AcqStatus, type Counters, type RunWarning, type TriggerMode } from '../protocol/index.js';
-import { DetectorFault, type DetectorRun, type PushedSource, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
+import { DetectorFault, type DetectorRun, type PushedResult, type PushedSource, type ReceivedFrame, type Receiver } from '../detectors/plugin.js';
 import { log } from '../log.js';
 import type { Scan } from '../store/types.js';
 import type { FrameSink, TruthRecorder } from '../processing/sink.js';
@@ -368,6 +368,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
     for (const f of batch) f.time ??= wallClockMs();
     this.store(batch);
     this.storeChannels(batch);
+    for (const r of pushed.takeResults?.() ?? []) this.storeResult(r);
     if (batch.length === PUSHED_BATCH) return this.schedule(0);
     const ended = pushed.ended;
     if (ended?.fault) this.fault(`detector fault: ${ended.fault}`);
@@ -390,6 +391,22 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
   }
 
   private readonly channelStreams = new Map<string, ReturnType<Scan['createArrayStream']>>();
+
+  /** Results the detector computed (Jungfraujoch): into streams of their names, `detector_<name>` where a pipeline has that name. */
+  private storeResult(r: PushedResult): void {
+    let stream = this.resultStreams.get(r.stream);
+    if (!stream) {
+      const name = this.scan.streams.has(r.stream) ? `detector_${r.stream}` : r.stream;
+      const info = { ...r.info, detector: this.detector };
+      stream = r.kind === 'event' ? this.scan.createEventStream(name, info) : this.scan.createArrayStream(name, r.dtype, r.shape, info);
+      this.resultStreams.set(r.stream, stream);
+    }
+    if (r.kind === 'event') {
+      if (r.events.length) (stream as ReturnType<Scan['createEventStream']>).append(r.events);
+    } else if (r.items.length) (stream as ReturnType<Scan['createArrayStream']>).append(r.items, undefined, undefined, r.frames);
+  }
+
+  private readonly resultStreams = new Map<string, ReturnType<Scan['createArrayStream']> | ReturnType<Scan['createEventStream']>>();
 
   private pump(): void {
     if (this.stateValue !== 'RUNNING') return;

@@ -10,6 +10,7 @@ import { StreamEmitter } from './emitter.js';
 import { FrameSource } from './frames.js';
 import { detectorModel, MODELS, type ModelName } from './models.js';
 import { createSimplonServer } from './simplon.js';
+import { SimBroker, createBrokerServer } from './jfjoch-broker.js';
 
 export const USAGE = `usage: daqlab-detector-sim [options]
   --model M          ${MODELS.join(' | ')} (default eiger2-4m)
@@ -19,7 +20,11 @@ export const USAGE = `usage: daqlab-detector-sim [options]
   --scene S          scene of the simulator (default: the simulator's)
   --seed N           seed of every random draw (default 0)
   --config JSON      other keys of the simulator's detector section, e.g. '{"pool_size": 4, "hit_rate": 0.5}'
-  --stream-buffer B  bytes of images queued for slow or absent stream clients before images are dropped (default 1073741824)`;
+  --stream-buffer B  bytes of images queued for slow or absent stream clients before images are dropped (default 1073741824)
+  --jungfraujoch     be a Jungfraujoch broker instead (REST API on --port, default 5232; image stream PUSH on
+                     --stream-port; metadata PUB on --metadata-port, default 0 = any) serving the model's frames as int32
+  --results-in W     --jungfraujoch: where the spots and profiles go: both (image messages and the metadata
+                     socket, as Jungfraujoch does; default) or metadata (the metadata socket only)`;
 
 interface Options {
   model: ModelName;
@@ -28,10 +33,14 @@ interface Options {
   host: string;
   config: Record<string, unknown>;
   streamBuffer: number;
+  jungfraujoch: boolean;
+  metadataPort: number;
+  resultsIn: 'both' | 'metadata';
 }
 
 export function parseArgs(argv: string[]): Options | 'help' {
-  const o: Options = { model: 'eiger2-4m', port: 8000, streamPort: 31001, host: '127.0.0.1', config: {}, streamBuffer: 2 ** 30 };
+  const o: Options = { model: 'eiger2-4m', port: 8000, streamPort: 31001, host: '127.0.0.1', config: {}, streamBuffer: 2 ** 30, jungfraujoch: false, metadataPort: 0, resultsIn: 'both' };
+  let portGiven = false;
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min || n > max) throw new Error(`${flag} must be an integer from ${min} to ${max}, got ${v}`);
@@ -50,6 +59,18 @@ export function parseArgs(argv: string[]): Options | 'help' {
         break;
       case '--port':
         o.port = int(flag, v, 0, 65535);
+        portGiven = true;
+        break;
+      case '--metadata-port':
+        o.metadataPort = int(flag, v, 0, 65535);
+        break;
+      case '--results-in':
+        if (v !== 'both' && v !== 'metadata') throw new Error(`--results-in must be both or metadata, got ${v}`);
+        o.resultsIn = v;
+        break;
+      case '--jungfraujoch':
+        o.jungfraujoch = true;
+        i--; // a flag without a value
         break;
       case '--stream-port':
         o.streamPort = int(flag, v, 0, 65535);
@@ -84,6 +105,7 @@ export function parseArgs(argv: string[]): Options | 'help' {
     }
     i++;
   }
+  if (o.jungfraujoch && !portGiven) o.port = 5232;
   return o;
 }
 
@@ -109,6 +131,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const emitter = new StreamEmitter(opts.streamBuffer);
+  if (opts.jungfraujoch) return serveBroker(opts, model, frames, emitter);
   const detector = new SimDetector(model, frames, emitter);
   const http = createSimplonServer(detector);
   try {
@@ -144,3 +167,38 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/** `--jungfraujoch`: the simulated broker and its two sockets. */
+async function serveBroker(opts: Options, model: ReturnType<typeof detectorModel>, frames: FrameSource, emitter: StreamEmitter): Promise<void> {
+  const broker = new SimBroker(frames, emitter, `PSI JUNGFRAU (simulated by daqlab-detector-sim, frames of ${model.sim.name})`, opts.resultsIn === 'both');
+  const http = createBrokerServer(broker);
+  try {
+    await emitter.bind(opts.host, opts.streamPort);
+    await broker.bindMetadata(opts.host.includes(':') ? `[${opts.host}]` : opts.host, opts.metadataPort);
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    process.stderr.write(`daqlab-detector-sim: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const addr = http.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const shutdown = (): void => {
+    http.close();
+    http.closeAllConnections();
+    broker.close();
+    emitter.close();
+    frames.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  // tests and scripts wait for this line
+  process.stdout.write(
+    `daqlab-detector-sim jungfraujoch (${model.sim.name}, scene ${frames.run.cfg.scene}, seed ${frames.run.cfg.seed}): ` +
+      `broker http://${host}:${port} stream ${emitter.endpoint} metadata ${broker.metadataEndpoint}\n`,
+  );
+}

@@ -66,6 +66,11 @@ export interface PushedSource {
   take(max: number): ReceivedFrame[];
   /** per-pixel maps the detector sent with the series (pixel mask, flat field): stored once as streams of that name */
   takeMaps(): { name: string; dtype: DType; shape: number[]; data: TypedArray }[];
+  /**
+   * Results the detector computed itself (Jungfraujoch's spots, hit counts, azimuthal profiles), as
+   * appends to result streams named like the pipelines' (`peaks`, `peak_counter`, `intensity`, `radial`)
+   */
+  takeResults?(): PushedResult[];
   /** set once the series is over: `fault` is null when it completed */
   readonly ended: { fault: string | null } | null;
   /** called whenever frames arrive or the series ends */
@@ -73,6 +78,11 @@ export interface PushedSource {
   /** the series as the detector described it, with what went wrong (for the scan info) */
   describeSeries(): Record<string, unknown>;
 }
+
+/** One append to a result stream a detector computed (created on first use, with `info`). */
+export type PushedResult =
+  | { kind: 'event'; stream: string; info: Record<string, unknown>; events: unknown[] }
+  | { kind: 'array'; stream: string; dtype: DType; shape: number[]; info: Record<string, unknown>; items: TypedArray[]; frames?: number[] };
 
 /** What a plugin may read of the rest of `prepare` besides its `detector` section. */
 export interface RunContext {

@@ -7,6 +7,7 @@
 import { TYPED_ARRAY, type DType, type TypedArray } from '../../protocol/index.js';
 import { createCodec, type Codec } from '../../saving/codec/index.js';
 import { lz4DecompressInto } from '../../saving/codec/lz4.js';
+import { bszstdDecompress } from '../../saving/codec/bszstd.js';
 
 export class BlobError extends Error {
   constructor(message: string) {
@@ -16,7 +17,8 @@ export class BlobError extends Error {
 }
 
 /** How a blob is encoded: Stream2's 56500 algorithms and stream v1's `encoding` strings, normalised. */
-export type BlobEncoding = 'none' | 'bslz4' | 'lz4-hdf5' | 'lz4-block';
+/** `bszstd`: bitshuffle + zstd, Jungfraujoch's other Stream2 compression. */
+export type BlobEncoding = 'none' | 'bslz4' | 'bszstd' | 'lz4-hdf5' | 'lz4-block';
 
 /** One codec per thread (its scratch memory is reused for every frame). */
 let codec: Codec | null = null;
@@ -43,6 +45,13 @@ export function decodeBlob(blob: Uint8Array, encoding: BlobEncoding, dtype: DTyp
       break;
     case 'bslz4':
       bslz4(blob, T.BYTES_PER_ELEMENT, out);
+      break;
+    case 'bszstd':
+      try {
+        bszstdDecompress(blob, T.BYTES_PER_ELEMENT, out);
+      } catch (err) {
+        throw new BlobError(`bszstd: ${(err as Error).message}`);
+      }
       break;
     case 'lz4-hdf5':
       lz4Hdf5(blob, out);

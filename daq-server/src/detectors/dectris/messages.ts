@@ -47,6 +47,26 @@ export interface SeriesImage {
   data: Record<string, EncodedImage>;
   /** channels whose data could not be understood, with why */
   bad: Record<string, string>;
+  /** the message's other fields as plain values (Jungfraujoch's spots, indexing, azimuthal profile, ...) */
+  extras?: Record<string, unknown>;
+}
+
+/** Jungfraujoch: per-pixel calibration maps (pedestals) of the detector, by name. */
+export interface SeriesCalibration {
+  type: 'calibration';
+  series_id: number | null;
+  series_unique_id: string | null;
+  maps: Record<string, EncodedImage>;
+  /** maps that could not be understood, with why */
+  bad: Record<string, string>;
+}
+
+/** Jungfraujoch: the analysis results of several images (its metadata socket), each a plain map with its image_id. */
+export interface SeriesMetadata {
+  type: 'metadata';
+  series_id: number | null;
+  series_unique_id: string | null;
+  images: Record<string, unknown>[];
 }
 
 export interface SeriesEnd {
@@ -55,7 +75,7 @@ export interface SeriesEnd {
   series_unique_id: string | null;
 }
 
-export type SeriesMessage = SeriesStart | SeriesImage | SeriesEnd;
+export type SeriesMessage = SeriesStart | SeriesImage | SeriesEnd | SeriesCalibration | SeriesMetadata;
 
 /** A message (or part) that could not be decoded: reported by name, never fatal. */
 export class StreamError extends Error {

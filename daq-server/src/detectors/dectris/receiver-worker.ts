@@ -5,7 +5,7 @@
  * main thread transferred, never copied. Bad messages are reported, never fatal.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Pull } from 'zeromq';
+import { Pull, Subscriber } from 'zeromq';
 import { decodeBlob, BlobError } from './blobs.js';
 import { parseStream2 } from './stream2.js';
 import { parseStream1 } from './stream1.js';
@@ -20,7 +20,8 @@ const send = (m: FromReceiver, transfer: ArrayBuffer[] = []): void => port.postM
 /** Messages the socket may hold while this thread decodes (each up to a frame): bounded memory. */
 const RECEIVE_HWM = 64;
 
-const socket = new Pull({ receiveHighWaterMark: RECEIVE_HWM, linger: 0 });
+const socket = init.socket === 'sub' ? new Subscriber({ receiveHighWaterMark: RECEIVE_HWM, linger: 0 }) : new Pull({ receiveHighWaterMark: RECEIVE_HWM, linger: 0 });
+if (socket instanceof Subscriber) socket.subscribe();
 port.on('message', (m: ToReceiver) => {
   if (m.type === 'close') socket.close();
 });
@@ -81,11 +82,26 @@ function handle(m: SeriesMessage): void {
     case 'end':
       send({ type: 'end', rank: init.rank, end: m });
       return;
+    case 'calibration': {
+      const maps: Record<string, DecodedMap> = {};
+      const bad = { ...m.bad };
+      for (const [name, e] of Object.entries(m.maps)) {
+        const d = decodeMap(e);
+        if (d) maps[name] = d;
+        else bad[name] = 'could not be decoded';
+      }
+      send({ type: 'calibration', rank: init.rank, series_id: m.series_id, maps, bad }, Object.values(maps).map((d) => d.data.buffer as ArrayBuffer));
+      return;
+    }
+    case 'metadata':
+      send({ type: 'metadata', rank: init.rank, metadata: m });
+      return;
   }
 }
 
 async function run(): Promise<void> {
-  socket.connect(init.address);
+  // Jungfraujoch may stream over several sockets: one receiver PULLs from all of them
+  for (const a of init.address.split(/\s+/).filter(Boolean)) socket.connect(a);
   send({ type: 'ready', rank: init.rank });
   for await (const frames of socket) {
     const parts = frames.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));

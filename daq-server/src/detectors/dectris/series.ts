@@ -26,6 +26,17 @@ export interface SeriesFrame extends ReceivedFrame {
   channels?: Record<string, TypedArray>;
   /** the detector's own times of the image, seconds from the series start */
   detector_time?: { start: number | null; stop: number | null; real: number | null };
+  /** the image message's other fields (Jungfraujoch's analysis results), when it has any */
+  extras?: Record<string, unknown>;
+}
+
+/** Per-image analysis results queued from metadata messages before the run takes them (then they are counted, not kept). */
+const MAX_METADATA = 100_000;
+
+/** The stream a calibration map is stored as: pedestals as `pedestal_<gain>`, others as `calibration_<name>`. */
+export function calibrationStreamName(name: string): string {
+  const clean = name.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 64);
+  return clean.startsWith('pedestal') ? clean : `calibration_${clean}`;
 }
 
 export interface SeriesCounters {
@@ -72,11 +83,16 @@ export class SeriesAssembler {
     nbReceivers: number,
     /** the frame every receiver must deliver: others are flagged invalid */
     private readonly frame: { dtype: DType; shape: [number, number] },
+    /** Jungfraujoch: its metadata PUB socket, read by one more (SUB) receiver */
+    options: { metadata?: string | null } = {},
   ) {
     this.perReceiver = new Array(nbReceivers).fill(0);
     const started: Promise<void>[] = [];
-    for (let rank = 0; rank < nbReceivers; rank++) {
-      const worker = new Worker(new URL('./receiver-worker.js', import.meta.url), { workerData: { rank, address, format, maxPixels: frame.shape[0] * frame.shape[1] } satisfies ReceiverInit });
+    const sockets: Omit<ReceiverInit, 'maxPixels'>[] = Array.from({ length: nbReceivers }, (_, rank) => ({ rank, address, format }));
+    if (options.metadata) sockets.push({ rank: nbReceivers, address: options.metadata, format: 'cbor', socket: 'sub' });
+    for (const socket of sockets) {
+      const rank = socket.rank;
+      const worker = new Worker(new URL('./receiver-worker.js', import.meta.url), { workerData: { ...socket, maxPixels: frame.shape[0] * frame.shape[1] } satisfies ReceiverInit });
       this.workers.push(worker);
       started.push(
         new Promise((resolve, reject) => {
@@ -97,10 +113,14 @@ export class SeriesAssembler {
     return this.ready;
   }
 
-  /** From now on messages belong to the series being armed; `expected` images when the configuration says. */
-  arm(expected: number | null): void {
+  /**
+   * From now on messages belong to the series being armed; `expected` images when the configuration says;
+   * `seriesId` when the run chose it (Jungfraujoch's run_number): messages of any other series are left over
+   */
+  arm(expected: number | null, seriesId: number | null = null): void {
     this.armed = true;
     this.expected = expected;
+    if (seriesId !== null) this.seriesId = seriesId;
   }
 
   onReady(listener: () => void): void {
@@ -118,6 +138,15 @@ export class SeriesAssembler {
     this.maps = [];
     return m;
   }
+
+  /** Per-image analysis results of metadata messages so far (Jungfraujoch), handed out once. */
+  takeMetadata(): Record<string, unknown>[] {
+    const m = this.metadata;
+    this.metadata = [];
+    return m;
+  }
+
+  private metadata: Record<string, unknown>[] = [];
 
   /** What the series was, for the scan info. */
   describe(): Record<string, unknown> {
@@ -202,6 +231,21 @@ export class SeriesAssembler {
         }
         this.image(m);
         this.release();
+        this.notify();
+        return;
+      case 'calibration':
+        if (!this.armed) return this.problem('out_of_series', 'calibration before the detector was armed');
+        for (const [name, why] of Object.entries(m.bad)) this.problem('bad_messages', `receiver ${m.rank}: calibration ${name}: ${why}`);
+        for (const [name, d] of Object.entries(m.maps)) this.maps.push({ name: calibrationStreamName(name), dtype: d.dtype, shape: d.shape, data: d.data });
+        this.notify();
+        return;
+      case 'metadata':
+        if (!this.armed) return this.problem('out_of_series', 'metadata before the detector was armed');
+        if (this.seriesId !== null && m.metadata.series_id !== null && m.metadata.series_id !== this.seriesId) {
+          return this.problem('out_of_series', `metadata of series ${m.metadata.series_id} during series ${this.seriesId}`);
+        }
+        if (this.metadata.length + m.metadata.images.length > MAX_METADATA) return this.problem('bad_messages', `metadata of ${m.metadata.images.length} images dropped: ${MAX_METADATA} not yet taken`);
+        this.metadata.push(...m.metadata.images);
         this.notify();
         return;
       case 'end':
@@ -352,6 +396,7 @@ export class SeriesAssembler {
       time: this.t0Wall && stop !== null ? this.t0Wall + stop * 1000 : undefined,
       ...(names.length > 1 ? { channels } : {}),
       detector_time: { start: m.start_time, stop: m.stop_time, real: m.real_time },
+      ...(m.extras && Object.keys(m.extras).length ? { extras: m.extras } : {}),
     });
   }
 }

@@ -142,7 +142,7 @@ function image(parts: Uint8Array[], k: number, head: Record<string, unknown>, ou
     }
   }
   const ns = (v: unknown): number | null => (typeof v === 'number' ? v / 1e9 : null);
-  const msg: SeriesMessage = { type: 'image', series_id, series_unique_id: null, image_id, start_time: ns(times.start_time), stop_time: ns(times.stop_time), real_time: ns(times.real_time), data: {}, bad: {} };
+  const msg: SeriesMessage = { type: 'image', series_id, series_unique_id: null, image_id, start_time: ns(times.start_time), stop_time: ns(times.stop_time), real_time: ns(times.real_time), data: {}, bad: {}, extras: {} };
   const encoding = ENCODINGS[String(d.encoding ?? '')];
   const dtype = DTYPES[String(d.type ?? '')];
   const shape = d.shape as unknown;

@@ -8,7 +8,7 @@
 import { TYPED_ARRAY, type DType } from '../../protocol/index.js';
 import { decodeCbor, CborError, Tagged } from './cbor.js';
 import type { BlobEncoding } from './blobs.js';
-import { StreamError, type EncodedImage, type SeriesMessage, type SeriesStart } from './messages.js';
+import { StreamError, type EncodedImage, type SeriesCalibration, type SeriesMessage, type SeriesStart } from './messages.js';
 
 export const TAG_MULTI_DIM = 40;
 export const TAG_DECTRIS_COMPRESSION = 56500;
@@ -16,7 +16,8 @@ export const TAG_DECTRIS_COMPRESSION = 56500;
 /** RFC 8746 little-endian typed-array tags daqlab stores (EIGERs send uint8/16/32; maps are float32/uint32). */
 const TYPED_TAGS: Record<number, DType> = { 64: 'uint8', 68: 'uint8', 72: 'int8', 69: 'uint16', 70: 'uint32', 77: 'int16', 78: 'int32', 85: 'float32', 86: 'float64' };
 
-const COMPRESSION: Record<string, BlobEncoding> = { bslz4: 'bslz4', lz4: 'lz4-hdf5' };
+/** DECTRIS's algorithms, and Jungfraujoch's bitshuffle + zstd */
+const COMPRESSION: Record<string, BlobEncoding> = { bslz4: 'bslz4', lz4: 'lz4-hdf5', bszstd: 'bszstd' };
 
 /** Decode one Stream2 message; StreamError names what is wrong. */
 export function parseStream2(bytes: Uint8Array): SeriesMessage {
@@ -29,6 +30,9 @@ export function parseStream2(bytes: Uint8Array): SeriesMessage {
   }
   if (!isMap(item)) throw new StreamError(`not a Stream2 message: a CBOR ${describe(item)}, not a map`);
   const type = item.type;
+  // Jungfraujoch's extra messages (calibration, metadata) may come without a series
+  if (type === 'calibration') return calibration(item);
+  if (type === 'metadata') return metadata(item);
   const series_id = integer(item.series_id, 'series_id');
   const series_unique_id = typeof item.series_unique_id === 'string' ? item.series_unique_id : null;
   switch (type) {
@@ -53,10 +57,12 @@ export function parseStream2(bytes: Uint8Array): SeriesMessage {
         series_unique_id,
         image_id,
         start_time: rational(item.start_time),
-        stop_time: rational(item.stop_time),
+        // Jungfraujoch names the end of the exposure end_time
+        stop_time: rational(item.stop_time ?? item.end_time),
         real_time: rational(item.real_time),
         data,
         bad,
+        extras: extras(item),
       };
     }
     case 'end':
@@ -64,6 +70,65 @@ export function parseStream2(bytes: Uint8Array): SeriesMessage {
     default:
       throw new StreamError(`unknown Stream2 message type ${JSON.stringify(type)}`);
   }
+}
+
+/** Fields of an image message that are not analysis results. */
+const IMAGE_FIELDS = new Set(['type', 'magic_number', 'series_id', 'series_unique_id', 'series_date', 'image_id', 'start_time', 'stop_time', 'end_time', 'real_time', 'data', 'user_data']);
+
+function extras(m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) if (!IMAGE_FIELDS.has(k)) out[k] = plain(v);
+  return out;
+}
+
+const optionalId = (v: unknown): number | null => (Number.isInteger(v) && (v as number) >= 0 ? (v as number) : null);
+
+/** `{type: calibration, data: {name: image, ...}}`, or one image as `data` beside its `name`. */
+function calibration(m: Record<string, unknown>): SeriesCalibration {
+  const maps: Record<string, EncodedImage> = {};
+  const bad: Record<string, string> = {};
+  const entries: [string, unknown][] = typeof m.name === 'string' ? [[m.name, m.data]] : isMap(m.data) ? Object.entries(m.data) : [];
+  if (!entries.length) throw new StreamError("calibration message without maps: 'data' is not a map of name → image");
+  for (const [name, v] of entries) {
+    try {
+      maps[name] = encodedArray(v, `calibration ${name}`);
+    } catch (err) {
+      if (!(err instanceof StreamError)) throw err;
+      bad[name] = err.message;
+    }
+  }
+  return { type: 'calibration', series_id: optionalId(m.series_id), series_unique_id: typeof m.series_unique_id === 'string' ? m.series_unique_id : null, maps, bad };
+}
+
+/** `{type: metadata, images: [{image_id, spots, ...}, ...]}` */
+function metadata(m: Record<string, unknown>): SeriesMessage {
+  if (!Array.isArray(m.images)) throw new StreamError("metadata message without 'images' (an array of per-image maps)");
+  const images = m.images.filter(isMap).map((x) => plain(x) as Record<string, unknown>);
+  return { type: 'metadata', series_id: optionalId(m.series_id), series_unique_id: typeof m.series_unique_id === 'string' ? m.series_unique_id : null, images };
+}
+
+/** Most numbers an analysis field may carry (a profile, a spot list): beyond, it is described, not copied. */
+const PLAIN_MAX_ITEMS = 1 << 16;
+
+/** Analysis fields as plain values: typed arrays (RFC 8746, also inside tag 40) become number arrays. */
+export function plain(v: unknown, depth = 0): unknown {
+  if (depth > 8) return null;
+  if (v instanceof Tagged) {
+    if (v.tag === TAG_MULTI_DIM && Array.isArray(v.value) && v.value.length === 2) return plain(v.value[1], depth + 1);
+    const dtype = TYPED_TAGS[v.tag];
+    if (dtype && v.value instanceof Uint8Array) {
+      const T = TYPED_ARRAY[dtype];
+      const n = Math.floor(v.value.length / T.BYTES_PER_ELEMENT);
+      if (n > PLAIN_MAX_ITEMS) return { items: n };
+      const copy = v.value.slice(0, n * T.BYTES_PER_ELEMENT);
+      return Array.from(new T(copy.buffer, 0, n) as ArrayLike<number>);
+    }
+    return jsonSafe(v, depth);
+  }
+  if (v instanceof Uint8Array) return { bytes: v.length };
+  if (Array.isArray(v)) return v.length > PLAIN_MAX_ITEMS ? { items: v.length } : v.map((x) => plain(x, depth + 1));
+  if (isMap(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x, depth + 1)]));
+  return v;
 }
 
 function start(m: Record<string, unknown>, series_id: number, series_unique_id: string | null): SeriesStart {
@@ -83,7 +148,7 @@ function start(m: Record<string, unknown>, series_id: number, series_unique_id: 
           ignored[`${key}.${channel}`] = (err as Error).message;
         }
       }
-    } else fields[key] = jsonSafe(value);
+    } else fields[key] = key.startsWith('az_int') ? plain(value) : jsonSafe(value); // Jungfraujoch's profile bins, as numbers
   }
   const channels = Array.isArray(m.channels) ? m.channels.map(String) : [];
   const x = m.image_size_x;
@@ -121,7 +186,7 @@ export function encodedArray(value: unknown, what: string): EncodedImage {
     const c = blob.value;
     if (!Array.isArray(c) || c.length !== 3 || !(c[2] instanceof Uint8Array)) throw new StreamError(`${what}: tag 56500 must hold [algorithm, elem_size, bytes]`);
     const alg = COMPRESSION[String(c[0])];
-    if (!alg) throw new StreamError(`${what}: unknown DECTRIS compression ${JSON.stringify(c[0])} (bslz4 or lz4)`);
+    if (!alg) throw new StreamError(`${what}: unknown DECTRIS compression ${JSON.stringify(c[0])} (bslz4, lz4 or bszstd)`);
     encoding = alg;
     blob = c[2];
   }

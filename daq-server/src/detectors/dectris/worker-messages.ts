@@ -1,6 +1,6 @@
 /** Messages between a DECTRIS stream receiver thread (receiver-worker.ts) and the series it feeds (series.ts). */
 import type { DType, TypedArray } from '../../protocol/index.js';
-import type { SeriesEnd, SeriesImage, SeriesStart } from './messages.js';
+import type { SeriesEnd, SeriesImage, SeriesMetadata, SeriesStart } from './messages.js';
 
 export type StreamFormat = 'cbor' | 'legacy';
 
@@ -11,6 +11,8 @@ export interface ReceiverInit {
   format: StreamFormat;
   /** pixels of the detector's frame: a message declaring more is refused before anything is allocated */
   maxPixels: number;
+  /** PULL (the image stream, default) or SUB (Jungfraujoch's metadata PUB socket: every message, nothing dealt) */
+  socket?: 'pull' | 'sub';
 }
 
 /** A decoded per-pixel map of the start message. */
@@ -33,6 +35,10 @@ export type FromReceiver =
   /** the decoded image: the message's ids and times, its channels decoded by the receiver */
   | (Omit<SeriesImage, 'data' | 'bad'> & { rank: number; channels: Record<string, DecodedChannel> })
   | { type: 'end'; rank: number; end: SeriesEnd }
+  /** Jungfraujoch: calibration maps (pedestals) decoded, and those that could not be, with why */
+  | { type: 'calibration'; rank: number; series_id: number | null; maps: Record<string, DecodedMap>; bad: Record<string, string> }
+  /** Jungfraujoch: analysis results of several images */
+  | { type: 'metadata'; rank: number; metadata: SeriesMetadata }
   /** a message that could not be decoded: counted and reported by name */
   | { type: 'bad'; rank: number; message: string }
   /** the socket failed: the run faults */
