@@ -34,6 +34,10 @@ export interface ServerConfig {
   stateDir: string;
   /** browser origins allowed to open the WebSocket besides loopback ones (e.g. the Jupyter server's) */
   allowOrigins: string[];
+  /** the catalogue: 'sqlite:PATH' (default sqlite under the state folder), 'off' */
+  catalogue: string;
+  /** this server's beamline (instrument) in the catalogue and the data policy's folders */
+  beamline: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -56,6 +60,8 @@ export const DEFAULTS: ServerConfig = {
   dataRoots: [],
   stateDir: '',
   allowOrigins: [],
+  catalogue: '',
+  beamline: 'daqlab',
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -87,6 +93,10 @@ export const USAGE = `usage: daqlab-server [options]
                          default: .daqlab/state under the folder the server starts in)
   --allow-origin ORIGIN  a browser origin allowed to connect besides loopback ones, e.g. https://jupyter.example.org
                          (repeatable; also $DAQLAB_ALLOW_ORIGINS, ',' or whitespace separated)
+  --catalogue WHERE      the catalogue of proposals, samples and datasets: sqlite:PATH or off (also
+                         $DAQLAB_CATALOGUE; default sqlite:<state dir>/catalogue.sqlite, off without a state dir)
+  --beamline NAME        this beamline's name in the catalogue and the policy's folders (default daqlab;
+                         also $DAQLAB_BEAMLINE)
   --help                 show this help`;
 
 /**
@@ -100,6 +110,16 @@ export function resolvePaths(cfg: ServerConfig, persistState: boolean): void {
   for (const o of cfg.allowOrigins) {
     if (!/^https?:\/\/[^\s/]+$/.test(o)) throw new Error(`--allow-origin: expected an origin like https://host[:port] (no path), got ${JSON.stringify(o)}`);
   }
+}
+
+/** Where the catalogue lives: null (off) or a SQLite path; the default hangs off the state folder. */
+export function catalogueTarget(cfg: ServerConfig): { kind: 'sqlite'; path: string } | null {
+  const c = cfg.catalogue.trim();
+  if (c === 'off') return null;
+  if (c === '') return cfg.stateDir ? { kind: 'sqlite', path: join(cfg.stateDir, 'catalogue.sqlite') } : null;
+  if (c.startsWith('sqlite:') && c.length > 7) return { kind: 'sqlite', path: c.slice(7) === ':memory:' ? ':memory:' : resolve(c.slice(7)) };
+  if (/^postgres(ql)?:\/\//.test(c)) throw new Error('--catalogue: PostgreSQL is not supported yet; use sqlite:PATH');
+  throw new Error(`--catalogue: expected sqlite:PATH or off, got ${JSON.stringify(c)}`);
 }
 
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
@@ -160,6 +180,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'data-root': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      catalogue: { type: 'string' },
+      beamline: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -174,6 +196,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (env.DAQLAB_DATA_ROOTS) cfg.dataRoots = env.DAQLAB_DATA_ROOTS.split(delimiter).filter(Boolean);
   if (env.DAQLAB_STATE_DIR) cfg.stateDir = env.DAQLAB_STATE_DIR;
   if (env.DAQLAB_ALLOW_ORIGINS) cfg.allowOrigins = env.DAQLAB_ALLOW_ORIGINS.split(/[\s,]+/).filter(Boolean);
+  if (env.DAQLAB_CATALOGUE) cfg.catalogue = env.DAQLAB_CATALOGUE;
+  if (env.DAQLAB_BEAMLINE) cfg.beamline = env.DAQLAB_BEAMLINE;
   if (values.config) Object.assign(cfg, fromFile(values.config));
   if (values.host !== undefined) cfg.host = values.host;
   if (values.port !== undefined) cfg.port = Number(values.port);
@@ -195,7 +219,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (values['data-root']) cfg.dataRoots = values['data-root'];
   if (values['state-dir'] !== undefined) cfg.stateDir = values['state-dir'];
   if (values['allow-origin']) cfg.allowOrigins = [...cfg.allowOrigins, ...values['allow-origin']];
+  if (values.catalogue !== undefined) cfg.catalogue = values.catalogue;
+  if (values.beamline !== undefined) cfg.beamline = values.beamline;
   resolvePaths(cfg, true);
+  catalogueTarget(cfg);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);
   if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];

@@ -8,6 +8,11 @@ import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
+import { catalogueTarget } from './config.js';
+import { AccessControl, readUsersFile } from './access/index.js';
+import { Catalogue } from './catalogue/service.js';
+import { SqliteCatalogue } from './catalogue/sqlite.js';
+import { log } from './log.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -36,7 +41,17 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     usersFile: cfg.users,
     python: cfg.jobsPython ?? undefined,
   });
-  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
+  // one identity model (access/) for the catalogue and SciCat; the jobs service reads the same users file
+  const access = new AccessControl(cfg.users ? readUsersFile(cfg.users) : null, cfg.token);
+  const target = catalogueTarget(cfg);
+  const catalogue = target
+    ? new Catalogue(new SqliteCatalogue(target.path), access, {
+        beamline: cfg.beamline,
+        root: cfg.dataRoots[0],
+        log: (level, message, fields) => log(level, message, fields),
+      })
+    : null;
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null, catalogue });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

@@ -14,6 +14,7 @@ import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
+import type { Catalogue } from './catalogue/service.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   dataRoots?: string[];
   /** the server's persistent state folder; null: nothing persists (embedders, unit tests) */
   stateDir?: string | null;
+  /** the catalogue (catalogue/): every closed scan becomes a dataset; null: none */
+  catalogue?: Catalogue | null;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -38,6 +41,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly stateDir: string | null;
   /** scan numbers and finished scans kept across restarts (null: no state folder) */
   readonly history: ScanHistory | null;
+  readonly catalogue: Catalogue | null;
 
   constructor(options: ServiceOptions) {
     super();
@@ -49,6 +53,13 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.dataRoots = options.dataRoots ?? [process.cwd()];
     this.stateDir = options.stateDir || null;
     this.history = this.stateDir ? this.openHistory(this.stateDir, store) : null;
+    this.catalogue = options.catalogue ?? null;
+    if (this.catalogue) {
+      const catalogue = this.catalogue;
+      store.onScanState((scan) => {
+        if (scan.state === 'CLOSED' && !(scan as MemoryScan).evicted?.reason.includes('restart')) catalogue.capture(scan);
+      });
+    }
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {
@@ -124,6 +135,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
 
   shutdown(): void {
     this.jobs?.shutdown();
+    this.catalogue?.close();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }

@@ -26,6 +26,7 @@ import { makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
+import { CATALOGUE_HANDLERS } from './catalogue-handlers.js';
 import { checkUserJson } from './json-bounds.js';
 
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
@@ -277,6 +278,8 @@ export const HANDLERS: Record<Op, Handler> = {
     const ctl = s.service.detector(str(r, 'detector'));
     const params = object(r, 'params') ?? {};
     checkUserJsonOf(params);
+    // the data policy fills the scan's proposal/sample/dataset and the saving folder (catalogue/service.ts)
+    s.service.catalogue?.applyPolicy(s.service.catalogue.access.resolve(s.token), params);
     const acq = await ctl.prepare(params, s.actor(bool(r, 'force', false)));
     return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary() };
   },
@@ -320,4 +323,5 @@ export const HANDLERS: Record<Op, Handler> = {
     return { sub: r.sub };
   },
   ...JOBS_HANDLERS,
+  ...CATALOGUE_HANDLERS,
 };

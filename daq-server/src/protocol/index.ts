@@ -63,6 +63,19 @@ export const OPS = [
   'jobs.release',
   'jobs.watch',
   'jobs.unwatch',
+  // the catalogue and data policy (api/catalogue-handlers.ts)
+  'catalogue.datasets',
+  'catalogue.dataset',
+  'catalogue.proposals',
+  'catalogue.proposal',
+  'catalogue.put_proposal',
+  'catalogue.set_release',
+  'catalogue.samples',
+  'catalogue.whoami',
+  'policy.get',
+  'policy.new_proposal',
+  'policy.new_sample',
+  'policy.new_dataset',
 ] as const;
 export type Op = (typeof OPS)[number];
 
