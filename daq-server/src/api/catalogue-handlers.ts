@@ -4,6 +4,7 @@ import type { Catalogue } from '../catalogue/service.js';
 import type { Principal } from '../access/index.js';
 import { int, str } from './params.js';
 import type { Session } from './session.js';
+import { err } from '../catalogue/errors.js';
 
 type CatalogueOp =
   | 'catalogue.datasets' | 'catalogue.dataset' | 'catalogue.proposals' | 'catalogue.proposal' | 'catalogue.put_proposal'
@@ -23,7 +24,7 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
   'catalogue.datasets': (s, r) => {
     const { c, who } = cat(s);
     const type = optStr(r, 'type');
-    if (type !== undefined && type !== 'raw' && type !== 'derived') throw new DaqError('ParameterError', 'type: expected raw or derived', [{ field: 'type', message: 'invalid' }]);
+    if (type !== undefined && type !== 'raw' && type !== 'derived') throw err('ParameterError', 'type: expected raw or derived', 'type');
     return c.datasets(who, {
       proposal: optStr(r, 'proposal'),
       sample: optStr(r, 'sample'),

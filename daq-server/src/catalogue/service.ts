@@ -12,6 +12,7 @@ import { canAdminister, canRead, canWrite, defaultRelease, isMember, type Access
 import type { CatalogueRepository } from './repository.js';
 import { datasetOfScan } from './capture.js';
 import { MAX_LIMIT, TEAM_ROLES, type Dataset, type DatasetQuery, type Proposal, type Sample, type TeamRole, type Visibility } from './types.js';
+import { err } from './errors.js';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** release dates further than this after the session are refused as absurd */
@@ -39,7 +40,7 @@ export interface PolicyState {
 
 function name(value: unknown, field: string): string {
   if (typeof value !== 'string' || !ID_RE.test(value)) {
-    throw new DaqError('ParameterError', `${field}: expected a name of letters, digits, . _ - (at most 64), got ${JSON.stringify(value)}`, [{ field, message: 'invalid name' }]);
+    throw err('ParameterError', `${field}: expected a name of letters, digits, . _ - (at most 64), got ${JSON.stringify(value)}`, field);
   }
   return value;
 }
@@ -47,7 +48,7 @@ function name(value: unknown, field: string): string {
 function isoDate(value: unknown, field: string): Date {
   const d = typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
   if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999) {
-    throw new DaqError('ParameterError', `${field}: expected an ISO date, got ${JSON.stringify(value)}`, [{ field, message: 'not a date' }]);
+    throw err('ParameterError', `${field}: expected an ISO date, got ${JSON.stringify(value)}`, field);
   }
   return d;
 }
@@ -89,14 +90,14 @@ export class Catalogue {
   private readable(p: Principal, id: string, field = 'proposal'): Proposal {
     const prop = ID_RE.test(id) ? this.repo.proposal(id) : null;
     if (!prop || !canRead(p, this.facts(prop), this.now())) {
-      throw new DaqError('NotFoundError', `${field} ${JSON.stringify(id)}: no such proposal that ${p.name} may read (members, staff of its beamline, or everyone once released)`, [{ field, message: 'not readable' }]);
+      throw err('NotFoundError', `${field} ${JSON.stringify(id)}: no such proposal that ${p.name} may read (members, staff of its beamline, or everyone once released)`, field);
     }
     return prop;
   }
 
   private writable(p: Principal, id: string): Proposal {
     const prop = this.readable(p, id);
-    if (!canWrite(p, this.facts(prop))) throw new DaqError('AuthError', `proposal ${id}: ${p.name} may read it but not write to it (members, staff, automation)`, [{ field: 'proposal', message: 'read only' }]);
+    if (!canWrite(p, this.facts(prop))) throw err('AuthError', `proposal ${id}: ${p.name} may read it but not write to it (members, staff, automation)`, 'proposal');
     return prop;
   }
 
@@ -106,23 +107,23 @@ export class Catalogue {
   putProposal(p: Principal, fields: Record<string, unknown>): Proposal {
     const id = name(fields.id, 'id');
     const beamline = fields.beamline === undefined ? this.beamline : name(fields.beamline, 'beamline');
-    if (!canAdminister(p, beamline)) throw new DaqError('AuthError', `registering proposals on ${beamline} needs staff of that beamline`, [{ field: 'beamline', message: 'not staff' }]);
+    if (!canAdminister(p, beamline)) throw err('AuthError', `registering proposals on ${beamline} needs staff of that beamline`, 'beamline');
     const start = fields.start === undefined ? this.now() : isoDate(fields.start, 'start');
     const end = fields.end === undefined ? new Date(start.getTime() + 3 * 86400_000) : isoDate(fields.end, 'end');
-    if (end < start) throw new DaqError('ParameterError', 'end: the session ends before it starts', [{ field: 'end', message: 'before start' }]);
+    if (end < start) throw err('ParameterError', 'end: the session ends before it starts', 'end');
     const release = fields.release_date === undefined || fields.release_date === null ? defaultRelease(end) : this.checkRelease(fields.release_date, end);
     const team: Proposal['team'] = [];
     if (fields.team !== undefined) {
-      if (!Array.isArray(fields.team) || fields.team.length > 1000) throw new DaqError('ParameterError', 'team: expected a list (at most 1000) of {user, role}', [{ field: 'team', message: 'not a list' }]);
+      if (!Array.isArray(fields.team) || fields.team.length > 1000) throw err('ParameterError', 'team: expected a list (at most 1000) of {user, role}', 'team');
       fields.team.forEach((m: { user?: unknown; role?: unknown }, k) => {
         const role = (m?.role ?? 'member') as TeamRole;
-        if (!TEAM_ROLES.includes(role)) throw new DaqError('ParameterError', `team[${k}].role: expected one of ${TEAM_ROLES.join(', ')}`, [{ field: `team[${k}].role`, message: 'unknown role' }]);
+        if (!TEAM_ROLES.includes(role)) throw err('ParameterError', `team[${k}].role: expected one of ${TEAM_ROLES.join(', ')}`, `team[${k}].role`);
         team.push({ user: name(m?.user, `team[${k}].user`), role });
       });
     }
     const text = (v: unknown, field: string): string => {
       if (v === undefined) return '';
-      if (typeof v !== 'string' || v.length > 10_000) throw new DaqError('ParameterError', `${field}: expected text (at most 10000 characters)`, [{ field, message: 'invalid' }]);
+      if (typeof v !== 'string' || v.length > 10_000) throw err('ParameterError', `${field}: expected text (at most 10000 characters)`, field);
       return v;
     };
     const prop: Proposal = { id, title: text(fields.title, 'title') || id, abstract: text(fields.abstract, 'abstract'), beamline, team, start: start.toISOString(), end: end.toISOString(), releaseDate: release.toISOString() };
@@ -132,9 +133,9 @@ export class Catalogue {
 
   private checkRelease(value: unknown, end: Date): Date {
     const d = isoDate(value, 'release_date');
-    if (d.getTime() < this.now().getTime() - 86400_000) throw new DaqError('ParameterError', `release_date: ${d.toISOString()} is in the past (to release now, give today's date)`, [{ field: 'release_date', message: 'in the past' }]);
+    if (d.getTime() < this.now().getTime() - 86400_000) throw err('ParameterError', `release_date: ${d.toISOString()} is in the past (to release now, give today's date)`, 'release_date');
     const limit = defaultRelease(end, MAX_EMBARGO_YEARS);
-    if (d > limit) throw new DaqError('ParameterError', `release_date: ${d.toISOString()} is more than ${MAX_EMBARGO_YEARS} years after the session`, [{ field: 'release_date', message: 'absurd future' }]);
+    if (d > limit) throw err('ParameterError', `release_date: ${d.toISOString()} is more than ${MAX_EMBARGO_YEARS} years after the session`, 'release_date');
     return d;
   }
 
@@ -142,7 +143,7 @@ export class Catalogue {
   setRelease(p: Principal, id: string, value: unknown): Proposal {
     const prop = this.readable(p, id);
     const pi = prop.team.some((m) => m.user === p.name && m.role === 'principal-investigator');
-    if (!pi && !canAdminister(p, prop.beamline)) throw new DaqError('AuthError', `proposal ${id}: only its principal investigator or staff may change the release date`, [{ field: 'release_date', message: 'not allowed' }]);
+    if (!pi && !canAdminister(p, prop.beamline)) throw err('AuthError', `proposal ${id}: only its principal investigator or staff may change the release date`, 'release_date');
     const release = this.checkRelease(value, new Date(prop.end));
     const updated = { ...prop, releaseDate: release.toISOString() };
     this.repo.putProposal(updated);
@@ -184,7 +185,7 @@ export class Catalogue {
 
   dataset(p: Principal, pid: unknown): Dataset {
     const d = typeof pid === 'string' && pid.length <= 200 ? this.repo.dataset(pid, this.visibility(p)) : null;
-    if (!d) throw new DaqError('NotFoundError', `dataset ${JSON.stringify(pid)}: no such dataset that ${p.name} may read`, [{ field: 'pid', message: 'not readable' }]);
+    if (!d) throw err('NotFoundError', `dataset ${JSON.stringify(pid)}: no such dataset that ${p.name} may read`, 'pid');
     return d;
   }
 
@@ -223,7 +224,7 @@ export class Catalogue {
     else {
       ds = name(datasetName, 'dataset');
       if (this.repo.collectionUsed(proposal, sample, ds)) {
-        throw new DaqError('ParameterError', `dataset: ${ds} already exists for sample ${sample} of proposal ${proposal}; new_dataset() without a name picks the next free one`, [{ field: 'dataset', message: 'duplicate' }]);
+        throw err('ParameterError', `dataset: ${ds} already exists for sample ${sample} of proposal ${proposal}; new_dataset() without a name picks the next free one`, 'dataset');
       }
     }
     this.policyState = { proposal, sample, dataset: ds };
@@ -232,7 +233,7 @@ export class Catalogue {
 
   private current(what: 'proposal' | 'sample'): string {
     const v = this.policyState[what];
-    if (!v) throw new DaqError('StateError', `no ${what} chosen: call new_proposal(...)${what === 'sample' ? ' and new_sample(...)' : ''} first`, [{ field: what, message: 'none chosen' }]);
+    if (!v) throw err('StateError', `no ${what} chosen: call new_proposal(...)${what === 'sample' ? ' and new_sample(...)' : ''} first`, what);
     return v;
   }
 

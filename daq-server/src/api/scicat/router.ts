@@ -11,12 +11,13 @@ import type { Catalogue } from '../../catalogue/service.js';
 import type { Principal } from '../../access/index.js';
 import { datasetFilter, fullquery, parseJsonParam } from './filter.js';
 import { scicatDataset, scicatOrigDatablock, scicatProposal, scicatPublished, scicatSample } from './model.js';
+import { err } from '../../catalogue/errors.js';
 
 function decodeSegment(p: string): string {
   try {
     return decodeURIComponent(p);
   } catch {
-    throw new DaqError('ParameterError', `path: malformed percent-encoding in ${JSON.stringify(p.slice(0, 100))}`, [{ field: 'path', message: 'malformed' }]);
+    throw err('ParameterError', `path: malformed percent-encoding in ${JSON.stringify(p.slice(0, 100))}`, 'path');
   }
 }
 
@@ -78,7 +79,7 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
       const body = await readBody(req);
       const user = typeof body.username === 'string' ? body.username : null;
       const password = typeof body.password === 'string' ? body.password : null;
-      if (!user || !password) throw new DaqError('ParameterError', 'body: expected {"username": ..., "password": ...}', [{ field: 'username', message: 'required' }]);
+      if (!user || !password) throw err('ParameterError', 'body: expected {"username": ..., "password": ...}', 'username');
       const login = catalogue.access.login(user, password);
       if (!login) throw new DaqError('AuthError', 'wrong user name or password');
       return send(res, 201, { id: login.token, access_token: login.token, ttl: login.ttlSeconds, created: catalogue.now().toISOString(), userId: user, user: { username: user } });
@@ -113,7 +114,7 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         if (seg.length === 1) {
           const f = parseJsonParam(url.searchParams.get('filter'), 'filter');
           const where = (f.where ?? {}) as Record<string, unknown>;
-          for (const k of Object.keys(where)) if (k !== 'proposalId') throw new DaqError('ParameterError', `filter.where.${k}: daqlab filters proposals on proposalId only`, [{ field: `filter.where.${k}`, message: 'unsupported' }]);
+          for (const k of Object.keys(where)) if (k !== 'proposalId') throw err('ParameterError', `filter.where.${k}: daqlab filters proposals on proposalId only`, `filter.where.${k}`);
           if (typeof where.proposalId === 'string') return send(res, 200, [scicatProposal(catalogue.proposal(who, where.proposalId))]);
           return send(res, 200, catalogue.proposals(who, 1000, 0).map(scicatProposal));
         }
@@ -124,7 +125,7 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         if (seg.length === 1) {
           const f = parseJsonParam(url.searchParams.get('filter'), 'filter');
           const where = (f.where ?? {}) as Record<string, unknown>;
-          for (const k of Object.keys(where)) if (!['ownerGroup', 'proposalId', 'sampleId'].includes(k)) throw new DaqError('ParameterError', `filter.where.${k}: daqlab filters samples on ownerGroup, proposalId, sampleId`, [{ field: `filter.where.${k}`, message: 'unsupported' }]);
+          for (const k of Object.keys(where)) if (!['ownerGroup', 'proposalId', 'sampleId'].includes(k)) throw err('ParameterError', `filter.where.${k}: daqlab filters samples on ownerGroup, proposalId, sampleId`, `filter.where.${k}`);
           const proposal = (where.ownerGroup ?? where.proposalId ?? null) as string | null;
           const list = catalogue.samples(who, typeof proposal === 'string' ? proposal : null, 1000, 0).filter((s) => where.sampleId === undefined || s.pid === where.sampleId);
           return send(res, 200, list.map(scicatSample));
