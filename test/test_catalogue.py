@@ -149,6 +149,10 @@ def test_policy_bad_input(catalogue_server, connect):
     # bob may not acquire into alice's proposal through the policy
     with pytest.raises(daqlab.NotFoundError):
         bob.detector("sim-camera").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01})
+    assert daqlab.policy.end_proposal(client=staff)["folder"] is None
+    acq = bob.detector("sim-camera").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01})
+    assert acq.scan.identity["proposal"] == ""
+    acq.start().wait(progress=False, timeout=60)
 
 
 def _scicat(srv, *args):

@@ -137,7 +137,7 @@ function fromFile(path: string): Partial<ServerConfig> {
   } catch (err) {
     throw new Error(`--config ${path}: ${(err as Error).message}`);
   }
-  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins'];
+  const known = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'data_roots', 'state_dir', 'allow_origins', 'catalogue', 'beamline'];
   const unknown = Object.keys(raw).filter((k) => !known.includes(k));
   if (unknown.length) throw new Error(`--config ${path}: unknown field(s) ${unknown.join(', ')}; known: ${known.join(', ')}`);
   const out: Partial<ServerConfig> = {};
@@ -152,6 +152,8 @@ function fromFile(path: string): Partial<ServerConfig> {
   if (raw.dectris !== undefined) out.dectris = ([] as unknown[]).concat(raw.dectris).map(String);
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
+  if (raw.catalogue !== undefined) out.catalogue = String(raw.catalogue);
+  if (raw.beamline !== undefined) out.beamline = String(raw.beamline);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
   return out;
 }

@@ -44,13 +44,20 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   // one identity model (access/) for the catalogue and SciCat; the jobs service reads the same users file
   const access = new AccessControl(cfg.users ? readUsersFile(cfg.users) : null, cfg.token);
   const target = catalogueTarget(cfg);
-  const catalogue = target
-    ? new Catalogue(new SqliteCatalogue(target.path), access, {
+  let catalogue: Catalogue | null = null;
+  if (target) {
+    try {
+      catalogue = new Catalogue(new SqliteCatalogue(target.path), access, {
         beamline: cfg.beamline,
         root: cfg.dataRoots[0],
         log: (level, message, fields) => log(level, message, fields),
-      })
-    : null;
+      });
+    } catch (err) {
+      // a catalogue asked for by name must work; the default one must not stop acquisition
+      if (cfg.catalogue) throw new Error(`--catalogue ${cfg.catalogue}: ${(err as Error).message}`);
+      log('warn', 'the default catalogue cannot be opened: scans are not catalogued', { path: target.path, error: String(err) });
+    }
+  }
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null, catalogue });
   const running = await listen(service, {
     host: cfg.host,

@@ -52,6 +52,11 @@ def new_dataset(dataset: str | None = None, *, client=None) -> dict:
     return _get(client).call(P.OP_POLICY_NEW_DATASET, {} if dataset is None else {"dataset": dataset})
 
 
+def end_proposal(*, client=None) -> dict:
+    """Back to no policy: scans name their own proposal and folder again."""
+    return _get(client).call(P.OP_POLICY_END_PROPOSAL)
+
+
 def current(*, client=None) -> dict:
     """``{proposal, sample, dataset, beamline, folder}``."""
     return _get(client).call(P.OP_POLICY_GET)

@@ -9,7 +9,7 @@ import { err } from '../catalogue/errors.js';
 type CatalogueOp =
   | 'catalogue.datasets' | 'catalogue.dataset' | 'catalogue.proposals' | 'catalogue.proposal' | 'catalogue.put_proposal'
   | 'catalogue.set_release' | 'catalogue.samples' | 'catalogue.whoami'
-  | 'policy.get' | 'policy.new_proposal' | 'policy.new_sample' | 'policy.new_dataset';
+  | 'policy.get' | 'policy.new_proposal' | 'policy.new_sample' | 'policy.new_dataset' | 'policy.end_proposal';
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 
 function cat(s: Session): { c: Catalogue; who: Principal } {
@@ -76,5 +76,9 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
   'policy.new_dataset': (s, r) => {
     const { c, who } = cat(s);
     return c.newDataset(who, r.dataset ?? null);
+  },
+  'policy.end_proposal': (s) => {
+    const { c, who } = cat(s);
+    return c.endProposal(who);
   },
 };

@@ -231,6 +231,14 @@ export class Catalogue {
     return this.policy();
   }
 
+  /** Back to no policy (BLISS's endproposal): scans keep what their own parameters say. */
+  endProposal(p: Principal): PolicyState {
+    const proposal = this.policyState.proposal;
+    if (proposal) this.writable(p, proposal);
+    this.policyState = { proposal: null, sample: null, dataset: null };
+    return this.policy();
+  }
+
   private current(what: 'proposal' | 'sample'): string {
     const v = this.policyState[what];
     if (!v) throw err('StateError', `no ${what} chosen: call new_proposal(...)${what === 'sample' ? ' and new_sample(...)' : ''} first`, what);

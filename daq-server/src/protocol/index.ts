@@ -76,6 +76,7 @@ export const OPS = [
   'policy.new_proposal',
   'policy.new_sample',
   'policy.new_dataset',
+  'policy.end_proposal',
 ] as const;
 export type Op = (typeof OPS)[number];
 

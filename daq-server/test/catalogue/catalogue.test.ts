@@ -11,6 +11,8 @@ import type { Dataset } from '../../src/catalogue/types.js';
 import type { CatalogueRepository } from '../../src/catalogue/repository.js';
 import { datasetFilter, fullquery } from '../../src/api/scicat/filter.js';
 import { DaqError } from '../../src/protocol/index.js';
+import { datasetOfScan } from '../../src/catalogue/capture.js';
+import { catalogueTarget } from '../../src/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'daqlab-catalogue-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -212,4 +214,27 @@ test('a failing database: captures are kept and written once it answers again (n
   await c2.settled();
   assert.equal(c2.queued, 0);
   assert.equal(repo.pidOfScan('s1') !== null, true);
+});
+
+test('capture: a derived scan points at its source dataset; files get sizes and sha256 from sha256sum', async () => {
+  const f = join(dir, 'derived_master.h5');
+  writeFileSync(f, 'hello');
+  const scan = {
+    key: 'derived-1', identity: { name: 'azint-scan', number: 2, session: 'd', proposal: 'mx1234', sample: 'lyso1', dataset: '0001', path: '' },
+    info: { derived: { source_key: 'scan:1', master: f }, saving: { master: f } }, created: new Date(), streams: new Map(), summary: () => ({ info: {} }),
+  };
+  const d = await datasetOfScan(scan as never, { beamline: 'id11', pidOfScan: (k) => (k === 'scan:1' ? 'daqlab-source' : null) });
+  assert.equal(d.type, 'derived');
+  assert.deepEqual(d.sources, ['daqlab-source']);
+  assert.deepEqual(d.files, [{ path: f, size: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824', mtime: d.files[0].mtime }]);
+});
+
+test('--catalogue: sqlite:PATH, off, the default under the state folder; anything else is refused, named', () => {
+  const cfg = (catalogue: string, stateDir = '/state') => catalogueTarget({ catalogue, stateDir } as never);
+  assert.deepEqual(cfg(''), { kind: 'sqlite', path: '/state/catalogue.sqlite' });
+  assert.equal(cfg('', ''), null);
+  assert.equal(cfg('off'), null);
+  assert.deepEqual(cfg('sqlite:/x/c.db'), { kind: 'sqlite', path: '/x/c.db' });
+  assert.throws(() => cfg('postgresql://localhost/db'), /--catalogue: PostgreSQL is not supported yet/);
+  assert.throws(() => cfg('mysql:x'), /--catalogue: expected sqlite:PATH or off/);
 });
