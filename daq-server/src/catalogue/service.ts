@@ -5,7 +5,9 @@
  * `<root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>/`.
  */
 import { randomUUID } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { withDeadline } from '../files/index.js';
 import { DaqError } from '../protocol/index.js';
 import type { Scan } from '../store/types.js';
 import { canAdminister, canRead, canWrite, defaultRelease, isMember, type AccessControl, type Principal, type ProposalFacts } from '../access/index.js';
@@ -20,6 +22,8 @@ const MAX_EMBARGO_YEARS = 50;
 /** captures waiting for a database that does not answer, kept in memory */
 const MAX_PENDING = 100_000;
 const RETRY_MS = 5000;
+/** numbered datasets tried by new_dataset() */
+const MAX_DATASETS = 9999;
 
 export interface CatalogueOptions {
   beamline: string;
@@ -197,33 +201,34 @@ export class Catalogue {
     return { proposal, sample, dataset, beamline: this.beamline, folder };
   }
 
-  newProposal(p: Principal, id: unknown): PolicyState {
+  async newProposal(p: Principal, id: unknown): Promise<PolicyState> {
     const prop = this.writable(p, name(id, 'proposal'));
-    this.policyState = { proposal: prop.id, sample: 'sample', dataset: null };
     this.ensureSample(p, prop.id, 'sample');
-    this.policyState.dataset = this.nextDataset(prop.id, 'sample');
+    const dataset = await this.nextDataset(prop.id, 'sample');
+    this.policyState = { proposal: prop.id, sample: 'sample', dataset };
     return this.policy();
   }
 
-  newSample(p: Principal, sampleName: unknown, description?: unknown): PolicyState {
+  async newSample(p: Principal, sampleName: unknown, description?: unknown): Promise<PolicyState> {
     const proposal = this.current('proposal');
     this.writable(p, proposal);
     const s = name(sampleName, 'sample');
     this.ensureSample(p, proposal, s, typeof description === 'string' ? description.slice(0, 10_000) : '');
-    this.policyState = { proposal, sample: s, dataset: this.nextDataset(proposal, s) };
+    const dataset = await this.nextDataset(proposal, s);
+    this.policyState = { proposal, sample: s, dataset };
     return this.policy();
   }
 
   /** A new dataset (folder) of the current sample: the name given (refused when used) or the next free number. */
-  newDataset(p: Principal, datasetName?: unknown): PolicyState {
+  async newDataset(p: Principal, datasetName?: unknown): Promise<PolicyState> {
     const proposal = this.current('proposal');
     const sample = this.current('sample');
     this.writable(p, proposal);
     let ds: string;
-    if (datasetName === undefined || datasetName === null) ds = this.nextDataset(proposal, sample);
+    if (datasetName === undefined || datasetName === null) ds = await this.nextDataset(proposal, sample);
     else {
       ds = name(datasetName, 'dataset');
-      if (this.repo.collectionUsed(proposal, sample, ds)) {
+      if (await this.used(proposal, sample, ds)) {
         throw err('ParameterError', `dataset: ${ds} already exists for sample ${sample} of proposal ${proposal}; new_dataset() without a name picks the next free one`, 'dataset');
       }
     }
@@ -245,12 +250,26 @@ export class Catalogue {
     return v;
   }
 
-  private nextDataset(proposal: string, sample: string): string {
-    for (let n = 1; n < 100_000; n++) {
-      const ds = String(n).padStart(4, '0');
-      if (!this.repo.collectionUsed(proposal, sample, ds)) return ds;
+  /** A dataset name is used when the catalogue has datasets in it or its folder exists (files of an earlier server). */
+  private async used(proposal: string, sample: string, ds: string): Promise<boolean> {
+    if (this.repo.collectionUsed(proposal, sample, ds)) return true;
+    const folder = join(this.root, proposal, this.beamline, sample, `${sample}_${ds}`);
+    try {
+      await withDeadline(() => lstat(folder), `checking ${folder}`);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err('StateError', `dataset: cannot check ${folder}: ${(e as Error).message}`, 'dataset');
     }
-    throw new DaqError('LimitError', `sample ${sample}: 99999 datasets already`);
+  }
+
+  /** The next free number (bounded: a sample with MAX_DATASETS datasets needs names). */
+  private async nextDataset(proposal: string, sample: string): Promise<string> {
+    for (let n = 1; n <= MAX_DATASETS; n++) {
+      const ds = String(n).padStart(4, '0');
+      if (!(await this.used(proposal, sample, ds))) return ds;
+    }
+    throw new DaqError('LimitError', `sample ${sample}: ${MAX_DATASETS} numbered datasets already; name the next one`);
   }
 
   /**

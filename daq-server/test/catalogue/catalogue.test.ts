@@ -1,7 +1,7 @@
 /** catalogue/ + access/: who sees what (embargo on a moving clock), the data policy, bad input, SciCat filters, migrations. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessControl, type UserEntry } from '../../src/access/index.js';
@@ -113,22 +113,22 @@ test('embargo: default end of session + 3 years, decided at query time; the PI e
   assert.match(code(() => cat.putProposal(staff, { id: '../etc' })), /id: expected a name/);
 });
 
-test('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>, duplicates refused, prepare filled in', () => {
+test('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>, duplicates refused, prepare filled in', async () => {
   const { cat, repo, who } = setup();
   const staff = who('tok-staff-id11');
   cat.putProposal(staff, { id: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }] });
   cat.putProposal(staff, { id: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
   const alice = who('tok-alice-123');
-  assert.match(code(() => cat.newSample(alice, 'lyso1')), /StateError: no proposal chosen/);
-  assert.match(code(() => cat.newProposal(alice, 'mx9999')), /NotFoundError/);
-  assert.match(code(() => cat.newProposal(alice, 'mx0000')), /NotFoundError/);
-  cat.newProposal(alice, 'mx1234');
-  const st = cat.newSample(alice, 'lyso1');
+  await assert.rejects(cat.newSample(alice, 'lyso1'), /no proposal chosen/);
+  await assert.rejects(cat.newProposal(alice, 'mx9999'), { type: 'NotFoundError' });
+  await assert.rejects(cat.newProposal(alice, 'mx0000'), { type: 'NotFoundError' });
+  await cat.newProposal(alice, 'mx1234');
+  const st = await cat.newSample(alice, 'lyso1');
   assert.equal(st.folder, '/data/visitor/mx1234/id11/lyso1/lyso1_0001');
   repo.addDataset(dataset('p1', 'mx1234', 'lyso1', 'scan_0001', '0001'));
-  assert.match(code(() => cat.newDataset(alice, '0001')), /ParameterError: dataset: 0001 already exists for sample lyso1/);
-  assert.equal(cat.newDataset(alice).dataset, '0002');
-  assert.equal(cat.newDataset(alice, 'dark').folder, '/data/visitor/mx1234/id11/lyso1/lyso1_dark');
+  await assert.rejects(cat.newDataset(alice, '0001'), /dataset: 0001 already exists for sample lyso1/);
+  assert.equal((await cat.newDataset(alice)).dataset, '0002');
+  assert.equal((await cat.newDataset(alice, 'dark')).folder, '/data/visitor/mx1234/id11/lyso1/lyso1_dark');
   const params: Record<string, unknown> = { scan: { name: 'ascan' }, saving: { enabled: true } };
   cat.applyPolicy(alice, params);
   assert.deepEqual(params.scan, { name: 'ascan', proposal: 'mx1234', sample: 'lyso1', dataset: 'dark' });
@@ -237,4 +237,16 @@ test('--catalogue: sqlite:PATH, off, the default under the state folder; anythin
   assert.deepEqual(cfg('sqlite:/x/c.db'), { kind: 'sqlite', path: '/x/c.db' });
   assert.throws(() => cfg('postgresql://localhost/db'), /--catalogue: PostgreSQL is not supported yet/);
   assert.throws(() => cfg('mysql:x'), /--catalogue: expected sqlite:PATH or off/);
+});
+
+test('data policy: a dataset folder already on disk (an earlier server wrote it) is used too', async () => {
+  const access = new AccessControl(null, null);
+  const cat = new Catalogue(new SqliteCatalogue(':memory:'), access, { beamline: 'id11', root: dir });
+  const op = access.resolve(null);
+  cat.putProposal(op, { id: 'mx7' });
+  await cat.newProposal(op, 'mx7');
+  mkdirSync(join(dir, 'mx7', 'id11', 'lyso', 'lyso_0001'), { recursive: true });
+  assert.equal((await cat.newSample(op, 'lyso')).dataset, '0002');
+  await assert.rejects(cat.newDataset(op, '0001'), /dataset: 0001 already exists/);
+  cat.close();
 });
