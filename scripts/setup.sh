@@ -106,9 +106,9 @@ if [ ! -x .venv-tickit/bin/python ] || ! stamp_ok tickit "$TICKIT_PINS"; then
   .venv-tickit/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $TICKIT_PINS || die "pip install of tickit-devices failed (see above)"
   stamp_set tickit "$TICKIT_PINS"
 fi
-# ---- pyscicat (SciCat's Python client), the real counterpart of daqlab's SciCat-compatible endpoints -------
+# ---- pyscicat and scitacean (SciCat's Python clients), the real counterparts of daqlab's SciCat-compatible endpoints -------
 # Its own venv (its pydantic pins are its own); only the tests need it (test/test_catalogue.py).
-SCICAT_PINS="pyscicat==0.4.8"
+SCICAT_PINS="pyscicat==0.4.8 scitacean==26.10.1"
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-scicat/bin/python ] || ! stamp_ok scicat "$SCICAT_PINS"; }; then
   say "creating the SciCat client venv at .venv-scicat/ ($SCICAT_PINS)"
   [ -x .venv-scicat/bin/python ] || python3 -m venv .venv-scicat

@@ -183,6 +183,28 @@ def test_pyscicat_reads_the_catalogue_as_a_member_and_is_refused_as_another_user
     assert len(r["many"]["ok"]) == 1 and r["one"]["ok"]["isPublished"] is True
 
 
+def test_scitacean_reads_a_dataset_and_its_files_as_member_and_public(catalogue_server, connect):
+    srv, _ = catalogue_server
+    staff = connect(STAFF)
+    pid = staff.catalogue.datasets(proposal="mx1234")[0]["pid"]
+    old = staff.catalogue.datasets(proposal="old2020")[0]["pid"]
+
+    def read(token, pid):
+        out = subprocess.run([str(SCICAT_PY), str(DRIVER.with_name("scitacean_driver.py")), srv.http + "/scicat/api/v3",
+                              token, pid], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    r = read(ALICE, pid)["ok"]
+    files = {f["path"]: f for f in staff.catalogue.dataset(pid)["files"]}
+    assert r["owner_group"] == "mx1234" and r["is_published"] is False
+    assert [(p, s) for p, s, _ in r["files"]] == sorted((p, f["size"]) for p, f in files.items())
+    assert {alg for _, _, alg in r["files"]} == {"sha256"}
+    assert "error" in read(BOB, pid)
+    assert "error" in read("-", pid)             # the public, through v4's datasets/public/{pid}
+    assert read("-", old)["ok"]["is_published"] is True
+
+
 def test_scicat_paths_tokens_and_bad_filters(catalogue_server):
     srv, _ = catalogue_server
     base = srv.http + "/scicat/api/v3/"

@@ -12,7 +12,7 @@ import { handleHttp } from './http.js';
 import { Session } from './session.js';
 import { requestProblem } from './origin.js';
 import { log } from '../log.js';
-import { SCICAT_PREFIX, handleScicat } from './scicat/router.js';
+import { SCICAT_PREFIXES, handleScicat } from './scicat/router.js';
 
 export interface ListenOptions {
   host: string;
@@ -79,7 +79,8 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       return;
     }
     // the SciCat-compatible endpoints authenticate on their own (their login tokens, access_token)
-    if (service.catalogue && (req.url ?? '').toLowerCase().startsWith(SCICAT_PREFIX)) {
+    const lower = (req.url ?? '').toLowerCase();
+    if (service.catalogue && SCICAT_PREFIXES.some((p) => lower.startsWith(p))) {
       void handleScicat({ catalogue: service.catalogue, anonymousAllowed: !options.token && isLoopback(options.host) }, req, res);
       return;
     }

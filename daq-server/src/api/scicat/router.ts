@@ -22,6 +22,8 @@ function decodeSegment(p: string): string {
 }
 
 export const SCICAT_PREFIX = '/scicat/api/v3/';
+/** scitacean (≥ 25) speaks v4; the documents below carry the fields both read */
+export const SCICAT_PREFIXES = [SCICAT_PREFIX, '/scicat/api/v4/'];
 const MAX_BODY = 64 * 1024;
 
 const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, StateError: 409, LimitError: 413 };
@@ -72,7 +74,9 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
   const { catalogue } = ctx;
   try {
     // fixed segments compare case-insensitively; ids keep their case (decoded once)
-    const parts = url.pathname.slice(SCICAT_PREFIX.length).split('/').filter(Boolean).map(decodeSegment);
+    let parts = url.pathname.slice(SCICAT_PREFIX.length).split('/').filter(Boolean).map(decodeSegment);
+    // v4's anonymous reads (`datasets/public/{pid}`) are the same reads by the public
+    if (parts.length >= 2 && parts[0].toLowerCase() === 'datasets' && parts[1].toLowerCase() === 'public') parts = [parts[0], ...parts.slice(2)];
     const seg = parts.map((p) => p.toLowerCase());
     const method = req.method ?? 'GET';
     if (method === 'POST' && seg.join('/') === 'auth/login') {
@@ -100,7 +104,15 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         if (seg.length === 2 && seg[1] === 'fullquery') return send(res, 200, ds(fullquery(url.searchParams.get('fields'), url.searchParams.get('limits'))));
         if (seg.length === 2 && seg[1] === 'count') return send(res, 200, { count: catalogue.datasets(who, { ...datasetFilter(url.searchParams.get('filter')), limit: 0 }).total });
         const d = catalogue.dataset(who, parts[1]);
-        if (seg.length === 2) return send(res, 200, scicatDataset(d, released(d.proposal)));
+        if (seg.length === 2) {
+          // v4: related documents embedded on request (`?include=origdatablocks&include=attachments`)
+          const include = new Set(url.searchParams.getAll('include').flatMap((v) => v.toLowerCase().split(',')));
+          return send(res, 200, {
+            ...scicatDataset(d, released(d.proposal)),
+            ...(include.has('origdatablocks') ? { origdatablocks: [scicatOrigDatablock(d)] } : {}),
+            ...(include.has('attachments') ? { attachments: [] } : {}),
+          });
+        }
         if (seg.length === 3 && seg[2] === 'origdatablocks') return send(res, 200, [scicatOrigDatablock(d)]);
         break;
       }
