@@ -155,6 +155,27 @@ def test_policy_bad_input(catalogue_server, connect):
     acq.start().wait(progress=False, timeout=60)
 
 
+def test_websocket_scan_lists_and_reads_follow_the_catalogue(catalogue_server, connect):
+    alice, bob, public = connect(ALICE), connect(BOB), connect(None)
+    key = alice.catalogue.datasets(proposal="mx1234")[0]["scanKey"]
+    old_key = public.catalogue.datasets(proposal="old2020")[0]["scanKey"]
+    assert key in {x["key"] for x in alice.call("scans.search")["scans"]}
+    assert alice.call("stream.read", scan=key, stream="frame", start=0, stop=1) is not None
+    for c in (bob, public):
+        keys = {x["key"] for x in c.call("scans.search")["scans"]}
+        assert key not in keys and old_key in keys
+        with pytest.raises(daqlab.NotFoundError) as hidden:
+            c.call("scan.get", scan=key)
+        with pytest.raises(daqlab.NotFoundError) as unknown:
+            c.call("scan.get", scan="scan:999:deadbeef")
+        assert str(hidden.value).replace(key, "K") == str(unknown.value).replace("scan:999:deadbeef", "K")
+        with pytest.raises(daqlab.NotFoundError):
+            c.call("stream.read", scan=key, stream="frame", start=0, stop=1)
+        with pytest.raises(daqlab.NotFoundError):
+            c.call("subscribe", scan=key, stream="frame")
+        assert c.call("scans.last")["identity"]["proposal"] != "mx1234"
+
+
 def _scicat(srv, *args):
     assert SCICAT_PY.exists(), "missing .venv-scicat: run DAQLAB_SETUP_FOR=test scripts/setup.sh"
     out = subprocess.run([str(SCICAT_PY), str(DRIVER), srv.http + "/scicat/api/v3", *args],

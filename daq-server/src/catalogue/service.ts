@@ -340,6 +340,22 @@ export class Catalogue {
     });
   }
 
+  /**
+   * May `p` see a scan of the store (lists, reads, subscriptions)? Scans of a proposal the catalogue knows
+   * follow its rules; scans of no proposal, or of one never registered, stay visible as before the catalogue
+   * (the policy is what ties scans to registered proposals). `cache` spares repeated look-ups in one list.
+   */
+  scanVisible(p: Principal, proposal: string, cache = new Map<string, boolean>()): boolean {
+    if (p.operator || !proposal) return true;
+    let ok = cache.get(proposal);
+    if (ok === undefined) {
+      const prop = this.repo.proposal(proposal);
+      ok = !prop || canRead(p, this.facts(prop), this.now());
+      cache.set(proposal, ok);
+    }
+    return ok;
+  }
+
   isMember(p: Principal, id: string): boolean {
     const prop = this.repo.proposal(id);
     return !!prop && isMember(p, this.facts(prop));
