@@ -45,7 +45,7 @@ const nProposals = Math.ceil(N / PER);
 for (let p = 0; p < nProposals; p++) {
   // a quarter of the proposals are old sessions (released): the public sees those
   const start = p % 4 === 0 ? '2020-01-01T00:00:00Z' : '2026-01-01T00:00:00Z';
-  cat.putProposal(staff, { id: `mx${p}`, start, end: start.replace('01T', '04T'), team: p === 7 ? [{ user: 'alice', role: 'principal-investigator' }] : [] });
+  cat.putProposal(staff, { proposal: `mx${p}`, start, end: start.replace('01T', '04T'), team: p === 7 ? [{ user: 'alice', role: 'principal-investigator' }] : [] });
 }
 for (let k = 0; k < N; k++) {
   const p = k % nProposals;

@@ -50,7 +50,7 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
   'catalogue.put_proposal': (s, r) => {
     const { c, who } = cat(s);
     const { id: _id, op: _op, ...fields } = r as Record<string, unknown>;
-    return c.putProposal(who, { ...fields, id: fields.proposal });
+    return c.putProposal(who, fields);
   },
   'catalogue.set_release': (s, r) => {
     const { c, who } = cat(s);

@@ -109,7 +109,7 @@ export class Catalogue {
 
   /** Register or update a proposal (staff of its beamline, the operator). */
   putProposal(p: Principal, fields: Record<string, unknown>): Proposal {
-    const id = name(fields.id, 'id');
+    const id = name(fields.proposal, 'proposal');
     const beamline = fields.beamline === undefined ? this.beamline : name(fields.beamline, 'beamline');
     if (!canAdminister(p, beamline)) throw err('AuthError', `registering proposals on ${beamline} needs staff of that beamline`, 'beamline');
     const start = fields.start === undefined ? this.now() : isoDate(fields.start, 'start');

@@ -57,8 +57,8 @@ function code(fn: () => unknown): string {
 test('members see their proposal, others are refused without learning what exists, staff see their beamline', () => {
   const { cat, repo, who } = setup();
   const staff = who('tok-staff-id11');
-  cat.putProposal(staff, { id: 'mx1234', title: 'Lysozyme', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
-  cat.putProposal(staff, { id: 'mx9999', title: 'Secret', team: [{ user: 'bob', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
+  cat.putProposal(staff, { proposal: 'mx1234', title: 'Lysozyme', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
+  cat.putProposal(staff, { proposal: 'mx9999', title: 'Secret', team: [{ user: 'bob', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
   repo.addDataset(dataset('p1', 'mx1234', 'lyso1'));
   repo.addDataset(dataset('p2', 'mx9999', 'sec1'));
   // member by the team (alice) and by the users file (carol)
@@ -86,7 +86,7 @@ test('members see their proposal, others are refused without learning what exist
 test('embargo: default end of session + 3 years, decided at query time; the PI extends it, others may not', () => {
   const { cat, repo, who, setNow } = setup();
   const staff = who('tok-staff-id11');
-  const p = cat.putProposal(staff, { id: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }, { user: 'carol', role: 'co-proposer' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
+  const p = cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }, { user: 'carol', role: 'co-proposer' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
   assert.equal(p.releaseDate, '2029-01-04T00:00:00.000Z');
   repo.addDataset(dataset('p1', 'mx1234', 'lyso1'));
   const pub = who(null);
@@ -107,17 +107,17 @@ test('embargo: default end of session + 3 years, decided at query time; the PI e
   assert.match(code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', '2020-01-01')), /release_date.*in the past/);
   assert.match(code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', '2300-01-01')), /release_date.*more than 50 years/);
   assert.match(code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', 'soon')), /release_date: expected an ISO date/);
-  assert.match(code(() => cat.putProposal(staff, { id: 'mx2', start: '2026-02-01', end: '2026-01-01' })), /end: the session ends before/);
-  assert.match(code(() => cat.putProposal(who('tok-alice-123'), { id: 'mx3' })), /AuthError.*staff/);
-  assert.match(code(() => cat.putProposal(staff, { id: 'mx3', team: [{ user: 'x', role: 'king' }] })), /team\[0\]\.role/);
-  assert.match(code(() => cat.putProposal(staff, { id: '../etc' })), /id: expected a name/);
+  assert.match(code(() => cat.putProposal(staff, { proposal: 'mx2', start: '2026-02-01', end: '2026-01-01' })), /end: the session ends before/);
+  assert.match(code(() => cat.putProposal(who('tok-alice-123'), { proposal: 'mx3' })), /AuthError.*staff/);
+  assert.match(code(() => cat.putProposal(staff, { proposal: 'mx3', team: [{ user: 'x', role: 'king' }] })), /team\[0\]\.role/);
+  assert.match(code(() => cat.putProposal(staff, { proposal: '../etc' })), /proposal: expected a name/);
 });
 
 test('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>, duplicates refused, prepare filled in', async () => {
   const { cat, repo, who } = setup();
   const staff = who('tok-staff-id11');
-  cat.putProposal(staff, { id: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }] });
-  cat.putProposal(staff, { id: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
+  cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }] });
+  cat.putProposal(staff, { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
   const alice = who('tok-alice-123');
   await assert.rejects(cat.newSample(alice, 'lyso1'), /no proposal chosen/);
   await assert.rejects(cat.newProposal(alice, 'mx9999'), { type: 'NotFoundError' });
@@ -181,7 +181,7 @@ test('password login issues tokens that expire; without a users file everyone is
 test('migrations: a reopened database keeps its rows; a newer schema is refused', () => {
   const path = join(dir, 'c.sqlite');
   const first = setup(path);
-  first.cat.putProposal(first.who('tok-staff-id11'), { id: 'mx1234' });
+  first.cat.putProposal(first.who('tok-staff-id11'), { proposal: 'mx1234' });
   first.repo.addDataset(dataset('p1', 'mx1234', 's'));
   first.repo.close();
   const again = setup(path);
@@ -243,7 +243,7 @@ test('data policy: a dataset folder already on disk (an earlier server wrote it)
   const access = new AccessControl(null, null);
   const cat = new Catalogue(new SqliteCatalogue(':memory:'), access, { beamline: 'id11', root: dir });
   const op = access.resolve(null);
-  cat.putProposal(op, { id: 'mx7' });
+  cat.putProposal(op, { proposal: 'mx7' });
   await cat.newProposal(op, 'mx7');
   mkdirSync(join(dir, 'mx7', 'id11', 'lyso', 'lyso_0001'), { recursive: true });
   assert.equal((await cat.newSample(op, 'lyso')).dataset, '0002');
