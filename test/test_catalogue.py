@@ -252,6 +252,24 @@ def test_scicat_paths_tokens_and_bad_filters(catalogue_server):
     assert status == 200 and {d["proposalId"] for d in body} == {"old2020"}
     status, body = get("Nothing/here")
     assert status == 404
+    status, body = get("Datasets/%E0%A4%A", {"Authorization": f"Bearer {ALICE}"})
+    assert status == 400 and body["fields"][0]["field"] == "path"
+
+    def post(path, data: bytes):
+        req = urllib.request.Request(base + path, data=data, headers={"content-type": "application/json",
+                                     "Authorization": f"Bearer {ALICE}"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    assert post("Datasets", b'{"datasetName": "x"}')[0] == 405          # read only: datasets come from scans
+    status, body = post("auth/login", b'{"username": "' + b"x" * 100_000 + b'"}')
+    assert status == 413 and "body" in body["message"]
+    status, body = post("auth/login", b'{"username": 5}')
+    assert status == 400 and body["fields"][0]["field"] == "username"
+    assert srv.alive()
     req = urllib.request.Request(base + "auth/login", data=b'{"username": "daemon", "password": "wrong"}',
                                  headers={"content-type": "application/json"}, method="POST")
     with pytest.raises(urllib.error.HTTPError) as e:

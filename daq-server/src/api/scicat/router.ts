@@ -45,14 +45,16 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
     let n = 0;
     req.on('data', (c: Buffer) => {
       n += c.length;
+      // beyond the limit the rest is read and dropped, so that the client gets the 413
       if (n > MAX_BODY) {
+        chunks.length = 0;
         reject(new DaqError('LimitError', `body: larger than ${MAX_BODY} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
+      if (n > MAX_BODY) return;
       try {
         resolve(parseJsonParam(Buffer.concat(chunks).toString('utf8') || '{}', 'body'));
       } catch (err) {
