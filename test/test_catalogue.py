@@ -176,6 +176,26 @@ def test_websocket_scan_lists_and_reads_follow_the_catalogue(catalogue_server, c
         assert c.call("scans.last")["identity"]["proposal"] != "mx1234"
 
 
+def test_scan_events_reach_only_who_may_see_the_scan(catalogue_server, connect):
+    staff, alice, bob = connect(STAFF), connect(ALICE), connect(BOB)
+    seen = {"alice": [], "bob": []}
+    alice.on("scan.new", lambda m: seen["alice"].append(m["scan"]["identity"]["proposal"]))
+    bob.on("scan.new", lambda m: seen["bob"].append(m["scan"]["identity"]["proposal"]))
+    # a proposal of its own, so that the other tests' counts of mx1234 stay as they are
+    staff.catalogue.add_proposal("mx5555", team=[{"user": "daemon", "role": "principal-investigator"}])
+    daqlab.policy.new_proposal("mx5555", client=staff)
+    daqlab.policy.new_sample("events", client=staff)
+    try:
+        staff.detector("sim-camera").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}).start().wait(progress=False, timeout=60)
+        daqlab.policy.end_proposal(client=staff)
+        staff.detector("sim-camera").prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}).start().wait(progress=False, timeout=60)
+        assert wait_for(lambda: len(seen["alice"]) >= 2 and len(seen["bob"]) >= 1, timeout=10), seen
+        time.sleep(0.3)
+    finally:
+        daqlab.policy.end_proposal(client=staff)
+    assert seen["alice"] == ["mx5555", ""] and seen["bob"] == [""], seen
+
+
 def _scicat(srv, *args):
     assert SCICAT_PY.exists(), "missing .venv-scicat: run DAQLAB_SETUP_FOR=test scripts/setup.sh"
     out = subprocess.run([str(SCICAT_PY), str(DRIVER), srv.http + "/scicat/api/v3", *args],
@@ -241,7 +261,8 @@ def test_scicat_paths_tokens_and_bad_filters(catalogue_server):
     # case-insensitive paths, token as access_token or Bearer
     s1, a = get(f"datasets?access_token={ALICE}")
     s2, b = get("DATASETS", {"Authorization": f"Bearer {ALICE}"})
-    assert s1 == s2 == 200 and a == b and {d["proposalId"] for d in a} == {"mx1234", "old2020"}
+    assert s1 == s2 == 200 and a == b
+    assert {d["proposalId"] for d in a} - {"mx5555"} == {"mx1234", "old2020"}  # mx5555: alice's, made by the events test
     status, body = get('Datasets?filter={"where":', {"Authorization": f"Bearer {ALICE}"})
     assert status == 400 and body["fields"][0]["field"] == "filter" and "JSON" in body["message"]
     status, body = get('Datasets?filter={"where":{"ownerEmail":"x"}}', {"Authorization": f"Bearer {ALICE}"})

@@ -3,7 +3,7 @@
  * `scanVisible`) applied to lists, look-ups, reads and subscriptions. A hidden scan is refused exactly as
  * an unknown key is, so a refusal never tells that it exists. Without a catalogue every scan is visible.
  */
-import { DaqError } from '../protocol/index.js';
+import { DaqError, type EventMessage } from '../protocol/index.js';
 import type { Scan } from '../store/types.js';
 import type { Session } from './session.js';
 
@@ -28,4 +28,24 @@ export function readableScan(s: Session, key: string): ReturnType<Session['servi
     throw new DaqError('NotFoundError', `no scan with key ${shown.length > 120 ? `${shown.slice(0, 117)}…` : shown} in the store`);
   }
   return scan;
+}
+
+/** Events about a scan (`scan.new`, `scan.state`, `store.*`) reach only sessions that may see the scan. */
+export function eventVisible(s: Session, e: EventMessage): boolean {
+  if (!s.service.catalogue) return true;
+  const m = e as { scan?: { identity?: { proposal?: unknown } }; key?: unknown };
+  if (m.scan && typeof m.scan.identity?.proposal === 'string') {
+    const c = s.service.catalogue;
+    return c.scanVisible(c.access.resolve(s.token), m.scan.identity.proposal);
+  }
+  if (typeof m.key === 'string') {
+    let scan;
+    try {
+      scan = s.service.store.scan(m.key);
+    } catch {
+      return true; // no longer held: nothing left to tell its proposal by
+    }
+    return canSee(s, scan);
+  }
+  return true;
 }
