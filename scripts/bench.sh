@@ -29,6 +29,7 @@ BENCHES=(
   "tomo|tomography: filtered back-projection, 1024² slices from 1800 projections (reference: numpy/scipy FBP of the same sinograms)|.venv/bin/python bench/tomo.py"
   "volume|Volume3D in headless Chromium: time to first picture (reference: a 64³ volume), orbit frame rate (reference: empty scene)|.venv/bin/python bench/volume.py"
   "liveimage|LiveImage in headless Chromium, proxy and direct (reference: raw WebSocket into the same page)|.venv/bin/python bench/liveimage.py"
+  "catalogue|catalogue queries on 100,000 datasets in SQLite, p50/p99 (reference: a bare SQL query of the same rows)|node bench/dist/catalogue.js"
   "soak|a day of scans in 10 minutes, RSS and store bytes over time (reference: the memory budget)|.venv/bin/python bench/soak.py --minutes 10 --scans 600"
 )
 PY=.venv/bin/python

@@ -163,4 +163,14 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-jfjoch/bin/python ] |
   .venv-jfjoch/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $JFJOCH_PINS || die "pip install of jfjoch-client failed (see above)"
   stamp_set jfjoch "$JFJOCH_PINS"
 fi
+# ---- pyscicat and scitacean (SciCat's Python clients), the real counterparts of daqlab's SciCat-compatible endpoints -------
+# Its own venv (its pydantic pins are its own); only the tests need it (test/test_catalogue.py).
+SCICAT_PINS="pyscicat==0.4.8 scitacean==26.10.1"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-scicat/bin/python ] || ! stamp_ok scicat "$SCICAT_PINS"; }; then
+  say "creating the SciCat client venv at .venv-scicat/ ($SCICAT_PINS)"
+  [ -x .venv-scicat/bin/python ] || python3 -m venv .venv-scicat
+  # shellcheck disable=SC2086
+  .venv-scicat/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $SCICAT_PINS || die "pip install of pyscicat failed (see above)"
+  stamp_set scicat "$SCICAT_PINS"
+fi
 say "ready"

@@ -275,6 +275,23 @@ def _bases(arena) -> dict[str, dict]:
         "scanning.status": {},
         "scanning.wait": {"timeout": 0.05},
         "scanning.abort": {},
+        # the catalogue: registered and unregistered proposals that the data policy never selects here
+        "catalogue.datasets": {"proposal": "fuzz-registered", "sample": "s", "text": "t", "dataset": "0001", "type": "raw",
+                               "limit": 10, "skip": 0},
+        "catalogue.dataset": {"pid": "daqlab-fuzz"},
+        "catalogue.proposals": {"limit": 10, "skip": 0},
+        "catalogue.proposal": {"proposal": "fuzz-registered"},
+        "catalogue.put_proposal": {"proposal": "fuzz-registered", "title": "t", "abstract": "a",
+                                   "team": [{"user": "u", "role": "member"}], "start": "2026-01-01T00:00:00Z",
+                                   "end": "2026-01-02T00:00:00Z", "release_date": "2035-01-01T00:00:00Z", "beamline": "daqlab"},
+        "catalogue.set_release": {"proposal": "fuzz-registered", "release_date": "2036-01-01T00:00:00Z"},
+        "catalogue.samples": {"proposal": "fuzz-registered", "limit": 10, "skip": 0},
+        "catalogue.whoami": {},
+        "policy.get": {},
+        "policy.new_proposal": {"proposal": "fuzz-unregistered"},
+        "policy.new_sample": {"sample": "s", "description": "d"},
+        "policy.new_dataset": {"dataset": "0001"},
+        "policy.end_proposal": {},
     }
 
 

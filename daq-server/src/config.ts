@@ -54,6 +54,10 @@ export interface ServerConfig {
   sampleSeed: number;
   /** detectors also served as LIMA2 systems: NAME[:PORT] (api/lima2/) */
   lima2: string[];
+  /** the catalogue: 'sqlite:PATH' (default sqlite under the state folder), 'off' */
+  catalogue: string;
+  /** this server's beamline (instrument) in the catalogue and the data policy's folders */
+  beamline: string;
 }
 
 export const DEFAULTS: ServerConfig = {
@@ -84,6 +88,8 @@ export const DEFAULTS: ServerConfig = {
   topology: null,
   sampleSeed: 1,
   lima2: [],
+  catalogue: '',
+  beamline: 'daqlab',
 };
 
 export const USAGE = `usage: daqlab-server [options]
@@ -131,6 +137,10 @@ export const USAGE = `usage: daqlab-server [options]
                          (a Redis with the JSON module; a password off loopback, in the URL or $DAQLAB_REDIS_PASSWORD)
   --lima2 NAME[:PORT]    also serve detector NAME as a LIMA2 system (the conductor's HTTP API that lima2-client and
                          BLISS drive) on PORT (default 58712) of --host (repeatable)
+  --catalogue WHERE      the catalogue of proposals, samples and datasets: sqlite:PATH or off (also
+                         $DAQLAB_CATALOGUE; default sqlite:<state dir>/catalogue.sqlite, off without a state dir)
+  --beamline NAME        this beamline's name in the catalogue and the policy's folders (default daqlab;
+                         also $DAQLAB_BEAMLINE)
   --help                 show this help`;
 
 /**
@@ -146,6 +156,16 @@ export function resolvePaths(cfg: ServerConfig, persistState: boolean): void {
   }
 }
 
+/** Where the catalogue lives: null (off) or a SQLite path; the default hangs off the state folder. */
+export function catalogueTarget(cfg: ServerConfig): { kind: 'sqlite'; path: string } | null {
+  const c = cfg.catalogue.trim();
+  if (c === 'off') return null;
+  if (c === '') return cfg.stateDir ? { kind: 'sqlite', path: join(cfg.stateDir, 'catalogue.sqlite') } : null;
+  if (c.startsWith('sqlite:') && c.length > 7) return { kind: 'sqlite', path: c.slice(7) === ':memory:' ? ':memory:' : resolve(c.slice(7)) };
+  if (/^postgres(ql)?:\/\//.test(c)) throw new Error('--catalogue: PostgreSQL is not supported yet; use sqlite:PATH');
+  throw new Error(`--catalogue: expected sqlite:PATH or off, got ${JSON.stringify(c)}`);
+}
+
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */
 export function parseSize(text: string, field: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
@@ -155,7 +175,7 @@ export function parseSize(text: string, field: string): number {
 }
 
 /** The fields of a plain config file (a topology file's shared and per-host sections take them too). */
-export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'jungfraujoch', 'data_roots', 'state_dir', 'allow_origins', 'store', 'lima2'];
+export const CONFIG_FILE_FIELDS = ['host', 'port', 'detectors', 'memory_budget', 'token', 'log_level', 'plugins', 'replays', 'dectris', 'jungfraujoch', 'data_roots', 'state_dir', 'allow_origins', 'store', 'lima2', 'catalogue', 'beamline'];
 
 function fromFile(path: string, which: { hostName: string | null; role: Role | null }): Partial<ServerConfig> {
   let raw: Record<string, unknown>;
@@ -187,6 +207,8 @@ function fromFile(path: string, which: { hostName: string | null; role: Role | n
   if (raw.jungfraujoch !== undefined) out.jungfraujoch = ([] as unknown[]).concat(raw.jungfraujoch).map(String);
   if (raw.data_roots !== undefined) out.dataRoots = ([] as unknown[]).concat(raw.data_roots).map(String);
   if (raw.state_dir !== undefined) out.stateDir = String(raw.state_dir);
+  if (raw.catalogue !== undefined) out.catalogue = String(raw.catalogue);
+  if (raw.beamline !== undefined) out.beamline = String(raw.beamline);
   if (raw.allow_origins !== undefined) out.allowOrigins = ([] as unknown[]).concat(raw.allow_origins).map(String);
   if (raw.store !== undefined) out.store = String(raw.store); // checked with the flags (parseConfig)
   if (raw.lima2 !== undefined) out.lima2 = ([] as unknown[]).concat(raw.lima2).map(String);
@@ -224,6 +246,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
       'sample-seed': { type: 'string' },
       store: { type: 'string' },
       lima2: { type: 'string', multiple: true },
+      catalogue: { type: 'string' },
+      beamline: { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -238,6 +262,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   if (env.DAQLAB_DATA_ROOTS) cfg.dataRoots = env.DAQLAB_DATA_ROOTS.split(delimiter).filter(Boolean);
   if (env.DAQLAB_STATE_DIR) cfg.stateDir = env.DAQLAB_STATE_DIR;
   if (env.DAQLAB_ALLOW_ORIGINS) cfg.allowOrigins = env.DAQLAB_ALLOW_ORIGINS.split(/[\s,]+/).filter(Boolean);
+  if (env.DAQLAB_CATALOGUE) cfg.catalogue = env.DAQLAB_CATALOGUE;
+  if (env.DAQLAB_BEAMLINE) cfg.beamline = env.DAQLAB_BEAMLINE;
   const role = values.role ?? null;
   if (role !== null && !ROLES.includes(role as Role)) throw new Error(`--role: expected ${ROLES.join(' or ')}, got ${role}`);
   const which = { hostName: values['host-name'] ?? env.DAQLAB_HOST_NAME ?? null, role: role as Role | null };
@@ -278,7 +304,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   parseStore(cfg.store, values.store !== undefined ? '--store' : 'store', Boolean(env.DAQLAB_REDIS_PASSWORD)); // a wrong URL fails at start, naming the option (never showing a password)
   if (values.lima2) cfg.lima2 = [...cfg.lima2, ...values.lima2];
   for (const spec of cfg.lima2) parseLima2Spec(spec); // a typo fails at start, naming the option
+  if (values.catalogue !== undefined) cfg.catalogue = values.catalogue;
+  if (values.beamline !== undefined) cfg.beamline = values.beamline;
   resolvePaths(cfg, true);
+  catalogueTarget(cfg);
   if (!['rest', 'cli', 'auto', 'off'].includes(cfg.slurm)) throw new Error(`--slurm: expected rest, cli, auto or off, got ${cfg.slurm}`);
   if (cfg.slurmrestd !== null && !/^https?:\/\/[^\s]+$/.test(cfg.slurmrestd)) throw new Error(`--slurmrestd: expected http://host:port, got ${cfg.slurmrestd}`);
   if (values['log-level'] !== undefined) cfg.logLevel = values['log-level'] as ServerConfig['logLevel'];

@@ -15,6 +15,10 @@ import { attachRedisStore, type RedisStore } from './store/redis/index.js';
 import { log } from './log.js';
 import { startLima2 } from './api/lima2/start.js';
 import type { Lima2Running } from './api/lima2/server.js';
+import { catalogueTarget } from './config.js';
+import { AccessControl, readUsersFile } from './access/index.js';
+import { Catalogue } from './catalogue/service.js';
+import { SqliteCatalogue } from './catalogue/sqlite.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -48,8 +52,25 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     usersFile: cfg.users,
     python: cfg.jobsPython ?? undefined,
   });
+  // one identity model (access/) for the catalogue and SciCat; the jobs service reads the same users file
+  const access = new AccessControl(cfg.users ? readUsersFile(cfg.users) : null, cfg.token);
+  const target = catalogueTarget(cfg);
+  let catalogue: Catalogue | null = null;
+  if (target) {
+    try {
+      catalogue = new Catalogue(new SqliteCatalogue(target.path), access, {
+        beamline: cfg.beamline,
+        root: cfg.dataRoots[0],
+        log: (level, message, fields) => log(level, message, fields),
+      });
+    } catch (err) {
+      // a catalogue asked for by name must work; the default one must not stop acquisition
+      if (cfg.catalogue) throw new Error(`--catalogue ${cfg.catalogue}: ${(err as Error).message}`);
+      log('warn', 'the default catalogue cannot be opened: scans are not catalogued', { path: target.path, error: String(err) });
+    }
+  }
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris, ...jungfraujoch], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,
-    receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed) });
+    receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed), catalogue });
   // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
   const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
   const running = await listen(service, {

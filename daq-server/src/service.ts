@@ -17,6 +17,7 @@ import { registerDerived } from './jobs/derived.js';
 import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
 import { ScanEngine } from './scanning/engine.js';
 import { controllerDetector } from './scanning/detectors.js';
+import type { Catalogue } from './catalogue/service.js';
 
 import type { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 export interface ServiceOptions {
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   receivers?: ReceiverRegistry;
   /** axes, counters, MCAs (default: the simulated beamline of devices/registry.ts) */
   devices?: DeviceRegistry;
+  /** the catalogue (catalogue/): every closed scan becomes a dataset; null: none */
+  catalogue?: Catalogue | null;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -50,6 +53,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   /** the one registry of axes, counters and MCAs, and the step-scan engine that drives them */
   readonly devices: DeviceRegistry;
   readonly scanning: ScanEngine;
+  readonly catalogue: Catalogue | null;
 
   constructor(options: ServiceOptions) {
     super();
@@ -62,6 +66,13 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.stateDir = options.stateDir || null;
     this.receivers = options.receivers ?? null;
     this.history = this.stateDir ? this.openHistory(this.stateDir, store) : null;
+    this.catalogue = options.catalogue ?? null;
+    if (this.catalogue) {
+      const catalogue = this.catalogue;
+      store.onScanState((scan) => {
+        if (scan.state === 'CLOSED' && !(scan as MemoryScan).evicted?.reason.includes('restart')) catalogue.capture(scan);
+      });
+    }
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {
@@ -151,6 +162,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.jobs?.shutdown();
     this.scanning.shutdown();
     this.devices.shutdown();
+    this.catalogue?.close();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }

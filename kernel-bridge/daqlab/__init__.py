@@ -11,7 +11,7 @@
 ...     process(batch.data)
 """
 
-from . import geometry, jobs
+from . import geometry, jobs, policy
 from ._arrow import Batch
 from ._connection import ServerUnreachable
 from .acquisition import Acquisition, AcqResult
@@ -57,7 +57,7 @@ __all__ = [
     "TimeoutError", "FaultError", "ServerError", "ServerUnreachable", "DaqlabWarning", "DataGapWarning",
     "DroppedFramesWarning", "FrameRateWarning", "geometry", "__version__",
     "open_master", "SavedScan", "SavedStream", "SavedEventStream", "widgets",
-    "open_derived",
+    "open_derived", "policy",
     "jobs", "LimitError", "SlurmUnavailable",
 ]
 

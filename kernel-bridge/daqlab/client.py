@@ -86,6 +86,10 @@ class Client:
         from .scans import Scans
 
         self.scans = Scans(self)
+        from .catalogue import Catalogue
+
+        #: proposals, samples, datasets as this client may see them (catalogue.py)
+        self.catalogue = Catalogue(self)
 
     def _open(self) -> Connection:
         conn = Connection(self._full_url, self._token, self.timeout, display_url=self.url,

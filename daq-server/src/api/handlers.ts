@@ -27,6 +27,8 @@ import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
 import { DEVICES_HANDLERS } from './devices-handlers.js';
+import { CATALOGUE_HANDLERS } from './catalogue-handlers.js';
+import { canSee, readableScan, visibleOnly } from './scan-access.js';
 import { checkUserJson } from './json-bounds.js';
 import { RECEIVERS_HANDLERS } from './receivers-handlers.js';
 
@@ -38,7 +40,7 @@ const PREPARE_SECTIONS = ['acquisition', 'detector', 'processing', 'saving', 'sc
 const IDENTITY_FIELDS = ['name', 'number', 'session', 'proposal', 'sample', 'dataset', 'path'] as const;
 
 function streamOf(session: Session, req: Request): { scanKey: string; stream: Stream } {
-  const scan = session.service.store.scan(str(req, 'scan'));
+  const scan = readableScan(session, str(req, 'scan'));
   return { scanKey: scan.key, stream: scan.stream(str(req, 'stream')) };
 }
 
@@ -279,6 +281,8 @@ export const HANDLERS: Record<Op, Handler> = {
     const ctl = s.service.detector(str(r, 'detector'));
     const params = object(r, 'params') ?? {};
     checkUserJsonOf(params);
+    // the data policy fills the scan's proposal/sample/dataset and the saving folder (catalogue/service.ts)
+    s.service.catalogue?.applyPolicy(s.service.catalogue.access.resolve(s.token), params);
     const acq = await ctl.prepare(params, s.actor(bool(r, 'force', false)));
     return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary() };
   },
@@ -295,19 +299,28 @@ export const HANDLERS: Record<Op, Handler> = {
     return ctl.describeState();
   },
   'acq.status': (s, r) => s.service.acquisition(str(r, 'uuid')).acq.status(),
-  'scans.last': (s) => s.service.store.last()?.summary() ?? null,
+  'scans.last': (s) => {
+    const last = s.service.store.last();
+    if (!last || canSee(s, last)) return last?.summary() ?? null;
+    return visibleOnly(s, s.service.store.search({})).pop()?.summary() ?? null;
+  },
   'scans.search': (s, r) => ({
-    scans: s.service.store.search(identityQuery(r)).map((scan) => scan.summary()),
+    scans: visibleOnly(s, s.service.store.search(identityQuery(r))).map((scan) => scan.summary()),
     seq: s.service.store.lastSeq,
   }),
   'scans.wait_next': async (s, r) => {
     const after = int(r, 'after', s.service.store.lastSeq, 0) as number;
     const timeout = num(r, 'timeout', null);
-    const scan = await s.service.store.waitNext(after, timeout === null ? undefined : timeout * 1000);
-    if (!scan) throw new DaqError('TimeoutError', `no new scan after seq ${after} within ${timeout} s`);
-    return scan.summary();
+    // scans this session may not see are passed over, within the same deadline
+    const deadline = timeout === null ? null : Date.now() + timeout * 1000;
+    for (let seq = after; ; ) {
+      const scan = await s.service.store.waitNext(seq, deadline === null ? undefined : Math.max(0, deadline - Date.now()));
+      if (!scan) throw new DaqError('TimeoutError', `no new scan after seq ${after} within ${timeout} s`);
+      if (canSee(s, scan)) return scan.summary();
+      seq = scan.seq;
+    }
   },
-  'scan.get': (s, r) => s.service.store.scan(str(r, 'scan')).summary(),
+  'scan.get': (s, r) => readableScan(s, str(r, 'scan')).summary(),
   'stream.info': (s, r) => streamOf(s, r).stream.describe(),
   'stream.read': read,
   subscribe,
@@ -324,4 +337,5 @@ export const HANDLERS: Record<Op, Handler> = {
   ...JOBS_HANDLERS,
   ...RECEIVERS_HANDLERS,
   ...DEVICES_HANDLERS,
+  ...CATALOGUE_HANDLERS,
 };

@@ -12,6 +12,7 @@ import { handleHttp } from './http.js';
 import { Session } from './session.js';
 import { requestProblem } from './origin.js';
 import { log } from '../log.js';
+import { SCICAT_PREFIXES, handleScicat } from './scicat/router.js';
 
 export interface ListenOptions {
   host: string;
@@ -75,6 +76,12 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       log('warn', 'refused an HTTP request', { remote: req.socket.remoteAddress, problem, origin: req.headers.origin, host: req.headers.host });
       res.writeHead(403, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ error: { type: 'AuthError', message: problem } }));
+      return;
+    }
+    // the SciCat-compatible endpoints authenticate on their own (their login tokens, access_token)
+    const lower = (req.url ?? '').toLowerCase();
+    if (service.catalogue && SCICAT_PREFIXES.some((p) => lower.startsWith(p))) {
+      void handleScicat({ catalogue: service.catalogue, anonymousAllowed: !options.token && isLoopback(options.host) }, req, res);
       return;
     }
     handleHttp(

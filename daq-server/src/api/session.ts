@@ -18,6 +18,7 @@ import {
 import { leadingId, textDeeperThan } from './json-bounds.js';
 import type { DaqService } from '../service.js';
 import { Outbox } from './outbox.js';
+import { eventVisible } from './scan-access.js';
 import { HANDLERS } from './handlers.js';
 import type { Subscription } from './subscription.js';
 import type { Actor } from '../control/controller.js';
@@ -63,7 +64,10 @@ export class Session {
     readonly user: string | null = null,
   ) {
     this.out = new Outbox(ws, `session ${this.id} (${remote})`);
-    this.onEvent = (e) => this.out.json(e);
+    // events about scans this client may not see are not sent (api/scan-access.ts)
+    this.onEvent = (e) => {
+      if (eventVisible(this, e)) this.out.json(e);
+    };
     service.on('event', this.onEvent);
     enter(this.identity);
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));

@@ -5,11 +5,10 @@
  * runs as. Users are looked up in the system's passwd database (getent).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { DaqError } from '../protocol/index.js';
 import type { JobUser } from './types.js';
-import { NAME_RE } from './validate.js';
+import { readUsersFile } from '../access/users-file.js';
 
 interface UserEntry {
   user: string;
@@ -38,23 +37,12 @@ export class Identities {
     this.tokens = usersFile ? Identities.load(usersFile) : null;
   }
 
+  /** The users file (access/users-file.ts, shared with the catalogue); every user must exist on this machine. */
   static load(path: string): Map<string, UserEntry> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new Error(`--users ${path}: ${(err as Error).message}`);
-    }
-    const tokens = (raw as { tokens?: unknown })?.tokens;
-    if (typeof tokens !== 'object' || tokens === null || Array.isArray(tokens)) {
-      throw new Error(`--users ${path}: expected {"tokens": {"<token>": {"user": "name", "staff": false}}}`);
-    }
     const out = new Map<string, UserEntry>();
-    for (const [token, e] of Object.entries(tokens as Record<string, { user?: unknown; staff?: unknown }>)) {
-      if (token.length < 8) throw new Error(`--users ${path}: tokens must have at least 8 characters`);
-      if (typeof e?.user !== 'string' || !NAME_RE.test(e.user)) throw new Error(`--users ${path}: token entry needs "user": a unix user name`);
+    for (const [token, e] of readUsersFile(path)) {
       if (!lookupUser(e.user)) throw new Error(`--users ${path}: no unix user ${JSON.stringify(e.user)} on this machine`);
-      out.set(token, { user: e.user, staff: e.staff === true });
+      out.set(token, { user: e.user, staff: e.staff });
     }
     return out;
   }

@@ -83,6 +83,20 @@ export const OPS = [
   'scanning.status',
   'scanning.wait',
   'scanning.abort',
+  // the catalogue and data policy (api/catalogue-handlers.ts)
+  'catalogue.datasets',
+  'catalogue.dataset',
+  'catalogue.proposals',
+  'catalogue.proposal',
+  'catalogue.put_proposal',
+  'catalogue.set_release',
+  'catalogue.samples',
+  'catalogue.whoami',
+  'policy.get',
+  'policy.new_proposal',
+  'policy.new_sample',
+  'policy.new_dataset',
+  'policy.end_proposal',
 ] as const;
 export type Op = (typeof OPS)[number];
 

@@ -1,0 +1,369 @@
+/**
+ * The catalogue as the rest of daqlab uses it: every query goes through a principal (access/), every
+ * finished scan is captured as a dataset, and the data policy (current proposal, sample, dataset,
+ * as BLISS's newproposal/newsample/newdataset) says where files go:
+ * `<root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>/`.
+ */
+import { randomUUID } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withDeadline } from '../files/index.js';
+import { DaqError } from '../protocol/index.js';
+import type { Scan } from '../store/types.js';
+import { canAdminister, canRead, canWrite, defaultRelease, isMember, type AccessControl, type Principal, type ProposalFacts } from '../access/index.js';
+import type { CatalogueRepository } from './repository.js';
+import { datasetOfScan } from './capture.js';
+import { MAX_LIMIT, TEAM_ROLES, type Dataset, type DatasetQuery, type Proposal, type Sample, type TeamRole, type Visibility } from './types.js';
+import { err } from './errors.js';
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** release dates further than this after the session are refused as absurd */
+const MAX_EMBARGO_YEARS = 50;
+/** captures waiting for a database that does not answer, kept in memory */
+const MAX_PENDING = 100_000;
+const RETRY_MS = 5000;
+/** numbered datasets tried by new_dataset() */
+const MAX_DATASETS = 9999;
+
+export interface CatalogueOptions {
+  beamline: string;
+  /** the data root the policy's folders hang off */
+  root: string;
+  now?: () => Date;
+  log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface PolicyState {
+  proposal: string | null;
+  sample: string | null;
+  dataset: string | null;
+  beamline: string;
+  /** the folder files go to (null: no proposal, sample and dataset chosen yet) */
+  folder: string | null;
+}
+
+function name(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !ID_RE.test(value)) {
+    throw err('ParameterError', `${field}: expected a name of letters, digits, . _ - (at most 64), got ${JSON.stringify(value)}`, field);
+  }
+  return value;
+}
+
+function isoDate(value: unknown, field: string): Date {
+  const d = typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
+  if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999) {
+    throw err('ParameterError', `${field}: expected an ISO date, got ${JSON.stringify(value)}`, field);
+  }
+  return d;
+}
+
+export class Catalogue {
+  readonly beamline: string;
+  readonly root: string;
+  readonly now: () => Date;
+  private readonly log: NonNullable<CatalogueOptions['log']>;
+  private policyState: { proposal: string | null; sample: string | null; dataset: string | null } = { proposal: null, sample: null, dataset: null };
+  private readonly pending: Scan[] = [];
+  private draining: Promise<void> | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    readonly repo: CatalogueRepository,
+    readonly access: AccessControl,
+    options: CatalogueOptions,
+  ) {
+    this.beamline = name(options.beamline, 'beamline');
+    this.root = options.root;
+    this.now = options.now ?? access.now;
+    this.log = options.log ?? (() => {});
+    repo.putInstrument({ name: this.beamline, title: this.beamline });
+  }
+
+  // ------------------------------------------------------------------ who sees what
+
+  visibility(p: Principal): Visibility {
+    return { all: p.operator, proposals: p.proposals, user: p.name === 'public' ? null : p.name, beamlines: p.staffOf, now: this.now().toISOString() };
+  }
+
+  private facts(p: Proposal): ProposalFacts {
+    return { id: p.id, beamline: p.beamline, team: p.team.map((m) => m.user), releaseDate: new Date(p.releaseDate) };
+  }
+
+  /** A proposal the principal may read; otherwise the same refusal whether it exists or not. */
+  private readable(p: Principal, id: string, field = 'proposal'): Proposal {
+    const prop = ID_RE.test(id) ? this.repo.proposal(id) : null;
+    if (!prop || !canRead(p, this.facts(prop), this.now())) {
+      throw err('NotFoundError', `${field} ${JSON.stringify(id)}: no such proposal that ${p.name} may read (members, staff of its beamline, or everyone once released)`, field);
+    }
+    return prop;
+  }
+
+  private writable(p: Principal, id: string): Proposal {
+    const prop = this.readable(p, id);
+    if (!canWrite(p, this.facts(prop))) throw err('AuthError', `proposal ${id}: ${p.name} may read it but not write to it (members, staff, automation)`, 'proposal');
+    return prop;
+  }
+
+  // ------------------------------------------------------------------ proposals and samples
+
+  /** Register or update a proposal (staff of its beamline, the operator). */
+  putProposal(p: Principal, fields: Record<string, unknown>): Proposal {
+    const id = name(fields.proposal, 'proposal');
+    const beamline = fields.beamline === undefined ? this.beamline : name(fields.beamline, 'beamline');
+    if (!canAdminister(p, beamline)) throw err('AuthError', `registering proposals on ${beamline} needs staff of that beamline`, 'beamline');
+    const start = fields.start === undefined ? this.now() : isoDate(fields.start, 'start');
+    const end = fields.end === undefined ? new Date(start.getTime() + 3 * 86400_000) : isoDate(fields.end, 'end');
+    if (end < start) throw err('ParameterError', 'end: the session ends before it starts', 'end');
+    const release = fields.release_date === undefined || fields.release_date === null ? defaultRelease(end) : this.checkRelease(fields.release_date, end);
+    const team: Proposal['team'] = [];
+    if (fields.team !== undefined) {
+      if (!Array.isArray(fields.team) || fields.team.length > 1000) throw err('ParameterError', 'team: expected a list (at most 1000) of {user, role}', 'team');
+      fields.team.forEach((m: { user?: unknown; role?: unknown }, k) => {
+        const role = (m?.role ?? 'member') as TeamRole;
+        if (!TEAM_ROLES.includes(role)) throw err('ParameterError', `team[${k}].role: expected one of ${TEAM_ROLES.join(', ')}`, `team[${k}].role`);
+        team.push({ user: name(m?.user, `team[${k}].user`), role });
+      });
+    }
+    const text = (v: unknown, field: string): string => {
+      if (v === undefined) return '';
+      if (typeof v !== 'string' || v.length > 10_000) throw err('ParameterError', `${field}: expected text (at most 10000 characters)`, field);
+      return v;
+    };
+    const prop: Proposal = { id, title: text(fields.title, 'title') || id, abstract: text(fields.abstract, 'abstract'), beamline, team, start: start.toISOString(), end: end.toISOString(), releaseDate: release.toISOString() };
+    this.repo.putProposal(prop);
+    return prop;
+  }
+
+  private checkRelease(value: unknown, end: Date): Date {
+    const d = isoDate(value, 'release_date');
+    if (d.getTime() < this.now().getTime() - 86400_000) throw err('ParameterError', `release_date: ${d.toISOString()} is in the past (to release now, give today's date)`, 'release_date');
+    const limit = defaultRelease(end, MAX_EMBARGO_YEARS);
+    if (d > limit) throw err('ParameterError', `release_date: ${d.toISOString()} is more than ${MAX_EMBARGO_YEARS} years after the session`, 'release_date');
+    return d;
+  }
+
+  /** Change the release date (extend the embargo, or release early): the PI, staff, the operator. */
+  setRelease(p: Principal, id: string, value: unknown): Proposal {
+    const prop = this.readable(p, id);
+    const pi = prop.team.some((m) => m.user === p.name && m.role === 'principal-investigator');
+    if (!pi && !canAdminister(p, prop.beamline)) throw err('AuthError', `proposal ${id}: only its principal investigator or staff may change the release date`, 'release_date');
+    const release = this.checkRelease(value, new Date(prop.end));
+    const updated = { ...prop, releaseDate: release.toISOString() };
+    this.repo.putProposal(updated);
+    this.log('info', 'release date changed', { proposal: id, by: p.name, from: prop.releaseDate, to: updated.releaseDate });
+    return updated;
+  }
+
+  proposal(p: Principal, id: unknown): Proposal & { released: boolean } {
+    const prop = this.readable(p, name(id, 'proposal'));
+    return { ...prop, released: new Date(prop.releaseDate) <= this.now() };
+  }
+
+  proposals(p: Principal, limit = 100, skip = 0): Proposal[] {
+    return this.repo.proposals(this.visibility(p), limit, skip);
+  }
+
+  samples(p: Principal, proposal: string | null, limit = 100, skip = 0): Sample[] {
+    if (proposal !== null) this.readable(p, proposal);
+    return this.repo.samples(this.visibility(p), proposal, limit, skip);
+  }
+
+  private ensureSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
+    const s = this.repo.sample(proposal, sampleName);
+    if (s) return s;
+    const sample: Sample = { pid: `sample-${randomUUID()}`, proposal, name: sampleName, description, created: this.now().toISOString() };
+    this.repo.addSample(sample);
+    this.log('info', 'sample registered', { proposal, sample: sampleName, by: p.name });
+    return sample;
+  }
+
+  // ------------------------------------------------------------------ datasets
+
+  datasets(p: Principal, q: Partial<DatasetQuery>): { datasets: Dataset[]; total: number } {
+    if (q.proposal !== undefined) this.readable(p, q.proposal);
+    const query: DatasetQuery = { ...q, limit: Math.min(q.limit ?? 100, MAX_LIMIT), skip: q.skip ?? 0 };
+    const v = this.visibility(p);
+    return { datasets: this.repo.datasets(query, v), total: this.repo.countDatasets(query, v) };
+  }
+
+  dataset(p: Principal, pid: unknown): Dataset {
+    const d = typeof pid === 'string' && pid.length <= 200 ? this.repo.dataset(pid, this.visibility(p)) : null;
+    if (!d) throw err('NotFoundError', `dataset ${JSON.stringify(pid)}: no such dataset that ${p.name} may read`, 'pid');
+    return d;
+  }
+
+  // ------------------------------------------------------------------ the data policy
+
+  policy(): PolicyState {
+    const { proposal, sample, dataset } = this.policyState;
+    const folder = proposal && sample && dataset ? join(this.root, proposal, this.beamline, sample, `${sample}_${dataset}`) : null;
+    return { proposal, sample, dataset, beamline: this.beamline, folder };
+  }
+
+  async newProposal(p: Principal, id: unknown): Promise<PolicyState> {
+    const prop = this.writable(p, name(id, 'proposal'));
+    this.ensureSample(p, prop.id, 'sample');
+    const dataset = await this.nextDataset(prop.id, 'sample');
+    this.policyState = { proposal: prop.id, sample: 'sample', dataset };
+    return this.policy();
+  }
+
+  async newSample(p: Principal, sampleName: unknown, description?: unknown): Promise<PolicyState> {
+    const proposal = this.current('proposal');
+    this.writable(p, proposal);
+    const s = name(sampleName, 'sample');
+    this.ensureSample(p, proposal, s, typeof description === 'string' ? description.slice(0, 10_000) : '');
+    const dataset = await this.nextDataset(proposal, s);
+    this.policyState = { proposal, sample: s, dataset };
+    return this.policy();
+  }
+
+  /** A new dataset (folder) of the current sample: the name given (refused when used) or the next free number. */
+  async newDataset(p: Principal, datasetName?: unknown): Promise<PolicyState> {
+    const proposal = this.current('proposal');
+    const sample = this.current('sample');
+    this.writable(p, proposal);
+    let ds: string;
+    if (datasetName === undefined || datasetName === null) ds = await this.nextDataset(proposal, sample);
+    else {
+      ds = name(datasetName, 'dataset');
+      if (await this.used(proposal, sample, ds)) {
+        throw err('ParameterError', `dataset: ${ds} already exists for sample ${sample} of proposal ${proposal}; new_dataset() without a name picks the next free one`, 'dataset');
+      }
+    }
+    this.policyState = { proposal, sample, dataset: ds };
+    return this.policy();
+  }
+
+  /** Back to no policy (BLISS's endproposal): scans keep what their own parameters say. */
+  endProposal(p: Principal): PolicyState {
+    const proposal = this.policyState.proposal;
+    if (proposal) this.writable(p, proposal);
+    this.policyState = { proposal: null, sample: null, dataset: null };
+    return this.policy();
+  }
+
+  private current(what: 'proposal' | 'sample'): string {
+    const v = this.policyState[what];
+    if (!v) throw err('StateError', `no ${what} chosen: call new_proposal(...)${what === 'sample' ? ' and new_sample(...)' : ''} first`, what);
+    return v;
+  }
+
+  /** A dataset name is used when the catalogue has datasets in it or its folder exists (files of an earlier server). */
+  private async used(proposal: string, sample: string, ds: string): Promise<boolean> {
+    if (this.repo.collectionUsed(proposal, sample, ds)) return true;
+    const folder = join(this.root, proposal, this.beamline, sample, `${sample}_${ds}`);
+    try {
+      await withDeadline(() => lstat(folder), `checking ${folder}`);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err('StateError', `dataset: cannot check ${folder}: ${(e as Error).message}`, 'dataset');
+    }
+  }
+
+  /** The next free number (bounded: a sample with MAX_DATASETS datasets needs names). */
+  private async nextDataset(proposal: string, sample: string): Promise<string> {
+    for (let n = 1; n <= MAX_DATASETS; n++) {
+      const ds = String(n).padStart(4, '0');
+      if (!(await this.used(proposal, sample, ds))) return ds;
+    }
+    throw new DaqError('LimitError', `sample ${sample}: ${MAX_DATASETS} numbered datasets already; name the next one`);
+  }
+
+  /**
+   * acq.prepare under the policy: a scan that names no proposal gets the current proposal, sample
+   * and dataset, and saving without a folder goes to the policy's folder. Refused when the caller
+   * may not write to the proposal.
+   */
+  applyPolicy(p: Principal, params: Record<string, unknown>): void {
+    const st = this.policy();
+    if (!st.proposal) return;
+    const scan = (params.scan ?? {}) as Record<string, unknown>;
+    if (typeof scan !== 'object' || Array.isArray(scan)) return; // the schema names the problem
+    if (scan.proposal === undefined || scan.proposal === '') {
+      this.writable(p, st.proposal);
+      params.scan = { ...scan, proposal: st.proposal, sample: scan.sample ?? st.sample, dataset: scan.dataset ?? st.dataset };
+      const saving = params.saving as Record<string, unknown> | undefined;
+      if (saving && typeof saving === 'object' && saving.enabled === true && !saving.base_path && st.folder) params.saving = { ...saving, base_path: st.folder };
+    }
+  }
+
+  // ------------------------------------------------------------------ capture
+
+  /** A scan closed: queue its dataset (written in order; kept and retried while the database fails). */
+  capture(scan: Scan): void {
+    if (this.closed) return;
+    if (this.pending.length >= MAX_PENDING) {
+      this.log('warn', 'catalogue queue full: a scan is not catalogued', { key: scan.key });
+      return;
+    }
+    this.pending.push(scan);
+    this.drain();
+  }
+
+  /** Resolves when every queued capture was written (or failed and waits for a retry). */
+  async settled(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  private drain(): void {
+    if (this.draining || this.retry) return;
+    this.draining = (async () => {
+      while (this.pending.length && !this.closed) {
+        const scan = this.pending[0];
+        try {
+          if (this.repo.pidOfScan(scan.key) === null) {
+            const d = await datasetOfScan(scan, { beamline: this.beamline, pidOfScan: (k) => this.repo.pidOfScan(k) });
+            if (d.proposal && d.sample) this.ensureSample({ name: 'automation', operator: true, staffOf: [], proposals: [], automation: true }, d.proposal, d.sample);
+            this.repo.addDataset(d);
+            this.log('info', 'dataset catalogued', { pid: d.pid, scan: scan.key, files: d.files.length });
+          }
+          this.pending.shift();
+        } catch (err) {
+          this.log('warn', 'catalogue write failed: kept and retried', { key: scan.key, queued: this.pending.length, error: String(err) });
+          this.retry = setTimeout(() => {
+            this.retry = null;
+            this.drain();
+          }, RETRY_MS);
+          this.retry.unref();
+          break;
+        }
+      }
+    })().finally(() => {
+      this.draining = null;
+    });
+  }
+
+  /**
+   * May `p` see a scan of the store (lists, reads, subscriptions)? Scans of a proposal the catalogue knows
+   * follow its rules; scans of no proposal, or of one never registered, stay visible as before the catalogue
+   * (the policy is what ties scans to registered proposals). `cache` spares repeated look-ups in one list.
+   */
+  scanVisible(p: Principal, proposal: string, cache = new Map<string, boolean>()): boolean {
+    if (p.operator || !proposal) return true;
+    let ok = cache.get(proposal);
+    if (ok === undefined) {
+      const prop = this.repo.proposal(proposal);
+      ok = !prop || canRead(p, this.facts(prop), this.now());
+      cache.set(proposal, ok);
+    }
+    return ok;
+  }
+
+  isMember(p: Principal, id: string): boolean {
+    const prop = this.repo.proposal(id);
+    return !!prop && isMember(p, this.facts(prop));
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.repo.close();
+  }
+}
