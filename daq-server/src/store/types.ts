@@ -112,6 +112,8 @@ export interface SavedLocation {
   size: number;
   compression: 'none' | 'gzip' | 'bslz4';
   valid: boolean;
+  /** the acquisition frame the item comes from, when known (kept so a restored scan still names it) */
+  frame?: number;
 }
 
 /** Where an array stream's trimmed items can be read back from (the saved files). */
