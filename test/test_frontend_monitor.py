@@ -196,6 +196,10 @@ def test_monitor_shows_hitrate_profile_and_roistats_together(lab, daq, browser):
         time.sleep(1.2)  # the charts redraw at ≤ 2 Hz
         last = {k: page.evaluate(PLOT_JS, k) for k in ("hitrate", "profile", "roistats")}
         monitor.screenshot(path=str(ARTIFACTS / "monitor-charts.png"))
+        # the hit rate's x axis spans every frame plotted, not the first few points' range
+        span = page.evaluate("""() => { const gd = document.querySelector('.daqlab-monitor [data-chart="hitrate"] .js-plotly-plot');
+          return {range: gd._fullLayout.xaxis.range, x: Math.max(...gd.data[0].x)}; }""")
+        assert span["x"] > 100 and span["range"][1] >= span["x"], span
         for k in ("hitrate", "roistats"):
             assert last[k]["points"] > first[k]["points"], f"{k} gained no points: {first[k]} then {last[k]}"
         assert last["roistats"]["points"] >= 250, last  # a ROI sum per frame (a loaded machine may drop a few)

@@ -15,12 +15,13 @@ def test_tool_traits_defaults_and_checks(client):
     live = LiveImage(acq, profile="horizontal", profile_width=5, rings="2theta")
     state = live.get_state()
     assert state["auto_percentiles"] == [1.0, 99.5] and state["auto_range"] is True
+    assert state["auto_scope"] == "frame", "autoscale on the whole frame: zooming does not move the levels"
     assert (state["profile"], state["profile_width"], state["profile_line"], state["rings"], state["show_axes"]) == (
         "horizontal", 5, [], "2theta", True)
     live.auto_percentiles = [0.1, 99.9]
     live.profile_line = [10, 0, 10, 100]
     for name, bad in [("auto_percentiles", [99, 1]), ("auto_percentiles", [0, 101]), ("profile_line", [1, 2, 3]),
-                      ("profile_width", 0), ("profile", "circle"), ("rings", "d")]:
+                      ("profile_width", 0), ("profile", "circle"), ("rings", "d"), ("auto_scope", "zoom")]:
         with pytest.raises(TraitError, match=name.split("_")[0]):
             setattr(live, name, bad)
     acq.abort()

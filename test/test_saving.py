@@ -395,8 +395,19 @@ def test_xpcs_g2_saved_as_nxdata_with_its_delay_axis(client, tmp_path):
         assert text(e.attrs["default"]) == "xpcs"
         g = e["xpcs"]
         assert text(g.attrs["NX_class"]) == "NXdata" and text(g.attrs["signal"]) == "g2"
-        assert [text(a) for a in g.attrs["axes"]] == ["q_ring", "tau"]
+        assert [text(a) for a in g.attrs["axes"]] == ["q", "tau"]
+        assert int(g.attrs["q_indices"]) == 0 and int(g.attrs["tau_indices"]) == 1
+        # every axis carries its units: q the ring centres in 1/nm, tau in s, the frame lags in frames
+        assert text(g["q"].attrs["units"]) == "1/nm"
+        np.testing.assert_allclose(g["q"][()], acq.scan.streams["q"][0])
+        np.testing.assert_allclose(g["q"][()], [2.0, 3.25])
         assert text(g["tau"].attrs["units"]) == "s"
+        assert text(g["tau_frames"].attrs["units"]) == "frames"
+        assert g["q_ring"][()].tolist() == [0, 1]
+        # and so does the stream info
+        assert acq.scan.streams["q"].info["info"]["unit"] == "q_nm^-1"
+        assert acq.scan.streams["g2"].info["info"]["axes_units"] == ["q_nm^-1", "frames"]
+        assert acq.scan.streams["tau"].info["info"]["unit"] == "frames"
         np.testing.assert_allclose(g["g2"][()], acq.scan.streams["g2"][-1])
         np.testing.assert_allclose(g["tau"][()], acq.scan.streams["tau"][0] * 0.002)  # frame period 2 ms
         np.testing.assert_allclose(g["tau_frames"][()], acq.scan.streams["tau"][0])

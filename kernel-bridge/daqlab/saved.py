@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrow import Batch
+from ._arrow import NO_FRAME, Batch
 from .errors import IndexWontBeThereError, NotFoundError, ParameterError
 
 
@@ -60,11 +60,14 @@ class SavedStream:
 
     kind = "array"
 
-    def __init__(self, name: str, dataset, valid: np.ndarray | None = None, info: dict | None = None):
+    def __init__(self, name: str, dataset, valid: np.ndarray | None = None, info: dict | None = None,
+                 frames: np.ndarray | None = None):
         self.name = name
         self._ds = dataset
         self._valid = valid
         self._info = dict(info or {})
+        # per row, the acquisition frame it comes from (the master's frame index datasets); None: not per frame
+        self._frames = frames
 
     @property
     def info(self) -> dict:
@@ -114,7 +117,17 @@ class SavedStream:
             data = self._ds[idx[-1]:idx[0] + 1:-(step or 1)][::-1]
         data = _view(np.asarray(data), roi, binning)
         valid = self._valid[idx].astype(bool) if self._valid is not None else np.ones(len(idx), bool)
-        return Batch(index=idx, data=data, valid=valid)
+        return Batch(index=idx, data=data, valid=valid, frames=self._frames_of(idx))
+
+    def _frames_of(self, idx: np.ndarray) -> np.ndarray | None:
+        return self._frames[idx] if self._frames is not None else None
+
+    def frame_indices(self, start: int | None = None, stop: int | None = None, step: int | None = None) -> np.ndarray:
+        """Per item ``start:stop:step``, the acquisition frame it comes from (int64; ``-1``: not from one
+        frame), as on a live stream: join per-frame streams on these, never on item position."""
+        idx = np.arange(*slice(start, stop, step).indices(len(self)), dtype=np.int64)
+        frames = self._frames_of(idx)
+        return frames if frames is not None else np.full(len(idx), NO_FRAME, dtype=np.int64)
 
     def read(self, start=None, stop=None, step=None, roi=None, binning: int = 1) -> np.ndarray:
         return self.read_batch(start, stop, step, roi, binning).data
@@ -155,12 +168,14 @@ class SavedEventStream(SavedStream):
 
     kind = "event"
 
-    def __init__(self, name: str, columns: dict[str, np.ndarray], info: dict | None = None):
+    def __init__(self, name: str, columns: dict[str, np.ndarray], info: dict | None = None,
+                 frames: np.ndarray | None = None):
         self.name = name
         self._cols = columns
         self._n = max((len(c) for c in columns.values()), default=0)
         self._valid = None
         self._info = dict(info or {})
+        self._frames = frames
 
     @property
     def dtype(self):
@@ -192,7 +207,8 @@ class SavedEventStream(SavedStream):
 
     def read_batch(self, start=None, stop=None, step=None, roi=None, binning: int = 1) -> Batch:
         idx = np.arange(*slice(start, stop, step).indices(len(self)), dtype=np.int64)
-        return Batch(index=idx, data=[self._event(int(i)) for i in idx], valid=None, kind="event")
+        return Batch(index=idx, data=[self._event(int(i)) for i in idx], valid=None, kind="event",
+                     frames=self._frames_of(idx))
 
     def column(self, name: str) -> np.ndarray:
         """One field of every event as a numpy array."""
@@ -273,17 +289,22 @@ class SavedScan:
                         break
         if det is not None:
             valid = e["measurement/valid"][()] if "measurement/valid" in e else None
-            streams["frame"] = SavedStream("frame", det["data"], valid)
+            streams["frame"] = SavedStream("frame", det["data"], valid, frames=_frame_index(e, "measurement/frame_index",
+                                                                                           det["data"].shape[0]))
         results = e.get("process/results")
         if results is not None:
             for name, obj in results.items():
+                frames_path = f"process/frame_index/{name}"
                 if hasattr(obj, "shape"):
                     cadence = _text(obj.attrs.get("cadence", "frame"))
                     ds = obj if cadence in ("frame", "end") else _OneItem(obj)
-                    streams[name] = SavedStream(name, ds, info={"cadence": cadence})
+                    frames = _frame_index(e, frames_path, ds.shape[0]) if cadence == "frame" else None
+                    streams[name] = SavedStream(name, ds, info={"cadence": cadence}, frames=frames)
                 else:
                     cols = {k: v[()] for k, v in obj.items() if hasattr(v, "shape")}
-                    streams[name] = SavedEventStream(name, cols, info={"cadence": _text(obj.attrs.get("cadence", "frame"))})
+                    n = max((len(c) for c in cols.values()), default=0)
+                    streams[name] = SavedEventStream(name, cols, info={"cadence": _text(obj.attrs.get("cadence", "frame"))},
+                                                     frames=_frame_index(e, frames_path, n))
         return streams
 
     @property
@@ -308,6 +329,15 @@ class SavedScan:
 
     def __repr__(self) -> str:
         return f"<daqlab.SavedScan {self.key} {self.path} streams: {', '.join(self.streams) or '-'}>"
+
+
+def _frame_index(entry, path: str, rows: int) -> np.ndarray | None:
+    """A saved frame index dataset (one acquisition frame per row), or None when the file has none
+    (a master written before they were saved) or it does not match the rows."""
+    if path not in entry:
+        return None
+    frames = np.asarray(entry[path][()], dtype=np.int64)
+    return frames if frames.shape == (rows,) else None
 
 
 class _OneItem:

@@ -118,6 +118,9 @@ class LiveImage(W.DOMWidget):
     view = List(Int(), read_only=True, help="[row0, col0, rows, cols, binning] the server sent for the drawn frame").tag(sync=True)
     auto_percentiles = List(CFloat(), [1.0, 99.5], minlen=2, maxlen=2,
                             help="[low, high] percentiles of the drawn frame that vmin/vmax follow while auto_range").tag(sync=True)
+    auto_scope = Enum(["frame", "view"], "frame",
+                      help="what autoscale's percentiles are taken from: the whole frame (zooming in keeps the levels of the "
+                      "last whole frame drawn) or the zoomed view").tag(sync=True)
     show_axes = Bool(True, help="row and column axes (detector pixels) around the image").tag(sync=True)
     rings = Enum(["off", "q", "2theta"], "q",
                  help="rings of constant q (nm⁻¹) or 2θ (°) with their resolution, and the beam centre, for a scan with a "

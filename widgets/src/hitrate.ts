@@ -161,7 +161,6 @@ export class HitRateView extends DaqView {
       this.el.dataset.points = String(this.peaks.length);
       this.el.dataset.frames = String(analysed);
       this.el.dataset.span = String(this.tally.span);
-      const xs = this.peaks.x;
       const data: unknown[] = [
         { type: 'scatter', mode: 'markers', name: 'peaks / frame', x: this.peaks.x, y: this.peaks.y, marker: { size: 4, color: '#1f77b4', opacity: 0.6 } },
         { type: 'scatter', mode: 'lines', name: `hit fraction (last ${this.model.get('window')})`, x: this.fraction.x, y: this.fraction.y, yaxis: 'y2', line: { color: '#d62728', width: 2 } },
@@ -179,7 +178,10 @@ export class HitRateView extends DaqView {
         data,
         {
           ...baseLayout(this.model.get('height') as number),
-          xaxis: { title: { text: 'frame' }, range: xs.length ? undefined : [0, 1] },
+          // autorange named every time: an empty first draw with a fixed range left later draws on the
+          // range of the first few points (the markers of later frames off the chart); with uirevision a
+          // user's zoom still survives, since this value never changes
+          xaxis: { title: { text: 'frame' }, autorange: true },
           yaxis: { title: { text: 'peaks' }, rangemode: 'tozero' },
           yaxis2: { title: { text: 'hit fraction' }, overlaying: 'y', side: 'right', range: [0, 1.02] },
           shapes,

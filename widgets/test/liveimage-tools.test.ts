@@ -159,3 +159,23 @@ test('throttle: at most one run per interval, and one after the last request', a
   assert.equal(runs, 3);
   t.cancel();
 });
+
+test('autoscale on the whole frame: zooming in keeps the levels (rescaled for binning); on the view they follow it', async () => {
+  const { AutoLevels, coversFrame } = await import('../src/liveimage/autoscope.js');
+  const whole = { r0: 0, c0: 0, binning: 2, rows: 257, cols: 515 }; // a 514 × 1030 frame binned 2× (odd edge dropped)
+  const zoomed = { r0: 100, c0: 200, binning: 1, rows: 64, cols: 64 };
+  assert.ok(coversFrame(whole, 514, 1030) && coversFrame({ r0: 0, c0: 0, binning: 2, rows: 257, cols: 515 }, 515, 1031));
+  assert.ok(!coversFrame(zoomed, 514, 1030) && !coversFrame({ ...whole, rows: 200 }, 514, 1030));
+  const a = new AutoLevels();
+  assert.deepEqual(a.levels('frame', whole, 514, 1030, [40, 400]), [40, 400]);
+  // zoomed on a bright spot: the view's percentiles are much higher, the frame's levels stay (÷ 4: unbinned pixels)
+  assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [900, 5000]), [10, 100]);
+  assert.deepEqual(a.levels('frame', { ...zoomed, binning: 2 }, 514, 1030, [900, 5000]), [40, 400]);
+  // the view's levels when asked for
+  assert.deepEqual(a.levels('view', zoomed, 514, 1030, [900, 5000]), [900, 5000]);
+  // a new whole frame moves them; before any whole frame, the view's are all there is
+  assert.deepEqual(a.levels('frame', whole, 514, 1030, [80, 800]), [80, 800]);
+  assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [1, 2]), [20, 200]);
+  a.reset();
+  assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [1, 2]), [1, 2]);
+});

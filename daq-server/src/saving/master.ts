@@ -128,6 +128,7 @@ export function writeMaster(m: MasterInput): void {
     cfg.dataset('data', json({ acquisition: acq, detector: info.detector_config, processing, saving: info.saving, scan: identityOf(scan) }));
     const results = process.group('results', { NX_class: 'NXcollection' });
     if (!partial) writeResults(results, scan);
+    if (!partial) writeFrameIndices(process, scan);
     const nbFilesNote = process.group('saving', { NX_class: 'NXnote' });
     nbFilesNote.dataset('type', 'application/json');
     nbFilesNote.dataset('data', json({ nb_frames_saved: m.nbSaved, data_files: m.dataFiles.map((x) => basename(x)), sparse_file: m.sparseFile ? basename(m.sparseFile) : null, complete: !partial }));
@@ -261,6 +262,22 @@ function writeResults(results: H5Group, scan: Scan): void {
   }
 }
 
+/**
+ * `process/frame_index/<stream>`: per row of a per-frame result, the acquisition frame it comes from
+ * (after drops, row k is not frame k; the `frame` stream's are `measurement/frame_index`). Kept
+ * beside the results, not among them, so readers do not take them for streams.
+ */
+function writeFrameIndices(process: H5Group, scan: Scan): void {
+  let g: H5Group | null = null;
+  for (const [name, s] of scan.streams) {
+    if (NOT_RESULTS.has(name) || name === 'sparse_frame' || String(s.info.cadence ?? 'frame') !== 'frame' || s.length <= s.first) continue;
+    const frames = s.slice(s.first).frames;
+    if (!frames) continue;
+    g ??= process.group('frame_index', { NX_class: 'NXcollection', description: 'acquisition frame index of each row of the per-frame results (-1: none)' });
+    g.dataset(name, BigInt64Array.from(frames, (f) => BigInt(Number.isFinite(f) ? f : -1)), { dtype: 'i8', attrs: { ...(s.first ? { first_index: s.first } : {}) } });
+  }
+}
+
 /** NXdata plots of the reduced results (azimuthal integration, XPCS); returns the name of the one to show first. */
 function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null {
   const has = (n: string): boolean => scan.streams.has(n) && scan.stream(n).length > 0;
@@ -287,7 +304,11 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
     first ??= 'integrate2d';
   }
   if (has('g2') && has('tau')) {
-    const g = entry.group('xpcs', { NX_class: 'NXdata', signal: 'g2', axes: ['q_ring', 'tau'], tau_indices: 1, q_ring_indices: 0 });
+    // rows are q rings: the axis is each ring's centre in its unit (the `q` stream); its index stays as q_ring
+    const qStream = has('q') ? (scan.stream('q') as ArrayStream) : null;
+    const qAxis = qStream ? 'q' : 'q_ring';
+    const g = entry.group('xpcs', { NX_class: 'NXdata', signal: 'g2', axes: [qAxis, 'tau'], tau_indices: 1, [`${qAxis}_indices`]: 0, ...(qStream ? { q_ring_indices: 0 } : {}) });
+    if (qStream) writeArrayStream(g, 'q', qStream, false, { units: unitOf(String(qStream.info.unit ?? '')) }); // labelled `q (1/nm)`
     const g2 = scan.stream('g2') as ArrayStream;
     const tauStream = scan.stream('tau') as ArrayStream;
     // lags are in frames; the frame period of the acquisition turns them into seconds
@@ -296,9 +317,9 @@ function writePlots(entry: H5Group, scan: Scan, pipeline: string): string | null
     const lags = tauStream.length ? (tauStream.get(tauStream.length - 1).data as Float64Array) : null;
     if (lags && period > 0) g.dataset('tau', Float64Array.from(lags, (t) => t * period), { dtype: 'f8', attrs: { units: 's', long_name: 'delay time' } });
     else writeArrayStream(g, 'tau', tauStream, false, { units: 'frames', long_name: 'delay (frames)' });
-    writeArrayStream(g, 'tau_frames', tauStream, false, { long_name: 'delay in frame periods' });
+    writeArrayStream(g, 'tau_frames', tauStream, false, { units: 'frames', long_name: 'delay in frame periods' });
     writeArrayStream(g, 'g2', g2, false, { long_name: 'intensity autocorrelation g2(q, tau)', interpretation: 'spectrum' });
-    g.dataset('q_ring', Float64Array.from({ length: g2.shape[0] }, (_, k) => k), { dtype: 'i8', attrs: { long_name: 'q ring index', units: 'ring' } });
+    g.dataset('q_ring', Float64Array.from({ length: g2.shape[0] }, (_, k) => k), { dtype: 'i8', attrs: { long_name: 'q ring index' } });
     first ??= 'xpcs';
   }
   if (has('roi_stats')) {

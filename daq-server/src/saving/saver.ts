@@ -138,7 +138,7 @@ export class ScanSaver implements FrameTap {
           const b = pool.book;
           const path = b.has(index) ? pool.path(b.rank[index], b.file[index]) : undefined;
           if (!path) return null;
-          return { path, address: b.address[index], size: b.size[index], compression: p.compression, valid: this.valid.data[index] !== 0, index: b.index[index], flushed: pool.isFlushed(index) };
+          return { path, address: b.address[index], size: b.size[index], compression: p.compression, valid: this.valid.data[index] !== 0, index: b.index[index], flushed: pool.isFlushed(index), frame: this.frameIdx.data[index] };
         },
       });
     } else {

@@ -7,7 +7,8 @@
  *    scan name in the same folder does not clash with the first one's files;
  *  - `scans.jsonl`: one line per finished scan that saved files (key, identity, times, master,
  *    data files), appended when the scan closes;
- *  - `frames/<key>.bin`: where each saved frame lies (file, address, size, validity).
+ *  - `frames/<key>.bin`: where each saved frame lies (file, address, size, validity) and the
+ *    acquisition frame it is (after drops, saved frame k is not frame k).
  *
  * On start, the finished scans whose master still exists are listed again, CLOSED, read-only,
  * their frames read from the data files (nothing of them is held in memory).
@@ -27,8 +28,10 @@ const INDEX = 'scans.jsonl';
 const FRAMES = 'frames';
 /** finished scans listed again at start (the newest ones) */
 export const MAX_RESTORED = 10_000;
-/** per frame in frames/<key>.bin: file index, address, size, valid (float64 each) */
-const FIELDS = 4;
+/** per frame in frames/<key>.bin: file index, address, size, valid, acquisition frame (float64 each; NaN: unknown) */
+const FIELDS = 5;
+/** records written before the acquisition frame was kept (no `fields` in the line) have 4 */
+const OLD_FIELDS = 4;
 const COMPRESSIONS = ['none', 'gzip', 'bslz4'] as const;
 
 /** One line of scans.jsonl. */
@@ -41,7 +44,7 @@ export interface FinishedScanRecord {
   end_reason: string | null;
   master: string;
   saving: Record<string, unknown>;
-  frames: { name: string; dtype: DType; shape: number[]; length: number; files: string[]; compression: SavedLocation['compression'] } | null;
+  frames: { name: string; dtype: DType; shape: number[]; length: number; files: string[]; compression: SavedLocation['compression']; fields?: number } | null;
 }
 
 const fileOf = (key: string): string => `${key.replace(/[^A-Za-z0-9_.-]/g, '_')}.bin`;
@@ -191,12 +194,12 @@ function describeFinished(scan: MemoryScan): { key: string; line: FinishedScanRe
         files.push(at.path);
         fileIndex.set(at.path, f);
       }
-      locations.set([f, at.address, at.size, at.valid ? 1 : 0], i * FIELDS);
+      locations.set([f, at.address, at.size, at.valid ? 1 : 0, at.frame ?? NaN], i * FIELDS);
       compression = at.compression;
       length = i + 1;
     }
     if (length > 0) {
-      frames = { name: stream.name, dtype: stream.dtype, shape: [...stream.shape], length, files, compression };
+      frames = { name: stream.name, dtype: stream.dtype, shape: [...stream.shape], length, files, compression, fields: FIELDS };
       locations = locations.subarray(0, length * FIELDS);
     }
   }
@@ -220,6 +223,7 @@ class SavedFrames implements ItemBacking {
   private locations: Float64Array | null = null;
   private readonly T: (typeof TYPED_ARRAY)[DType];
   private readonly elements: number;
+  private readonly fields: number;
 
   constructor(
     private readonly path: string,
@@ -227,24 +231,26 @@ class SavedFrames implements ItemBacking {
   ) {
     this.T = TYPED_ARRAY[f.dtype];
     this.elements = product(f.shape);
+    this.fields = f.fields === FIELDS ? FIELDS : OLD_FIELDS;
   }
 
   readablePrefix(): number {
     return this.f.length;
   }
 
-  private where(index: number): { file: string; address: number; size: number; valid: boolean } {
+  private where(index: number): { file: string; address: number; size: number; valid: boolean; frame?: number } {
     if (!this.locations) {
       const buf = readFileSync(this.path);
       this.locations = new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     }
     const l = this.locations;
-    if ((index + 1) * FIELDS > l.length) throw new Error(`frame ${index}: no location recorded in ${this.path}`);
-    const o = index * FIELDS;
-    return { file: this.f.files[l[o]]!, address: l[o + 1]!, size: l[o + 2]!, valid: l[o + 3] !== 0 };
+    if ((index + 1) * this.fields > l.length) throw new Error(`frame ${index}: no location recorded in ${this.path}`);
+    const o = index * this.fields;
+    const frame = this.fields > OLD_FIELDS && Number.isFinite(l[o + 4]) ? l[o + 4] : undefined;
+    return { file: this.f.files[l[o]]!, address: l[o + 1]!, size: l[o + 2]!, valid: l[o + 3] !== 0, frame };
   }
 
-  read(index: number): { data: TypedArray; valid: boolean } {
+  read(index: number): { data: TypedArray; valid: boolean; frame?: number } {
     const w = this.where(index);
     const stored = Buffer.allocUnsafe(w.size);
     let fd: number;
@@ -264,6 +270,6 @@ class SavedFrames implements ItemBacking {
     if (this.f.compression === 'none') bytes.set(stored);
     else if (this.f.compression === 'gzip') bytes.set(inflateChunk(stored));
     else bslz4Decompress(stored, this.T.BYTES_PER_ELEMENT, bytes);
-    return { data: out, valid: w.valid };
+    return w.frame === undefined ? { data: out, valid: w.valid } : { data: out, valid: w.valid, frame: w.frame };
   }
 }

@@ -116,6 +116,8 @@ export interface SavedLocation {
   index?: number;
   /** its writer has flushed it: a reader of the file sees it (while the scan runs) */
   flushed?: boolean;
+  /** the acquisition frame the item comes from, when known (kept so a restored scan still names it) */
+  frame?: number;
 }
 
 /** Where an array stream's trimmed items can be read back from (the saved files). */

@@ -74,3 +74,67 @@ test('finished scans that saved a master are indexed and listed again while the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A closed scan of two saved 4-byte frames (values 7, 9 at addresses 8, 16) that were acquisition frames `acq`. */
+async function recordTwoFrames(dir: string, acq: [number, number]): Promise<string> {
+  const master = join(dir, 'ct_0001_master.h5');
+  const data = join(dir, 'ct_0001_data.bin');
+  writeFileSync(master, 'm');
+  const bytes = Buffer.alloc(24);
+  bytes.writeUInt32LE(7, 8);
+  bytes.writeUInt32LE(9, 16);
+  writeFileSync(data, bytes);
+  const scan = createStore({ memoryBudget: 1 << 20 }).createScan({ name: 'ct' });
+  const frames = scan.createArrayStream('frame', 'uint32', [1]);
+  frames.append([new Uint32Array([7]), new Uint32Array([9])]);
+  frames.setBacking({
+    readablePrefix: () => 2,
+    read: (i) => ({ data: new Uint32Array(1), valid: true, frame: acq[i] }),
+    locate: (i) => ({ path: data, address: 8 + 8 * i, size: 4, compression: 'none', valid: true, frame: acq[i] }),
+  });
+  scan.updateInfo({ saving: { master, done: true } });
+  scan.close();
+  await new ScanHistory(dir).recordFinished(scan as MemoryScan);
+  return scan.key;
+}
+
+test('a restored scan names the acquisition frame of each saved frame (frames were dropped before them)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daqlab-history-'));
+  try {
+    const key = await recordTwoFrames(dir, [3, 8]);
+    const st = createStore({ memoryBudget: 1 << 20 });
+    assert.equal(new ScanHistory(dir).restore(st), 1);
+    const f = st.scan(key).stream('frame');
+    assert.ok(f.kind === 'array');
+    const all = f.slice(0);
+    assert.deepEqual([...all.items.map((x) => x[0])], [7, 9]);
+    assert.deepEqual(all.frames, [3, 8]);
+    assert.equal(f.get(1).frame, 8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an index line written before frames were kept (4 fields per frame) still restores, without frame indices', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daqlab-history-'));
+  try {
+    const key = await recordTwoFrames(dir, [3, 8]);
+    // rewrite it as an older server did: no `fields`, 4 numbers per frame
+    const line = JSON.parse(readFileSync(join(dir, 'scans.jsonl'), 'utf8')) as { frames: Record<string, unknown> };
+    delete line.frames.fields;
+    writeFileSync(join(dir, 'scans.jsonl'), `${JSON.stringify(line)}\n`);
+    const bin = join(dir, 'frames', readdirSync(join(dir, 'frames'))[0]!);
+    const raw = readFileSync(bin);
+    const five = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    writeFileSync(bin, Buffer.from(Float64Array.from([...five.subarray(0, 4), ...five.subarray(5, 9)]).buffer));
+    const st = createStore({ memoryBudget: 1 << 20 });
+    assert.equal(new ScanHistory(dir).restore(st), 1);
+    const f = st.scan(key).stream('frame');
+    assert.ok(f.kind === 'array');
+    const all = f.slice(0);
+    assert.deepEqual([...all.items.map((x) => x[0])], [7, 9]);
+    assert.equal(all.frames, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,6 +3,7 @@
  * (log counts) with the two levels as lines to drag, a percentile autoscale preset, and "lock
  * range" (auto_range off: the levels stay where they are while frames, zoom and pan change).
  */
+import { AUTO_SCOPES } from './autoscope.js';
 import { formatValue } from '../colormap.js';
 import { el } from '../daqview.js';
 import { LevelStats, PERCENTILE_PRESETS, presetLabel } from './levels.js';
@@ -15,6 +16,8 @@ export class LevelsPanel {
   private readonly vmin = el('input', 'daqlab-li-number daqlab-li-vmin');
   private readonly vmax = el('input', 'daqlab-li-number daqlab-li-vmax');
   private readonly preset = el('select', 'daqlab-li-percentiles');
+  /** autoscale on the whole frame (zoom keeps the levels) or on the drawn view */
+  private readonly scope = el('select', 'daqlab-li-autoscope');
   private readonly lock = el('input');
   /** the histogram's value axis: [lo, hi] */
   private span: [number, number] = [0, 1];
@@ -34,6 +37,9 @@ export class LevelsPanel {
     for (const p of PERCENTILE_PRESETS) this.preset.append(new Option(presetLabel(p), p.join(',')));
     this.preset.title = 'autoscale: the levels follow these percentiles of the drawn frame';
     this.preset.onchange = () => this.save({ auto_percentiles: this.preset.value.split(',').map(Number), auto_range: true });
+    for (const sc of AUTO_SCOPES) this.scope.append(new Option(sc === 'frame' ? 'of frame' : 'of view', sc));
+    this.scope.title = 'autoscale on the whole frame (zooming keeps the levels), or on the zoomed view';
+    this.scope.onchange = () => this.save({ auto_scope: this.scope.value, auto_range: true });
     this.lock.type = 'checkbox';
     this.lock.onchange = () => this.save({ auto_range: !this.lock.checked });
     const lock = labelled('', this.lock, 'daqlab-li-check daqlab-li-check-lock');
@@ -42,6 +48,7 @@ export class LevelsPanel {
     this.canvas.title = 'histogram of the drawn frame (log counts): drag the min/max lines to set the levels';
     this.canvas.height = 40;
     const auto = labelled('auto ', this.preset, 'daqlab-li-auto');
+    auto.append(this.scope);
     this.el.append(labelled('min ', this.vmin, 'daqlab-li-level'), this.canvas, labelled('max ', this.vmax, 'daqlab-li-level'), auto, lock);
     this.bindDrag();
   }
@@ -69,6 +76,7 @@ export class LevelsPanel {
     const p = ((this.model.get('auto_percentiles') as number[]) ?? []).join(',');
     if (![...this.preset.options].some((o) => o.value === p)) this.preset.append(new Option(`${p.replace(',', '–')} %`, p));
     this.preset.value = p;
+    this.scope.value = (this.model.get('auto_scope') as string) || 'frame';
     this.el.dataset.locked = String(!auto);
     this.draw();
   }

@@ -42,6 +42,7 @@ export class LiveImageModel extends DOMWidgetModel {
       peaks_stream: 'peaks',
       view: [],
       auto_percentiles: [1, 99.5],
+      auto_scope: 'frame',
       show_axes: true,
       rings: 'q',
       profile: 'off',

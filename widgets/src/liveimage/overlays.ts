@@ -25,6 +25,9 @@ export interface OverlayState {
   profileWidth: number;
 }
 
+/** peak centres listed in the canvas' data-peak-centres */
+const MAX_DESCRIBED = 500;
+
 export class Overlays {
   readonly el = el('div', 'daqlab-li-overlay');
   readonly canvas = el('canvas', 'daqlab-li-peaks');
@@ -104,6 +107,17 @@ export class Overlays {
     if (s.geometry && s.rings !== 'off' && t.fullRows) this.drawRings(ctx, t, s.geometry, s.rings);
     if (s.profile) this.drawProfileLine(ctx, t, s.profile, s.profileWidth);
     if (peaks.length) drawPeaks(ctx, peaks, (x, y) => t.toScreen(x, y), 1 / t.s);
+    this.describePeaks(s.frame, peaks, t);
+  }
+
+  /**
+   * What was circled, for tests and tools that check the overlay against the data: the acquisition
+   * frame whose peaks these are and their centres in CSS pixels of the canvas (at most MAX_DESCRIBED;
+   * written only when the canvas is redrawn).
+   */
+  private describePeaks(frame: number, peaks: readonly Peak[], t: ViewTransform): void {
+    const centres = peaks.slice(0, MAX_DESCRIBED).map((p) => t.toScreen(p.x + 0.5, p.y + 0.5).map((v) => Math.round(v * 10) / 10));
+    Object.assign(this.canvas.dataset, { peakFrame: String(peaks.length ? frame : -1), peakCount: String(peaks.length), peakCentres: JSON.stringify(centres) });
   }
 
   private drawRings(ctx: CanvasRenderingContext2D, t: ViewTransform, g: Poni, unit: RingUnit): void {

@@ -18,6 +18,7 @@ import { onReconnect, onSettingsChanged } from '../settings.js';
 import { chooseView, visibleRect, type ViewRequest } from '../viewspec.js';
 import { AxesView } from './axesview.js';
 import { dOfTth, poniOf, qOfTth, tthAtPixel, type Poni, type RingUnit } from './geometry.js';
+import { AutoLevels, type AutoScope } from './autoscope.js';
 import { LevelsPanel } from './histogram.js';
 import { bindPointer } from './interactions.js';
 import { bindKeys } from './keyboard.js';
@@ -66,6 +67,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   // tools
   private readonly axes = new AxesView();
   private levels!: LevelsPanel;
+  private readonly autoLevels = new AutoLevels();
   private readonly profilePlot = new ProfilePlot();
   private plot!: HTMLDivElement;
   private barTitle!: HTMLDivElement;
@@ -207,8 +209,8 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.syncControls();
     this.profilePlot.show(this.model.get('profile') !== 'off');
     this.listenTo(this.model, 'change:colormap change:reverse', () => this.updateLut());
-    this.listenTo(this.model, 'change:scale change:vmin change:vmax change:auto_range change:show_mask', () => this.updateRange());
-    this.listenTo(this.model, 'change:auto_range change:auto_percentiles', () => this.levelsTick.flush());
+    this.listenTo(this.model, 'change:scale change:vmin change:vmax change:auto_range change:auto_scope change:show_mask', () => this.updateRange());
+    this.listenTo(this.model, 'change:auto_range change:auto_percentiles change:auto_scope', () => this.levelsTick.flush());
     this.listenTo(this.model, 'change:show_axes change:rings', () => this.draw());
     this.listenTo(this.model, 'change:profile change:profile_line change:profile_width', () => this.profileChanged());
     this.listenTo(this.model, 'msg:custom', (content: { type?: string; id?: number }) => this.onMessage(content));
@@ -220,6 +222,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.listenTo(this.model, 'change:show_peaks', () => this.drawOverlay());
     this.listenTo(this.model, 'change:height', () => this.resize());
     this.listenTo(this.model, 'change:server_url change:token', () => this.stream.restart());
+    this.listenTo(this.model, 'change:scan change:stream', () => this.autoLevels.reset());
     this.listenTo(this.model, 'change:scan change:stream change:max_size change:peaks_stream change:compression', () => void this.stream.resubscribe());
     this.listenTo(this.model, 'change:index', () => this.onIndex());
     this.listenTo(this.model, 'change', () => this.syncControls());
@@ -497,7 +500,11 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   private autoscaleNow(): void {
     const values = this.image?.values;
     if (!values) return;
-    const range = this.levels.update(values, dummyThreshold(this.image!.dtype));
+    const drawn = this.levels.update(values, dummyThreshold(this.image!.dtype));
+    const placed = this.image!.placed;
+    const t = this.transform;
+    // the whole frame's levels unless the user asked for the view's: zooming does not move them
+    const range = drawn && placed && t.fullRows ? this.autoLevels.levels(this.model.get('auto_scope') as AutoScope, placed, t.fullRows, t.fullCols, drawn) : drawn;
     if (range && (range[0] !== this.model.get('vmin') || range[1] !== this.model.get('vmax'))) this.setAndSave({ vmin: range[0], vmax: range[1] });
   }
 

@@ -319,6 +319,8 @@ export const xpcsStep: StepFactory<XpcsParams> = {
     }
     const g2Info = {
       axes: ['q', 'tau'],
+      // the axes' units: q in the rings' unit (the `q` stream's values), tau in frame periods (the `tau` stream's)
+      axes_units: [rings.unit, 'frames'],
       unit: '',
       normalization:
         params.normalization === 'pixel'
@@ -340,7 +342,7 @@ export const xpcsStep: StepFactory<XpcsParams> = {
         shape: [rings.nRings, nTau],
         cadence: 'accumulated',
         combine: 'sum',
-        info: { axes: ['q', 'tau'], description: 'standard error of g2: std of the per-pixel g2 over the ring / √pixels' },
+        info: { axes: ['q', 'tau'], axes_units: [rings.unit, 'frames'], description: 'standard error of g2: std of the per-pixel g2 over the ring / √pixels' },
       },
       { name: 'tau', kind: 'array', dtype: 'float64', shape: [nTau], cadence: 'static', info: tauInfo },
       {
