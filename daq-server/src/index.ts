@@ -8,6 +8,7 @@ import { StepRegistry } from './processing/registry.js';
 import { replayPlugins } from './detectors/replay/index.js';
 import { dectrisPlugins, parseDectrisAddress } from './detectors/dectris/index.js';
 import { JobsService } from './jobs/service.js';
+import { openLogbook } from './logbook/index.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -36,7 +37,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     usersFile: cfg.users,
     python: cfg.jobsPython ?? undefined,
   });
-  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null });
+  const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null, logbook: openLogbook(cfg.stateDir || null, jobs.identities) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

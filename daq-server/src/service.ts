@@ -14,6 +14,8 @@ import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
+import type { Logbook } from './logbook/logbook.js';
+import { Notifier } from './logbook/notifications.js';
 
 export interface ServiceOptions {
   plugins: DetectorPlugin[];
@@ -26,6 +28,8 @@ export interface ServiceOptions {
   dataRoots?: string[];
   /** the server's persistent state folder; null: nothing persists (embedders, unit tests) */
   stateDir?: string | null;
+  /** the e-logbook (logbook/); absent in embedders that need none */
+  logbook?: Logbook;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -38,6 +42,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly stateDir: string | null;
   /** scan numbers and finished scans kept across restarts (null: no state folder) */
   readonly history: ScanHistory | null;
+  readonly logbook: Logbook | null;
 
   constructor(options: ServiceOptions) {
     super();
@@ -49,6 +54,14 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.dataRoots = options.dataRoots ?? [process.cwd()];
     this.stateDir = options.stateDir || null;
     this.history = this.stateDir ? this.openHistory(this.stateDir, store) : null;
+    this.logbook = options.logbook ?? null;
+    if (this.logbook) {
+      // every entry is news for clients (the Logbook panel); daqlab writes its own notifications
+      this.logbook.onEntry((entry) => this.publish({ event: 'logbook.entry', entry }));
+      const notifier = new Notifier(this.logbook, store);
+      notifier.attach(this);
+      this.jobs?.onDerived((d) => notifier.jobResult(d));
+    }
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
     for (const plugin of options.plugins) {
@@ -124,6 +137,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
 
   shutdown(): void {
     this.jobs?.shutdown();
+    this.logbook?.close();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }

@@ -26,6 +26,7 @@ import { makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
+import { LOGBOOK_HANDLERS } from './logbook-handlers.js';
 import { checkUserJson } from './json-bounds.js';
 
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
@@ -320,4 +321,5 @@ export const HANDLERS: Record<Op, Handler> = {
     return { sub: r.sub };
   },
   ...JOBS_HANDLERS,
+  ...LOGBOOK_HANDLERS,
 };

@@ -14,6 +14,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './dtypes.js';
 export * from './jobs.js';
+export * from './logbook.js';
 export * from './limits.js';
 
 /** Bumped on any incompatible change; sent in the `hello` reply. */
@@ -63,6 +64,12 @@ export const OPS = [
   'jobs.release',
   'jobs.watch',
   'jobs.unwatch',
+  'logbook.add',
+  'logbook.edit',
+  'logbook.get',
+  'logbook.search',
+  'logbook.stats',
+  'logbook.attachment',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -114,6 +121,8 @@ export const EVENTS = [
   'store.evicted',
   /** a job of this client's user (all users' for staff) changed: {job: JobInfo}; after jobs.watch */
   'jobs.state',
+  /** an e-logbook entry was written or edited: {entry: LogbookEntry} */
+  'logbook.entry',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 
