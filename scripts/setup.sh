@@ -106,4 +106,16 @@ if [ ! -x .venv-tickit/bin/python ] || ! stamp_ok tickit "$TICKIT_PINS"; then
   .venv-tickit/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $TICKIT_PINS || die "pip install of tickit-devices failed (see above)"
   stamp_set tickit "$TICKIT_PINS"
 fi
+# ---- pyicat-plus (the client BLISS uses for ICAT+'s e-logbook), the real counterpart of daqlab's /icatplus/ endpoints -------
+# Its own venv: it pulls h5py, pydantic and friends at versions of its own; only the tests need it.
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
+  ICAT_PINS="pyicat-plus==3.1.0"
+  if [ ! -x .venv-icat/bin/python ] || ! stamp_ok icat "$ICAT_PINS"; then
+    say "creating the pyicat-plus venv at .venv-icat/ ($ICAT_PINS)"
+    [ -x .venv-icat/bin/python ] || python3 -m venv .venv-icat
+    # shellcheck disable=SC2086
+    .venv-icat/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $ICAT_PINS || die "pip install of pyicat-plus failed (see above)"
+    stamp_set icat "$ICAT_PINS"
+  fi
+fi
 say "ready"

@@ -80,6 +80,12 @@ OP_JOBS_HOLD = "jobs.hold"
 OP_JOBS_RELEASE = "jobs.release"
 OP_JOBS_WATCH = "jobs.watch"
 OP_JOBS_UNWATCH = "jobs.unwatch"
+OP_LOGBOOK_ADD = "logbook.add"
+OP_LOGBOOK_EDIT = "logbook.edit"
+OP_LOGBOOK_GET = "logbook.get"
+OP_LOGBOOK_SEARCH = "logbook.search"
+OP_LOGBOOK_STATS = "logbook.stats"
+OP_LOGBOOK_ATTACHMENT = "logbook.attachment"
 
 OPS = (
     OP_HELLO, OP_DETECTORS_LIST, OP_DETECTOR_INFO, OP_DETECTOR_STATE, OP_DETECTOR_STATUS, OP_DETECTOR_CALIBRATION,
@@ -89,6 +95,7 @@ OPS = (
     OP_PIPELINES_LIST, OP_PIPELINE_SCHEMA,
     OP_JOBS_CLUSTER, OP_JOBS_TEMPLATES, OP_JOBS_SUBMIT, OP_JOBS_LIST, OP_JOBS_GET, OP_JOBS_LOGS,
     OP_JOBS_CANCEL, OP_JOBS_HOLD, OP_JOBS_RELEASE, OP_JOBS_WATCH, OP_JOBS_UNWATCH,
+    OP_LOGBOOK_ADD, OP_LOGBOOK_EDIT, OP_LOGBOOK_GET, OP_LOGBOOK_SEARCH, OP_LOGBOOK_STATS, OP_LOGBOOK_ATTACHMENT,
 )
 
 #: the five sections of ``acq.prepare``'s ``params``
@@ -104,9 +111,10 @@ EV_SUB_END = "sub.end"
 EV_STORE_TRIMMED = "store.trimmed"
 EV_STORE_EVICTED = "store.evicted"
 EV_JOBS_STATE = "jobs.state"
+EV_LOGBOOK_ENTRY = "logbook.entry"
 
 EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
-          EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE)
+          EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE, EV_LOGBOOK_ENTRY)
 #: events that belong to one subscription (field ``sub``)
 SUB_EVENTS = (EV_SUB_GAP, EV_SUB_END)
 
@@ -180,3 +188,9 @@ JOB_LOG_STREAMS = ("stdout", "stderr")
 #: what jobs.submit accepts besides the template's own parameters (``params``)
 JOB_SUBMIT_FIELDS = ("template", "script", "params", "name", "partition", "cpus", "gpus", "memory",
                      "time", "workdir", "env", "array", "hold")
+
+# --------------------------------------------------------------------- e-logbook (protocol/logbook.ts)
+LOGBOOK_TYPES = ("annotation", "notification")
+LOGBOOK_CATEGORIES = ("info", "error", "debug", "commandline", "comment")
+LOGBOOK_FORMATS = ("plainText", "html", "markdown")
+LOGBOOK_MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024

@@ -86,6 +86,10 @@ class Client:
         from .scans import Scans
 
         self.scans = Scans(self)
+        from .logbook import Logbook
+
+        #: the server's e-logbook (daqlab/logbook.py)
+        self.logbook = Logbook(self)
 
     def _open(self) -> Connection:
         conn = Connection(self._full_url, self._token, self.timeout, display_url=self.url,
