@@ -99,9 +99,8 @@ def test_logbook_panel(lbdaq, browser, tmp_path):  # noqa: F811
         assert panel.locator(".daqlab-logbook-entry").count() == 1
         panel.locator("select.daqlab-logbook-filter-category").select_option("")
         panel.locator("input.daqlab-logbook-filter-text").fill("parabola")
-        page.wait_for_function("() => document.querySelectorAll('#daqlab-logbook-panel .daqlab-logbook-entry').length === 1",
-                               timeout=10000)
-        assert panel.locator(f".daqlab-logbook-entry[data-entry='{fig.id}']").count() == 1
+        page.wait_for_function("(id) => { const rows = document.querySelectorAll('#daqlab-logbook-panel .daqlab-logbook-entry');"
+                               " return rows.length === 1 && rows[0].dataset.entry === String(id); }", arg=fig.id, timeout=10000)
         assert not errors, errors
     finally:
         page.close()

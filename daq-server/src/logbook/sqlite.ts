@@ -226,6 +226,16 @@ export class SqliteLogbook implements LogbookRepository {
     };
   }
 
+  /** Run `fn` (many adds: an import, a benchmark's fill) as one transaction. */
+  bulk<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** The database itself, for a benchmark's bare SQL beside the repository's queries. */
+  get raw(): Database.Database {
+    return this.db;
+  }
+
   close(): void {
     this.db.close();
   }

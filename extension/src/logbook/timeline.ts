@@ -33,14 +33,13 @@ export class Timeline {
 
   /** A new or edited entry: replace its row, or put it on top. */
   upsert(e: LogbookEntry): void {
+    const old = this.rows.get(e.id); // before row() records the new one
     const row = this.row(e);
-    const old = this.rows.get(e.id);
     if (old) old.replaceWith(row);
     else {
       this.node.querySelector('.daqlab-logbook-empty')?.remove();
       this.node.prepend(row);
     }
-    this.rows.set(e.id, row);
   }
 
   private row(e: LogbookEntry): HTMLElement {

@@ -135,7 +135,7 @@ export async function handleIcatPlus(ctx: HttpContext, req: IncomingMessage, res
       const category = typeof body.category === 'string' ? body.category.toLowerCase() : body.category; // ICAT+ also says commandLine
       entry = logbook.add({ ...common, type: body.type, category, ...contentOf(body.content) }, author);
     } else {
-      const file = attachment('base64', { base64: body.base64, name: typeof body.filename === 'string' ? body.filename : undefined });
+      const file = attachment('body', { base64: body.base64, name: typeof body.filename === 'string' ? body.filename : undefined });
       entry = logbook.add({ ...common, type: 'notification', category: 'info', format: 'plainText', content: `${file.name} (${file.mime}, ${file.data.length} bytes)` }, author, [file]);
     }
     send(res, 200, asEvent(entry));
