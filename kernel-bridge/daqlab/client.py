@@ -91,6 +91,11 @@ class Client:
         #: proposals, samples, datasets as this client may see them (catalogue.py)
         self.catalogue = Catalogue(self)
 
+        from .logbook import Logbook
+
+        #: the server's e-logbook (daqlab/logbook.py)
+        self.logbook = Logbook(self)
+
     def _open(self) -> Connection:
         conn = Connection(self._full_url, self._token, self.timeout, display_url=self.url,
                           heartbeat=self.heartbeat or None)

@@ -29,6 +29,7 @@ import { JOBS_HANDLERS } from './jobs-handlers.js';
 import { DEVICES_HANDLERS } from './devices-handlers.js';
 import { CATALOGUE_HANDLERS } from './catalogue-handlers.js';
 import { canSee, readableScan, visibleOnly } from './scan-access.js';
+import { LOGBOOK_HANDLERS } from './logbook-handlers.js';
 import { checkUserJson } from './json-bounds.js';
 import { RECEIVERS_HANDLERS } from './receivers-handlers.js';
 
@@ -338,4 +339,5 @@ export const HANDLERS: Record<Op, Handler> = {
   ...RECEIVERS_HANDLERS,
   ...DEVICES_HANDLERS,
   ...CATALOGUE_HANDLERS,
+  ...LOGBOOK_HANDLERS,
 };

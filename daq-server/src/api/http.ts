@@ -4,11 +4,14 @@ import { DaqError, toErrorBody } from '../protocol/index.js';
 import type { DaqService } from '../service.js';
 import { VERSION } from '../version.js';
 import { openapi } from './openapi.js';
+import { handleIcatPlus } from './icatplus/routes.js';
 
 export interface HttpContext {
   service: DaqService;
   clients: () => { session: number; remote: string; subscriptions: number }[];
   authorized: (req: IncomingMessage) => boolean;
+  /** whether a token (one that travels in a path, as ICAT+'s apiKey) is accepted */
+  accepted: (token: string | null) => boolean;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -21,6 +24,8 @@ const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400
 
 export function handleHttp(ctx: HttpContext, req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  // ICAT+'s data-acquisition endpoints (POST, the token in the path): api/icatplus/
+  if (url.pathname.startsWith('/icatplus/')) return void handleIcatPlus(ctx, req, res, url);
   try {
     if (req.method !== 'GET') throw new DaqError('ProtocolError', `method ${req.method} not allowed; the HTTP endpoints are read-only`);
     if (url.pathname === '/health') return send(res, 200, { ok: true });

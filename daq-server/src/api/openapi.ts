@@ -1,5 +1,6 @@
 /** OpenAPI 3.1 description of the HTTP endpoints (the WebSocket protocol is in docs/PROTOCOL.md). */
 import { VERSION } from '../version.js';
+import { icatplusPaths } from './icatplus/openapi.js';
 
 export function openapi(): Record<string, unknown> {
   const json = (description: string, schema: Record<string, unknown> = { type: 'object' }) => ({
@@ -44,6 +45,7 @@ export function openapi(): Record<string, unknown> {
         },
       },
       '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document'), '401': error, '403': error } } },
+      ...icatplusPaths(json, error),
       '/ws': { get: { summary: 'WebSocket upgrade: control (JSON text) and data (Arrow binary)', responses: { '101': { description: 'switching protocols' }, '401': error, '403': error } } },
     },
   };

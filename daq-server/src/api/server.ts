@@ -62,12 +62,12 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       `refusing to listen on ${options.host} without a token: anyone on the network could drive the detector. Pass --token (or bind 127.0.0.1).`,
     );
   }
-  const authorized = (req: IncomingMessage): boolean => {
-    const given = tokenOf(req);
+  const accepted = (given: string | null): boolean => {
     if (given !== null && options.acceptToken?.(given)) return true;
     if (!options.token) return isLoopback(options.host);
     return given !== null && same(given, options.token);
   };
+  const authorized = (req: IncomingMessage): boolean => accepted(tokenOf(req));
   const checked = { bound: options.host, allowOrigins: options.allowOrigins ?? [] };
   const sessions = new Set<Session>();
   const http = createServer((req, res) => {
@@ -88,6 +88,7 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       {
         service,
         authorized,
+        accepted,
         clients: () => [...sessions].map((s) => ({ session: s.id, remote: s.remote, subscriptions: s.subscriptions.size })),
       },
       req,

@@ -14,6 +14,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './dtypes.js';
 export * from './jobs.js';
+export * from './logbook.js';
 export * from './limits.js';
 export * from './devices.js';
 export * from './scanning.js';
@@ -97,6 +98,12 @@ export const OPS = [
   'policy.new_sample',
   'policy.new_dataset',
   'policy.end_proposal',
+  'logbook.add',
+  'logbook.edit',
+  'logbook.get',
+  'logbook.search',
+  'logbook.stats',
+  'logbook.attachment',
 ] as const;
 export type Op = (typeof OPS)[number];
 
@@ -152,6 +159,8 @@ export const EVENTS = [
   'device.state',
   /** a step scan started or ended: {status: StepScanStatus} */
   'scanning.state',
+  /** an e-logbook entry was written or edited: {entry: LogbookEntry} */
+  'logbook.entry',
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

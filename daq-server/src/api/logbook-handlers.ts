@@ -1,0 +1,48 @@
+/** Handlers of the `logbook.*` operations: the work is in logbook/logbook.ts. */
+import { DaqError, type Request } from '../protocol/index.js';
+import type { Logbook } from '../logbook/logbook.js';
+import { ADD_FIELDS, EDIT_FIELDS, unknownFields } from '../logbook/logbook.js';
+import { SEARCH_FIELDS, optName } from '../logbook/validate.js';
+import type { Session } from './session.js';
+
+type LogbookOp = 'logbook.add' | 'logbook.edit' | 'logbook.get' | 'logbook.search' | 'logbook.stats' | 'logbook.attachment';
+type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
+
+function logbook(s: Session): Logbook {
+  if (!s.service.logbook) throw new DaqError('NotFoundError', 'this server has no logbook');
+  return s.service.logbook;
+}
+
+export const LOGBOOK_HANDLERS: Record<LogbookOp, Handler> = {
+  'logbook.add': (s, r) => {
+    unknownFields('logbook.add', r, ADD_FIELDS);
+    const lb = logbook(s);
+    return { entry: lb.add(r, lb.authors.authorOf(s.token)) };
+  },
+  'logbook.edit': (s, r) => {
+    unknownFields('logbook.edit', r, EDIT_FIELDS);
+    const lb = logbook(s);
+    return { entry: lb.edit(r, lb.authors.authorOf(s.token)) };
+  },
+  'logbook.get': (s, r) => {
+    unknownFields('logbook.get', r, ['entry', 'versions']);
+    const lb = logbook(s);
+    const id = lb.entryId(r);
+    return r.versions === true ? { entry: lb.get(id), versions: lb.versions(id) } : { entry: lb.get(id) };
+  },
+  'logbook.search': (s, r) => {
+    unknownFields('logbook.search', r, SEARCH_FIELDS);
+    return { entries: logbook(s).search(r) };
+  },
+  'logbook.stats': (s, r) => {
+    unknownFields('logbook.stats', r, ['proposal']);
+    return logbook(s).stats(optName(r, 'proposal'));
+  },
+  'logbook.attachment': (s, r) => {
+    unknownFields('logbook.attachment', r, ['attachment']);
+    const id = r.attachment;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw new DaqError('ParameterError', 'attachment: must be an attachment id', [{ field: 'attachment', message: 'must be an attachment id (a positive integer)' }]);
+    const { data, ...info } = logbook(s).attachment(id);
+    return { ...info, base64: data.toString('base64') };
+  },
+};

@@ -1,0 +1,121 @@
+/**
+ * The e-logbook: entries written by people (annotations) and software
+ * (notifications), edited as new versions, searched, counted per investigation.
+ * Inputs are checked here (validate.ts), content rendered and sanitised
+ * (content.ts), storage is a LogbookRepository. Listeners hear of every entry
+ * written or edited (the service turns that into `logbook.entry` events).
+ */
+import { DaqError, LOGBOOK_MAX_ATTACHMENTS, type LogbookEntry, type LogbookStats } from '../protocol/index.js';
+import { render } from './content.js';
+import type { LogbookAuthors } from './identity.js';
+import type { LogbookRepository, NewAttachment, NewEntry } from './types.js';
+import * as v from './validate.js';
+
+type Fields = Record<string, unknown>;
+
+export const ADD_FIELDS = ['content', 'format', 'type', 'category', 'tags', 'attachments', 'software', 'machine', 'created', ...v.SEARCH_FIELDS.filter((f) => ['beamline', 'proposal', 'session', 'sample', 'dataset'].includes(f))];
+export const EDIT_FIELDS = ['entry', 'content', 'format', 'category', 'tags'];
+
+export function unknownFields(op: string, r: Fields, known: string[]): void {
+  const unknown = Object.keys(r).filter((k) => k !== 'id' && k !== 'op' && !known.includes(k));
+  if (unknown.length) {
+    throw new DaqError('ParameterError', `${op}: unknown field(s) ${unknown.join(', ')}`, unknown.map((f) => ({ field: f, message: `unknown; known: ${known.join(', ')}` })));
+  }
+}
+
+export class Logbook {
+  private readonly listeners = new Set<(e: LogbookEntry) => void>();
+
+  constructor(
+    readonly repo: LogbookRepository,
+    /** who a connection's token writes as */
+    readonly authors: LogbookAuthors,
+  ) {}
+
+  onEntry(fn: (e: LogbookEntry) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private announce(e: LogbookEntry): LogbookEntry {
+    for (const fn of this.listeners) fn(e);
+    return e;
+  }
+
+  /** A new entry from a client's fields (`logbook.add`, or the ICAT+ adapter's mapping). */
+  add(r: Fields, author: string, extra: NewAttachment[] = []): LogbookEntry {
+    const format = v.oneOf(r, 'format', v.LOGBOOK_FORMATS, 'plainText');
+    const type = v.oneOf(r, 'type', v.LOGBOOK_TYPES, 'annotation');
+    const category = v.oneOf(r, 'category', v.LOGBOOK_CATEGORIES, type === 'annotation' ? 'comment' : 'info');
+    const attachments = [...v.attachments(r), ...extra];
+    if (attachments.length > LOGBOOK_MAX_ATTACHMENTS) throw v.bad('attachments', `more than ${LOGBOOK_MAX_ATTACHMENTS} attachments`);
+    const text = r.content === undefined && attachments.length ? '' : v.content(r);
+    const created = v.time(r, 'created');
+    const entry: NewEntry = {
+      type,
+      category,
+      tags: v.tags(r),
+      format,
+      ...render(format, text),
+      author,
+      software: v.optName(r, 'software'),
+      machine: v.optName(r, 'machine'),
+      links: v.links(r),
+      attachments,
+      created: created === undefined ? undefined : new Date(created),
+    };
+    return this.announce(this.repo.add(entry));
+  }
+
+  /** A new version of an entry: what is not given is kept. */
+  edit(r: Fields, author: string): LogbookEntry {
+    const id = this.entryId(r);
+    const cur = this.get(id);
+    const format = v.oneOf(r, 'format', v.LOGBOOK_FORMATS, cur.format);
+    const text = r.content === undefined ? (format === cur.format ? cur.content : cur.text) : v.content(r);
+    return this.announce(
+      this.repo.edit(id, {
+        category: v.oneOf(r, 'category', v.LOGBOOK_CATEGORIES, cur.category),
+        tags: r.tags === undefined ? cur.tags : v.tags(r),
+        format,
+        ...render(format, text),
+        author,
+      }),
+    );
+  }
+
+  entryId(r: Fields): number {
+    const id = r.entry;
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw v.bad('entry', 'must be an entry id (a positive integer)');
+    return id;
+  }
+
+  get(id: number): LogbookEntry {
+    const e = this.repo.get(id);
+    if (!e) throw new DaqError('NotFoundError', `no logbook entry ${id}`);
+    return e;
+  }
+
+  versions(id: number): LogbookEntry[] {
+    this.get(id);
+    return this.repo.versions(id);
+  }
+
+  search(r: Fields): LogbookEntry[] {
+    return this.repo.search(v.searchQuery(r));
+  }
+
+  stats(proposal: string | null): LogbookStats {
+    return this.repo.stats(proposal);
+  }
+
+  attachment(id: number): { name: string; mime: string; size: number; entry: number; data: Buffer } {
+    const a = this.repo.attachment(id);
+    if (!a) throw new DaqError('NotFoundError', `no logbook attachment ${id}`);
+    return { ...a.info, entry: a.entry, data: a.data };
+  }
+
+  close(): void {
+    this.repo.close();
+  }
+}
