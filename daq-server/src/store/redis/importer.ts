@@ -209,6 +209,8 @@ export class RedisImporter {
   private localStream(scan: Scan, name: string, model: StreamModel): ArrayStream | EventStream | string {
     const enc = model.encoding as Encoding | null;
     const info = { ...(model.info ?? {}), redis_stream: streamKey(model.pk) };
+    // blissdata-lima2's model: the Redis stream only counts frames, which live behind a LIMA2 conductor (lima2.ts)
+    if (model.info?.plugin === 'lima2') return 'a lima2 frame count: its frames are read through the LIMA2 conductor or its master_file, not from Redis';
     if (enc?.type === 'json') return scan.createEventStream(name, info);
     if (enc?.type !== 'numeric') return `encoding ${JSON.stringify(enc)} is not one daqlab reads`;
     const dtype = DTYPE_OF[enc.dtype_str];

@@ -14,6 +14,7 @@
  * its files go on); ioredis reconnects by itself and the next scans are published again.
  */
 import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { ScanState } from '../../protocol/index.js';
 import type { ArrayItems, ArrayStream, EventItems, EventStream, Scan, ScanStore, Stream } from '../types.js';
@@ -40,6 +41,7 @@ import {
   type ScanDocument,
   type StreamModel,
 } from './protocol.js';
+import { LIMA2_COUNT_PERIOD_MS, lima2StreamDef, readablePrefix, type Lima2StreamDef } from './lima2.js';
 
 /** payload bytes of one pipeline (the pump reads at most this much before it is acknowledged) */
 export const PIPELINE_BYTES = 64 * 1024 * 1024;
@@ -335,6 +337,44 @@ class ScanMirror {
       const done = this.pump(stream, streamKey(model.pk)).catch((err) => this.fail(err));
       this.streams.set(name, { model, done });
       this.pub.remember(this.scan.key, name, streamKey(model.pk));
+    }
+    // a scan driven through the LIMA2 API also has its frames in blissdata-lima2's model (lima2.ts)
+    const lima2 = lima2StreamDef(this.scan);
+    if (lima2 && !this.streams.has(lima2.name)) {
+      const model: StreamModel = { pk: ulid(), encoding: numericEncoding('uint32', []), info: lima2.info };
+      const done = this.countPump(lima2, streamKey(model.pk)).catch((err) => this.fail(err));
+      this.streams.set(lima2.name, { model, done });
+    }
+  }
+
+  /**
+   * The one writer of a lima2 stream: one entry (uint32) each time more frames became readable
+   * through the lookup; sealed once the scan is CLOSED (the final master file is written by then).
+   */
+  private async countPump(def: Lima2StreamDef, key: string): Promise<void> {
+    let count = 0;
+    let entries = 0;
+    for (;;) {
+      if (this.error || this.signal.aborted) return;
+      const closed = this.scan.state === 'CLOSED';
+      const n = readablePrefix(def.frames, count);
+      if (n > count) {
+        const payload = Buffer.alloc(4);
+        payload.writeUInt32LE(n);
+        await this.send([['xadd', key, ...dataEntryArgs(entries, payload, 1)]]);
+        this.pub.stats.bytes += 4;
+        entries++;
+        count = n;
+      }
+      if (closed) {
+        await this.send([['xadd', key, ...sealArgs(entries)]]);
+        return;
+      }
+      try {
+        await sleep(LIMA2_COUNT_PERIOD_MS, undefined, { signal: this.signal });
+      } catch {
+        return; // the publisher closed
+      }
     }
   }
 
