@@ -155,3 +155,41 @@ def test_other_compressions_and_pipelines_re_encode(dc_client, blobs, tmp_path, 
         np.frombuffer(decompress(blob, "bslz4", elem_size=es), dtype="<u4") for _alg, es, blob in (blobs[k] for k in range(N))]
     for k, (_chunk, _mask, image) in enumerate(frames):
         np.testing.assert_array_equal(image.ravel(), np.asarray(reference[k]).ravel())
+
+
+WRITE_BLOCKS = """
+const [dist, dir] = process.argv.slice(1);
+const { FrameSeries } = await import(dist + '/saving/frame-series.js');
+const { bslz4Compress, bslz4MaxCompressedSize } = await import(dist + '/saving/codec/index.js');
+const s = new FrameSeries({ folder: dir, prefix: 'b', rank: 0, startNumber: 0, nbFramesPerFile: 8, dtype: 'uint32',
+  shape: [100, 77], compression: 'bslz4', compressionLevel: 1, policy: 'abort', flushInterval: 1, entry: 'entry',
+  instrument: 'instrument', detector: 'detector', entryAttrs: {} }, () => {});
+[0, 8, 64, 1024].forEach((bs, k) => {
+  const f = new Uint32Array(7700);
+  for (let i = 0; i < f.length; i++) f[i] = ((i * 2654435761) >>> 20) + k;
+  const raw = new Uint8Array(f.buffer), out = new Uint8Array(bslz4MaxCompressedSize(raw.length, 4, bs));
+  s.write(k, f, { codec: 'bslz4', elemSize: 4, bytes: out.slice(0, bslz4Compress(raw, 4, out, bs)) });
+});
+s.close();
+console.log(s.direct);
+"""
+
+
+def test_chunks_of_any_block_size_read_back_with_hdf5plugin(tmp_path):
+    """A detector may choose its bitshuffle block size: the filter reads it from each chunk's header."""
+    import subprocess
+    from pathlib import Path
+
+    dist = Path(__file__).resolve().parents[1] / "daq-server" / "dist" / "src"
+    p = subprocess.run(["node", "--input-type=module", "-e", WRITE_BLOCKS, str(dist), str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "4", p.stderr
+    with h5py.File(tmp_path / "b_0_00000.h5", "r") as f:
+        d = f["entry/instrument/detector/data"]
+        i = np.arange(7700, dtype=np.uint64)
+        for k, block in enumerate([0, 8, 64, 1024]):
+            _mask, chunk = d.id.read_direct_chunk((k, 0, 0))
+            stored_block = int.from_bytes(bytes(chunk)[8:12], "big") // 4
+            assert block == 0 or stored_block == block
+            expected = (((i * 2654435761) % 2 ** 32) >> 20).astype(np.uint32) + k
+            np.testing.assert_array_equal(d[k].ravel(), expected)
