@@ -24,6 +24,7 @@ BENCHES=(
   "codec|bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)|node bench/dist/codec.js"
   "stream2|Stream2 ingest from daqlab-detector-sim, EIGER2 4M bslz4, 1 and 2 receivers; smx on Stream2 (reference: a bare ZeroMQ PULL of the same messages; smx on the built-in sim-eiger-4m)|.venv/bin/python bench/stream2.py"
   "saving|saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)|node bench/dist/saving.js"
+  "direct_chunk|direct chunk write of daqlab-detector-sim's Stream2 bslz4 frames (reference: decode + re-encode of the same frames)|node bench/dist/direct-chunk.js"
   "h5viewer|HDF5 viewer: an EIGER 4M slice read and binned for the browser (reference: h5py reading the frame)|.venv/bin/python bench/h5viewer.py"
   "batch|batch azint on a saved EIGER 4M scan (reference: the online rate of the same pipeline and saving)|node bench/dist/batch.js"
   "tomo|tomography: filtered back-projection, 1024² slices from 1800 projections (reference: numpy/scipy FBP of the same sinograms)|.venv/bin/python bench/tomo.py"

@@ -5,6 +5,7 @@
  * internal/software/external triggers; a plugin only says what it can do and
  * produces frames through its receivers.
  */
+import type { CompressedChunk } from '../saving/direct-chunk.js';
 import type { DType, TypedArray, TriggerMode } from '../protocol/index.js';
 import type { ClientFiles } from '../files/client-files.js';
 
@@ -47,6 +48,11 @@ export interface ReceivedFrame {
   time?: number;
   /** further channels of the same image (multi-threshold detectors): stored as streams `frame_<channel>` */
   channels?: Record<string, TypedArray>;
+  /**
+   * `data` as the detector compressed it (DECTRIS bslz4), when the receiver kept it: saving writes it as the
+   * frame's chunk without re-encoding (saving/direct-chunk.ts). Whoever changes the pixels must drop it.
+   */
+  compressed?: CompressedChunk;
 }
 
 /**

@@ -62,6 +62,7 @@ export class DirectSink implements FrameSink {
       batch.map((f) => f.index),
       batch.map(() => 0),
       valid,
+      batch.map((f) => f.compressed ?? null),
     );
     this.counters.nb_frames_transferred[0] += batch.length;
     this.counters.nb_frames_processed += batch.length;

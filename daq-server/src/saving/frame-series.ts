@@ -13,6 +13,7 @@ import { h5dtype } from './dtypes.js';
 import { dataFileName } from './params.js';
 import { createH5 } from './files.js';
 import type { SavedFrame, SeriesConfig } from './messages.js';
+import { directChunk, type CompressedChunk } from './direct-chunk.js';
 
 export class FrameSeries {
   private file: H5Writer | null = null;
@@ -24,6 +25,8 @@ export class FrameSeries {
   private readonly elemSize: number;
   private readonly frameBytes: number;
   saved = 0;
+  /** frames written as the detector's compressed chunk, not re-encoded */
+  direct = 0;
 
   constructor(
     private readonly cfg: SeriesConfig,
@@ -72,15 +75,19 @@ export class FrameSeries {
     this.onOpen(path, this.fileNumber);
   }
 
-  /** Compress and write one frame; returns where it went. */
-  write(seq: number, frame: TypedArray): SavedFrame {
+  /** Compress and write one frame (or write `chunk`, the detector's compression of it, when it fits); returns where it went. */
+  write(seq: number, frame: TypedArray, chunk?: CompressedChunk): SavedFrame {
     if (!this.file || this.inFile >= this.cfg.nbFramesPerFile) {
       if (this.file) this.closeFile();
       this.open();
     }
     const raw = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
     let bytes: Uint8Array;
-    if (this.cfg.compression === 'bslz4') bytes = this.scratch!.subarray(0, bslz4Compress(raw, this.elemSize, this.scratch!));
+    const kept = directChunk(chunk, this.cfg.compression, this.elemSize, this.frameBytes);
+    if (kept) {
+      bytes = kept;
+      this.direct++;
+    } else if (this.cfg.compression === 'bslz4') bytes = this.scratch!.subarray(0, bslz4Compress(raw, this.elemSize, this.scratch!));
     else if (this.cfg.compression === 'gzip') bytes = deflateChunk(raw, this.cfg.compressionLevel);
     else bytes = raw;
     const index = this.inFile;

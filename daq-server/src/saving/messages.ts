@@ -6,6 +6,7 @@
 import type { DType, TypedArray } from '../protocol/index.js';
 import type { Compression } from './params.js';
 import type { ExistsPolicy } from './files.js';
+import type { CompressedChunk } from './direct-chunk.js';
 
 /** What one writer thread needs to write its file series. */
 export interface SeriesConfig {
@@ -30,8 +31,15 @@ export interface SeriesConfig {
   entryAttrs: Record<string, string>;
 }
 
+/** A frame for a writer; `chunk`: the detector's compressed bytes, written as they are when they fit (direct-chunk.ts). */
+export interface FrameToWrite {
+  seq: number;
+  data: TypedArray;
+  chunk?: CompressedChunk;
+}
+
 export type ToWriter =
-  | { op: 'frames'; frames: { seq: number; data: TypedArray }[] }
+  | { op: 'frames'; frames: FrameToWrite[] }
   | { op: 'flush' }
   | { op: 'close' };
 
@@ -48,7 +56,8 @@ export interface SavedFrame {
 
 export type FromWriter =
   | { op: 'opened'; path: string; file: number }
-  | { op: 'saved'; frames: SavedFrame[]; bytes: number }
+  /** `direct`: how many of them were written as the detector's chunk (no re-encode) */
+  | { op: 'saved'; frames: SavedFrame[]; bytes: number; direct: number }
   /** frames 0…count−1 of file `file` and all earlier files of this writer are flushed (durable, readable) */
   | { op: 'flushed'; file: number; count: number }
   | { op: 'error'; message: string; code: string | null; saved: number }

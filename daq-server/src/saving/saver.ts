@@ -10,6 +10,7 @@
  * the files in the scan's info. Frames trimmed from memory are read back
  * from the files.
  */
+import type { CompressedChunk } from './direct-chunk.js';
 import { basename, join } from 'node:path';
 import type { Counters, DType, TypedArray } from '../protocol/index.js';
 import type { ArrayStream, Scan } from '../store/types.js';
@@ -22,7 +23,8 @@ import { hasSparse, writeSparse } from './sparse.js';
 
 /** What the sinks call for every frame they append to the `frame` stream. */
 export interface FrameTap {
-  frames(items: TypedArray[], frameIdx: number[], receivers: number[], valid: boolean[]): void;
+  /** `compressed`: the detector's own chunks of the frames (where kept), written as they are when they fit */
+  frames(items: TypedArray[], frameIdx: number[], receivers: number[], valid: boolean[], compressed?: (CompressedChunk | null)[]): void;
 }
 
 export interface SaverSetup {
@@ -162,7 +164,7 @@ export class ScanSaver implements FrameTap {
     for (const l of this.errorListeners) l(reason);
   }
 
-  frames(items: TypedArray[], frameIdx: number[], receivers: number[], valid: boolean[]): void {
+  frames(items: TypedArray[], frameIdx: number[], receivers: number[], valid: boolean[], compressed?: (CompressedChunk | null)[]): void {
     const t = performance.now() / 1000;
     if (this.t0 < 0) this.t0 = t;
     const nbReceivers = this.s.nbReceivers;
@@ -174,7 +176,7 @@ export class ScanSaver implements FrameTap {
       this.valid.push(seq, valid[k] ? 1 : 0);
       // per-receiver files when there are as many writers as receivers (LIMA2), else round robin
       const rank = nbWriters === nbReceivers ? receivers[k] : seq % nbWriters;
-      this.pool?.submit(seq, items[k], rank);
+      this.pool?.submit(seq, items[k], rank, compressed?.[k] ?? null);
     }
   }
 
@@ -191,6 +193,8 @@ export class ScanSaver implements FrameTap {
       sparse: this.sparsePath,
       files: this.pool ? [...this.pool.files] : [],
       nb_frames_saved: this.pool?.saved ?? 0,
+      // frames whose chunk is the detector's compressed bytes, written without re-encoding
+      nb_direct_chunks: this.pool?.directChunks ?? 0,
       error: this.errorReason,
       finished,
       // success only: every file complete and nothing failed

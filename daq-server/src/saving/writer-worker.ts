@@ -53,19 +53,21 @@ port.on('message', (m: ToWriter) => {
   if (failed || !series) return;
   const saved: SavedFrame[] = [];
   let bytes = 0;
+  const direct0 = series?.direct ?? 0;
+  const direct = (): number => (series?.direct ?? 0) - direct0;
   try {
     if (m.op === 'frames') {
       for (const f of m.frames) {
-        saved.push(series.write(f.seq, f.data));
+        saved.push(series.write(f.seq, f.data, f.chunk));
         bytes += f.data.byteLength;
       }
       series.maybeFlush();
-      send({ op: 'saved', frames: saved, bytes });
+      send({ op: 'saved', frames: saved, bytes, direct: direct() });
     } else if (m.op === 'flush') {
       series.maybeFlush(true);
     }
   } catch (err) {
-    if (saved.length) send({ op: 'saved', frames: saved, bytes });
+    if (saved.length) send({ op: 'saved', frames: saved, bytes, direct: direct() });
     fail(err);
   }
 });

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { openSync, readSync, closeSync } from 'node:fs';
 import { TYPED_ARRAY, product, type DType, type TypedArray } from '../protocol/index.js';
 import { bslz4Decompress, inflateChunk } from './codec/index.js';
-import type { FromWriter, SavedFrame, SeriesConfig, ToWriter } from './messages.js';
+import type { FrameToWrite, FromWriter, SavedFrame, SeriesConfig, ToWriter } from './messages.js';
+import type { CompressedChunk } from './direct-chunk.js';
 import type { Compression } from './params.js';
 
 export interface WriterPoolOptions {
@@ -29,7 +30,7 @@ interface WriterState {
   queued: number;
   saved: number;
   closed: Promise<void>;
-  batch: { seq: number; data: TypedArray }[];
+  batch: FrameToWrite[];
   /** what its last flush made durable: files before `flushedFile`, and `flushedCount` frames of that file */
   flushedFile: number;
   flushedCount: number;
@@ -87,6 +88,8 @@ export class WriterPool {
   private readonly fds = new Map<string, number>();
   private closing: Promise<void> | null = null;
   savedBytes = 0;
+  /** frames written as the detector's own compressed chunk */
+  directChunks = 0;
 
   constructor(
     configs: SeriesConfig[],
@@ -114,6 +117,7 @@ export class WriterPool {
           w.queued -= m.frames.length;
           w.saved += m.frames.length;
           this.savedBytes += m.bytes;
+          this.directChunks += m.direct;
           while (this.book.has(this.prefix)) this.prefix++;
           this.options.onSaved(this.saved);
           this.advanceFlushed();
@@ -163,15 +167,18 @@ export class WriterPool {
     this.options.onError(`${reason}; ${this.saved} frames saved so far (frames already queued are still written; nb_frames_saved has the final count)`);
   }
 
-  /** Queue frame `seq` for writer `rank`; returns false when saving no longer takes frames. */
-  submit(seq: number, data: TypedArray, rank: number): boolean {
+  /**
+   * Queue frame `seq` for writer `rank`; returns false when saving no longer takes frames.
+   * `chunk`: the detector's compressed bytes of the frame, written as they are where they fit the saving compression.
+   */
+  submit(seq: number, data: TypedArray, rank: number, chunk: CompressedChunk | null = null): boolean {
     if (this.failedReason !== null || this.closing) return false;
     if (this.queued >= this.options.maxQueued) {
       this.fail(`saving cannot keep up: ${this.queued} frames are waiting for the writers (saving.max_queued_frames = ${this.options.maxQueued})`);
       return false;
     }
     const w = this.writers[rank % this.writers.length];
-    w.batch.push({ seq, data });
+    w.batch.push(chunk ? { seq, data, chunk } : { seq, data });
     w.queued++;
     if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -31,7 +31,7 @@ const u64be = (b: Uint8Array, p: number): number => u32be(b, p) * 0x100000000 + 
  * 4 bytes are the high word of the uncompressed size (0 below 4 GiB); without it they are the first
  * block's compressed length, never 0 (an LZ4 block has at least its token).
  */
-const hasFramingHeader = (blob: Uint8Array): boolean => blob.length >= 12 && u32be(blob, 0) === 0;
+export const hasFramingHeader = (blob: Uint8Array): boolean => blob.length >= 12 && u32be(blob, 0) === 0;
 
 /** Decode `blob` into a new array of `count` elements of `dtype`. */
 export function decodeBlob(blob: Uint8Array, encoding: BlobEncoding, dtype: DType, count: number): TypedArray {

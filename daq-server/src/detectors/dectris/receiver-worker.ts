@@ -6,11 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Pull, Subscriber } from 'zeromq';
-import { decodeBlob, BlobError } from './blobs.js';
+import { decodeBlob, hasFramingHeader, BlobError } from './blobs.js';
 import { parseStream2 } from './stream2.js';
 import { parseStream1 } from './stream1.js';
 import { StreamError, type EncodedImage, type SeriesMessage } from './messages.js';
+import type { TypedArray } from '../../protocol/index.js';
 import type { DecodedChannel, DecodedMap, FromReceiver, ReceiverInit, ToReceiver } from './worker-messages.js';
+import { bslz4ChunkOf, type CompressedChunk } from '../../saving/direct-chunk.js';
 
 if (!parentPort) throw new Error('the DECTRIS receiver must run in a worker thread');
 const port = parentPort;
@@ -41,6 +43,17 @@ function decodeMap(e: EncodedImage): DecodedMap | null {
   }
 }
 
+/**
+ * The detector's bslz4 bytes of a channel that decoded cleanly, as an HDF5 filter-32008 chunk the saver can
+ * write without re-encoding (saving/direct-chunk.ts). Copied out of the ZeroMQ message, which is not ours to
+ * transfer; null for other encodings.
+ */
+function keepChunk(e: EncodedImage, data: TypedArray): CompressedChunk | null {
+  if (e.encoding !== 'bslz4') return null;
+  const chunk = bslz4ChunkOf(e.blob, data.BYTES_PER_ELEMENT, data.byteLength, hasFramingHeader(e.blob));
+  return chunk ? { codec: 'bslz4', elemSize: data.BYTES_PER_ELEMENT, bytes: chunk === e.blob ? chunk.slice() : chunk } : null;
+}
+
 function handle(m: SeriesMessage): void {
   switch (m.type) {
     case 'start': {
@@ -68,8 +81,10 @@ function handle(m: SeriesMessage): void {
         try {
           checkSize(e);
           const data = decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]);
-          channels[ch] = { data, shape: e.shape, error: null };
+          const chunk = keepChunk(e, data);
+          channels[ch] = { data, shape: e.shape, error: null, ...(chunk ? { chunk } : {}) };
           transfer.push(data.buffer as ArrayBuffer);
+          if (chunk) transfer.push(chunk.bytes.buffer as ArrayBuffer);
         } catch (err) {
           if (!(err instanceof BlobError)) throw err;
           channels[ch] = { data: null, shape: e.shape, error: `channel ${ch}: ${err.message}` };

@@ -30,6 +30,12 @@ export interface SeriesFrame extends ReceivedFrame {
   extras?: Record<string, unknown>;
 }
 
+/** The detector's compressed bytes of the image's first channel, for a direct chunk write: valid frames only. */
+function keptCompressed(m: ImageMsg, first: string | undefined, valid: boolean): Pick<ReceivedFrame, 'compressed'> {
+  const chunk = valid && first !== undefined ? m.channels[first]?.chunk : undefined;
+  return chunk ? { compressed: chunk } : {};
+}
+
 /** Per-image analysis results queued from metadata messages before the run takes them (then they are counted, not kept). */
 const MAX_METADATA = 100_000;
 
@@ -397,6 +403,7 @@ export class SeriesAssembler {
       ...(names.length > 1 ? { channels } : {}),
       detector_time: { start: m.start_time, stop: m.stop_time, real: m.real_time },
       ...(m.extras && Object.keys(m.extras).length ? { extras: m.extras } : {}),
+      ...keptCompressed(m, first, valid),
     });
   }
 }

@@ -1,5 +1,6 @@
 /** Messages between a DECTRIS stream receiver thread (receiver-worker.ts) and the series it feeds (series.ts). */
 import type { DType, TypedArray } from '../../protocol/index.js';
+import type { CompressedChunk } from '../../saving/direct-chunk.js';
 import type { SeriesEnd, SeriesImage, SeriesMetadata, SeriesStart } from './messages.js';
 
 export type StreamFormat = 'cbor' | 'legacy';
@@ -27,6 +28,8 @@ export interface DecodedChannel {
   data: TypedArray | null;
   shape: [number, number] | null;
   error: string | null;
+  /** bslz4 channels: the detector's compressed bytes, kept for a direct chunk write (saving/direct-chunk.ts) */
+  chunk?: CompressedChunk;
 }
 
 export type FromReceiver =
