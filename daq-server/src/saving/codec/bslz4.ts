@@ -224,6 +224,7 @@ class Bslz4Codec implements Codec {
   decompressView(src: Uint8Array, elemSize: number): Uint8Array {
     const h = this.header(src, elemSize);
     if (this.decoder) return this.decodeWasm(src, h);
+    if (h.nbytes > 2 ** 31) throw new Bslz4Error(`bslz4: chunk of ${h.nbytes} bytes is too large`);
     if (this.viewBuf.length < h.nbytes) this.viewBuf = new Uint8Array(h.nbytes);
     const out = this.viewBuf.subarray(0, h.nbytes);
     this.decompressJs(src, h, out);
