@@ -189,3 +189,18 @@ test('lz4dec: overlapping and long matches of every offset up to 40 agree with t
   mem.set(zero, IN);
   assert.equal(k.lz4dec(IN, IN + zero.length, OUT, OUT + 100), -6);
 });
+
+test('unbits16 (16 columns a step) equals unbits for every row length up to 1040 elements and 1-8 rows', () => {
+  const k = instantiateBitshuffle(1 << 20)!;
+  const mem = new Uint8Array(k.memory.buffer);
+  const r = rng(5);
+  const SRC = 0, A = 65536, B = 2 * 65536;
+  for (let n = 8; n <= 1040; n += 8) {
+    for (const rows of [1, 2, 4, 8]) {
+      for (let p = 0; p < n * rows + 256; p++) mem[SRC + p] = (r() * 256) | 0;
+      k.unbits(SRC, A, n, rows);
+      k.unbits16(SRC, B, n, rows);
+      assert.deepEqual(mem.subarray(B, B + n * rows), mem.subarray(A, A + n * rows), `n ${n} rows ${rows}`);
+    }
+  }
+});

@@ -68,6 +68,9 @@ export function jsKernels(bytes: number): BitshuffleKernels {
         return -1;
       }
     },
+    unbits16(src, dst, n, rows) {
+      this.unbits(src, dst, n, rows);
+    },
     unbits(src, dst, n, rows) {
       const st = n >>> 3;
       for (let j = 0; j < rows; j++) {

@@ -20,6 +20,7 @@
 
 import { section, sleb, uleb, vec } from '../../wasm/assembler.js';
 import { lz4dec } from './lz4-wasm.js';
+import { unbits16 } from './unbits-wasm.js';
 
 /** The part of the WebAssembly JS API used here (lib is ES2022 only). */
 export interface WasmMemory {
@@ -312,7 +313,7 @@ function unbits(): Func {
   return { name: 'unbits', params: 4, locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128], body: c };
 }
 
-const FUNCS = (): Func[] => [trb2(), trb4(), trbg(false), untrb2(), untrb4(), trbg(true), bits(), unbits(), lz4dec()];
+const FUNCS = (): Func[] => [trb2(), trb4(), trbg(false), untrb2(), untrb4(), trbg(true), bits(), unbits(), lz4dec(), unbits16()];
 
 /** The module's bytes: imports "m"."mem", exports the kernels. */
 export function bitshuffleModuleBytes(): Uint8Array {
@@ -351,6 +352,8 @@ export interface BitshuffleKernels {
   unbits(src: number, dst: number, n: number, rows: number): void;
   /** LZ4 block [ip, iend) into [op, oend): bytes written, or a negative error code (lz4-wasm.ts) */
   lz4dec(ip: number, iend: number, op: number, oend: number): number;
+  /** unbits, 16 columns a step (unbits-wasm.ts): needs 128 bytes of slack after src and dst rows */
+  unbits16(src: number, dst: number, n: number, rows: number): void;
 }
 
 let compiled: WasmModule | null | undefined;

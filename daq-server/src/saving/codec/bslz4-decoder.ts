@@ -7,7 +7,7 @@
  * until the next call); `decodeInto` copies it once into the caller's array.
  *
  * Memory: [ chunk | S: LZ4 output (bit rows) | T: byte rows | OUT: frame ],
- * each with 64 bytes of slack (the kernels' wild reads/writes, see
+ * each with 256 bytes of slack (the kernels' wild reads/writes, see
  * lz4-wasm.ts and bitshuffle-wasm.ts).
  */
 import { instantiateBitshuffle, type BitshuffleKernels } from './bitshuffle-wasm.js';
@@ -15,7 +15,8 @@ import { LZ4_ERRORS } from './lz4-wasm.js';
 
 /** Largest memory the decoder takes (chunk + frame + 2 blocks). */
 const MAX_MEMORY = 2 ** 31;
-const SLACK = 64;
+/** wild reads/writes of lz4dec (16 bytes) and unbits16 (128 bytes) */
+const SLACK = 256;
 const al64 = (n: number): number => Math.ceil((n + SLACK) / 64) * 64;
 
 /** What a chunk's header says, checked by the caller (bslz4.ts) before decoding. */
@@ -89,9 +90,9 @@ export class Bslz4Decoder {
       if (d < 0) throw new DecodeError(`block at element ${i}: LZ4: ${LZ4_ERRORS[d] ?? `error ${d}`}`);
       if (d !== bytes) throw new DecodeError(`block at element ${i} decompressed to ${d} bytes, expected ${bytes}`);
       const dst = OUT + i * es;
-      if (es === 1) k.unbits(S, dst, m, 1);
+      if (es === 1) k.unbits16(S, dst, m, 1);
       else {
-        k.unbits(S, T, m, es);
+        k.unbits16(S, T, m, es);
         const m16 = m & ~15;
         if (es === 2) k.untrb2(T, dst, m16, m);
         else if (es === 4) k.untrb4(T, dst, m16, m);
