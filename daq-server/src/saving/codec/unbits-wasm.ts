@@ -16,7 +16,9 @@
 import { Code, type Func } from './bitshuffle-wasm.js';
 
 const I32 = 0x7f, V128 = 0x7b;
-const XOR = 0x51, AND = 0x4e, SHL = 0x6b, SHR_U = 0x6d;
+// i16x8 shifts (native on x86, the i8x16 ones are emulated): safe here because the masks keep the
+// top d bits of each byte clear, so no bit crosses a byte boundary where it matters
+const XOR = 0x51, AND = 0x4e, SHL = 0x8b, SHR_U = 0x8d;
 const range = (a: number, n: number): number[] => Array.from({ length: n }, (_, i) => a + i);
 /** shuffle lanes interleaving units of `u` bytes of the low (hi = 0) or high (hi = 1) halves of a and b */
 const zip = (u: number, hi: number): number[] =>
