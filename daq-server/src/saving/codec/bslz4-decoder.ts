@@ -10,7 +10,7 @@
  * each with 256 bytes of slack (the kernels' wild reads/writes, see
  * lz4-wasm.ts and bitshuffle-wasm.ts).
  */
-import { instantiateBitshuffle, type BitshuffleKernels } from './bitshuffle-wasm.js';
+import { bitshuffleModule, instantiateBitshuffle, type BitshuffleKernels } from './bitshuffle-wasm.js';
 import { LZ4_ERRORS } from './lz4-wasm.js';
 
 /** Largest memory the decoder takes (chunk + frame + 2 blocks). */
@@ -39,9 +39,9 @@ export class Bslz4Decoder {
   private T = 0;
   private OUT = 0;
 
-  /** null where WebAssembly SIMD is unavailable */
+  /** null where WebAssembly SIMD is unavailable (its memory comes with the first chunk) */
   static create(): Bslz4Decoder | null {
-    return instantiateBitshuffle(65536) ? new Bslz4Decoder() : null;
+    return bitshuffleModule() ? new Bslz4Decoder() : null;
   }
 
   private layout(chunkBytes: number, blockBytes: number, frameBytes: number): void {
