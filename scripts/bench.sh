@@ -22,6 +22,7 @@ BENCHES=(
   "azint|azimuthal integration and sigma clipping (reference: pyFAI on the same image)|.venv/bin/python bench/azint.py"
   "pipelines|whole pipelines, 1 and 2 receivers|node bench/dist/pipelines.js"
   "codec|bitshuffle-LZ4 codec (reference: memcpy, h5py + hdf5plugin)|node bench/dist/codec.js"
+  "bslz4|bslz4 decoder: LZ4 + unshuffle in WebAssembly (reference: the previous JS-LZ4 path, memcpy of the output)|node bench/dist/bslz4.js"
   "stream2|Stream2 ingest from daqlab-detector-sim, EIGER2 4M bslz4, 1 and 2 receivers; smx on Stream2 (reference: a bare ZeroMQ PULL of the same messages; smx on the built-in sim-eiger-4m)|.venv/bin/python bench/stream2.py"
   "saving|saving to HDF5 (reference: h5py + hdf5plugin writing the same frames)|node bench/dist/saving.js"
   "direct_chunk|direct chunk write of daqlab-detector-sim's Stream2 bslz4 frames (reference: decode + re-encode of the same frames)|node bench/dist/direct-chunk.js"

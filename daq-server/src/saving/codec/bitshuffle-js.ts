@@ -6,6 +6,7 @@
  * bitshuffle_core.c (TRANS_BIT_8X8) on two 32-bit halves.
  */
 import type { BitshuffleKernels, WasmMemory } from './bitshuffle-wasm.js';
+import { lz4DecompressInto } from './lz4.js';
 
 /** Transpose the 8×8 bit matrix held in bytes (lo = bytes 0-3, hi = 4-7); returns [lo, hi] in `r`. */
 function trans8x8(lo: number, hi: number, r: Int32Array): void {
@@ -59,6 +60,16 @@ export function jsKernels(bytes: number): BitshuffleKernels {
           for (let b = 4; b < 8; b++, hi >>>= 8) m[ob + b * st + k] = hi;
         }
       }
+    },
+    lz4dec(ip, iend, op, oend) {
+      try {
+        return lz4DecompressInto(m, ip, iend, m, op, oend);
+      } catch {
+        return -1;
+      }
+    },
+    unbits16(src, dst, n, rows) {
+      this.unbits(src, dst, n, rows);
     },
     unbits(src, dst, n, rows) {
       const st = n >>> 3;

@@ -19,6 +19,8 @@
  */
 
 import { section, sleb, uleb, vec } from '../../wasm/assembler.js';
+import { lz4dec } from './lz4-wasm.js';
+import { unbits16 } from './unbits-wasm.js';
 
 /** The part of the WebAssembly JS API used here (lib is ES2022 only). */
 export interface WasmMemory {
@@ -39,7 +41,7 @@ const name = (s: string): number[] => vec([...s].map((c) => [c.charCodeAt(0)]));
 const I32 = 0x7f, V128 = 0x7b;
 
 /** Instruction stream of one function body. */
-class Code {
+export class Code {
   readonly b: number[] = [];
   op(...x: number[]): this {
     this.b.push(...x);
@@ -113,9 +115,12 @@ class Code {
   }
 }
 
-interface Func {
+export interface Func {
   name: string;
+  /** i32 parameters */
   params: number;
+  /** i32 results (0 or 1) */
+  results?: number;
   locals: number[];
   body: Code;
 }
@@ -308,12 +313,12 @@ function unbits(): Func {
   return { name: 'unbits', params: 4, locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128], body: c };
 }
 
-const FUNCS = (): Func[] => [trb2(), trb4(), trbg(false), untrb2(), untrb4(), trbg(true), bits(), unbits()];
+const FUNCS = (): Func[] => [trb2(), trb4(), trbg(false), untrb2(), untrb4(), trbg(true), bits(), unbits(), lz4dec(), unbits16()];
 
 /** The module's bytes: imports "m"."mem", exports the kernels. */
 export function bitshuffleModuleBytes(): Uint8Array {
   const funcs = FUNCS();
-  const types = funcs.map((f) => [0x60, ...vec(Array.from({ length: f.params }, () => [I32])), 0x00]);
+  const types = funcs.map((f) => [0x60, ...vec(Array.from({ length: f.params }, () => [I32])), ...vec(Array.from({ length: f.results ?? 0 }, () => [I32]))]);
   const codes = funcs.map((f) => {
     const groups: number[][] = [];
     for (let i = 0; i < f.locals.length; ) {
@@ -345,6 +350,10 @@ export interface BitshuffleKernels {
   untrbg(src: number, dst: number, i0: number, n: number, es: number): void;
   bits(src: number, dst: number, n: number, rows: number): void;
   unbits(src: number, dst: number, n: number, rows: number): void;
+  /** LZ4 block [ip, iend) into [op, oend): bytes written, or a negative error code (lz4-wasm.ts) */
+  lz4dec(ip: number, iend: number, op: number, oend: number): number;
+  /** unbits, 16 columns a step (unbits-wasm.ts): needs 128 bytes of slack after src and dst rows */
+  unbits16(src: number, dst: number, n: number, rows: number): void;
 }
 
 let compiled: WasmModule | null | undefined;

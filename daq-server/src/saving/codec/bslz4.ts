@@ -15,6 +15,7 @@
 import { instantiateBitshuffle, type BitshuffleKernels } from './bitshuffle-wasm.js';
 import { jsKernels } from './bitshuffle-js.js';
 import { Lz4Compressor, Lz4Error, lz4CompressBound, lz4DecompressInto } from './lz4.js';
+import { Bslz4Decoder, DecodeError } from './bslz4-decoder.js';
 
 export const BSLZ4_FILTER_ID = 32008;
 /** cd_values[4] selecting LZ4 (BSHUF_H5_COMPRESS_LZ4) */
@@ -81,6 +82,11 @@ export interface Codec {
   compress(src: Uint8Array, elemSize: number, out: Uint8Array, blockSize?: number): number;
   /** decompress a chunk into out; returns the uncompressed bytes (throws Bslz4Error on corrupt input) */
   decompress(src: Uint8Array, elemSize: number, out: Uint8Array): number;
+  /**
+   * decompress a chunk into the codec's own buffer and return a view of it,
+   * valid until the codec's next call (no copy, no allocation per chunk)
+   */
+  decompressView(src: Uint8Array, elemSize: number): Uint8Array;
   /** bshuf_bitshuffle: blocked bit transposition (no compression), leftover (n mod 8) elements copied */
   bitshuffle(src: Uint8Array, out: Uint8Array, elemSize: number, blockSize?: number): void;
   bitunshuffle(src: Uint8Array, out: Uint8Array, elemSize: number, blockSize?: number): void;
@@ -88,8 +94,19 @@ export interface Codec {
 
 const al64 = (n: number): number => Math.ceil(n / 64) * 64;
 
+export interface CodecOptions {
+  /**
+   * LZ4 decompression of the wasm engine: 'wasm' (default: bslz4-decoder.ts,
+   * LZ4 and unshuffle in WebAssembly) or 'js' (lz4.ts, the previous path, kept
+   * as the benchmark's reference)
+   */
+  lz4?: 'wasm' | 'js';
+}
+
 class Bslz4Codec implements Codec {
   readonly engine: 'wasm' | 'js';
+  private readonly decoder: Bslz4Decoder | null;
+  private viewBuf = new Uint8Array(0);
   private k!: BitshuffleKernels;
   private mem!: Uint8Array;
   private cap = 0;
@@ -98,8 +115,9 @@ class Bslz4Codec implements Codec {
   private S = 0;
   private readonly lz4 = new Lz4Compressor();
 
-  constructor(engine?: 'wasm' | 'js') {
+  constructor(engine?: 'wasm' | 'js', opts: CodecOptions = {}) {
     this.engine = engine === 'js' ? 'js' : instantiateBitshuffle(65536) ? 'wasm' : 'js';
+    this.decoder = this.engine === 'wasm' && opts.lz4 !== 'js' ? Bslz4Decoder.create() : null;
     this.ensure(TARGET_BLOCK_BYTES);
   }
 
@@ -194,6 +212,36 @@ class Bslz4Codec implements Codec {
   }
 
   decompress(src: Uint8Array, elemSize: number, out: Uint8Array): number {
+    const h = this.header(src, elemSize);
+    if (h.nbytes > out.length) throw new RangeError(`bslz4Decompress: out has ${out.length} bytes, the chunk holds ${h.nbytes}`);
+    if (this.decoder) {
+      out.set(this.decodeWasm(src, h), 0);
+      return h.nbytes;
+    }
+    return this.decompressJs(src, h, out);
+  }
+
+  decompressView(src: Uint8Array, elemSize: number): Uint8Array {
+    const h = this.header(src, elemSize);
+    if (this.decoder) return this.decodeWasm(src, h);
+    if (h.nbytes > 2 ** 31) throw new Bslz4Error(`bslz4: chunk of ${h.nbytes} bytes is too large`);
+    if (this.viewBuf.length < h.nbytes) this.viewBuf = new Uint8Array(h.nbytes);
+    const out = this.viewBuf.subarray(0, h.nbytes);
+    this.decompressJs(src, h, out);
+    return out;
+  }
+
+  private decodeWasm(src: Uint8Array, h: ChunkHeader): Uint8Array {
+    try {
+      return this.decoder!.decodeView(src, { n: h.nbytes / h.es, es: h.es, bs: h.bs }, HEADER);
+    } catch (e) {
+      if (e instanceof DecodeError) throw new Bslz4Error(`bslz4: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** the chunk's 12-byte header, checked */
+  private header(src: Uint8Array, elemSize: number): ChunkHeader {
     checkElemSize(elemSize);
     const es = elemSize;
     if (src.length < HEADER) throw new Bslz4Error(`bslz4: chunk of ${src.length} bytes is shorter than its 12-byte header`);
@@ -201,11 +249,17 @@ class Bslz4Codec implements Codec {
     if (hi >= 0x200000) throw new Bslz4Error('bslz4: corrupt header (uncompressed size ≥ 2^53)');
     const nbytes = hi * 0x100000000 + readU32BE(src, 4);
     if (nbytes % es) throw new Bslz4Error(`bslz4: uncompressed size ${nbytes} is not a multiple of the element size ${es}`);
-    if (nbytes > out.length) throw new RangeError(`bslz4Decompress: out has ${out.length} bytes, the chunk holds ${nbytes}`);
     const bb = readU32BE(src, 8);
     let bs = Math.floor(bb / es);
     if (bs === 0) bs = bshufDefaultBlockSize(es); // as bshuf_blocked_wrap_fun does for 0
     if (bs % BLOCKED_MULT) throw new Bslz4Error(`bslz4: corrupt header (block size ${bb} bytes is not 8 elements of ${es} bytes)`);
+    if (bs * es > MAX_BLOCK_BYTES) throw new Bslz4Error(`bslz4: block of ${bs * es} bytes is too large`);
+    return { nbytes, es, bs };
+  }
+
+  /** the previous path: LZ4 in JS, unshuffle in wasm, one copy per block */
+  private decompressJs(src: Uint8Array, h: ChunkHeader, out: Uint8Array): number {
+    const { nbytes, es, bs } = h;
     const n = nbytes / es;
     if (n >= 8) this.ensure(Math.min(bs, n - (n % 8)) * es);
     let ip = HEADER;
@@ -279,6 +333,14 @@ class Bslz4Codec implements Codec {
   }
 }
 
+interface ChunkHeader {
+  /** uncompressed bytes */
+  nbytes: number;
+  es: number;
+  /** block size in elements */
+  bs: number;
+}
+
 function writeU32BE(a: Uint8Array, p: number, v: number): void {
   a[p] = v >>> 24;
   a[p + 1] = v >>> 16;
@@ -291,8 +353,8 @@ function readU32BE(a: Uint8Array, p: number): number {
 }
 
 /** A codec with its own scratch ('wasm' where WebAssembly SIMD validates, else 'js'; force with `engine`). */
-export function createCodec(engine?: 'wasm' | 'js'): Codec {
-  return new Bslz4Codec(engine);
+export function createCodec(engine?: 'wasm' | 'js', opts?: CodecOptions): Codec {
+  return new Bslz4Codec(engine, opts);
 }
 
 let shared: Codec | undefined;
