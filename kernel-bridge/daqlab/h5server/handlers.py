@@ -23,6 +23,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from . import limits
+from .access import Undecided, may_read
 from .confine import SelectionError
 from .pool import Busy, ReadPool, Timeout, WorkerDied
 
@@ -31,16 +32,31 @@ POOL = ReadPool(limits.WORKERS, limits.MAX_IN_FLIGHT)
 
 def resolve_file(root_dir: str, rel: str | None) -> str:
     """The absolute real path of `rel` under `root_dir`; 400/403/404 with a reason otherwise."""
+    return checked_file(rel, locate_file(root_dir, rel))
+
+
+def locate_file(root_dir: str, rel: str | None) -> str:
+    """The absolute real path of `rel`, confined to `root_dir` (nothing is opened or stat'ed)."""
     if not rel:
         raise web.HTTPError(400, reason="file: missing (a path relative to the Jupyter root directory)")
     root = os.path.realpath(root_dir)
     full = os.path.realpath(os.path.join(root, rel.lstrip("/")))
     if os.path.commonpath([root, full]) != root:
         raise web.HTTPError(403, reason=f"file: {rel!r} is outside the Jupyter root directory")
+    return full
+
+
+def not_found(rel: str) -> web.HTTPError:
+    # one wording for "no such file" and "not yours to read": a refusal never tells what exists
+    return web.HTTPError(404, reason=f"file: {rel!r} does not exist")
+
+
+def checked_file(rel: str, full: str) -> str:
+    """`full` when it is a regular file; 400/404 with a reason otherwise."""
     try:
         mode = os.stat(full).st_mode  # stat, never open: a FIFO must not block
     except OSError:
-        raise web.HTTPError(404, reason=f"file: {rel!r} does not exist") from None
+        raise not_found(rel) from None
     if stat.S_ISDIR(mode):
         raise web.HTTPError(400, reason=f"file: {rel!r} is a directory, not an HDF5 file")
     if not stat.S_ISREG(mode):
@@ -89,7 +105,16 @@ class _H5Handler(APIHandler):
     async def get(self):
         root = self._root()
         rel = self.get_query_argument("file", None)
-        full = resolve_file(root, rel)
+        full = locate_file(root, rel)
+        # who may read it (a proposal's folder: the daqlab server's rules, access.py), before anything
+        # tells whether it exists
+        try:
+            allowed = await may_read(self.current_user, full)
+        except Undecided as e:
+            return self._fail(503, f"file: {e}", "file")
+        if not allowed:
+            raise not_found(rel)
+        full = checked_file(rel, full)
         path = self.get_query_argument("path", "/") or "/"
         try:
             args = self._args()
