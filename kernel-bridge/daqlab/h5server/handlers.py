@@ -10,6 +10,8 @@ every response is bounded (`limits.py`). The reading runs in a few worker proces
 file locking (so files still being written by the daqlab server can be read); a read that
 outlasts READ_TIMEOUT_S is answered 504 and its worker killed, and past MAX_IN_FLIGHT
 requests new ones get 503, so one slow file cannot leave every user's viewer waiting.
+Files in a proposal's folder are served only to whom the daqlab server says may read them
+(`access.py`); a refusal is the 404 of a missing file.
 """
 from __future__ import annotations
 
