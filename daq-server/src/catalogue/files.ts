@@ -1,9 +1,9 @@
 /**
  * "May this client read that file?" for services that take paths from clients (the jobs service's
  * template inputs): the catalogue's rule for proposal folders (`pathVisible`), on the path with its
- * links resolved. Inside a proposal folder a file that does not exist is refused exactly as a hidden
- * one is, so the answer never tells whether another proposal's file exists; elsewhere every path
- * passes, as before (the job's unix user's permissions still apply).
+ * links resolved. The answer depends on the proposal folder only, never on whether the file exists,
+ * so it cannot tell another proposal's files apart; elsewhere every path passes, as before (the
+ * job's unix user's permissions still apply).
  */
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -20,7 +20,7 @@ export function readableFile(catalogue: Catalogue): (token: string | null, path:
       real = null;
     }
     const who = catalogue.access.resolve(token);
-    if (real === null) return catalogue.proposalOfFile(given) === null;
-    return catalogue.pathVisible(who, given) && catalogue.pathVisible(who, real);
+    // both the name given and where its links lead (a link out of a proposal folder into another)
+    return catalogue.pathVisible(who, given) && (real === null || catalogue.pathVisible(who, real));
   };
 }

@@ -78,7 +78,7 @@ test('a user forwarded by Jupyter needs the shared secret; unknown names are pub
   refused({ 'x-daqlab-user': 'alice', 'x-daqlab-jupyter-secret': secret }, null);
 });
 
-test('jobs\' inputs: a missing file in a proposal folder is refused like a hidden one; links are followed', async () => {
+test('jobs\' inputs: another proposal\'s folder is refused whether the file exists or not; links are followed', async () => {
   const { cat } = setup();
   const mine = join(root, 'mx1234', 'id11', 's', 's_0001');
   const theirs = join(root, 'mx9999', 'id11', 's', 's_0001');
@@ -93,7 +93,9 @@ test('jobs\' inputs: a missing file in a proposal folder is refused like a hidde
   assert.equal(await may('tok-alice-123', join(theirs, 'nothing.h5')), false, 'same answer as for an existing file');
   assert.equal(await may('tok-alice-123', join(dir, 'link.h5')), false, 'a link out of the proposal folders into another proposal');
   assert.equal(await may('tok-bob-12345', join(dir, 'link.h5')), true);
-  assert.equal(await may('tok-alice-123', join(dir, 'not-a-proposal', 'x.h5')), true, 'elsewhere: as before');
+  assert.equal(await may('tok-alice-123', join(mine, 'later.h5')), true, 'a missing file of her own proposal: the job says so');
+  assert.equal(await may('tok-alice-123', join(root, 'not-a-proposal', 'x.h5')), true, 'a folder of no registered proposal: as before');
+  assert.equal(await may('tok-alice-123', join(dir, 'elsewhere', 'x.h5')), true, 'outside the data root: as before');
 });
 
 test('a derived scan whose source is not held belongs to the proposal folder of its source', () => {
