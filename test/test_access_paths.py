@@ -50,6 +50,10 @@ def lab():
         (root / rel).parent.mkdir(parents=True)
         with h5py.File(root / rel, "w") as f:
             f["x"] = np.arange(4)
+    # alice's file links into bob's proposal
+    with h5py.File(root / "mx1234/id11/lyso/lyso_0001/linked.h5", "w") as f:
+        f["own"] = np.arange(3)
+        f["ext"] = h5py.ExternalLink("../../../../mx9999/id11/s/s_0001/scan.h5", "/x")
     srv = ServerProcess("--users", str(users), "--beamline", "id11", "--data-root", str(root),
                         env={"DAQLAB_JUPYTER_SECRET": SECRET})
     staff = daqlab.connect(srv.url, token="tok-staff-sys-1")
@@ -158,3 +162,12 @@ def test_the_decision_endpoint_needs_the_secret_to_assert_a_user(lab):
     with pytest.raises(urllib.error.HTTPError) as bad:
         urllib.request.urlopen(req, timeout=10)
     assert bad.value.code == 400 and "path" in json.loads(bad.value.read())["error"]["message"]
+
+
+def test_links_into_another_proposal_follow_its_rules(lab):
+    linked = "mx1234/id11/lyso/lyso_0001/linked.h5"
+    status, body = h5get(lab, "j-alice", linked, path="/ext")
+    assert status == 403 and "may not read" in json.loads(body)["message"], body
+    assert h5get(lab, "j-alice", linked, "daqlab/h5grove/data/", path="/ext", format="npy")[0] == 403
+    assert h5get(lab, "j-staff", linked, path="/ext")[0] == 200  # staff of id11 read both proposals
+    assert h5get(lab, "j-alice", linked, path="/own")[0] == 200

@@ -15,6 +15,7 @@ Files in a proposal's folder are served only to whom the daqlab server says may 
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -123,7 +124,16 @@ class _H5Handler(APIHandler):
         except SelectionError as e:
             return self._fail(400, str(e), e.field)
         try:
-            out = await POOL.run((self.KIND, root, full, path, args), limits.READ_TIMEOUT_S)
+            out, touched = await POOL.run((self.KIND, root, full, path, args), limits.READ_TIMEOUT_S)
+            # files reached through external links and VDS sources: the same rule as the file asked for
+            others = [t for t in touched if t != full]
+            if others:
+                try:
+                    allowed = await asyncio.gather(*(may_read(self.current_user, t) for t in others))
+                except Undecided as e:
+                    return self._fail(503, f"file: {e}", "file")
+                if not all(allowed):
+                    return self._fail(403, f"path: {path} of {rel} leads (through a link or a VDS source) to a file you may not read", "path")
         except Busy as e:
             return self._fail(503, f"the HDF5 viewer is busy ({e}): try again shortly")
         except Timeout:
