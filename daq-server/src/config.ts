@@ -34,6 +34,8 @@ export interface ServerConfig {
   jobsPython: string | null;
   /** token → unix user map for jobs ({"tokens": {"<token>": {"user": "alice", "staff": false}}}) */
   users: string | null;
+  /** $DAQLAB_JUPYTER_SECRET: lets the Jupyter server extension assert its users (access/forwarded.ts); env only, never argv */
+  jupyterSecret?: string | null;
   /** folders a client may name files in (saving base_path, poni, *_file parameters); realpaths */
   dataRoots: string[];
   /** the server's own persistent state (scan numbering, the index of finished scans) */
@@ -259,6 +261,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = process.env
   cfg.slurmConf = env.DAQLAB_SLURM_CONF || null;
   if (env.DAQLAB_JOBS_DIR) cfg.jobsDir = env.DAQLAB_JOBS_DIR;
   cfg.users = env.DAQLAB_USERS || null;
+  cfg.jupyterSecret = env.DAQLAB_JUPYTER_SECRET || null;
   if (env.DAQLAB_DATA_ROOTS) cfg.dataRoots = env.DAQLAB_DATA_ROOTS.split(delimiter).filter(Boolean);
   if (env.DAQLAB_STATE_DIR) cfg.stateDir = env.DAQLAB_STATE_DIR;
   if (env.DAQLAB_ALLOW_ORIGINS) cfg.allowOrigins = env.DAQLAB_ALLOW_ORIGINS.split(/[\s,]+/).filter(Boolean);

@@ -82,6 +82,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     allowOrigins: cfg.allowOrigins,
     acceptToken: jobs.identities.mapped ? (t) => jobs.identities.accepts(t) : undefined,
     userOf: (t) => jobs.identities.userOf(t),
+    jupyterSecret: cfg.jupyterSecret ?? null,
   });
   let lima2: Lima2Running[];
   try {

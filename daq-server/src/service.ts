@@ -14,6 +14,7 @@ import { log } from './log.js';
 import { StepRegistry } from './processing/registry.js';
 import type { JobsService } from './jobs/service.js';
 import { registerDerived } from './jobs/derived.js';
+import { readableFile } from './catalogue/files.js';
 import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
 import { ScanEngine } from './scanning/engine.js';
 import { controllerDetector } from './scanning/detectors.js';
@@ -87,7 +88,9 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       this.jobs?.onDerived((d) => notifier.jobResult(d));
     }
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
-    this.jobs?.onDerived((d) => registerDerived(this.store, d));
+    // (its proposal: the source scan's, or the proposal folder its files lie in)
+    this.jobs?.onDerived((d) => registerDerived(this.store, d, (path) => this.catalogue?.proposalOfFile(path) ?? null));
+    if (this.jobs && this.catalogue) this.jobs.mayRead = readableFile(this.catalogue);
     for (const plugin of options.plugins) {
       const ctl = new DetectorController(plugin, this.store, this.steps, this.dataRoots);
       ctl.on('state', (s) => {

@@ -71,6 +71,16 @@ export class AccessControl {
     return PUBLIC;
   }
 
+  /**
+   * The principal of a user named by Jupyter (access/forwarded.ts): the users-file entry of that
+   * name, public when there is none. Without a users file everyone is the operator, as for tokens.
+   */
+  byName(user: string): Principal {
+    if (!this.users) return OPERATOR;
+    for (const e of this.users.values()) if (e.user === user) return principalOf(e);
+    return PUBLIC;
+  }
+
   /** Is this token known (server, users file or a live login)? */
   known(token: string | null): boolean {
     if (token === null) return false;

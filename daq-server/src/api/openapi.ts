@@ -46,6 +46,13 @@ export function openapi(): Record<string, unknown> {
       },
       '/openapi.json': { get: { summary: 'this description', responses: { '200': json('OpenAPI document'), '401': error, '403': error } } },
       ...icatplusPaths(json, error),
+      '/access/path': {
+        get: {
+          summary: 'may the caller (its token, or a Jupyter user asserted with X-Daqlab-User + X-Daqlab-Jupyter-Secret) read this file?',
+          parameters: [{ name: 'path', in: 'query', required: true, schema: { type: 'string' } }],
+          responses: { '200': json('{readable, user}'), '400': error, '401': error, '403': error },
+        },
+      },
       '/ws': { get: { summary: 'WebSocket upgrade: control (JSON text) and data (Arrow binary)', responses: { '101': { description: 'switching protocols' }, '401': error, '403': error } } },
     },
   };

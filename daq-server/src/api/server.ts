@@ -12,6 +12,8 @@ import { handleHttp } from './http.js';
 import { Session } from './session.js';
 import { requestProblem } from './origin.js';
 import { log } from '../log.js';
+import { MIN_SECRET } from '../access/index.js';
+import { ACCESS_PATH, handleAccessPath } from './access-http.js';
 import { SCICAT_PREFIXES, handleScicat } from './scicat/router.js';
 
 export interface ListenOptions {
@@ -24,6 +26,8 @@ export interface ListenOptions {
   allowOrigins?: string[];
   /** the unix user a token stands for (the --users file), recorded as who prepared an acquisition */
   userOf?: (token: string) => string | null;
+  /** the Jupyter server extension's shared secret: it may assert users on /access/path (access/forwarded.ts) */
+  jupyterSecret?: string | null;
   /** how often clients are pinged (ms; default HEARTBEAT_INTERVAL_MS) */
   heartbeatMs?: number;
 }
@@ -62,6 +66,9 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       `refusing to listen on ${options.host} without a token: anyone on the network could drive the detector. Pass --token (or bind 127.0.0.1).`,
     );
   }
+  if (options.jupyterSecret != null && options.jupyterSecret.length < MIN_SECRET) {
+    throw new Error(`$DAQLAB_JUPYTER_SECRET: at least ${MIN_SECRET} characters`);
+  }
   const accepted = (given: string | null): boolean => {
     if (given !== null && options.acceptToken?.(given)) return true;
     if (!options.token) return isLoopback(options.host);
@@ -82,6 +89,10 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     const lower = (req.url ?? '').toLowerCase();
     if (service.catalogue && SCICAT_PREFIXES.some((p) => lower.startsWith(p))) {
       void handleScicat({ catalogue: service.catalogue, anonymousAllowed: !options.token && isLoopback(options.host) }, req, res);
+      return;
+    }
+    if (new URL(req.url ?? '/', 'http://localhost').pathname === ACCESS_PATH) {
+      handleAccessPath({ service, jupyterSecret: options.jupyterSecret ?? null, authorized, tokenOf }, req, res);
       return;
     }
     handleHttp(

@@ -7,9 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { realpathSync } from 'node:fs';
 import { withDeadline } from '../files/index.js';
 import { DaqError } from '../protocol/index.js';
 import type { Scan } from '../store/types.js';
+import { proposalOfPath } from '../access/paths.js';
 import { canAdminister, canRead, canWrite, defaultRelease, isMember, type AccessControl, type Principal, type ProposalFacts } from '../access/index.js';
 import type { CatalogueRepository } from './repository.js';
 import { datasetOfScan } from './capture.js';
@@ -60,6 +62,7 @@ function isoDate(value: unknown, field: string): Date {
 export class Catalogue {
   readonly beamline: string;
   readonly root: string;
+  private realRoot: string | undefined;
   readonly now: () => Date;
   private readonly log: NonNullable<CatalogueOptions['log']>;
   private policyState: { proposal: string | null; sample: string | null; dataset: string | null } = { proposal: null, sample: null, dataset: null };
@@ -354,6 +357,28 @@ export class Catalogue {
       cache.set(proposal, ok);
     }
     return ok;
+  }
+
+  /**
+   * May `p` read the file at `path` (absolute, links resolved)? Files in a proposal's folder follow
+   * the proposal's rules (as its scans do); files anywhere else are not the catalogue's to guard.
+   */
+  pathVisible(p: Principal, path: string): boolean {
+    const proposal = this.proposalOfFile(path);
+    return !proposal || this.scanVisible(p, proposal);
+  }
+
+  /** The proposal whose folder `path` (absolute, links resolved) lies in, or null (access/paths.ts). */
+  proposalOfFile(path: string): string | null {
+    if (this.realRoot === undefined) {
+      try {
+        this.realRoot = realpathSync(this.root);
+      } catch {
+        this.realRoot = this.root;
+      }
+    }
+    // callers give resolved paths; the root may be named through a link
+    return proposalOfPath(this.root, path) ?? proposalOfPath(this.realRoot, path);
   }
 
   isMember(p: Principal, id: string): boolean {

@@ -40,8 +40,12 @@ function masterOf(scan: Scan): string | null {
   return typeof saving?.master === 'string' ? saving.master : null;
 }
 
-/** Create the store's entry for `d` (once per job: a second call finds the first). */
-export function registerDerived(store: ScanStore, d: DerivedResult): Scan {
+/**
+ * Create the store's entry for `d` (once per job: a second call finds the first). It belongs to the
+ * source's proposal, so who may see the source may see it; when the source is no longer held, to the
+ * proposal folder its master lies in (`proposalOf`, the catalogue's), so it is never left unguarded.
+ */
+export function registerDerived(store: ScanStore, d: DerivedResult, proposalOf: (path: string) => string | null = () => null): Scan {
   const all = store.search({});
   const existing = all.find((s) => (s.info as { derived?: { job_id?: unknown } }).derived?.job_id === d.job_id);
   if (existing) return existing;
@@ -52,6 +56,7 @@ export function registerDerived(store: ScanStore, d: DerivedResult): Scan {
     {
       name: `${d.template}-${id?.name ?? d.job_name}`,
       ...(id ? { session: id.session, proposal: id.proposal, sample: id.sample, dataset: id.dataset } : {}),
+      ...(!id?.proposal ? { proposal: proposalOf(d.source) ?? proposalOf(d.master) ?? undefined } : {}),
     },
     { derived, saving: { master: d.master } },
   );

@@ -88,6 +88,11 @@ export class JobsService {
   private readonly pendingDerived = new Set<number>();
   private derivedPoller: NodeJS.Timeout | null = null;
   private readonly derivedListeners = new Set<(d: DerivedResult) => void>();
+  /**
+   * May the client of `token` read `path`? Set by the service when a catalogue guards the proposals'
+   * folders (access/); null: every path the job's unix user can read is fine.
+   */
+  mayRead: ((token: string | null, path: string) => Promise<boolean>) | null = null;
 
   constructor(readonly options: JobsOptions) {
     this.identities = new Identities(options.usersFile);
@@ -304,6 +309,15 @@ export class JobsService {
     const userEnv = checkEnv(p, 'env', req.env);
     const array = req.array === undefined || req.array === null ? null : checkArray(p, 'array', req.array);
     if (req.hold !== undefined && typeof req.hold !== 'boolean') p.add('hold', 'must be true or false');
+    if (template && this.mayRead) {
+      // a template's required paths are what the job reads (source, notebook): the reader's proposal rules apply
+      for (const [k, spec] of Object.entries(template.params)) {
+        const v = params[k];
+        if (spec.type === 'path' && spec.required && typeof v === 'string' && !(await this.mayRead(token, v))) {
+          p.add(`params.${k}`, `no file that ${as.user} may read at this path`);
+        }
+      }
+    }
     p.throwIfAny('jobs.submit: invalid job');
 
     const jobDir = this.makeJobDir(as, name!);

@@ -70,6 +70,9 @@ class Files:
         self.deadline = deadline
         self._open: dict[str, h5py.File] = {}
         self._vds_checked: set[tuple[str, str]] = set()
+        #: every file this request opened or let HDF5 open (real paths): the handler asks who may
+        #: read each of them (access.py) before anything read from them is sent
+        self.touched: set[str] = set()
 
     # ---- time ------------------------------------------------------------------------
 
@@ -100,6 +103,7 @@ class Files:
             except OSError:
                 raise SelectionError(field, f"not an HDF5 file or unreadable ({e})") from None
         self._open[real] = f
+        self.touched.add(real)
         return f
 
     def close(self) -> None:
@@ -141,6 +145,7 @@ class Files:
                 raise Forbidden(field, f"{what} points to {name!r}, which is outside the Jupyter root directory")
             if not is_regular(real):
                 raise Forbidden(field, f"{what} points to {name!r}, which is not a regular file")
+            self.touched.add(real)
             if found is None and h5py.is_hdf5(real):
                 found = real
         return found

@@ -10,9 +10,12 @@ every response is bounded (`limits.py`). The reading runs in a few worker proces
 file locking (so files still being written by the daqlab server can be read); a read that
 outlasts READ_TIMEOUT_S is answered 504 and its worker killed, and past MAX_IN_FLIGHT
 requests new ones get 503, so one slow file cannot leave every user's viewer waiting.
+Files in a proposal's folder are served only to whom the daqlab server says may read them
+(`access.py`); a refusal is the 404 of a missing file.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -23,6 +26,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from . import limits
+from .access import Undecided, may_read
 from .confine import SelectionError
 from .pool import Busy, ReadPool, Timeout, WorkerDied
 
@@ -31,16 +35,31 @@ POOL = ReadPool(limits.WORKERS, limits.MAX_IN_FLIGHT)
 
 def resolve_file(root_dir: str, rel: str | None) -> str:
     """The absolute real path of `rel` under `root_dir`; 400/403/404 with a reason otherwise."""
+    return checked_file(rel, locate_file(root_dir, rel))
+
+
+def locate_file(root_dir: str, rel: str | None) -> str:
+    """The absolute real path of `rel`, confined to `root_dir` (nothing is opened or stat'ed)."""
     if not rel:
         raise web.HTTPError(400, reason="file: missing (a path relative to the Jupyter root directory)")
     root = os.path.realpath(root_dir)
     full = os.path.realpath(os.path.join(root, rel.lstrip("/")))
     if os.path.commonpath([root, full]) != root:
         raise web.HTTPError(403, reason=f"file: {rel!r} is outside the Jupyter root directory")
+    return full
+
+
+def not_found(rel: str) -> web.HTTPError:
+    # one wording for "no such file" and "not yours to read": a refusal never tells what exists
+    return web.HTTPError(404, reason=f"file: {rel!r} does not exist")
+
+
+def checked_file(rel: str, full: str) -> str:
+    """`full` when it is a regular file; 400/404 with a reason otherwise."""
     try:
         mode = os.stat(full).st_mode  # stat, never open: a FIFO must not block
     except OSError:
-        raise web.HTTPError(404, reason=f"file: {rel!r} does not exist") from None
+        raise not_found(rel) from None
     if stat.S_ISDIR(mode):
         raise web.HTTPError(400, reason=f"file: {rel!r} is a directory, not an HDF5 file")
     if not stat.S_ISREG(mode):
@@ -89,14 +108,32 @@ class _H5Handler(APIHandler):
     async def get(self):
         root = self._root()
         rel = self.get_query_argument("file", None)
-        full = resolve_file(root, rel)
+        full = locate_file(root, rel)
+        # who may read it (a proposal's folder: the daqlab server's rules, access.py), before anything
+        # tells whether it exists
+        try:
+            allowed = await may_read(self.current_user, full)
+        except Undecided as e:
+            return self._fail(503, f"file: {e}", "file")
+        if not allowed:
+            raise not_found(rel)
+        full = checked_file(rel, full)
         path = self.get_query_argument("path", "/") or "/"
         try:
             args = self._args()
         except SelectionError as e:
             return self._fail(400, str(e), e.field)
         try:
-            out = await POOL.run((self.KIND, root, full, path, args), limits.READ_TIMEOUT_S)
+            out, touched = await POOL.run((self.KIND, root, full, path, args), limits.READ_TIMEOUT_S)
+            # files reached through external links and VDS sources: the same rule as the file asked for
+            others = [t for t in touched if t != full]
+            if others:
+                try:
+                    allowed = await asyncio.gather(*(may_read(self.current_user, t) for t in others))
+                except Undecided as e:
+                    return self._fail(503, f"file: {e}", "file")
+                if not all(allowed):
+                    return self._fail(403, f"path: {path} of {rel} leads (through a link or a VDS source) to a file you may not read", "path")
         except Busy as e:
             return self._fail(503, f"the HDF5 viewer is busy ({e}): try again shortly")
         except Timeout:

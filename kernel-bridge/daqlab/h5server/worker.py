@@ -41,8 +41,14 @@ JOBS = {"meta": _meta, "attrs": _attrs, "nxdefault": _nxdefault, "data": _data, 
 
 
 def run_job(kind: str, root: str, full: str, path: str, args: dict, timeout_s: float):
-    """Do one request; every failure becomes an ("error", status, field, message)."""
+    """Do one request: (its outcome, every file it read: `Files.touched`)."""
     fs = Files(root, deadline=time.monotonic() + timeout_s)
+    outcome = _outcome(fs, kind, full, path, args, timeout_s)
+    return outcome, sorted(fs.touched)
+
+
+def _outcome(fs: Files, kind: str, full: str, path: str, args: dict, timeout_s: float):
+    """The request's result; every failure becomes an ("error", status, field, message)."""
     try:
         result = JOBS[kind](fs, fs.open(full, "file"), path, args)
         if isinstance(result, grove.Raw):
