@@ -13,6 +13,7 @@ import { Session } from './session.js';
 import { requestProblem } from './origin.js';
 import { log } from '../log.js';
 import { SCICAT_PREFIXES, handleScicat } from './scicat/router.js';
+import { LANDING_PREFIX, handleLanding } from './landing.js';
 
 export interface ListenOptions {
   host: string;
@@ -82,6 +83,11 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     const lower = (req.url ?? '').toLowerCase();
     if (service.catalogue && SCICAT_PREFIXES.some((p) => lower.startsWith(p))) {
       void handleScicat({ catalogue: service.catalogue, anonymousAllowed: !options.token && isLoopback(options.host) }, req, res);
+      return;
+    }
+    // DOI landing pages are public (a DOI resolves for anyone); drafts only with a token that may read them
+    if (service.catalogue && lower.startsWith(LANDING_PREFIX)) {
+      handleLanding(service.catalogue, req, res);
       return;
     }
     handleHttp(
