@@ -31,6 +31,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   command -v ip >/dev/null || [ -x /usr/sbin/ip ] || APT_NEEDS+=(iproute2)
   # the example systemd unit is checked with systemd-analyze verify (test_wheel.py)
   command -v systemd-analyze >/dev/null || APT_NEEDS+=(systemd)
+  # the catalogue's tests start their own PostgreSQL cluster (initdb, pg_ctl) besides SQLite (test/pg_cluster.py)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || APT_NEEDS+=(postgresql postgresql-client)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
   # the Redis store's tests (blissdata's readers) and DAQLAB_REDIS=local npm start run Debian's redis-server
@@ -172,5 +174,15 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-scicat/bin/python ] |
   # shellcheck disable=SC2086
   .venv-scicat/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $SCICAT_PINS || die "pip install of pyscicat failed (see above)"
   stamp_set scicat "$SCICAT_PINS"
+fi
+# ---- datacite (DataCite's Python client and schemas): validates the DataCite records of daqlab's DOIs -------------------
+# Its own venv (its jsonschema and lxml pins are its own); only the tests need it (test/test_doi.py).
+DATACITE_PINS="datacite==1.4.1"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-datacite/bin/python ] || ! stamp_ok datacite "$DATACITE_PINS"; }; then
+  say "creating the DataCite venv at .venv-datacite/ ($DATACITE_PINS)"
+  [ -x .venv-datacite/bin/python ] || python3 -m venv .venv-datacite
+  # shellcheck disable=SC2086
+  .venv-datacite/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $DATACITE_PINS || die "pip install of datacite failed (see above)"
+  stamp_set datacite "$DATACITE_PINS"
 fi
 say "ready"
