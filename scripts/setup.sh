@@ -31,6 +31,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   command -v ip >/dev/null || [ -x /usr/sbin/ip ] || APT_NEEDS+=(iproute2)
   # the example systemd unit is checked with systemd-analyze verify (test_wheel.py)
   command -v systemd-analyze >/dev/null || APT_NEEDS+=(systemd)
+  # the catalogue's tests start their own PostgreSQL cluster (initdb, pg_ctl) besides SQLite (test/pg_cluster.py)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null || APT_NEEDS+=(postgresql postgresql-client)
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; then
   # the Redis store's tests (blissdata's readers) and DAQLAB_REDIS=local npm start run Debian's redis-server
@@ -140,5 +142,7 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   counterpart_venv scicat "pyscicat==0.4.8 scitacean==26.10.1"
   # pyicat-plus: the client BLISS uses for ICAT+'s e-logbook, against daqlab's /icatplus/ endpoints
   counterpart_venv icat "pyicat-plus==3.1.0"
+  # datacite: DataCite's schemas validate the records of daqlab's DOIs
+  counterpart_venv datacite "datacite==1.4.1"
 fi
 say "ready"

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # simref
 
 from procs import ReadyProcess  # noqa: E402
 from slurm_cluster import slurm_cluster, slurm_users  # noqa: E402,F401 - one local Slurm per session (test_jobs*)
+from pg_cluster import postgres_cluster  # noqa: E402,F401 - one PostgreSQL cluster per session (test_catalogue)
 
 
 class ServerProcess(ReadyProcess):

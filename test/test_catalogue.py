@@ -37,17 +37,20 @@ def wait_for(fn, timeout=30.0):
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def catalogue_server():
-    """One server (beamline id11, a users file, its own data root) with three proposals and two scans acquired
-    under the data policy: mx1234 (alice's, embargoed), mx9999 (bob's), old2020 (a 2020 session: released)."""
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def catalogue_server(request):
+    """One server per backend (beamline id11, a users file, its own data root; the catalogue in SQLite, or in
+    PostgreSQL in the session's own cluster) with three proposals and two scans acquired under the data policy:
+    mx1234 (alice's, embargoed), mx9999 (bob's), old2020 (a 2020 session: released)."""
+    backend = ["--catalogue", request.getfixturevalue("postgres_cluster").new_database()] if request.param == "postgresql" else []
     tmp = Path(tempfile.mkdtemp(prefix="daqlab-catalogue-"))
     users = tmp / "users.json"
     users.write_text(json.dumps(USERS))
     users.chmod(0o600)
     root = tmp / "data"
     root.mkdir()
-    srv = ServerProcess("--users", str(users), "--beamline", "id11", "--data-root", str(root))
+    srv = ServerProcess("--users", str(users), "--beamline", "id11", "--data-root", str(root), *backend,
+                        env={"DAQLAB_LANDING_BASE": "https://daqlab.example.org"})
     staff = daqlab.connect(srv.url, token=STAFF)
     try:
         cat = staff.catalogue
@@ -296,3 +299,85 @@ def test_scicat_paths_tokens_and_bad_filters(catalogue_server):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=10)
     assert e.value.code == 401
+
+
+DATACITE_PY = ROOT / ".venv-datacite" / "bin" / "python"
+# the real `datacite` package: its JSON schema (kernel 4.5) validates the record, its XML writer must accept it
+VALIDATE = """
+import json, sys
+from datacite import schema45
+rec = json.load(sys.stdin)
+errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in schema45.validator.iter_errors(rec)]
+xml = schema45.tostring(rec) if not errors else ""
+print(json.dumps({"valid": schema45.validate(rec), "errors": errors, "xml": xml}))
+"""
+
+
+def _datacite_validate(record: dict) -> dict:
+    assert DATACITE_PY.exists(), "missing .venv-datacite: run DAQLAB_SETUP_FOR=test scripts/setup.sh"
+    out = subprocess.run([str(DATACITE_PY), "-c", VALIDATE], input=json.dumps(record), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _http(url: str, token: str | None = None):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers.get("content-type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("content-type", ""), e.read().decode()
+
+
+def test_dois_datacite_records_landing_pages_and_publisheddata(catalogue_server, connect):
+    """Runs last in this file: findable DOIs are public (the pyscicat test expects none)."""
+    srv, _ = catalogue_server
+    alice, bob, public, staff = connect(ALICE), connect(BOB), connect(None), connect(STAFF)
+    pid = alice.catalogue.datasets(proposal="mx1234")[0]["pid"]
+    d = alice.catalogue.draft_doi([pid], title="Lysozyme <script>alert(1)</script>", creators=["Marie Curie", "daemon"])
+    assert d["status"] == "draft" and d["doi"].startswith("10.5072/daqlab.mx1234.") and d["datasets"] == [pid]
+    # a draft: not for other users, its landing page not public
+    with pytest.raises(daqlab.NotFoundError):
+        bob.catalogue.doi(d["doi"])
+    with pytest.raises(daqlab.NotFoundError):
+        bob.catalogue.register_doi(d["doi"])
+    assert _http(f"{srv.http}/doi/{d['doi']}")[0] == 404
+    assert _http(f"{srv.http}/doi/{d['doi']}", ALICE)[0] == 200
+    assert alice.catalogue.register_doi(d["doi"])["status"] == "registered"
+    assert alice.catalogue.publish_doi(d["doi"])["status"] == "findable"
+    with pytest.raises(daqlab.StateError):
+        alice.catalogue.register_doi(d["doi"])
+    # the DataCite record, validated by DataCite's own package
+    full = public.catalogue.doi(d["doi"])
+    rec = full["datacite"]
+    assert rec["types"]["resourceTypeGeneral"] == "Dataset" and rec["schemaVersion"] == "http://datacite.org/schema/kernel-4"
+    assert rec["url"] == full["landing_page"] == f"https://daqlab.example.org/doi/{d['doi']}"
+    v = _datacite_validate(rec)
+    assert v["valid"] and v["errors"] == [], v["errors"]
+    assert f'<identifier identifierType="DOI">{d["doi"]}</identifier>' in v["xml"] and "<familyName>Curie</familyName>" in v["xml"]
+    assert not _datacite_validate({**rec, "publicationYear": "26"})["valid"], "the validator does refuse a bad record"
+    # the landing page: public now, escaped, embargoed (mx1234 is released in 2029)
+    status, ctype, page = _http(f"{srv.http}/doi/{d['doi']}")
+    assert status == 200 and ctype.startswith("text/html")
+    assert "Lysozyme &lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>" not in page
+    assert "Under embargo until" in page and "How to cite" in page and "Curie" in page and "CC-BY-4.0)" not in page
+    # a session's DOI (old2020, released): staff draft and publish; files and the licence on its page
+    s = staff.catalogue.draft_doi(proposal="old2020")
+    assert s["kind"] == "session" and len(s["datasets"]) == 1
+    staff.catalogue.register_doi(s["doi"])
+    staff.catalogue.publish_doi(s["doi"])
+    page = _http(f"{srv.http}/doi/{s['doi']}")[2]
+    assert "Creative Commons Attribution 4.0 International (CC-BY-4.0)" in page and '<table class="files">' in page
+    assert _datacite_validate(public.catalogue.doi(s["doi"])["datacite"])["valid"]
+    # SciCat's PublishedData lists them, to the public too
+    status, _, body = _http(f"{srv.http}/scicat/api/v3/PublishedData")
+    listed = {p["doi"]: p for p in json.loads(body)}
+    assert status == 200 and {d["doi"], s["doi"]} <= set(listed) and listed[s["doi"]]["status"] == "findable"
+    assert listed[d["doi"]]["url"] == f"https://daqlab.example.org/doi/{d['doi']}" and listed[d["doi"]]["pidArray"] == [pid]
+    assert {x["doi"] for x in public.catalogue.dois()} >= {d["doi"], s["doi"]}
+    # bad input, named
+    with pytest.raises(daqlab.ParameterError, match="datasets"):
+        alice.catalogue.draft_doi("not-a-list")
+    with pytest.raises(daqlab.ParameterError, match="state"):
+        alice.call("catalogue.doi_advance", {"doi": d["doi"], "state": "gone"})
+    assert _http(f"{srv.http}/doi/10.5072/%3Cscript%3E")[0] == 404

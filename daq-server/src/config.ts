@@ -139,7 +139,7 @@ export const USAGE = `usage: daqlab-server [options]
                          (a Redis with the JSON module; a password off loopback, in the URL or $DAQLAB_REDIS_PASSWORD)
   --lima2 NAME[:PORT]    also serve detector NAME as a LIMA2 system (the conductor's HTTP API that lima2-client and
                          BLISS drive) on PORT (default 58712) of --host (repeatable)
-  --catalogue WHERE      the catalogue of proposals, samples and datasets: sqlite:PATH or off (also
+  --catalogue WHERE      the catalogue of proposals, samples and datasets: sqlite:PATH, postgresql://USER@HOST:PORT/DB or off (also
                          $DAQLAB_CATALOGUE; default sqlite:<state dir>/catalogue.sqlite, off without a state dir)
   --beamline NAME        this beamline's name in the catalogue and the policy's folders (default daqlab;
                          also $DAQLAB_BEAMLINE)
@@ -159,13 +159,13 @@ export function resolvePaths(cfg: ServerConfig, persistState: boolean): void {
 }
 
 /** Where the catalogue lives: null (off) or a SQLite path; the default hangs off the state folder. */
-export function catalogueTarget(cfg: ServerConfig): { kind: 'sqlite'; path: string } | null {
+export function catalogueTarget(cfg: ServerConfig): { kind: 'sqlite'; path: string } | { kind: 'postgresql'; url: string } | null {
   const c = cfg.catalogue.trim();
   if (c === 'off') return null;
   if (c === '') return cfg.stateDir ? { kind: 'sqlite', path: join(cfg.stateDir, 'catalogue.sqlite') } : null;
   if (c.startsWith('sqlite:') && c.length > 7) return { kind: 'sqlite', path: c.slice(7) === ':memory:' ? ':memory:' : resolve(c.slice(7)) };
-  if (/^postgres(ql)?:\/\//.test(c)) throw new Error('--catalogue: PostgreSQL is not supported yet; use sqlite:PATH');
-  throw new Error(`--catalogue: expected sqlite:PATH or off, got ${JSON.stringify(c)}`);
+  if (/^postgres(ql)?:\/\/[^\s]+$/.test(c)) return { kind: 'postgresql', url: c };
+  throw new Error(`--catalogue: expected sqlite:PATH, postgresql://USER@HOST:PORT/DB or off, got ${JSON.stringify(c)}`);
 }
 
 /** Parse sizes like 4G, 512M, 1.5GiB, 1000000. */

@@ -20,6 +20,8 @@ import { AccessControl, readUsersFile } from './access/index.js';
 import { Catalogue } from './catalogue/service.js';
 import { SqliteCatalogue } from './catalogue/sqlite.js';
 import { openLogbook } from './logbook/index.js';
+import { PostgresCatalogue } from './catalogue/postgres/repository.js';
+import { dataciteFromEnv } from './catalogue/doi/datacite.js';
 
 export { DaqService } from './service.js';
 export { selectPlugins, availablePlugins } from './detectors/registry.js';
@@ -59,15 +61,17 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   let catalogue: Catalogue | null = null;
   if (target) {
     try {
-      catalogue = new Catalogue(new SqliteCatalogue(target.path), access, {
+      const repo = target.kind === 'sqlite' ? new SqliteCatalogue(target.path) : new PostgresCatalogue(target.url);
+      catalogue = new Catalogue(repo, access, {
         beamline: cfg.beamline,
         root: cfg.dataRoots[0],
+        datacite: dataciteFromEnv(process.env),
         log: (level, message, fields) => log(level, message, fields),
       });
     } catch (err) {
       // a catalogue asked for by name must work; the default one must not stop acquisition
       if (cfg.catalogue) throw new Error(`--catalogue ${cfg.catalogue}: ${(err as Error).message}`);
-      log('warn', 'the default catalogue cannot be opened: scans are not catalogued', { path: target.path, error: String(err) });
+      log('warn', 'the default catalogue cannot be opened: scans are not catalogued', { target: target.kind === 'sqlite' ? target.path : 'postgresql', error: String(err) });
     }
   }
   const service = new DaqService({ plugins: [...selectPlugins(cfg.detectors), ...replays, ...dectris, ...jungfraujoch], memoryBudget: cfg.memoryBudget, steps, jobs, dataRoots: cfg.dataRoots, stateDir: cfg.stateDir || null,

@@ -4,6 +4,8 @@
 >>> c.catalogue.datasets(proposal="mx1234", sample="lyso1", text="ascan")
 >>> c.catalogue.dataset(pid)                     # files with sizes and sha256, run description
 >>> c.catalogue.add_proposal("mx1234", title="Lysozyme", team=[{"user": "alice", "role": "principal-investigator"}])
+>>> d = c.catalogue.draft_doi(datasets=[pid])       # or proposal="mx1234": the whole session
+>>> c.catalogue.register_doi(d["doi"]); c.catalogue.publish_doi(d["doi"])   # draft → registered → findable
 
 What is visible depends on who the client is (its token in the server's --users file): members see their
 proposal, staff their beamline, everyone a proposal whose release date has passed.
@@ -73,3 +75,28 @@ class Catalogue:
     def whoami(self) -> dict:
         """Who the server takes this client for: name, operator, staffOf, proposals, automation."""
         return self._client.call(P.OP_CATALOGUE_WHOAMI)
+
+    # ------------------------------------------------------------------ DOIs
+
+    def draft_doi(self, datasets: list[str] | None = None, *, proposal: str | None = None, title: str | None = None,
+                  abstract: str | None = None, creators: list[str] | None = None) -> dict:
+        """Draft a DOI for datasets of one proposal, or (``proposal=``) for that proposal's whole session.
+        Defaults: the proposal's title, abstract and team (less local contacts) as creators."""
+        return self._client.call(P.OP_CATALOGUE_DOI_DRAFT, _drop_none(
+            {"datasets": datasets, "proposal": proposal, "title": title, "abstract": abstract, "creators": creators}))
+
+    def register_doi(self, doi: str) -> dict:
+        """draft → registered (the PI or staff)."""
+        return self._client.call(P.OP_CATALOGUE_DOI_ADVANCE, {"doi": doi, "state": "registered"})
+
+    def publish_doi(self, doi: str) -> dict:
+        """→ findable (the PI or staff)."""
+        return self._client.call(P.OP_CATALOGUE_DOI_ADVANCE, {"doi": doi, "state": "findable"})
+
+    def doi(self, doi: str) -> dict:
+        """One DOI with its DataCite record (``datacite``) and ``landing_page`` URL."""
+        return self._client.call(P.OP_CATALOGUE_DOI, {"doi": doi})
+
+    def dois(self, limit: int = 100, skip: int = 0) -> list[dict]:
+        """DOIs this client may see (findable ones: everyone)."""
+        return self._client.call(P.OP_CATALOGUE_DOIS, {"limit": limit, "skip": skip})["dois"]

@@ -9,6 +9,7 @@ import { err } from '../catalogue/errors.js';
 type CatalogueOp =
   | 'catalogue.datasets' | 'catalogue.dataset' | 'catalogue.proposals' | 'catalogue.proposal' | 'catalogue.put_proposal'
   | 'catalogue.set_release' | 'catalogue.samples' | 'catalogue.whoami'
+  | 'catalogue.doi_draft' | 'catalogue.doi_advance' | 'catalogue.doi' | 'catalogue.dois'
   | 'policy.get' | 'policy.new_proposal' | 'policy.new_sample' | 'policy.new_dataset' | 'policy.end_proposal';
 type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 
@@ -63,6 +64,23 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
   'catalogue.whoami': (s) => {
     const { c, who } = cat(s);
     return { ...who, beamline: c.beamline, now: c.now().toISOString() };
+  },
+  'catalogue.doi_draft': (s, r) => {
+    const { c, who } = cat(s);
+    return c.dois.draft(who, { datasets: r.datasets, proposal: r.proposal, title: r.title, abstract: r.abstract, creators: r.creators });
+  },
+  'catalogue.doi_advance': (s, r) => {
+    const { c, who } = cat(s);
+    return c.dois.advance(who, str(r, 'doi'), str(r, 'state'));
+  },
+  'catalogue.doi': (s, r) => {
+    const { c, who } = cat(s);
+    const pub = c.dois.get(who, str(r, 'doi'));
+    return { ...pub, datacite: c.dois.record(pub), landing_page: `${c.dois.cfg.landingBase}/doi/${pub.doi}` };
+  },
+  'catalogue.dois': (s, r) => {
+    const { c, who } = cat(s);
+    return { dois: c.dois.list(who, int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
   },
   'policy.get': (s) => cat(s).c.policy(),
   'policy.new_proposal': (s, r) => {

@@ -15,6 +15,7 @@ import { log } from '../log.js';
 import { MIN_SECRET } from '../access/index.js';
 import { ACCESS_PATH, handleAccessPath } from './access-http.js';
 import { SCICAT_PREFIXES, handleScicat } from './scicat/router.js';
+import { LANDING_PREFIX, handleLanding } from './landing.js';
 
 export interface ListenOptions {
   host: string;
@@ -93,6 +94,11 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
     }
     if (new URL(req.url ?? '/', 'http://localhost').pathname === ACCESS_PATH) {
       handleAccessPath({ service, jupyterSecret: options.jupyterSecret ?? null, authorized, tokenOf }, req, res);
+      return;
+    }
+    // DOI landing pages are public (a DOI resolves for anyone); drafts only with a token that may read them
+    if (service.catalogue && lower.startsWith(LANDING_PREFIX)) {
+      handleLanding(service.catalogue, req, res);
       return;
     }
     handleHttp(

@@ -1,4 +1,4 @@
-/** The catalogue's storage, one interface for every backend (SQLite today). */
+/** The catalogue's storage, one interface for every backend (sqlite.ts, postgres/). */
 import type { Dataset, DatasetQuery, Instrument, Proposal, PublishedData, Sample, Visibility } from './types.js';
 
 export interface CatalogueRepository {
@@ -21,7 +21,10 @@ export interface CatalogueRepository {
   /** the pid of the dataset a scan became (no visibility: internal, for derived datasets and captures) */
   pidOfScan(scanKey: string): string | null;
   collectionUsed(proposal: string, sample: string, collection: string): boolean;
+  /** insert or replace a DOI's record */
   putPublished(p: PublishedData): void;
+  /** no visibility: the service decides (landing pages are public once findable) */
+  publishedByDoi(doi: string): PublishedData | null;
   published(v: Visibility, limit: number, skip: number): PublishedData[];
   close(): void;
 }

@@ -17,6 +17,8 @@ import type { CatalogueRepository } from './repository.js';
 import { datasetOfScan } from './capture.js';
 import { MAX_LIMIT, TEAM_ROLES, type Dataset, type DatasetQuery, type Proposal, type Sample, type TeamRole, type Visibility } from './types.js';
 import { err } from './errors.js';
+import { Dois } from './doi/service.js';
+import { dataciteFromEnv, type DataciteConfig } from './doi/datacite.js';
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** release dates further than this after the session are refused as absurd */
@@ -32,6 +34,8 @@ export interface CatalogueOptions {
   /** the data root the policy's folders hang off */
   root: string;
   now?: () => Date;
+  /** DOIs: prefix, landing pages' base, DataCite endpoint (default: prefix 10.5072, not minted) */
+  datacite?: DataciteConfig;
   log?: (level: 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -70,6 +74,8 @@ export class Catalogue {
   private draining: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  /** DOIs of datasets and sessions (doi/) */
+  readonly dois: Dois;
 
   constructor(
     readonly repo: CatalogueRepository,
@@ -81,6 +87,7 @@ export class Catalogue {
     this.now = options.now ?? access.now;
     this.log = options.log ?? (() => {});
     repo.putInstrument({ name: this.beamline, title: this.beamline });
+    this.dois = new Dois(this, options.datacite ?? dataciteFromEnv({}));
   }
 
   // ------------------------------------------------------------------ who sees what
@@ -106,6 +113,11 @@ export class Catalogue {
     const prop = this.readable(p, id);
     if (!canWrite(p, this.facts(prop))) throw err('AuthError', `proposal ${id}: ${p.name} may read it but not write to it (members, staff, automation)`, 'proposal');
     return prop;
+  }
+
+  /** Refused unless `p` may write to the proposal (members, staff, automation). */
+  requireWrite(p: Principal, id: string): void {
+    this.writable(p, id);
   }
 
   // ------------------------------------------------------------------ proposals and samples

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CatalogueRepository } from './repository.js';
+import { publishedOf } from './rows.js';
 import { MAX_LIMIT, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from './types.js';
 
 const MIGRATIONS: string[] = [
@@ -35,6 +36,10 @@ const MIGRATIONS: string[] = [
    CREATE INDEX datasets_created ON datasets(created, pid);
    DROP INDEX datasets_proposal;
    CREATE INDEX datasets_proposal ON datasets(proposal, created, pid);`,
+  // DOIs: which proposal, of datasets or a whole session, when their state last changed
+  `ALTER TABLE published ADD COLUMN proposal TEXT NOT NULL DEFAULT '';
+   ALTER TABLE published ADD COLUMN kind TEXT NOT NULL DEFAULT 'dataset';
+   ALTER TABLE published ADD COLUMN updated TEXT NOT NULL DEFAULT '';`,
 ];
 
 interface DatasetRow {
@@ -271,23 +276,21 @@ export class SqliteCatalogue implements CatalogueRepository {
   putPublished(p: PublishedData): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO published (doi, title, abstract, creators, publisher, year, datasets, status, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO published (doi, title, abstract, creators, publisher, year, datasets, status, created, proposal, kind, updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(p.doi, p.title, p.abstract, JSON.stringify(p.creators), p.publisher, p.year, JSON.stringify(p.datasets), p.status, p.created);
+      .run(p.doi, p.title, p.abstract, JSON.stringify(p.creators), p.publisher, p.year, JSON.stringify(p.datasets), p.status, p.created, p.proposal, p.kind, p.updated);
+  }
+
+  publishedByDoi(doi: string): PublishedData | null {
+    const r = this.db.prepare('SELECT * FROM published WHERE doi = ?').get(doi) as Record<string, string | number> | undefined;
+    return r ? publishedOf(r) : null;
   }
 
   published(v: Visibility, limit: number, skip: number): PublishedData[] {
     // a publication is listed to whoever may read its first dataset, and to everyone once findable
-    const rows = this.db.prepare('SELECT * FROM published ORDER BY created LIMIT ? OFFSET ?').all(MAX_LIMIT, 0) as Record<string, string | number>[];
-    const out: PublishedData[] = [];
-    for (const r of rows) {
-      const p: PublishedData = {
-        doi: String(r.doi), title: String(r.title), abstract: String(r.abstract), creators: JSON.parse(String(r.creators)) as string[],
-        publisher: String(r.publisher), year: Number(r.year), datasets: JSON.parse(String(r.datasets)) as string[],
-        status: r.status as PublishedData['status'], created: String(r.created),
-      };
-      if (p.status === 'findable' || p.datasets.some((pid) => this.dataset(pid, v))) out.push(p);
-    }
+    const rows = this.db.prepare('SELECT * FROM published ORDER BY created, doi LIMIT ?').all(MAX_LIMIT) as Record<string, string | number>[];
+    const out = rows.map(publishedOf).filter((p) => p.status === 'findable' || p.datasets.some((pid) => this.dataset(pid, v)));
     return out.slice(Math.max(0, skip), Math.max(0, skip) + limitOf(limit));
   }
 

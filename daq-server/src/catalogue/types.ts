@@ -69,9 +69,18 @@ export interface PublishedData {
   publisher: string;
   year: number;
   datasets: string[];
-  status: 'draft' | 'registered' | 'findable';
+  status: DoiState;
   created: string;
+  /** the proposal whose data it cites */
+  proposal: string;
+  /** one or more datasets, or a proposal's whole session */
+  kind: 'dataset' | 'session';
+  updated: string;
 }
+
+/** DataCite's states of a DOI, in the only order they may change. */
+export const DOI_STATES = ['draft', 'registered', 'findable'] as const;
+export type DoiState = (typeof DOI_STATES)[number];
 
 /** A query of datasets; `visible` narrows it to what a principal may read. */
 export interface DatasetQuery {

@@ -13,6 +13,8 @@ import { datasetFilter, fullquery } from '../../src/api/scicat/filter.js';
 import { DaqError } from '../../src/protocol/index.js';
 import { datasetOfScan } from '../../src/catalogue/capture.js';
 import { catalogueTarget } from '../../src/config.js';
+import { PostgresCatalogue } from '../../src/catalogue/postgres/repository.js';
+import { startPostgres } from '../fixtures/postgres.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'daqlab-catalogue-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,14 +29,33 @@ const USERS = new Map<string, UserEntry>([
   ['tok-robot-1234', entry('robot', { automation: true })],
 ]);
 
+// the same tests on both backends: SQLite, and PostgreSQL in a cluster of this test's own
+const cluster = await startPostgres();
+test.after(() => cluster.stop());
+type Backend = 'sqlite' | 'postgresql';
+const BACKENDS: Backend[] = ['sqlite', 'postgresql'];
+const repos: CatalogueRepository[] = [];
+test.after(() => repos.forEach((r) => r.close()));
+
+/** A test run once per backend; `setup` opens a fresh catalogue (or, given `where`, that one again). */
+function both(name: string, fn: (setup: (where?: string) => ReturnType<typeof open>, backend: Backend) => unknown): void {
+  for (const b of BACKENDS) {
+    test(`${name} [${b}]`, async () => void (await fn((where) => open(b === 'sqlite' ? new SqliteCatalogue(where ?? ':memory:') : new PostgresCatalogue(where ?? cluster.newDatabase())), b)));
+  }
+}
+
 /** A catalogue on a clock the test moves. */
 function setup(path = ':memory:') {
+  return open(new SqliteCatalogue(path));
+}
+
+function open(repo: CatalogueRepository) {
+  repos.push(repo);
   let now = new Date('2026-01-10T00:00:00Z');
   const access = new AccessControl(USERS, 'server-token-1', () => now);
-  const repo = new SqliteCatalogue(path);
   const cat = new Catalogue(repo, access, { beamline: 'id11', root: '/data/visitor' });
   const who = (t: string | null) => access.resolve(t);
-  return { cat, repo, access, who, setNow: (d: string) => (now = new Date(d)) };
+  return { cat, repo, access, who, setNow: (d: string) => (now = new Date(d)), now: () => now };
 }
 
 function dataset(pid: string, proposal: string, sample: string, name = pid, collection = '0001'): Dataset {
@@ -54,7 +75,7 @@ function code(fn: () => unknown): string {
   assert.fail('expected an error');
 }
 
-test('members see their proposal, others are refused without learning what exists, staff see their beamline', () => {
+both('members see their proposal, others are refused without learning what exists, staff see their beamline', (setup) => {
   const { cat, repo, who } = setup();
   const staff = who('tok-staff-id11');
   cat.putProposal(staff, { proposal: 'mx1234', title: 'Lysozyme', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
@@ -83,7 +104,7 @@ test('members see their proposal, others are refused without learning what exist
   assert.deepEqual(cat.proposals(who('tok-alice-123')).map((p) => p.id), ['mx1234']);
 });
 
-test('embargo: default end of session + 3 years, decided at query time; the PI extends it, others may not', () => {
+both('embargo: default end of session + 3 years, decided at query time; the PI extends it, others may not', (setup) => {
   const { cat, repo, who, setNow } = setup();
   const staff = who('tok-staff-id11');
   const p = cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }, { user: 'carol', role: 'co-proposer' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
@@ -113,7 +134,7 @@ test('embargo: default end of session + 3 years, decided at query time; the PI e
   assert.match(code(() => cat.putProposal(staff, { proposal: '../etc' })), /proposal: expected a name/);
 });
 
-test('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>, duplicates refused, prepare filled in', async () => {
+both('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>, duplicates refused, prepare filled in', async (setup) => {
   const { cat, repo, who } = setup();
   const staff = who('tok-staff-id11');
   cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }] });
@@ -195,7 +216,26 @@ test('migrations: a reopened database keeps its rows; a newer schema is refused'
   assert.throws(() => new SqliteCatalogue(path2), /schema version 99 is newer/);
 });
 
-test('a failing database: captures are kept and written once it answers again (nothing lost)', async () => {
+test('migrations on PostgreSQL: a reopened database keeps its rows; two servers migrate once; a newer schema is refused', () => {
+  const url = cluster.newDatabase();
+  const first = open(new PostgresCatalogue(url));
+  const second = open(new PostgresCatalogue(url));
+  first.cat.putProposal(first.who('tok-staff-id11'), { proposal: 'mx1234' });
+  first.repo.addDataset(dataset('p1', 'mx1234', 's'));
+  assert.equal(second.cat.datasets(second.who('server-token-1'), {}).total, 1);
+  const again = open(new PostgresCatalogue(url));
+  assert.equal(again.cat.datasets(again.who('server-token-1'), {}).total, 1);
+  (again.repo as unknown as { q: (sql: string) => void }).q('INSERT INTO daqlab_schema (version) VALUES (99)');
+  assert.throws(() => new PostgresCatalogue(url), /schema version 99 is newer/);
+});
+
+test('an unreachable PostgreSQL: a clear error within the bound, the password not shown', () => {
+  const t0 = Date.now();
+  assert.throws(() => new PostgresCatalogue('postgresql://daqlab:secret@127.0.0.1:1/none', 1000), (e: Error) => !e.message.includes('secret') && /ECONNREFUSED|did not answer/.test(e.message));
+  assert.ok(Date.now() - t0 < 5000);
+});
+
+both('a failing database: captures are kept and written once it answers again (nothing lost)', async (setup) => {
   const { cat, repo } = setup();
   let failing = true;
   const flaky: CatalogueRepository = Object.create(repo);
@@ -235,8 +275,8 @@ test('--catalogue: sqlite:PATH, off, the default under the state folder; anythin
   assert.equal(cfg('', ''), null);
   assert.equal(cfg('off'), null);
   assert.deepEqual(cfg('sqlite:/x/c.db'), { kind: 'sqlite', path: '/x/c.db' });
-  assert.throws(() => cfg('postgresql://localhost/db'), /--catalogue: PostgreSQL is not supported yet/);
-  assert.throws(() => cfg('mysql:x'), /--catalogue: expected sqlite:PATH or off/);
+  assert.deepEqual(cfg('postgresql://daqlab@127.0.0.1:5432/cat'), { kind: 'postgresql', url: 'postgresql://daqlab@127.0.0.1:5432/cat' });
+  assert.throws(() => cfg('mysql:x'), /--catalogue: expected sqlite:PATH, postgresql:\/\/USER@HOST:PORT\/DB or off/);
 });
 
 test('data policy: a dataset folder already on disk (an earlier server wrote it) is used too', async () => {

@@ -62,9 +62,11 @@ export function scicatSample(s: Sample): Record<string, unknown> {
   return { sampleId: s.pid, owner: s.name, description: s.description || s.name, ownerGroup: s.proposal, proposalId: s.proposal, createdAt: s.created, sampleCharacteristics: { name: s.name } };
 }
 
-export function scicatPublished(p: PublishedData): Record<string, unknown> {
+export function scicatPublished(p: PublishedData, landingBase = ''): Record<string, unknown> {
   return {
-    doi: p.doi, title: p.title, abstract: p.abstract, creator: p.creators, publisher: p.publisher, publicationYear: p.year,
-    pidArray: p.datasets, status: p.status, resourceType: 'Dataset', createdAt: p.created,
+    doi: p.doi, title: p.title, abstract: p.abstract, creator: p.creators, authors: p.creators, publisher: p.publisher, publicationYear: p.year,
+    pidArray: p.datasets, status: p.status, resourceType: 'Dataset', createdAt: p.created, updatedAt: p.updated,
+    url: landingBase ? `${landingBase}/doi/${p.doi}` : undefined, dataDescription: p.kind === 'session' ? `the session of proposal ${p.proposal}` : `datasets of proposal ${p.proposal}`,
+    registeredTime: p.status === 'draft' ? undefined : p.updated,
   };
 }

@@ -157,10 +157,10 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         if (seg.length === 1) return send(res, 200, catalogue.repo.instruments().map((i) => ({ pid: i.name, uniqueName: i.name, name: i.title })));
         break;
       case 'publisheddata': {
-        if (seg.length === 1) return send(res, 200, catalogue.repo.published(catalogue.visibility(who), 1000, 0).map(scicatPublished));
+        if (seg.length === 1) return send(res, 200, catalogue.repo.published(catalogue.visibility(who), 1000, 0).map((x) => scicatPublished(x, catalogue.dois.cfg.landingBase)));
         const p = catalogue.repo.published(catalogue.visibility(who), 1000, 0).find((x) => x.doi === parts.slice(1).join('/'));
         if (!p) throw new DaqError('NotFoundError', `no published data ${JSON.stringify(parts.slice(1).join('/'))} that ${who.name} may read`);
-        return send(res, 200, scicatPublished(p));
+        return send(res, 200, scicatPublished(p, catalogue.dois.cfg.landingBase));
       }
       default:
     }
