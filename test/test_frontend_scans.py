@@ -73,7 +73,7 @@ def test_scanplot_map2d_mca_and_the_scan_list(lab, daq, browser):
         assert traces.count() == 2
         for k in range(2):
             assert traces.nth(k).locator("path.point").count() == ASCAN_POINTS
-        legend = plot.locator(".legend").inner_text()
+        legend = plot.locator(".legend").text_content() or ""
         assert "diode / i0" in legend and "mca:Fe / i0" in legend, legend
         assert "cen" in plot.inner_text() and "peak" in plot.inner_text()
         plot.screenshot(path=str(ARTIFACTS / "scanplot-ascan.png"))
@@ -91,7 +91,7 @@ def test_scanplot_map2d_mca_and_the_scan_list(lab, daq, browser):
         page.wait_for_function(f"() => {js_number('.daqlab-mca', 'points')} === {ASCAN_POINTS}", timeout=60000)
         assert spectrum.get_attribute("data-channels") == "4096" and spectrum.get_attribute("data-rois") == "1"
         assert "energy (eV)" in (spectrum.locator(".xtitle").text_content() or "")
-        assert "Fe" in spectrum.locator(".annotation").first.inner_text()
+        assert "Fe" in (spectrum.locator(".annotation").first.text_content() or "")
         last_energy = page.evaluate("() => { const d = document.querySelector('.daqlab-mca .js-plotly-plot').data[0].x; return d[d.length - 1]; }")
         assert last_energy == pytest.approx(10 * 4095)  # the simulated MCA's calibration: 10 eV per channel
         spectrum.screenshot(path=str(ARTIFACTS / "mca-spectrum.png"))
