@@ -150,6 +150,8 @@ export class ScanPlotView extends DaqView {
       this.el.dataset.points = String(rows);
       this.summary.textContent = `${rows}${this.npoints ? ` / ${this.npoints}` : ''} points`;
       const markers = Boolean(this.model.get('markers'));
+      const twin = curves.length === 2;
+      const logY = this.model.get('log_y') ? 'log' : 'linear';
       const stats: Record<string, PeakStats> = {};
       const shapes: unknown[] = [];
       const annotations: unknown[] = [];
@@ -165,11 +167,13 @@ export class ScanPlotView extends DaqView {
       });
       await Plotly.react(
         this.plot,
-        curves.map((c, k) => ({ type: 'scatter', mode: 'lines+markers', name: c.name, x: c.x, y: c.y, line: { color: COLORS[k % COLORS.length], width: 1.5 }, marker: { size: 5 } })),
+        // two curves: the second on its own (right) axis, as counters rarely share a scale (diode vs an MCA ROI)
+        curves.map((c, k) => ({ type: 'scatter', mode: 'lines+markers', name: c.name, x: c.x, y: c.y, ...(twin && k === 1 ? { yaxis: 'y2' } : {}), line: { color: COLORS[k % COLORS.length], width: 1.5 }, marker: { size: 5 } })),
         {
           ...baseLayout(this.model.get('height') as number),
           xaxis: { title: { text: this.xName }, autorange: true },
-          yaxis: { title: { text: curves.length === 1 ? curves[0].name : 'counts' }, type: this.model.get('log_y') ? 'log' : 'linear', autorange: true },
+          yaxis: { title: { text: curves.length <= 2 ? (curves[0]?.name ?? '') : 'counts', font: { color: twin ? COLORS[0] : undefined } }, type: logY, autorange: true },
+          ...(twin ? { yaxis2: { title: { text: curves[1].name, font: { color: COLORS[1] } }, overlaying: 'y', side: 'right', type: logY, autorange: true, showgrid: false } } : {}),
           shapes,
           annotations,
           showlegend: true,
