@@ -23,6 +23,12 @@ import {
   SlurmJobsView,
   Volume3DModel,
   Volume3DView,
+  ScanPlotModel,
+  ScanPlotView,
+  Map2DModel,
+  Map2DView,
+  McaModel,
+  McaView,
   updateFrontendSettings,
 } from '@daqlab/widgets';
 import { DaqPanel, type LabApp } from './panel.js';
@@ -61,6 +67,12 @@ const plugin = {
         SlurmJobsView,
         Volume3DModel,
         Volume3DView,
+        ScanPlotModel,
+        ScanPlotView,
+        Map2DModel,
+        Map2DView,
+        McaModel,
+        McaView,
       },
     });
     void discoverServer(); // where the daqlab server is, as the Jupyter server knows it ($DAQLAB_URL)

@@ -18,8 +18,8 @@ import {
   RoiStatsView,
 } from '@daqlab/widgets';
 
-type ModelClass = new (attributes: Record<string, unknown>, options: Record<string, unknown>) => DOMWidgetModel;
-type ViewClass = new (options: { model: DOMWidgetModel }) => DOMWidgetView;
+export type ModelClass = new (attributes: Record<string, unknown>, options: Record<string, unknown>) => DOMWidgetModel;
+export type ViewClass = new (options: { model: DOMWidgetModel }) => DOMWidgetView;
 
 let counter = 0;
 
@@ -35,7 +35,7 @@ export function localModel(Base: ModelClass, attributes: Record<string, unknown>
   return model;
 }
 
-function mount(View: ViewClass, model: DOMWidgetModel, host: HTMLElement): DOMWidgetView {
+export function mount(View: ViewClass, model: DOMWidgetModel, host: HTMLElement): DOMWidgetView {
   const view = new View({ model });
   // ipywidgets marks a view whose model has no live comm as "disconnected" (a red icon); a page-only model
   // never had one, and is not broken: drop the mark and stop following the comm state

@@ -10,6 +10,7 @@ import { Widget } from '@lumino/widgets';
 import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
 import { LiveMonitor, type MonitorChart } from './monitor.js';
 import { OPEN_IN_VIEWER, underRoot } from './h5viewer/open.js';
+import { StepScanPlot, stepScanLabel } from './scan-plot.js';
 import type { AcqState, Counters, EventMessage, ScanSummary } from '@daqlab/daq-server/protocol';
 
 /** What the panel uses of the JupyterLab application (keeps @jupyterlab/application out of the bundle's deps). */
@@ -140,6 +141,16 @@ export class DaqPanel extends Widget {
     this.app.shell.add(monitor, 'main');
     this.app.shell.activateById(monitor.id);
     return monitor;
+  }
+
+  /** A step scan's ScanPlot (and Map2D for a mesh) in the main area. */
+  openScanPlot(s: ScanSummary): StepScanPlot {
+    const { configured, token } = panelServer();
+    const info = s.info as { title?: string; grid?: unknown };
+    const plot = new StepScanPlot(configured, token, s.key, `#${s.identity.number} ${info.title ?? s.identity.name}`, Boolean(info.grid));
+    this.app.shell.add(plot, 'main');
+    this.app.shell.activateById(plot.id);
+    return plot;
   }
 
   private address(): string {
@@ -277,7 +288,16 @@ export class DaqPanel extends Widget {
       const derived = (s.info as { derived?: DerivedSummary }).derived;
       const source = derived?.source_key ? scans.find((x) => x.key === derived.source_key) : undefined;
       const from = derived ? ` · derived from ${source ? `${source.identity.name} #${source.identity.number}` : derived.source} by job ${derived.job_id}` : '';
-      const label = el('span', 'daqlab-panel-scanlabel', `${s.identity.name} #${s.identity.number} · ${s.state}${from}`);
+      // a step scan is known by its title (`ascan samy 0 1 10 0.1`), its time and points, and opens its plot
+      const step = (s.info as { scan_engine?: string }).scan_engine === 'step';
+      const points = s.streams.find((x) => x.name === 'elapsed_time')?.length ?? 0;
+      const text = step ? `#${s.identity.number} ${stepScanLabel(s.info, points, s.created)} · ${s.state}` : `${s.identity.name} #${s.identity.number} · ${s.state}${from}`;
+      const label = el('span', 'daqlab-panel-scanlabel', text);
+      if (step) {
+        li.classList.add('daqlab-panel-stepscan');
+        label.onclick = () => this.openScanPlot(s);
+        label.style.cursor = 'pointer';
+      }
       label.title = `${s.key}\n${s.identity.proposal} ${s.identity.sample}\ncreated ${s.created}${derived ? `\n${derived.master}\nsource ${derived.source}` : ''}`;
       if (derived) li.classList.add('daqlab-panel-derived');
       const insert = el('button', 'daqlab-panel-insert', 'insert');
@@ -286,7 +306,12 @@ export class DaqPanel extends Widget {
       li.append(label, insert);
       const viewer = this.viewerButton(derived ? derived.master : (s.info as { saving?: { master?: string } }).saving?.master);
       if (viewer) li.append(viewer);
-      if (!derived) {
+      if (step) {
+        const plot = el('button', 'daqlab-panel-plot', 'plot');
+        plot.title = 'open the plot of this step scan (a map too for a mesh)';
+        plot.onclick = () => this.openScanPlot(s);
+        li.append(plot);
+      } else if (!derived) {
         // a derived scan's data are in its files (no streams to monitor)
         const watch = el('button', 'daqlab-panel-watch', 'monitor');
         watch.title = 'open a live monitor of this scan';

@@ -18,12 +18,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import ipywidgets as W
-from traitlets import Bool, CFloat, Enum, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, CFloat, Dict, Enum, Int, List, TraitError, Unicode, validate
 
 from . import _protocol as P
 from .client import resolve_url
 
-__all__ = ["LiveImage", "HitRate", "Profile", "RoiStats", "Progress", "SlurmJobs", "browser_url"]
+__all__ = ["LiveImage", "HitRate", "Profile", "RoiStats", "Progress", "SlurmJobs", "ScanPlot", "Map2D", "MCA", "browser_url"]
 
 MODULE_NAME = "@daqlab/widgets"
 MODULE_VERSION = "^0.1.0"  # the views register version 0.1.0 (widgets/src/version.ts)
@@ -49,9 +49,12 @@ def browser_url(server_url: str | None = None) -> str:
 def _source(source, stream: str, client, widget: str = "LiveImage"):
     """(client, scan key, stream name) of what a widget was given."""
     from .acquisition import Acquisition
+    from .scanning import StepScan
     from .scans import Scan
     from .streams import Stream
 
+    if isinstance(source, StepScan):
+        return source._client, source.key, stream
     if isinstance(source, Acquisition):
         return source._client, source.scan.key, stream
     if isinstance(source, Scan):
@@ -358,3 +361,67 @@ def __getattr__(name: str):
 
 
 __all__.append("Volume3D")
+
+
+class _StepScanChart(_DaqWidget):
+    """A view of one step scan (a StepScan, Scan, scan key, or None: the newest, following)."""
+
+    height = Int(320, help="height of the plot, px").tag(sync=True)
+
+    def __init__(self, source=None, *, client=None, follow: bool | None = None, **kwargs):
+        client, scan, _ = _source(source, "", client, type(self).__name__)
+        super().__init__(client, scan, follow, **kwargs)
+
+
+class ScanPlot(_StepScanChart):
+    """Counters of a step scan against its scanned motor, live (BLISS's plotselect by default).
+
+    ``ScanPlot(ascan(samy, 0, 1, 10, 0.1))``, or ``ScanPlot()`` to follow every new step scan.
+    ``x``: the channel on the x axis ('' = the scan's plotselect x: the first motor, or time);
+    ``counters``: the channels to plot ([] = plotselect y); ``monitor``: divide each by this channel;
+    ``log_y``, ``derivative``, ``markers`` (peak and cen lines). ``stats`` is what the view computed
+    per curve: ``{name: {peak, peak_y, cen, fwhm, com}}``.
+    """
+
+    _model_name = Unicode("ScanPlotModel").tag(sync=True)
+    _view_name = Unicode("ScanPlotView").tag(sync=True)
+    x = Unicode("").tag(sync=True)
+    counters = List(Unicode(), default_value=[]).tag(sync=True)
+    monitor = Unicode("").tag(sync=True)
+    log_y = Bool(False).tag(sync=True)
+    derivative = Bool(False).tag(sync=True)
+    markers = Bool(True).tag(sync=True)
+    stats = Dict(read_only=True, help="peak statistics of each curve, from the view").tag(sync=True)
+
+    @validate("counters")
+    def _check_counters(self, proposal):
+        if len(proposal["value"]) > 16:
+            raise TraitError(f"counters: at most 16 curves, got {len(proposal['value'])}")
+        return proposal["value"]
+
+
+class Map2D(_StepScanChart):
+    """A mesh scan (amesh/dmesh) as an image on the motors' axes, filling in live: ``counter``
+    is any scalar channel (a counter, an MCA ROI such as ``mca:Fe``; '' = plotselect y).
+    ``colormap`` (viridis, magma, inferno, gray), ``scale`` (linear, log), levels ``vmin``/``vmax``
+    (None: the measured range)."""
+
+    _model_name = Unicode("Map2DModel").tag(sync=True)
+    _view_name = Unicode("Map2DView").tag(sync=True)
+    height = Int(420, help="height of the map, px").tag(sync=True)
+    counter = Unicode("").tag(sync=True)
+    colormap = Enum(["viridis", "magma", "inferno", "gray"], "viridis").tag(sync=True)
+    scale = Enum(["linear", "log"], "linear").tag(sync=True)
+    vmin = CFloat(None, allow_none=True).tag(sync=True)
+    vmax = CFloat(None, allow_none=True).tag(sync=True)
+
+
+class MCA(_StepScanChart):
+    """The live spectrum of a step scan's MCA on its energy axis (the calibration in the stream
+    info), with its ROIs as bands: the newest point's, or with ``sum=True`` the sum so far."""
+
+    _model_name = Unicode("McaModel").tag(sync=True)
+    _view_name = Unicode("McaView").tag(sync=True)
+    mca = Unicode("mca", help="the MCA device").tag(sync=True)
+    sum = Bool(False).tag(sync=True)
+    log_y = Bool(True).tag(sync=True)

@@ -13,3 +13,7 @@ export { loadPlotly, PLOT_CONFIG, type PlotlyLike } from './plot.js';
 export { JobsBoard } from './jobsboard.js';
 export { SlurmJobsModel, SlurmJobsView } from './slurmjobs.js';
 export { Volume3DModel, Volume3DView } from './volume3d.js';
+export { ScanPlotModel, ScanPlotView } from './scanplot.js';
+export { Map2DModel, Map2DView } from './map2d.js';
+export { McaModel, McaView } from './mca.js';
+export * from './scan-data.js';

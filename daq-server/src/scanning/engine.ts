@@ -160,6 +160,7 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
         detectors: Object.fromEntries(armed.map((d) => [d.name, { scan: d.scanKey, acquisition: d.uuid }])),
         start_time: new Date().toISOString(),
         plotselect: null,
+        ...(plan.grid ? { grid: plan.grid } : {}),
       });
     const channels = this.createChannels(scan, axes, counters, armed);
     const firstCounter = channels.find((c) => !plan.axes.includes(c) && c !== 'elapsed_time' && c !== 'epoch' && !c.endsWith(':spectrum')) ?? null;

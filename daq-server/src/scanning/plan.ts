@@ -19,6 +19,13 @@ export interface Plan {
   origin: number[] | null;
   /** the axis to plot counters against (plotselect's x); null: against time or point */
   xAxis: string | null;
+  /** meshes: the grid (first axis fast), so that a map view can place point i without the positions */
+  grid?: MeshGrid;
+}
+
+export interface MeshGrid {
+  axes: { axis: string; start: number; stop: number; intervals: number }[];
+  backnforth: boolean;
 }
 
 const fmt = (x: number): string => String(Number(x.toPrecision(10)));
@@ -68,6 +75,7 @@ export function buildPlan(req: StepScanRequest, positionOf: (axis: string) => nu
       return {
         ...common,
         title: `${req.type} ${rangeWords[0]} ${n1} ${rangeWords[1]} ${n2} ${t}` + (back ? ' backnforth' : ''),
+        grid: { axes: ranges.map((r, k) => ({ axis: axes[k], ...r, intervals: k === 0 ? n1 : n2 })), backnforth: back },
         npoints: (n1 + 1) * (n2 + 1),
         point: (i) => {
           const slow = Math.floor(i / (n1 + 1));
