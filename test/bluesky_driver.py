@@ -91,6 +91,10 @@ summarise("grid", RE(bp.grid_scan([diode], samx, -0.5, 0.5, 3, samy, -0.5, 0.5, 
 RE(bps.mv(samy, 0.3))
 summarise("rel", RE(bp.rel_scan([diode, eiger], samy, -0.2, 0.2, 3)), eiger)
 result["samy_after_rel"] = client.axis("samy").position
+client.mca("mca").rois.add("Fe", 6300, 6500)
+mca = dbs.mca("mca", count_time=0.01)
+RE(ensure_connected(mca))
+summarise("mca", RE(bp.count([mca], num=2)))
 
 
 def fly(n: int, livetime: float):
@@ -106,7 +110,7 @@ def fly(n: int, livetime: float):
 
 
 summarise("fly", RE(fly(20, 0.005)), eiger)
-(out / "result.json").write_text(json.dumps(result, default=str))
+(out / "result.json").write_text(json.dumps(result, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 client.close()
 print("OK", flush=True)
 os._exit(0)  # the in-process Tiled server's threads would keep the interpreter alive

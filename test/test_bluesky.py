@@ -94,3 +94,12 @@ def test_a_fly_plan_collects_the_detectors_frames(runs, c):
     assert run["exit_status"] == "success"
     assert run["datums"][-1]["stop"] == 20 and run["datums"][0]["start"] == 0
     _frames_equal_tiled(runs, c, "fly", 20)
+
+
+def test_the_mca_reads_its_spectrum_dead_time_and_rois(runs):
+    run = runs["runs"]["mca"]
+    assert run["n_events"] == 2
+    assert run["data_keys"]["mca-spectrum"]["shape"] == [4096]
+    assert all(len(sp) == 4096 and sum(sp) > 0 for sp in run["rows"]["mca-spectrum"])
+    assert all(0 <= d < 1 for d in run["rows"]["mca-deadtime"])
+    assert all(v >= 0 for v in run["rows"]["mca-roi_Fe"])
