@@ -91,6 +91,12 @@ summarise("grid", RE(bp.grid_scan([diode], samx, -0.5, 0.5, 3, samy, -0.5, 0.5, 
 RE(bps.mv(samy, 0.3))
 summarise("rel", RE(bp.rel_scan([diode, eiger], samy, -0.2, 0.2, 3)), eiger)
 result["samy_after_rel"] = client.axis("samy").position
+try:  # a target outside the limits: refused, naming the axis, through the RunEngine
+    RE(bps.mv(samy, 50))
+    result["limit_error"] = None
+except Exception as exc:  # noqa: BLE001 - the message is what the test checks
+    result["limit_error"] = f"{type(exc).__name__}: {exc} {exc.__cause__!r}"
+result["samy_after_limit"] = client.axis("samy").position
 client.mca("mca").rois.add("Fe", 6300, 6500)
 mca = dbs.mca("mca", count_time=0.01)
 RE(ensure_connected(mca))

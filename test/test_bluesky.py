@@ -103,3 +103,8 @@ def test_the_mca_reads_its_spectrum_dead_time_and_rois(runs):
     assert all(len(sp) == 4096 and sum(sp) > 0 for sp in run["rows"]["mca-spectrum"])
     assert all(0 <= d < 1 for d in run["rows"]["mca-deadtime"])
     assert all(v >= 0 for v in run["rows"]["mca-roi_Fe"])
+
+
+def test_a_target_outside_the_limits_is_refused_naming_the_axis(runs):
+    assert runs["limit_error"] and "samy" in runs["limit_error"] and "limits" in runs["limit_error"], runs["limit_error"]
+    assert runs["samy_after_limit"] == pytest.approx(0.3, abs=1e-3)
