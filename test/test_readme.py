@@ -8,6 +8,7 @@ import ast
 import contextlib
 import io
 import re
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
         if start is None and line.strip() == "```python":
             start, code = n + 1, []
         elif start is not None and line.strip() == "```":
-            blocks.append((start, "\n".join(code) + "\n"))
+            blocks.append((start, textwrap.dedent("\n".join(code)) + "\n"))  # blocks inside list items are indented
             start = None
         elif start is not None:
             code.append(line)
@@ -36,7 +37,8 @@ def test_the_readme_marks_few_blocks_and_says_why():
     blocks = python_blocks(README.read_text())
     skipped = [code for _, code in blocks if code.startswith("# not run")]
     assert all(NOT_RUN.match(code) for code in skipped), skipped
-    assert len(blocks) >= 10 and len(skipped) <= 3, (len(blocks), len(skipped))
+    # a Slurm cluster or a batch job's output (3), and counterparts that live in their own venvs (bluesky, pyicat-plus)
+    assert len(blocks) >= 10 and len(skipped) <= 5, (len(blocks), len(skipped))
 
 
 def test_every_python_block_of_the_readme_runs(server, tmp_path, monkeypatch):
