@@ -8,7 +8,8 @@
  */
 import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
 import type { DaqClient, DataMessage } from './client.js';
-import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
+import { labelScan, type ScanSummaryLike } from './daqview.js';
+import { PlotView } from './plot-view.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { DecimatedSeries, RollingFraction } from './series.js';
 import { FrameTally, acquisitionFrame } from './frame-join.js';
@@ -36,11 +37,11 @@ export class HitRateModel extends DOMWidgetModel {
 
 const REDRAW_MS = 500;
 
-export class HitRateView extends DaqView {
+export class HitRateView extends PlotView {
   protected readonly cssClass = 'daqlab-hitrate';
+  protected readonly redrawAttributes = '';
+  protected override readonly redrawMs = REDRAW_MS;
   protected readonly targetAttributes = 'change:scan change:stream change:window';
-  private plot!: HTMLDivElement;
-  private summary!: HTMLSpanElement;
   private peaks = new DecimatedSeries(5000);
   private fraction = new DecimatedSeries(5000);
   private rolling = new RollingFraction(100);
@@ -49,28 +50,17 @@ export class HitRateView extends DaqView {
   private tally = new FrameTally();
   private scanKey = '';
   private sub: string | null = null;
-  private dirty = false;
-  private drawing = false;
   private lastSaved = NaN;
   private offEnd: (() => void) | null = null;
 
-  protected build(): void {
-    this.summary = el('span', 'daqlab-chart-summary', '');
-    this.plot = el('div', 'daqlab-chart-plot');
-    this.toolbar.append(this.summary);
-    this.stage.append(this.plot);
-    this.stage.style.height = `${this.model.get('height')}px`;
+  protected override build(): void {
+    super.build();
     this.listenTo(this.model, 'change:max_points', () => {
       const n = this.model.get('max_points') as number;
       this.peaks.setMaxPoints(n);
       this.fraction.setMaxPoints(n);
       this.dirty = true;
     });
-    this.listenTo(this.model, 'change:height', () => {
-      this.stage.style.height = `${this.model.get('height')}px`;
-      this.dirty = true;
-    });
-    this.timers.push(setInterval(() => this.tick(), REDRAW_MS));
   }
 
   protected detach(client: DaqClient | null): void {
@@ -136,61 +126,53 @@ export class HitRateView extends DaqView {
     client.ack(msg.header.sub, msg.header.msg);
   }
 
-  /** At most every REDRAW_MS: redraw when something changed, and report the hit fraction to Python. */
-  private tick(): void {
+  /** Every REDRAW_MS: report the hit fraction to Python. */
+  protected override onTick(): void {
     const f = this.rolling.value;
     if (Number.isFinite(f) && f !== this.lastSaved) {
       this.lastSaved = f;
       this.setAndSave({ hit_fraction: f });
     }
-    if (!this.dirty || this.drawing) return;
-    this.dirty = false;
-    void this.draw();
   }
 
-  private async draw(): Promise<void> {
-    this.drawing = true;
-    try {
-      const Plotly = await loadPlotly();
-      if (this.closed) return;
-      const { analysed, hits } = this.tally;
-      const f = this.rolling.value;
-      this.summary.textContent = analysed
-        ? `${this.tally.framesText()} · ${hits} hits (${((100 * hits) / analysed).toFixed(1)}% of analysed) · last ${this.rolling.count}: ${(100 * f).toFixed(1)}%`
-        : '';
-      this.el.dataset.points = String(this.peaks.length);
-      this.el.dataset.frames = String(analysed);
-      this.el.dataset.span = String(this.tally.span);
-      const data: unknown[] = [
-        { type: 'scatter', mode: 'markers', name: 'peaks / frame', x: this.peaks.x, y: this.peaks.y, marker: { size: 4, color: '#1f77b4', opacity: 0.6 } },
-        { type: 'scatter', mode: 'lines', name: `hit fraction (last ${this.model.get('window')})`, x: this.fraction.x, y: this.fraction.y, yaxis: 'y2', line: { color: '#d62728', width: 2 } },
-      ];
-      const shapes =
-        this.threshold !== null
-          ? [{ type: 'line', xref: 'paper', x0: 0, x1: 1, yref: 'y', y0: this.threshold, y1: this.threshold, line: { color: '#2ca02c', dash: 'dash', width: 1.5 } }]
-          : [];
-      const annotations =
-        this.threshold !== null
-          ? [{ xref: 'paper', x: 1, yref: 'y', y: this.threshold, text: `min_nb_peaks ${this.threshold}`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
-          : [];
-      await Plotly.react(
-        this.plot,
-        data,
-        {
-          ...baseLayout(this.model.get('height') as number),
-          // autorange named every time: an empty first draw with a fixed range left later draws on the
-          // range of the first few points (the markers of later frames off the chart); with uirevision a
-          // user's zoom still survives, since this value never changes
-          xaxis: { title: { text: 'frame' }, autorange: true },
-          yaxis: { title: { text: 'peaks' }, rangemode: 'tozero' },
-          yaxis2: { title: { text: 'hit fraction' }, overlaying: 'y', side: 'right', range: [0, 1.02] },
-          shapes,
-          annotations,
-        },
-        PLOT_CONFIG,
-      );
-    } finally {
-      this.drawing = false;
-    }
+  protected async draw(): Promise<void> {
+    const Plotly = await loadPlotly();
+    if (this.closed) return;
+    const { analysed, hits } = this.tally;
+    const f = this.rolling.value;
+    this.summary.textContent = analysed
+      ? `${this.tally.framesText()} · ${hits} hits (${((100 * hits) / analysed).toFixed(1)}% of analysed) · last ${this.rolling.count}: ${(100 * f).toFixed(1)}%`
+      : '';
+    this.el.dataset.points = String(this.peaks.length);
+    this.el.dataset.frames = String(analysed);
+    this.el.dataset.span = String(this.tally.span);
+    const data: unknown[] = [
+      { type: 'scatter', mode: 'markers', name: 'peaks / frame', x: this.peaks.x, y: this.peaks.y, marker: { size: 4, color: '#1f77b4', opacity: 0.6 } },
+      { type: 'scatter', mode: 'lines', name: `hit fraction (last ${this.model.get('window')})`, x: this.fraction.x, y: this.fraction.y, yaxis: 'y2', line: { color: '#d62728', width: 2 } },
+    ];
+    const shapes =
+      this.threshold !== null
+        ? [{ type: 'line', xref: 'paper', x0: 0, x1: 1, yref: 'y', y0: this.threshold, y1: this.threshold, line: { color: '#2ca02c', dash: 'dash', width: 1.5 } }]
+        : [];
+    const annotations =
+      this.threshold !== null
+        ? [{ xref: 'paper', x: 1, yref: 'y', y: this.threshold, text: `min_nb_peaks ${this.threshold}`, showarrow: false, xanchor: 'right', yanchor: 'bottom', font: { color: '#2ca02c', size: 10 } }]
+        : [];
+    await Plotly.react(
+      this.plot,
+      data,
+      {
+        ...baseLayout(this.model.get('height') as number),
+        // autorange named every time: an empty first draw with a fixed range left later draws on the
+        // range of the first few points (the markers of later frames off the chart); with uirevision a
+        // user's zoom still survives, since this value never changes
+        xaxis: { title: { text: 'frame' }, autorange: true },
+        yaxis: { title: { text: 'peaks' }, rangemode: 'tozero' },
+        yaxis2: { title: { text: 'hit fraction' }, overlaying: 'y', side: 'right', range: [0, 1.02] },
+        shapes,
+        annotations,
+      },
+      PLOT_CONFIG,
+    );
   }
 }

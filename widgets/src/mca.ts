@@ -6,7 +6,8 @@
  */
 import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
 import type { DaqClient } from './client.js';
-import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
+import { labelScan, type ScanSummaryLike } from './daqview.js';
+import { PlotView } from './plot-view.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { energyAxis, type McaCalibration } from './scan-data.js';
 import { ChannelSubscriptions, isStepScan, stepScan } from './scan-streams.js';
@@ -37,32 +38,16 @@ interface RoiBand {
   stop: number;
 }
 
-export class McaView extends DaqView {
+export class McaView extends PlotView {
   protected readonly cssClass = 'daqlab-mca';
+  protected readonly redrawAttributes = 'change:sum change:log_y';
   protected readonly targetAttributes = 'change:scan change:mca';
-  private plot!: HTMLDivElement;
-  private summary!: HTMLSpanElement;
   private energy: number[] = [];
   private last: Float64Array | null = null;
   private total: Float64Array | null = null;
   private points = 0;
   private rois: RoiBand[] = [];
   private subs = new ChannelSubscriptions();
-  private dirty = false;
-  private drawing = false;
-
-  protected build(): void {
-    this.summary = el('span', 'daqlab-chart-summary', '');
-    this.plot = el('div', 'daqlab-chart-plot');
-    this.toolbar.append(this.summary);
-    this.stage.append(this.plot);
-    this.stage.style.height = `${this.model.get('height')}px`;
-    this.listenTo(this.model, 'change:sum change:log_y change:height', () => {
-      this.stage.style.height = `${this.model.get('height')}px`;
-      this.dirty = true;
-    });
-    this.timers.push(setInterval(() => this.tick(), 250));
-  }
 
   protected detach(client: DaqClient | null): void {
     this.subs.close(client);
@@ -122,41 +107,30 @@ export class McaView extends DaqView {
     return isStepScan(scan) ? { scan: scan.key } : null;
   }
 
-  private tick(): void {
-    if (!this.dirty || this.drawing) return;
-    this.dirty = false;
-    void this.draw();
-  }
-
-  private async draw(): Promise<void> {
+  protected async draw(): Promise<void> {
     const y = this.model.get('sum') ? this.total : this.last;
     if (!y) return;
-    this.drawing = true;
-    try {
-      const Plotly = await loadPlotly();
-      if (this.closed) return;
-      const log = Boolean(this.model.get('log_y'));
-      this.el.dataset.points = String(this.points);
-      this.el.dataset.channels = String(y.length);
-      this.el.dataset.rois = String(this.rois.length);
-      this.summary.textContent = `${this.model.get('sum') ? 'sum of' : 'point'} ${this.points} · ${this.rois.length} ROIs`;
-      const shapes = this.rois.map((r) => ({ type: 'rect', xref: 'x', x0: r.start, x1: r.stop, yref: 'paper', y0: 0, y1: 1, fillcolor: 'rgba(255,127,14,0.15)', line: { width: 0 } }));
-      const annotations = this.rois.map((r) => ({ xref: 'x', x: (r.start + r.stop) / 2, yref: 'paper', y: 1, text: r.name, showarrow: false, yanchor: 'bottom', font: { size: 10, color: '#ff7f0e' } }));
-      await Plotly.react(
-        this.plot,
-        [{ type: 'scatter', mode: 'lines', name: 'spectrum', x: this.energy, y: Array.from(y, (v) => (log && v <= 0 ? null : v)), line: { color: '#1f77b4', width: 1 } }],
-        {
-          ...baseLayout(this.model.get('height') as number),
-          margin: { l: 56, r: 20, t: 20, b: 40 },
-          xaxis: { title: { text: 'energy (eV)' } },
-          yaxis: { title: { text: 'counts' }, type: log ? 'log' : 'linear' },
-          shapes,
-          annotations,
-        },
-        PLOT_CONFIG,
-      );
-    } finally {
-      this.drawing = false;
-    }
+    const Plotly = await loadPlotly();
+    if (this.closed) return;
+    const log = Boolean(this.model.get('log_y'));
+    this.el.dataset.points = String(this.points);
+    this.el.dataset.channels = String(y.length);
+    this.el.dataset.rois = String(this.rois.length);
+    this.summary.textContent = `${this.model.get('sum') ? 'sum of' : 'point'} ${this.points} · ${this.rois.length} ROIs`;
+    const shapes = this.rois.map((r) => ({ type: 'rect', xref: 'x', x0: r.start, x1: r.stop, yref: 'paper', y0: 0, y1: 1, fillcolor: 'rgba(255,127,14,0.15)', line: { width: 0 } }));
+    const annotations = this.rois.map((r) => ({ xref: 'x', x: (r.start + r.stop) / 2, yref: 'paper', y: 1, text: r.name, showarrow: false, yanchor: 'bottom', font: { size: 10, color: '#ff7f0e' } }));
+    await Plotly.react(
+      this.plot,
+      [{ type: 'scatter', mode: 'lines', name: 'spectrum', x: this.energy, y: Array.from(y, (v) => (log && v <= 0 ? null : v)), line: { color: '#1f77b4', width: 1 } }],
+      {
+        ...baseLayout(this.model.get('height') as number),
+        margin: { l: 56, r: 20, t: 20, b: 40 },
+        xaxis: { title: { text: 'energy (eV)' } },
+        yaxis: { title: { text: 'counts' }, type: log ? 'log' : 'linear' },
+        shapes,
+        annotations,
+      },
+      PLOT_CONFIG,
+    );
   }
 }

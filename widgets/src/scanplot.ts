@@ -7,7 +7,8 @@
  */
 import { DOMWidgetModel, type ISerializers } from '@jupyter-widgets/base';
 import type { DaqClient } from './client.js';
-import { DaqView, el, labelScan, type ScanSummaryLike } from './daqview.js';
+import { labelScan, type ScanSummaryLike } from './daqview.js';
+import { PlotView } from './plot-view.js';
 import { PLOT_CONFIG, baseLayout, loadPlotly } from './plot.js';
 import { PointTable, derivative, normalise, peakStats, type PeakStats } from './scan-data.js';
 import { ChannelSubscriptions, isStepScan, scalarOf, stepScan } from './scan-streams.js';
@@ -38,32 +39,16 @@ export class ScanPlotModel extends DOMWidgetModel {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
-export class ScanPlotView extends DaqView {
+export class ScanPlotView extends PlotView {
   protected readonly cssClass = 'daqlab-scanplot';
+  protected readonly redrawAttributes = 'change:log_y change:derivative change:markers';
   protected readonly targetAttributes = 'change:scan change:x change:counters change:monitor';
-  private plot!: HTMLDivElement;
-  private summary!: HTMLSpanElement;
   private table = new PointTable([]);
   private xName = '';
   private yNames: string[] = [];
   private monitor = '';
   private npoints: number | null = null;
   private subs = new ChannelSubscriptions();
-  private dirty = false;
-  private drawing = false;
-
-  protected build(): void {
-    this.summary = el('span', 'daqlab-chart-summary', '');
-    this.plot = el('div', 'daqlab-chart-plot');
-    this.toolbar.append(this.summary);
-    this.stage.append(this.plot);
-    this.stage.style.height = `${this.model.get('height')}px`;
-    this.listenTo(this.model, 'change:log_y change:derivative change:markers change:height', () => {
-      this.stage.style.height = `${this.model.get('height')}px`;
-      this.dirty = true;
-    });
-    this.timers.push(setInterval(() => this.tick(), 250));
-  }
 
   protected detach(client: DaqClient | null): void {
     this.subs.close(client);
@@ -116,12 +101,6 @@ export class ScanPlotView extends DaqView {
     return isStepScan(scan) ? { scan: scan.key } : null;
   }
 
-  private tick(): void {
-    if (!this.dirty || this.drawing) return;
-    this.dirty = false;
-    void this.draw();
-  }
-
   private curves(): { name: string; x: number[]; y: number[]; stats: PeakStats | null }[] {
     const x = this.table.column(this.xName);
     const m = this.monitor ? this.table.column(this.monitor) : null;
@@ -140,49 +119,44 @@ export class ScanPlotView extends DaqView {
     });
   }
 
-  private async draw(): Promise<void> {
-    this.drawing = true;
-    try {
-      const Plotly = await loadPlotly();
-      if (this.closed) return;
-      const rows = this.table.rows;
-      const curves = this.curves();
-      this.el.dataset.points = String(rows);
-      this.summary.textContent = `${rows}${this.npoints ? ` / ${this.npoints}` : ''} points`;
-      const markers = Boolean(this.model.get('markers'));
-      const twin = curves.length === 2;
-      const logY = this.model.get('log_y') ? 'log' : 'linear';
-      const stats: Record<string, PeakStats> = {};
-      const shapes: unknown[] = [];
-      const annotations: unknown[] = [];
-      curves.forEach((c, k) => {
-        if (!c.stats) return;
-        stats[c.name] = c.stats;
-        if (!markers || rows < 3) return;
-        const color = COLORS[k % COLORS.length];
-        for (const [what, at, dash] of [['peak', c.stats.peak, 'dot'], ['cen', c.stats.cen, 'dash']] as const) {
-          shapes.push({ type: 'line', xref: 'x', x0: at, x1: at, yref: 'paper', y0: 0, y1: 1, line: { color, dash, width: 1 } });
-          annotations.push({ xref: 'x', x: at, yref: 'paper', y: what === 'peak' ? 1 : 0.94, text: `${what} ${at.toPrecision(4)}`, showarrow: false, xanchor: 'left', font: { color, size: 10 } });
-        }
-      });
-      await Plotly.react(
-        this.plot,
-        // two curves: the second on its own (right) axis, as counters rarely share a scale (diode vs an MCA ROI)
-        curves.map((c, k) => ({ type: 'scatter', mode: 'lines+markers', name: c.name, x: c.x, y: c.y, ...(twin && k === 1 ? { yaxis: 'y2' } : {}), line: { color: COLORS[k % COLORS.length], width: 1.5 }, marker: { size: 5 } })),
-        {
-          ...baseLayout(this.model.get('height') as number),
-          xaxis: { title: { text: this.xName }, autorange: true },
-          yaxis: { title: { text: curves.length <= 2 ? (curves[0]?.name ?? '') : 'counts', font: { color: twin ? COLORS[0] : undefined } }, type: logY, autorange: true },
-          ...(twin ? { yaxis2: { title: { text: curves[1].name, font: { color: COLORS[1] } }, overlaying: 'y', side: 'right', type: logY, autorange: true, showgrid: false } } : {}),
-          shapes,
-          annotations,
-          showlegend: true,
-        },
-        PLOT_CONFIG,
-      );
-      if (JSON.stringify(stats) !== JSON.stringify(this.model.get('stats'))) this.setAndSave({ stats });
-    } finally {
-      this.drawing = false;
-    }
+  protected async draw(): Promise<void> {
+    const Plotly = await loadPlotly();
+    if (this.closed) return;
+    const rows = this.table.rows;
+    const curves = this.curves();
+    this.el.dataset.points = String(rows);
+    this.summary.textContent = `${rows}${this.npoints ? ` / ${this.npoints}` : ''} points`;
+    const markers = Boolean(this.model.get('markers'));
+    const twin = curves.length === 2;
+    const logY = this.model.get('log_y') ? 'log' : 'linear';
+    const stats: Record<string, PeakStats> = {};
+    const shapes: unknown[] = [];
+    const annotations: unknown[] = [];
+    curves.forEach((c, k) => {
+      if (!c.stats) return;
+      stats[c.name] = c.stats;
+      if (!markers || rows < 3) return;
+      const color = COLORS[k % COLORS.length];
+      for (const [what, at, dash] of [['peak', c.stats.peak, 'dot'], ['cen', c.stats.cen, 'dash']] as const) {
+        shapes.push({ type: 'line', xref: 'x', x0: at, x1: at, yref: 'paper', y0: 0, y1: 1, line: { color, dash, width: 1 } });
+        annotations.push({ xref: 'x', x: at, yref: 'paper', y: what === 'peak' ? 1 : 0.94, text: `${what} ${at.toPrecision(4)}`, showarrow: false, xanchor: 'left', font: { color, size: 10 } });
+      }
+    });
+    await Plotly.react(
+      this.plot,
+      // two curves: the second on its own (right) axis, as counters rarely share a scale (diode vs an MCA ROI)
+      curves.map((c, k) => ({ type: 'scatter', mode: 'lines+markers', name: c.name, x: c.x, y: c.y, ...(twin && k === 1 ? { yaxis: 'y2' } : {}), line: { color: COLORS[k % COLORS.length], width: 1.5 }, marker: { size: 5 } })),
+      {
+        ...baseLayout(this.model.get('height') as number),
+        xaxis: { title: { text: this.xName }, autorange: true },
+        yaxis: { title: { text: curves.length <= 2 ? (curves[0]?.name ?? '') : 'counts', font: { color: twin ? COLORS[0] : undefined } }, type: logY, autorange: true },
+        ...(twin ? { yaxis2: { title: { text: curves[1].name, font: { color: COLORS[1] } }, overlaying: 'y', side: 'right', type: logY, autorange: true, showgrid: false } } : {}),
+        shapes,
+        annotations,
+        showlegend: true,
+      },
+      PLOT_CONFIG,
+    );
+    if (JSON.stringify(stats) !== JSON.stringify(this.model.get('stats'))) this.setAndSave({ stats });
   }
 }

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CatalogueRepository } from './repository.js';
-import { publishedOf } from './rows.js';
+import { datasetsOf, datasetWhere, limitOf, publishedOf, type DatasetRow, type FileRow, type SourceRow } from './rows.js';
 import { MAX_LIMIT, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from './types.js';
 
 const MIGRATIONS: string[] = [
@@ -42,24 +42,6 @@ const MIGRATIONS: string[] = [
    ALTER TABLE published ADD COLUMN updated TEXT NOT NULL DEFAULT '';`,
 ];
 
-interface DatasetRow {
-  pid: string;
-  name: string;
-  type: 'raw' | 'derived';
-  proposal: string;
-  sample: string;
-  beamline: string;
-  collection: string;
-  title: string;
-  description: string;
-  created: string;
-  end_time: string | null;
-  scan_key: string | null;
-  folder: string;
-  metadata: string;
-  size: number;
-}
-
 /** The SQL condition (on `d` datasets joined with `p` proposals) of what `v` may read, and its parameters. */
 function visible(v: Visibility): { sql: string; params: unknown[] } {
   if (v.all || v.beamlines.includes('*')) return { sql: '1', params: [] };
@@ -85,8 +67,6 @@ function visible(v: Visibility): { sql: string; params: unknown[] } {
 
 /** datasets added between refreshes of the planner's statistics */
 const OPTIMIZE_EVERY = 5000;
-
-const limitOf = (n: number): number => Math.max(0, Math.min(MAX_LIMIT, Math.floor(n)));
 
 export class SqliteCatalogue implements CatalogueRepository {
   readonly kind = 'sqlite';
@@ -200,28 +180,9 @@ export class SqliteCatalogue implements CatalogueRepository {
   private datasetsOf(rows: DatasetRow[]): Dataset[] {
     if (!rows.length) return [];
     const pids = JSON.stringify(rows.map((r) => r.pid));
-    const files = new Map<string, Dataset['files']>();
-    for (const f of this.db.prepare('SELECT dataset, path, size, sha256, mtime FROM datafiles WHERE dataset IN (SELECT value FROM json_each(?)) ORDER BY dataset, path').all(pids) as (Dataset['files'][number] & { dataset: string })[]) {
-      const { dataset, ...file } = f;
-      let list = files.get(dataset);
-      if (!list) files.set(dataset, (list = []));
-      list.push(file);
-    }
-    const sources = new Map<string, string[]>();
-    for (const s of this.db.prepare('SELECT dataset, source FROM sources WHERE dataset IN (SELECT value FROM json_each(?)) ORDER BY dataset, source').all(pids) as { dataset: string; source: string }[]) {
-      let list = sources.get(s.dataset);
-      if (!list) sources.set(s.dataset, (list = []));
-      list.push(s.source);
-    }
-    return rows.map((r) => this.datasetOf(r, files.get(r.pid) ?? [], sources.get(r.pid) ?? []));
-  }
-
-  private datasetOf(r: DatasetRow, files: Dataset['files'], sources: string[]): Dataset {
-    return {
-      pid: r.pid, name: r.name, type: r.type, proposal: r.proposal, sample: r.sample, beamline: r.beamline, collection: r.collection,
-      title: r.title, description: r.description, created: r.created, end: r.end_time, scanKey: r.scan_key, folder: r.folder,
-      metadata: JSON.parse(r.metadata) as Record<string, unknown>, sources, files, size: r.size,
-    };
+    const files = this.db.prepare('SELECT dataset, path, size, sha256, mtime FROM datafiles WHERE dataset IN (SELECT value FROM json_each(?)) ORDER BY dataset, path').all(pids) as FileRow[];
+    const sources = this.db.prepare('SELECT dataset, source FROM sources WHERE dataset IN (SELECT value FROM json_each(?)) ORDER BY dataset, source').all(pids) as SourceRow[];
+    return datasetsOf(rows, files, sources);
   }
 
   dataset(pid: string, v: Visibility): Dataset | null {
@@ -231,24 +192,7 @@ export class SqliteCatalogue implements CatalogueRepository {
   }
 
   private where(q: DatasetQuery, v: Visibility): { sql: string; params: unknown[] } {
-    const w = visible(v);
-    const parts = [w.sql];
-    const params = [...w.params];
-    const eq = (col: string, val: string | undefined): void => {
-      if (val === undefined) return;
-      parts.push(`${col} = ?`);
-      params.push(val);
-    };
-    eq('d.proposal', q.proposal);
-    eq('d.sample', q.sample);
-    eq('d.type', q.type);
-    eq('d.pid', q.pid);
-    eq('d.collection', q.collection);
-    for (const word of (q.text ?? '').split(/\s+/).filter(Boolean).slice(0, 8)) {
-      parts.push(`(d.name || ' ' || d.title || ' ' || d.description || ' ' || d.sample || ' ' || COALESCE(d.scan_key, '')) LIKE ? ESCAPE '\\'`);
-      params.push(`%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    }
-    return { sql: parts.join(' AND '), params };
+    return datasetWhere(q, visible(v), 'LIKE');
   }
 
   datasets(q: DatasetQuery, v: Visibility): Dataset[] {

@@ -4,6 +4,7 @@
  * Stream2 CBOR or stream v1 over ZeroMQ PUSH) serving the daqlab
  * simulators' scenes. See --help and README.md.
  */
+import type { Server } from 'node:http';
 import { DaqError } from '../protocol/index.js';
 import { SimDetector } from './detector.js';
 import { StreamEmitter } from './emitter.js';
@@ -134,19 +135,7 @@ async function main(): Promise<void> {
   if (opts.jungfraujoch) return serveBroker(opts, model, frames, emitter);
   const detector = new SimDetector(model, frames, emitter);
   const http = createSimplonServer(detector);
-  try {
-    await emitter.bind(opts.host, opts.streamPort);
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(opts.port, opts.host, () => resolve());
-    });
-  } catch (err) {
-    process.stderr.write(`daqlab-detector-sim: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const { host, port } = await serve(opts, http, () => emitter.bind(opts.host, opts.streamPort));
   const shutdown = (): void => {
     http.close();
     http.closeAllConnections();
@@ -168,13 +157,15 @@ async function main(): Promise<void> {
 
 void main();
 
-/** `--jungfraujoch`: the simulated broker and its two sockets. */
-async function serveBroker(opts: Options, model: ReturnType<typeof detectorModel>, frames: FrameSource, emitter: StreamEmitter): Promise<void> {
-  const broker = new SimBroker(frames, emitter, `PSI JUNGFRAU (simulated by daqlab-detector-sim, frames of ${model.sim.name})`, opts.resultsIn === 'both');
-  const http = createBrokerServer(broker);
+/** An IPv6 host as it stands in a URL. */
+function bracketed(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Binds the sockets, then the HTTP server; exits with status 1 when either cannot (a port in use). */
+async function serve(opts: Options, http: Server, bindSockets: () => Promise<unknown>): Promise<{ host: string; port: number }> {
   try {
-    await emitter.bind(opts.host, opts.streamPort);
-    await broker.bindMetadata(opts.host.includes(':') ? `[${opts.host}]` : opts.host, opts.metadataPort);
+    await bindSockets();
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(opts.port, opts.host, () => resolve());
@@ -184,8 +175,17 @@ async function serveBroker(opts: Options, model: ReturnType<typeof detectorModel
     process.exit(1);
   }
   const addr = http.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return { host: bracketed(opts.host), port: typeof addr === 'object' && addr ? addr.port : opts.port };
+}
+
+/** `--jungfraujoch`: the simulated broker and its two sockets. */
+async function serveBroker(opts: Options, model: ReturnType<typeof detectorModel>, frames: FrameSource, emitter: StreamEmitter): Promise<void> {
+  const broker = new SimBroker(frames, emitter, `PSI JUNGFRAU (simulated by daqlab-detector-sim, frames of ${model.sim.name})`, opts.resultsIn === 'both');
+  const http = createBrokerServer(broker);
+  const { host, port } = await serve(opts, http, async () => {
+    await emitter.bind(opts.host, opts.streamPort);
+    await broker.bindMetadata(bracketed(opts.host), opts.metadataPort);
+  });
   const shutdown = (): void => {
     http.close();
     http.closeAllConnections();

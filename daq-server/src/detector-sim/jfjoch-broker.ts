@@ -17,6 +17,7 @@ import type { FrameSource } from './frames.js';
 import type { StreamEmitter } from './emitter.js';
 import * as jf from './jfjoch-stream.js';
 import type { CborValue } from './cbor.js';
+import { readBoundedBody } from '../api/body.js';
 
 type State = 'Inactive' | 'Idle' | 'Busy' | 'Measuring' | 'Pedestal' | 'Error';
 
@@ -303,14 +304,7 @@ function reply(res: ServerResponse, status: number, body: unknown, type = 'appli
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readBoundedBody(req, MAX_BODY, () => new HttpError(413, `request body larger than ${MAX_BODY} bytes`));
   try {
     return text.trim() ? JSON.parse(text) : undefined;
   } catch {

@@ -12,6 +12,7 @@
 import { bslz4Compress, bslz4MaxCompressedSize } from '../saving/codec/bslz4.js';
 import { bszstdCompress } from '../saving/codec/bszstd.js';
 import { Float, TAG_DATETIME, TAG_DECTRIS_COMPRESSION, TYPED_ARRAY_TAG, Tagged, encodeSelfDescribed, multiDimArray, typedArray, type CborValue } from './cbor.js';
+import type { DatasetSettings as ClientDatasetSettings } from '../detectors/jungfraujoch/settings.js';
 
 /** Jungfraujoch's stream magic number (the start, image and end messages carry it) */
 export const MAGIC_NUMBER = 0x52320004;
@@ -21,19 +22,8 @@ export const PROFILE_BINS = 100;
 export const ERROR_VALUE = -(2 ** 31);
 const TIME_BASE = 1_000_000_000;
 
-export interface DatasetSettings {
-  images_per_trigger: number;
-  ntrigger: number;
-  image_time_us: number;
-  beam_x_pxl: number;
-  beam_y_pxl: number;
-  detector_distance_mm: number;
-  incident_energy_keV: number;
-  file_prefix: string;
-  sample_name: string;
-  compression: 'bslz4' | 'bszstd';
-  run_number?: number;
-}
+/** DatasetSettings as the simulated broker takes it: the fields daqlab sends, the compressions it encodes, run_number optional as in the API. */
+export type DatasetSettings = Omit<ClientDatasetSettings, 'compression' | 'run_number'> & { compression: 'bslz4' | 'bszstd'; run_number?: number };
 
 export interface JfSeries {
   seriesId: number;

@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { API_VERSION, SUBSYSTEMS, type SimDetector, type Subsystem } from './detector.js';
 import { SimplonError } from './params.js';
+import { readBoundedBody } from '../api/body.js';
 
 /** Largest request body (a header appendix is the largest thing a client sends). */
 const MAX_BODY = 1 << 20;
@@ -32,14 +33,7 @@ function reply(res: ServerResponse, status: number, body: unknown, type = 'appli
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new SimplonError(413, `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
+  const text = (await readBoundedBody(req, MAX_BODY, () => new SimplonError(413, `request body larger than ${MAX_BODY} bytes`))).trim();
   if (!text) return undefined;
   try {
     return JSON.parse(text);

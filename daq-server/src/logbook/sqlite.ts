@@ -42,27 +42,8 @@ CREATE TRIGGER IF NOT EXISTS entries_fts_edit AFTER UPDATE OF text ON entries BE
 END;
 `;
 
-interface Row {
-  id: number;
-  created: string;
-  updated: string;
-  version: number;
-  type: string;
-  category: string;
-  tags: string;
-  format: string;
-  content: string;
-  html: string;
-  text: string;
-  author: string;
-  software: string | null;
-  machine: string | null;
-  beamline: string | null;
-  proposal: string | null;
-  session: string | null;
-  sample: string | null;
-  dataset: string | null;
-}
+/** An `entries` row: the entry's columns, its enums and tags (JSON) as stored text, its attachments in their own table. */
+type Row = Omit<LogbookEntry, 'type' | 'category' | 'tags' | 'format' | 'attachments'> & { type: string; category: string; tags: string; format: string };
 
 /** FTS5 query of the words of `text`, each quoted (so no user text is FTS syntax), all required. */
 function ftsQuery(text: string): string | null {

@@ -1,17 +1,8 @@
 /** The logbook's storage interface: SQLite today (sqlite.ts); PostgreSQL can sit behind the same one. */
-import type { LogbookAttachmentInfo, LogbookCategory, LogbookEntry, LogbookFormat, LogbookLink, LogbookStats, LogbookType } from '../protocol/index.js';
+import type { LogbookAttachmentInfo, LogbookCategory, LogbookEntry, LogbookLink, LogbookStats, LogbookType } from '../protocol/index.js';
 
-/** What an edit may change: a new version of these. */
-export interface VersionFields {
-  category: LogbookCategory;
-  tags: string[];
-  format: LogbookFormat;
-  content: string;
-  html: string;
-  text: string;
-  /** who wrote this version */
-  author: string;
-}
+/** What an edit may change: a new version of these (`author`: who wrote this version). */
+export type VersionFields = Pick<LogbookEntry, 'category' | 'tags' | 'format' | 'content' | 'html' | 'text' | 'author'>;
 
 export interface NewAttachment {
   name: string;

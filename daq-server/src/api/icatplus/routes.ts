@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DaqError, LOGBOOK_MAX_ATTACHMENT_BYTES, toErrorBody, type LogbookEntry } from '../../protocol/index.js';
 import type { HttpContext } from '../http.js';
 import { attachment } from '../../logbook/validate.js';
+import { readBoundedBody } from '../body.js';
 
 /** A request body: an attachment as base64 (4/3 of its size) plus room for the fields around it. */
 export const ICATPLUS_MAX_BODY = Math.ceil((LOGBOOK_MAX_ATTACHMENT_BYTES * 4) / 3) + 1024 * 1024;
@@ -39,16 +40,10 @@ async function readJson(req: IncomingMessage): Promise<Obj> {
       max: ICATPLUS_MAX_BODY,
     });
   if (declared > ICATPLUS_MAX_BODY) throw tooBig();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > ICATPLUS_MAX_BODY) throw tooBig();
-    chunks.push(chunk as Buffer);
-  }
+  const text = await readBoundedBody(req, ICATPLUS_MAX_BODY, tooBig);
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new DaqError('ProtocolError', `the body is not valid JSON: ${(err as Error).message}`);
   }

@@ -18,6 +18,7 @@ import { log } from '../../log.js';
 import { CLASSES } from './classes.js';
 import { CLASS_VERSIONS, CONDUCTOR_API_VERSION, Lima2Conductor, PLUGIN_VERSION } from './conductor.js';
 import { Lima2Error, toLima2Body } from './errors.js';
+import { readBoundedBody } from '../body.js';
 export { LIMA2_DEFAULT_PORT, parseLima2Spec } from './spec.js';
 
 /** largest request body (prepare with master file metadata) */
@@ -57,14 +58,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Lima2Error('Lima2ValueError', `request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readBoundedBody(req, MAX_BODY, () => new Lima2Error('Lima2ValueError', `request body larger than ${MAX_BODY} bytes`));
   if (!text) return null;
   if (textDeeperThan(text, MAX_JSON_DEPTH)) throw new Lima2Error('Lima2ValueError', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   try {

@@ -7,7 +7,7 @@
 import type { CatalogueRepository } from '../repository.js';
 import { MAX_LIMIT, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from '../types.js';
 import { SyncPg, type Statement } from './bridge.js';
-import { publishedOf } from '../rows.js';
+import { datasetsOf, datasetWhere, limitOf, publishedOf, type DatasetRow, type FileRow, type SourceRow } from '../rows.js';
 
 export const PG_MIGRATIONS: string[] = [
   `CREATE TABLE instruments (name TEXT PRIMARY KEY, title TEXT NOT NULL);
@@ -39,11 +39,6 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-interface DatasetRow {
-  pid: string; name: string; type: 'raw' | 'derived'; proposal: string; sample: string; beamline: string; collection: string;
-  title: string; description: string; created: string; end_time: string | null; scan_key: string | null; folder: string; metadata: string; size: number;
-}
-
 /** The SQL condition (on `d` datasets joined with `p` proposals) of what `v` may read, and its parameters. */
 function visible(v: Visibility): { sql: string; params: unknown[] } {
   if (v.all || v.beamlines.includes('*')) return { sql: 'TRUE', params: [] };
@@ -65,8 +60,6 @@ function visible(v: Visibility): { sql: string; params: unknown[] } {
   params.push(v.now);
   return { sql: `(${or.join(' OR ')})`, params };
 }
-
-const limitOf = (n: number): number => Math.max(0, Math.min(MAX_LIMIT, Math.floor(n)));
 
 export class PostgresCatalogue implements CatalogueRepository {
   readonly kind = 'postgresql';
@@ -190,27 +183,13 @@ export class PostgresCatalogue implements CatalogueRepository {
     ]);
   }
 
+  /** Rows to datasets, their files and sources read in one query each (not one per dataset). */
   private datasetsOf(rows: DatasetRow[]): Dataset[] {
     if (!rows.length) return [];
     const pids = rows.map((r) => r.pid);
-    const files = new Map<string, Dataset['files']>();
-    for (const f of this.q<Dataset['files'][number] & { dataset: string }>('SELECT dataset, path, size, sha256, mtime FROM datafiles WHERE dataset = ANY(?::text[]) ORDER BY dataset, path', [pids])) {
-      const { dataset, ...file } = f;
-      let list = files.get(dataset);
-      if (!list) files.set(dataset, (list = []));
-      list.push(file);
-    }
-    const sources = new Map<string, string[]>();
-    for (const s of this.q<{ dataset: string; source: string }>('SELECT dataset, source FROM sources WHERE dataset = ANY(?::text[]) ORDER BY dataset, source', [pids])) {
-      let list = sources.get(s.dataset);
-      if (!list) sources.set(s.dataset, (list = []));
-      list.push(s.source);
-    }
-    return rows.map((r) => ({
-      pid: r.pid, name: r.name, type: r.type, proposal: r.proposal, sample: r.sample, beamline: r.beamline, collection: r.collection,
-      title: r.title, description: r.description, created: r.created, end: r.end_time, scanKey: r.scan_key, folder: r.folder,
-      metadata: JSON.parse(r.metadata) as Record<string, unknown>, sources: sources.get(r.pid) ?? [], files: files.get(r.pid) ?? [], size: Number(r.size),
-    }));
+    const files = this.q<FileRow>('SELECT dataset, path, size, sha256, mtime FROM datafiles WHERE dataset = ANY(?::text[]) ORDER BY dataset, path', [pids]);
+    const sources = this.q<SourceRow>('SELECT dataset, source FROM sources WHERE dataset = ANY(?::text[]) ORDER BY dataset, source', [pids]);
+    return datasetsOf(rows, files, sources);
   }
 
   dataset(pid: string, v: Visibility): Dataset | null {
@@ -220,25 +199,7 @@ export class PostgresCatalogue implements CatalogueRepository {
   }
 
   private where(q: DatasetQuery, v: Visibility): { sql: string; params: unknown[] } {
-    const w = visible(v);
-    const parts = [w.sql];
-    const params = [...w.params];
-    const eq = (col: string, val: string | undefined): void => {
-      if (val === undefined) return;
-      parts.push(`${col} = ?`);
-      params.push(val);
-    };
-    eq('d.proposal', q.proposal);
-    eq('d.sample', q.sample);
-    eq('d.type', q.type);
-    eq('d.pid', q.pid);
-    eq('d.collection', q.collection);
-    for (const word of (q.text ?? '').split(/\s+/).filter(Boolean).slice(0, 8)) {
-      // ILIKE: case-insensitive as SQLite's LIKE
-      parts.push(`(d.name || ' ' || d.title || ' ' || d.description || ' ' || d.sample || ' ' || COALESCE(d.scan_key, '')) ILIKE ? ESCAPE '\\'`);
-      params.push(`%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    }
-    return { sql: parts.join(' AND '), params };
+    return datasetWhere(q, visible(v), 'ILIKE');
   }
 
   datasets(q: DatasetQuery, v: Visibility): Dataset[] {

@@ -5,12 +5,13 @@
  * order (series.ts). Stream2 (stream2.ts, cbor.ts) and stream v1 (stream1.ts).
  */
 import { DaqError, type DType } from '../../protocol/index.js';
-import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedSource, ReceivedFrame, Receiver, RunContext } from '../plugin.js';
+import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedSource, ReceivedFrame, RunContext } from '../plugin.js';
 import { log } from '../../log.js';
 import { SimplonClient, SimplonError } from './simplon.js';
 import { configure, fault, type Setting } from './configure.js';
 import { dectrisSchema } from './schema.js';
 import { SeriesAssembler } from './series.js';
+import { PushedSeriesRun } from '../common/pushed-run.js';
 import type { DectrisAddress } from './address.js';
 
 export { parseDectrisAddress, type DectrisAddress } from './address.js';
@@ -25,8 +26,6 @@ const STATUS_PARAMS: [string, string, string][] = [
   ['stream_dropped', 'stream', 'dropped'],
   ['stream_state', 'stream', 'state'],
 ];
-/** How often a running series checks that the detector still answers and is not in error (ms). */
-const WATCHDOG_MS = 1000;
 const BIT_DEPTH: Record<number, DType> = { 8: 'uint8', 16: 'uint16', 32: 'uint32' };
 const NODATA: Partial<Record<DType, number>> = { uint8: 2 ** 8 - 1, uint16: 2 ** 16 - 1, uint32: 2 ** 32 - 1 };
 const TRIGGER: Record<RunContext['acquisition']['trigger_mode'], string> = { internal: 'ints', software: 'ints', external: 'exts' };
@@ -236,20 +235,15 @@ export class DectrisPlugin implements DetectorPlugin {
   }
 }
 
-class DectrisRun implements DetectorRun, PushedSource {
-  readonly shape: number[];
-  readonly dtype: DType;
-  readonly minPeriod: number;
+class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
   readonly pushed: PushedSource = this;
-  private watchdog: NodeJS.Timeout | null = null;
   private armed = false;
-  private closed = false;
 
   constructor(
     private readonly plugin: DectrisPlugin,
     readonly config: Record<string, unknown>,
     private readonly detector: DetectorInfo,
-    private readonly series: SeriesAssembler,
+    series: SeriesAssembler,
     private readonly triggerMode: RunContext['acquisition']['trigger_mode'],
     private readonly nbFrames: number,
     /** frame period of the run, s */
@@ -257,26 +251,9 @@ class DectrisRun implements DetectorRun, PushedSource {
     /** the detector's geometry and wavelength for the scan (see DectrisPlugin.geometry) */
     private readonly geometry: Record<string, unknown> = {},
   ) {
-    this.shape = [...detector.shape];
-    this.dtype = detector.dtype;
-    this.minPeriod = 1 / detector.max_frame_rate;
+    super(detector, series, 'a DECTRIS detector');
     // a series shorter than the watchdog's period still gets the detector's count
     series.beforeEnd = () => this.readDropped();
-  }
-
-  get ended(): { fault: string | null } | null {
-    return this.series.ended;
-  }
-
-  receiver(rank: number): Receiver {
-    // frames are pushed (see PushedSource): nothing is pulled by index
-    return {
-      rank,
-      receive: (): ReceivedFrame => {
-        throw new DaqError('StateError', 'a DECTRIS detector pushes its frames');
-      },
-      close: () => undefined,
-    };
   }
 
   async start(): Promise<void> {
@@ -302,8 +279,7 @@ class DectrisRun implements DetectorRun, PushedSource {
 
   /** A running series faults when the detector stops answering or reports an error. */
   private watch(): void {
-    const check = async (): Promise<void> => {
-      if (this.closed || this.series.ended) return;
+    this.startWatchdog(async () => {
       try {
         const state = await this.plugin.client.state();
         if (state === 'error') this.series.fail(`the detector went to state error${await this.plugin.errorText()}`);
@@ -311,9 +287,7 @@ class DectrisRun implements DetectorRun, PushedSource {
       } catch (err) {
         this.series.fail(`the detector does not answer: ${(err as Error).message}`);
       }
-      if (!this.closed && !this.series.ended) this.watchdog = setTimeout(() => void check(), WATCHDOG_MS);
-    };
-    this.watchdog = setTimeout(() => void check(), WATCHDOG_MS);
+    });
   }
 
   /** the detector's count of frames its stream could not send, beside ours */
@@ -346,27 +320,12 @@ class DectrisRun implements DetectorRun, PushedSource {
     return this.series.take(max);
   }
 
-  takeMaps() {
-    return this.series.takeMaps();
-  }
-
-  onReady(listener: () => void): void {
-    this.series.onReady(listener);
-  }
-
   describeSeries(): Record<string, unknown> {
     return this.series.describe();
   }
 
   describe(): Record<string, unknown> {
     return { ground_truth: false, ...this.geometry, dectris: { url: this.plugin.address.url, stream: this.plugin.address.stream, format: this.plugin.address.format, applied: this.config.applied } };
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.series.close();
   }
 }
 

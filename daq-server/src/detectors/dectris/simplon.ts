@@ -6,6 +6,8 @@
  * when the detector does not serve that path.
  */
 
+import { request as httpRequest } from '../common/http.js';
+
 export const SIMPLON_VERSIONS = ['1.8.0', '1.6.0'] as const;
 export type SimplonVersion = (typeof SIMPLON_VERSIONS)[number];
 
@@ -44,21 +46,8 @@ export class SimplonClient {
 
   private async request(method: 'GET' | 'PUT', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     const url = `${this.base}/${path}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        // AbortSignal.timeout takes whole milliseconds (a timeout from frame_time × images is fractional)
-        signal: AbortSignal.timeout(Math.ceil(timeoutMs)),
-      });
-    } catch (err) {
-      const e = err as Error & { cause?: Error };
-      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.message ?? e.message);
-      throw new SimplonError(`${method} ${url}: ${why}`, null);
-    }
-    const text = await res.text();
+    const res = await httpRequest(method, url, body, timeoutMs, (message) => new SimplonError(message, null));
+    const text = res.text;
     if (!res.ok) {
       // DECTRIS answers errors as plain text (or JSON with a message): show it as it is
       throw new SimplonError(`${method} ${url}: HTTP ${res.status}${text.trim() ? `: ${text.trim().slice(0, 500)}` : ''}`, res.status);

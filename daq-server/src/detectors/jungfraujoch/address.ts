@@ -1,4 +1,5 @@
 /** `NAME=http://HOST:PORT[,stream=tcp://HOST:PORT][,metadata=tcp://HOST:PORT]` (--jungfraujoch and the config file's `jungfraujoch`). */
+import { splitAddress } from '../common/address.js';
 
 export interface JungfraujochAddress {
   name: string;
@@ -23,28 +24,12 @@ function port(url: URL, text: string): number {
 }
 
 export function parseJungfraujochAddress(text: string): JungfraujochAddress {
-  const fail = (why: string): never => {
-    throw new Error(`--jungfraujoch ${JSON.stringify(text)}: ${why}; ${USAGE}`);
-  };
-  const eq = text.indexOf('=');
-  if (eq < 1) fail('no NAME=');
-  const name = text.slice(0, eq).trim();
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) fail(`detector name ${JSON.stringify(name)} may only hold letters, digits, _ . -`);
-  const [urlText, ...options] = text.slice(eq + 1).split(',').map((s) => s.trim());
-  let url: URL;
-  try {
-    url = new URL(urlText);
-  } catch {
-    return fail(`${JSON.stringify(urlText)} is not a URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail('the broker URL must be http:// or https://');
-  if (url.pathname !== '/' || url.search) fail('the broker URL takes no path');
+  const { name, url, urlText, options, fail } = splitAddress(text, '--jungfraujoch', USAGE, 'the broker URL', '');
   const out: JungfraujochAddress = { name, url: `${url.protocol}//${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${port(url, urlText)}`, stream: null, metadata: null };
-  for (const opt of options) {
-    const [key, value] = opt.split('=', 2).map((s) => s?.trim());
+  for (const { key, value } of options) {
     if (key !== 'stream' && key !== 'metadata') fail(`unknown option ${JSON.stringify(key)}`);
     if (!/^tcp:\/\/[^\s/]+:\d{1,5}$/.test(value ?? '')) fail(`${key} must be tcp://HOST:PORT, got ${JSON.stringify(value)}`);
-    out[key as 'stream' | 'metadata'] = value;
+    out[key as 'stream' | 'metadata'] = value ?? null;
   }
   return out;
 }

@@ -6,6 +6,8 @@
  * the broker's own message (ErrorMessage `{msg, reason}` or text).
  */
 
+import { request as httpRequest } from '../common/http.js';
+
 export class BrokerError extends Error {
   constructor(
     message: string,
@@ -41,20 +43,8 @@ export class BrokerClient {
 
   private async request(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     const url = `${this.base}${path}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(Math.ceil(timeoutMs)),
-      });
-    } catch (err) {
-      const e = err as Error & { cause?: Error };
-      const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.message ?? e.message);
-      throw new BrokerError(`${method} ${url}: ${why}`, null);
-    }
-    const text = await res.text();
+    const res = await httpRequest(method, url, body, timeoutMs, (message) => new BrokerError(message, null));
+    const text = res.text;
     let json: unknown = null;
     try {
       json = text.trim() ? JSON.parse(text) : null;

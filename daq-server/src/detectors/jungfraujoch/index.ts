@@ -8,9 +8,10 @@
  * the scan's `peaks`, `peak_counter`, `intensity` and `radial` (results.ts).
  */
 import { DaqError, parameterError, type DType } from '../../protocol/index.js';
-import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedResult, PushedSource, ReceivedFrame, Receiver, RunContext } from '../plugin.js';
+import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedResult, PushedSource, ReceivedFrame, RunContext } from '../plugin.js';
 import { log } from '../../log.js';
 import { SeriesAssembler } from '../dectris/series.js';
+import { PushedSeriesRun } from '../common/pushed-run.js';
 import { BrokerClient, BrokerError, type BrokerStatus } from './broker.js';
 import { datasetSettings, refusedField, type DatasetSettings } from './settings.js';
 import { ResultCollector } from './results.js';
@@ -21,8 +22,6 @@ export { parseJungfraujochAddress, type JungfraujochAddress } from './address.js
 
 /** After the end message, how long results on the metadata socket (its own connection) may still come (ms). */
 const METADATA_GRACE_MS = 500;
-/** How often a running dataset checks that the broker answers and is not in Error (ms). */
-const WATCHDOG_MS = 1000;
 /** DetectorListElement (GET /config/select_detector) */
 interface DetectorListElement {
   id: number;
@@ -189,50 +188,29 @@ export class JungfraujochPlugin implements DetectorPlugin {
   }
 }
 
-class JungfraujochRun implements DetectorRun, PushedSource {
-  readonly shape: number[];
-  readonly dtype: DType;
-  readonly minPeriod: number;
+class JungfraujochRun extends PushedSeriesRun implements DetectorRun, PushedSource {
   readonly pushed: PushedSource = this;
   private readonly results: ResultCollector;
-  private watchdog: NodeJS.Timeout | null = null;
   private started: Promise<void> = Promise.resolve();
   private running = false;
-  private closed = false;
 
   constructor(
     private readonly plugin: JungfraujochPlugin,
     readonly config: Record<string, unknown>,
     private readonly detector: DetectorInfo,
-    private readonly series: SeriesAssembler,
+    series: SeriesAssembler,
     private readonly settings: DatasetSettings,
     private readonly triggerMode: RunContext['acquisition']['trigger_mode'],
     private readonly nbFrames: number,
     private readonly sockets: { stream: string; metadata: string | null },
   ) {
-    this.shape = [...detector.shape];
-    this.dtype = detector.dtype;
-    this.minPeriod = 1 / detector.max_frame_rate;
+    super(detector, series, 'Jungfraujoch');
     // the metadata socket's last message may come after the image stream's end: the series waits a moment for it
     if (sockets.metadata) series.beforeEnd = () => new Promise((resolve) => setTimeout(resolve, METADATA_GRACE_MS));
     this.results = new ResultCollector(Number(config.min_spots_for_hit ?? 10), () => {
       const q = (series.describe().start as Record<string, unknown> | null)?.az_int_bin_to_q;
       return Array.isArray(q) && q.every((v) => typeof v === 'number') ? (q as number[]) : null;
     });
-  }
-
-  get ended(): { fault: string | null } | null {
-    return this.series.ended;
-  }
-
-  receiver(rank: number): Receiver {
-    return {
-      rank,
-      receive: (): ReceivedFrame => {
-        throw new DaqError('StateError', 'Jungfraujoch pushes its frames');
-      },
-      close: () => undefined,
-    };
   }
 
   async start(): Promise<void> {
@@ -256,8 +234,7 @@ class JungfraujochRun implements DetectorRun, PushedSource {
 
   /** A running dataset faults when the broker stops answering or goes to Error. */
   private watch(): void {
-    const check = async (): Promise<void> => {
-      if (this.closed || this.series.ended) return;
+    this.startWatchdog(async () => {
       let s: BrokerStatus;
       try {
         s = await this.plugin.client.status();
@@ -265,9 +242,7 @@ class JungfraujochRun implements DetectorRun, PushedSource {
       } catch (err) {
         this.series.fail(`the broker does not answer: ${(err as Error).message}`);
       }
-      if (!this.closed && !this.series.ended) this.watchdog = setTimeout(() => void check(), WATCHDOG_MS);
-    };
-    this.watchdog = setTimeout(() => void check(), WATCHDOG_MS);
+    });
   }
 
   async trigger(): Promise<void> {
@@ -303,14 +278,6 @@ class JungfraujochRun implements DetectorRun, PushedSource {
     return this.results.take();
   }
 
-  takeMaps() {
-    return this.series.takeMaps();
-  }
-
-  onReady(listener: () => void): void {
-    this.series.onReady(listener);
-  }
-
   describeSeries(): Record<string, unknown> {
     return { ...this.series.describe(), results: { duplicates: this.results.duplicates, profiles_of_another_length: this.results.mismatched } };
   }
@@ -328,13 +295,6 @@ class JungfraujochRun implements DetectorRun, PushedSource {
       geometry: { detector: this.detector.name, shape: this.detector.image_shape, pixel1: p1, pixel2: p2, dist, poni1: s.beam_y_pxl * p1, poni2: s.beam_x_pxl * p2, rot1: 0, rot2: 0, rot3: 0, wavelength, source: 'the Jungfraujoch dataset settings (beam_x_pxl, beam_y_pxl, detector_distance_mm, incident_energy_keV)' },
       jungfraujoch: { url: this.plugin.address.url, ...this.sockets, dataset_settings: s },
     };
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.watchdog) clearTimeout(this.watchdog);
-    this.series.close();
   }
 }
 
