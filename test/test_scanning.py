@@ -61,7 +61,10 @@ def test_alignment_cen_and_goto_cen_match_the_sample_truth(dev):
     conc[np.abs(y) > truth["half_size"]] = 0
     expected = _stats(y, conc)
     assert s.cen("mca:Fe") == pytest.approx(expected["cen"], abs=0.1)
-    assert s.peak("mca:Fe") == pytest.approx(expected["peak"], abs=0.2)
+    # the grain saturates (concentration clipped at 1): the truth is a plateau, so the measured peak (argmax of noisy
+    # counts) may be any point of it; it must lie where the truth is near its maximum
+    at_peak = int(np.argmin(np.abs(y - s.peak("mca:Fe"))))
+    assert conc[at_peak] >= 0.8 * conc.max(), (s.peak("mca:Fe"), expected["peak"], conc[at_peak], conc.max())
     assert s.fwhm("mca:Fe") == pytest.approx(expected["fwhm"], rel=0.15)
     measured = s.get_data("mca:Fe")["mca:Fe"]
     assert np.corrcoef(measured, conc)[0, 1] > 0.95
