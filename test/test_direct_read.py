@@ -152,6 +152,21 @@ def test_h5py_virtual_dataset_master_is_resolved(tmp_path):
     np.testing.assert_array_equal(direct.reshape(ref.shape), ref)
 
 
+def test_more_data_files_than_a_reader_keeps_open(tmp_path):
+    """80 data files of 2 frames through a VDS: a reader keeps 64 open, so reading them in order closes the oldest."""
+    rng = np.random.default_rng(4)
+    data = rng.integers(0, 60000, (160, 4, 6), dtype="u2")
+    layout = h5py.VirtualLayout(shape=data.shape, dtype="u2")
+    for k in range(80):
+        with h5py.File(tmp_path / f"d{k:03d}.h5", "w") as f:
+            f.create_dataset("data", data=data[2 * k:2 * k + 2], chunks=(1, 4, 6), **BSLZ4)
+        layout[2 * k:2 * k + 2] = h5py.VirtualSource(f"d{k:03d}.h5", "data", shape=(2, 4, 6))
+    write_nexus_master(tmp_path / "master.h5", vds=layout)
+    got, direct = frames(tmp_path, tmp_path / "master.h5")
+    assert got["direct"] == 160
+    np.testing.assert_array_equal(direct.reshape(data.shape), data)
+
+
 @pytest.mark.parametrize("case", ["extensible-array", "gzip"])
 def test_layouts_not_read_directly_fall_back_to_h5wasm(tmp_path, case):
     data = np.arange(5 * 6 * 7, dtype="u2").reshape(5, 6, 7)

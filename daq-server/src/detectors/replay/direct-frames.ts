@@ -23,8 +23,12 @@ const BSHUF_LZ4 = 2;
 /** The object header address of `dataset` in `file` (the HDF5 library resolves the path), or null when there is none. */
 export type AddressOf = (file: string, dataset: string) => number | null;
 
+/** Data files kept open at once by one reader (a scan of thousands of small files stays under the fd limit). */
+const OPEN_FILES = 64;
+
 interface Source {
   path: string;
+  /** −1 when closed (opened again on demand) */
   fd: number;
   /** true: chunks are bitshuffle + LZ4 (unless their filter mask says the filter was skipped) */
   bslz4: boolean;
@@ -37,6 +41,8 @@ export class DirectFrames {
   private readonly size: Float64Array;
   private readonly mask: Uint32Array;
   private buf = Buffer.alloc(0);
+  /** sources with an open descriptor, oldest first */
+  private readonly open: Source[] = [];
 
   private constructor(
     private readonly sources: Source[],
@@ -97,7 +103,7 @@ export class DirectFrames {
         let s = sourceIndex.get(path);
         if (s === undefined) {
           s = sources.length;
-          sources.push({ path, fd: files.get(path)!.fd, bslz4 });
+          sources.push({ path, fd: -1, bslz4 });
           sourceIndex.set(path, s);
         }
         const byFrame = new Map<number, number>();
@@ -127,17 +133,20 @@ export class DirectFrames {
           if (!dst || !src) throw new UnsupportedLayout(`${master}: a virtual dataset mapping that cuts frames`);
           const n = Math.min(dst.length, src.length); // equal but where the extent cut one
           if (!take(path, ds, dst.slice(0, n), src.slice(0, n))) throw new UnsupportedLayout(`${path}: frames are not one chunk each`);
+          if (path !== master) {
+            // one data file open at a time while indexing: reads open them again on demand
+            closeSync(files.get(path)!.fd);
+            files.delete(path);
+          }
         }
       }
       if (!sources.length) throw new UnsupportedLayout(`${master}: no frame is read directly`);
-      // keep the files holding frames open; close the others
-      const used = new Set(sources.map((s) => s.fd));
-      for (const f of files.values()) if (!used.has(f.fd)) closeSync(f.fd);
       return out;
     } catch (err) {
-      for (const f of files.values()) closeSync(f.fd);
       if (err instanceof UnsupportedLayout) return null;
       throw err;
+    } finally {
+      for (const f of files.values()) closeSync(f.fd);
     }
   }
 
@@ -149,12 +158,13 @@ export class DirectFrames {
     const s = this.src[k];
     if (s < 0) return false;
     const src = this.sources[s];
+    const fd = this.fdOf(src);
     const size = this.size[k];
     if (this.buf.length < size) this.buf = Buffer.allocUnsafe(Math.max(size, Math.ceil(this.buf.length * 1.25)));
     const chunk = this.buf.subarray(0, size);
     let got = 0;
     while (got < size) {
-      const n = readSync(src.fd, chunk, got, size - got, this.addr[k] + got);
+      const n = readSync(fd, chunk, got, size - got, this.addr[k] + got);
       if (n <= 0) throw new H5FormatError(`${src.path}: frame ${k}: chunk at ${this.addr[k]} (${size} bytes) lies beyond the end of the file`);
       got += n;
     }
@@ -173,9 +183,23 @@ export class DirectFrames {
     return true;
   }
 
+  /** the file's descriptor, opened on demand; the least recently opened is closed beyond OPEN_FILES */
+  private fdOf(src: Source): number {
+    if (src.fd >= 0) return src.fd;
+    if (this.open.length >= OPEN_FILES) {
+      const old = this.open.shift()!;
+      closeSync(old.fd);
+      old.fd = -1;
+    }
+    src.fd = openSync(src.path, 'r');
+    this.open.push(src);
+    return src.fd;
+  }
+
   close(): void {
-    for (const s of this.sources) closeSync(s.fd);
-    this.sources.length = 0;
+    for (const s of this.open) closeSync(s.fd);
+    for (const s of this.sources) s.fd = -1;
+    this.open.length = 0;
     this.src.fill(-1);
   }
 }
