@@ -47,18 +47,23 @@ try {
   service.shutdown();
 
   const source = join(dir, 'online_master.h5');
-  // reading alone: through h5wasm's filter, then directly (chunk index + one pread + our wasm decoder)
-  const readRate = async (direct: boolean): Promise<number> => {
-    const master = await SavedMaster.open(source, { direct });
-    if (direct && master.directFrames !== master.nbFrames) throw new Error(`only ${master.directFrames} of ${master.nbFrames} frames read directly`);
-    const t = performance.now();
-    for (let k = 0; k < master.nbFrames; k++) master.frame(k);
-    const rate = master.nbFrames / ((performance.now() - t) / 1000);
-    master.close();
-    return rate;
-  };
-  const readH5wasm = await readRate(false);
-  const read = await readRate(true);
+  // reading alone: through h5wasm's filter and directly (chunk index + one pread + our wasm decoder),
+  // taking turns over the scan in 3 rounds, the best round of each counting (load from other processes hits both alike)
+  const masters = { h5wasm: await SavedMaster.open(source, { direct: false }), direct: await SavedMaster.open(source) };
+  if (masters.direct.directFrames !== masters.direct.nbFrames) throw new Error(`only ${masters.direct.directFrames} of ${masters.direct.nbFrames} frames read directly`);
+  const best = { h5wasm: 0, direct: 0 };
+  const ROUND = Math.min(FRAMES, 20);
+  for (let round = 0; round < 3; round++) {
+    for (const how of ['h5wasm', 'direct'] as const) {
+      const t = performance.now();
+      for (let k = round * ROUND; k < (round + 1) * ROUND; k++) masters[how].frame(k % FRAMES);
+      best[how] = Math.max(best[how], ROUND / ((performance.now() - t) / 1000));
+    }
+  }
+  masters.h5wasm.close();
+  masters.direct.close();
+  const readH5wasm = best.h5wasm;
+  const read = best.direct;
 
   writeFileSync(join(dir, 'params.json'), JSON.stringify({ ...AZINT, nb_receivers: RECEIVERS }));
   const batch: { readers: number; fps: number; dropped: number }[] = [];
