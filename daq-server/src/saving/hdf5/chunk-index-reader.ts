@@ -88,7 +88,8 @@ const MAX_HEADER_BLOCKS = 1024;
 const MAX_BTREE_NODES = 1 << 22;
 const MAX_CHUNKS = 1 << 24;
 const MAX_MAPPINGS = 1 << 20;
-const UNDEF = 2 ** 64 - 1; // as read through Number(): any address ≥ 2^53 is treated as undefined/corrupt
+/** Addresses read as Numbers: the undefined address (all ones) and anything past 2^53 are "none". */
+const NO_ADDR = 2 ** 53;
 
 const MSG = { dataspace: 0x1, datatype: 0x3, layout: 0x8, filters: 0xb, continuation: 0x10 } as const;
 
@@ -214,6 +215,8 @@ export class H5File {
     const one = (type: number, what: string): Buffer => {
       const m = msgs.find((x) => x.type === type);
       if (!m) throw new H5FormatError(`${this.name}: object at ${addr} has no ${what} message (not a dataset?)`);
+      // a shared message (a committed datatype, say) holds a reference, not the message itself
+      if (m.shared) throw new UnsupportedLayout(`${this.name}: object at ${addr}: shared ${what} message`);
       return m.body;
     };
     const { shape, max } = parseDataspace(new Cursor(one(MSG.dataspace, 'dataspace'), 0, `${this.name}: dataspace of object ${addr}`));
@@ -221,14 +224,15 @@ export class H5File {
     if (dt.length < 8) throw new H5FormatError(`${this.name}: datatype of object ${addr} truncated`);
     const dtype = { cls: dt[0] & 0x0f, size: dt.readUInt32LE(4), littleEndian: (dt[1] & 1) === 0 };
     const fp = msgs.find((x) => x.type === MSG.filters);
+    if (fp?.shared) throw new UnsupportedLayout(`${this.name}: object at ${addr}: shared filter pipeline message`);
     const filters = fp ? parseFilters(new Cursor(fp.body, 0, `${this.name}: filter pipeline of object ${addr}`)) : [];
     const lc = new Cursor(one(MSG.layout, 'layout'), 0, `${this.name}: layout of object ${addr}`);
     return { shape, dtype, filters, layout: this.layout(lc, shape, max, filters.length > 0) };
   }
 
   /** Messages of an object header (v1 or v2), continuation blocks followed. */
-  private messages(addr: number): { type: number; body: Buffer }[] {
-    const out: { type: number; body: Buffer }[] = [];
+  private messages(addr: number): { type: number; body: Buffer; shared: boolean }[] {
+    const out: { type: number; body: Buffer; shared: boolean }[] = [];
     const abs = this.base + addr;
     const first = this.r.read(abs, 16, `object header`);
     const blocks: { at: number; len: number }[] = [];
@@ -262,20 +266,23 @@ export class H5File {
     return out;
   }
 
-  private walk(b: Buffer, flags: number, out: { type: number; body: Buffer }[], blocks: { at: number; len: number }[], v1 = false): void {
+  private walk(b: Buffer, flags: number, out: { type: number; body: Buffer; shared: boolean }[], blocks: { at: number; len: number }[], v1 = false): void {
     const c = new Cursor(b, 0, `${this.name}: object header messages`);
     const prefix = v1 ? 8 : 4 + (flags & 0x04 ? 2 : 0);
     while (b.length - c.p >= prefix) {
       let type: number;
       let size: number;
+      let mflags: number;
       if (v1) {
         type = c.u16();
         size = c.u16();
-        c.skip(4);
+        mflags = c.u8();
+        c.skip(3);
       } else {
         type = c.u8();
         size = c.u16();
-        c.skip(1 + (flags & 0x04 ? 2 : 0));
+        mflags = c.u8();
+        c.skip(flags & 0x04 ? 2 : 0);
       }
       const start = c.p;
       c.skip(size);
@@ -283,7 +290,7 @@ export class H5File {
       if (type === MSG.continuation) {
         const cc = new Cursor(body, 0, `${this.name}: continuation message`);
         blocks.push({ at: cc.u64(), len: cc.u64() });
-      } else out.push({ type, body });
+      } else out.push({ type, body, shared: (mflags & 0x02) !== 0 });
     }
   }
 
@@ -296,7 +303,7 @@ export class H5File {
       const addr = c.u64();
       const chunk = Array.from({ length: dims }, () => c.u32()).slice(0, -1);
       this.checkRank(chunk, shape);
-      return { kind: 'chunked', chunk, chunks: addr >= UNDEF || addr > 2 ** 53 ? [] : this.btree(addr, chunk.length) };
+      return { kind: 'chunked', chunk, chunks: addr >= NO_ADDR ? [] : this.btree(addr, chunk.length) };
     }
     if (version !== 4) throw new UnsupportedLayout(`${this.name}: layout message version ${version}`);
     const cls = c.u8();
@@ -315,13 +322,13 @@ export class H5File {
       const size = flags & 2 ? c.u64() : 0;
       const mask = flags & 2 ? c.u32() : 0;
       const addr = c.u64();
-      const chunks = addr >= 2 ** 53 ? [] : [{ offset: chunk.map(() => 0), address: this.base + addr, size: flags & 2 ? size : chunkBytes, filterMask: mask }];
+      const chunks = addr >= NO_ADDR ? [] : [{ offset: chunk.map(() => 0), address: this.base + addr, size: flags & 2 ? size : chunkBytes, filterMask: mask }];
       return { kind: 'chunked', chunk, chunks };
     }
     if (type !== 3) throw new UnsupportedLayout(`${this.name}: chunk index type ${type} (Fixed Array and v1 B-tree are read)`);
     c.skip(1); // page bits: the header repeats them
     const addr = c.u64();
-    return { kind: 'chunked', chunk, chunks: addr >= 2 ** 53 ? [] : this.fixedArray(addr, chunk, chunkBytes, shape, max, filtered) };
+    return { kind: 'chunked', chunk, chunks: addr >= NO_ADDR ? [] : this.fixedArray(addr, chunk, chunkBytes, shape, max, filtered) };
   }
 
   private checkRank(chunk: number[], shape: number[]): void {
@@ -392,7 +399,7 @@ export class H5File {
         const a = c.u64();
         const size = filtered ? c.uN(csl) : 0;
         const mask = filtered ? c.u32() : 0;
-        if (a >= 2 ** 53) continue;
+        if (a >= NO_ADDR) continue;
         let rest = i;
         const offset = new Array<number>(grid.length);
         for (let d = grid.length - 1; d >= 0; d--) {
