@@ -15,6 +15,8 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join } from 'node:path';
 import type * as H5 from 'h5wasm/node';
 import { TYPED_ARRAY, type DType, type TypedArray } from '../../protocol/index.js';
+import { H5FormatError } from '../../saving/hdf5/chunk-index-reader.js';
+import { DirectFrames } from './direct-frames.js';
 
 /** A saved scan that cannot be replayed: the message says which file and why. */
 export class SourceError extends Error {
@@ -77,6 +79,13 @@ export function hdf5Problem(path: string): string | null {
 }
 
 type Node = ReturnType<H5.File['get']>;
+
+/** The address of an object's header: what an HDF5 object reference holds (8 bytes, little-endian). */
+function objectAddress(d: H5.Dataset): number {
+  const ref = Buffer.from(d.create_reference().ref_data); // a plain array of bytes, as h5wasm returns it
+  if (ref.length !== 8) throw new SourceError(`${d.path}: unexpected object reference of ${ref.length} bytes`);
+  return Number(ref.readBigUInt64LE(0));
+}
 const isGroup = (n: Node): n is H5.Group => n instanceof h5wasm.Group;
 const isDataset = (n: Node): n is H5.Dataset => n instanceof h5wasm.Dataset;
 
@@ -126,6 +135,8 @@ export class SavedMaster {
   private readonly file: H5.File;
   private readonly data: H5.Dataset;
   private readonly frameElements: number;
+  /** frames read by one positional read + our decoder, where the layout allows (see direct-frames.ts) */
+  private direct: DirectFrames | null = null;
 
   private constructor(
     readonly path: string,
@@ -184,19 +195,47 @@ export class SavedMaster {
     this.tomo = readNXtomo(entry, n, path);
   }
 
-  /** Open a master file; a missing file, a file that is not HDF5 or not a NeXus master is a SourceError. */
-  static async open(path: string): Promise<SavedMaster> {
+  /**
+   * Open a master file; a missing file, a file that is not HDF5 or not a
+   * NeXus master is a SourceError, and so is a damaged chunk index or VDS
+   * mapping list. `direct: false` reads every frame through the library.
+   */
+  static async open(path: string, opts: { direct?: boolean } = {}): Promise<SavedMaster> {
     const problem = hdf5Problem(path);
     if (problem) throw new SourceError(`${path}: ${problem}`);
     await h5();
     const file = new h5wasm.File(path, 'r');
     if (Number(file.file_id) < 0) throw new SourceError(`${path}: HDF5 could not open it`);
     try {
-      return new SavedMaster(path, file);
+      const master = new SavedMaster(path, file);
+      if (opts.direct !== false) master.openDirect();
+      return master;
     } catch (err) {
       file.close();
+      if (err instanceof H5FormatError) throw new SourceError(err.message);
       throw err;
     }
+  }
+
+  /** frames read directly (the others, if any, through the library) */
+  get directFrames(): number {
+    return this.direct?.direct ?? 0;
+  }
+
+  private openDirect(): void {
+    const T = TYPED_ARRAY[this.dtype];
+    const cls = this.dtype.startsWith('float') ? 1 : 0;
+    const frame = { nbFrames: this.nbFrames, shape: this.frameShape, elemSize: T.BYTES_PER_ELEMENT, cls };
+    this.direct = DirectFrames.open(this.path, objectAddress(this.data), frame, (file, dataset) => {
+      if (hdf5Problem(file)) return null;
+      const f = new h5wasm.File(file, 'r');
+      try {
+        const d = Number(f.file_id) < 0 ? null : f.get(dataset);
+        return d && isDataset(d) ? objectAddress(d) : null;
+      } finally {
+        f.close();
+      }
+    });
   }
 
   /**
@@ -207,17 +246,27 @@ export class SavedMaster {
    */
   frame(k: number): TypedArray {
     if (!Number.isInteger(k) || k < 0 || k >= this.nbFrames) throw new RangeError(`frame ${k} is outside [0, ${this.nbFrames})`);
+    const T = TYPED_ARRAY[this.dtype];
+    if (this.direct) {
+      const shared = new T(new SharedArrayBuffer(this.frameElements * T.BYTES_PER_ELEMENT), 0, this.frameElements);
+      try {
+        if (this.direct.read(k, new Uint8Array(shared.buffer))) return shared;
+      } catch (err) {
+        if (err instanceof H5FormatError) throw new SourceError(err.message);
+        throw err;
+      }
+    }
     const out = this.data.slice([[k, k + 1]]) as unknown as TypedArray | null;
     if (!out || out.length !== this.frameElements) {
       throw new SourceError(`${this.path}: frame ${k} could not be read (a data file is missing or its compression filter is unavailable)`);
     }
-    const T = TYPED_ARRAY[this.dtype];
     const shared = new T(new SharedArrayBuffer(out.length * T.BYTES_PER_ELEMENT), 0, out.length);
     shared.set(out as never);
     return shared;
   }
 
   close(): void {
+    this.direct?.close();
     this.file.close();
   }
 }
