@@ -133,7 +133,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; the
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   # ewoksxrpd: ESRF's pyFAI workflow tasks read daqlab's BLISS-layout scan files (test_scanning_ewoks.py)
-  counterpart_venv ewoks "ewoksxrpd==1.10.0 h5py"
+  # ewoks: runs the workflow graphs at scan end (daq-server/src/workflows/, test_workflows.py)
+  counterpart_venv ewoks "ewoksxrpd==1.10.0 ewoks==6.0.0 h5py"
   # lima2-client: what BLISS drives, against the --lima2 API; hdf5plugin reads the bitshuffle-LZ4 frames it looks up
   counterpart_venv lima2 "lima2-client==4.3.2 hdf5plugin==7.1.0"
   # jfjoch-client: PSI's OpenAPI client of the Jungfraujoch broker, against the simulated broker
