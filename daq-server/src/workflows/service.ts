@@ -14,6 +14,7 @@ import { WORKFLOW_LIMITS, type WorkflowStatus } from '../protocol/workflows.js';
 import type { Scan, ScanStore } from '../store/types.js';
 import type { JobsService } from '../jobs/service.js';
 import { registerDerived, type DerivedResult } from '../jobs/derived.js';
+import { isFinal } from '../jobs/types.js';
 import { log } from '../log.js';
 import { parseWorkflow, type WorkflowSpec } from './request.js';
 import { ewoksPython, runLocal } from './local.js';
@@ -127,15 +128,13 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
 
   private async start(run: Run, master: string): Promise<void> {
     const { dir, prefix } = this.outputOf(run, master);
-    const spec = {
-      graph: run.spec.graph, inputs: run.spec.inputs, filename: master, scan: run.scan.identity.number ?? 1,
-      output_dir: dir, prefix, source_key: run.scan.key,
-    };
+    const spec = { graph: run.spec.graph, inputs: run.spec.inputs, filename: master, scan: run.scan.identity.number ?? 1, prefix, source_key: run.scan.key };
     try {
-      await mkdir(dir, { recursive: true });
+      // a Slurm job runs as its user: its outputs go to its job folder, which the jobs service makes theirs
       if (run.spec.where === 'slurm') return await this.submit(run, spec);
+      await mkdir(dir, { recursive: true });
       const specFile = join(dir, `${prefix}.spec.json`);
-      await writeFile(specFile, JSON.stringify(spec));
+      await writeFile(specFile, JSON.stringify({ ...spec, output_dir: dir }));
       this.update(run, { state: 'QUEUED' });
       this.line.push(run);
       this.next();
@@ -188,13 +187,24 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
     const job = await jobs.submit(run.token, { template: 'ewoks', name: `wf-${run.scan.identity.number ?? 0}`, params: { spec }, time });
     this.update(run, { state: 'RUNNING', job_id: job.id, start_time: new Date().toISOString() });
     const stop = jobs.watch(run.token, (info) => {
-      if (info.id !== job.id || !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE'].includes(info.state)) return;
+      if (info.id !== job.id || !isFinal(info.state)) return;
       stop();
-      if (info.state !== 'COMPLETED') return this.end(run, 'FAILED', `Slurm job ${job.id} ${info.state}${info.reason ? ` (${info.reason})` : ''}; its log: ${info.stderr ?? ''}`);
-      const output = join(String(spec.output_dir), `${String(spec.prefix)}.h5`);
-      const derived = this.o.store.search({}).find((s) => (s.info as { derived?: { job_id?: string } }).derived?.job_id === job.id);
-      this.end(run, 'DONE', null, { output, derived: derived?.key ?? null });
+      if (info.state !== 'COMPLETED') return this.end(run, 'FAILED', `Slurm job ${job.id} ${info.state}${info.reason ? ` (${info.reason})` : ''}; its stderr: ${info.stderr ?? '?'}`);
+      void this.derivedOf(job.id).then((derived) => {
+        if (!derived) return this.end(run, 'FAILED', `Slurm job ${job.id} completed but no derived scan was registered (its manifest is missing?)`);
+        this.end(run, 'DONE', null, { derived: derived.key, output: (derived.info as { saving?: { master?: string } }).saving?.master ?? null });
+      });
     });
+  }
+
+  /** The derived scan the jobs service registers for a completed job (it may come a poll after the job's end). */
+  private async derivedOf(jobId: string): Promise<Scan | null> {
+    for (let i = 0; i < 100; i++) {
+      const found = this.o.store.search({}).find((s) => (s.info as { derived?: { job_id?: string } }).derived?.job_id === jobId);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    return null;
   }
 
   status(scan: unknown): WorkflowStatus {
