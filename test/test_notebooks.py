@@ -48,6 +48,14 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         # with the detector's geometry: the CeO2 111 ring where the powder scene draws it
         assert "frames from the detector: 20 invalid: 0" in text
         assert "strongest ring at q = 20.1 nm^-1" in text
+    if path.name.startswith("10-"):
+        # aligned on the grain the truth places; the XRF map follows the truth; ewoksxrpd integrated every point
+        off = re.search(r"off by ([\d.]+) mm", text)
+        assert off and float(off[1]) < 0.2, text
+        r = re.search(r"Fe map vs the sample's truth: r = ([\d.-]+)", text)
+        assert r and float(r[1]) > 0.8, text
+        assert "workflow DONE -> derived scan True" in text and "81 integrated patterns" in text, text
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
         # the Volume3D view of the volume stream was created, its cut planes and mode set from Python
