@@ -147,7 +147,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   counterpart_venv datacite "datacite==1.4.1"
   # bluesky + ophyd-async (its detector API changes between minors: pinned) + tiled: the RunEngine that drives
   # daqlab.bluesky (test_bluesky.py); daqlab itself joins that venv as a path (.pth) to kernel-bridge
-  counterpart_venv bluesky "bluesky==1.15.* ophyd-async==0.21.* event-model tiled[server] bluesky-tiled-plugins h5py hdf5plugin numpy pyarrow tqdm"
+  # ipykernel + matplotlib: notebooks/11-bluesky.ipynb runs in this venv's kernel (test_notebooks.py)
+  counterpart_venv bluesky "bluesky==1.15.* ophyd-async==0.21.* event-model tiled[server] bluesky-tiled-plugins h5py hdf5plugin numpy pyarrow tqdm ipykernel matplotlib"
   .venv-bluesky/bin/python -c 'import site, sys; open(site.getsitepackages()[0] + "/daqlab-kernel-bridge.pth", "w").write(sys.argv[1] + "\n")' "$PWD/kernel-bridge"
 fi
 say "ready"
