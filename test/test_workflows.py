@@ -122,3 +122,16 @@ def test_a_graph_of_methods_is_refused_and_a_workflow_needs_a_saved_scan(client,
         ascan(client.axis("samy"), 0, 0.1, 1, 0.01, "diode", workflow={"graph": "integrate.json"})
     with pytest.raises(ParameterError, match="workflow.*saved"):
         client.detector(DET).prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, workflow="integrate.json")
+
+
+def test_on_prepared_starts_the_graph_while_the_scan_runs(client, tmp_path):
+    reset_devices(client)
+    inputs = {**integrate_inputs(), "detector_name": "no_such_detector"}
+    inputs.pop("scan")
+    s = ascan(client.axis("samy"), 0, 1, 15, 0.2, "diode", save_dir=str(tmp_path), wait=False,
+              workflow={"graph": "integrate.json", "inputs": inputs, "on": "prepared"})
+    wf = wait_workflow(s, timeout=240)
+    s.wait(60)
+    assert wf["on"] == "prepared" and wf["state"] == "FAILED"  # the graph had no such detector; the scan went on
+    assert s.state == "DONE" and len(s.get_data("diode")["diode"]) == 16
+    assert wf["start_time"] < s.scan.info["end_time"], (wf, s.scan.info["end_time"])
