@@ -186,6 +186,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   shutdown(): void {
     this.jobs?.shutdown();
     this.scanning.shutdown();
+    this.workflows.shutdown();
     this.devices.shutdown();
     this.catalogue?.close();
     this.logbook?.close();

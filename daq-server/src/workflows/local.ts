@@ -28,7 +28,8 @@ export interface LocalRun {
   error: string | null;
 }
 
-export function runLocal(python: string, specFile: string, logDir: string, timeoutS: number): Promise<LocalRun> {
+/** `signal`: the server shuts down; the graph is killed and the run reported as stopped. */
+export function runLocal(python: string, specFile: string, logDir: string, timeoutS: number, signal?: AbortSignal): Promise<LocalRun> {
   if (!existsSync(python)) {
     return Promise.resolve({ ok: false, error: `the ewoks Python ${python} is missing (scripts/setup.sh creates .venv-ewoks; or set DAQLAB_EWOKS_VENV)` });
   }
@@ -54,18 +55,22 @@ export function runLocal(python: string, specFile: string, logDir: string, timeo
       timedOut = true;
       kill();
     }, timeoutS * 1000);
+    const onAbort = () => kill();
+    signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e) => {
       clearTimeout(timer);
       done({ ok: false, error: `cannot start ${python}: ${e.message}` });
     });
-    child.on('close', (code, signal) => {
+    child.on('close', (code, killedBy) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       out.end();
       err.end();
       if (code === 0) return done({ ok: true, error: null });
       if (timedOut) return done({ ok: false, error: `the graph ran longer than its timeout of ${timeoutS} s and was stopped` });
+      if (signal?.aborted) return done({ ok: false, error: 'the server shut down while the graph ran' });
       const own = tail.split('\n').reverse().find((l) => l.startsWith('WORKFLOW ERROR: '));
-      const why = own ? own.slice('WORKFLOW ERROR: '.length) : tail.trim().split('\n').slice(-20).join('\n') || `exit ${code ?? signal}`;
+      const why = own ? own.slice('WORKFLOW ERROR: '.length) : tail.trim().split('\n').slice(-20).join('\n') || `exit ${code ?? killedBy}`;
       done({ ok: false, error: why });
     });
   });

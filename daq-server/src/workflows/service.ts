@@ -59,6 +59,9 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
   private readonly line: Run[] = [];
   private running = 0;
   private readonly python: string;
+  /** fires at shutdown: running graphs are killed, waiting ones stop looking */
+  private readonly stopping = new AbortController();
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(private readonly o: WorkflowOptions) {
     super();
@@ -97,10 +100,12 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
       const m = spec.on === 'prepared' ? masterOfPrepared(scan) : masterOf(scan);
       if (!m) return;
       clearInterval(timer);
+      this.timers.delete(timer);
       if ('error' in m) return this.end(run, 'FAILED', m.error);
       void this.start(run, m.path);
     }, POLL_MS);
     timer.unref();
+    this.timers.add(timer);
     return run.status;
   }
 
@@ -158,7 +163,7 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
     const master = masterOfAny(run.scan)!;
     const { dir, prefix } = this.outputOf(run, master);
     this.update(run, { state: 'RUNNING', start_time: new Date().toISOString() });
-    const r = await runLocal(this.python, join(dir, `${prefix}.spec.json`), dir, run.spec.timeout);
+    const r = await runLocal(this.python, join(dir, `${prefix}.spec.json`), dir, run.spec.timeout, this.stopping.signal);
     if (!r.ok) return this.end(run, 'FAILED', r.error);
     const output = join(dir, `${prefix}.h5`);
     try {
@@ -205,6 +210,14 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     return null;
+  }
+
+  /** The server stops: kill the graphs running, stop waiting for scans (nothing is started any more). */
+  shutdown(): void {
+    this.stopping.abort();
+    for (const t of this.timers) clearInterval(t);
+    this.timers.clear();
+    this.line.length = 0;
   }
 
   status(scan: unknown): WorkflowStatus {
