@@ -133,7 +133,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ] || [ "${DAQLAB_REDIS:-}" = local ]; the
 fi
 if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   # ewoksxrpd: ESRF's pyFAI workflow tasks read daqlab's BLISS-layout scan files (test_scanning_ewoks.py)
-  counterpart_venv ewoks "ewoksxrpd==1.10.0 h5py"
+  # ewoks: runs the workflow graphs at scan end (daq-server/src/workflows/, test_workflows.py)
+  counterpart_venv ewoks "ewoksxrpd==1.10.0 ewoks==6.0.0 h5py"
   # lima2-client: what BLISS drives, against the --lima2 API; hdf5plugin reads the bitshuffle-LZ4 frames it looks up
   counterpart_venv lima2 "lima2-client==4.3.2 hdf5plugin==7.1.0"
   # jfjoch-client: PSI's OpenAPI client of the Jungfraujoch broker, against the simulated broker
@@ -146,7 +147,8 @@ if [ "${DAQLAB_SETUP_FOR:-run}" = test ]; then
   counterpart_venv datacite "datacite==1.4.1"
   # bluesky + ophyd-async (its detector API changes between minors: pinned) + tiled: the RunEngine that drives
   # daqlab.bluesky (test_bluesky.py); daqlab itself joins that venv as a path (.pth) to kernel-bridge
-  counterpart_venv bluesky "bluesky==1.15.* ophyd-async==0.21.* event-model tiled[server] bluesky-tiled-plugins h5py hdf5plugin numpy pyarrow tqdm"
+  # ipykernel + matplotlib: notebooks/11-bluesky.ipynb runs in this venv's kernel (test_notebooks.py)
+  counterpart_venv bluesky "bluesky==1.15.* ophyd-async==0.21.* event-model tiled[server] bluesky-tiled-plugins h5py hdf5plugin numpy pyarrow tqdm ipykernel matplotlib"
   .venv-bluesky/bin/python -c 'import site, sys; open(site.getsitepackages()[0] + "/daqlab-kernel-bridge.pth", "w").write(sys.argv[1] + "\n")' "$PWD/kernel-bridge"
 fi
 say "ready"

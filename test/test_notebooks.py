@@ -23,9 +23,11 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
     monkeypatch.setenv("DAQLAB_URL", server.url)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    kernel = bluesky_kernel(monkeypatch, tmp_path) if path.name.startswith("11-") else "python3"
+    NotebookClient(nb, timeout=180, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert not errors, "\n".join(errors[0].get("traceback", []))[-3000:]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     if path.name.startswith("00-"):
         # the LiveImage was created in the kernel (headless, no view renders it: nothing may fail)
@@ -48,12 +50,42 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         # with the detector's geometry: the CeO2 111 ring where the powder scene draws it
         assert "frames from the detector: 20 invalid: 0" in text
         assert "strongest ring at q = 20.1 nm^-1" in text
+    if path.name.startswith("10-"):
+        # aligned on the grain the truth places; the XRF map follows the truth; ewoksxrpd integrated every point
+        off = re.search(r"off by ([\d.]+) mm", text)
+        assert off and float(off[1]) < 0.2, text
+        r = re.search(r"Fe map vs the sample's truth: r = ([\d.-]+)", text)
+        assert r and float(r[1]) > 0.8, text
+        assert "workflow DONE -> derived scan True" in text and "36 integrated patterns" in text, text
+        assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    if path.name.startswith("11-"):
+        # the same with a RunEngine: aligned by PeakStats, the map and the frames read back from Tiled
+        off = re.search(r"off by ([\d.]+) mm", text)
+        assert off and float(off[1]) < 0.2, text
+        r = re.search(r"Fe map vs the sample's truth: r = ([\d.-]+)", text)
+        assert r and float(r[1]) > 0.8, text
+        assert "31 points from Tiled" in text and "diffraction frames from Tiled: 36, equal to the server's: True" in text, text
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
         # the Volume3D view of the volume stream was created, its cut planes and mode set from Python
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
         assert "mip 64 70" in text
         assert "[] mip" not in text  # nothing the browser measures is printed before it could arrive
+
+
+def bluesky_kernel(monkeypatch, tmp_path) -> str:
+    """Notebook 11 runs in .venv-bluesky's Python (bluesky, ophyd-async, tiled): a kernel spec of its own."""
+    import json
+
+    venv = Path(os.environ.get("DAQLAB_BLUESKY_VENV") or Path(__file__).resolve().parents[1] / ".venv-bluesky")
+    python = venv / "bin" / "python"
+    assert python.exists(), f"{python} is missing: run DAQLAB_SETUP_FOR=test scripts/setup.sh"
+    spec = tmp_path / "jupyter" / "kernels" / "daqlab-bluesky"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                                  "display_name": "daqlab (bluesky)", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "daqlab-bluesky"
 
 
 def slurm_server(request, monkeypatch):

@@ -18,6 +18,8 @@ import { readableFile } from './catalogue/files.js';
 import { simulatedDevices, type DeviceRegistry } from './devices/registry.js';
 import { ScanEngine } from './scanning/engine.js';
 import { controllerDetector } from './scanning/detectors.js';
+import { WorkflowService } from './workflows/service.js';
+import { WORKFLOWS_DIR } from './workflows/local.js';
 import type { Catalogue } from './catalogue/service.js';
 import type { Logbook } from './logbook/logbook.js';
 import { Notifier } from './logbook/notifications.js';
@@ -60,6 +62,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   readonly scanning: ScanEngine;
   readonly catalogue: Catalogue | null;
   readonly logbook: Logbook | null;
+  /** ewoks graphs run on scans' masters when they end (workflows/) */
+  readonly workflows: WorkflowService;
 
   constructor(options: ServiceOptions) {
     super();
@@ -110,6 +114,11 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     }, this.dataRoots);
     this.devices.on('state', (device) => this.publish({ event: 'device.state', device }));
     this.scanning.on('status', (status) => this.publish({ event: 'scanning.state', status }));
+    this.workflows = new WorkflowService({
+      store: this.store, dataRoots: this.dataRoots, workflowsDir: WORKFLOWS_DIR, jobs: this.jobs,
+      proposalOf: (path) => this.catalogue?.proposalOfFile(path) ?? null,
+    });
+    this.workflows.on('state', (workflow) => this.publish({ event: 'workflow.state', workflow }));
     this.store.onScan((scan) => this.publish({ event: 'scan.new', scan: scan.summary() }));
     this.store.onScanState((scan) => this.publish({ event: 'scan.state', key: scan.key, state: scan.state }));
     this.store.onTrim((t) => {
@@ -177,6 +186,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   shutdown(): void {
     this.jobs?.shutdown();
     this.scanning.shutdown();
+    this.workflows.shutdown();
     this.devices.shutdown();
     this.catalogue?.close();
     this.logbook?.close();

@@ -11,6 +11,7 @@ import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServe
 import { LiveMonitor, type MonitorChart } from './monitor.js';
 import { OPEN_IN_VIEWER, underRoot } from './h5viewer/open.js';
 import { StepScanPlot, stepScanLabel } from './scan-plot.js';
+import { workflowLabel } from './workflow-label.js';
 import type { AcqState, Counters, EventMessage, ScanSummary } from '@daqlab/daq-server/protocol';
 
 /** What the panel uses of the JupyterLab application (keeps @jupyterlab/application out of the bundle's deps). */
@@ -187,6 +188,7 @@ export class DaqPanel extends Widget {
         client.on('acq.counters', (ev) => this.onAcq(ev));
         client.on('scan.new', () => this.scheduleRefresh());
         client.on('scan.state', () => this.scheduleRefresh());
+        client.on('workflow.state', () => this.scheduleRefresh());
         const hello = await client.request<{ version: string; detectors: string[] }>('hello');
         this.setStatus(`connected to ${shown} (server ${hello.version})`, 'ok');
         this.detectors.clear();
@@ -304,6 +306,13 @@ export class DaqPanel extends Widget {
       insert.title = 'insert the code that opens this scan into the active notebook cell';
       insert.onclick = () => void this.insertCode(derived ? derivedCode(derived.master) : scanCode(s.key));
       li.append(label, insert);
+      // a workflow run on the scan's files (its state; a failure's error, the scan left as it was)
+      const wf = workflowLabel(s.info);
+      if (wf) {
+        const line = el('span', 'daqlab-panel-workflow', ` · ${wf}`);
+        if ((s.info as { workflow?: { state?: string } }).workflow?.state === 'FAILED') line.classList.add('daqlab-panel-workflow-failed');
+        label.after(line);
+      }
       const viewer = this.viewerButton(derived ? derived.master : (s.info as { saving?: { master?: string } }).saving?.master);
       if (viewer) li.append(viewer);
       if (step) {

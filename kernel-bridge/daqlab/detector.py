@@ -99,19 +99,21 @@ class Detector:
 
     def prepare(self, acquisition: dict | None = None, detector: dict | None = None,
                 processing: dict | None = None, saving: dict | None = None,
-                scan: dict | None = None, *, force: bool = False):
+                scan: dict | None = None, *, force: bool = False, workflow: dict | str | None = None):
         """Validate and configure an acquisition; returns an :class:`Acquisition` in PREPARED.
 
         Each section is a dict (see ``schema()``); sections left out take the
         server's defaults. Every wrong field is reported at once by ``ParameterError``.
         Replacing an acquisition another client prepared (not started yet) raises
         ``StateError`` naming its owner, unless ``force=True`` (the server logs it).
+        ``workflow``: an ewoks graph run on the saved master (:mod:`daqlab.workflows`).
         """
         from .acquisition import Acquisition
 
         sections = dict(zip(P.PREPARE_SECTIONS, (acquisition, detector, processing, saving, scan)))
         params = {k: v for k, v in sections.items() if v is not None}
-        request = {"detector": self.name, "params": params, **({"force": True} if force else {})}
+        request = {"detector": self.name, "params": params, **({"force": True} if force else {}),
+                   **({"workflow": workflow} if workflow is not None else {})}
         result = self._client._request(P.OP_ACQ_PREPARE, request,
                                        timeout=max(self._client.timeout, 30.0))
         return Acquisition(self._client, result, detector=self)

@@ -14,7 +14,8 @@ MCA of the server. Each scan is numbered and every channel (positions, counters,
 its ROIs and dead time, time) is a stream of one scan in the server's store (``s.scan``).
 Keywords of every scan: ``wait`` (default True), ``timeout``, ``save_dir`` (saved there in BLISS's
 layout as ``scan_<n>.h5``), ``name``, ``session``, ``sample``,
-``proposal``, ``client``. Ctrl-C while waiting aborts the scan (the axes stop).
+``proposal``, ``client``, ``workflow`` (an ewoks graph run on the saved scan, see
+:mod:`daqlab.workflows`). Ctrl-C while waiting aborts the scan (the axes stop).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = [
 
 _default_client = None
 _last: "StepScan | None" = None
-_SCAN_KEYS = ("name", "session", "sample", "proposal", "save_dir")
+_SCAN_KEYS = ("name", "session", "sample", "proposal", "save_dir", "workflow")
 
 
 def use(client) -> None:

@@ -247,6 +247,7 @@ class _DaqWidget(W.DOMWidget):
         if client._token:
             kwargs.setdefault("token", client._token)
         super().__init__(scan=scan, follow=(not scan) if follow is None else follow, **kwargs)
+        self._client = client
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(scan={self.scan!r}, server_url={self.server_url!r})"
@@ -392,6 +393,36 @@ class ScanPlot(_StepScanChart):
     derivative = Bool(False).tag(sync=True)
     markers = Bool(True).tag(sync=True)
     stats = Dict(read_only=True, help="peak statistics of each curve, from the view").tag(sync=True)
+    selected = Int(-1, help="the point clicked in the view (-1: none); see show_frames").tag(sync=True)
+
+    def show_frames(self, live: "LiveImage | None" = None, detector: str | None = None) -> "LiveImage":
+        """Selecting a point (a click in the view, or ``selected = i``) shows that point's frame in ``live``
+        (a new LiveImage when not given): the step scan's ``<detector>:image`` stream (default: its first
+        detector), frame ``i``. Returns the LiveImage."""
+        from . import _protocol as P
+
+        def target() -> tuple[str, str]:
+            status = self._client.call(P.OP_SCANNING_STATUS, **({"scan": self.scan} if self.scan else {}))
+            images = [c for c in status["channels"] if c.endswith(":image")]
+            wanted = f"{detector}:image" if detector else (images[0] if images else None)
+            if wanted not in images:
+                raise ValueError(f"detector: scan {status['number']} ({status['title']}) has no frames of "
+                                 f"{detector or 'any detector'}; image channels: {images}")
+            return status["scan"], wanted
+
+        key, stream = target() if self.scan else ("", "")  # checked now when the scan is known
+        if live is None:
+            live = LiveImage(key or None, stream=stream or "frame", client=self._client, follow=not key)
+
+        def show(change) -> None:
+            if change["new"] < 0:
+                return
+            k, s = target()
+            live.follow = False
+            live.scan, live.stream, live.index = k, s, int(change["new"])
+
+        self.observe(show, names="selected")
+        return live
 
     @validate("counters")
     def _check_counters(self, proposal):

@@ -1,7 +1,8 @@
 /**
  * ScanPlot: counters of a step scan against the scanned motor (or time), live. Several counters,
  * normalisation by a monitor, log y, derivative, and markers at the peak and cen of each curve
- * (reported back to Python as `stats`). With `follow` it switches to each new step scan. Every
+ * (reported back to Python as `stats`). Clicking a point sets `selected` (its index; Python's
+ * `ScanPlot.show_frames` shows that point's frame in a LiveImage). With `follow` it switches to each new step scan. Every
  * channel is a lossless subscription to one stream of the scan, joined by point index
  * (scan-data.ts). The Python side is kernel-bridge/daqlab/widgets.py.
  */
@@ -33,6 +34,7 @@ export class ScanPlotModel extends DOMWidgetModel {
       markers: true,
       height: 320,
       stats: {},
+      selected: -1,
     };
   }
 }
@@ -41,7 +43,7 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 
 export class ScanPlotView extends PlotView {
   protected readonly cssClass = 'daqlab-scanplot';
-  protected readonly redrawAttributes = 'change:log_y change:derivative change:markers';
+  protected readonly redrawAttributes = 'change:log_y change:derivative change:markers change:selected';
   protected readonly targetAttributes = 'change:scan change:x change:counters change:monitor';
   private table = new PointTable([]);
   private xName = '';
@@ -49,6 +51,7 @@ export class ScanPlotView extends PlotView {
   private monitor = '';
   private npoints: number | null = null;
   private subs = new ChannelSubscriptions();
+  private clickBound = false;
 
   protected detach(client: DaqClient | null): void {
     this.subs.close(client);
@@ -78,6 +81,8 @@ export class ScanPlotView extends PlotView {
     this.npoints = s.info.npoints ?? null;
     const names = [...new Set([x, ...ys, ...(monitor ? [monitor] : [])])];
     this.table = new PointTable(names);
+    if (key !== this.el.dataset.scan && (this.model.get('selected') as number) >= 0) this.setAndSave({ selected: -1 }); // a new scan: nothing selected yet
+    this.el.dataset.scan = key;
     this.dirty = true;
     for (const name of names) {
       await this.subs.add(client, key, name, (item) => this.table.set(name, item.index, scalarOf(item)), () => (this.dirty = true));
@@ -142,6 +147,14 @@ export class ScanPlotView extends PlotView {
         annotations.push({ xref: 'x', x: at, yref: 'paper', y: what === 'peak' ? 1 : 0.94, text: `${what} ${at.toPrecision(4)}`, showarrow: false, xanchor: 'left', font: { color, size: 10 } });
       }
     });
+    // the selected point (a click, or `selected` from Python): a solid grey line at its position
+    const selected = this.model.get('selected') as number;
+    const xs = curves[0]?.x ?? [];
+    if (selected >= 0 && selected < xs.length && Number.isFinite(xs[selected])) {
+      shapes.push({ type: 'line', xref: 'x', x0: xs[selected], x1: xs[selected], yref: 'paper', y0: 0, y1: 1, line: { color: '#555', width: 2 } });
+      annotations.push({ xref: 'x', x: xs[selected], yref: 'paper', y: 0.88, text: `point ${selected}`, showarrow: false, xanchor: 'left', font: { color: '#555', size: 10 } });
+    }
+    this.el.dataset.selected = String(selected);
     await Plotly.react(
       this.plot,
       // two curves: the second on its own (right) axis, as counters rarely share a scale (diode vs an MCA ROI)
@@ -157,6 +170,18 @@ export class ScanPlotView extends PlotView {
       },
       PLOT_CONFIG,
     );
+    this.bindClick();
     if (JSON.stringify(stats) !== JSON.stringify(this.model.get('stats'))) this.setAndSave({ stats });
+  }
+
+  /** A click on a point selects it: its index is the point's (the curves are joined by point index). */
+  private bindClick(): void {
+    const plot = this.plot as unknown as { on?: (event: string, fn: (ev: { points?: { pointIndex?: number }[] }) => void) => void };
+    if (this.clickBound || typeof plot.on !== 'function') return;
+    this.clickBound = true;
+    plot.on('plotly_click', (ev) => {
+      const i = ev.points?.[0]?.pointIndex;
+      if (typeof i === 'number' && i >= 0) this.setAndSave({ selected: i });
+    });
   }
 }

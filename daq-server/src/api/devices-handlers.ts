@@ -95,7 +95,14 @@ export const DEVICES_HANDLERS: Record<DevicesOp, Handler> = {
     if (!sample) throw new DaqError('NotFoundError', 'this server has no simulated sample');
     return sample.truth();
   },
-  'scanning.run': (s, r) => s.service.scanning.run(r),
+  'scanning.run': async (s, r) => {
+    // a workflow is checked before the scan starts, and attached to it once it has a key
+    const { workflow, ...scan } = r;
+    const spec = workflow === undefined || workflow === null ? null : await s.service.workflows.check(workflow, scan.save_dir !== undefined);
+    const status = await s.service.scanning.run(scan);
+    if (spec) return { ...status, workflow: s.service.workflows.attach(s.service.store.scan(status.scan), spec, s.token) };
+    return status;
+  },
   'scanning.status': (s, r) => s.service.scanning.status(str(r, 'scan', null) ?? undefined),
   'scanning.wait': (s, r) => s.service.scanning.wait(str(r, 'scan', null) ?? undefined, num(r, 'timeout', 10) as number),
   'scanning.abort': (s, r) => s.service.scanning.abort(str(r, 'scan', null) ?? undefined),

@@ -27,6 +27,7 @@ import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
 import { DEVICES_HANDLERS } from './devices-handlers.js';
+import { WORKFLOW_HANDLERS } from './workflow-handlers.js';
 import { CATALOGUE_HANDLERS } from './catalogue-handlers.js';
 import { canSee, readableScan, visibleOnly } from './scan-access.js';
 import { LOGBOOK_HANDLERS } from './logbook-handlers.js';
@@ -284,8 +285,12 @@ export const HANDLERS: Record<Op, Handler> = {
     checkUserJsonOf(params);
     // the data policy fills the scan's proposal/sample/dataset and the saving folder (catalogue/service.ts)
     s.service.catalogue?.applyPolicy(s.service.catalogue.access.resolve(s.token), params);
+    // a workflow is checked before the acquisition is prepared, and attached to its scan after
+    const saved = (params.saving as { enabled?: unknown } | undefined)?.enabled === true;
+    const workflow = r.workflow === undefined || r.workflow === null ? null : await s.service.workflows.check(r.workflow, saved);
     const acq = await ctl.prepare(params, s.actor(bool(r, 'force', false)));
-    return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary() };
+    const attached = workflow ? { workflow: s.service.workflows.attach(acq.scan, workflow, s.token) } : {};
+    return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary(), ...attached };
   },
   'acq.start': (s, r) => {
     const { ctl } = s.service.acquisition(str(r, 'uuid'));
@@ -338,6 +343,7 @@ export const HANDLERS: Record<Op, Handler> = {
   ...JOBS_HANDLERS,
   ...RECEIVERS_HANDLERS,
   ...DEVICES_HANDLERS,
+  ...WORKFLOW_HANDLERS,
   ...CATALOGUE_HANDLERS,
   ...LOGBOOK_HANDLERS,
 };

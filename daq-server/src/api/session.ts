@@ -30,7 +30,7 @@ let nextSession = 1;
  * Operations that can hold server resources while they run (wait, stream data, configure a
  * detector, call Slurm): these count against MAX_INFLIGHT_REQUESTS. The others answer at once.
  */
-const HOLDING = new Set<string>(['acq.prepare', 'detector.calibration', 'scans.wait_next', 'stream.read', 'axis.wait', 'scanning.run', 'scanning.wait', 'scanning.abort']);
+const HOLDING = new Set<string>(['acq.prepare', 'detector.calibration', 'scans.wait_next', 'stream.read', 'axis.wait', 'scanning.run', 'scanning.wait', 'scanning.abort', 'workflow.wait']);
 const HOLDS = (op: string): boolean => HOLDING.has(op) || op.startsWith('jobs.');
 
 /** Identities of the connections open now (an identity may have several), for acquisition ownership. */

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TemplateInfo, TemplateParam } from '../protocol/index.js';
 import { Problems, checkName, checkPath } from './validate.js';
+import { RUNNER, ewoksPython } from '../workflows/local.js';
 
 /** Where the generated command lives: absolute paths, fixed at server start. */
 export interface TemplateContext {
@@ -100,6 +101,28 @@ const notebook: JobTemplate = {
   },
 };
 
+/** A workflow's ewoks graph on a Slurm node (workflows/service.ts fills `spec`; run_ewoks.py says its fields). */
+const ewoks: JobTemplate = {
+  name: 'ewoks',
+  description: 'run an ewoks graph on a saved scan (the workflow of a scan, where: "slurm"); writes a derived scan',
+  params: {
+    spec: { type: 'object', required: true, description: '{graph, filename, scan, inputs, output_dir, prefix}: what run_ewoks.py runs' },
+  },
+  defaults: { cpus: 2, time: '01:00:00' },
+  derived_scan: true,
+  build(p, ctx) {
+    const spec = p.spec as Record<string, unknown>;
+    const out = typeof spec.output_dir === 'string' ? spec.output_dir : join(ctx.jobDir, 'output');
+    const prefix = typeof spec.prefix === 'string' ? spec.prefix : ctx.jobName;
+    return {
+      argv: [ewoksPython(), RUNNER, ctx.paramsFile],
+      params: { ...spec, output_dir: out, prefix },
+      outputDirs: [out],
+      manifest: join(out, `${prefix}.derived.json`),
+    };
+  },
+};
+
 const demo: JobTemplate = {
   name: 'demo',
   description: 'prints a message and progress lines, waits, writes to stderr and exits with a code (tests and demos)',
@@ -124,7 +147,7 @@ const demo: JobTemplate = {
 
 export const TEMPLATES: ReadonlyMap<string, JobTemplate> = new Map(
   [batchTemplate('azint', 'azimuthal integration'), batchTemplate('smx', 'serial crystallography (peaks, hits)'),
-    batchTemplate('tomo', 'tomography reconstruction'), notebook, demo].map((t) => [t.name, t]),
+    batchTemplate('tomo', 'tomography reconstruction'), notebook, ewoks, demo].map((t) => [t.name, t]),
 );
 
 export function describeTemplates(): TemplateInfo[] {

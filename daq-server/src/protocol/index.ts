@@ -18,6 +18,7 @@ export * from './logbook.js';
 export * from './limits.js';
 export * from './devices.js';
 export * from './scanning.js';
+export * from './workflows.js';
 
 /** Bumped on any incompatible change; sent in the `hello` reply. */
 export const PROTOCOL_VERSION = 1;
@@ -84,6 +85,9 @@ export const OPS = [
   'scanning.status',
   'scanning.wait',
   'scanning.abort',
+  // workflows run on a scan's master when it ends (api/workflow-handlers.ts)
+  'workflow.status',
+  'workflow.wait',
   // the catalogue and data policy (api/catalogue-handlers.ts)
   'catalogue.datasets',
   'catalogue.dataset',
@@ -163,6 +167,8 @@ export const EVENTS = [
   'device.state',
   /** a step scan started or ended: {status: StepScanStatus} */
   'scanning.state',
+  /** a workflow attached to a scan was queued, started or ended: {workflow: WorkflowStatus} */
+  'workflow.state',
   /** an e-logbook entry was written or edited: {entry: LogbookEntry} */
   'logbook.entry',
 ] as const;

@@ -29,7 +29,7 @@ export const SCAN_OVERHEAD_BYTES = 2048;
 export const STREAM_OVERHEAD_BYTES = 512;
 
 /** Info keys an evicted scan keeps: where its files are and how it ended (the rest is in the master file). */
-const KEPT_WHEN_EVICTED = ['saving', 'acquisition_uuid', 'start_time', 'end_time', 'end_reason'] as const;
+const KEPT_WHEN_EVICTED = ['saving', 'acquisition_uuid', 'start_time', 'end_time', 'end_reason', 'workflow'] as const;
 
 /** Why a scan left memory, in its info (`info.evicted`). */
 export interface Eviction {
@@ -138,6 +138,13 @@ export class MemoryScan implements Scan {
     this.requireNotClosed('update the info of');
     const checked = checkInfo(patch, 'info');
     const merged = checkInfoSized({ ...this._info, ...checked }, 'info');
+    this._info = merged.value;
+    this.infoBytes = merged.bytes;
+    this.recountMeta();
+  }
+
+  annotate(key: 'workflow', value: Record<string, unknown>): void {
+    const merged = checkInfoSized({ ...this._info, ...checkInfo({ [key]: value }, 'info') }, 'info');
     this._info = merged.value;
     this.infoBytes = merged.bytes;
     this.recountMeta();

@@ -216,6 +216,11 @@ export interface Scan {
   setState(state: ScanState): void;
   /** merge into info (≤ 1 MB serialised; ParameterError otherwise) */
   updateInfo(patch: Record<string, unknown>): void;
+  /**
+   * What happened to the scan after it ended (`info.workflow`: the workflow run on its files), the one
+   * key of a CLOSED scan's info that may still change; its data and description stay frozen
+   */
+  annotate(key: 'workflow', value: Record<string, unknown>): void;
   createArrayStream(name: string, dtype: DType, shape: number[], info?: Record<string, unknown>): ArrayStream;
   createEventStream(name: string, info?: Record<string, unknown>): EventStream;
   stream(name: string): Stream; // NotFoundError naming the stream and the ones that exist
