@@ -48,7 +48,7 @@ def test_fscan_with_a_detector_fast_channels_and_the_bliss_file(dev, tmp_path):
     assert info["scan_engine"] == "fly" and info["trigger_rate"] == pytest.approx(100)
     det = dev.scans.get(info["detectors"]["sim-eiger-500k"]["scan"])
     assert len(det.streams["frame"]) == 50 and det.info["fly_scan_title"] == s.title
-    assert info["detector_frames"]["sim-eiger-500k"] == {"acquired": 50, "dropped": 0}
+    assert info["detector_frames"]["sim-eiger-500k"] == {"acquired": 50, "processed": 50, "dropped": 0}
     assert dev.axis("samy").state == "READY"
     with h5py.File(s.scan.files[0], "r") as f:
         e = f[f"{s.number}.1"]

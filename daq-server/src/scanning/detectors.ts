@@ -44,9 +44,9 @@ export interface FlyDetector {
   readonly uuid: string;
   /** start the next line's frames */
   line(): void;
-  /** frames the detector has delivered, and dropped by processing */
-  counts(): { acquired: number; dropped: number };
-  /** resolves once `n` frames arrived (false: not within `ms`) */
+  /** frames the detector has delivered, processed, and dropped by processing */
+  counts(): { acquired: number; processed: number; dropped: number };
+  /** resolves once `n` frames arrived and processing caught up (false: not within `ms`, or the acquisition ended short) */
   waitFrames(n: number, ms: number): Promise<boolean>;
   end(aborted: boolean): void;
 }
@@ -65,14 +65,22 @@ export function controllerDetector(ctl: DetectorController): ScanDetector {
         null,
       );
       ctl.start(acq.uuid);
-      const frames = acq.scan.stream('frame') as ArrayStream;
+      const c = acq.counters;
       return {
         name: ctl.name,
         scanKey: acq.scan.key,
         uuid: acq.uuid,
         line: () => void ctl.trigger(acq.uuid),
-        counts: () => ({ acquired: acq.counters.nb_frames_acquired, dropped: acq.counters.nb_frames_dropped }),
-        waitFrames: (n, ms) => (n <= 0 ? Promise.resolve(true) : frames.waitFor(n - 1, ms)),
+        counts: () => ({ acquired: c.nb_frames_acquired, processed: c.nb_frames_processed, dropped: c.nb_frames_dropped }),
+        // polled at the scan's end only (a pipeline may keep no frame stream to wait on)
+        async waitFrames(n, ms) {
+          const deadline = performance.now() + ms;
+          while (c.nb_frames_acquired < n || c.nb_frames_processed + c.nb_frames_dropped < c.nb_frames_acquired) {
+            if (performance.now() > deadline || (acq.state !== 'RUNNING' && c.nb_frames_acquired < n)) return false;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+          return true;
+        },
         end(aborted) {
           try {
             if (aborted) ctl.abort(acq.uuid);

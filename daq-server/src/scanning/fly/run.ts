@@ -72,6 +72,8 @@ export class FlyScanRun {
   readonly nLines: number;
   readonly perLine: number;
   private fastDone = 0;
+  /** wall seconds from each line's first trigger to its last point appended (points/s while flying) */
+  private cruiseSeconds = 0;
   private t0 = 0;
   private readonly rng = new Rng(0);
 
@@ -247,6 +249,7 @@ export class FlyScanRun {
         end_reason: this.reason,
         points_done: this.pointsDone,
         fast_samples: this.fastDone,
+        cruise_seconds: this.cruiseSeconds,
         detector_frames: Object.fromEntries(this.detectors.map((d) => [d.name, d.counts()])),
       });
       this.endFile();
@@ -288,6 +291,7 @@ export class FlyScanRun {
         if (upto > next) {
           this.emitPoints(j, line, times, next, upto, m.path, offset);
           next = upto;
+          if (next === line.npoints) this.cruiseSeconds += Math.max(0, performance.now() / 1000 - (moveStart + times[0]));
         }
         const covered = next > 0 ? Math.min(fastEnd, times[next - 1] + this.req.acq_time) : times[0];
         const nFast = Math.max(0, Math.ceil((covered - times[0]) * this.fastRate - 1e-9));
