@@ -5,7 +5,8 @@
  * sampled at 10 kHz. Prints points/s beside the trigger rate (during the lines, and overall with the
  * turnarounds), frames acquired/dropped, fast samples, and the event loop's delay meanwhile.
  *
- * Run: node bench/dist/flyscan.js [--size 100] [--hz 1000] [--pipeline smx|azint]
+ * Run: node bench/dist/flyscan.js [--size 100] [--hz 1000] [--pipeline smx|azint] [--max-pending 256]
+ * (`--max-pending`: frames the pipeline may queue before it drops, as in bench/pipelines.ts)
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DaqService, selectPlugins } from '@daqlab/daq-server';
@@ -18,6 +19,7 @@ const arg = (name: string, fallback: string): string => {
 const N = Number(arg('--size', '100'));
 const HZ = Number(arg('--hz', '1000'));
 const PIPELINE = arg('--pipeline', 'smx');
+const MAX_PENDING = Number(arg('--max-pending', '256'));
 const DETECTOR = 'sim-eiger-500k';
 const STEP = 0.005; // mm: samx flies at STEP × HZ = 5 mm/s (its velocity is 10)
 
@@ -25,7 +27,7 @@ const service = new DaqService({ plugins: selectPlugins([DETECTOR]), memoryBudge
 const mca = service.devices.mca('mca');
 mca.addRoi('Fe', 6300, 6500);
 mca.addRoi('Cu', 7950, 8150);
-const processing = PIPELINE === 'azint' ? { pipeline: 'azint', npt: 500, keep_frames: false } : { pipeline: 'smx', npt: 500, keep_frames: false };
+const processing = { pipeline: PIPELINE === 'azint' ? 'azint' : 'smx', npt: 500, keep_frames: false, max_pending: MAX_PENDING };
 
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
@@ -59,7 +61,7 @@ const fast = scan.stream('fast:trigger').length;
 const perSecondOverall = points / seconds;
 const perSecondLines = points / lineSeconds;
 
-console.log(`\nFly mesh ${N} × ${N} at ${HZ} Hz, ${DETECTOR} + ${PIPELINE}, MCA 4096 + i0, diode, mca:Fe, mca:Cu, 2 interferometers at 10 kHz`);
+console.log(`\nFly mesh ${N} × ${N} at ${HZ} Hz, ${DETECTOR} + ${PIPELINE} (max_pending ${MAX_PENDING}), MCA 4096 + i0, diode, mca:Fe, mca:Cu, 2 interferometers at 10 kHz`);
 console.table([
   {
     state: status.state,
