@@ -20,7 +20,7 @@ mca.rois.add("Fe", 6300, 6500)
 mp = Map2D(follow=True, counter="mca:Fe", height=360)
 display(mp)
 print("READY")""",
-    f"""m = fmesh(samx, -4, 0.2, {NX}, samy, -4, 0.5, {NY}, 0.01, "i0", mca, backnforth=True, wait=False)
+    f"""m = fmesh(samx, -2, 0.1, {NX}, samy, -3.5, 0.5, {NY}, 0.01, "i0", mca, backnforth=True, wait=False)
 print("MESH", m.key)""",
 ]
 

@@ -366,7 +366,7 @@ class FlyScan(StepScan):
         ``fast:trigger``: as long as the per-trigger channels (NaN where a trigger has no sample)."""
         channel = name if name.startswith("fast:") else f"fast:{name}"
         data = self.get_data(channel, "fast:trigger")
-        n = int(self._status.get("points_done") or 0) or len(np.asarray(self.scan.streams["trigger"][:]))
+        n = len(self.scan.streams["trigger"])
         idx = data["fast:trigger"].astype(np.int64)
         counts = np.bincount(idx, minlength=n)[:n].astype(float)
         if reduce == "count":

@@ -25,7 +25,7 @@ export interface Counter {
    * Fly scans: `n` counts of `seconds` each at (xs[k], ys[k]) into `out` (no allocation per count);
    * count k's noise is keyed by (seed, name, scan, first + k), so a block's split does not matter.
    */
-  readBlock(n: number, xs: Float64Array, ys: Float64Array, seconds: number, scan: number, first: number, out: Float64Array, rng: Rng): void;
+  readBlock(n: number, xs: Float64Array, ys: Float64Array, seconds: number, scan: number, first: number, out: Float64Array, rng: Rng, salt?: string): void;
 }
 
 type Model = (sample: SimSample, seconds: number, x: number, y: number) => number;
@@ -58,8 +58,9 @@ export class SimCounter implements Counter {
     return new Rng(keyOf(this.sample.seed, this.name, e.scan, e.point)).poisson(this.model.expected(this.sample, e.seconds, e.x, e.y));
   }
 
-  readBlock(n: number, xs: Float64Array, ys: Float64Array, seconds: number, scan: number, first: number, out: Float64Array, rng: Rng): void {
-    const base = keyOf(this.sample.seed, this.name, 'fly', scan);
+  /** `salt` keeps apart two series of one counter in one scan (per trigger, and sampled fast) */
+  readBlock(n: number, xs: Float64Array, ys: Float64Array, seconds: number, scan: number, first: number, out: Float64Array, rng: Rng, salt = 'fly'): void {
+    const base = keyOf(this.sample.seed, this.name, salt, scan);
     for (let k = 0; k < n; k++) {
       rng.reseed(mix32(base ^ mix32(first + k)));
       out[k] = rng.poisson(this.model.expected(this.sample, seconds, xs[k], ys[k]));

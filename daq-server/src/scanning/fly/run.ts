@@ -393,7 +393,7 @@ export class FlyScanRun {
     const number = this.scan.identity.number;
     for (const f of this.fast) {
       const out = new Float64Array(n);
-      if ('counter' in f) f.counter.readBlock(n, xs, ys, dt, number, first, out, this.rng);
+      if ('counter' in f) f.counter.readBlock(n, xs, ys, dt, number, first, out, this.rng, 'fast');
       else {
         const base = keyOf(this.deps.devices.sample?.seed ?? 0, f.name, 'fly', number);
         const own = f.axis === fastAxis ? null : f.axis.position;
