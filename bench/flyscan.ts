@@ -5,7 +5,7 @@
  * sampled at 10 kHz. Prints points/s beside the trigger rate (during the lines, and overall with the
  * turnarounds), frames acquired/dropped, fast samples, and the event loop's delay meanwhile.
  *
- * Run: node bench/dist/flyscan.js [--size 100] [--hz 1000] [--pipeline smx|azint] [--max-pending 256]
+ * Run: node bench/dist/flyscan.js [--size 100] [--hz 1000] [--pipeline smx|azint] [--max-pending 256] [--no-detector]
  * (`--max-pending`: frames the pipeline may queue before it drops, as in bench/pipelines.ts)
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -20,6 +20,8 @@ const N = Number(arg('--size', '100'));
 const HZ = Number(arg('--hz', '1000'));
 const PIPELINE = arg('--pipeline', 'smx');
 const MAX_PENDING = Number(arg('--max-pending', '256'));
+// `--no-detector`: the scan engine alone (counters, MCA, interferometers), to tell its cost from the pipeline's
+const WITH_DETECTOR = !process.argv.includes('--no-detector');
 const DETECTOR = 'sim-eiger-500k';
 const STEP = 0.005; // mm: samx flies at STEP × HZ = 5 mm/s (its velocity is 10)
 
@@ -40,7 +42,7 @@ const started = await service.scanning.run({
   ],
   acq_time: 1 / HZ,
   backnforth: true,
-  counters: ['i0', 'diode', 'mca', DETECTOR],
+  counters: ['i0', 'diode', 'mca', ...(WITH_DETECTOR ? [DETECTOR] : [])],
   fast_counters: ['samx_interf', 'samy_interf'],
   fast_rate: 10_000,
   processing,
@@ -51,7 +53,8 @@ const seconds = (performance.now() - t0) / 1000;
 lag.disable();
 const scan = service.store.scan(started.scan);
 const info = scan.info as Record<string, unknown>;
-const frames = (info.detector_frames as Record<string, { acquired: number; dropped: number }>)[DETECTOR];
+const frames = (info.detector_frames as Record<string, { acquired: number; dropped: number }>)[DETECTOR] ?? { acquired: N * N, dropped: 0 };
+const what = WITH_DETECTOR ? `${DETECTOR} + ${PIPELINE}` : 'no detector';
 const points = status.points_done;
 // wall seconds from each line's first trigger to its last point appended, summed (the run measures it)
 const lineSeconds = info.cruise_seconds as number;
@@ -61,7 +64,7 @@ const fast = scan.stream('fast:trigger').length;
 const perSecondOverall = points / seconds;
 const perSecondLines = points / lineSeconds;
 
-console.log(`\nFly mesh ${N} × ${N} at ${HZ} Hz, ${DETECTOR} + ${PIPELINE} (max_pending ${MAX_PENDING}), MCA 4096 + i0, diode, mca:Fe, mca:Cu, 2 interferometers at 10 kHz`);
+console.log(`\nFly mesh ${N} × ${N} at ${HZ} Hz, ${what} (max_pending ${MAX_PENDING}), MCA 4096 + i0, diode, mca:Fe, mca:Cu, 2 interferometers at 10 kHz`);
 console.table([
   {
     state: status.state,
@@ -79,21 +82,21 @@ console.table([
 ]);
 console.log(`per-trigger channels: ${elapsed.length} items each; nothing dropped: ${points === N * N && frames.acquired === N * N && frames.dropped === 0 && fast === Math.round((N * N * 10_000) / HZ)}`);
 const rec = new Recorder('flyscan');
-rec.figure(`fmesh_${N}x${N}.${PIPELINE}.points_per_s_overall`, {
+rec.figure(`fmesh_${N}x${N}.${WITH_DETECTOR ? PIPELINE : 'nodetector'}.points_per_s_overall`, {
   label: `fly mesh ${N}x${N} at ${HZ} Hz with ${DETECTOR} + ${PIPELINE}, MCA, 4 counters, 10 kHz interferometers: points/s overall`,
   value: perSecondOverall,
   unit: 'points/s',
   higherIsBetter: true,
   reference: { name: 'trigger rate', value: HZ },
 });
-rec.figure(`fmesh_${N}x${N}.${PIPELINE}.points_per_s_lines`, {
+rec.figure(`fmesh_${N}x${N}.${WITH_DETECTOR ? PIPELINE : 'nodetector'}.points_per_s_lines`, {
   label: `fly mesh ${N}x${N} at ${HZ} Hz: points/s while flying (first trigger to last point appended, per line)`,
   value: perSecondLines,
   unit: 'points/s',
   higherIsBetter: true,
   reference: { name: 'trigger rate', value: HZ },
 });
-rec.figure(`fmesh_${N}x${N}.${PIPELINE}.dropped`, {
+rec.figure(`fmesh_${N}x${N}.${WITH_DETECTOR ? PIPELINE : 'nodetector'}.dropped`, {
   label: `fly mesh ${N}x${N}: frames dropped`,
   value: frames.dropped + (N * N - frames.acquired),
   unit: 'frames',
