@@ -32,6 +32,7 @@ BENCHES=(
   "volume|Volume3D in headless Chromium: time to first picture (reference: a 64³ volume), orbit frame rate (reference: empty scene)|.venv/bin/python bench/volume.py"
   "liveimage|LiveImage in headless Chromium, proxy and direct (reference: raw WebSocket into the same page)|.venv/bin/python bench/liveimage.py"
   "catalogue|catalogue queries on 100,000 datasets in SQLite, p50/p99 (reference: a bare SQL query of the same rows)|node bench/dist/catalogue.js"
+  "flyscan|P06-like fly mesh 100x100 at 1 kHz: EIGER 500k + smx, MCA, 4 counters, 10 kHz interferometers (reference: the trigger rate)|node bench/dist/flyscan.js"
   "soak|a day of scans in 10 minutes, RSS and store bytes over time (reference: the memory budget)|.venv/bin/python bench/soak.py --minutes 10 --scans 600"
 )
 PY=.venv/bin/python

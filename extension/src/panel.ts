@@ -291,7 +291,8 @@ export class DaqPanel extends Widget {
       const source = derived?.source_key ? scans.find((x) => x.key === derived.source_key) : undefined;
       const from = derived ? ` · derived from ${source ? `${source.identity.name} #${source.identity.number}` : derived.source} by job ${derived.job_id}` : '';
       // a step scan is known by its title (`ascan samy 0 1 10 0.1`), its time and points, and opens its plot
-      const step = (s.info as { scan_engine?: string }).scan_engine === 'step';
+      const engine = (s.info as { scan_engine?: string }).scan_engine;
+      const step = engine === 'step' || engine === 'fly'; // fly scans list and plot alike
       const points = s.streams.find((x) => x.name === 'elapsed_time')?.length ?? 0;
       const text = step ? `#${s.identity.number} ${stepScanLabel(s.info, points, s.created)} · ${s.state}` : `${s.identity.name} #${s.identity.number} · ${s.state}${from}`;
       const label = el('span', 'daqlab-panel-scanlabel', text);

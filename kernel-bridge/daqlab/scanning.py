@@ -12,6 +12,8 @@ Signatures and semantics follow BLISS: ``intervals`` + 1 points, relative scans 
 start, counters given one by one or as a :class:`MeasurementGroup`; none given: every counter and
 MCA of the server. Each scan is numbered and every channel (positions, counters, the MCA spectrum,
 its ROIs and dead time, time) is a stream of one scan in the server's store (``s.scan``).
+Continuous scans: :func:`fscan` and :func:`fmesh` (a :class:`FlyScan`: encoder positions at each
+trigger, 10 kHz ``fast_counters`` joined by trigger index).
 Keywords of every scan: ``wait`` (default True), ``timeout``, ``save_dir`` (saved there in BLISS's
 layout as ``scan_<n>.h5``), ``name``, ``session``, ``sample``,
 ``proposal``, ``client``, ``workflow`` (an ewoks graph run on the saved scan, see
@@ -31,12 +33,13 @@ from .errors import FaultError, TimeoutError
 
 __all__ = [
     "ct", "ascan", "dscan", "a2scan", "d2scan", "amesh", "dmesh", "lookupscan", "timescan", "loopscan",
-    "StepScan", "use", "umv", "mv", "umvr", "mvr", "wm", "last_scan", "cen", "com", "peak", "fwhm", "goto_cen",
+    "fscan", "fmesh", "FlyScan", "StepScan", "use", "umv", "mv", "umvr", "mvr", "wm", "last_scan", "cen", "com", "peak", "fwhm", "goto_cen",
 ]
 
 _default_client = None
 _last: "StepScan | None" = None
 _SCAN_KEYS = ("name", "session", "sample", "proposal", "save_dir", "workflow")
+_FLY_KEYS = ("fast_counters", "fast_rate", "processing")
 
 
 def use(client) -> None:
@@ -84,15 +87,18 @@ def _run(type_: str, body: dict, objs: list, counters: tuple, kw: dict) -> "Step
     client = _client_of([*objs, *counters], kw.pop("client", None))
     wait = kw.pop("wait", True)
     timeout = kw.pop("timeout", None)
-    unknown = set(kw) - set(_SCAN_KEYS)
+    fly = type_ in ("fscan", "fmesh")
+    unknown = set(kw) - set(_SCAN_KEYS) - (set(_FLY_KEYS) if fly else set())
     if unknown:
         raise TypeError(f"{type_}() got unexpected keyword(s) {', '.join(sorted(unknown))}")
+    if "fast_counters" in kw:
+        kw["fast_counters"] = [_name(c) for c in kw["fast_counters"]]
     req = {"type": type_, **body, **kw}
     names = _counter_names(counters)
     if names:
         req["counters"] = names
     status = client.call(P.OP_SCANNING_RUN, req)
-    scan = StepScan(client, status)
+    scan = (FlyScan if fly else StepScan)(client, status)
     global _last
     _last = scan
     if wait:
@@ -165,6 +171,29 @@ def loopscan(npoints: int, count_time: float, *counters, sleep_time: float | Non
     if sleep_time is not None:
         body["sleep_time"] = sleep_time
     return _run("loopscan", body, [], counters, kw)
+
+
+def fscan(motor, start: float, step: float, npoints: int, acq_time: float, *counters, scan_mode: str = "TIME",
+          **kw) -> "FlyScan":
+    """Fly ``motor`` at ``|step| / acq_time`` through ``npoints`` triggers ``step`` apart from
+    ``start`` (its ramps lie outside the range). ``scan_mode``: "TIME" (a trigger every
+    ``acq_time``) or "POSITION" (when the encoder crosses each point). Positions are the encoder at
+    each trigger. ``fast_counters=["samy_interf", "i0"]`` are sampled at ``fast_rate`` (Hz, ≤ 10 000)
+    beside the triggers, each sample tagged with its trigger (:meth:`FlyScan.per_trigger`).
+    Detectors among the counters take one frame per trigger (refused when slower than 1/acq_time);
+    ``processing=`` goes to their prepare."""
+    axes = [{"axis": _name(motor), "start": start, "step": step, "npoints": npoints}]
+    return _run("fscan", {"axes": axes, "acq_time": acq_time, "scan_mode": scan_mode}, [motor], counters, kw)
+
+
+def fmesh(m1, s1, step1, n1: int, m2, s2, step2, n2: int, acq_time: float, *counters, scan_mode: str = "TIME",
+          backnforth: bool = False, **kw) -> "FlyScan":
+    """A fly mesh (daqlab's name; amesh's order): ``m1`` flies each line of ``n1`` triggers as
+    :func:`fscan` does, ``m2`` steps ``n2`` rows; ``backnforth``: odd lines fly back."""
+    axes = [{"axis": _name(m1), "start": s1, "step": step1, "npoints": n1},
+            {"axis": _name(m2), "start": s2, "step": step2, "npoints": n2}]
+    return _run("fmesh", {"axes": axes, "acq_time": acq_time, "scan_mode": scan_mode, "backnforth": backnforth},
+                [m1, m2], counters, kw)
 
 
 # ---------------------------------------------------------------- peak statistics
@@ -321,6 +350,38 @@ class StepScan:
         s = self._status
         return (f"<daqlab.StepScan {s['number']} '{s['title']}' {s['state']} "
                 f"{s['points_done']}/{s['npoints'] if s['npoints'] is not None else '∞'} points>")
+
+
+class FlyScan(StepScan):
+    """A fly scan (fscan, fmesh): per-trigger channels as a step scan's, plus ``fast:<name>``
+    channels sampled at the fast rate with ``fast:trigger`` (the trigger each sample falls in) and
+    ``fast:elapsed_time``. Detector frames stay in the detector's own scan: frame k is trigger k
+    (``scan.info["detectors"]``)."""
+
+    @property
+    def fast_channels(self) -> list[str]:
+        return [c for c in self.channels if c.startswith("fast:") and c not in ("fast:trigger", "fast:elapsed_time")]
+
+    def per_trigger(self, name: str, reduce: str = "mean") -> np.ndarray:
+        """A fast channel reduced to one value per trigger ("mean", "sum", "count"), joined on
+        ``fast:trigger``: as long as the per-trigger channels (NaN where a trigger has no sample)."""
+        channel = name if name.startswith("fast:") else f"fast:{name}"
+        data = self.get_data(channel, "fast:trigger")
+        n = len(self.scan.streams["trigger"])
+        idx = data["fast:trigger"].astype(np.int64)
+        counts = np.bincount(idx, minlength=n)[:n].astype(float)
+        if reduce == "count":
+            return counts
+        sums = np.bincount(idx, weights=data[channel].astype(float), minlength=n)[:n]
+        if reduce == "sum":
+            return sums
+        if reduce != "mean":
+            raise ValueError(f"reduce must be 'mean', 'sum' or 'count', not {reduce!r}")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / counts
+
+    def __repr__(self) -> str:
+        return "<daqlab.FlyScan" + super().__repr__()[len("<daqlab.StepScan"):]
 
 
 # ---------------------------------------------------------------- the last scan, BLISS style

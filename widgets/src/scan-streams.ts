@@ -21,7 +21,8 @@ export interface StepScanInfo {
 }
 
 export function isStepScan(s: ScanSummaryLike | null | undefined): boolean {
-  return s?.info?.scan_engine === 'step';
+  // fly scans (fscan, fmesh) carry the same channels and grid, so the same views show them
+  return s?.info?.scan_engine === 'step' || s?.info?.scan_engine === 'fly';
 }
 
 /** The scan's summary once its channels are declared; throws when it is no step scan. */

@@ -81,6 +81,17 @@ export class SimAxis extends EventEmitter<{ state: [AxisInfo] }> {
     return Math.round(this.position / this.encoderResolution) * this.encoderResolution;
   }
 
+  /** The move under way (its profile and when it started, in the axis's clock), for fly scans' triggers. */
+  trajectory(): { path: Path; started: number; now: number; halt: { t: number; state: string } | null } | null {
+    const m = this.motion;
+    return m ? { path: m.path, started: m.started, now: this.now(), halt: m.halt } : null;
+  }
+
+  /** The configured speed and acceleration (a fly scan plans its ramps with them). */
+  get dynamics(): { velocity: number; acceleration: number } {
+    return { velocity: this.velocity, acceleration: this.acceleration };
+  }
+
   info(): AxisInfo {
     return {
       name: this.name,
@@ -116,8 +127,11 @@ export class SimAxis extends EventEmitter<{ state: [AxisInfo] }> {
     }
   }
 
-  /** Start a move to `target`; resolves when the axis stops (arrived, stopped, LIMIT or FAULT). */
-  move(target: number): Promise<void> {
+  /**
+   * Start a move to `target`; resolves when the axis stops (arrived, stopped, LIMIT or FAULT).
+   * `velocity` (fly scans): this move's cruise speed instead of the configured one (at most it).
+   */
+  move(target: number, velocity?: number): Promise<void> {
     if (this._state === 'FAULT') {
       throw new DaqError('StateError', `${this.name} is in FAULT (${this.reason}); reset it first (axis.reset)`);
     }
@@ -126,7 +140,8 @@ export class SimAxis extends EventEmitter<{ state: [AxisInfo] }> {
     const from = this.resting;
     this.target = target;
     this.reason = null;
-    const path = new Path(from, target, this.velocity, this.acceleration, this.backlash);
+    const speed = velocity === undefined ? this.velocity : Math.min(velocity, this.velocity);
+    const path = new Path(from, target, speed, this.acceleration, this.backlash);
     const halt = this.haltOn(path);
     const started = this.now();
     let resolve!: () => void;

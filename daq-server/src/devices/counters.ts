@@ -3,7 +3,7 @@
  * sample lets through. Each reads the sample where samx/samy are when the point is counted.
  */
 import type { CounterInfo } from '../protocol/devices.js';
-import { Rng, keyOf } from './random.js';
+import { Rng, keyOf, mix32 } from './random.js';
 import type { SimSample } from './sample.js';
 
 /** One count: how long, and the key that makes its noise reproducible (seed, scan, point). */
@@ -21,16 +21,21 @@ export interface Counter {
   readonly name: string;
   info(): CounterInfo;
   read(exposure: Exposure): number;
+  /**
+   * Fly scans: `n` counts of `seconds` each at (xs[k], ys[k]) into `out` (no allocation per count);
+   * count k's noise is keyed by (seed, name, scan, first + k), so a block's split does not matter.
+   */
+  readBlock(n: number, xs: Float64Array, ys: Float64Array, seconds: number, scan: number, first: number, out: Float64Array, rng: Rng, salt?: string): void;
 }
 
-type Model = (sample: SimSample, e: Exposure) => number;
+type Model = (sample: SimSample, seconds: number, x: number, y: number) => number;
 
 const MODELS: Record<string, { unit: string; description: string; expected: Model }> = {
-  i0: { unit: 'counts', description: 'incident-beam monitor', expected: (s, e) => s.truthData.flux * e.seconds },
+  i0: { unit: 'counts', description: 'incident-beam monitor', expected: (s, t) => s.truthData.flux * t },
   diode: {
     unit: 'counts',
     description: 'transmitted-beam diode (sample absorption)',
-    expected: (s, e) => 0.5 * s.truthData.flux * e.seconds * s.at(e.x, e.y).transmission,
+    expected: (s, t, x, y) => 0.5 * s.truthData.flux * t * s.transmissionAt(x, y),
   },
 };
 
@@ -50,6 +55,15 @@ export class SimCounter implements Counter {
   }
 
   read(e: Exposure): number {
-    return new Rng(keyOf(this.sample.seed, this.name, e.scan, e.point)).poisson(this.model.expected(this.sample, e));
+    return new Rng(keyOf(this.sample.seed, this.name, e.scan, e.point)).poisson(this.model.expected(this.sample, e.seconds, e.x, e.y));
+  }
+
+  /** `salt` keeps apart two series of one counter in one scan (per trigger, and sampled fast) */
+  readBlock(n: number, xs: Float64Array, ys: Float64Array, seconds: number, scan: number, first: number, out: Float64Array, rng: Rng, salt = 'fly'): void {
+    const base = keyOf(this.sample.seed, this.name, salt, scan);
+    for (let k = 0; k < n; k++) {
+      rng.reseed(mix32(base ^ mix32(first + k)));
+      out[k] = rng.poisson(this.model.expected(this.sample, seconds, xs[k], ys[k]));
+    }
   }
 }

@@ -83,13 +83,42 @@ export class SimMca {
   /** One exposure: Poisson counts of the sample's spectrum at the beam, less what the dead time lost. */
   acquire(e: Exposure, rois: McaRoi[] = this._rois): McaReading {
     const expected = this.sample.expectedSpectrum(this.sample.at(e.x, e.y), e.seconds, (c) => this.energyOf(c), this.channels);
+    const spectrum = new Uint32Array(this.channels);
+    const deadTime = this.draw(expected, e.seconds, new Rng(keyOf(this.sample.seed, this.name, e.scan, e.point)), spectrum, 0);
+    return { spectrum, rois: rois.map((r) => this.integrate(spectrum, r)), dead_time: deadTime };
+  }
+
+  /**
+   * Fly scans: one exposure at (x, y) drawn into `out` at `offset` (a block of spectra; the
+   * expected spectrum is the only allocation). Returns the dead-time fraction.
+   */
+  acquireInto(x: number, y: number, seconds: number, rng: Rng, out: Uint32Array, offset: number): number {
+    const expected = this.sample.expectedSpectrum(this.sample.at(x, y), seconds, (c) => this.energyOf(c), this.channels);
+    return this.draw(expected, seconds, rng, out, offset);
+  }
+
+  /** Channel ranges [first, last] of the ROIs (fly scans integrate blocks with them). */
+  roiChannels(rois: McaRoi[] = this._rois): [number, number][] {
+    return rois.map((r) => {
+      let first = this.channels;
+      let last = -1;
+      for (let ch = 0; ch < this.channels; ch++) {
+        const e = this.energyOf(ch);
+        if (e >= r.start && e <= r.stop) {
+          first = Math.min(first, ch);
+          last = ch;
+        }
+      }
+      return [first, last];
+    });
+  }
+
+  private draw(expected: Float64Array, seconds: number, rng: Rng, out: Uint32Array, offset: number): number {
     let total = 0;
     for (let c = 0; c < expected.length; c++) total += expected[c];
-    const inputRate = e.seconds > 0 ? total / e.seconds : 0;
+    const inputRate = seconds > 0 ? total / seconds : 0;
     const live = Math.exp(-inputRate * this.deadTimeTau); // paralysable detector
-    const rng = new Rng(keyOf(this.sample.seed, this.name, e.scan, e.point));
-    const spectrum = new Uint32Array(this.channels);
-    for (let c = 0; c < expected.length; c++) spectrum[c] = rng.poisson(expected[c] * live);
-    return { spectrum, rois: rois.map((r) => this.integrate(spectrum, r)), dead_time: 1 - live };
+    for (let c = 0; c < expected.length; c++) out[offset + c] = rng.poisson(expected[c] * live);
+    return 1 - live;
   }
 }

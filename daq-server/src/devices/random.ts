@@ -26,6 +26,11 @@ export class Rng {
   constructor(key: number) {
     this.state = key >>> 0;
   }
+  /** Start again from another key (block sampling reuses one generator: no allocation per sample). */
+  reseed(key: number): this {
+    this.state = key >>> 0;
+    return this;
+  }
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;

@@ -83,6 +83,14 @@ export class SimSample {
     return Math.min(1, c);
   }
 
+  /** The diode's transmission at (x, y), as `at` computes it, without building a reading (fly scans). */
+  transmissionAt(x: number, y: number): number {
+    if (!this.onPlate(x, y)) return 1;
+    let mu = 0;
+    for (const e in ELEMENT_LINES) mu += this.truthData.absorption.per_concentration * this.concentration(e, x, y);
+    return Math.exp(-(this.truthData.absorption.base + mu));
+  }
+
   at(x: number, y: number): SampleReading {
     const concentrations: Record<string, number> = {};
     let mu = 0;

@@ -41,6 +41,55 @@ export interface StepScanRequest {
   proposal?: string;
 }
 
+/** Continuous (fly) scans, also run by `scanning.run`: docs/PROTOCOL.md "Continuous scans". */
+export const FLY_SCAN_TYPES = ['fscan', 'fmesh'] as const;
+export type FlyScanType = (typeof FLY_SCAN_TYPES)[number];
+export const FLY_SCAN_MODES = ['TIME', 'POSITION'] as const;
+export type FlyScanMode = (typeof FLY_SCAN_MODES)[number];
+
+/** One flown axis: `npoints` triggers `step` apart from `start` (fmesh: the first axis is the fast one). */
+export interface FlyAxisSpec {
+  axis: string;
+  start: number;
+  step: number;
+  npoints: number;
+}
+
+/** `scanning.run` with type fscan or fmesh. */
+export interface FlyScanRequest {
+  type: FlyScanType;
+  axes: FlyAxisSpec[];
+  /** seconds per trigger: the fast axis flies at |step| / acq_time */
+  acq_time: number;
+  /** TIME: triggers every acq_time; POSITION: when the encoder crosses start + k·step */
+  scan_mode: FlyScanMode;
+  /** counters, MCAs and detectors triggered at each point (none: every counter and MCA) */
+  counters?: string[];
+  /** sampled continuously at `fast_rate` beside the triggers: counters, or `<axis>_interf` (interferometers) */
+  fast_counters?: string[];
+  /** Hz (≤ FLY_LIMITS.maxFastRate) */
+  fast_rate?: number;
+  /** fmesh: odd lines fly back */
+  backnforth?: boolean;
+  /** passed to each detector's prepare (e.g. an smx or azint pipeline) */
+  processing?: Record<string, unknown>;
+  save_dir?: string;
+  name?: string;
+  session?: string;
+  sample?: string;
+  proposal?: string;
+}
+
+export const FLY_LIMITS = {
+  /** trigger rate (Hz) */
+  maxTriggerRate: 100_000,
+  /** continuous sampling rate of the fast counters (Hz) */
+  maxFastRate: 10_000,
+  /** fast counters per scan */
+  maxFastCounters: 16,
+  minAcqTime: 1e-5,
+} as const;
+
 export const STEP_SCAN_STATES = ['RUNNING', 'DONE', 'ABORTED', 'FAULT'] as const;
 export type StepScanState = (typeof STEP_SCAN_STATES)[number];
 
@@ -50,7 +99,7 @@ export interface StepScanStatus {
   scan: string;
   number: number;
   title: string;
-  type: StepScanType;
+  type: StepScanType | FlyScanType;
   state: StepScanState;
   /** points measured so far / planned (null: until stopped) */
   points_done: number;

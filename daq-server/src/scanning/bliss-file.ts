@@ -92,6 +92,19 @@ export class BlissScanFile {
     }
   }
 
+  /** A block of rows for some channels (fly scans: per-trigger and fast channels grow apart). */
+  block(values: Map<string, TypedArray>): void {
+    for (const c of this.columns) {
+      const v = values.get(c.channel);
+      if (v) c.data.append(v as never);
+    }
+    const now = Date.now();
+    if (now - this.lastFlush >= FLUSH_MS) {
+      this.file.flush();
+      this.lastFlush = now;
+    }
+  }
+
   /** The end: times, the plot BLISS's viewers open, and the file closed. */
   end(plotselect: { x: string; y: string | null }, endState: string): void {
     const info = this.scan.info as Record<string, unknown>;

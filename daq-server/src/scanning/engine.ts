@@ -18,6 +18,18 @@ import type { ArmedDetector, ScanDetector } from './detectors.js';
 import { BlissScanFile, blissFileName } from './bliss-file.js';
 import { confine } from '../files/roots.js';
 import { existsSync } from 'node:fs';
+import { isFlyType, parseFlyScan } from './fly/request.js';
+import { FlyScanRun } from './fly/run.js';
+
+/** What the engine keeps of a step or fly scan: one runs at a time. */
+interface ActiveScan {
+  readonly scan: Scan;
+  readonly axes: SimAxis[];
+  state: StepScanState;
+  readonly abort: AbortController;
+  done: Promise<void>;
+  status(): StepScanStatus;
+}
 
 /** Runs kept for `scanning.status` after they end. */
 const KEEP_RUNS = 64;
@@ -93,8 +105,8 @@ class StepScanRun {
 }
 
 export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
-  private current: StepScanRun | null = null;
-  private readonly runs = new Map<string, StepScanRun>();
+  private current: ActiveScan | null = null;
+  private readonly runs = new Map<string, ActiveScan>();
 
   /** a scan is being armed (detectors prepare asynchronously): no second one may start meanwhile */
   private starting = false;
@@ -118,11 +130,9 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
 
   /** Validate everything, then start the scan; returns at once with its number and key. */
   async run(raw: Record<string, unknown>): Promise<StepScanStatus> {
+    if (isFlyType(raw.type)) return this.runFly(raw);
     const req = parseStepScan(raw);
-    if (this.starting) throw new DaqError('StateError', 'another scan is being prepared; wait for it or abort it');
-    if (this.current) {
-      throw new DaqError('StateError', `scan ${this.current.scan.identity.number} (${this.current.plan.title}) is running; wait for it or abort it`);
-    }
+    this.checkIdle();
     const axes = (req.axes ?? []).map((a, k) => {
       try {
         return this.devices.axis(a.axis);
@@ -183,6 +193,38 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
     this.runs.set(scan.key, run);
     while (this.runs.size > KEEP_RUNS) this.runs.delete(this.runs.keys().next().value!);
     run.done = this.loop(run, req.count_time, req.sleep_time ?? 0);
+    this.emit('status', run.status());
+    return run.status();
+  }
+
+  private checkIdle(): void {
+    if (this.starting) throw new DaqError('StateError', 'another scan is being prepared; wait for it or abort it');
+    if (this.current) {
+      throw new DaqError('StateError', `scan ${this.current.scan.identity.number} (${this.current.status().title}) is running; wait for it or abort it`);
+    }
+  }
+
+  /** fscan / fmesh: scanning/fly/ checks, arms and runs it; here it is one scan among the others. */
+  private async runFly(raw: Record<string, unknown>): Promise<StepScanStatus> {
+    const req = parseFlyScan(raw);
+    this.checkIdle();
+    this.starting = true;
+    let run: FlyScanRun;
+    try {
+      run = await FlyScanRun.prepare(
+        req,
+        { store: this.store, devices: this.devices, detectorOf: this.detectorOf, saveDir: (d) => this.saveDir(d) },
+        (r) => {
+          if (this.current === r) this.current = null;
+          this.emit('status', r.status());
+        },
+      );
+    } finally {
+      this.starting = false;
+    }
+    if (run.state === 'RUNNING') this.current = run; // (it cannot have ended yet; never left as current if it did)
+    this.runs.set(run.scan.key, run);
+    while (this.runs.size > KEEP_RUNS) this.runs.delete(this.runs.keys().next().value!);
     this.emit('status', run.status());
     return run.status();
   }
@@ -380,7 +422,7 @@ export class ScanEngine extends EventEmitter<{ status: [StepScanStatus] }> {
     return out;
   }
 
-  private run_(key: unknown): StepScanRun {
+  private run_(key: unknown): ActiveScan {
     if (key === undefined || key === null) {
       if (this.current) return this.current;
       const last = [...this.runs.values()].pop();
