@@ -4,6 +4,7 @@
  * or dropped into the text (or chosen as files), sent as attachments.
  */
 import type { LogbookCategory } from '@daqlab/daq-server/protocol';
+import { el } from '../dom.js';
 
 const CATEGORIES: LogbookCategory[] = ['comment', 'info', 'error', 'debug', 'commandline'];
 /** What one WebSocket request (MAX_REQUEST_BYTES, 1 MiB) can carry as base64, with room for the rest. */
@@ -18,12 +19,6 @@ export interface Draft {
   attachments: { name: string; mime: string; base64: string }[];
 }
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 function readBase64(file: Blob): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -6,13 +6,8 @@
  */
 import type { DaqClient } from '@daqlab/widgets';
 import type { LogbookEntry } from '@daqlab/daq-server/protocol';
+import { el, renderList } from '../dom.js';
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 function when(iso: string): string {
   const d = new Date(iso);
@@ -27,8 +22,7 @@ export class Timeline {
 
   show(entries: LogbookEntry[]): void {
     this.rows.clear();
-    this.node.replaceChildren(...entries.map((e) => this.row(e)));
-    if (!entries.length) this.node.append(el('div', 'daqlab-logbook-empty', 'no entries'));
+    renderList(this.node, entries, (e) => this.row(e), 'no entries', 'daqlab-logbook-empty');
   }
 
   /** A new or edited entry: replace its row, or put it on top. */
