@@ -10,7 +10,7 @@ import { panelServerAddress } from '../panel.js';
 import { ServerPanel } from '../panel-base.js';
 import { el } from '../dom.js';
 import { Timeline } from './timeline.js';
-import { Editor, type Draft } from './editor.js';
+import { Editor, type Draft, type EditDraft } from './editor.js';
 
 const CATEGORIES = ['', 'comment', 'info', 'error', 'debug', 'commandline'];
 
@@ -19,8 +19,14 @@ export class LogbookPanel extends ServerPanel {
   private category = el('select', 'daqlab-logbook-filter-category');
   private tag = el('input', 'daqlab-logbook-filter-tag');
   private proposal = el('input', 'daqlab-logbook-filter-proposal');
-  private timeline = new Timeline(() => this.client);
-  private editor = new Editor((d) => this.write(d));
+  private timeline = new Timeline(
+    () => this.client,
+    (e) => this.editor.startEdit(e),
+  );
+  private editor = new Editor(
+    (d) => this.write(d),
+    (d) => this.saveVersion(d),
+  );
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
@@ -89,5 +95,13 @@ export class LogbookPanel extends ServerPanel {
     const c = this.client;
     if (!c) throw new Error('not connected to a daqlab server');
     await c.request('logbook.add', { ...d });
+  }
+
+  /** A new version of an entry (the timeline shows it from the `logbook.entry` event). */
+  private async saveVersion(d: EditDraft): Promise<LogbookEntry> {
+    const c = this.client;
+    if (!c) throw new Error('not connected to a daqlab server');
+    const { entry } = await c.request<{ entry: LogbookEntry }>('logbook.edit', { ...d });
+    return entry;
   }
 }

@@ -18,7 +18,11 @@ export class Timeline {
   readonly node = el('div', 'daqlab-logbook-timeline');
   private rows = new Map<number, HTMLElement>();
 
-  constructor(private readonly client: () => DaqClient | null) {}
+  constructor(
+    private readonly client: () => DaqClient | null,
+    /** "edit" on an entry: the editor takes it */
+    private readonly edit: (e: LogbookEntry) => void,
+  ) {}
 
   show(entries: LogbookEntry[]): void {
     this.rows.clear();
@@ -51,6 +55,10 @@ export class Timeline {
     );
     for (const t of e.tags) head.append(el('span', 'daqlab-logbook-tag', t));
     if (links.length) head.append(el('span', 'daqlab-logbook-links', links.join(' · ')));
+    const edit = el('button', 'daqlab-logbook-edit', 'edit');
+    edit.title = 'edit this entry: saving writes a new version (the earlier ones are kept)';
+    edit.onclick = () => this.edit(e);
+    head.append(edit);
     const body = el('div', 'daqlab-logbook-body');
     body.innerHTML = e.html; // sanitised by the server
     row.append(head, body);
