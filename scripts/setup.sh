@@ -89,7 +89,7 @@ if [ ! -x node_modules/.bin/daqlab-server ] || [ ! -x node_modules/.bin/daqlab-d
 fi
 # the extension's webpack build takes a while: only when its inputs changed
 LABEXT=kernel-bridge/daqlab/labextension
-fe_hash=$(hash_of package-lock.json widgets/src/*.ts extension/src/*.ts extension/src/*/*.ts extension/style/* extension/schema/* extension/package.json daq-server/src/protocol/*.ts)
+fe_hash=$(hash_of package-lock.json widgets/src/*.ts widgets/src/*/*.ts extension/src/*.ts extension/src/*/*.ts extension/style/* extension/schema/* extension/package.json daq-server/src/protocol/*.ts)
 if [ ! -f "$LABEXT/static/style.js" ] || ! stamp_ok frontend "$fe_hash"; then
   say "building the JupyterLab extension"
   out=$(npm run --silent build -w extension 2>&1) || { printf '%s\n' "$out" >&2; die "the JupyterLab extension build failed (see above)"; }

@@ -39,13 +39,15 @@ def saved(tmp_path_factory):
         assert result.dropped > 0, result
         scan = acq.scan
         live = {name: scan.streams[name].frame_indices() for name in ("frame", "peak_counter", "peaks")}
+        # every stream beside the frames, whole: a restarted server must list and read them all
+        results = {name: (s.frame_indices(), s[0:len(s)]) for name, s in scan.streams.items() if name != "frame" and len(s)}
         key, master = scan.key, scan.info["saving"]["master"]
     finally:
         c.close()
         srv.stop()
     srv = ServerProcess(env=env)
     c = daqlab.connect(srv.url)
-    yield {"live": live, "key": key, "master": master, "client": c}
+    yield {"live": live, "results": results, "key": key, "master": master, "client": c}
     c.close()
     srv.stop()
 
@@ -96,3 +98,21 @@ def test_a_scan_listed_again_after_a_restart_names_its_frames(saved):
     assert len(frame) == len(live)
     assert frame.frame_indices().tolist() == live.tolist()
     assert frame.read_batch(len(live) - 3, None, roi=(0, 0, 1, 1)).frames.tolist() == live[-3:].tolist()
+
+
+def test_a_scan_listed_again_after_a_restart_lists_and_reads_every_stream(saved):
+    """Not only its frames: the per-frame results, peaks and every other stream, each item with its frame."""
+    c = saved["client"]
+    scan = c.scans.get(saved["key"])
+    results = saved["results"]
+    assert {"peaks", "peak_counter"} <= set(results), sorted(results)
+    assert set(scan.streams) == {"frame", *results}, (sorted(scan.streams), sorted(results))
+    for name, (frames, data) in results.items():
+        s = scan.streams[name]
+        assert len(s) == len(frames), name
+        assert s.frame_indices().tolist() == frames.tolist(), name
+        got = s[0:len(s)]
+        if isinstance(data, np.ndarray):
+            np.testing.assert_array_equal(got, data, err_msg=name)
+        else:
+            assert got == data, name

@@ -29,6 +29,17 @@ def test_daq_panel_connects_in_a_fresh_browser_without_settings(lab, daq, browse
             panel.screenshot(path=str(ARTIFACTS / "daq-panel-discovered.png"))
         assert f"proxy/{daq.port}/ws" in status.inner_text(), status.inner_text()
         panel.locator("[data-detector='sim-eiger-500k']").wait_for(timeout=10000)
+        # the narrow side bar shortens a detector's name, never clips its state (IDLE, RUNNING…)
+        clipped = page.evaluate("""() => {
+            const p = document.querySelector('#daqlab-panel');
+            const right = p.getBoundingClientRect().left + p.clientWidth;
+            return [...p.querySelectorAll('.daqlab-panel-state')]
+                .filter((s) => { const r = s.getBoundingClientRect(); return r.width === 0 || r.right > right + 0.5; })
+                .map((s) => s.closest('[data-detector]').dataset.detector);
+        }""")
+        assert clipped == [], f"state clipped in the DAQ panel for {clipped}"
+        assert panel.locator(".daqlab-panel-state").count() >= 4
+        panel.screenshot(path=str(ARTIFACTS / "daq-panel-discovered.png"))
     finally:
         context.close()
 

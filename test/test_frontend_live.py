@@ -85,6 +85,24 @@ display(*pair)""",
 ]
 
 
+def whole_frame_percentiles(frame: np.ndarray, pct) -> tuple[float, float]:
+    """The server's `frame_stats` percentiles (protocol/frame-stats.ts): a fixed-stride subsample of at most
+    16384 pixels, NaN and gap pixels left out, nearest rank."""
+    flat = frame.ravel()
+    sample = flat[::max(1, -(-flat.size // 16384))][:16384].astype(np.float64)
+    keep = ~np.isnan(sample) & (sample < 2**31 if frame.dtype == np.uint32 else True)
+    v = np.sort(sample[keep])
+    rank = lambda p: float(v[min(len(v) - 1, max(0, round(p / 100 * (len(v) - 1))))])  # noqa: E731
+    return rank(pct[0]), rank(pct[1])
+
+
+def round_levels(levels) -> tuple[float, float, float]:
+    """LiveImage's rounding of autoscaled levels (levels.ts roundLevels): 3 significant digits of the span, outwards."""
+    lo, hi = levels
+    step = 10.0 ** (np.floor(np.log10(hi - lo)) - 2)
+    return float(np.floor(lo / step) * step), float(np.ceil(hi / step) * step), float(step)
+
+
 def printed(page, index: int, tag: str) -> dict:
     wait_output(page, index, tag)
     return eval(cell_output(page, index).split(tag, 1)[1].strip())  # a dict literal printed by the kernel
@@ -203,6 +221,18 @@ def test_browse_zoom_peaks_mask_of_a_jungfrau_smx_scan(lab, daq, browser):
         r0, c0, nr, nc, vb = state["view"]
         assert vb == 1 and nr * nc < rows * cols / 4 and r0 <= top["y"] < r0 + nr and c0 <= top["x"] < c0 + nc, state
         stage.screenshot(path=str(ARTIFACTS / "liveimage-zoomed.png"))
+
+        # still zoomed in, the next frames: autoscale on the whole frame (the default) follows each one, from
+        # the whole-frame statistics the server sends with the region — not the last whole frame's levels
+        for k in (K + 1, K + 2):
+            slider.fill(str(k))
+            w.locator(".daqlab-li-frame").filter(has_text=f"frame {k} /").wait_for(timeout=15000)
+            lo, hi, step = round_levels(whole_frame_percentiles(frames[k], (1.0, 99.5)))
+            page.wait_for_function(
+                "([lo, hi, step]) => { const v = (n) => Number(document.querySelector(`.daqlab-liveimage input[title^='${n}:']`)?.value);"
+                " return Math.abs(v('vmin') - lo) <= step && Math.abs(v('vmax') - hi) <= step; }", arg=[lo, hi, step], timeout=15000)
+        assert "rows " in w.locator(".daqlab-li-status").inner_text()  # still the zoomed region
+        stage.screenshot(path=str(ARTIFACTS / "liveimage-zoomed-next.png"))
 
         # "live" leaves browsing: index back to -1
         w.locator("button.daqlab-li-live").click()

@@ -1,6 +1,8 @@
 """The Logbook side panel in a real browser (same set-up as test_frontend.py): the timeline shows entries
 written from Python (sanitised: a script in an entry does not run) with their images, entries written in the
-panel (Markdown, a pasted image) reach Python, entries written elsewhere appear live, and filters narrow it."""
+panel (Markdown, a pasted image) reach Python, entries written elsewhere appear live, filters narrow it, an
+entry edited in the panel becomes its next version, and "attach view" attaches the picture of the live monitor's
+LiveImage in one click."""
 from __future__ import annotations
 
 import base64
@@ -101,6 +103,52 @@ def test_logbook_panel(lbdaq, browser, tmp_path):  # noqa: F811
         panel.locator("input.daqlab-logbook-filter-text").fill("parabola")
         page.wait_for_function("(id) => { const rows = document.querySelectorAll('#daqlab-logbook-panel .daqlab-logbook-entry');"
                                " return rows.length === 1 && rows[0].dataset.entry === String(id); }", arg=fig.id, timeout=10000)
+        panel.locator("input.daqlab-logbook-filter-text").fill("")
+        row.wait_for(timeout=10000)
+
+        # edit an entry: the form takes it, saving writes version 2 (version 1 is kept), the row shows it live
+        row.locator("button.daqlab-logbook-edit").click()
+        assert panel.locator("textarea.daqlab-logbook-text").input_value() == "**hello** from the panel"
+        assert "editing #%d" % mine.id in panel.locator(".daqlab-logbook-editing").inner_text()
+        panel.locator("textarea.daqlab-logbook-text").fill("**hello** again, *edited*")
+        panel.locator("input.daqlab-logbook-write-tags").fill("panel, edited")
+        panel.locator("button.daqlab-logbook-post").click()
+        panel.locator(".daqlab-logbook-message[data-state='ok']", has_text=f"saved #{mine.id} v2").wait_for(timeout=30000)
+        edited = c.logbook.get(mine.id)
+        assert edited.version == 2 and "<em>edited</em>" in edited.html and edited.tags == ["panel", "edited"], edited
+        assert [v.content for v in c.logbook.get(mine.id, versions=True)] == ["**hello** from the panel", "**hello** again, *edited*"]
+        row.locator(".daqlab-logbook-id", has_text="v2").wait_for(timeout=10000)
+        assert panel.locator("button.daqlab-logbook-post").inner_text() == "post"  # back to writing new entries
+
+        # attach view: the live monitor's LiveImage (the view used last), in one click
+        acq = c.detector("sim-camera").prepare(acquisition={"nb_frames": 0, "expo_time": 0.05}, scan={"name": "attach"})
+        acq.start()  # continuous: the monitor draws while it runs
+        page.locator(".jp-SideBar [data-id='daqlab-panel']").click()
+        page.locator("#daqlab-panel .daqlab-panel-status[data-state='ok']").wait_for(timeout=30000)
+        page.locator("#daqlab-panel button.daqlab-panel-monitor").click()
+        stage = page.locator(".daqlab-monitor .daqlab-liveimage .daqlab-li-stage").first
+        page.locator(f".daqlab-monitor .daqlab-li-status[data-scan='{acq.scan.key}']").wait_for(timeout=30000)
+        page.wait_for_function("() => parseFloat(document.querySelector('.daqlab-monitor .daqlab-li-fps')?.textContent) > 0", timeout=30000)
+        stage.click()  # the view used last
+        page.locator(".jp-SideBar [data-id='daqlab-logbook-panel']").click()
+        panel.locator("textarea.daqlab-logbook-text").fill("the camera, attached from the monitor")
+        panel.locator("button.daqlab-logbook-attach-view").click()
+        panel.locator(".daqlab-logbook-pending img").wait_for(timeout=10000)
+        acq.stop()
+        panel.locator("input.daqlab-logbook-write-tags").fill("view")
+        panel.locator("button.daqlab-logbook-post").click()
+        assert wait_until(lambda: len(c.logbook.search(tags=["view"])) == 1, timeout=10)
+        shot = c.logbook.search(tags=["view"])[0]
+        assert len(shot.attachments) == 1 and shot.attachments[0]["name"].startswith("attach"), shot.attachments
+        from PIL import Image
+
+        img = Image.open(io.BytesIO(c.logbook.attachment(shot.attachments[0])))
+        assert img.width > 200 and img.height > 150, img.size
+        page.wait_for_function(
+            f"() => {{ const i = document.querySelector(\".daqlab-logbook-entry[data-entry='{shot.id}'] img.daqlab-logbook-image\");"
+            " return i && i.complete && i.naturalWidth > 200; }", timeout=30000)
+        panel.screenshot(path=str(ARTIFACTS / "logbook-panel-edited.png"))
+        img.save(ARTIFACTS / "logbook-attached-view.png")
         assert not errors, errors
     finally:
         page.close()

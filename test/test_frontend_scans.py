@@ -94,6 +94,10 @@ def test_scanplot_map2d_mca_and_the_scan_list(lab, daq, browser):
         assert "Fe" in (spectrum.locator(".annotation").first.text_content() or "")
         last_energy = page.evaluate("() => { const d = document.querySelector('.daqlab-mca .js-plotly-plot').data[0].x; return d[d.length - 1]; }")
         assert last_energy == pytest.approx(10 * 4095)  # the simulated MCA's calibration: 10 eV per channel
+        # the log axis starts at 1 count or above: no stray "9" (0.9) tick label under 1
+        low = page.evaluate("() => { const l = document.querySelector('.daqlab-mca .js-plotly-plot')._fullLayout.yaxis;"
+                            " return l.type === 'log' ? l.range[0] : null; }")
+        assert low is not None and low >= 0, low
         spectrum.screenshot(path=str(ARTIFACTS / "mca-spectrum.png"))
 
         # Map2D: the amesh fills its grid, every cell in the right place

@@ -5,9 +5,11 @@
  * into the active notebook cell and, once saved, one that opens its master in the HDF5 viewer. Plain DOM on a Lumino widget: no framework.
  */
 import { PageConfig } from '@jupyterlab/coreutils';
-import { discoverServer, discoveredServer } from './discover.js';
-import { Widget } from '@lumino/widgets';
-import { DaqClient, frontendSettings, lastServerUsed, onServerUsed, resolveServerUrl } from '@daqlab/widgets';
+import { discoveredServer } from './discover.js';
+import type { Widget } from '@lumino/widgets';
+import { DaqClient, frontendSettings, lastServerUsed, resolveServerUrl } from '@daqlab/widgets';
+import { ServerPanel } from './panel-base.js';
+import { el, renderList } from './dom.js';
 import { LiveMonitor, type MonitorChart } from './monitor.js';
 import { OPEN_IN_VIEWER, underRoot } from './h5viewer/open.js';
 import { StepScanPlot, stepScanLabel } from './scan-plot.js';
@@ -34,15 +36,6 @@ interface DetectorRow {
   state: AcqState | string;
   counters?: Counters;
   fps?: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text) e.textContent = text;
-  return e;
 }
 
 /** What the scans list reads of a derived scan's `info.derived` (docs/PROTOCOL.md). */
@@ -82,23 +75,14 @@ export function panelServerAddress(): string {
   return resolveServerUrl(configured, window.location.href, PageConfig.getBaseUrl(), token);
 }
 
-export class DaqPanel extends Widget {
-  private status = el('div', 'daqlab-panel-status');
+export class DaqPanel extends ServerPanel {
   private detectorsBox = el('div', 'daqlab-panel-detectors');
   private scansBox = el('div', 'daqlab-panel-scans');
   private detectors = new Map<string, DetectorRow>();
-  private client: DaqClient | null = null;
-  private generation = 0;
-  private started = false;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly app: LabApp) {
-    super();
-    this.id = 'daqlab-panel';
-    this.addClass('daqlab-panel');
-    this.title.label = 'DAQ';
-    this.title.caption = 'daqlab: detectors, counters and scans';
-    this.title.iconClass = 'daqlab-panel-icon';
+    super({ id: 'daqlab-panel', label: 'DAQ', caption: 'daqlab: detectors, counters and scans', iconClass: 'daqlab-panel-icon' }, panelServerAddress);
     const refresh = el('button', 'daqlab-panel-refresh', 'refresh');
     refresh.onclick = () => void this.refreshScans();
     const monitor = el('button', 'daqlab-panel-monitor', 'live monitor');
@@ -114,25 +98,6 @@ export class DaqPanel extends Widget {
       refresh,
       this.scansBox,
     );
-    this.setStatus('not connected', 'idle');
-    // a LiveImage that connected tells us where the server is, unless the settings say otherwise
-    onServerUsed(() => {
-      if (!frontendSettings.serverUrl) this.restart();
-    });
-  }
-
-  /** Connect on first show, not at page load: no retry loop for users who never open the panel. */
-  protected override onAfterShow(): void {
-    if (!this.started) this.restart();
-  }
-
-  settingsChanged(): void {
-    if (this.started) this.restart();
-  }
-
-  /** Drop the connection and connect again (the "reconnect" command). */
-  reconnect(): void {
-    this.restart();
   }
 
   /** A live monitor of `scan` ('' : the newest) in the main area, on the panel's server, showing `charts` at first. */
@@ -154,70 +119,27 @@ export class DaqPanel extends Widget {
     return plot;
   }
 
-  private address(): string {
-    return panelServerAddress();
-  }
-
-  private setStatus(text: string, state: 'idle' | 'ok' | 'error'): void {
-    this.status.textContent = text;
-    this.status.dataset.state = state;
-  }
-
-  private restart(): void {
-    this.started = true;
-    this.generation++;
-    this.client?.close();
-    this.client = null;
-    void this.run(this.generation);
-  }
-
-  private async run(gen: number): Promise<void> {
-    let delay = 1000;
-    await discoverServer(); // the Jupyter server may name the server's port (DAQLAB_PORT) before we guess
-    while (gen === this.generation && !this.isDisposed) {
-      const url = this.address();
-      const shown = url.replace(/token=[^&]+/, 'token=…');
-      const client = new DaqClient(url);
-      try {
-        this.setStatus(`connecting to ${shown}`, 'idle');
-        await client.connect();
-        if (gen !== this.generation) return client.close();
-        const lost = new Promise<string>((resolve) => (client.onclose = resolve));
-        this.client = client;
-        client.on('acq.state', (ev) => this.onAcq(ev));
-        client.on('acq.counters', (ev) => this.onAcq(ev));
-        client.on('scan.new', () => this.scheduleRefresh());
-        client.on('scan.state', () => this.scheduleRefresh());
-        client.on('workflow.state', () => this.scheduleRefresh());
-        const hello = await client.request<{ version: string; detectors: string[] }>('hello');
-        this.setStatus(`connected to ${shown} (server ${hello.version})`, 'ok');
-        this.detectors.clear();
-        for (const name of hello.detectors) {
-          const st = await client.request<{ state: string; uuid: string | null }>('detector.state', { detector: name });
-          const row: DetectorRow = { state: st.state };
-          if (st.uuid) {
-            // counters of the current acquisition now, before its next acq.counters event
-            const status = await client.request<{ counters: Counters; fps: number }>('acq.status', { uuid: st.uuid }).catch(() => null);
-            if (status) Object.assign(row, { counters: status.counters, fps: status.fps });
-          }
-          this.detectors.set(name, row);
-        }
-        this.renderDetectors();
-        await this.refreshScans();
-        delay = 1000;
-        const reason = await lost;
-        if (gen !== this.generation) return;
-        this.client = null;
-        this.setStatus(`lost ${shown} (${reason}); reconnecting…`, 'error');
-      } catch (e) {
-        client.close();
-        if (gen !== this.generation) return;
-        this.client = null;
-        this.setStatus(`daqlab server unreachable at ${shown}: ${(e as Error).message}; retrying in ${delay / 1000} s`, 'error');
+  protected async attach(client: DaqClient): Promise<void> {
+    client.on('acq.state', (ev) => this.onAcq(ev));
+    client.on('acq.counters', (ev) => this.onAcq(ev));
+    client.on('scan.new', () => this.scheduleRefresh());
+    client.on('scan.state', () => this.scheduleRefresh());
+    client.on('workflow.state', () => this.scheduleRefresh());
+    const hello = await client.request<{ version: string; detectors: string[] }>('hello');
+    this.setStatus(`connected to ${this.shown} (server ${hello.version})`, 'ok');
+    this.detectors.clear();
+    for (const name of hello.detectors) {
+      const st = await client.request<{ state: string; uuid: string | null }>('detector.state', { detector: name });
+      const row: DetectorRow = { state: st.state };
+      if (st.uuid) {
+        // counters of the current acquisition now, before its next acq.counters event
+        const status = await client.request<{ counters: Counters; fps: number }>('acq.status', { uuid: st.uuid }).catch(() => null);
+        if (status) Object.assign(row, { counters: status.counters, fps: status.fps });
       }
-      await sleep(delay);
-      delay = Math.min(delay * 2, 30000);
+      this.detectors.set(name, row);
     }
+    this.renderDetectors();
+    await this.refreshScans();
   }
 
   private onAcq(ev: EventMessage): void {
@@ -283,55 +205,57 @@ export class DaqPanel extends Widget {
     if (!client?.connected) return;
     const { scans } = await client.request<{ scans: ScanSummary[] }>('scans.search', {});
     const list = el('ul', 'daqlab-panel-scanlist');
-    for (const s of [...scans].sort((a, b) => b.seq - a.seq).slice(0, 50)) {
-      const li = el('li');
-      li.dataset.key = s.key;
-      // a derived scan (a template job's result, jobs/derived.ts): named with its source and job
-      const derived = (s.info as { derived?: DerivedSummary }).derived;
-      const source = derived?.source_key ? scans.find((x) => x.key === derived.source_key) : undefined;
-      const from = derived ? ` · derived from ${source ? `${source.identity.name} #${source.identity.number}` : derived.source} by job ${derived.job_id}` : '';
-      // a step scan is known by its title (`ascan samy 0 1 10 0.1`), its time and points, and opens its plot
-      const engine = (s.info as { scan_engine?: string }).scan_engine;
-      const step = engine === 'step' || engine === 'fly'; // fly scans list and plot alike
-      const points = s.streams.find((x) => x.name === 'elapsed_time')?.length ?? 0;
-      const text = step ? `#${s.identity.number} ${stepScanLabel(s.info, points, s.created)} · ${s.state}` : `${s.identity.name} #${s.identity.number} · ${s.state}${from}`;
-      const label = el('span', 'daqlab-panel-scanlabel', text);
-      if (step) {
-        li.classList.add('daqlab-panel-stepscan');
-        label.onclick = () => this.openScanPlot(s);
-        label.style.cursor = 'pointer';
-      }
-      label.title = `${s.key}\n${s.identity.proposal} ${s.identity.sample}\ncreated ${s.created}${derived ? `\n${derived.master}\nsource ${derived.source}` : ''}`;
-      if (derived) li.classList.add('daqlab-panel-derived');
-      const insert = el('button', 'daqlab-panel-insert', 'insert');
-      insert.title = 'insert the code that opens this scan into the active notebook cell';
-      insert.onclick = () => void this.insertCode(derived ? derivedCode(derived.master) : scanCode(s.key));
-      li.append(label, insert);
-      // a workflow run on the scan's files (its state; a failure's error, the scan left as it was)
-      const wf = workflowLabel(s.info);
-      if (wf) {
-        const line = el('span', 'daqlab-panel-workflow', ` · ${wf}`);
-        if ((s.info as { workflow?: { state?: string } }).workflow?.state === 'FAILED') line.classList.add('daqlab-panel-workflow-failed');
-        label.after(line);
-      }
-      const viewer = this.viewerButton(derived ? derived.master : (s.info as { saving?: { master?: string } }).saving?.master);
-      if (viewer) li.append(viewer);
-      if (step) {
-        const plot = el('button', 'daqlab-panel-plot', 'plot');
-        plot.title = 'open the plot of this step scan (a map too for a mesh)';
-        plot.onclick = () => this.openScanPlot(s);
-        li.append(plot);
-      } else if (!derived) {
-        // a derived scan's data are in its files (no streams to monitor)
-        const watch = el('button', 'daqlab-panel-watch', 'monitor');
-        watch.title = 'open a live monitor of this scan';
-        watch.onclick = () => this.openMonitor(s.key);
-        li.append(watch);
-      }
-      list.append(li);
-    }
-    if (scans.length === 0) list.append(el('li', '', 'no scans yet'));
+    renderList(list, [...scans].sort((a, b) => b.seq - a.seq).slice(0, 50), (s) => this.scanRow(s, scans), 'no scans yet');
     this.scansBox.replaceChildren(list);
+  }
+
+  /** One scan of the list (`all`: the scans listed, where a derived scan finds its source). */
+  private scanRow(s: ScanSummary, all: readonly ScanSummary[]): HTMLLIElement {
+    const li = el('li');
+    li.dataset.key = s.key;
+    // a derived scan (a template job's result, jobs/derived.ts): named with its source and job
+    const derived = (s.info as { derived?: DerivedSummary }).derived;
+    const source = derived?.source_key ? all.find((x) => x.key === derived.source_key) : undefined;
+    const from = derived ? ` · derived from ${source ? `${source.identity.name} #${source.identity.number}` : derived.source} by job ${derived.job_id}` : '';
+    // a step scan is known by its title (`ascan samy 0 1 10 0.1`), its time and points, and opens its plot
+    const engine = (s.info as { scan_engine?: string }).scan_engine;
+    const step = engine === 'step' || engine === 'fly'; // fly scans list and plot alike
+    const points = s.streams.find((x) => x.name === 'elapsed_time')?.length ?? 0;
+    const text = step ? `#${s.identity.number} ${stepScanLabel(s.info, points, s.created)} · ${s.state}` : `${s.identity.name} #${s.identity.number} · ${s.state}${from}`;
+    const label = el('span', 'daqlab-panel-scanlabel', text);
+    if (step) {
+      li.classList.add('daqlab-panel-stepscan');
+      label.onclick = () => this.openScanPlot(s);
+      label.style.cursor = 'pointer';
+    }
+    label.title = `${s.key}\n${s.identity.proposal} ${s.identity.sample}\ncreated ${s.created}${derived ? `\n${derived.master}\nsource ${derived.source}` : ''}`;
+    if (derived) li.classList.add('daqlab-panel-derived');
+    const insert = el('button', 'daqlab-panel-insert', 'insert');
+    insert.title = 'insert the code that opens this scan into the active notebook cell';
+    insert.onclick = () => void this.insertCode(derived ? derivedCode(derived.master) : scanCode(s.key));
+    li.append(label, insert);
+    // a workflow run on the scan's files (its state; a failure's error, the scan left as it was)
+    const wf = workflowLabel(s.info);
+    if (wf) {
+      const line = el('span', 'daqlab-panel-workflow', ` · ${wf}`);
+      if ((s.info as { workflow?: { state?: string } }).workflow?.state === 'FAILED') line.classList.add('daqlab-panel-workflow-failed');
+      label.after(line);
+    }
+    const viewer = this.viewerButton(derived ? derived.master : (s.info as { saving?: { master?: string } }).saving?.master);
+    if (viewer) li.append(viewer);
+    if (step) {
+      const plot = el('button', 'daqlab-panel-plot', 'plot');
+      plot.title = 'open the plot of this step scan (a map too for a mesh)';
+      plot.onclick = () => this.openScanPlot(s);
+      li.append(plot);
+    } else if (!derived) {
+      // a derived scan's data are in its files (no streams to monitor)
+      const watch = el('button', 'daqlab-panel-watch', 'monitor');
+      watch.title = 'open a live monitor of this scan';
+      watch.onclick = () => this.openMonitor(s.key);
+      li.append(watch);
+    }
+    return li;
   }
 
   /** A "view" button opening a saved master in the HDF5 viewer (h5web), disabled when the file is outside Jupyter's root. */

@@ -15,9 +15,10 @@ MAX_REQUEST_BYTES = 1024 * 1024
 #: Binary data message: u32 little-endian header length, then the JSON header, then the payload.
 ENVELOPE_PREFIX_BYTES = 4
 # fields of a data message's JSON header; `times`: per-item acquisition time, ms since the epoch (null: unknown);
-# `frames`: per-item acquisition frame index (null: the item is not from one frame)
+# `frames`: per-item acquisition frame index (null: the item is not from one frame); `frame_stats`: per item, the
+# whole item's [min, max, lo, hi] when `frame_stats` percentiles were asked (a region's viewer autoscales on them)
 DATA_HEADER_FIELDS = ("sub", "req", "scan", "stream", "kind", "first", "count", "msg", "part", "parts", "bytes", "times",
-                      "frames")
+                      "frames", "frame_stats")
 
 # ---------------------------------------------------------------------- limits (protocol/limits.ts)
 #: deepest nesting of a control message, and of user JSON the server keeps (scan.info …)

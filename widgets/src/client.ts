@@ -11,6 +11,7 @@ import {
   type DataHeader,
   type DType,
   type ErrorBody,
+  type FrameStats,
   type EventMessage,
   type EventName,
   type Op,
@@ -55,6 +56,8 @@ export interface ArrayItem {
   time?: number;
   /** acquisition frame it comes from (header `frames`; differs from `index` once frames were dropped) */
   frame?: number;
+  /** the whole item's [min, max, lo, hi] (header `frame_stats`, when asked): a region's viewer autoscales on them */
+  stats?: FrameStats;
 }
 
 /** One event item as decoded from a data message: its index and its JSON document. */
@@ -211,6 +214,11 @@ export function decodeData(message: Uint8Array, joiner: PartJoiner): DataMessage
   if (times) items.forEach((item, k) => {
     const t = times[k];
     if (typeof t === 'number') item.time = t;
+  });
+  const stats = header.frame_stats;
+  if (stats) items.forEach((item, k) => {
+    const s = stats[k];
+    if (s) item.stats = s;
   });
   return { header, items };
 }

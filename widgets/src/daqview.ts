@@ -8,6 +8,8 @@
 import { DOMWidgetView } from '@jupyter-widgets/base';
 import { DaqClient, RequestError } from './client.js';
 import { keepConnected, serverAddress, sleep } from './connection.js';
+import { loadPlotly } from './plot.js';
+import { dataUrlBlob, offerSnapshot } from './snapshots.js';
 
 export interface ScanSummaryLike {
   key: string;
@@ -56,6 +58,7 @@ export abstract class DaqView extends DOMWidgetView {
   protected timers: ReturnType<typeof setInterval>[] = [];
   private generation = 0;
   private wanted = '';
+  private withdrawPicture: (() => void) | null = null;
 
   /** CSS class of the widget's root element */
   protected abstract readonly cssClass: string;
@@ -82,11 +85,28 @@ export abstract class DaqView extends DOMWidgetView {
     this.el.append(this.toolbar, this.stage);
     this.listenTo(this.model, 'change:server_url change:token', () => this.restart());
     this.listenTo(this.model, this.targetAttributes, () => void this.reattach());
+    this.withdrawPicture = offerSnapshot({ el: this.el, ready: () => this.chart() !== null, take: () => this.picture() });
     void this.run(this.generation);
+  }
+
+  /** The Plotly chart the view draws, once drawn (null for views without one, e.g. Progress). */
+  private chart(): HTMLElement | null {
+    return this.el.querySelector<HTMLElement>('.js-plotly-plot');
+  }
+
+  /** The chart as a PNG, named after the view's header (the scan as people know it). */
+  private async picture(): Promise<{ name: string; png: Blob }> {
+    const chart = this.chart();
+    if (!chart) throw new Error('nothing plotted yet');
+    const Plotly = await loadPlotly();
+    const url = await Plotly.toImage(chart, { format: 'png', width: chart.clientWidth || 700, height: chart.clientHeight || 300 });
+    const name = `${this.cssClass.replace(/^daqlab-/, '')}-${this.statusLabel.textContent || 'chart'}`.replace(/[^\w.#-]+/g, '_').slice(0, 80);
+    return { name: `${name}.png`, png: dataUrlBlob(url) };
   }
 
   override remove(): void {
     this.closed = true;
+    this.withdrawPicture?.();
     this.timers.forEach(clearInterval);
     this.detach(this.client);
     this.client?.close();

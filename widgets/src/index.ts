@@ -17,3 +17,4 @@ export { ScanPlotModel, ScanPlotView } from './scanplot.js';
 export { Map2DModel, Map2DView } from './map2d.js';
 export { McaModel, McaView } from './mca.js';
 export * from './scan-data.js';
+export { offerSnapshot, currentSnapshotSource, type Snapshot, type SnapshotSource } from './snapshots.js';

@@ -126,7 +126,8 @@ export class McaView extends PlotView {
         ...baseLayout(this.model.get('height') as number),
         margin: { l: 56, r: 20, t: 20, b: 40 },
         xaxis: { title: { text: 'energy (eV)' } },
-        yaxis: { title: { text: 'counts' }, type: log ? 'log' : 'linear' },
+        // counts below 1 do not exist: a log axis starting under 1 labels 0.9 as a stray "9" (Plotly's D1 digits)
+        yaxis: { title: { text: 'counts' }, type: log ? 'log' : 'linear', ...(log ? { autorangeoptions: { minallowed: 0 } } : {}) },
         shapes,
         annotations,
       },

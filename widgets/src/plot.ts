@@ -7,6 +7,8 @@ export interface PlotlyLike {
   react(el: HTMLElement, data: unknown[], layout: Record<string, unknown>, config?: Record<string, unknown>): Promise<unknown>;
   purge(el: HTMLElement): void;
   Plots: { resize(el: HTMLElement): void };
+  /** the chart as a `data:` URL */
+  toImage(el: HTMLElement, options: { format: 'png'; width?: number; height?: number }): Promise<string>;
 }
 
 let loading: Promise<PlotlyLike> | null = null;

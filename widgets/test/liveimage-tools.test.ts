@@ -179,3 +179,32 @@ test('autoscale on the whole frame: zooming in keeps the levels (rescaled for bi
   a.reset();
   assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [1, 2]), [1, 2]);
 });
+
+test('autoscale on the whole frame while zoomed: the frame statistics sent with each region move the levels frame by frame', async () => {
+  const { AutoLevels } = await import('../src/liveimage/autoscope.js');
+  const whole = { r0: 0, c0: 0, binning: 2, rows: 257, cols: 515 };
+  const zoomed = { r0: 100, c0: 200, binning: 1, rows: 64, cols: 64 };
+  const a = new AutoLevels();
+  a.levels('frame', whole, 514, 1030, [40, 400]);
+  // each new frame's whole-frame percentiles (per detector pixel), not the last whole frame's
+  assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [900, 5000], [0, 9000, 12, 150]), [12, 150]);
+  assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [900, 5000], [0, 9000, 30, 170]), [30, 170]);
+  // a region drawn binned 2×: texels hold sums of 4 pixels
+  assert.deepEqual(a.levels('frame', { ...zoomed, binning: 2 }, 514, 1030, [900, 5000], [0, 9000, 30, 170]), [120, 680]);
+  // a flat frame still gets a usable range; the view's scope ignores them
+  assert.deepEqual(a.levels('frame', zoomed, 514, 1030, [900, 5000], [7, 7, 7, 7]), [7, 8]);
+  assert.deepEqual(a.levels('view', zoomed, 514, 1030, [900, 5000], [0, 9000, 30, 170]), [900, 5000]);
+});
+
+test('levels shown rounded: 3 significant digits of their span, outwards', async () => {
+  const { roundLevels } = await import('../src/liveimage/levels.js');
+  assert.deepEqual(roundLevels([263.111, 5000.4]), [260, 5010]);
+  assert.deepEqual(roundLevels([23.6842, 263.111]), [23, 264]);
+  assert.deepEqual(roundLevels([0.123456, 0.5]), [0.123, 0.5]);
+  assert.deepEqual(roundLevels([-1.23456, 1.23456]), [-1.24, 1.24]);
+  assert.deepEqual(roundLevels([5, 5]), [5, 5]); // no span: as they are
+  for (const [lo, hi] of [[263.111, 5000.4], [0.0012345, 0.0098765], [1e6 + 0.3, 1.5e6 + 0.7]] as const) {
+    const [a, b] = roundLevels([lo, hi]);
+    assert.ok(a <= lo && b >= hi && String(a).length <= 8 && String(b).length <= 8, `${a} ${b}`);
+  }
+});

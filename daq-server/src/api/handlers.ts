@@ -18,11 +18,11 @@ import {
 import type { ArrayItems, EventItems, Stream } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { encodeEvents, encodeItems } from './arrow-encode.js';
-import { bool, int, num, object, oneOf, preview, roi, str } from './params.js';
+import { bool, frameStatsParam, int, num, object, oneOf, preview, roi, str } from './params.js';
 import { MAX_EVENTS_PER_PAYLOAD, MAX_ITEMS_PER_PAYLOAD } from './outbox.js';
 import type { Session } from './session.js';
 import { Subscription } from './subscription.js';
-import { makeTransform } from './transform.js';
+import { itemsFrameStats, makeTransform } from './transform.js';
 import { validate } from '../control/validate.js';
 import { PIPELINES, pipeline, pipelineSchema } from '../processing/pipelines.js';
 import { JOBS_HANDLERS } from './jobs-handlers.js';
@@ -102,6 +102,7 @@ async function read(session: Session, req: Request): Promise<unknown> {
   if (stream.kind === 'array') {
     const view = { roi: roi(req), binning: int(req, 'binning', 1, 1) as number };
     const t = makeTransform(stream.dtype, stream.shape, view);
+    const percentiles = frameStatsParam(req);
     const items = (batch as ArrayItems).items;
     const valid = (batch as ArrayItems).valid;
     const per = Math.min(MAX_ITEMS_PER_PAYLOAD, Math.max(1, Math.floor(READ_PAYLOAD_TARGET / Math.max(1, product(t.shape) * dtypeSize(t.dtype)))));
@@ -116,7 +117,8 @@ async function read(session: Session, req: Request): Promise<unknown> {
         items.slice(k, k + n).map((x) => t.apply(x)),
         valid.slice(k, k + n),
       );
-      await session.out.data({ ...header(indexes[k], n), ...perItemHeader(k, n, (batch as ArrayItems).times, batch.frames) }, chunks);
+      const stats = itemsFrameStats(items.slice(k, k + n), stream.dtype, percentiles);
+      await session.out.data({ ...header(indexes[k], n), ...perItemHeader(k, n, (batch as ArrayItems).times, batch.frames), ...(stats ? { frame_stats: stats } : {}) }, chunks);
     }
   } else {
     const events = (batch as EventItems).items;
@@ -175,6 +177,7 @@ function subscribe(session: Session, req: Request): unknown {
       group,
       member: str(req, 'member', null),
       compression: compressionOf(req, stream),
+      frameStats: stream.kind === 'array' ? frameStatsParam(req) : null,
     },
     session.out,
   );

@@ -1,5 +1,6 @@
 /** Typed extraction of request fields: a wrong field is a ParameterError that names it. */
 import { DaqError } from '../protocol/index.js';
+import { checkFrameStatsParam } from '../protocol/frame-stats.js';
 
 type Fields = Record<string, unknown>;
 
@@ -94,6 +95,13 @@ export function roi(req: Fields, field = 'roi'): [number, number, number, number
     throw bad(field, `must be [row0, col0, rows, cols] (4 integers), ${describe(v)}`);
   }
   return v as [number, number, number, number];
+}
+
+/** `frame_stats`: two percentiles [lo, hi] (frame-stats.ts), or null when not asked. */
+export function frameStatsParam(req: Fields, field = 'frame_stats'): [number, number] | null {
+  const { value, error } = checkFrameStatsParam(req[field]);
+  if (error) throw bad(field, error);
+  return value;
 }
 
 export function object(req: Fields, field: string): Record<string, unknown> | undefined {

@@ -11,7 +11,7 @@ import type { ArrayItems, ConsumerGroup, Cursor, EventItems, GroupMember, Stream
 import type { Compression, SubMode, TypedArray } from '../protocol/index.js';
 import { MAX_MESSAGE_BYTES, dtypeSize, perItemHeader, product } from '../protocol/index.js';
 import { encodeEvents, encodeItems, type IpcChunks } from './arrow-encode.js';
-import { makeTransform, type ItemTransform } from './transform.js';
+import { itemsFrameStats, makeTransform, type ItemTransform } from './transform.js';
 import { MAX_EVENTS_PER_PAYLOAD, MAX_ITEMS_PER_PAYLOAD, type Outbox } from './outbox.js';
 
 /** Items are grouped into payloads of about this size (large frames go one per payload). */
@@ -35,6 +35,8 @@ export interface SubscriptionOptions {
   member: string | null;
   /** array streams: how items travel */
   compression: Compression;
+  /** array streams: the percentiles of the whole items to send with each (`frame_stats`), or null */
+  frameStats: [number, number] | null;
 }
 
 type Batch = { indexes: number[]; items: TypedArray[]; valid: boolean[]; events: unknown[]; times: number[]; frames: number[] };
@@ -190,7 +192,9 @@ export class Subscription {
       // encode only once the connection can take it: a client that does not read holds no copies
       if (!(await this.out.room(this.payloadBytes(indexes.length))) || this.closed) return;
       let chunks: IpcChunks;
+      let stats: ReturnType<typeof itemsFrameStats> = null;
       if (stream.kind === 'array') {
+        stats = itemsFrameStats(batch.items.slice(k, k + per), stream.dtype, this.opts.frameStats);
         chunks = encodeItems(
           {
             scan: scanKey,
@@ -211,7 +215,7 @@ export class Subscription {
       if (this.member) this.inflight.set(msg, indexes);
       const perItem = perItemHeader(k, per, batch.times, batch.frames);
       await this.out.data(
-        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...perItem },
+        { sub: this.opts.id, scan: scanKey, stream: stream.name, kind: stream.kind, first: indexes[0], count: indexes.length, msg, ...perItem, ...(stats ? { frame_stats: stats } : {}) },
         chunks,
       );
     }

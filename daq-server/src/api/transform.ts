@@ -3,7 +3,7 @@
  * interest and sum-binning on the last two axes. Viewers ask for these so a
  * 4 Mpx frame can be watched at the resolution of the screen.
  */
-import { DaqError, TYPED_ARRAY, product, type DType, type TypedArray } from '../protocol/index.js';
+import { DaqError, FRAME_STATS_SAMPLES, TYPED_ARRAY, dummyAbove, frameStats, product, type DType, type FrameStats, type TypedArray } from '../protocol/index.js';
 
 export interface ViewSpec {
   /** [row0, col0, rows, cols] on the last two axes */
@@ -118,4 +118,14 @@ export function makeTransform(dtype: DType, shape: number[], view: ViewSpec): It
       return out;
     },
   };
+}
+
+/**
+ * The whole items' statistics for the `frame_stats` header field, computed on the items as stored (before
+ * the region and binning): the view of a region autoscales on the whole frame. Null when not asked.
+ */
+export function itemsFrameStats(items: readonly TypedArray[], dtype: DType, percentiles: [number, number] | null): (FrameStats | null)[] | null {
+  if (!percentiles) return null;
+  const scratch = new Float64Array(FRAME_STATS_SAMPLES);
+  return items.map((x) => frameStats(x, percentiles, dummyAbove(dtype), scratch));
 }

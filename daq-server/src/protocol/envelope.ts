@@ -17,6 +17,7 @@
  * are those of the decoded item.
  * Event items: columns `index` (int64), `json` (utf8, one JSON document per row).
  */
+import type { FrameStats } from './frame-stats.js';
 
 export const ENVELOPE_PREFIX_BYTES = 4;
 
@@ -53,10 +54,15 @@ export interface DataHeader {
    * per-frame streams on it, never on item position. Absent when no item of the payload has one.
    */
   frames?: (number | null)[];
+  /**
+   * with `frame_stats` asked (frame-stats.ts): per item, [min, max, lo, hi] of the whole item (not only
+   * the region sent), per detector pixel; null for an item without a valid value
+   */
+  frame_stats?: (FrameStats | null)[];
 }
 
 /** Every field a data header may carry (mirrored in kernel-bridge/daqlab/_protocol.py). */
-export const DATA_HEADER_FIELDS = ['sub', 'req', 'scan', 'stream', 'kind', 'first', 'count', 'msg', 'part', 'parts', 'bytes', 'times', 'frames'] as const;
+export const DATA_HEADER_FIELDS = ['sub', 'req', 'scan', 'stream', 'kind', 'first', 'count', 'msg', 'part', 'parts', 'bytes', 'times', 'frames', 'frame_stats'] as const;
 
 /** Per-item times for a header: null for unknown (JSON has no NaN), undefined when none is known. */
 export function headerTimes(times: readonly number[] | undefined): (number | null)[] | undefined {

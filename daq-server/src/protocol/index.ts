@@ -11,6 +11,7 @@
  */
 
 export * from './envelope.js';
+export * from './frame-stats.js';
 export * from './errors.js';
 export * from './dtypes.js';
 export * from './jobs.js';
@@ -307,4 +308,6 @@ export interface SubscribeParams {
   member?: string;
   /** array streams: how items travel (default `none`) */
   compression?: Compression;
+  /** array streams: send each whole item's [min, max, lo, hi] at these percentiles in the header (`frame_stats`) */
+  frame_stats?: [number, number] | null;
 }

@@ -8,7 +8,9 @@
  *  - `scans.jsonl`: one line per finished scan that saved files (key, identity, times, master,
  *    data files), appended when the scan closes;
  *  - `frames/<key>.bin`: where each saved frame lies (file, address, size, validity) and the
- *    acquisition frame it is (after drops, saved frame k is not frame k).
+ *    acquisition frame it is (after drops, saved frame k is not frame k);
+ *  - `results/<key>.bin`: the scan's other streams (per-frame results, peaks, profiles …), whole
+ *    (saved-results.ts), so a restored scan lists and reads every stream, not only its frames.
  *
  * On start, the finished scans whose master still exists are listed again, CLOSED, read-only,
  * their frames read from the data files (nothing of them is held in memory).
@@ -20,12 +22,14 @@ import { TYPED_ARRAY, isDType, product, type DType, type ScanIdentity, type Type
 import { bslz4Decompress, inflateChunk } from '../saving/codec/index.js';
 import { DaqError } from '../protocol/errors.js';
 import type { MemoryScan } from './scan.js';
+import { encodeResults, restoreResults } from './saved-results.js';
 import type { MemoryScanStore } from './store.js';
 import type { ItemBacking, SavedLocation } from './types.js';
 
 const NUMBERS = 'scan-numbers.json';
 const INDEX = 'scans.jsonl';
 const FRAMES = 'frames';
+const RESULTS = 'results';
 /** finished scans listed again at start (the newest ones) */
 export const MAX_RESTORED = 10_000;
 /** per frame in frames/<key>.bin: file index, address, size, valid, acquisition frame (float64 each; NaN: unknown) */
@@ -45,6 +49,8 @@ export interface FinishedScanRecord {
   master: string;
   saving: Record<string, unknown>;
   frames: { name: string; dtype: DType; shape: number[]; length: number; files: string[]; compression: SavedLocation['compression']; fields?: number } | null;
+  /** whether `results/<key>.bin` keeps its other streams (absent in records of earlier versions) */
+  results?: boolean;
 }
 
 const fileOf = (key: string): string => `${key.replace(/[^A-Za-z0-9_.-]/g, '_')}.bin`;
@@ -57,6 +63,12 @@ export class ScanHistory {
     private readonly warn: (message: string, fields?: Record<string, unknown>) => void = () => {},
   ) {
     mkdirSync(join(dir, FRAMES), { recursive: true });
+  }
+
+  /** Forget what the state folder keeps of a scan no longer listed. */
+  private forget(r: FinishedScanRecord): void {
+    if (r.frames) rmSync(join(this.dir, FRAMES, fileOf(r.key)), { force: true });
+    if (r.results) rmSync(join(this.dir, RESULTS, fileOf(r.key)), { force: true });
   }
 
   /** Highest scan number per session recorded by earlier runs. */
@@ -116,9 +128,9 @@ export class ScanHistory {
     for (const r of records) {
       store.seedNumbers([[r.identity.session, r.identity.number]]);
       if (existsSync(r.master)) kept.push(r);
-      else if (r.frames) rmSync(join(this.dir, FRAMES, fileOf(r.key)), { force: true });
+      else this.forget(r);
     }
-    for (const r of kept.splice(0, Math.max(0, kept.length - MAX_RESTORED))) if (r.frames) rmSync(join(this.dir, FRAMES, fileOf(r.key)), { force: true });
+    for (const r of kept.splice(0, Math.max(0, kept.length - MAX_RESTORED))) this.forget(r);
     if (kept.length < lines) this.rewrite(kept);
     let n = 0;
     for (const r of kept) {
@@ -134,6 +146,7 @@ export class ScanHistory {
             f && isDType(f.dtype) && COMPRESSIONS.includes(f.compression)
               ? { name: f.name, dtype: f.dtype, shape: f.shape, length: f.length, backing: new SavedFrames(join(this.dir, FRAMES, fileOf(r.key)), f) }
               : null,
+          results: r.results ? (scan) => this.restoreResults(scan, r.key) : undefined,
         });
         n++;
       } catch (err) {
@@ -141,6 +154,15 @@ export class ScanHistory {
       }
     }
     return n;
+  }
+
+  private restoreResults(scan: MemoryScan, key: string): void {
+    try {
+      const leftOut = restoreResults(scan, readFileSync(join(this.dir, RESULTS, fileOf(key))));
+      if (leftOut.length) this.warn('a scan listed again lacks streams that could not be kept', { key, left_out: leftOut });
+    } catch (err) {
+      this.warn('cannot list the results of a finished scan again (its frames are listed)', { key, error: String(err) });
+    }
   }
 
   private rewrite(records: FinishedScanRecord[]): void {
@@ -157,11 +179,24 @@ export class ScanHistory {
   recordFinished(scan: MemoryScan): Promise<void> {
     const record = describeFinished(scan);
     if (!record) return Promise.resolve();
+    // now, while every item is in memory (the budget may trim the closed scan later)
+    let results: ReturnType<typeof encodeResults> = null;
+    try {
+      results = encodeResults(scan, record.line.frames?.name ?? 'frame');
+    } catch (err) {
+      this.warn('cannot keep the results of a finished scan for a restart', { key: scan.key, error: String(err) });
+    }
+    if (results) record.line.results = true;
     this.writing = this.writing.then(async () => {
       try {
         if (record.frames) {
           await mkdir(join(this.dir, FRAMES), { recursive: true });
           await writeFile(join(this.dir, FRAMES, fileOf(record.key)), Buffer.from(record.locations.buffer));
+        }
+        if (results) {
+          await mkdir(join(this.dir, RESULTS), { recursive: true });
+          await writeFile(join(this.dir, RESULTS, fileOf(record.key)), results.bytes);
+          if (results.leftOut.length) this.warn('streams of a finished scan not kept for a restart', { key: scan.key, left_out: results.leftOut });
         }
         await appendFile(join(this.dir, INDEX), `${JSON.stringify(record.line)}\n`);
       } catch (err) {

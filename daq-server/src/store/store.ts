@@ -158,6 +158,7 @@ export class MemoryScanStore implements ScanStore {
       const stream = scan.createArrayStream(f.name, f.dtype, f.shape, f.info);
       stream.restore(f.length, f.backing);
     }
+    r.results?.(scan);
     scan.markRestored(r.reason);
     this.seedNumbers([[r.identity.session, r.identity.number]]);
     this.byKey.set(r.key, scan);

@@ -4,6 +4,7 @@
  * These interfaces are what the control and API layers program against.
  */
 import type { DType, TypedArray, ScanIdentity, ScanState, ScanSummary, StreamInfo } from '../protocol/index.js';
+import type { MemoryScan } from './scan.js';
 
 /** A run of consecutive items read from a stream (views, never copies, for arrays). */
 export interface ArrayItems {
@@ -256,6 +257,8 @@ export interface RestoredScan {
   reason: string;
   /** its frames, read from the saved files (null: none were saved) */
   frames: { name: string; dtype: DType; shape: number[]; info?: Record<string, unknown>; length: number; backing: ItemBacking } | null;
+  /** recreates its other streams (results, peaks …) in the scan before it is sealed (store/saved-results.ts) */
+  results?: (scan: MemoryScan) => void;
 }
 
 /** A whole scan left memory (memory budget): the `store.evicted` event. */

@@ -138,3 +138,43 @@ test('an index line written before frames were kept (4 fields per frame) still r
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a restored scan lists and reads its other streams too (events and arrays, with their frames)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daqlab-history-'));
+  try {
+    const master = join(dir, 'smx_0001_master.h5');
+    writeFileSync(master, 'm');
+    const st = createStore({ memoryBudget: 1 << 20 });
+    const history = new ScanHistory(dir);
+    const scan = st.createScan({ name: 'smx' });
+    scan.createEventStream('peaks', { kind: 'peaks' }).append([{ x: 1, y: 2 }, { x: 3, y: 4 }, { x: 5, y: 6 }], [0, 0, 2]);
+    scan.createArrayStream('intensity', 'float32', [3], { unit: 'counts' }).append(
+      [new Float32Array([1, 2, 3]), new Float32Array([4, 5, 6])], [true, false], [1000.5, NaN], [0, 2]);
+    scan.createEventStream('summary').append([{ hits: 2 }]);
+    scan.updateInfo({ saving: { master, done: true } });
+    scan.close();
+    await history.recordFinished(scan as MemoryScan);
+
+    const st2 = createStore({ memoryBudget: 1 << 20 });
+    assert.equal(new ScanHistory(dir).restore(st2), 1);
+    const back = st2.scan(scan.key);
+    assert.deepEqual([...back.streams.keys()].sort(), ['intensity', 'peaks', 'summary']);
+    const peaks = back.stream('peaks');
+    assert.equal(peaks.kind, 'event');
+    assert.deepEqual(peaks.info, { kind: 'peaks' });
+    const p = peaks.slice(0, 3);
+    assert.deepEqual(p.items, [{ x: 1, y: 2 }, { x: 3, y: 4 }, { x: 5, y: 6 }]);
+    assert.deepEqual(p.frames, [0, 0, 2]);
+    const intensity = back.stream('intensity');
+    assert.ok(intensity.kind === 'array' && intensity.sealed);
+    const i = intensity.slice(0, 2);
+    assert.deepEqual(i.items.map((x) => [...x]), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(i.valid, [true, false]);
+    assert.deepEqual(i.frames, [0, 2]);
+    assert.equal(i.times?.[0], 1000.5);
+    assert.deepEqual(back.stream('summary').slice(0, 1).items, [{ hits: 2 }]);
+    assert.equal(back.state, 'CLOSED');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,45 +4,36 @@
  * updates (`logbook.entry` events) — on its own connection to the DAQ panel's
  * server, reconnecting with back-off.
  */
-import { Widget } from '@lumino/widgets';
-import { DaqClient, onServerUsed } from '@daqlab/widgets';
+import { DaqClient } from '@daqlab/widgets';
 import type { EventMessage, LogbookEntry } from '@daqlab/daq-server/protocol';
 import { panelServerAddress } from '../panel.js';
-import { discoverServer } from '../discover.js';
+import { ServerPanel } from '../panel-base.js';
+import { el } from '../dom.js';
 import { Timeline } from './timeline.js';
-import { Editor, type Draft } from './editor.js';
+import { Editor, type Draft, type EditDraft } from './editor.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CATEGORIES = ['', 'comment', 'info', 'error', 'debug', 'commandline'];
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
-
-export class LogbookPanel extends Widget {
-  private status = el('div', 'daqlab-panel-status');
+export class LogbookPanel extends ServerPanel {
   private text = el('input', 'daqlab-logbook-filter-text');
   private category = el('select', 'daqlab-logbook-filter-category');
   private tag = el('input', 'daqlab-logbook-filter-tag');
   private proposal = el('input', 'daqlab-logbook-filter-proposal');
-  private timeline = new Timeline(() => this.client);
-  private editor = new Editor((d) => this.write(d));
-  private client: DaqClient | null = null;
-  private generation = 0;
-  private started = false;
+  private timeline = new Timeline(
+    () => this.client,
+    (e) => this.editor.startEdit(e),
+  );
+  private editor = new Editor(
+    (d) => this.write(d),
+    (d) => this.saveVersion(d),
+  );
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor() {
-    super();
-    this.id = 'daqlab-logbook-panel';
-    this.addClass('daqlab-panel');
-    this.addClass('daqlab-logbook-panel');
-    this.title.label = 'Logbook';
-    this.title.caption = 'daqlab: the e-logbook';
-    this.title.iconClass = 'daqlab-logbook-icon';
+    super(
+      { id: 'daqlab-logbook-panel', className: 'daqlab-logbook-panel', label: 'Logbook', caption: 'daqlab: the e-logbook', iconClass: 'daqlab-logbook-icon' },
+      panelServerAddress,
+    );
     this.text.placeholder = 'search text';
     this.tag.placeholder = 'tag';
     this.proposal.placeholder = 'proposal';
@@ -51,19 +42,15 @@ export class LogbookPanel extends Widget {
     this.category.onchange = () => this.scheduleSearch();
     const filters = el('div', 'daqlab-logbook-filters');
     filters.append(this.text, this.category, this.tag, this.proposal);
-    this.node.append(el('h3', undefined, 'Logbook'), this.status, this.editor.node, filters, this.timeline.node);
-    this.setStatus('not connected', 'idle');
-    onServerUsed(() => {
-      if (this.started) this.restart();
+    this.node.append(el('h3', '', 'Logbook'), this.status, this.editor.node, filters, this.timeline.node);
+  }
+
+  protected async attach(client: DaqClient): Promise<void> {
+    client.on('logbook.entry', (ev: EventMessage) => {
+      const entry = ev.entry as LogbookEntry;
+      if (this.matches(entry)) this.timeline.upsert(entry);
     });
-  }
-
-  protected override onAfterShow(): void {
-    if (!this.started) this.restart();
-  }
-
-  settingsChanged(): void {
-    if (this.started) this.restart();
+    await this.search();
   }
 
   private filters(): Record<string, unknown> {
@@ -110,51 +97,11 @@ export class LogbookPanel extends Widget {
     await c.request('logbook.add', { ...d });
   }
 
-  private setStatus(text: string, state: 'idle' | 'ok' | 'error'): void {
-    this.status.textContent = text;
-    this.status.dataset.state = state;
-  }
-
-  private restart(): void {
-    this.started = true;
-    this.generation++;
-    this.client?.close();
-    this.client = null;
-    void this.run(this.generation);
-  }
-
-  private async run(gen: number): Promise<void> {
-    let delay = 1000;
-    await discoverServer();
-    while (gen === this.generation && !this.isDisposed) {
-      const url = panelServerAddress();
-      const shown = url.replace(/token=[^&]+/, 'token=…');
-      const client = new DaqClient(url);
-      try {
-        this.setStatus(`connecting to ${shown}`, 'idle');
-        await client.connect();
-        if (gen !== this.generation) return client.close();
-        const lost = new Promise<string>((resolve) => (client.onclose = resolve));
-        this.client = client;
-        client.on('logbook.entry', (ev: EventMessage) => {
-          const entry = ev.entry as LogbookEntry;
-          if (this.matches(entry)) this.timeline.upsert(entry);
-        });
-        this.setStatus(`connected to ${shown}`, 'ok');
-        await this.search();
-        delay = 1000;
-        const reason = await lost;
-        if (gen !== this.generation) return;
-        this.client = null;
-        this.setStatus(`lost ${shown} (${reason}); reconnecting…`, 'error');
-      } catch (e) {
-        client.close();
-        if (gen !== this.generation) return;
-        this.client = null;
-        this.setStatus(`daqlab server unreachable at ${shown}: ${(e as Error).message}; retrying in ${delay / 1000} s`, 'error');
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, 30000);
-    }
+  /** A new version of an entry (the timeline shows it from the `logbook.entry` event). */
+  private async saveVersion(d: EditDraft): Promise<LogbookEntry> {
+    const c = this.client;
+    if (!c) throw new Error('not connected to a daqlab server');
+    const { entry } = await c.request<{ entry: LogbookEntry }>('logbook.edit', { ...d });
+    return entry;
   }
 }

@@ -6,13 +6,8 @@
  */
 import type { DaqClient } from '@daqlab/widgets';
 import type { LogbookEntry } from '@daqlab/daq-server/protocol';
+import { el, renderList } from '../dom.js';
 
-const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-};
 
 function when(iso: string): string {
   const d = new Date(iso);
@@ -23,12 +18,15 @@ export class Timeline {
   readonly node = el('div', 'daqlab-logbook-timeline');
   private rows = new Map<number, HTMLElement>();
 
-  constructor(private readonly client: () => DaqClient | null) {}
+  constructor(
+    private readonly client: () => DaqClient | null,
+    /** "edit" on an entry: the editor takes it */
+    private readonly edit: (e: LogbookEntry) => void,
+  ) {}
 
   show(entries: LogbookEntry[]): void {
     this.rows.clear();
-    this.node.replaceChildren(...entries.map((e) => this.row(e)));
-    if (!entries.length) this.node.append(el('div', 'daqlab-logbook-empty', 'no entries'));
+    renderList(this.node, entries, (e) => this.row(e), 'no entries', 'daqlab-logbook-empty');
   }
 
   /** A new or edited entry: replace its row, or put it on top. */
@@ -57,6 +55,10 @@ export class Timeline {
     );
     for (const t of e.tags) head.append(el('span', 'daqlab-logbook-tag', t));
     if (links.length) head.append(el('span', 'daqlab-logbook-links', links.join(' · ')));
+    const edit = el('button', 'daqlab-logbook-edit', 'edit');
+    edit.title = 'edit this entry: saving writes a new version (the earlier ones are kept)';
+    edit.onclick = () => this.edit(e);
+    head.append(edit);
     const body = el('div', 'daqlab-logbook-body');
     body.innerHTML = e.html; // sanitised by the server
     row.append(head, body);

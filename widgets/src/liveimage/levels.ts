@@ -74,3 +74,15 @@ export const PERCENTILE_PRESETS: readonly (readonly [number, number])[] = [
 ];
 
 export const presetLabel = ([lo, hi]: readonly [number, number]): string => (lo === 0 && hi === 100 ? 'min–max' : `${lo}–${hi} %`);
+
+/**
+ * Levels as people read them: autoscaled levels are estimates, so 3 significant digits of their span are
+ * enough (263.111 → 263; 0.123456–0.5 → 0.123–0.5), rounded outwards so the range still holds them.
+ */
+export function roundLevels([lo, hi]: readonly [number, number]): [number, number] {
+  const span = hi - lo;
+  if (!(span > 0) || !Number.isFinite(span)) return [lo, hi];
+  const step = 10 ** (Math.floor(Math.log10(span)) - 2);
+  const tidy = (v: number) => +v.toPrecision(12); // 0.30000000000000004 → 0.3
+  return [tidy(Math.floor(lo / step) * step), tidy(Math.ceil(hi / step) * step)];
+}

@@ -192,6 +192,15 @@ export class FrameStream {
     this.pending = null;
   }
 
+  /**
+   * A region (zoomed in) is sent with the whole frame's statistics at the autoscale percentiles: levels of
+   * scope `frame` follow each frame though only the region arrives (autoscope.ts).
+   */
+  private frameStatsAsked(): [number, number] | null {
+    const p = this.model.get('auto_percentiles') as [number, number] | undefined;
+    return Array.isArray(p) && p.length === 2 && p[0] < p[1] ? [p[0], p[1]] : [1, 99.5];
+  }
+
   /** The latest-mode subscription of the frames, for the current view request. */
   private async subscribeFrames(client: DaqClient): Promise<void> {
     if (this.sub) {
@@ -209,7 +218,7 @@ export class FrameStream {
         mode: 'latest',
         binning: view.binning,
         compression: this.model.get('compression') as Compression,
-        ...(view.roi ? { roi: view.roi } : {}),
+        ...(view.roi ? { roi: view.roi, frame_stats: this.frameStatsAsked() } : {}),
       },
       (msg) => this.onData(msg),
     );
@@ -290,7 +299,7 @@ export class FrameStream {
           single: true,
           binning: view.binning,
           compression: this.model.get('compression'),
-          ...(view.roi ? { roi: view.roi } : {}),
+          ...(view.roi ? { roi: view.roi, frame_stats: this.frameStatsAsked() } : {}),
         });
         const item = messages[0]?.items[0];
         if (item && this.browsing) {

@@ -8,6 +8,7 @@
  * The Python side is kernel-bridge/daqlab/widgets.py.
  */
 import { DOMWidgetView } from '@jupyter-widgets/base';
+import type { FrameStats } from '@daqlab/daq-server/protocol';
 import type { ArrayItem } from '../client.js';
 import { COLORMAPS, SCALES, dummyThreshold, formatValue, lutBytes, normalize, type Scale } from '../colormap.js';
 import { ColorBar } from '../colorbar.js';
@@ -20,11 +21,13 @@ import { AxesView } from './axesview.js';
 import { dOfTth, poniOf, qOfTth, tthAtPixel, type Poni, type RingUnit } from './geometry.js';
 import { AutoLevels, type AutoScope } from './autoscope.js';
 import { LevelsPanel } from './histogram.js';
+import { roundLevels } from './levels.js';
 import { bindPointer } from './interactions.js';
 import { bindKeys } from './keyboard.js';
 import { colormapOf, type Roi } from './model.js';
 import { Overlays } from './overlays.js';
 import { composePicture, download, pngBytes } from './png.js';
+import { offerSnapshot } from '../snapshots.js';
 import { profileLine, roiStat, sampleProfile, type Line, type ProfileMode } from './profile.js';
 import { ProfilePlot } from './profileview.js';
 import { Throttle } from './throttle.js';
@@ -68,6 +71,8 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   private readonly axes = new AxesView();
   private levels!: LevelsPanel;
   private readonly autoLevels = new AutoLevels();
+  /** the whole frame's statistics the server sent with the drawn region (zoomed in), else null */
+  private frameStats: FrameStats | null = null;
   private readonly profilePlot = new ProfilePlot();
   private plot!: HTMLDivElement;
   private barTitle!: HTMLDivElement;
@@ -116,7 +121,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.inputs.profile_width = width;
     const png = el('button', 'daqlab-li-png', 'PNG');
     png.title = 'save the picture (image, overlays, axes, colour bar, profile) as a PNG file';
-    png.onclick = () => download(this.pictureBytes(), `${(this.scanName || 'liveimage').replace(/[^\w.#-]+/g, '_')}-frame${this.lastIndex}.png`);
+    png.onclick = () => download(this.pictureBytes(), this.pictureName());
     this.pauseButton = el('button', 'daqlab-li-pause', 'pause');
     this.pauseButton.onclick = () => this.setAndSave({ paused: !this.model.get('paused') });
     const clear = el('button', 'daqlab-li-clear', 'clear ROIs');
@@ -227,7 +232,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     this.listenTo(this.model, 'change:index', () => this.onIndex());
     this.listenTo(this.model, 'change', () => this.syncControls());
     this.timers.push(setInterval(() => this.report(), 1000));
-    this.cleanups.push(onReconnect(() => this.stream.restart()));
+    this.cleanups.push(onReconnect(() => this.stream.restart()), this.offerPicture());
     // the default colormap (JupyterLab setting) is drawn when the view sets none: redraw when it changes
     this.cleanups.push(
       onSettingsChanged((changed) => {
@@ -313,6 +318,7 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     if (!image) return;
     image.dtype = dtype;
     image.upload(item, view, this.transform.fullRows);
+    this.frameStats = item.stats ?? null;
     this.lastIndex = item.index;
     this.peakFrame = acquisitionFrame(item);
     const placed = image.placed!;
@@ -504,7 +510,9 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
     const placed = this.image!.placed;
     const t = this.transform;
     // the whole frame's levels unless the user asked for the view's: zooming does not move them
-    const range = drawn && placed && t.fullRows ? this.autoLevels.levels(this.model.get('auto_scope') as AutoScope, placed, t.fullRows, t.fullCols, drawn) : drawn;
+    const scope = this.model.get('auto_scope') as AutoScope;
+    const found = drawn && placed && t.fullRows ? this.autoLevels.levels(scope, placed, t.fullRows, t.fullCols, drawn, this.frameStats) : drawn;
+    const range = found && roundLevels(found);
     if (range && (range[0] !== this.model.get('vmin') || range[1] !== this.model.get('vmax'))) this.setAndSave({ vmin: range[0], vmax: range[1] });
   }
 
@@ -591,6 +599,19 @@ export class LiveImageView extends DOMWidgetView implements StreamHost {
   }
 
   // ------------------------------------------------------------ the picture (PNG): toolbar and Python
+
+  private pictureName(): string {
+    return `${(this.scanName || 'liveimage').replace(/[^\w.#-]+/g, '_')}-frame${this.lastIndex}.png`;
+  }
+
+  /** The picture for the Logbook's "attach view" (snapshots.ts). */
+  private offerPicture(): () => void {
+    return offerSnapshot({
+      el: this.el,
+      ready: () => Boolean(this.image) && this.lastIndex >= 0,
+      take: async () => ({ name: this.pictureName(), png: new Blob([this.pictureBytes() as BlobPart], { type: 'image/png' }) }),
+    });
+  }
 
   private pictureBytes(): Uint8Array {
     this.draw();
