@@ -16,7 +16,7 @@ type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 function cat(s: Session): { c: Catalogue; who: Principal } {
   const c = s.service.catalogue;
   if (!c) throw new DaqError('StateError', 'this server has no catalogue (started with --catalogue off, or without a state folder)');
-  return { c, who: c.access.resolve(s.token) };
+  return { c, who: s.principal() };
 }
 
 const optStr = (r: Request, field: string): string | undefined => (str(r, field, null) ?? undefined) as string | undefined;

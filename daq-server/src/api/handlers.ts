@@ -283,7 +283,7 @@ export const HANDLERS: Record<Op, Handler> = {
     const params = object(r, 'params') ?? {};
     checkUserJsonOf(params);
     // the data policy fills the scan's proposal/sample/dataset and the saving folder (catalogue/service.ts)
-    s.service.catalogue?.applyPolicy(s.service.catalogue.access.resolve(s.token), params);
+    s.service.catalogue?.applyPolicy(s.principal(), params);
     const acq = await ctl.prepare(params, s.actor(bool(r, 'force', false)));
     return { ...acq.status(), owner: ctl.ownerOf(acq), scan_summary: acq.scan.summary() };
   },

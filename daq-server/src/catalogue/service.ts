@@ -26,6 +26,8 @@ const MAX_EMBARGO_YEARS = 50;
 /** captures waiting for a database that does not answer, kept in memory */
 const MAX_PENDING = 100_000;
 const RETRY_MS = 5000;
+/** proposals a logbook search may span for one reader (a beamline's lifetime of proposals fits) */
+const MAX_READABLE = 20_000;
 /** numbered datasets tried by new_dataset() */
 const MAX_DATASETS = 9999;
 
@@ -391,6 +393,24 @@ export class Catalogue {
     }
     // callers give resolved paths; the root may be named through a link
     return proposalOfPath(this.root, path) ?? proposalOfPath(this.realRoot, path);
+  }
+
+  /** The access facts of a registered proposal (the logbook's ProposalDirectory, logbook/access.ts). */
+  proposalFacts(id: string): ProposalFacts | null {
+    const prop = ID_RE.test(id) ? this.repo.proposal(id) : null;
+    return prop ? this.facts(prop) : null;
+  }
+
+  /** The ids of the proposals `p` may read, at most MAX_READABLE (what a logbook search is confined to). */
+  readableProposalIds(p: Principal): string[] {
+    const out: string[] = [];
+    const v = this.visibility(p);
+    while (out.length < MAX_READABLE) {
+      const page = this.repo.proposals(v, MAX_LIMIT, out.length);
+      out.push(...page.map((x) => x.id));
+      if (page.length < MAX_LIMIT) break;
+    }
+    return out;
   }
 
   isMember(p: Principal, id: string): boolean {
