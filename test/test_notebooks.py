@@ -48,6 +48,12 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         # with the detector's geometry: the CeO2 111 ring where the powder scene draws it
         assert "frames from the detector: 20 invalid: 0" in text
         assert "strongest ring at q = 20.1 nm^-1" in text
+    if path.name.startswith("12-"):
+        # the data policy end to end: the catalogue filled itself, both kinds of logbook entries, the embargo, the DOI's page
+        assert "files go to" in text and "sha256" in text and "frames in the run description: 5" in text
+        assert "by daqlab:" in text and "'Crystal centred, beam on;'" in text and "version 2" in text
+        assert "released: False" in text and "release_date: 2001-01-01T00:00:00.000Z is in the past" in text
+        assert "landing page: True | under embargo: True | how to cite: True" in text
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
         # the Volume3D view of the volume stream was created, its cut planes and mode set from Python
