@@ -248,3 +248,39 @@ def test_a_browser_cannot_assert_a_user_without_the_secret(lab):
     req = urllib.request.Request(lab["base"] + "daqlab/config", headers={"Authorization": "token j-bob"})
     with urllib.request.urlopen(req, timeout=10) as r:
         assert json.loads(r.read()) == {"server_url": "daqlab/ws", "token": None}
+
+
+def jget(lab, who: str, route: str):
+    req = urllib.request.Request(lab["base"] + route, headers={"Authorization": f"token {who}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_jupyter_files_and_contents_follow_the_same_decision(lab):
+    mine, theirs = FILES["mx1234"], FILES["mx9999"]
+    status, body = jget(lab, "j-alice", f"files/{mine}")
+    assert status == 200 and body.startswith(b"\x89HDF")
+    assert jget(lab, "j-alice", f"files/{theirs}")[0] == 404
+    assert jget(lab, "j-alice", f"api/contents/{mine}?content=0")[0] == 200
+    hidden = jget(lab, "j-bob", f"api/contents/{mine}?content=0")
+    missing = jget(lab, "j-bob", "api/contents/mx1234/id11/lyso/lyso_0001/nothing.h5?content=0")
+    assert hidden[0] == missing[0] == 404
+    assert hidden[1] == missing[1].replace(b"nothing.h5", b"scan.h5"), (hidden, missing)
+    # listings leave out what the user may not read: no other proposal's name shows
+    top = lambda who: {e["name"] for e in json.loads(jget(lab, who, "api/contents/")[1])["content"]}
+    assert top("j-alice") >= {"mx1234", "old2020", "loose"} and "mx9999" not in top("j-alice")
+    assert "mx1234" not in top("j-mallory") and "old2020" in top("j-mallory")
+    assert top("j-staff") >= {"mx1234", "mx9999", "old2020"}
+    assert jget(lab, "j-bob", "api/contents/mx1234")[0] == 404
+    # writes into another proposal's folder are refused as well
+    req = urllib.request.Request(lab["base"] + "api/contents/mx1234/id11/bob-was-here.txt", method="PUT",
+                                 data=json.dumps({"type": "file", "format": "text", "content": "x"}).encode(),
+                                 headers={"Authorization": "token j-bob", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    assert refused.value.code == 404 and not (lab["root"] / "mx1234/id11/bob-was-here.txt").exists()
+    # the public reads a released proposal's files
+    assert jget(lab, "j-mallory", f"files/{FILES['old2020']}")[0] == 200

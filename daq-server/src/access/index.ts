@@ -2,4 +2,4 @@ export { AccessControl, OPERATOR, PUBLIC, principalOf, type Principal } from './
 export { readUsersFile, type UserEntry } from './users-file.js';
 export { canAdminister, canRead, canWrite, defaultRelease, EMBARGO_YEARS, isMember, isReleased, isStaffOf, type ProposalFacts } from './policy.js';
 export { forwardedPrincipal, forwardedUser, MIN_SECRET, SECRET_HEADER, USER_HEADER } from './forwarded.js';
-export { proposalOfPath } from './paths.js';
+export { proposalFolderOf, proposalOfPath } from './paths.js';

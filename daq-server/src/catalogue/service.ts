@@ -11,7 +11,7 @@ import { realpathSync } from 'node:fs';
 import { withDeadline } from '../files/index.js';
 import { DaqError } from '../protocol/index.js';
 import type { Scan } from '../store/types.js';
-import { proposalOfPath } from '../access/paths.js';
+import { proposalFolderOf, proposalOfPath } from '../access/paths.js';
 import { canAdminister, canRead, canWrite, defaultRelease, isMember, type AccessControl, type Principal, type ProposalFacts } from '../access/index.js';
 import type { CatalogueRepository } from './repository.js';
 import { datasetOfScan } from './capture.js';
@@ -378,12 +378,22 @@ export class Catalogue {
    * the proposal's rules (as its scans do); files anywhere else are not the catalogue's to guard.
    */
   pathVisible(p: Principal, path: string): boolean {
-    const proposal = this.proposalOfFile(path);
+    const proposal = this.proposalOfFile(path) ?? this.proposalFolder(path);
     return !proposal || this.scanVisible(p, proposal);
   }
 
   /** The proposal whose folder `path` (absolute, links resolved) lies in, or null (access/paths.ts). */
   proposalOfFile(path: string): string | null {
+    // callers give resolved paths; the root may be named through a link
+    return proposalOfPath(this.root, path) ?? proposalOfPath(this.resolvedRoot(), path);
+  }
+
+  /** The proposal whose own folder `path` is (`<root>/<proposal>`), or null. */
+  private proposalFolder(path: string): string | null {
+    return proposalFolderOf(this.root, path) ?? proposalFolderOf(this.resolvedRoot(), path);
+  }
+
+  private resolvedRoot(): string {
     if (this.realRoot === undefined) {
       try {
         this.realRoot = realpathSync(this.root);
@@ -391,8 +401,7 @@ export class Catalogue {
         this.realRoot = this.root;
       }
     }
-    // callers give resolved paths; the root may be named through a link
-    return proposalOfPath(this.root, path) ?? proposalOfPath(this.realRoot, path);
+    return this.realRoot;
   }
 
   /** The access facts of a registered proposal (the logbook's ProposalDirectory, logbook/access.ts). */
