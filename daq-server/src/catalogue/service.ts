@@ -186,6 +186,12 @@ export class Catalogue {
     return this.repo.samples(this.visibility(p), proposal, limit, skip);
   }
 
+  /** Register a sample of a proposal `p` may write to (SciCat's POST Samples, catalogue/external.ts). */
+  addSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
+    this.requireWrite(p, proposal);
+    return this.ensureSample(p, proposal, sampleName, description);
+  }
+
   private ensureSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
     const s = this.repo.sample(proposal, sampleName);
     if (s) return s;
