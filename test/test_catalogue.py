@@ -359,6 +359,33 @@ def test_pyscicat_writes_samples_datasets_and_files_with_access_checks(catalogue
     assert "sampleId" in again["sample"]["error"] and "already has" in again["sample"]["error"]
 
 
+def test_scitacean_uploads_a_new_dataset_with_its_files(catalogue_server, connect, tmp_path):
+    """scitacean's Client.upload_new_dataset_now (v4: datasets/isValid, datasets, origdatablocks), its files copied
+    into the proposal's folder; a user of another proposal is refused before any file is copied."""
+    srv, root = catalogue_server
+    connect(STAFF).catalogue.add_proposal("mx8888", team=[{"user": "daemon", "role": "principal-investigator"}])
+    folder = root / "mx8888" / "id11" / "upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o777)
+
+    def upload(token, proposal):
+        local = tmp_path / token
+        local.mkdir()
+        r = subprocess.run([str(SCICAT_PY), str(DRIVER.with_name("scitacean_write_driver.py")), srv.http + "/scicat/api/v3",
+                            token, proposal, str(folder), str(local)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    out = upload(ALICE, "mx8888")
+    assert "ok" in out, out
+    d = connect(ALICE).catalogue.dataset(out["ok"]["pid"])
+    assert d["proposal"] == "mx8888" and d["name"] == "scitacean upload" and d["metadata"]["temperature"]["value"] == 293
+    assert sorted((Path(f["path"]).name, f["size"]) for f in d["files"]) == [("frames.h5", 108), ("notes.txt", 17)]
+    assert (folder / "frames.h5").read_bytes().startswith(b"\x89HDF")
+    refused = upload(BOB, "mx8888")
+    assert "error" in refused and "no such proposal" in refused["error"], refused
+
+
 def _write_driver(srv, token: str, proposal: str, folder: str) -> dict:
     assert SCICAT_PY.exists(), f"{SCICAT_PY} missing: run DAQLAB_SETUP_FOR=test scripts/setup.sh (SciCat clients venv)"
     r = subprocess.run([str(SCICAT_PY), str(DRIVER.with_name("scicat_write_driver.py")), srv.http + "/scicat/api/v3",

@@ -43,8 +43,19 @@ function count(b: Body, field: string): number {
   return v;
 }
 
-/** The proposal a SciCat document names (proposalId, else ownerGroup), which `p` must be allowed to write to. */
-function writableProposal(cat: Catalogue, p: Principal, b: Body): string {
+/** The first of a v4 list field (`proposalIds`, `sampleIds`) as its v3 single field. */
+function single(b: Body, one: string, list: string): Body {
+  const v = b[list];
+  if (b[one] === undefined && Array.isArray(v)) {
+    if (v.length > 1) throw err('ParameterError', `${list}: daqlab keeps one per dataset, got ${v.length}`, list);
+    return { ...b, [one]: v[0] };
+  }
+  return b;
+}
+
+/** The proposal a SciCat document names (proposalId or v4's proposalIds, else ownerGroup), which `p` must be allowed to write to. */
+function writableProposal(cat: Catalogue, p: Principal, body: Body): string {
+  const b = single(body, 'proposalId', 'proposalIds');
   const field = b.proposalId !== undefined ? 'proposalId' : 'ownerGroup';
   const id = text(b, field, true, 64);
   cat.requireWrite(p, id); // refused as the catalogue refuses: the same whether it exists or not
@@ -62,9 +73,13 @@ function confined(cat: Catalogue, proposal: string, path: string, base: string |
   return abs;
 }
 
-/** POST Datasets: a dataset of a proposal, without files yet (they come as origdatablocks). */
-export function createDataset(cat: Catalogue, p: Principal, b: Body): Dataset {
-  const proposal = writableProposal(cat, p, b);
+/**
+ * POST Datasets: a dataset of a proposal, without files yet (they come as origdatablocks).
+ * `dryRun`: checked only (v4's `datasets/isValid`, which scitacean asks first).
+ */
+export function createDataset(cat: Catalogue, p: Principal, body: Body, dryRun = false): Dataset {
+  const proposal = writableProposal(cat, p, body);
+  const b = single(body, 'sampleId', 'sampleIds');
   const prop = cat.repo.proposal(proposal)!;
   const type = b.type === undefined ? 'raw' : b.type;
   if (type !== 'raw' && type !== 'derived') throw err('ParameterError', `type: expected raw or derived, got ${JSON.stringify(type).slice(0, 40)}`, 'type');
@@ -103,7 +118,7 @@ export function createDataset(cat: Catalogue, p: Principal, b: Body): Dataset {
     files: [],
     size: count(b, 'size'),
   };
-  cat.repo.addDataset(d);
+  if (!dryRun) cat.repo.addDataset(d);
   return d;
 }
 

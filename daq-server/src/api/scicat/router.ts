@@ -115,6 +115,23 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         const d = addOrigDatablock(catalogue, who, parts[1], await readBody(req));
         return send(res, 201, scicatOrigDatablock(d));
       }
+      if (path === 'datasets/isvalid') {
+        // v4 (scitacean asks before uploading files): the same checks, nothing stored
+        try {
+          createDataset(catalogue, who, await readBody(req), true);
+          return send(res, 200, { valid: true });
+        } catch (e) {
+          if (!(e instanceof DaqError) || e.type !== 'ParameterError') throw e;
+          return send(res, 200, { valid: false, reason: e.message });
+        }
+      }
+      if (path === 'origdatablocks') {
+        // v4: the dataset is named in the body
+        const body = await readBody(req);
+        const pid = body.datasetId;
+        if (typeof pid !== 'string') throw err('ParameterError', 'datasetId: required (the pid of the dataset the files belong to)', 'datasetId');
+        return send(res, 201, scicatOrigDatablock(addOrigDatablock(catalogue, who, pid, body)));
+      }
       if (path === 'samples') return send(res, 201, scicatSample(createSample(catalogue, who, await readBody(req))));
       throw new DaqError('ProtocolError', `POST ${url.pathname}: daqlab's SciCat endpoints write Datasets, Datasets/{pid}/origdatablocks and Samples only`);
     }
