@@ -85,7 +85,7 @@ def guard_contents(cm, log) -> bool:
         return False
     g = _Guard(cm)
 
-    def wrap(name: str, *path_args: int, path_kw: str | None = None):
+    def wrap(name: str, *path_args: int, path_kw: str | tuple[str, ...] = ()):
         original = getattr(cm, name)
 
         @functools.wraps(original)
@@ -95,8 +95,9 @@ def guard_contents(cm, log) -> bool:
             for i in path_args:
                 if i < len(args) and isinstance(args[i], str):
                     await g.require(args[i])
-            if path_kw and isinstance(kwargs.get(path_kw), str):
-                await g.require(kwargs[path_kw])
+            for kw in (path_kw,) if isinstance(path_kw, str) else path_kw:
+                if isinstance(kwargs.get(kw), str):
+                    await g.require(kwargs[kw])
             token = _INNER.set(True)
             try:
                 out = await original(*args, **kwargs)
@@ -123,8 +124,8 @@ def guard_contents(cm, log) -> bool:
     wrap("get", 0, path_kw="path")
     wrap("save", 1, path_kw="path")
     wrap("delete_file", 0, path_kw="path")
-    wrap("rename_file", 0, 1, path_kw="new_path")
-    wrap("copy", 0, 1, path_kw="to_path")
+    wrap("rename_file", 0, 1, path_kw=("old_path", "new_path"))
+    wrap("copy", 0, 1, path_kw=("from_path", "to_path"))
     wrap("new", 1, path_kw="path")
     wrap("new_untitled", 0, path_kw="path")
     wrap("create_checkpoint", 0, path_kw="path")
