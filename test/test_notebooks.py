@@ -53,6 +53,7 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         assert "files go to" in text and "sha256" in text and "frames in the run description: 5" in text
         assert "by daqlab:" in text and "'Crystal centred, beam on;'" in text and "version 2" in text
         assert "released: False" in text and "release_date: 2001-01-01T00:00:00.000Z is in the past" in text
+        assert "logbook (notification): Release date of" in text and "logbook (annotation): Embargo extended" in text
         assert "landing page: True | under embargo: True | how to cite: True" in text
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
