@@ -16,4 +16,6 @@ class TokenUsers(IdentityProvider):
         auth = handler.request.headers.get("Authorization", "")
         token = auth.split(None, 1)[1] if auth.lower().startswith("token ") else None
         name = users.get(token) if token else None
+        if name:
+            handler._token_authenticated = True  # as Jupyter's own tokens: no XSRF cookie to show
         return User(username=name) if name else None

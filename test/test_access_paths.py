@@ -60,6 +60,14 @@ def lab():
     staff.catalogue.add_proposal("mx1234", team=[{"user": "daemon", "role": "principal-investigator"}])
     staff.catalogue.add_proposal("mx9999", team=[{"user": "bin", "role": "principal-investigator"}])
     staff.catalogue.add_proposal("old2020", start="2020-03-01T08:00:00Z", end="2020-03-04T08:00:00Z")
+    # one scan in each of mx1234 and mx9999 (the WebSocket relay's tests)
+    det = staff.detector("sim-camera")
+    for proposal in ("mx1234", "mx9999"):
+        daqlab.policy.new_proposal(proposal, client=staff)
+        daqlab.policy.new_sample("ws", client=staff)
+        daqlab.policy.new_dataset(client=staff)
+        det.prepare(acquisition={"nb_frames": 2, "expo_time": 0.01}, saving={"enabled": False}).start().wait(progress=False, timeout=60)
+    daqlab.policy.end_proposal(client=staff)
     staff.close()
     jd = tmp / "jupyter"
     for d in ("config", "data", "runtime"):
@@ -171,3 +179,108 @@ def test_links_into_another_proposal_follow_its_rules(lab):
     assert h5get(lab, "j-alice", linked, "daqlab/h5grove/data/", path="/ext", format="npy")[0] == 403
     assert h5get(lab, "j-staff", linked, path="/ext")[0] == 200  # staff of id11 read both proposals
     assert h5get(lab, "j-alice", linked, path="/own")[0] == 200
+
+
+def relay(lab, who: str) -> daqlab.Client:
+    """A daqlab client through the Jupyter extension's relay, authenticated to Jupyter as `who`."""
+    return daqlab.connect(lab["base"].replace("http://", "ws://") + "daqlab/ws", token=who)
+
+
+def proposals_seen(c) -> set:
+    return {s.identity.get("proposal") for s in c.scans.search()} - {None, ""}
+
+
+def test_the_websocket_through_jupyter_acts_for_the_jupyter_user(lab):
+    with relay(lab, "j-alice") as alice, relay(lab, "j-bob") as bob, relay(lab, "j-staff") as staff:
+        assert alice.catalogue.whoami()["name"] == "daemon" and bob.catalogue.whoami()["name"] == "bin"
+        assert proposals_seen(alice) == {"mx1234"}
+        assert proposals_seen(bob) == {"mx9999"}
+        assert proposals_seen(staff) == {"mx1234", "mx9999"}
+        hidden = next(s for s in staff.scans.search() if s.identity.get("proposal") == "mx1234")
+        with pytest.raises(daqlab.NotFoundError):
+            bob.scans.get(hidden.key)
+        # the relay passes binary frames: a member reads the frames of her scan
+        mine = alice.scans.get(hidden.key)
+        frames = mine.streams[next(iter(mine.streams))][0:2]
+        assert len(frames) == 2
+        # the logbook too: bob's entry is his, alice does not see it
+        e = bob.logbook.add("through the relay", proposal="mx9999")
+        assert e.author == "bin"
+        with pytest.raises(daqlab.NotFoundError):
+            alice.logbook.get(e.id)
+    # a Jupyter user without a daqlab identity is the public; one Jupyter does not know is refused by Jupyter
+    with relay(lab, "j-mallory") as mallory:
+        assert mallory.catalogue.whoami()["name"] == "public" and proposals_seen(mallory) == set()
+    with pytest.raises(Exception):
+        relay(lab, "j-nobody-knows")
+
+
+def upgrade_status(url: str, headers: dict) -> tuple[int, str]:
+    """The status and body of a WebSocket upgrade sent with these headers (a raw socket: any header goes)."""
+    import base64
+    import socket
+
+    u = urllib.parse.urlparse(url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET /ws HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        head += sock.recv(4096) if head.startswith(b"HTTP/1.1 401") else b""
+    return int(head.split(b" ")[1]), head.decode(errors="replace")
+
+
+def test_a_browser_cannot_assert_a_user_without_the_secret(lab):
+    """Straight to the daqlab server, the user header without the right secret is refused, with or without a token."""
+    url = lab["srv"].url
+    status, body = upgrade_status(url, {"X-Daqlab-User": "daemon", "X-Daqlab-Jupyter-Secret": "guess" * 8,
+                                        "Authorization": "token tok-bob-bin-01"})
+    assert status == 401 and "secret" in body
+    assert upgrade_status(url, {"X-Daqlab-User": "daemon"})[0] == 401
+    assert upgrade_status(url, {"X-Daqlab-User": "daemon", "X-Daqlab-Jupyter-Secret": SECRET})[0] == 101
+    # the secret is out of the environment Jupyter's kernels inherit; browsers are pointed at the relay, with no token
+    req = urllib.request.Request(lab["base"] + "daqlab/config", headers={"Authorization": "token j-bob"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert json.loads(r.read()) == {"server_url": "daqlab/ws", "token": None}
+
+
+def jget(lab, who: str, route: str):
+    req = urllib.request.Request(lab["base"] + route, headers={"Authorization": f"token {who}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_jupyter_files_and_contents_follow_the_same_decision(lab):
+    mine, theirs = FILES["mx1234"], FILES["mx9999"]
+    status, body = jget(lab, "j-alice", f"files/{mine}")
+    assert status == 200 and body.startswith(b"\x89HDF")
+    assert jget(lab, "j-alice", f"files/{theirs}")[0] == 404
+    assert jget(lab, "j-alice", f"api/contents/{mine}?content=0")[0] == 200
+    hidden = jget(lab, "j-bob", f"api/contents/{mine}?content=0")
+    missing = jget(lab, "j-bob", "api/contents/mx1234/id11/lyso/lyso_0001/nothing.h5?content=0")
+    assert hidden[0] == missing[0] == 404
+    assert hidden[1] == missing[1].replace(b"nothing.h5", b"scan.h5"), (hidden, missing)
+    # listings leave out what the user may not read: no other proposal's name shows
+    top = lambda who: {e["name"] for e in json.loads(jget(lab, who, "api/contents/")[1])["content"]}
+    assert top("j-alice") >= {"mx1234", "old2020", "loose"} and "mx9999" not in top("j-alice")
+    assert "mx1234" not in top("j-mallory") and "old2020" in top("j-mallory")
+    assert top("j-staff") >= {"mx1234", "mx9999", "old2020"}
+    assert jget(lab, "j-bob", "api/contents/mx1234")[0] == 404
+    # writes into another proposal's folder are refused as well
+    req = urllib.request.Request(lab["base"] + "api/contents/mx1234/id11/bob-was-here.txt", method="PUT",
+                                 data=json.dumps({"type": "file", "format": "text", "content": "x"}).encode(),
+                                 headers={"Authorization": "token j-bob", "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=30)
+    assert refused.value.code == 404 and not (lab["root"] / "mx1234/id11/bob-was-here.txt").exists()
+    # the public reads a released proposal's files
+    assert jget(lab, "j-mallory", f"files/{FILES['old2020']}")[0] == 200

@@ -288,8 +288,10 @@ def test_scicat_paths_tokens_and_bad_filters(catalogue_server):
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    assert post("Datasets", b'{"datasetName": "x"}')[0] == 405          # read only: datasets come from scans
-    status, body = post("auth/login", b'{"username": "' + b"x" * 100_000 + b'"}')
+    status, body = post("Datasets", b'{"datasetName": "x"}')          # a dataset names its proposal
+    assert status == 400 and body["fields"][0]["field"] == "ownerGroup"
+    assert post("Proposals", b'{"proposalId": "x"}')[0] == 405          # proposals come from the user office (staff)
+    status, body = post("auth/login", b'{"username": "' + b"x" * 3_000_000 + b'"}')
     assert status == 413 and "body" in body["message"]
     status, body = post("auth/login", b'{"username": 5}')
     assert status == 400 and body["fields"][0]["field"] == "username"
@@ -327,6 +329,69 @@ def _http(url: str, token: str | None = None):
             return r.status, r.headers.get("content-type", ""), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("content-type", ""), e.read().decode()
+
+
+def test_pyscicat_writes_samples_datasets_and_files_with_access_checks(catalogue_server, connect):
+    """pyscicat's upload_sample, upload_new_dataset, create_dataset_origdatablock: a member writes into her
+    proposal (files confined to its folder); another user is refused as if the proposal did not exist."""
+    srv, root = catalogue_server
+    staff = connect(STAFF)
+    staff.catalogue.add_proposal("mx7777", title="Ingested", team=[{"user": "daemon", "role": "principal-investigator"}])
+    folder = str(root / "mx7777" / "id11" / "ingested1")
+    out = _write_driver(srv, ALICE, "mx7777", folder)
+    assert "ok" in out["sample"] and "ok" in out["dataset"] and "ok" in out["block"], out
+    assert "error" in out["escape"] and "not in the folder of proposal mx7777" in out["escape"]["error"], out
+    alice = connect(ALICE)
+    d = alice.catalogue.dataset(out["dataset"]["ok"])
+    assert d["proposal"] == "mx7777" and d["sample"] == "ingested1" and d["name"] == "ingested scan"
+    assert d["metadata"]["energy"] == {"value": 12.4, "unit": "keV"} and d["metadata"]["registeredBy"] == "daemon"
+    assert sorted((f["path"], f["size"]) for f in d["files"]) == [(folder + "/a.h5", 10), (folder + "/b.h5", 20)]
+    assert d["size"] == 30 and {f["sha256"] for f in d["files"]} == {"ab" * 32, None}
+    assert [s["name"] for s in alice.catalogue.samples("mx7777")] == ["ingested1"]
+    # bob: not a member; the refusal is the one of a proposal that does not exist
+    bob = _write_driver(srv, BOB, "mx7777", folder)
+    nobody = _write_driver(srv, BOB, "mx0000", folder)
+    assert "error" in bob["sample"] and "error" in bob["dataset"], bob
+    assert bob["dataset"]["error"].replace("mx7777", "P") == nobody["dataset"]["error"].replace("mx0000", "P")
+    assert len(connect(STAFF).catalogue.datasets(proposal="mx7777")) == 1
+    # a sample name used twice is refused, naming the field (409)
+    again = _write_driver(srv, ALICE, "mx7777", folder)
+    assert "sampleId" in again["sample"]["error"] and "already has" in again["sample"]["error"]
+
+
+def test_scitacean_uploads_a_new_dataset_with_its_files(catalogue_server, connect, tmp_path):
+    """scitacean's Client.upload_new_dataset_now (v4: datasets/isValid, datasets, origdatablocks), its files copied
+    into the proposal's folder; a user of another proposal is refused before any file is copied."""
+    srv, root = catalogue_server
+    connect(STAFF).catalogue.add_proposal("mx8888", team=[{"user": "daemon", "role": "principal-investigator"}])
+    folder = root / "mx8888" / "id11" / "upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o777)
+
+    def upload(token, proposal):
+        local = tmp_path / token
+        local.mkdir()
+        r = subprocess.run([str(SCICAT_PY), str(DRIVER.with_name("scitacean_write_driver.py")), srv.http + "/scicat/api/v3",
+                            token, proposal, str(folder), str(local)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    out = upload(ALICE, "mx8888")
+    assert "ok" in out, out
+    d = connect(ALICE).catalogue.dataset(out["ok"]["pid"])
+    assert d["proposal"] == "mx8888" and d["name"] == "scitacean upload" and d["metadata"]["temperature"]["value"] == 293
+    assert sorted((Path(f["path"]).name, f["size"]) for f in d["files"]) == [("frames.h5", 108), ("notes.txt", 17)]
+    assert (folder / "frames.h5").read_bytes().startswith(b"\x89HDF")
+    refused = upload(BOB, "mx8888")
+    assert "error" in refused and "no such proposal" in refused["error"], refused
+
+
+def _write_driver(srv, token: str, proposal: str, folder: str) -> dict:
+    assert SCICAT_PY.exists(), f"{SCICAT_PY} missing: run DAQLAB_SETUP_FOR=test scripts/setup.sh (SciCat clients venv)"
+    r = subprocess.run([str(SCICAT_PY), str(DRIVER.with_name("scicat_write_driver.py")), srv.http + "/scicat/api/v3",
+                        token, proposal, folder], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
 
 
 def test_dois_datacite_records_landing_pages_and_publisheddata(catalogue_server, connect):

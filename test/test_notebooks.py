@@ -65,6 +65,13 @@ def test_notebook_runs(path, request, monkeypatch, tmp_path):
         r = re.search(r"Fe map vs the sample's truth: r = ([\d.-]+)", text)
         assert r and float(r[1]) > 0.8, text
         assert "31 points from Tiled" in text and "diffraction frames from Tiled: 36, equal to the server's: True" in text, text
+    if path.name.startswith("12-"):
+        # the data policy end to end: the catalogue filled itself, both kinds of logbook entries, the embargo, the DOI's page
+        assert "files go to" in text and "sha256" in text and "frames in the run description: 5" in text
+        assert "by daqlab:" in text and "'Crystal centred, beam on;'" in text and "version 2" in text
+        assert "released: False" in text and "release_date: 2001-01-01T00:00:00.000Z is in the past" in text
+        assert "logbook (notification): Release date of" in text and "logbook (annotation): Embargo extended" in text
+        assert "landing page: True | under embargo: True | how to cite: True" in text
     if path.name.startswith("06-"):
         assert "relative RMS error inside the object" in text and "simulated" in text
         # the Volume3D view of the volume stream was created, its cut planes and mode set from Python

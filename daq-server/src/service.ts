@@ -23,6 +23,7 @@ import { WORKFLOWS_DIR } from './workflows/local.js';
 import type { Catalogue } from './catalogue/service.js';
 import type { Logbook } from './logbook/logbook.js';
 import { Notifier } from './logbook/notifications.js';
+import { LogbookAccess } from './logbook/access.js';
 
 import type { ReceiverRegistry } from './processing/receivers/remote/registry.js';
 export interface ServiceOptions {
@@ -90,6 +91,13 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       const notifier = new Notifier(this.logbook, store);
       notifier.attach(this);
       this.jobs?.onDerived((d) => notifier.jobResult(d));
+      // the logbook follows the catalogue's proposals: who reads and writes which entries (logbook/access.ts)
+      if (this.catalogue) {
+        this.logbook.access = new LogbookAccess(this.catalogue);
+        this.logbook.beamline = this.catalogue.beamline;
+        const catalogue = this.catalogue;
+        this.logbook.currentProposal = () => catalogue.policy().proposal;
+      }
     }
     // a completed template job's result joins the store as a derived scan (jobs/derived.ts)
     // (its proposal: the source scan's, or the proposal folder its files lie in)

@@ -25,15 +25,22 @@ const same = (a: string, b: string): boolean => {
 const one = (v: string | string[] | undefined): string | null => (Array.isArray(v) ? (v.length === 1 ? v[0] : null) : (v ?? null));
 
 /**
- * The principal a request asserts for a Jupyter user, null when it asserts none; AuthError when it
- * asserts one without the right secret (or this server has none).
+ * The Jupyter user a request asserts, null when it asserts none; AuthError when it asserts one
+ * without the right secret (or this server has none). Used for `/access/path` and for WebSocket
+ * connections that the extension's relay (kernel-bridge/daqlab/wsproxy.py) opens for a browser.
  */
-export function forwardedPrincipal(access: AccessControl, secret: string | null, headers: IncomingHttpHeaders): Principal | null {
+export function forwardedUser(secret: string | null, headers: IncomingHttpHeaders): string | null {
   const user = one(headers[USER_HEADER]);
   const given = one(headers[SECRET_HEADER]);
   if (user === null && given === null) return null;
   if (secret === null) throw new DaqError('AuthError', `${USER_HEADER}: this server accepts no forwarded users (start it with $DAQLAB_JUPYTER_SECRET)`);
   if (given === null || !same(given, secret)) throw new DaqError('AuthError', `${SECRET_HEADER}: missing or wrong`);
-  if (user === null || user.length > 256) throw new DaqError('ParameterError', `${USER_HEADER}: the Jupyter user name is missing`);
-  return access.byName(user);
+  if (user === null || user.length === 0 || user.length > 256) throw new DaqError('ParameterError', `${USER_HEADER}: the Jupyter user name is missing`);
+  return user;
+}
+
+/** The principal of the Jupyter user a request asserts (forwardedUser), null when it asserts none. */
+export function forwardedPrincipal(access: AccessControl, secret: string | null, headers: IncomingHttpHeaders): Principal | null {
+  const user = forwardedUser(secret, headers);
+  return user === null ? null : access.byName(user);
 }

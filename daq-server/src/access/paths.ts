@@ -16,3 +16,14 @@ export function proposalOfPath(root: string, path: string): string | null {
   // a proposal's files are in its folder: `<root>/<proposal>` itself and `<root>/<file>` name none
   return parts.length >= 2 ? parts[0] : null;
 }
+
+/**
+ * The proposal whose own folder `path` is (`<root>/<proposal>`), or null. Guarded as its contents are,
+ * so that a listing of the root does not tell which other proposals exist.
+ */
+export function proposalFolderOf(root: string, path: string): string | null {
+  if (!isAbsolute(path) || !isAbsolute(root)) return null;
+  const rel = relative(normalize(root), normalize(path));
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || rel.includes(sep)) return null;
+  return rel;
+}

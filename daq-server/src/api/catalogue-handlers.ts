@@ -4,6 +4,7 @@ import type { Catalogue } from '../catalogue/service.js';
 import type { Principal } from '../access/index.js';
 import { int, str } from './params.js';
 import type { Session } from './session.js';
+import { log } from '../log.js';
 import { err } from '../catalogue/errors.js';
 
 type CatalogueOp =
@@ -16,7 +17,7 @@ type Handler = (session: Session, req: Request) => Promise<unknown> | unknown;
 function cat(s: Session): { c: Catalogue; who: Principal } {
   const c = s.service.catalogue;
   if (!c) throw new DaqError('StateError', 'this server has no catalogue (started with --catalogue off, or without a state folder)');
-  return { c, who: c.access.resolve(s.token) };
+  return { c, who: s.principal() };
 }
 
 const optStr = (r: Request, field: string): string | undefined => (str(r, field, null) ?? undefined) as string | undefined;
@@ -55,7 +56,19 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
   },
   'catalogue.set_release': (s, r) => {
     const { c, who } = cat(s);
-    return c.setRelease(who, str(r, 'proposal'), r.release_date);
+    const before = c.repo.proposal(str(r, 'proposal'))?.releaseDate;
+    const updated = c.setRelease(who, str(r, 'proposal'), r.release_date);
+    // embargo changes are news of the proposal's logbook (written by daqlab, as its other notifications)
+    try {
+      s.service.logbook?.add(
+        { type: 'notification', category: 'info', tags: ['embargo'], proposal: updated.id, software: 'daqlab',
+          content: `Release date of ${updated.id} changed by ${who.name}: ${before?.slice(0, 10) ?? '?'} → ${updated.releaseDate.slice(0, 10)}.` },
+        'daqlab',
+      );
+    } catch (err) {
+      log('warn', 'logbook: the embargo change could not be written', { proposal: updated.id, error: String(err) });
+    }
+    return updated;
   },
   'catalogue.samples': (s, r) => {
     const { c, who } = cat(s);

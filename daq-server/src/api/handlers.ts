@@ -287,7 +287,7 @@ export const HANDLERS: Record<Op, Handler> = {
     const params = object(r, 'params') ?? {};
     checkUserJsonOf(params);
     // the data policy fills the scan's proposal/sample/dataset and the saving folder (catalogue/service.ts)
-    s.service.catalogue?.applyPolicy(s.service.catalogue.access.resolve(s.token), params);
+    s.service.catalogue?.applyPolicy(s.principal(), params);
     // a workflow is checked before the acquisition is prepared, and attached to its scan after
     const saved = (params.saving as { enabled?: unknown } | undefined)?.enabled === true;
     const workflow = r.workflow === undefined || r.workflow === null ? null : await s.service.workflows.check(r.workflow, saved);

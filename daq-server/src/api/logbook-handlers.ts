@@ -13,36 +13,40 @@ function logbook(s: Session): Logbook {
   return s.service.logbook;
 }
 
+/** The author recorded: the Jupyter user a connection acts for, else its token's user. */
+const author = (s: Session, lb: Logbook): string => s.jupyterUser ?? lb.authors.authorOf(s.token);
+
 export const LOGBOOK_HANDLERS: Record<LogbookOp, Handler> = {
   'logbook.add': (s, r) => {
     unknownFields('logbook.add', r, ADD_FIELDS);
     const lb = logbook(s);
-    return { entry: lb.add(r, lb.authors.authorOf(s.token)) };
+    return { entry: lb.add(r, author(s, lb), [], s.principal()) };
   },
   'logbook.edit': (s, r) => {
     unknownFields('logbook.edit', r, EDIT_FIELDS);
     const lb = logbook(s);
-    return { entry: lb.edit(r, lb.authors.authorOf(s.token)) };
+    return { entry: lb.edit(r, author(s, lb), s.principal()) };
   },
   'logbook.get': (s, r) => {
     unknownFields('logbook.get', r, ['entry', 'versions']);
     const lb = logbook(s);
     const id = lb.entryId(r);
-    return r.versions === true ? { entry: lb.get(id), versions: lb.versions(id) } : { entry: lb.get(id) };
+    const who = s.principal();
+    return r.versions === true ? { entry: lb.get(id, who), versions: lb.versions(id, who) } : { entry: lb.get(id, who) };
   },
   'logbook.search': (s, r) => {
     unknownFields('logbook.search', r, SEARCH_FIELDS);
-    return { entries: logbook(s).search(r) };
+    return { entries: logbook(s).search(r, s.principal()) };
   },
   'logbook.stats': (s, r) => {
     unknownFields('logbook.stats', r, ['proposal']);
-    return logbook(s).stats(optName(r, 'proposal'));
+    return logbook(s).stats(optName(r, 'proposal'), s.principal());
   },
   'logbook.attachment': (s, r) => {
     unknownFields('logbook.attachment', r, ['attachment']);
     const id = r.attachment;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw new DaqError('ParameterError', 'attachment: must be an attachment id', [{ field: 'attachment', message: 'must be an attachment id (a positive integer)' }]);
-    const { data, ...info } = logbook(s).attachment(id);
+    const { data, ...info } = logbook(s).attachment(id, s.principal());
     return { ...info, base64: data.toString('base64') };
   },
 };

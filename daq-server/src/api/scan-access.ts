@@ -6,10 +6,11 @@
 import { DaqError, type EventMessage } from '../protocol/index.js';
 import type { Scan } from '../store/types.js';
 import type { Session } from './session.js';
+import type { EntryPlace } from '../logbook/access.js';
 
 export function canSee(s: Session, scan: Scan, cache?: Map<string, boolean>): boolean {
   const c = s.service.catalogue;
-  return !c || c.scanVisible(c.access.resolve(s.token), scan.identity.proposal, cache);
+  return !c || c.scanVisible(s.principal(), scan.identity.proposal, cache);
 }
 
 export function visibleOnly<T extends Scan>(s: Session, scans: T[]): T[] {
@@ -30,13 +31,14 @@ export function readableScan(s: Session, key: string): ReturnType<Session['servi
   return scan;
 }
 
-/** Events about a scan (`scan.new`, `scan.state`, `store.*`) reach only sessions that may see the scan. */
+/** Events about a scan (`scan.new`, `scan.state`, `store.*`) reach only sessions that may see the scan; logbook entries, readers of the entry. */
 export function eventVisible(s: Session, e: EventMessage): boolean {
+  if (e.event === 'logbook.entry') return !s.service.logbook || s.service.logbook.access.canRead(s.principal(), e.entry as EntryPlace);
   if (!s.service.catalogue) return true;
   const m = e as { scan?: { identity?: { proposal?: unknown } }; key?: unknown };
   if (m.scan && typeof m.scan.identity?.proposal === 'string') {
     const c = s.service.catalogue;
-    return c.scanVisible(c.access.resolve(s.token), m.scan.identity.proposal);
+    return c.scanVisible(s.principal(), m.scan.identity.proposal);
   }
   if (typeof m.key === 'string') {
     let scan;

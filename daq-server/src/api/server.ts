@@ -12,7 +12,7 @@ import { handleHttp } from './http.js';
 import { Session } from './session.js';
 import { requestProblem } from './origin.js';
 import { log } from '../log.js';
-import { MIN_SECRET } from '../access/index.js';
+import { forwardedUser, MIN_SECRET } from '../access/index.js';
 import { ACCESS_PATH, handleAccessPath } from './access-http.js';
 import { SCICAT_PREFIXES, handleScicat } from './scicat/router.js';
 import { LANDING_PREFIX, handleLanding } from './landing.js';
@@ -125,14 +125,23 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${problem}\n`);
       return;
     }
-    if (!authorized(req)) {
+    // the Jupyter extension's relay opens connections for the user Jupyter authenticated, proven by the
+    // shared secret (access/forwarded.ts): such a connection acts for that user, never for a token
+    let jupyterUser: string | null;
+    try {
+      jupyterUser = forwardedUser(options.jupyterSecret ?? null, req.headers);
+    } catch (err) {
+      socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${(err as Error).message}\n`);
+      return;
+    }
+    if (jupyterUser === null && !authorized(req)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\n\r\nmissing or wrong token\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      const token = tokenOf(req);
-      const session = new Session(ws, service, remote, token, token !== null ? (options.userOf?.(token) ?? null) : null);
+      const token = jupyterUser === null ? tokenOf(req) : null;
+      const session = new Session(ws, service, remote, token, token !== null ? (options.userOf?.(token) ?? null) : null, jupyterUser);
       sessions.add(session);
       ws.on('pong', () => missed.delete(ws));
       ws.on('message', () => missed.delete(ws));

@@ -23,6 +23,7 @@ import { HANDLERS } from './handlers.js';
 import type { Subscription } from './subscription.js';
 import type { Actor } from '../control/controller.js';
 import { log } from '../log.js';
+import { OPERATOR, type Principal } from '../access/index.js';
 
 let nextSession = 1;
 
@@ -62,6 +63,8 @@ export class Session {
     readonly token: string | null = null,
     /** the unix user the token maps to in the --users file, if any */
     readonly user: string | null = null,
+    /** the user Jupyter authenticated, when the connection came through Jupyter (access/forwarded.ts) */
+    readonly jupyterUser: string | null = null,
   ) {
     this.out = new Outbox(ws, `session ${this.id} (${remote})`);
     // events about scans this client may not see are not sent (api/scan-access.ts)
@@ -80,9 +83,20 @@ export class Session {
    * the --users file maps one, else the client id sent in `hello`, else this connection.
    */
   get identity(): string {
+    if (this.jupyterUser) return `user ${this.jupyterUser}`;
     if (this.user) return `user ${this.user}`;
     if (this.client) return `client ${this.client}`;
     return `connection ${this.id} (${this.remote})`;
+  }
+
+  /**
+   * Whom this connection's reads and writes are decided for (access/): the Jupyter user it was opened
+   * for, else its token's; the operator where there is no catalogue (no identity model).
+   */
+  principal(): Principal {
+    const c = this.service.catalogue;
+    if (!c) return OPERATOR;
+    return this.jupyterUser !== null ? c.access.byName(this.jupyterUser) : c.access.resolve(this.token);
   }
 
   /** The client id named in `hello` (clients keep theirs across reconnects). */

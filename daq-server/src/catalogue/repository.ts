@@ -1,5 +1,5 @@
 /** The catalogue's storage, one interface for every backend (sqlite.ts, postgres/). */
-import type { Dataset, DatasetQuery, Instrument, Proposal, PublishedData, Sample, Visibility } from './types.js';
+import type { DataFile, Dataset, DatasetQuery, Instrument, Proposal, PublishedData, Sample, Visibility } from './types.js';
 
 export interface CatalogueRepository {
   readonly kind: string;
@@ -17,6 +17,8 @@ export interface CatalogueRepository {
   dataset(pid: string, v: Visibility): Dataset | null;
   datasets(q: DatasetQuery, v: Visibility): Dataset[];
   countDatasets(q: DatasetQuery, v: Visibility): number;
+  /** add (or update, by path) files of a dataset, and grow its size by theirs */
+  addDatafiles(pid: string, files: DataFile[]): void;
   /** is a policy dataset name (folder) already used for this proposal and sample? */
   /** the pid of the dataset a scan became (no visibility: internal, for derived datasets and captures) */
   pidOfScan(scanKey: string): string | null;

@@ -11,7 +11,7 @@ import { realpathSync } from 'node:fs';
 import { withDeadline } from '../files/index.js';
 import { DaqError } from '../protocol/index.js';
 import type { Scan } from '../store/types.js';
-import { proposalOfPath } from '../access/paths.js';
+import { proposalFolderOf, proposalOfPath } from '../access/paths.js';
 import { canAdminister, canRead, canWrite, defaultRelease, isMember, type AccessControl, type Principal, type ProposalFacts } from '../access/index.js';
 import type { CatalogueRepository } from './repository.js';
 import { datasetOfScan } from './capture.js';
@@ -26,6 +26,8 @@ const MAX_EMBARGO_YEARS = 50;
 /** captures waiting for a database that does not answer, kept in memory */
 const MAX_PENDING = 100_000;
 const RETRY_MS = 5000;
+/** proposals a logbook search may span for one reader (a beamline's lifetime of proposals fits) */
+const MAX_READABLE = 20_000;
 /** numbered datasets tried by new_dataset() */
 const MAX_DATASETS = 9999;
 
@@ -182,6 +184,12 @@ export class Catalogue {
   samples(p: Principal, proposal: string | null, limit = 100, skip = 0): Sample[] {
     if (proposal !== null) this.readable(p, proposal);
     return this.repo.samples(this.visibility(p), proposal, limit, skip);
+  }
+
+  /** Register a sample of a proposal `p` may write to (SciCat's POST Samples, catalogue/external.ts). */
+  addSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
+    this.requireWrite(p, proposal);
+    return this.ensureSample(p, proposal, sampleName, description);
   }
 
   private ensureSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
@@ -376,12 +384,22 @@ export class Catalogue {
    * the proposal's rules (as its scans do); files anywhere else are not the catalogue's to guard.
    */
   pathVisible(p: Principal, path: string): boolean {
-    const proposal = this.proposalOfFile(path);
+    const proposal = this.proposalOfFile(path) ?? this.proposalFolder(path);
     return !proposal || this.scanVisible(p, proposal);
   }
 
   /** The proposal whose folder `path` (absolute, links resolved) lies in, or null (access/paths.ts). */
   proposalOfFile(path: string): string | null {
+    // callers give resolved paths; the root may be named through a link
+    return proposalOfPath(this.root, path) ?? proposalOfPath(this.resolvedRoot(), path);
+  }
+
+  /** The proposal whose own folder `path` is (`<root>/<proposal>`), or null. */
+  private proposalFolder(path: string): string | null {
+    return proposalFolderOf(this.root, path) ?? proposalFolderOf(this.resolvedRoot(), path);
+  }
+
+  private resolvedRoot(): string {
     if (this.realRoot === undefined) {
       try {
         this.realRoot = realpathSync(this.root);
@@ -389,8 +407,25 @@ export class Catalogue {
         this.realRoot = this.root;
       }
     }
-    // callers give resolved paths; the root may be named through a link
-    return proposalOfPath(this.root, path) ?? proposalOfPath(this.realRoot, path);
+    return this.realRoot;
+  }
+
+  /** The access facts of a registered proposal (the logbook's ProposalDirectory, logbook/access.ts). */
+  proposalFacts(id: string): ProposalFacts | null {
+    const prop = ID_RE.test(id) ? this.repo.proposal(id) : null;
+    return prop ? this.facts(prop) : null;
+  }
+
+  /** The ids of the proposals `p` may read, at most MAX_READABLE (what a logbook search is confined to). */
+  readableProposalIds(p: Principal): string[] {
+    const out: string[] = [];
+    const v = this.visibility(p);
+    while (out.length < MAX_READABLE) {
+      const page = this.repo.proposals(v, MAX_LIMIT, out.length);
+      out.push(...page.map((x) => x.id));
+      if (page.length < MAX_LIMIT) break;
+    }
+    return out;
   }
 
   isMember(p: Principal, id: string): boolean {

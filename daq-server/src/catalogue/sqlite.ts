@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CatalogueRepository } from './repository.js';
 import { datasetsOf, datasetWhere, limitOf, publishedOf, type DatasetRow, type FileRow, type SourceRow } from './rows.js';
-import { MAX_LIMIT, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from './types.js';
+import { MAX_LIMIT, type DataFile, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from './types.js';
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE instruments (name TEXT PRIMARY KEY, title TEXT NOT NULL);
@@ -136,6 +136,14 @@ export class SqliteCatalogue implements CatalogueRepository {
       .prepare(`SELECT p.* FROM proposals p JOIN (SELECT id AS proposal, beamline FROM proposals) d ON d.proposal = p.id WHERE ${w.sql} ORDER BY p.id LIMIT ? OFFSET ?`)
       .all(...w.params, limitOf(limit), Math.max(0, skip)) as Record<string, string>[];
     return rows.map((r) => this.proposalOf(r));
+  }
+
+  addDatafiles(pid: string, files: DataFile[]): void {
+    this.db.transaction(() => {
+      const file = this.db.prepare('INSERT OR REPLACE INTO datafiles (dataset, path, size, sha256, mtime) VALUES (?, ?, ?, ?, ?)');
+      for (const f of files) file.run(pid, f.path, f.size, f.sha256, f.mtime);
+      this.db.prepare('UPDATE datasets SET size = (SELECT COALESCE(SUM(size), 0) FROM datafiles WHERE dataset = ?) WHERE pid = ?').run(pid, pid);
+    })();
   }
 
   addSample(s: Sample): void {

@@ -2,12 +2,16 @@
  * The e-logbook: entries written by people (annotations) and software
  * (notifications), edited as new versions, searched, counted per investigation.
  * Inputs are checked here (validate.ts), content rendered and sanitised
- * (content.ts), storage is a LogbookRepository. Listeners hear of every entry
+ * (content.ts), who may read and write what is logbook/access.ts (every method
+ * takes the principal it acts for; the operator by default, as daqlab's own
+ * notifications), storage is a LogbookRepository. Listeners hear of every entry
  * written or edited (the service turns that into `logbook.entry` events).
  */
 import { DaqError, LOGBOOK_MAX_ATTACHMENTS, type LogbookEntry, type LogbookStats } from '../protocol/index.js';
 import { render } from './content.js';
 import type { LogbookAuthors } from './identity.js';
+import { OPERATOR, type Principal } from '../access/index.js';
+import { LogbookAccess } from './access.js';
 import type { LogbookRepository, NewAttachment, NewEntry } from './types.js';
 import * as v from './validate.js';
 
@@ -25,6 +29,12 @@ export function unknownFields(op: string, r: Fields, known: string[]): void {
 
 export class Logbook {
   private readonly listeners = new Set<(e: LogbookEntry) => void>();
+  /** who may read and write what (open until the service gives it the catalogue's proposals) */
+  access = new LogbookAccess(null);
+  /** the beamline an entry is attached to when it names none (the catalogue's) */
+  beamline: string | null = null;
+  /** the proposal an entry that names neither proposal nor beamline belongs to (the data policy's current one) */
+  currentProposal: () => string | null = () => null;
 
   constructor(
     readonly repo: LogbookRepository,
@@ -43,7 +53,7 @@ export class Logbook {
   }
 
   /** A new entry from a client's fields (`logbook.add`, or the ICAT+ adapter's mapping). */
-  add(r: Fields, author: string, extra: NewAttachment[] = []): LogbookEntry {
+  add(r: Fields, author: string, extra: NewAttachment[] = [], who: Principal = OPERATOR): LogbookEntry {
     const format = v.oneOf(r, 'format', v.LOGBOOK_FORMATS, 'plainText');
     const type = v.oneOf(r, 'type', v.LOGBOOK_TYPES, 'annotation');
     const category = v.oneOf(r, 'category', v.LOGBOOK_CATEGORIES, type === 'annotation' ? 'comment' : 'info');
@@ -51,6 +61,13 @@ export class Logbook {
     if (attachments.length > LOGBOOK_MAX_ATTACHMENTS) throw v.bad('attachments', `more than ${LOGBOOK_MAX_ATTACHMENTS} attachments`);
     const text = r.content === undefined && attachments.length ? '' : v.content(r);
     const created = v.time(r, 'created');
+    const links = v.links(r);
+    if (!links.proposal && !links.beamline) {
+      const current = this.currentProposal();
+      if (current) links.proposal = current;
+    }
+    if (!links.beamline && this.beamline) links.beamline = this.beamline;
+    this.access.requireWrite(who, links);
     const entry: NewEntry = {
       type,
       category,
@@ -60,7 +77,7 @@ export class Logbook {
       author,
       software: v.optName(r, 'software'),
       machine: v.optName(r, 'machine'),
-      links: v.links(r),
+      links,
       attachments,
       created: created === undefined ? undefined : new Date(created),
     };
@@ -68,9 +85,10 @@ export class Logbook {
   }
 
   /** A new version of an entry: what is not given is kept. */
-  edit(r: Fields, author: string): LogbookEntry {
+  edit(r: Fields, author: string, who: Principal = OPERATOR): LogbookEntry {
     const id = this.entryId(r);
-    const cur = this.get(id);
+    const cur = this.get(id, who);
+    this.access.requireWrite(who, cur);
     const format = v.oneOf(r, 'format', v.LOGBOOK_FORMATS, cur.format);
     const text = r.content === undefined ? (format === cur.format ? cur.content : cur.text) : v.content(r);
     return this.announce(
@@ -90,28 +108,31 @@ export class Logbook {
     return id;
   }
 
-  get(id: number): LogbookEntry {
+  /** An entry `who` may read; one it may not is refused as a missing one is. */
+  get(id: number, who: Principal = OPERATOR): LogbookEntry {
     const e = this.repo.get(id);
-    if (!e) throw new DaqError('NotFoundError', `no logbook entry ${id}`);
+    if (!e || !this.access.canRead(who, e)) throw new DaqError('NotFoundError', `no logbook entry ${id}`);
     return e;
   }
 
-  versions(id: number): LogbookEntry[] {
-    this.get(id);
+  versions(id: number, who: Principal = OPERATOR): LogbookEntry[] {
+    this.get(id, who);
     return this.repo.versions(id);
   }
 
-  search(r: Fields): LogbookEntry[] {
-    return this.repo.search(v.searchQuery(r));
+  search(r: Fields, who: Principal = OPERATOR): LogbookEntry[] {
+    return this.repo.search({ ...v.searchQuery(r), scope: this.access.scope(who) });
   }
 
-  stats(proposal: string | null): LogbookStats {
-    return this.repo.stats(proposal);
+  stats(proposal: string | null, who: Principal = OPERATOR): LogbookStats {
+    if (proposal !== null) this.access.requireReadProposal(who, proposal);
+    return this.repo.stats(proposal, this.access.scope(who));
   }
 
-  attachment(id: number): { name: string; mime: string; size: number; entry: number; data: Buffer } {
+  attachment(id: number, who: Principal = OPERATOR): { name: string; mime: string; size: number; entry: number; data: Buffer } {
     const a = this.repo.attachment(id);
-    if (!a) throw new DaqError('NotFoundError', `no logbook attachment ${id}`);
+    const e = a ? this.repo.get(a.entry) : null;
+    if (!a || !e || !this.access.canRead(who, e)) throw new DaqError('NotFoundError', `no logbook attachment ${id}`);
     return { ...a.info, entry: a.entry, data: a.data };
   }
 

@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { DaqError, LOGBOOK_LINKS, type LogbookAttachmentInfo, type LogbookEntry, type LogbookStats } from '../protocol/index.js';
-import type { LogbookRepository, NewEntry, SearchQuery, VersionFields } from './types.js';
+import type { LogbookRepository, LogbookScope, NewEntry, SearchQuery, VersionFields } from './types.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
@@ -50,6 +50,15 @@ function ftsQuery(text: string): string | null {
   const words = text.match(/[\p{L}\p{N}_]+/gu) ?? [];
   if (!words.length) return null;
   return words.slice(0, 32).map((w) => `"${w}"`).join(' ');
+}
+
+/** The SQL condition (on `e` entries) of what a scope lets a reader see (logbook/access.ts), and its parameters. */
+function scoped(scope: LogbookScope | null | undefined): { sql: string; args: unknown[] } | null {
+  if (!scope) return null;
+  return {
+    sql: '(e.proposal IN (SELECT value FROM json_each(?)) OR (e.proposal IS NULL AND e.beamline IN (SELECT value FROM json_each(?))))',
+    args: [JSON.stringify(scope.proposals), JSON.stringify(scope.beamlines)],
+  };
 }
 
 export class SqliteLogbook implements LogbookRepository {
@@ -162,6 +171,8 @@ export class SqliteLogbook implements LogbookRepository {
       const v = q.links?.[k];
       if (v !== undefined) (where.push(`e.${k} = ?`), args.push(v));
     }
+    const scope = scoped(q.scope);
+    if (scope) (where.push(scope.sql), args.push(...scope.args));
     const sql = `SELECT e.* FROM entries e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...args, q.limit) as Row[];
     return rows.map((r) => this.toEntry(r));
@@ -176,23 +187,27 @@ export class SqliteLogbook implements LogbookRepository {
     return { info, entry, data };
   }
 
-  stats(proposal: string | null): LogbookStats {
-    const where = proposal === null ? '' : 'WHERE proposal = ?';
-    const args = proposal === null ? [] : [proposal];
+  stats(proposal: string | null, scope?: LogbookScope | null): LogbookStats {
+    const conds: string[] = [];
+    const args: unknown[] = [];
+    if (proposal !== null) (conds.push('e.proposal = ?'), args.push(proposal));
+    const sc = scoped(scope);
+    if (sc) (conds.push(sc.sql), args.push(...sc.args));
+    const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     const count = (col: string): Record<string, number> =>
       Object.fromEntries(
-        (this.db.prepare(`SELECT ${col} AS k, COUNT(*) AS n FROM entries ${where} GROUP BY ${col}`).all(...args) as { k: string; n: number }[]).map((r) => [r.k, r.n]),
+        (this.db.prepare(`SELECT e.${col} AS k, COUNT(*) AS n FROM entries e ${where} GROUP BY e.${col}`).all(...args) as { k: string; n: number }[]).map((r) => [r.k, r.n]),
       );
-    const span = this.db.prepare(`SELECT COUNT(*) AS n, MIN(created) AS first, MAX(created) AS last FROM entries ${where}`).get(...args) as {
+    const span = this.db.prepare(`SELECT COUNT(*) AS n, MIN(e.created) AS first, MAX(e.created) AS last FROM entries e ${where}`).get(...args) as {
       n: number;
       first: string | null;
       last: string | null;
     };
     const tags = this.db
-      .prepare(`SELECT t.tag AS k, COUNT(*) AS n FROM entry_tags t JOIN entries e ON e.id = t.entry ${where.replace('proposal', 'e.proposal')} GROUP BY t.tag ORDER BY n DESC LIMIT 50`)
+      .prepare(`SELECT t.tag AS k, COUNT(*) AS n FROM entry_tags t JOIN entries e ON e.id = t.entry ${where} GROUP BY t.tag ORDER BY n DESC LIMIT 50`)
       .all(...args) as { k: string; n: number }[];
     const att = this.db
-      .prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(a.size), 0) AS bytes FROM attachments a JOIN entries e ON e.id = a.entry ${where.replace('proposal', 'e.proposal')}`)
+      .prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(a.size), 0) AS bytes FROM attachments a JOIN entries e ON e.id = a.entry ${where}`)
       .get(...args) as { n: number; bytes: number };
     return {
       proposal,

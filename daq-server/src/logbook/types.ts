@@ -20,6 +20,12 @@ export interface NewEntry extends VersionFields {
   created?: Date;
 }
 
+/** The entries a reader may see: those of these proposals, and those of no proposal on these beamlines. */
+export interface LogbookScope {
+  proposals: string[];
+  beamlines: string[];
+}
+
 export interface SearchQuery {
   text?: string;
   /** every tag must be there */
@@ -34,6 +40,8 @@ export interface SearchQuery {
   before?: number;
   /** newest first, at most this many */
   limit: number;
+  /** only what this reader may see (logbook/access.ts); absent: every entry */
+  scope?: LogbookScope | null;
 }
 
 export interface LogbookRepository {
@@ -45,6 +53,7 @@ export interface LogbookRepository {
   versions(id: number): LogbookEntry[];
   search(query: SearchQuery): LogbookEntry[];
   attachment(id: number): { info: LogbookAttachmentInfo; entry: number; data: Buffer } | null;
-  stats(proposal: string | null): LogbookStats;
+  /** per investigation (`proposal`), or over what `scope` lets a reader see (null: every entry) */
+  stats(proposal: string | null, scope?: LogbookScope | null): LogbookStats;
   close(): void;
 }

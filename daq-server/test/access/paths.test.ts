@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AccessControl, forwardedPrincipal, proposalOfPath, type UserEntry } from '../../src/access/index.js';
+import { AccessControl, forwardedPrincipal, proposalFolderOf, proposalOfPath, type UserEntry } from '../../src/access/index.js';
 import { Catalogue } from '../../src/catalogue/service.js';
 import { SqliteCatalogue } from '../../src/catalogue/sqlite.js';
 import { readableFile } from '../../src/catalogue/files.js';
@@ -45,6 +45,11 @@ test('the proposal of a path is the first folder below the data root; files else
   assert.equal(proposalOfPath('/data', '/database/mx1234/x.h5'), null, 'a sibling folder with the same prefix');
   assert.equal(proposalOfPath('/data', '/data/../etc/mx1234/x'), null);
   assert.equal(proposalOfPath('/data', 'data/mx1234/x.h5'), null, 'relative paths are never guessed');
+  // a proposal's own folder is its own (a listing of the root shows only the proposals one may read)
+  assert.equal(proposalFolderOf('/data', '/data/mx1234'), 'mx1234');
+  assert.equal(proposalFolderOf('/data', '/data/mx1234/id11'), null);
+  assert.equal(proposalFolderOf('/data', '/data'), null);
+  assert.equal(proposalFolderOf('/data', '/database'), null);
 });
 
 test('files of a proposal: member served, other user refused, public only once released, staff of the beamline only', () => {

@@ -30,6 +30,23 @@ def _load_jupyter_server_extension(serverapp):
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, GROVE_PREFIX, name), cls) for name, cls in GROVE_ROUTES])
     # the side panels ask where the daqlab server is (daqlab/labconfig.py)
     serverapp.web_app.add_handlers(".*$", [(url_path_join(base, CONFIG_PATH), LabConfigHandler)])
+    # with $DAQLAB_JUPYTER_SECRET: the secret stays in this process, browsers connect through the relay
+    # that acts for their Jupyter user (daqlab/wsproxy.py)
+    from .access import take_secret
+    from ..wsproxy import PATH as WS_PATH, DaqlabSocketHandler
+
+    take_secret()
+    from .access import secret
+
+    if secret():
+        # Jupyter's own /files and /api/contents follow the same decision as the HDF5 endpoints
+        from .contents_guard import guard_contents, guard_files_handler
+
+        guard_contents(serverapp.contents_manager, serverapp.log)
+        files_handler = getattr(serverapp.contents_manager, "files_handler_class", None)
+        if files_handler is not None:
+            guard_files_handler(serverapp.web_app, files_handler, serverapp.log)
+    serverapp.web_app.add_handlers(".*$", [(url_path_join(base, WS_PATH), DaqlabSocketHandler)])
     serverapp.log.info("daqlab HDF5 viewer endpoints at %s", url_path_join(base, PREFIX))
     if getattr(serverapp, "io_loop", None) is not None:  # one reading process ready before the first view
         serverapp.io_loop.add_callback(POOL.prestart)

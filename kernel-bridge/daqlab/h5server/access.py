@@ -24,6 +24,27 @@ ACCESS_PATH = "/access/path"  # daq-server/src/api/access-http.ts
 TIMEOUT_S = 10.0
 
 
+_secret: str | None = None
+
+
+def take_secret() -> None:
+    """At the extension's load: keep the secret in this process only, out of the environment that kernels
+    (users' code) inherit, and point browsers at the relay that acts for their Jupyter user (wsproxy.py)."""
+    global _secret
+    value = os.environ.pop(SECRET_ENV, None)
+    if value:
+        _secret = value
+        from ..widgets import BROWSER_URL_ENV
+        from ..wsproxy import PATH
+
+        os.environ.setdefault(BROWSER_URL_ENV, PATH)
+
+
+def secret() -> str | None:
+    """The shared secret (taken at load, else still in the environment: tests that call in directly)."""
+    return _secret or os.environ.get(SECRET_ENV) or None
+
+
 class Undecided(Exception):
     """The daqlab server could not be asked (HTTP 503: refused, never guessed)."""
 
@@ -48,12 +69,12 @@ def user_name(current_user) -> str:
 
 async def may_read(current_user, full_path: str) -> bool:
     """True when `current_user` may read the file at `full_path` (absolute, links resolved)."""
-    secret = os.environ.get(SECRET_ENV)
-    if not secret:
+    shared = secret()
+    if not shared:
         return True
     url = f"{_endpoint()}?{urlencode({'path': full_path})}"
     req = HTTPRequest(url, method="GET", request_timeout=TIMEOUT_S, connect_timeout=TIMEOUT_S,
-                      headers={USER_HEADER: user_name(current_user), SECRET_HEADER: secret})
+                      headers={USER_HEADER: user_name(current_user), SECRET_HEADER: shared})
     try:
         resp = await AsyncHTTPClient().fetch(req)
         answer = json.loads(resp.body)

@@ -16,6 +16,7 @@ import { DaqError, LOGBOOK_MAX_ATTACHMENT_BYTES, toErrorBody, type LogbookEntry 
 import type { HttpContext } from '../http.js';
 import { attachment } from '../../logbook/validate.js';
 import { readBoundedBody } from '../body.js';
+import { OPERATOR } from '../../access/index.js';
 
 /** A request body: an attachment as base64 (4/3 of its size) plus room for the fields around it. */
 export const ICATPLUS_MAX_BODY = Math.ceil((LOGBOOK_MAX_ATTACHMENT_BYTES * 4) / 3) + 1024 * 1024;
@@ -125,13 +126,15 @@ export async function handleIcatPlus(ctx: HttpContext, req: IncomingMessage, res
       dataset: body.datasetName,
     };
     const author = logbook.authors.authorOf(apiKey);
+    // the apiKey is also who writes: its principal's rights on the investigation (logbook/access.ts)
+    const who = ctx.service.catalogue ? ctx.service.catalogue.access.resolve(apiKey) : OPERATOR;
     let entry: LogbookEntry;
     if (m[2] === 'notification') {
       const category = typeof body.category === 'string' ? body.category.toLowerCase() : body.category; // ICAT+ also says commandLine
-      entry = logbook.add({ ...common, type: body.type, category, ...contentOf(body.content) }, author);
+      entry = logbook.add({ ...common, type: body.type, category, ...contentOf(body.content) }, author, [], who);
     } else {
       const file = attachment('body', { base64: body.base64, name: typeof body.filename === 'string' ? body.filename : undefined });
-      entry = logbook.add({ ...common, type: 'notification', category: 'info', format: 'plainText', content: `${file.name} (${file.mime}, ${file.data.length} bytes)` }, author, [file]);
+      entry = logbook.add({ ...common, type: 'notification', category: 'info', format: 'plainText', content: `${file.name} (${file.mime}, ${file.data.length} bytes)` }, author, [file], who);
     }
     send(res, 200, asEvent(entry));
   } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * A SciCat-compatible subset at /scicat/api/v3/ (what pyscicat and scitacean call), a thin adapter
  * over catalogue/: auth/login, Datasets (filter, fullquery, one, origdatablocks), OrigDatablocks,
- * Proposals, Samples, Instruments, PublishedData. Read only (writes go through daqlab's own capture).
+ * Proposals, Samples, Instruments, PublishedData; writes: POST Datasets, Datasets/{pid}/origdatablocks
+ * and Samples (catalogue/external.ts: the writer must be allowed to write to the proposal).
  * Paths are case-insensitive (pyscicat writes `Datasets`, scicat-sdk-py `datasets`); the token comes
  * as `Authorization: Bearer T` or `?access_token=T`. Refusals never say whether something exists.
  */
@@ -12,6 +13,7 @@ import type { Principal } from '../../access/index.js';
 import { datasetFilter, fullquery, parseJsonParam } from './filter.js';
 import { scicatDataset, scicatOrigDatablock, scicatProposal, scicatPublished, scicatSample } from './model.js';
 import { err } from '../../catalogue/errors.js';
+import { addOrigDatablock, createDataset, createSample } from '../../catalogue/external.js';
 
 function decodeSegment(p: string): string {
   try {
@@ -24,7 +26,8 @@ function decodeSegment(p: string): string {
 export const SCICAT_PREFIX = '/scicat/api/v3/';
 /** scitacean (≥ 25) speaks v4; the documents below carry the fields both read */
 export const SCICAT_PREFIXES = [SCICAT_PREFIX, '/scicat/api/v4/'];
-const MAX_BODY = 64 * 1024;
+/** a request body: an origdatablock of some thousands of files fits */
+const MAX_BODY = 2 * 1024 * 1024;
 
 const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, StateError: 409, LimitError: 413 };
 
@@ -94,11 +97,45 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
     if (token !== null && !catalogue.access.known(token)) throw new DaqError('AuthError', 'unknown or expired token');
     if (token === null && !ctx.anonymousAllowed) throw new DaqError('AuthError', 'a token is required (Authorization: Bearer T or ?access_token=T)');
     const who: Principal = catalogue.access.resolve(token);
-    if (method !== 'GET') throw new DaqError('ProtocolError', `${method}: daqlab's SciCat endpoints are read only (datasets are captured from scans)`);
     const released = (proposal: string): boolean => {
       const p = proposal ? catalogue.repo.proposal(proposal) : null;
       return !!p && new Date(p.releaseDate) <= catalogue.now();
     };
+    if (method === 'POST') {
+      // writes need a known token: the public writes nothing
+      if (token === null) throw new DaqError('AuthError', 'writing needs a token (Authorization: Bearer T or ?access_token=T)');
+      const path = seg.join('/');
+      if (path === 'datasets' || path === 'rawdatasets' || path === 'deriveddatasets') {
+        const body = await readBody(req);
+        if (path !== 'datasets' && body.type === undefined) body.type = path === 'rawdatasets' ? 'raw' : 'derived';
+        const d = createDataset(catalogue, who, body);
+        return send(res, 201, scicatDataset(d, released(d.proposal)));
+      }
+      if (seg.length === 3 && seg[0] === 'datasets' && seg[2] === 'origdatablocks') {
+        const d = addOrigDatablock(catalogue, who, parts[1], await readBody(req));
+        return send(res, 201, scicatOrigDatablock(d));
+      }
+      if (path === 'datasets/isvalid') {
+        // v4 (scitacean asks before uploading files): the same checks, nothing stored
+        try {
+          createDataset(catalogue, who, await readBody(req), true);
+          return send(res, 200, { valid: true });
+        } catch (e) {
+          if (!(e instanceof DaqError) || e.type !== 'ParameterError') throw e;
+          return send(res, 200, { valid: false, reason: e.message });
+        }
+      }
+      if (path === 'origdatablocks') {
+        // v4: the dataset is named in the body
+        const body = await readBody(req);
+        const pid = body.datasetId;
+        if (typeof pid !== 'string') throw err('ParameterError', 'datasetId: required (the pid of the dataset the files belong to)', 'datasetId');
+        return send(res, 201, scicatOrigDatablock(addOrigDatablock(catalogue, who, pid, body)));
+      }
+      if (path === 'samples') return send(res, 201, scicatSample(createSample(catalogue, who, await readBody(req))));
+      throw new DaqError('ProtocolError', `POST ${url.pathname}: daqlab's SciCat endpoints write Datasets, Datasets/{pid}/origdatablocks and Samples only`);
+    }
+    if (method !== 'GET') throw new DaqError('ProtocolError', `${method}: daqlab's SciCat endpoints read, and write datasets, their files and samples (POST) only`);
     const ds = (q: Parameters<Catalogue['datasets']>[1]) => catalogue.datasets(who, q).datasets.map((d) => scicatDataset(d, released(d.proposal)));
     switch (seg[0]) {
       case 'datasets': {

@@ -5,7 +5,7 @@
  * database).
  */
 import type { CatalogueRepository } from '../repository.js';
-import { MAX_LIMIT, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from '../types.js';
+import { MAX_LIMIT, type DataFile, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from '../types.js';
 import { SyncPg, type Statement } from './bridge.js';
 import { datasetsOf, datasetWhere, limitOf, publishedOf, type DatasetRow, type FileRow, type SourceRow } from '../rows.js';
 
@@ -144,6 +144,17 @@ export class PostgresCatalogue implements CatalogueRepository {
       [...w.params, limitOf(limit), Math.max(0, skip)],
     );
     return this.proposalsOf(rows);
+  }
+
+  addDatafiles(pid: string, files: DataFile[]): void {
+    this.tx([
+      ...files.map((f) => ({
+        sql: `INSERT INTO datafiles (dataset, path, size, sha256, mtime) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (dataset, path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, mtime = excluded.mtime`,
+        params: [pid, f.path, f.size, f.sha256, f.mtime],
+      })),
+      { sql: 'UPDATE datasets SET size = (SELECT COALESCE(SUM(size), 0) FROM datafiles WHERE dataset = ?) WHERE pid = ?', params: [pid, pid] },
+    ]);
   }
 
   addSample(s: Sample): void {
