@@ -162,18 +162,25 @@ export interface WasmRegions {
   out: number;
   flags: number;
   pend: number;
+  /** band scratch of the banded full-frame pass (see JungfrauCorrector.correct): image values, flags, raw words */
+  band: number;
+  bandFlags: number;
+  bandRaw: number;
   bytes: number;
 }
 
-export function wasmRegions(rawPixels: number, imagePixels: number): WasmRegions {
+export function wasmRegions(rawPixels: number, imagePixels: number, bandPixels = 0, bandRawPixels = 0): WasmRegions {
   const al = (n: number): number => Math.ceil(n / 64) * 64;
   const raw = 0;
   const tab = al(raw + 2 * rawPixels);
   const out = al(tab + 4 * 6 * rawPixels);
   const flags = al(out + 4 * imagePixels);
   const pend = al(flags + imagePixels);
-  const bytes = al(pend + 8 * (rawPixels / 4 + 1));
-  return { raw, tab, out, flags, pend, bytes };
+  const band = al(pend + 8 * (rawPixels / 4 + 1));
+  const bandFlags = al(band + 4 * bandPixels);
+  const bandRaw = al(bandFlags + bandPixels);
+  const bytes = al(bandRaw + 2 * bandRawPixels);
+  return { raw, tab, out, flags, pend, band, bandFlags, bandRaw, bytes };
 }
 
 /** An instance with its own memory sized for the regions. */
