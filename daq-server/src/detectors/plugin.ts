@@ -6,6 +6,7 @@
  * produces frames through its receivers.
  */
 import type { CompressedChunk } from '../saving/direct-chunk.js';
+import type { DeferredItem } from '../store/deferred.js';
 import type { DType, TypedArray, TriggerMode } from '../protocol/index.js';
 import type { ClientFiles } from '../files/client-files.js';
 
@@ -53,6 +54,11 @@ export interface ReceivedFrame {
    * frame's chunk without re-encoding (saving/direct-chunk.ts). Whoever changes the pixels must drop it.
    */
   compressed?: CompressedChunk;
+  /**
+   * Set when the receiver did not decode the frame (nothing needed its pixels: pipeline `none`): the store keeps
+   * it compressed and decodes it when read; `data` decodes it on first use (slower, never wrong). `compressed` is set.
+   */
+  deferred?: DeferredItem;
 }
 
 /**

@@ -152,7 +152,10 @@ export class DectrisPlugin implements DetectorPlugin {
     const info = this.info();
     const geometry = await this.geometry(info);
     const nbReceivers = Math.max(1, Number(context.processing?.nb_receivers ?? 1));
-    const series = new SeriesAssembler(this.address.stream, this.address.format, nbReceivers, { dtype: info.dtype, shape: [info.shape[0], info.shape[1]] });
+    // pipeline `none`: nothing needs the pixels as they arrive (saving writes the detector's chunks as they are,
+    // a live view decodes the frame it shows): the receivers skip the decode
+    const decode = String(context.processing?.pipeline ?? 'none') !== 'none';
+    const series = new SeriesAssembler(this.address.stream, this.address.format, nbReceivers, { dtype: info.dtype, shape: [info.shape[0], info.shape[1]] }, { decode });
     try {
       await series.connected();
     } catch (err) {

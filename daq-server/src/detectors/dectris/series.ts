@@ -11,6 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { TYPED_ARRAY, type DType, type TypedArray } from '../../protocol/index.js';
 import type { ReceivedFrame } from '../plugin.js';
 import type { DecodedMap, FromReceiver, ReceiverInit, StreamFormat } from './worker-messages.js';
+import { DeferredItem } from '../../store/deferred.js';
+import { decodeBlob } from './blobs.js';
 
 /** Frames held for reordering before the lowest one is released anyway (its predecessors count as missing). */
 const REORDER_WINDOW = 64;
@@ -53,6 +55,8 @@ export interface SeriesCounters {
   out_of_series: number;
   bad_messages: number;
   invalid_images: number;
+  /** images passed on undecoded (nothing needed their pixels), decoded only when read */
+  images_not_decoded: number;
 }
 
 type ImageMsg = Extract<FromReceiver, { type: 'image' }>;
@@ -72,7 +76,7 @@ export class SeriesAssembler {
   private expected: number | null = null;
   private listeners: (() => void)[] = [];
   private closed = false;
-  readonly counters: SeriesCounters = { images_received: 0, images_released: 0, missing_image_ids: 0, duplicates: 0, out_of_series: 0, bad_messages: 0, invalid_images: 0 };
+  readonly counters: SeriesCounters = { images_received: 0, images_released: 0, missing_image_ids: 0, duplicates: 0, out_of_series: 0, bad_messages: 0, invalid_images: 0, images_not_decoded: 0 };
   readonly problems: string[] = [];
   /** images each receiver got (the detector deals them round robin) */
   private readonly perReceiver: number[];
@@ -90,11 +94,12 @@ export class SeriesAssembler {
     /** the frame every receiver must deliver: others are flagged invalid */
     private readonly frame: { dtype: DType; shape: [number, number] },
     /** Jungfraujoch: its metadata PUB socket, read by one more (SUB) receiver */
-    options: { metadata?: string | null } = {},
+    options: { metadata?: string | null; decode?: boolean } = {},
   ) {
     this.perReceiver = new Array(nbReceivers).fill(0);
     const started: Promise<void>[] = [];
-    const sockets: Omit<ReceiverInit, 'maxPixels'>[] = Array.from({ length: nbReceivers }, (_, rank) => ({ rank, address, format }));
+    const decode = options.decode !== false;
+    const sockets: Omit<ReceiverInit, 'maxPixels'>[] = Array.from({ length: nbReceivers }, (_, rank) => ({ rank, address, format, decode }));
     if (options.metadata) sockets.push({ rank: nbReceivers, address: options.metadata, format: 'cbor', socket: 'sub' });
     for (const socket of sockets) {
       const rank = socket.rank;
@@ -366,6 +371,22 @@ export class SeriesAssembler {
   /** set by the run: called once when the series is over, before `ended` is set (at most BEFORE_END_MS) */
   beforeEnd: (() => Promise<void>) | null = null;
 
+  /** The frame's undecoded chunk as an item decoded when read, when it is one of the frame's type and size. */
+  private deferred(c: ImageMsg['channels'][string] | undefined): DeferredItem | null {
+    if (!c?.undecoded || !c.chunk || c.undecoded !== this.frame.dtype || c.shape?.[0] !== this.frame.shape[0] || c.shape?.[1] !== this.frame.shape[1]) return null;
+    const { dtype } = this.frame;
+    const n = this.frame.shape[0] * this.frame.shape[1];
+    const bytes = c.chunk.bytes;
+    return new DeferredItem(dtype, n, () => {
+      try {
+        return decodeBlob(bytes, 'bslz4', dtype, n);
+      } catch {
+        // the header matched the frame but a block did not decode: zeros (saved as the detector sent it)
+        return new TYPED_ARRAY[dtype](n);
+      }
+    });
+  }
+
   private emit(m: ImageMsg): void {
     const names = this.start?.start.channels.length ? this.start.start.channels : Object.keys(m.channels);
     const first = names[0] ?? Object.keys(m.channels)[0];
@@ -388,6 +409,24 @@ export class SeriesAssembler {
       return c.data;
     };
     const blank = (): TypedArray => new TYPED_ARRAY[this.frame.dtype](rows * cols);
+    const kept = names.length <= 1 ? this.deferred(m.channels[first]) : null;
+    if (kept) {
+      this.counters.images_released++;
+      this.counters.images_not_decoded++;
+      const frame: SeriesFrame = {
+        index: m.image_id,
+        valid: true,
+        deferred: kept,
+        compressed: m.channels[first]!.chunk,
+        time: this.t0Wall && m.stop_time !== null ? this.t0Wall + m.stop_time * 1000 : undefined,
+        detector_time: { start: m.start_time, stop: m.stop_time, real: m.real_time },
+        ...(m.extras && Object.keys(m.extras).length ? { extras: m.extras } : {}),
+      } as SeriesFrame;
+      // whoever reads the pixels anyway (a consumer that does not know deferred frames) gets them decoded
+      Object.defineProperty(frame, 'data', { get: () => kept.materialize(), enumerable: true });
+      this.out.push(frame);
+      return;
+    }
     const data = usable(first);
     const channels: Record<string, TypedArray> = {};
     for (const ch of names.slice(1)) channels[ch] = usable(ch) ?? blank();

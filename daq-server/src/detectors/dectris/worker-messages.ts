@@ -14,6 +14,11 @@ export interface ReceiverInit {
   maxPixels: number;
   /** PULL (the image stream, default) or SUB (Jungfraujoch's metadata PUB socket: every message, nothing dealt) */
   socket?: 'pull' | 'sub';
+  /**
+   * false: nothing needs the pixels as they arrive (pipeline `none`): a one-channel bslz4 image is passed on
+   * as its chunk, undecoded (`DecodedChannel.undecoded`); the store decodes it when someone reads it
+   */
+  decode?: boolean;
 }
 
 /** A decoded per-pixel map of the start message. */
@@ -30,6 +35,8 @@ export interface DecodedChannel {
   error: string | null;
   /** bslz4 channels: the detector's compressed bytes, kept for a direct chunk write (saving/direct-chunk.ts) */
   chunk?: CompressedChunk;
+  /** set when the receiver skipped the decode: `data` is null, `chunk` holds the pixels of this type */
+  undecoded?: DType;
 }
 
 export type FromReceiver =
