@@ -145,6 +145,8 @@ export interface DetectorRun {
   describe(): Record<string, unknown>;
   /** a real detector: frames come when it sends them (see PushedSource) */
   readonly pushed?: PushedSource;
+  /** per-pixel maps the detector itself provides for processing (its pixel mask as `mask`), known at prepare */
+  detectorMaps?(): Record<string, { dtype: DType; shape: number[]; data: TypedArray }>;
   close(): void;
 }
 

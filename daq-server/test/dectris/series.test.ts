@@ -22,7 +22,7 @@ const image = (image_id: number, series_id = 1): FromReceiver => ({
   channels: { threshold_1: { data: Uint16Array.from({ length: 6 }, () => image_id), shape: SHAPE, error: null } },
 });
 const start = (number_of_images = 5): FromReceiver => ({
-  type: 'start', rank: 1, pixel_mask: {}, flatfield: {},
+  type: 'start', rank: 1, pixel_mask: {}, flatfield: {}, countrate: {},
   start: { type: 'start', series_id: 1, series_unique_id: 'U', channels: ['threshold_1'], image_size: SHAPE, image_dtype: 'uint16', fields: { number_of_images }, ignored: {} },
 });
 const end = (series_id = 1): FromReceiver => ({ type: 'end', rank: 0, end: { type: 'end', series_id, series_unique_id: 'U' } });

@@ -29,14 +29,17 @@ port.on('message', (m: ToReceiver) => {
 });
 
 /** A declared image larger than the detector is refused before its pixels are allocated. */
-function checkSize(e: EncodedImage): void {
+function checkSize(e: EncodedImage, max = init.maxPixels): void {
   const n = e.shape[0] * e.shape[1];
-  if (n > init.maxPixels) throw new BlobError(`declares ${e.shape[0]} × ${e.shape[1]} pixels, the detector has ${init.maxPixels}`);
+  if (n > max) throw new BlobError(`declares ${e.shape[0]} × ${e.shape[1]} pixels, the detector has ${max}`);
 }
 
-function decodeMap(e: EncodedImage): DecodedMap | null {
+/** Entries of a count-rate table (one per count value of a 32-bit detector's range at most is far more than any sends). */
+const MAX_TABLE = 1 << 20;
+
+function decodeMap(e: EncodedImage, max = init.maxPixels): DecodedMap | null {
   try {
-    checkSize(e);
+    checkSize(e, max);
     return { dtype: e.dtype, shape: e.shape, data: decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]) };
   } catch {
     return null;
@@ -78,11 +81,11 @@ function undecoded(m: Extract<SeriesMessage, { type: 'image' }>): { channel: str
 function handle(m: SeriesMessage): void {
   switch (m.type) {
     case 'start': {
-      const { pixel_mask, flatfield, ...start } = m;
+      const { pixel_mask, flatfield, countrate, ...start } = m;
       const maps = (src: Record<string, EncodedImage>, kind: string): Record<string, DecodedMap> => {
         const out: Record<string, DecodedMap> = {};
         for (const [ch, e] of Object.entries(src)) {
-          const d = decodeMap(e);
+          const d = decodeMap(e, kind === 'countrate' ? Math.max(MAX_TABLE, init.maxPixels) : init.maxPixels);
           if (d) out[ch] = d;
           else start.ignored[`${kind}.${ch}`] = 'could not be decoded';
         }
@@ -90,8 +93,9 @@ function handle(m: SeriesMessage): void {
       };
       const pm = maps(pixel_mask, 'pixel_mask');
       const ff = maps(flatfield, 'flatfield');
-      const buffers = [...Object.values(pm), ...Object.values(ff)].map((d) => d.data.buffer as ArrayBuffer);
-      send({ type: 'start', rank: init.rank, start, pixel_mask: pm, flatfield: ff }, buffers);
+      const cr = maps(countrate, 'countrate');
+      const buffers = [...Object.values(pm), ...Object.values(ff), ...Object.values(cr)].map((d) => d.data.buffer as ArrayBuffer);
+      send({ type: 'start', rank: init.rank, start, pixel_mask: pm, flatfield: ff, countrate: cr }, buffers);
       return;
     }
     case 'image': {

@@ -85,7 +85,7 @@ export class SeriesAssembler {
   ended: { fault: string | null } | null = null;
   /** wall-clock ms of the trigger: frame times are this plus the image's detector time */
   t0Wall = 0;
-  private maps: { name: string; dtype: DType; shape: [number, number]; data: TypedArray }[] = [];
+  private maps: { name: string; dtype: DType; shape: number[]; data: TypedArray }[] = [];
 
   constructor(
     address: string,
@@ -144,7 +144,7 @@ export class SeriesAssembler {
   }
 
   /** Per-pixel maps of the start message (pixel mask, flat field), handed out once. */
-  takeMaps(): { name: string; dtype: DType; shape: [number, number]; data: TypedArray }[] {
+  takeMaps(): { name: string; dtype: DType; shape: number[]; data: TypedArray }[] {
     const m = this.maps;
     this.maps = [];
     return m;
@@ -231,6 +231,9 @@ export class SeriesAssembler {
             this.maps.push({ name: ch === names[0] ? kind : `${kind}_${ch}`, dtype: d.dtype, shape: d.shape, data: d.data });
           }
         }
+        const table = m.countrate.table;
+        // the count-rate correction table: into the scan (and so the master's results), a row vector as a 1-D array
+        if (table) this.maps.push({ name: 'countrate_correction_table', dtype: table.dtype, shape: table.shape[0] === 1 ? [table.shape[1]] : table.shape, data: table.data });
         this.notify();
         return;
       case 'image':

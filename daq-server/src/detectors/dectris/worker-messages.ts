@@ -41,7 +41,7 @@ export interface DecodedChannel {
 
 export type FromReceiver =
   | { type: 'ready'; rank: number }
-  | { type: 'start'; rank: number; start: Omit<SeriesStart, 'pixel_mask' | 'flatfield'>; pixel_mask: Record<string, DecodedMap>; flatfield: Record<string, DecodedMap> }
+  | { type: 'start'; rank: number; start: Omit<SeriesStart, 'pixel_mask' | 'flatfield' | 'countrate'>; pixel_mask: Record<string, DecodedMap>; flatfield: Record<string, DecodedMap>; countrate: Record<string, DecodedMap> }
   /** the decoded image: the message's ids and times, its channels decoded by the receiver */
   | (Omit<SeriesImage, 'data' | 'bad'> & { rank: number; channels: Record<string, DecodedChannel> })
   | { type: 'end'; rank: number; end: SeriesEnd }
