@@ -127,6 +127,10 @@ def test_receivers_lose_nothing_and_keep_the_order(dclient, sims, builtin, fmt, 
     # the detector dealt the images round robin: every receiver got some, and none twice
     per = series["images_per_receiver"]
     assert len(per) == receivers and sum(per) == N and min(per) > 0, per
+    # the frame → receiver table is published as the built-in dynamic topology's: one row per frame, in order
+    table = acq.scan.streams["dispatch"][0:N]
+    assert [e["frame_idx"] for e in table] == list(range(N))
+    assert [sum(e["receiver"] == r for e in table) for r in range(receivers)] == per
     assert series["counters"]["duplicates"] == 0
     sim, _ = sims["powder"]
     assert sim.value("stream", "status", "dropped") == 0  # nor did the detector drop any

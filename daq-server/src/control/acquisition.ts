@@ -402,7 +402,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       this.resultStreams.set(r.stream, stream);
     }
     if (r.kind === 'event') {
-      if (r.events.length) (stream as ReturnType<Scan['createEventStream']>).append(r.events);
+      if (r.events.length) (stream as ReturnType<Scan['createEventStream']>).append(r.events, r.frames);
     } else if (r.items.length) (stream as ReturnType<Scan['createArrayStream']>).append(r.items, undefined, undefined, r.frames);
   }
 

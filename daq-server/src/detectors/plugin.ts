@@ -93,7 +93,7 @@ export interface PushedSource {
 
 /** One append to a result stream a detector computed (created on first use, with `info`). */
 export type PushedResult =
-  | { kind: 'event'; stream: string; info: Record<string, unknown>; events: unknown[] }
+  | { kind: 'event'; stream: string; info: Record<string, unknown>; events: unknown[]; frames?: number[] }
   | { kind: 'array'; stream: string; dtype: DType; shape: number[]; info: Record<string, unknown>; items: TypedArray[]; frames?: number[] };
 
 /** What a plugin may read of the rest of `prepare` besides its `detector` section. */

@@ -5,7 +5,7 @@
  * order (series.ts). Stream2 (stream2.ts, cbor.ts) and stream v1 (stream1.ts).
  */
 import { DaqError, type DType } from '../../protocol/index.js';
-import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedSource, ReceivedFrame, RunContext } from '../plugin.js';
+import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedResult, PushedSource, ReceivedFrame, RunContext } from '../plugin.js';
 import { log } from '../../log.js';
 import { SimplonClient, SimplonError } from './simplon.js';
 import { configure, fault, type Setting } from './configure.js';
@@ -339,6 +339,10 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
 
   take(max: number): ReceivedFrame[] {
     return this.series.take(max);
+  }
+
+  takeResults(): PushedResult[] {
+    return this.series.takeDispatch();
   }
 
   describeSeries(): Record<string, unknown> {

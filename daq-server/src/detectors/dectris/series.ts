@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { TYPED_ARRAY, type DType, type TypedArray } from '../../protocol/index.js';
-import type { ReceivedFrame } from '../plugin.js';
+import type { PushedResult, ReceivedFrame } from '../plugin.js';
 import type { DecodedMap, FromReceiver, ReceiverInit, StreamFormat } from './worker-messages.js';
 import { DeferredItem } from '../../store/deferred.js';
 import { decodeBlob } from './blobs.js';
@@ -149,6 +149,19 @@ export class SeriesAssembler {
     this.maps = [];
     return m;
   }
+
+  /**
+   * The frame → receiver table of the frames released so far, handed out once: which PULL socket the detector
+   * dealt each image to, published as the `dispatch` stream as the built-in dynamic topology does (several receivers only).
+   */
+  takeDispatch(): PushedResult[] {
+    if (!this.dispatched.length) return [];
+    const events = this.dispatched;
+    this.dispatched = [];
+    return [{ kind: 'event', stream: 'dispatch', info: { description: 'frame index → the PULL receiver the detector dealt it to' }, events, frames: events.map((e) => e.frame_idx) }];
+  }
+
+  private dispatched: { frame_idx: number; receiver: number }[] = [];
 
   /** Per-image analysis results of metadata messages so far (Jungfraujoch), handed out once. */
   takeMetadata(): Record<string, unknown>[] {
@@ -391,6 +404,7 @@ export class SeriesAssembler {
   }
 
   private emit(m: ImageMsg): void {
+    if (this.perReceiver.length > 1) this.dispatched.push({ frame_idx: m.image_id, receiver: m.rank });
     const names = this.start?.start.channels.length ? this.start.start.channels : Object.keys(m.channels);
     const first = names[0] ?? Object.keys(m.channels)[0];
     const [rows, cols] = this.frame.shape;
