@@ -89,6 +89,8 @@ export interface PushedSource {
   onReady(listener: () => void): void;
   /** the series as the detector described it, with what went wrong (for the scan info) */
   describeSeries(): Record<string, unknown>;
+  /** images lost before processing so far: by the detector's own count (null: not read yet) and image ids that never came */
+  losses?(): { detector_dropped: number | null; missing_image_ids: number };
 }
 
 /** One append to a result stream a detector computed (created on first use, with `info`). */
