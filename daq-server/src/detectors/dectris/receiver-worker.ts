@@ -12,7 +12,7 @@ import { parseStream1 } from './stream1.js';
 import { StreamError, type EncodedImage, type SeriesMessage } from './messages.js';
 import { TYPED_ARRAY, type TypedArray } from '../../protocol/index.js';
 import type { DecodedChannel, DecodedMap, FromReceiver, ReceiverInit, ToReceiver } from './worker-messages.js';
-import { bslz4ChunkOf, type CompressedChunk } from '../../saving/direct-chunk.js';
+import { bslz4BlocksIntact, bslz4ChunkOf, type CompressedChunk } from '../../saving/direct-chunk.js';
 
 if (!parentPort) throw new Error('the DECTRIS receiver must run in a worker thread');
 const port = parentPort;
@@ -73,7 +73,8 @@ function undecoded(m: Extract<SeriesMessage, { type: 'image' }>): { channel: str
   }
   const elemSize = TYPED_ARRAY[e.dtype].BYTES_PER_ELEMENT;
   const chunk = bslz4ChunkOf(e.blob, elemSize, e.shape[0] * e.shape[1] * elemSize, hasFramingHeader(e.blob));
-  if (!chunk) return null;
+  // a truncated chunk is decoded instead, which flags the frame invalid by name
+  if (!chunk || !bslz4BlocksIntact(chunk, elemSize)) return null;
   const bytes = chunk === e.blob ? chunk.slice() : chunk;
   return { channel, decoded: { data: null, shape: e.shape, error: null, chunk: { codec: 'bslz4', elemSize, bytes }, undecoded: e.dtype } };
 }
