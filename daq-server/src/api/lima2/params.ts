@@ -132,6 +132,28 @@ const RECT: JsonSchema = {
   properties: { topleft: point('Top-left pixel (x: column, y: row).'), dimensions: point('Size (x: width, y: height).') },
 };
 
+/**
+ * LIMA2's arc ROI, as BLISS's lima2 legacy plugin writes it (bliss/controllers/lima2 … `arc_rois`:
+ * {center: {x, y}, r1, r2, a1, a2}): centre in pixels (x: column, y: row), radii in pixels, angles in degrees.
+ */
+const ARC: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['center', 'r1', 'r2', 'a1', 'a2'],
+  properties: {
+    center: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['x', 'y'],
+      properties: { x: { type: 'number', description: 'Centre column.' }, y: { type: 'number', description: 'Centre row.' } },
+    },
+    r1: { type: 'number', minimum: 0, description: 'Inner radius (pixels).' },
+    r2: { type: 'number', minimum: 0, description: 'Outer radius (pixels).' },
+    a1: { type: 'number', description: 'Start angle (degrees).' },
+    a2: { type: 'number', description: 'End angle (degrees).' },
+  },
+};
+
 /** daqlab's own pipeline parameters (pyFAI names) that `fai` takes: all but how receivers run. */
 function faiProperties(pipeline: 'smx' | 'azint' | 'xpcs', registry: StepRegistry): Record<string, JsonSchema> {
   const props = { ...((pipelineSchema(pipelineDef(pipeline), registry).properties ?? {}) as Record<string, JsonSchema>) };
@@ -154,7 +176,7 @@ export function processingSchema(cls: ClassDef, ctx: SchemaContext): JsonSchema 
       statistics: onOff(
         {
           rect_rois: { type: 'array', maxItems: 64, default: [], items: RECT, description: 'Rectangular ROIs: avg, std, min, max, sum per frame (reduced data roi_stats).' },
-          arc_rois: { type: 'array', maxItems: 0, default: [], description: 'Arc ROIs: not supported by daqlab (must be empty).' },
+          arc_rois: { type: 'array', maxItems: 64, default: [], items: ARC, description: 'Arc ROIs: avg, std, min, max, sum per frame (reduced data roi_stats, after the rectangles, as LIMA2 orders them).' },
         },
         'ROI statistics.',
       ),
@@ -344,12 +366,17 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
     }
     const accu = processing.accumulation as { enabled: boolean; nb_frames: number };
     if (accu.enabled && accu.nb_frames > 1) daq.accumulation_frames = accu.nb_frames;
-    const stats = processing.statistics as { enabled: boolean; rect_rois: { topleft: { x: number; y: number }; dimensions: { x: number; y: number } }[] };
+    const stats = processing.statistics as {
+      enabled: boolean;
+      rect_rois: { topleft: { x: number; y: number }; dimensions: { x: number; y: number } }[];
+      arc_rois: { center: { x: number; y: number }; r1: number; r2: number; a1: number; a2: number }[];
+    };
     if (stats.enabled) {
-      daq.rois = stats.rect_rois.map((r, k) => {
-        rois.push(`roi${k}`);
-        return { name: `roi${k}`, roi: [r.topleft.y, r.topleft.x, r.dimensions.y, r.dimensions.x] };
-      });
+      // roi_stats channels: the rectangles, then the arcs (lima2 conductor/processing/reduced_data.py RoiParams)
+      const rects = stats.rect_rois.map((r, k) => ({ name: `roi${k}`, roi: [r.topleft.y, r.topleft.x, r.dimensions.y, r.dimensions.x] }));
+      const arcs = (stats.arc_rois ?? []).map((a, k) => ({ name: `roi${rects.length + k}`, arc: [a.center.y, a.center.x, a.r1, a.r2, a.a1, a.a2] }));
+      daq.rois = [...rects, ...arcs];
+      rois.push(...rects.map((r) => r.name), ...arcs.map((r) => r.name));
     }
     daq.roi_profiles = false;
     const profiles = processing.profiles as { enabled: boolean; rois: unknown[] };
@@ -479,11 +506,11 @@ export function toLima2(prepare: Record<string, any>, className: string): Mapped
       : { enabled: false };
   const processing: Record<string, unknown> = { class_name: cls.name };
   if (cls.name === 'LimaProcessingLegacy') {
-    const rois = (p.rois ?? []) as { roi: number[] }[];
+    const rois = (p.rois ?? []) as { roi?: number[]; arc?: number[] }[];
     processing.statistics = {
       enabled: rois.length > 0,
-      rect_rois: rois.map(({ roi: [row, col, h, w] }) => ({ topleft: { x: col, y: row }, dimensions: { x: w, y: h } })),
-      arc_rois: [],
+      rect_rois: rois.filter((r) => r.roi).map(({ roi }) => ({ topleft: { x: roi![1], y: roi![0] }, dimensions: { x: roi![3], y: roi![2] } })),
+      arc_rois: rois.filter((r) => r.arc).map(({ arc }) => ({ center: { x: arc![1], y: arc![0] }, r1: arc![2], r2: arc![3], a1: arc![4], a2: arc![5] })),
     };
     for (const [key, source] of [['mask', 'mask_file'], ['background', 'dark_file'], ['flatfield', 'flat_file']]) {
       processing[key] = p[source] ? { enabled: true, path: p[source] } : { enabled: false };

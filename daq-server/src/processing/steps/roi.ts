@@ -17,6 +17,11 @@
  *    column j (the horizontal profile), over valid pixels (invalid pixels
  *    add 0). Invalid frames give no event.
  *
+ * A ROI may be an arc instead (`arc: [row, col, r1, r2, a1, a2]`, LIMA's arc ROI: centre, radii in
+ * pixels, angles in degrees): the pixels whose distance d from the centre has r1 ≤ d ≤ r2 and whose angle
+ * atan2(row − row_c, col − col_c) lies in the sector from min(a1, a2) to max(a1, a2) (all of it when they
+ * span ≥ 360°). Its statistics are in `roi_stats` like a rectangle's; it has no profile.
+ *
  * Without ROIs the step does nothing and declares no stream.
  */
 import type { ImageSpec, StepBuild, StepFactory } from '../types.js';
@@ -24,7 +29,10 @@ import { currentMask, need2D, paramsSchema, withDefaults, type FieldProblem } fr
 
 export interface RoiDef {
   name: string;
-  roi: [number, number, number, number];
+  /** a rectangle: [row, col, height, width] */
+  roi?: [number, number, number, number];
+  /** an arc: [row, col, r1, r2, a1, a2] (centre and radii in pixels, angles in degrees) */
+  arc?: [number, number, number, number, number, number];
 }
 
 export type RoiParams = { rois: RoiDef[]; roi_profiles: boolean };
@@ -39,9 +47,16 @@ const schema = paramsSchema('roi', {
     items: {
       type: 'object',
       additionalProperties: false,
-      required: ['name', 'roi'],
+      required: ['name'],
       properties: {
         name: { type: 'string', minLength: 1, maxLength: 64, description: 'ROI name (unique).' },
+        arc: {
+          type: 'array',
+          items: { type: 'number' },
+          minItems: 6,
+          maxItems: 6,
+          description: 'Instead of roi, an arc: [row, col, r1, r2, a1, a2]: centre, inner and outer radius (pixels), start and end angle (degrees, atan2(row − row_c, col − col_c)).',
+        },
         roi: {
           type: 'array',
           items: { type: 'integer' },
@@ -65,8 +80,18 @@ function checkRois(p: RoiParams, input: ImageSpec): FieldProblem[] {
   const seen = new Map<string, number>();
   p.rois.forEach((r, k) => {
     const f = `rois[${k}]`;
+    if (r && typeof r.name === 'string' && r.arc !== undefined) {
+      const a = r.arc;
+      if (r.roi !== undefined) errors.push({ field: f, message: `ROI ${JSON.stringify(r.name)}: give roi or arc, not both` });
+      else if (!Array.isArray(a) || a.length !== 6 || !a.every(Number.isFinite)) errors.push({ field: `${f}.arc`, message: 'must be [row, col, r1, r2, a1, a2] (numbers)' });
+      else if (a[2] < 0 || a[3] < a[2]) errors.push({ field: `${f}.arc`, message: `radii must have 0 ≤ r1 ≤ r2, got r1 ${a[2]}, r2 ${a[3]}` });
+      const prev = seen.get(r.name);
+      if (prev !== undefined) errors.push({ field: `${f}.name`, message: `${JSON.stringify(r.name)} is already the name of rois[${prev}]` });
+      else seen.set(r.name, k);
+      return;
+    }
     if (!r || typeof r.name !== 'string' || !Array.isArray(r.roi) || r.roi.length !== 4 || !r.roi.every(Number.isInteger)) {
-      errors.push({ field: f, message: 'must be {"name": string, "roi": [row, col, height, width]} with integers' });
+      errors.push({ field: f, message: 'must be {"name": string, "roi": [row, col, height, width]} with integers, or {"name": string, "arc": [row, col, r1, r2, a1, a2]}' });
       return;
     }
     const [r0, c0, h, w] = r.roi;
@@ -101,7 +126,9 @@ export const roiStep: StepFactory<RoiParams> = {
     const n = rows * cols;
     const nr = rois.length;
     const dummy = input.dummy ?? null;
-    const info = { columns: [...ROI_COLUMNS], rois: rois.map((r) => ({ name: r.name, roi: [...r.roi] })) };
+    const info = { columns: [...ROI_COLUMNS], rois: rois.map((r) => (r.arc ? { name: r.name, arc: [...r.arc] } : { name: r.name, roi: [...r.roi!] })) };
+    // an arc's pixels, found once (within its bounding box, clipped to the image)
+    const arcPixels = rois.map((r) => (r.arc ? arcIndexes(r.arc, rows, cols) : null));
     const streams: StepBuild['streams'] = [
       {
         name: 'roi_stats',
@@ -136,7 +163,12 @@ export const roiStep: StepFactory<RoiParams> = {
           const m = currentMask(ctx, n);
           const profiles: Record<string, { rows: number[]; cols: number[] }> = {};
           for (let q = 0; q < nr; q++) {
-            const [r0, c0, h, w] = rois[q].roi;
+            const arc = arcPixels[q];
+            if (arc) {
+              stats.set(pixelStats(img, arc, m, dummy), q * 5);
+              continue;
+            }
+            const [r0, c0, h, w] = rois[q].roi!;
             const prow = p.roi_profiles ? new Array<number>(h).fill(0) : null;
             const pcol = p.roi_profiles ? new Array<number>(w).fill(0) : null;
             let count = 0, sum = 0, shift = NaN, s1 = 0, s2 = 0, min = Infinity, max = -Infinity;
@@ -183,3 +215,47 @@ export const roiStep: StepFactory<RoiParams> = {
     };
   },
 };
+
+/** The flat indexes of the pixels of an arc ROI [row_c, col_c, r1, r2, a1, a2] inside a rows × cols image. */
+export function arcIndexes(arc: readonly number[], rows: number, cols: number): Int32Array {
+  const [rc, cc, r1, r2, a1, a2] = arc;
+  const lo = Math.min(a1, a2);
+  const span = Math.abs(a2 - a1);
+  const out: number[] = [];
+  const i0 = Math.max(0, Math.floor(rc - r2));
+  const i1 = Math.min(rows - 1, Math.ceil(rc + r2));
+  const j0 = Math.max(0, Math.floor(cc - r2));
+  const j1 = Math.min(cols - 1, Math.ceil(cc + r2));
+  for (let i = i0; i <= i1; i++) {
+    for (let j = j0; j <= j1; j++) {
+      const d = Math.hypot(i - rc, j - cc);
+      if (d < r1 || d > r2) continue;
+      if (span < 360) {
+        const theta = (Math.atan2(i - rc, j - cc) * 180) / Math.PI;
+        if ((((theta - lo) % 360) + 360) % 360 > span) continue;
+      }
+      out.push(i * cols + j);
+    }
+  }
+  return Int32Array.from(out);
+}
+
+/** sum, mean, std (ddof 0), min, max of the valid pixels among `indexes` (sum 0 and NaN without one). */
+function pixelStats(img: ArrayLike<number>, indexes: Int32Array, m: Uint8Array | null, dummy: number | null): number[] {
+  let count = 0, sum = 0, shift = NaN, s1 = 0, s2 = 0, min = Infinity, max = -Infinity;
+  for (const k of indexes) {
+    const v = img[k];
+    if (v !== v || v === dummy || (m !== null && m[k] !== 0)) continue;
+    if (count === 0) shift = v;
+    count++;
+    sum += v;
+    const d = v - shift;
+    s1 += d;
+    s2 += d * d;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (count === 0) return [0, NaN, NaN, NaN, NaN];
+  const md = s1 / count;
+  return [sum, sum / count, Math.sqrt(Math.max(0, s2 / count - md * md)), min, max];
+}
