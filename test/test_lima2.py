@@ -105,6 +105,7 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
         "control": {"acq": {"nb_frames": 80, "expo_time": 50000}, "det": {"scene": "powder", "seed": 4}},
         "processing": {
             "statistics": {"enabled": True, "rect_rois": rois, "arc_rois": [ARC]},
+            "profiles": {"enabled": True, "rois": rois, "directions": ["vertical", "horizontal"]},
             "saving": {"enabled": True, "base_path": str(tmp_path), "filename_prefix": "legacy", "nb_frames_per_file": 5, "compression": "bshuf_lz4"},
         },
         "frames": [0, 7, 79, -1],
@@ -150,6 +151,17 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     theta = np.degrees(np.arctan2(rr - 257, cc - 515)) % 360
     arc = (d >= 50) & (d <= 120) & (theta <= 90)
     assert a["reduced/roi_stats/2"]["sum"][0] == f0[arc].sum() and arc.sum() > 1000
+    # ROI profiles: one record per line (vertical: per ROI row, horizontal: per ROI column), per frame
+    assert r["reduced_channels"]["roi_profile"][0][1] == [40] and r["reduced_channels"]["roi_profile"][1][1] == [100]
+    vert, horiz = a["reduced/roi_profile/0"], a["reduced/roi_profile/1"]
+    assert vert.shape == (80, 40) and horiz.shape == (80, 100) and vert.dtype.names == ("avg", "std", "min", "max", "sum")
+    for k in (0, 41):
+        fk = frames[k].astype(np.float64)
+        np.testing.assert_array_equal(vert["sum"][k], fk[20:60, 10:40].sum(axis=1))
+        np.testing.assert_allclose(vert["avg"][k], fk[20:60, 10:40].mean(axis=1), rtol=1e-6)
+        np.testing.assert_allclose(vert["std"][k], fk[20:60, 10:40].std(axis=1), rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(horiz["max"][k], fk[0:514, 500:600].max(axis=0))
+        np.testing.assert_array_equal(horiz["min"][k], fk[0:514, 500:600].min(axis=0))
     # frames read while the scan ran (4 s; the lookup names a file once its writer flushed the frame, every 1 s)
     assert r["live"], r.get("live_errors")
     assert r.get("live_newest", 0) >= 1, r.get("live_errors")  # get_frame(-1): the newest frame already flushed
@@ -222,7 +234,7 @@ def test_bad_parameters_and_commands_come_back_as_the_clients_exceptions(lima2_s
     assert (c["wrong_type_processing"]["type"], c["wrong_type_processing"]["path"]) == ("Lima2ParamError", "$.fai.npt")
     assert c["wrong_type_processing"]["where"].startswith("processing params")
     assert (c["unknown_field"]["type"], c["unknown_field"]["path"]) == ("Lima2ParamError", "$.colour")
-    assert (c["unsupported_profiles"]["type"], c["unsupported_profiles"]["path"]) == ("Lima2ParamError", "$.profiles.rois")
+    assert (c["profile_without_direction"]["type"], c["profile_without_direction"]["path"]) == ("Lima2ParamError", "$.profiles.directions")
     # checks only daqlab's own prepare makes come back with the LIMA2 field they came from
     assert (c["roi_outside"]["type"], c["roi_outside"]["path"]) == ("Lima2ParamError", "$.statistics.rect_rois[1]")
     assert "outside" in c["roi_outside"]["message"]

@@ -22,6 +22,11 @@
  * atan2(row − row_c, col − col_c) lies in the sector from min(a1, a2) to max(a1, a2) (all of it when they
  * span ≥ 360°). Its statistics are in `roi_stats` like a rectangle's; it has no profile.
  *
+ * `line_profiles` (LIMA2's ROI profiles): [{name, roi: [row, col, height, width], direction}] give
+ * `roi_line_stats`, float64 [Σ lengths, 5] per frame: for each profile in order, one row of sum, mean,
+ * std, min, max per line of its ROI — per ROI row for `vertical` (height lines), per ROI column for
+ * `horizontal` (width lines); NaN rows for invalid frames. Offsets and lengths are in the stream's info.
+ *
  * Without ROIs the step does nothing and declares no stream.
  */
 import type { ImageSpec, StepBuild, StepFactory } from '../types.js';
@@ -35,7 +40,13 @@ export interface RoiDef {
   arc?: [number, number, number, number, number, number];
 }
 
-export type RoiParams = { rois: RoiDef[]; roi_profiles: boolean };
+export interface LineProfileDef {
+  name: string;
+  roi: [number, number, number, number];
+  direction: 'vertical' | 'horizontal';
+}
+
+export type RoiParams = { rois: RoiDef[]; roi_profiles: boolean; line_profiles: LineProfileDef[] };
 
 export const ROI_COLUMNS = ['sum', 'mean', 'std', 'min', 'max'] as const;
 
@@ -68,7 +79,40 @@ const schema = paramsSchema('roi', {
     },
   },
   roi_profiles: { type: 'boolean', default: true, description: 'Also publish the row and column sum profiles of each ROI (`roi_profiles` events).' },
+  line_profiles: {
+    type: 'array',
+    default: [],
+    maxItems: 64,
+    description: "LIMA2's ROI profiles: per line of the ROI (rows: vertical, columns: horizontal) sum, mean, std, min, max (`roi_line_stats`).",
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'roi', 'direction'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 64 },
+        roi: { type: 'array', items: { type: 'integer' }, minItems: 4, maxItems: 4, description: '[row, col, height, width].' },
+        direction: { enum: ['vertical', 'horizontal'], description: 'vertical: one value per ROI row; horizontal: one per ROI column.' },
+      },
+    },
+  },
 });
+
+/** Rectangles of line profiles inside the image. */
+function checkLines(p: RoiParams, input: ImageSpec): FieldProblem[] {
+  const lines = p.line_profiles ?? [];
+  if (!Array.isArray(lines) || lines.length === 0) return [];
+  const d = need2D(input, 'roi');
+  if (d.length) return d;
+  const [rows, cols] = input.shape;
+  const out: FieldProblem[] = [];
+  lines.forEach((l, k) => {
+    const [r0, c0, h, w] = l.roi;
+    if (h < 1 || w < 1 || r0 < 0 || c0 < 0 || r0 + h > rows || c0 + w > cols) {
+      out.push({ field: `line_profiles[${k}].roi`, message: `rows ${r0}..${r0 + h - 1}, cols ${c0}..${c0 + w - 1} is not a non-empty region of the ${rows} × ${cols} image` });
+    }
+  });
+  return out;
+}
 
 function checkRois(p: RoiParams, input: ImageSpec): FieldProblem[] {
   if (!Array.isArray(p.rois)) return [{ field: 'rois', message: 'must be an array' }];
@@ -114,14 +158,16 @@ export const roiStep: StepFactory<RoiParams> = {
   description: 'Per-frame statistics (sum, mean, std, min, max) and row/column profiles of named rectangular ROIs.',
   schema,
   check(raw, input) {
-    return checkRois(withDefaults<RoiParams>(schema, raw), input);
+    const p = withDefaults<RoiParams>(schema, raw);
+    return [...checkRois(p, input), ...checkLines(p, input)];
   },
   create(raw, input): StepBuild {
     const p = withDefaults<RoiParams>(schema, raw);
-    const problems = checkRois(p, input);
+    const problems = [...checkRois(p, input), ...checkLines(p, input)];
     if (problems.length) throw new Error(problems.map((e) => `${e.field}: ${e.message}`).join('; '));
     const rois = p.rois;
-    if (rois.length === 0) return { step: { process() {} }, output: input, streams: [] };
+    const lines = p.line_profiles ?? [];
+    if (rois.length === 0 && lines.length === 0) return { step: { process() {} }, output: input, streams: [] };
     const [rows, cols] = input.shape;
     const n = rows * cols;
     const nr = rois.length;
@@ -129,7 +175,36 @@ export const roiStep: StepFactory<RoiParams> = {
     const info = { columns: [...ROI_COLUMNS], rois: rois.map((r) => (r.arc ? { name: r.name, arc: [...r.arc] } : { name: r.name, roi: [...r.roi!] })) };
     // an arc's pixels, found once (within its bounding box, clipped to the image)
     const arcPixels = rois.map((r) => (r.arc ? arcIndexes(r.arc, rows, cols) : null));
-    const streams: StepBuild['streams'] = [
+    const spans: { offset: number; length: number }[] = [];
+    let total = 0;
+    for (const l of lines) {
+      const length = l.direction === 'vertical' ? l.roi[2] : l.roi[3];
+      spans.push({ offset: total, length });
+      total += length;
+    }
+    // each line of each profile as its flat pixel indexes, found once
+    const lineIndexes: Int32Array[] = [];
+    for (const l of lines) {
+      const [r0, c0, h, w] = l.roi;
+      if (l.direction === 'vertical') for (let i = 0; i < h; i++) lineIndexes.push(Int32Array.from({ length: w }, (_, j) => (r0 + i) * cols + c0 + j));
+      else for (let j = 0; j < w; j++) lineIndexes.push(Int32Array.from({ length: h }, (_, i) => (r0 + i) * cols + c0 + j));
+    }
+    const streams: StepBuild['streams'] = [];
+    if (lines.length) {
+      streams.push({
+        name: 'roi_line_stats',
+        kind: 'array',
+        dtype: 'float64',
+        shape: [total, 5],
+        cadence: 'frame',
+        info: {
+          columns: [...ROI_COLUMNS],
+          profiles: lines.map((l, k) => ({ name: l.name, roi: [...l.roi], direction: l.direction, ...spans[k] })),
+          description: "per line of each profile's ROI (rows: vertical, columns: horizontal): sum, mean, std, min, max over valid pixels",
+        },
+      });
+    }
+    if (rois.length) streams.push(
       {
         name: 'roi_stats',
         kind: 'array',
@@ -138,8 +213,8 @@ export const roiStep: StepFactory<RoiParams> = {
         cadence: 'frame',
         info: { ...info, description: 'per ROI: sum, mean, std (ddof 0), min, max over valid pixels; NaN rows for invalid frames' },
       },
-    ];
-    if (p.roi_profiles) {
+    );
+    if (p.roi_profiles && rois.length) {
       streams.push({
         name: 'roi_profiles',
         kind: 'event',
@@ -154,13 +229,20 @@ export const roiStep: StepFactory<RoiParams> = {
       step: {
         process(ctx) {
           const stats = new Float64Array(nr * 5);
+          const lineStats = lines.length ? new Float64Array(total * 5) : null;
           if (!ctx.valid) {
             stats.fill(NaN);
-            ctx.emit('roi_stats', stats);
+            if (nr) ctx.emit('roi_stats', stats);
+            if (lineStats) ctx.emit('roi_line_stats', lineStats.fill(NaN));
             return;
           }
           const img = ctx.image;
           const m = currentMask(ctx, n);
+          if (lineStats) {
+            for (let k = 0; k < lineIndexes.length; k++) lineStats.set(pixelStats(img, lineIndexes[k], m, dummy), k * 5);
+            ctx.emit('roi_line_stats', lineStats);
+          }
+          if (!nr) return;
           const profiles: Record<string, { rows: number[]; cols: number[] }> = {};
           for (let q = 0; q < nr; q++) {
             const arc = arcPixels[q];
