@@ -237,7 +237,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
         kind: 'frame_rate',
         message:
           `${this.detector} acquired at ${achieved.toPrecision(3)} frames/s instead of the ${asked.toPrecision(3)} frames/s asked ` +
-          (losses ? '(images the detector sent were lost or late: see its dropped count)' : '(the simulator could not make frames that fast on this machine)'),
+          (this.lastLosses ? '(the detector\'s images came slower than its frame rate, or were lost: see detector_series)' : '(the simulator could not make frames that fast on this machine)'),
       });
     }
     return out;

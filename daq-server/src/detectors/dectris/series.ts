@@ -18,6 +18,11 @@ import { decodeBlob } from './blobs.js';
 const REORDER_WINDOW = 64;
 /** After the `end` message, how long stragglers from other receivers may still come (ms). */
 const END_GRACE_MS = 300;
+/**
+ * The same when the series' image count is known: the series ends as soon as the last image is in, so a
+ * longer wait costs nothing when none is lost, and a receiver thread slowed by a loaded machine is not taken for a loss
+ */
+const END_GRACE_COUNTED_MS = 2000;
 /** how long the end of a series waits for the detector's own account of it (stream/status/dropped) */
 const BEFORE_END_MS = 1000;
 /** Bad-input messages kept verbatim for the scan info (the rest are only counted). */
@@ -348,7 +353,7 @@ export class SeriesAssembler {
     if (!this.endSeen || this.ended) return;
     if (this.expected !== null && this.next >= this.expected) return this.complete();
     // the end came while images may still be on their way through other receivers
-    this.endTimer ??= setTimeout(() => this.complete(), END_GRACE_MS);
+    this.endTimer ??= setTimeout(() => this.complete(), this.expected !== null ? END_GRACE_COUNTED_MS : END_GRACE_MS);
   }
 
   private complete(): void {
