@@ -129,7 +129,7 @@ def errors(c, args, out, arrays):
     cases["wrong_type_control"] = expect_error(c, lambda: c.acquisition.prepare(deep_update(json.loads(json.dumps(ctl)), {"acq": {"nb_frames": "ten"}}), ctl, legacy))
     cases["wrong_type_processing"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, deep_update(json.loads(json.dumps(fai)), {"fai": {"npt": "many"}})))
     cases["unknown_field"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, dict(legacy, colour="blue")))
-    cases["unsupported_profiles"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, deep_update(json.loads(json.dumps(legacy)), {"profiles": {"enabled": True, "rois": [{"topleft": {"x": 0, "y": 0}, "dimensions": {"x": 5, "y": 5}}], "directions": ["vertical"]}})))
+    cases["profile_without_direction"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, deep_update(json.loads(json.dumps(legacy)), {"profiles": {"enabled": True, "rois": [{"topleft": {"x": 0, "y": 0}, "dimensions": {"x": 5, "y": 5}}], "directions": []}})))
     cases["roi_outside"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, deep_update(json.loads(json.dumps(legacy)), {"statistics": {"enabled": True, "rect_rois": [{"topleft": {"x": 0, "y": 0}, "dimensions": {"x": 10, "y": 10}}, {"topleft": {"x": 1000, "y": 500}, "dimensions": {"x": 100, "y": 100}}]}})))
     cases["saving_outside_roots"] = expect_error(c, lambda: c.acquisition.prepare(ctl, ctl, deep_update(json.loads(json.dumps(legacy)), {"saving": {"enabled": True, "base_path": "/proc/nope"}})))
     cases["receiver_disagrees"] = expect_error(c, lambda: c.acquisition.prepare(ctl, deep_update(json.loads(json.dumps(ctl)), {"acq": {"nb_frames": 6}}), legacy))

@@ -127,6 +127,10 @@ def test_receivers_lose_nothing_and_keep_the_order(dclient, sims, builtin, fmt, 
     # the detector dealt the images round robin: every receiver got some, and none twice
     per = series["images_per_receiver"]
     assert len(per) == receivers and sum(per) == N and min(per) > 0, per
+    # the frame → receiver table is published as the built-in dynamic topology's: one row per frame, in order
+    table = acq.scan.streams["dispatch"][0:N]
+    assert [e["frame_idx"] for e in table] == list(range(N))
+    assert [sum(e["receiver"] == r for e in table) for r in range(receivers)] == per
     assert series["counters"]["duplicates"] == 0
     sim, _ = sims["powder"]
     assert sim.value("stream", "status", "dropped") == 0  # nor did the detector drop any
@@ -225,3 +229,48 @@ def test_gap_pixels_are_nodata_for_azint_as_on_the_builtin_simulator(eiger4m):
     ia, ib = a.scan.streams["intensity"][0:2], b.scan.streams["intensity"][0:2]
     assert np.nanmax(ib) < 1e6  # gap pixels left out
     np.testing.assert_allclose(ia, ib, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def flood():
+    """A detector whose stream buffer holds a few images only, and one whose buffer holds none (every image dropped)."""
+    from conftest import ServerProcess
+
+    sims = {name: DetectorSim("--model", "eiger-500k", "--scene", "powder", "--seed", "1", "--config", '{"pool_size": 4}',
+                              "--stream-buffer", str(budget)) for name, budget in (("small", 400_000), ("none", 1))}
+    server = ServerProcess(*[a for name, sim in sims.items() for a in ("--dectris", f"{name}={sim.http},stream={sim.stream}")])
+    c = daqlab.connect(server.url)
+    try:
+        yield c, sims
+    finally:
+        c.close()
+        server.stop()
+        for sim in sims.values():
+            sim.stop()
+
+
+@pytest.mark.parametrize("name", ["small", "none"])
+def test_a_detector_sending_faster_than_the_receivers_keep_up(flood, name):
+    """The detector sends flat out (9 kHz) into a small buffer while a slow pipeline (azint, one frame pending) keeps up
+    as it can: the detector's dropped count and ours are both reported and agree, nothing crashes."""
+    c, sims = flood
+    n = 200
+    acq = c.detector(name).prepare(acquisition={"nb_frames": n, "expo_time": 1 / 9000},
+                                   processing={"pipeline": "azint", "npt": 100, "unit": "q_nm^-1", "max_pending": 1})
+    acq.start()
+    acq.wait(timeout=120, progress=False)
+    assert acq.state == "STOPPED" and acq.reason == "completed", acq.status()
+    series = acq.scan.info["detector_series"]
+    theirs = sims[name].value("stream", "status", "dropped")
+    ours = series["counters"]["missing_image_ids"]
+    assert series["detector_stream_dropped"] == theirs  # the detector's own count, read when the series ended
+    assert ours == theirs  # every image the detector dropped is one we miss, and we lost none of those it sent
+    assert series["counters"]["images_released"] + ours == n
+    counters = acq.scan.info["counters"]  # as the scan closed, every frame through processing
+    assert counters["nb_frames_acquired"] == n - ours
+    assert counters["nb_frames_processed"] + counters["nb_frames_dropped"] == counters["nb_frames_acquired"]
+    warnings = acq.scan.info["warnings"]
+    if name == "none":
+        assert theirs == n  # a buffer smaller than one image: the detector sends none
+    assert any("dropped" in w and "by its own count" in w for w in warnings) == (theirs > 0), warnings
+    assert c.detector(name).status()["stream_dropped"] == theirs  # and det.status says so too

@@ -582,3 +582,50 @@ def test_an_image_declaring_more_pixels_than_the_detector_has_is_refused_unalloc
     sender.send(end_message())
     series = series_of(acq)
     assert acq.counters["nb_frames_invalid"] == 1 and any("the detector has 48" in p for p in series["problems"])
+
+
+def test_the_detectors_pixel_mask_feeds_the_pipelines_and_the_countrate_table_is_recorded(fake, tmp_path):
+    """SIMPLON's pixel_mask (DECTRIS's base64 darray) becomes the pipelines' mask: azint leaves a masked hot
+    pixel out; the Stream2 start message's count-rate table is stored in the scan and its master file."""
+    import base64
+    import h5py
+    from fake_simplon import _param
+
+    f, sender, det, _ = fake
+    for name, value in {"beam_center_x": 4.0, "beam_center_y": 3.0, "detector_distance": 0.1, "wavelength": 1.0}.items():
+        f.config[name] = _param(value)
+    mask = np.zeros((ROWS, COLS), np.uint32)
+    mask[2, 3] = 8  # DECTRIS's "hot" bit
+    f.config["pixel_mask"] = _param({"__darray__": [1, 0, 0], "type": "<u4", "shape": [COLS, ROWS], "filters": ["base64"],
+                                     "data": base64.b64encode(mask.astype("<u4").tobytes()).decode()}, "string", "rw")
+    hot = np.ones((ROWS, COLS), np.uint16)
+    hot[2, 3] = 60000
+    table = np.arange(1000, dtype="<u4") * 3
+
+    def azint(masked: bool):
+        if not masked:
+            f.config.pop("pixel_mask")
+        acq = det.prepare(acquisition={"nb_frames": 1, "expo_time": 0.01}, processing={"pipeline": "azint", "npt": 8, "unit": "q_nm^-1"},
+                          saving={"enabled": True, "base_path": str(tmp_path / str(masked))})
+        acq.start()
+        assert f.armed.wait(5)
+        f.armed.clear()
+        sender.send(start_message(number_of_images=1, countrate_correction_lookup_table=cbor2.CBORTag(70, table.tobytes())))
+        sender.send(image_message(0, data={"threshold_1": typed(hot)}))
+        sender.send(end_message())
+        series_of(acq)
+        return acq
+
+    acq = azint(True)
+    assert "1 pixels masked" in acq.scan.info["detector_description"]["pixel_mask"]
+    assert np.nanmax(acq.scan.streams["intensity"][0]) < 2  # the hot pixel is left out
+    np.testing.assert_array_equal(acq.scan.streams["countrate_correction_table"][0], table)
+    deadline = time.monotonic() + 10
+    while acq.scan.state != "CLOSED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = []
+    with h5py.File(acq.scan.info["saving"]["master"]) as h5:
+        h5.visititems(lambda name, obj: found.append(obj[()]) if name.endswith("countrate_correction_table") and isinstance(obj, h5py.Dataset) else None)
+    assert found and np.array_equal(np.asarray(found[0]).ravel(), table)
+    # the same frame without the detector's mask: the hot pixel is integrated
+    assert np.nanmax(azint(False).scan.streams["intensity"][0]) > 100

@@ -193,3 +193,41 @@ def test_chunks_of_any_block_size_read_back_with_hdf5plugin(tmp_path):
             assert block == 0 or stored_block == block
             expected = (((i * 2654435761) % 2 ** 32) >> 20).astype(np.uint32) + k
             np.testing.assert_array_equal(d[k].ravel(), expected)
+
+
+def test_receivers_skip_the_decode_when_nothing_needs_pixels(dc_client, blobs, tmp_path):
+    """Pipeline `none` + bslz4 saving: the receivers pass the detector's chunks on undecoded (counted); the
+    frames still read back decoded, through `stream.read` and a live (LiveImage) subscription alike."""
+    from daqlab._arrow import decode
+
+    expected = [np.frombuffer(decompress(blobs[k][2], "bslz4", elem_size=4), dtype="<u4") for k in range(N)]
+    det = dc_client.detector("det")
+    acq = det.prepare(acquisition={"nb_frames": N, "expo_time": 0.05},
+                      saving={"enabled": True, "base_path": str(tmp_path / "nd"), "prefix": "nd", "compression": "bslz4"})
+    sub = dc_client._conn.subscribe({"scan": acq.scan.key, "stream": "frame", "mode": "latest"})
+    acq.start()
+    kind, header, payload = sub.queue.get(timeout=30)
+    assert kind == "data", (kind, header)
+    live = decode(payload)
+    k = int(live.index[0])
+    np.testing.assert_array_equal(np.asarray(live.data[0]).ravel(), expected[k])  # the live view decoded it on demand
+    dc_client._conn.unsubscribe(sub)
+    acq.wait(timeout=120, progress=False)
+    assert acq.reason == "completed", acq.status()
+    series = acq.scan.info["detector_series"]
+    assert series["counters"]["images_not_decoded"] == N, series
+    frames = acq.scan.streams["frame"][0:N]
+    for k in range(N):
+        np.testing.assert_array_equal(frames[k].ravel(), expected[k], err_msg=f"frame {k}")
+    assert acq.scan.info["saving"]["nb_direct_chunks"] == N
+    for k, (chunk, _mask, image) in enumerate(saved_frames(acq.scan.info["saving"])):
+        assert chunk == blobs[k][2]
+        np.testing.assert_array_equal(image.ravel(), expected[k])
+    # a pipeline needs the pixels: every image is decoded as it arrives
+    acq2, _ = save(dc_client, "det", tmp_path / "legacy", processing={"pipeline": "legacy"})
+    assert acq2.scan.info["detector_series"]["counters"]["images_not_decoded"] == 0
+    # a saving compression that is not the detector's: the writer decodes the undecoded chunk (off the main thread)
+    acq3, info3 = save(dc_client, "det", tmp_path / "gz", compression="gzip")
+    assert acq3.scan.info["detector_series"]["counters"]["images_not_decoded"] == N and info3["nb_direct_chunks"] == 0
+    for k, (_chunk, _mask, image) in enumerate(saved_frames(info3)):
+        np.testing.assert_array_equal(image.ravel(), expected[k])

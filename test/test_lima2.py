@@ -94,13 +94,18 @@ def test_handshake_states_and_published_schemas(lima2_server):
     assert "internal" in r["det_capabilities"]["trigger_modes"]
 
 
+# LIMA2's arc ROI as BLISS's lima2 plugin writes it: centre (x column, y row), radii (px), angles (degrees)
+ARC = {"center": {"x": 515, "y": 257}, "r1": 50, "r2": 120, "a1": 0, "a2": 90}
+
+
 def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, tmp_path):
     rois = [{"topleft": {"x": 10, "y": 20}, "dimensions": {"x": 30, "y": 40}}, {"topleft": {"x": 500, "y": 0}, "dimensions": {"x": 100, "y": 514}}]
     r, a = drive(lima2_server, "run", {
         "class_name": "LimaProcessingLegacy",
         "control": {"acq": {"nb_frames": 80, "expo_time": 50000}, "det": {"scene": "powder", "seed": 4}},
         "processing": {
-            "statistics": {"enabled": True, "rect_rois": rois},
+            "statistics": {"enabled": True, "rect_rois": rois, "arc_rois": [ARC]},
+            "profiles": {"enabled": True, "rois": rois, "directions": ["vertical", "horizontal"]},
             "saving": {"enabled": True, "base_path": str(tmp_path), "filename_prefix": "legacy", "nb_frames_per_file": 5, "compression": "bshuf_lz4"},
         },
         "frames": [0, 7, 79, -1],
@@ -129,7 +134,7 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     np.testing.assert_array_equal(a["frame/-1"], frames[79])
     stats = np.asarray(scan.streams["roi_stats"][0:80])  # [frames, rois, (sum, mean, std, min, max)]
     assert r["reduced_channels"]["roi_stats"][0][1] == []
-    for k in range(2):
+    for k in range(3):  # the rectangles, then the arc (LIMA2's order)
         got = a[f"reduced/roi_stats/{k}"]
         assert got.dtype.names == ("avg", "std", "min", "max", "sum") and len(got) == 80
         np.testing.assert_allclose(got["sum"], stats[:, k, 0])
@@ -140,6 +145,23 @@ def test_legacy_roi_statistics_and_frames_through_the_lookup(lima2_server, daq, 
     # x is the column, y the row (processing/reduced_data.py): ROI 0 is rows 20..59, columns 10..39
     f0 = frames[0].astype(np.float64)
     assert a["reduced/roi_stats/0"]["sum"][0] == f0[20:60, 10:40].sum()
+    # the arc: pixels at 50..120 px from (row 257, column 515), at 0..90° (atan2(row − row_c, col − col_c)), in numpy
+    rr, cc = np.mgrid[0:f0.shape[0], 0:f0.shape[1]]
+    d = np.hypot(rr - 257, cc - 515)
+    theta = np.degrees(np.arctan2(rr - 257, cc - 515)) % 360
+    arc = (d >= 50) & (d <= 120) & (theta <= 90)
+    assert a["reduced/roi_stats/2"]["sum"][0] == f0[arc].sum() and arc.sum() > 1000
+    # ROI profiles: one record per line (vertical: per ROI row, horizontal: per ROI column), per frame
+    assert r["reduced_channels"]["roi_profile"][0][1] == [40] and r["reduced_channels"]["roi_profile"][1][1] == [100]
+    vert, horiz = a["reduced/roi_profile/0"], a["reduced/roi_profile/1"]
+    assert vert.shape == (80, 40) and horiz.shape == (80, 100) and vert.dtype.names == ("avg", "std", "min", "max", "sum")
+    for k in (0, 41):
+        fk = frames[k].astype(np.float64)
+        np.testing.assert_array_equal(vert["sum"][k], fk[20:60, 10:40].sum(axis=1))
+        np.testing.assert_allclose(vert["avg"][k], fk[20:60, 10:40].mean(axis=1), rtol=1e-6)
+        np.testing.assert_allclose(vert["std"][k], fk[20:60, 10:40].std(axis=1), rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(horiz["max"][k], fk[0:514, 500:600].max(axis=0))
+        np.testing.assert_array_equal(horiz["min"][k], fk[0:514, 500:600].min(axis=0))
     # frames read while the scan ran (4 s; the lookup names a file once its writer flushed the frame, every 1 s)
     assert r["live"], r.get("live_errors")
     assert r.get("live_newest", 0) >= 1, r.get("live_errors")  # get_frame(-1): the newest frame already flushed
@@ -212,7 +234,7 @@ def test_bad_parameters_and_commands_come_back_as_the_clients_exceptions(lima2_s
     assert (c["wrong_type_processing"]["type"], c["wrong_type_processing"]["path"]) == ("Lima2ParamError", "$.fai.npt")
     assert c["wrong_type_processing"]["where"].startswith("processing params")
     assert (c["unknown_field"]["type"], c["unknown_field"]["path"]) == ("Lima2ParamError", "$.colour")
-    assert (c["unsupported_profiles"]["type"], c["unsupported_profiles"]["path"]) == ("Lima2ParamError", "$.profiles.rois")
+    assert (c["profile_without_direction"]["type"], c["profile_without_direction"]["path"]) == ("Lima2ParamError", "$.profiles.directions")
     # checks only daqlab's own prepare makes come back with the LIMA2 field they came from
     assert (c["roi_outside"]["type"], c["roi_outside"]["path"]) == ("Lima2ParamError", "$.statistics.rect_rois[1]")
     assert "outside" in c["roi_outside"]["message"]

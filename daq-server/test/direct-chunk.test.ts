@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bslz4Compress, bslz4Decompress, bslz4MaxCompressedSize, bshufDefaultBlockSize } from '../src/saving/codec/index.js';
-import { BSLZ4_HEADER_BYTES, bslz4ChunkOf, directChunk, readBslz4Header, type CompressedChunk } from '../src/saving/direct-chunk.js';
+import { BSLZ4_HEADER_BYTES, bslz4BlocksIntact, bslz4ChunkOf, directChunk, readBslz4Header, type CompressedChunk } from '../src/saving/direct-chunk.js';
 import { FrameSeries } from '../src/saving/frame-series.js';
 import type { SeriesConfig } from '../src/saving/messages.js';
 import { rng } from './rng.js';
@@ -47,6 +47,19 @@ test('the header of a chunk: total and block size, refused for the wrong pixel s
   const huge = c.slice();
   new DataView(huge.buffer).setUint32(0, 0x200000);
   assert.equal(readBslz4Header(huge, 2), null);
+});
+
+test('a chunk is whole by its block lengths: truncated or padded chunks are not, whatever the block size and leftover', () => {
+  for (const [n, block] of [[ROWS * COLS, 0], [ROWS * COLS, 256], [ROWS * COLS + 5, 64], [1003, 0]] as const) {
+    const f = Uint16Array.from({ length: n }, (_, i) => (i * 7) % 13);
+    const c = compress(f, block);
+    assert.equal(bslz4BlocksIntact(c, 2), true, `${n} elements, block ${block}`);
+    assert.equal(bslz4BlocksIntact(c.subarray(0, c.length - 1), 2), false, 'one byte short');
+    assert.equal(bslz4BlocksIntact(c.subarray(0, Math.floor(c.length / 2)), 2), false, 'half');
+    const padded = new Uint8Array(c.length + 1);
+    padded.set(c);
+    assert.equal(bslz4BlocksIntact(padded, 2), false, 'one byte more');
+  }
 });
 
 test('a blob with its header is the chunk itself; a headerless one gets the default-block header and decodes equal', () => {

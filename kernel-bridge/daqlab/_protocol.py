@@ -200,8 +200,8 @@ SCAN_CLOSED = "CLOSED"
 TRIGGER_MODES = ("internal", "software", "external")
 
 #: kinds of AcqStatus.warnings: frames dropped by processing, a detector slower than the asked rate
-RUN_WARNING_KINDS = ("dropped_frames", "frame_rate")
-RUN_WARNING_DROPPED_FRAMES, RUN_WARNING_FRAME_RATE = RUN_WARNING_KINDS
+RUN_WARNING_KINDS = ("dropped_frames", "frame_rate", "detector_dropped")
+RUN_WARNING_DROPPED_FRAMES, RUN_WARNING_FRAME_RATE, RUN_WARNING_DETECTOR_DROPPED = RUN_WARNING_KINDS
 
 COUNTERS = ("nb_frames_acquired", "nb_frames_transferred", "nb_frames_processed",
             "nb_frames_saved", "nb_frames_dropped", "nb_frames_invalid")

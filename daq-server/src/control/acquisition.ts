@@ -219,6 +219,17 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
           'a larger processing.max_pending for bursts, or a lower frame rate (README: "Sizing receivers")',
       });
     }
+    // a real detector: what it dropped itself (its stream buffer overflowed) beside what never reached us
+    const losses = (this.lastLosses = this.live?.run.pushed?.losses?.() ?? this.lastLosses);
+    if (losses && ((losses.detector_dropped ?? 0) > 0 || losses.missing_image_ids > 0)) {
+      out.push({
+        kind: 'detector_dropped',
+        message:
+          `${this.detector} dropped ${losses.detector_dropped ?? 'an unknown number of'} images by its own count (its stream buffer overflowed: ` +
+          `the receivers did not take them as fast as it sent them); ${losses.missing_image_ids} image ids never reached daqlab's receivers. ` +
+          'Give it more receivers (processing.nb_receivers), a lighter pipeline or a lower frame rate',
+      });
+    }
     const asked = this.rateAsked();
     const achieved = this.rateAchieved();
     if (asked !== null && achieved !== null && c.nb_frames_acquired >= MIN_FRAMES_FOR_RATE && this.tooSlow()) {
@@ -226,11 +237,14 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
         kind: 'frame_rate',
         message:
           `${this.detector} acquired at ${achieved.toPrecision(3)} frames/s instead of the ${asked.toPrecision(3)} frames/s asked ` +
-          '(the simulator could not make frames that fast on this machine)',
+          (this.lastLosses ? '(the detector\'s images came slower than its frame rate, or were lost: see detector_series)' : '(the simulator could not make frames that fast on this machine)'),
       });
     }
     return out;
   }
+
+  /** a real detector's losses as last read (kept once the run is released) */
+  private lastLosses: { detector_dropped: number | null; missing_image_ids: number } | null = null;
 
   /** The detector has stopped acquiring (STOPPED or FAULT), whether or not results are still draining. */
   private ended(): boolean {
@@ -402,7 +416,7 @@ export class Acquisition extends EventEmitter<AcquisitionEvents> {
       this.resultStreams.set(r.stream, stream);
     }
     if (r.kind === 'event') {
-      if (r.events.length) (stream as ReturnType<Scan['createEventStream']>).append(r.events);
+      if (r.events.length) (stream as ReturnType<Scan['createEventStream']>).append(r.events, r.frames);
     } else if (r.items.length) (stream as ReturnType<Scan['createArrayStream']>).append(r.items, undefined, undefined, r.frames);
   }
 

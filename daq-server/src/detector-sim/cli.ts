@@ -99,7 +99,8 @@ export function parseArgs(argv: string[]): Options | 'help' {
         break;
       }
       case '--stream-buffer':
-        o.streamBuffer = int(flag, v, 1 << 20, Number.MAX_SAFE_INTEGER);
+        // any size from 1 byte: a buffer smaller than one image drops every image (a receiver that never keeps up)
+        o.streamBuffer = int(flag, v, 1, Number.MAX_SAFE_INTEGER);
         break;
       default:
         throw new Error(`unknown option ${flag}`);

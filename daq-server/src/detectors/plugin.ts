@@ -6,6 +6,7 @@
  * produces frames through its receivers.
  */
 import type { CompressedChunk } from '../saving/direct-chunk.js';
+import type { DeferredItem } from '../store/deferred.js';
 import type { DType, TypedArray, TriggerMode } from '../protocol/index.js';
 import type { ClientFiles } from '../files/client-files.js';
 
@@ -53,6 +54,11 @@ export interface ReceivedFrame {
    * frame's chunk without re-encoding (saving/direct-chunk.ts). Whoever changes the pixels must drop it.
    */
   compressed?: CompressedChunk;
+  /**
+   * Set when the receiver did not decode the frame (nothing needed its pixels: pipeline `none`): the store keeps
+   * it compressed and decodes it when read; `data` decodes it on first use (slower, never wrong). `compressed` is set.
+   */
+  deferred?: DeferredItem;
 }
 
 /**
@@ -83,11 +89,13 @@ export interface PushedSource {
   onReady(listener: () => void): void;
   /** the series as the detector described it, with what went wrong (for the scan info) */
   describeSeries(): Record<string, unknown>;
+  /** images lost before processing so far: by the detector's own count (null: not read yet) and image ids that never came */
+  losses?(): { detector_dropped: number | null; missing_image_ids: number };
 }
 
 /** One append to a result stream a detector computed (created on first use, with `info`). */
 export type PushedResult =
-  | { kind: 'event'; stream: string; info: Record<string, unknown>; events: unknown[] }
+  | { kind: 'event'; stream: string; info: Record<string, unknown>; events: unknown[]; frames?: number[] }
   | { kind: 'array'; stream: string; dtype: DType; shape: number[]; info: Record<string, unknown>; items: TypedArray[]; frames?: number[] };
 
 /** What a plugin may read of the rest of `prepare` besides its `detector` section. */
@@ -139,6 +147,8 @@ export interface DetectorRun {
   describe(): Record<string, unknown>;
   /** a real detector: frames come when it sends them (see PushedSource) */
   readonly pushed?: PushedSource;
+  /** per-pixel maps the detector itself provides for processing (its pixel mask as `mask`), known at prepare */
+  detectorMaps?(): Record<string, { dtype: DType; shape: number[]; data: TypedArray }>;
   close(): void;
 }
 

@@ -23,6 +23,8 @@ export interface PipelineSinkOptions {
 export class PipelineSink implements FrameSink {
   private next = 0;
   private readonly waiting = new Map<number, FrameResult | 'dropped'>();
+  /** the index the next submitted frame should have: a real detector's lost images leave gaps */
+  private nextSubmitted = 0;
   /** acquisition time of each frame in flight (the workers do not carry it) */
   private readonly times = new Map<number, number>();
   private readonly streams = new Map<string, Stream>();
@@ -66,6 +68,9 @@ export class PipelineSink implements FrameSink {
 
   submit(frames: ReceivedFrame[]): void {
     for (const f of frames) {
+      // frames come in index order; indexes never submitted (images a real detector lost) are not waited for
+      for (let i = this.nextSubmitted; i < f.index; i++) this.arrived(i, 'dropped');
+      this.nextSubmitted = Math.max(this.nextSubmitted, f.index + 1);
       if (f.time !== undefined) this.times.set(f.index, f.time);
       this.pool.submit(f);
     }

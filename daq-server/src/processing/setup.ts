@@ -79,6 +79,8 @@ export async function stepEnvironment(plan: ProcessingPlan, plugin: DetectorPlug
     const maps = await plugin.calibration(run.config);
     for (const [name, m] of Object.entries(maps)) env.maps[name] = { ...m, data: shared(m.data) };
   }
+  // the detector's own maps (a DECTRIS pixel mask): the pipelines' `mask` step takes `mask` unless a mask_file is named
+  for (const [name, m] of Object.entries(run.detectorMaps?.() ?? {})) env.maps[name] ??= { ...m, data: shared(m.data) };
   return env;
 }
 

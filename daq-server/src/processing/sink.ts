@@ -54,11 +54,12 @@ export class DirectSink implements FrameSink {
 
   submit(batch: ReceivedFrame[]): void {
     if (batch.length === 0) return;
-    const data = batch.map((f) => f.data);
+    // a frame whose decode was deferred (see ReceivedFrame.deferred) is stored and saved as it came
+    const data = batch.map((f) => f.deferred ?? f.data);
     const valid = batch.map((f) => f.valid);
     this.frames.append(data, valid, batch.map((f) => f.time ?? NaN), batch.map((f) => f.index));
     this.tap?.frames(
-      data,
+      batch.map((f) => (f.deferred ? null : f.data)),
       batch.map((f) => f.index),
       batch.map(() => 0),
       valid,

@@ -193,8 +193,11 @@ export interface Counters {
   nb_frames_invalid: number;
 }
 
-/** What went wrong in a run that still completed: frames dropped by processing, a detector slower than asked. */
-export const RUN_WARNING_KINDS = ['dropped_frames', 'frame_rate'] as const;
+/**
+ * What went wrong in a run that still completed: frames dropped by processing, a detector slower than asked,
+ * images a real detector dropped (its stream buffer overflowed) or that never reached our receivers.
+ */
+export const RUN_WARNING_KINDS = ['dropped_frames', 'frame_rate', 'detector_dropped'] as const;
 export type RunWarningKind = (typeof RUN_WARNING_KINDS)[number];
 export interface RunWarning {
   kind: RunWarningKind;

@@ -76,3 +76,24 @@ export function directChunk(chunk: CompressedChunk | null | undefined, compressi
   const h = readBslz4Header(chunk.bytes, elemSize);
   return h && h.total === frameBytes ? chunk.bytes : null;
 }
+
+/**
+ * Whether a filter-32008 chunk is whole, read from its block lengths alone (no decompression): every block
+ * bitshuffle writes for the header's total — full blocks, then the last partial one rounded down to 8 elements —
+ * each a u32 BE length and that many bytes, then the < 8 leftover elements raw, ending exactly at the chunk's end.
+ * A truncated or padded chunk fails; a block whose LZ4 bytes are corrupt inside passes (only a decode sees it).
+ */
+export function bslz4BlocksIntact(chunk: Uint8Array, elemSize: number): boolean {
+  const h = readBslz4Header(chunk, elemSize);
+  if (!h) return false;
+  const elems = h.total / elemSize;
+  const blockElems = h.blockBytes ? h.blockBytes / elemSize : bshufDefaultBlockSize(elemSize);
+  const lastElems = (elems % blockElems) - ((elems % blockElems) % BLOCKED_MULT);
+  const blocks = Math.floor(elems / blockElems) + (lastElems > 0 ? 1 : 0);
+  let p = BSLZ4_HEADER_BYTES;
+  for (let b = 0; b < blocks; b++) {
+    if (p + 4 > chunk.length) return false;
+    p += 4 + u32(chunk, p);
+  }
+  return p + (elems % BLOCKED_MULT) * elemSize === chunk.length;
+}

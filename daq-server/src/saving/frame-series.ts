@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { TypedArray } from '../protocol/index.js';
 import type { H5Writer, H5ChunkedDataset, Filter } from './hdf5/index.js';
-import { BSLZ4_FILTER_ID, bslz4Compress, bslz4FilterCdValues, bslz4MaxCompressedSize, deflateChunk } from './codec/index.js';
+import { BSLZ4_FILTER_ID, bslz4Compress, bslz4Decompress, bslz4FilterCdValues, bslz4MaxCompressedSize, deflateChunk } from './codec/index.js';
 import { h5dtype } from './dtypes.js';
 import { dataFileName } from './params.js';
 import { createH5 } from './files.js';
@@ -23,7 +23,7 @@ export class FrameSeries {
   private lastFlush = performance.now();
   private readonly scratch: Uint8Array | null;
   private readonly elemSize: number;
-  private readonly frameBytes: number;
+  readonly frameBytes: number;
   saved = 0;
   /** frames written as the detector's compressed chunk, not re-encoded */
   direct = 0;
@@ -76,25 +76,39 @@ export class FrameSeries {
   }
 
   /** Compress and write one frame (or write `chunk`, the detector's compression of it, when it fits); returns where it went. */
-  write(seq: number, frame: TypedArray, chunk?: CompressedChunk): SavedFrame {
+  write(seq: number, frame: TypedArray | null, chunk?: CompressedChunk): SavedFrame {
     if (!this.file || this.inFile >= this.cfg.nbFramesPerFile) {
       if (this.file) this.closeFile();
       this.open();
     }
-    const raw = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
     let bytes: Uint8Array;
     const kept = directChunk(chunk, this.cfg.compression, this.elemSize, this.frameBytes);
+    const raw = kept ? null : this.pixels(frame, chunk);
     if (kept) {
       bytes = kept;
       this.direct++;
-    } else if (this.cfg.compression === 'bslz4') bytes = this.scratch!.subarray(0, bslz4Compress(raw, this.elemSize, this.scratch!));
-    else if (this.cfg.compression === 'gzip') bytes = deflateChunk(raw, this.cfg.compressionLevel);
-    else bytes = raw;
+    } else if (this.cfg.compression === 'bslz4') bytes = this.scratch!.subarray(0, bslz4Compress(raw!, this.elemSize, this.scratch!));
+    else if (this.cfg.compression === 'gzip') bytes = deflateChunk(raw!, this.cfg.compressionLevel);
+    else bytes = raw!;
     const index = this.inFile;
     const loc = this.data!.writeChunk([index, ...this.cfg.shape.map(() => 0)], bytes);
     this.inFile++;
     this.saved++;
     return { seq, file: this.fileNumber, index, address: loc.address, size: loc.size };
+  }
+
+  /** The frame's bytes: its pixels, or its never-decoded chunk decoded here (off the main thread). */
+  private pixels(frame: TypedArray | null, chunk: CompressedChunk | undefined): Uint8Array {
+    if (frame) return new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+    const out = new Uint8Array(this.frameBytes);
+    if (!chunk) throw new Error('a frame came with neither pixels nor a compressed chunk');
+    // a chunk that does not decode to the whole frame leaves zeros: the frame was flagged when it was received
+    try {
+      bslz4Decompress(chunk.bytes, chunk.elemSize, out);
+    } catch {
+      /* keep what decoded */
+    }
+    return out;
   }
 
   /** Flush when the interval has passed (or when forced). */

@@ -31,10 +31,13 @@ export interface SeriesConfig {
   entryAttrs: Record<string, string>;
 }
 
-/** A frame for a writer; `chunk`: the detector's compressed bytes, written as they are when they fit (direct-chunk.ts). */
+/**
+ * A frame for a writer; `chunk`: the detector's compressed bytes, written as they are when they fit (direct-chunk.ts).
+ * `data` null: the frame was never decoded (nothing needed its pixels); the writer decodes `chunk` only if it does not fit.
+ */
 export interface FrameToWrite {
   seq: number;
-  data: TypedArray;
+  data: TypedArray | null;
   chunk?: CompressedChunk;
 }
 

@@ -24,7 +24,8 @@ import { hasSparse, writeSparse } from './sparse.js';
 /** What the sinks call for every frame they append to the `frame` stream. */
 export interface FrameTap {
   /** `compressed`: the detector's own chunks of the frames (where kept), written as they are when they fit */
-  frames(items: TypedArray[], frameIdx: number[], receivers: number[], valid: boolean[], compressed?: (CompressedChunk | null)[]): void;
+  /** an item null: a frame never decoded, saved from its `compressed` chunk */
+  frames(items: (TypedArray | null)[], frameIdx: number[], receivers: number[], valid: boolean[], compressed?: (CompressedChunk | null)[]): void;
 }
 
 export interface SaverSetup {
@@ -164,7 +165,7 @@ export class ScanSaver implements FrameTap {
     for (const l of this.errorListeners) l(reason);
   }
 
-  frames(items: TypedArray[], frameIdx: number[], receivers: number[], valid: boolean[], compressed?: (CompressedChunk | null)[]): void {
+  frames(items: (TypedArray | null)[], frameIdx: number[], receivers: number[], valid: boolean[], compressed?: (CompressedChunk | null)[]): void {
     const t = performance.now() / 1000;
     if (this.t0 < 0) this.t0 = t;
     const nbReceivers = this.s.nbReceivers;

@@ -59,7 +59,7 @@ port.on('message', (m: ToWriter) => {
     if (m.op === 'frames') {
       for (const f of m.frames) {
         saved.push(series.write(f.seq, f.data, f.chunk));
-        bytes += f.data.byteLength;
+        bytes += series.frameBytes;
       }
       series.maybeFlush();
       send({ op: 'saved', frames: saved, bytes, direct: direct() });

@@ -171,7 +171,7 @@ export class WriterPool {
    * Queue frame `seq` for writer `rank`; returns false when saving no longer takes frames.
    * `chunk`: the detector's compressed bytes of the frame, written as they are where they fit the saving compression.
    */
-  submit(seq: number, data: TypedArray, rank: number, chunk: CompressedChunk | null = null): boolean {
+  submit(seq: number, data: TypedArray | null, rank: number, chunk: CompressedChunk | null = null): boolean {
     if (this.failedReason !== null || this.closing) return false;
     if (this.queued >= this.options.maxQueued) {
       this.fail(`saving cannot keep up: ${this.queued} frames are waiting for the writers (saving.max_queued_frames = ${this.options.maxQueued})`);

@@ -20,6 +20,7 @@ import { resolveIndex, resolveSlice, type Extent } from './indexing.js';
 import { ColumnReader, checkFrames, extendColumn, type ItemColumn } from './item-column.js';
 import { StreamCore, type StreamOwner } from './stream-base.js';
 import type { ArrayItems, ArrayStream, ItemBacking, SavedLocation } from './types.js';
+import { DeferredItem, type StoredItem } from './deferred.js';
 
 /** items per "views" chunk: bounds the cost of trimming one, keeps the chunk list short */
 export const VIEWS_PER_CHUNK = 4096;
@@ -27,8 +28,8 @@ export const VIEWS_PER_CHUNK = 4096;
 interface ArrayChunk extends Chunk {
   /** one typed array of `count` items back to back, or null for a views chunk */
   data: TypedArray | null;
-  /** one view per item (undefined once trimmed), or null for a contiguous chunk */
-  views: (TypedArray | undefined)[] | null;
+  /** one view per item (undefined once trimmed; a DeferredItem is decoded when read), or null for a contiguous chunk */
+  views: (StoredItem | undefined)[] | null;
   /** per-item validity, or null when every item is valid */
   valid: boolean[] | null;
   /** per-item acquisition time (ms since the epoch, NaN unknown), or null when no item of the chunk has one */
@@ -82,7 +83,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
     return `a ${this.ctor.name} of ${this.itemElements} elements (dtype ${this.dtype}, shape [${this.shape.join(', ')}])`;
   }
 
-  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[], frames?: number[]): void {
+  append(items: TypedArray | StoredItem[], valid?: boolean[], times?: number[], frames?: number[]): void {
     this.requireOpen();
     const E = this.itemElements;
     let count: number;
@@ -96,8 +97,8 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
       count = items.length;
       for (let k = 0; k < count; k++) {
         const v = items[k];
-        if (!(v instanceof this.ctor) || v.length !== E) {
-          const got = ArrayBuffer.isView(v) ? describeArray(v as TypedArray) : typeof v;
+        if (v instanceof DeferredItem ? v.dtype !== this.dtype || v.length !== E : !(v instanceof this.ctor) || v.length !== E) {
+          const got = v instanceof DeferredItem ? `a deferred ${v.dtype} item of ${v.length} elements` : ArrayBuffer.isView(v) ? describeArray(v as TypedArray) : typeof v;
           throw this.badItems(`item ${k}: expected ${this.expected()}, got ${got}`);
         }
       }
@@ -145,8 +146,15 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
   private item(chunk: ArrayChunk, index: number): TypedArray {
     const k = index - chunk.start;
     if (chunk.data) return chunk.data.subarray(k * this.itemElements, (k + 1) * this.itemElements);
-    return chunk.views![k]!;
+    const v = chunk.views![k]!;
+    if (!(v instanceof DeferredItem)) return v;
+    // a live view reads the newest item again and again: the last one decoded is kept, no other
+    if (this.lastDecoded?.index !== index) this.lastDecoded = { index, data: v.materialize() };
+    return this.lastDecoded.data;
   }
+
+  /** the deferred item decoded last (see item()) */
+  private lastDecoded: { index: number; data: TypedArray } | null = null;
 
   setBacking(backing: ItemBacking | null): void {
     this.backing = backing;
@@ -226,6 +234,7 @@ export class MemoryArrayStream extends StreamCore<ArrayItems> implements ArraySt
   }
 
   protected release(from: number, to: number): number {
+    if (this.lastDecoded && this.lastDecoded.index < to) this.lastDecoded = null;
     const head = this.chunks.dropBelow(to);
     if (head?.views) {
       for (let i = Math.max(from, head.start); i < to; i++) head.views[i - head.start] = undefined;

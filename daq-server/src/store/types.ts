@@ -5,6 +5,7 @@
  */
 import type { DType, TypedArray, ScanIdentity, ScanState, ScanSummary, StreamInfo } from '../protocol/index.js';
 import type { MemoryScan } from './scan.js';
+import type { StoredItem } from './deferred.js';
 
 /** A run of consecutive items read from a stream (views, never copies, for arrays). */
 export interface ArrayItems {
@@ -147,7 +148,7 @@ export interface ArrayStream extends StreamBase {
    * `frames`: per-item acquisition frame index, for items that come from one frame (not for
    * accumulated or static items) — item positions and frame indexes differ once frames are dropped
    */
-  append(items: TypedArray | TypedArray[], valid?: boolean[], times?: number[], frames?: number[]): void;
+  append(items: TypedArray | StoredItem[], valid?: boolean[], times?: number[], frames?: number[]): void;
   /**
    * Read items [start, stop) with step. Negative indexes count from the end
    * only once the stream is sealed. Throws DaqError IndexNoMoreThereError /

@@ -83,6 +83,14 @@ test('metadata messages carry several images; results count once per image, late
   assert.deepEqual(c.take(), [], 'handed out once');
 });
 
+test('the radial bins of an image or metadata message serve when the start message had none (as PSI streamvis reads them)', () => {
+  const c = new ResultCollector(1, () => null);
+  c.add(0, { spot_count: 1, az_int_profile: [5, 6, 7], az_int_bin_to_q: [0.1, 0.2, 0.3] });
+  const radial = c.take().find((r) => r.stream === 'radial');
+  assert.ok(radial && radial.kind === 'array');
+  assert.deepEqual(Array.from(radial.items[0]).map((v) => Number(v.toFixed(3))), [0.1, 0.2, 0.3]);
+});
+
 const acq = { nb_frames: 12, expo_time: 0.0009, latency_time: 0.0001, trigger_mode: 'internal' as const, nb_frames_per_trigger: 1 };
 const geometry = { beam_center_x: 100.5, beam_center_y: 200, detector_distance: 0.12, incident_energy: 12400 };
 

@@ -84,9 +84,9 @@ export const REDUCED_DTYPES: Record<string, [string, string][]> = {
   // (daqlab's fill_factor is their fraction: times the rings' pixel count, from the `q` stream's info)
   fill_factor: [['fill_factor', '<i4']],
 };
-export const RECORD_BYTES: Record<string, number> = { roi_stats: 24, nb_peaks: 4, fill_factor: 4 };
+export const RECORD_BYTES: Record<string, number> = { roi_stats: 24, roi_profile: 24, nb_peaks: 4, fill_factor: 4 };
 /** the daqlab stream each reduced data channel is read from */
-const REDUCED_SOURCE: Record<string, string> = { roi_stats: 'roi_stats', nb_peaks: 'peak_counter', fill_factor: 'fill_factor' };
+const REDUCED_SOURCE: Record<string, string> = { roi_stats: 'roi_stats', roi_profile: 'roi_line_stats', nb_peaks: 'peak_counter', fill_factor: 'fill_factor' };
 
 export class Lima2Conductor {
   readonly ctl: DetectorController;
@@ -404,6 +404,8 @@ export class Lima2Conductor {
   reducedChannels(run: Run): Record<string, { dtype: [string, string][]; shape: number[] }[]> {
     const out: Record<string, { dtype: [string, string][]; shape: number[] }[]> = {};
     if (run.mapped.rois.length) out.roi_stats = run.mapped.rois.map(() => ({ dtype: REDUCED_DTYPES.roi_stats, shape: [] }));
+    // reduced_data.py: roi_profile, a VectorDataSource of ROI_STATS_DTYPE records, one vector per profile and frame
+    if (run.mapped.profiles.length) out.roi_profile = run.mapped.profiles.map((length) => ({ dtype: REDUCED_DTYPES.roi_stats, shape: [length] }));
     for (const name of run.mapped.cls.reducedData) out[name] = [{ dtype: REDUCED_DTYPES[name], shape: [] }];
     return out;
   }
@@ -502,7 +504,8 @@ export class Lima2Conductor {
   }
 
   /** one reduced data record per item, as the conductor streams them (fields in channel_keys order, little endian) */
-  static encode(name: string, channel: number, items: unknown[], ringPixels = 0): Buffer {
+  static encode(name: string, channel: number, items: unknown[], ringPixels = 0, profiles: number[] = []): Buffer {
+    if (name === 'roi_profile') return Lima2Conductor.encodeProfile(channel, items as Float64Array[], profiles);
     const size = RECORD_BYTES[name];
     const buf = Buffer.alloc(items.length * size);
     items.forEach((item, k) => {
@@ -521,6 +524,25 @@ export class Lima2Conductor {
         buf.writeInt32LE(Number((item as { nb_peaks?: number }).nb_peaks ?? 0), o);
       }
     });
+    return buf;
+  }
+
+  /** roi_profile channel `channel`: its lines of each frame's roi_line_stats (rows of sum, mean, std, min, max) as avg, std, min, max, sum records */
+  private static encodeProfile(channel: number, items: Float64Array[], profiles: number[]): Buffer {
+    const length = profiles[channel] ?? 0;
+    const offset = profiles.slice(0, channel).reduce((a, b) => a + b, 0);
+    const buf = Buffer.alloc(items.length * length * 24);
+    let o = 0;
+    for (const item of items) {
+      for (let l = 0; l < length; l++, o += 24) {
+        const row = item.subarray((offset + l) * 5, (offset + l) * 5 + 5);
+        buf.writeFloatLE(row[1], o);
+        buf.writeFloatLE(row[2], o + 4);
+        buf.writeFloatLE(row[3], o + 8);
+        buf.writeFloatLE(row[4], o + 12);
+        buf.writeDoubleLE(row[0], o + 16);
+      }
+    }
     return buf;
   }
 

@@ -132,6 +132,28 @@ const RECT: JsonSchema = {
   properties: { topleft: point('Top-left pixel (x: column, y: row).'), dimensions: point('Size (x: width, y: height).') },
 };
 
+/**
+ * LIMA2's arc ROI, as BLISS's lima2 legacy plugin writes it (bliss/controllers/lima2 … `arc_rois`:
+ * {center: {x, y}, r1, r2, a1, a2}): centre in pixels (x: column, y: row), radii in pixels, angles in degrees.
+ */
+const ARC: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['center', 'r1', 'r2', 'a1', 'a2'],
+  properties: {
+    center: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['x', 'y'],
+      properties: { x: { type: 'number', description: 'Centre column.' }, y: { type: 'number', description: 'Centre row.' } },
+    },
+    r1: { type: 'number', minimum: 0, description: 'Inner radius (pixels).' },
+    r2: { type: 'number', minimum: 0, description: 'Outer radius (pixels).' },
+    a1: { type: 'number', description: 'Start angle (degrees).' },
+    a2: { type: 'number', description: 'End angle (degrees).' },
+  },
+};
+
 /** daqlab's own pipeline parameters (pyFAI names) that `fai` takes: all but how receivers run. */
 function faiProperties(pipeline: 'smx' | 'azint' | 'xpcs', registry: StepRegistry): Record<string, JsonSchema> {
   const props = { ...((pipelineSchema(pipelineDef(pipeline), registry).properties ?? {}) as Record<string, JsonSchema>) };
@@ -154,7 +176,7 @@ export function processingSchema(cls: ClassDef, ctx: SchemaContext): JsonSchema 
       statistics: onOff(
         {
           rect_rois: { type: 'array', maxItems: 64, default: [], items: RECT, description: 'Rectangular ROIs: avg, std, min, max, sum per frame (reduced data roi_stats).' },
-          arc_rois: { type: 'array', maxItems: 0, default: [], description: 'Arc ROIs: not supported by daqlab (must be empty).' },
+          arc_rois: { type: 'array', maxItems: 64, default: [], items: ARC, description: 'Arc ROIs: avg, std, min, max, sum per frame (reduced data roi_stats, after the rectangles, as LIMA2 orders them).' },
         },
         'ROI statistics.',
       ),
@@ -163,7 +185,7 @@ export function processingSchema(cls: ClassDef, ctx: SchemaContext): JsonSchema 
           rois: { type: 'array', maxItems: 64, default: [], items: RECT },
           directions: { type: 'array', maxItems: 64, default: [], items: { enum: ['vertical', 'horizontal'] } },
         },
-        'ROI profiles: not supported by daqlab (daqlab\'s profiles are row/column sums, not LIMA2\'s per-line statistics): `rois` must stay empty (BLISS enables the section by default, with no ROIs).',
+        "ROI profiles: per line of each ROI (vertical: its rows, horizontal: its columns) avg, std, min, max, sum per frame (reduced data roi_profile, one channel per ROI).",
       ),
       // sections BLISS's lima2 legacy plugin reads and writes (bliss/controllers/lima2/processings/legacy.py, common.py):
       // accepted, with no effect on daqlab's own queues
@@ -276,6 +298,8 @@ export interface Mapped {
   savingChannel: string | null;
   /** ROI names in rect_rois order (roi_stats channel k = ROI k) */
   rois: string[];
+  /** LIMA2 ROI profiles (roi_profile channel k = profile k): lines per profile, in order */
+  profiles: number[];
   /** saving_fai, when enabled (the Fai class's curves as their own files, fai-files.ts) */
   fai: FaiSaving | null;
 }
@@ -334,6 +358,7 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
 
   const daq: Record<string, unknown> = { pipeline: cls.pipeline };
   const rois: string[] = [];
+  const profiles: number[] = [];
   if (cls.name === 'LimaProcessingLegacy') {
     const files: [string, string][] = [['mask', 'mask_file'], ['background', 'dark_file'], ['flatfield', 'flat_file']];
     for (const [key, target] of files) {
@@ -344,17 +369,27 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
     }
     const accu = processing.accumulation as { enabled: boolean; nb_frames: number };
     if (accu.enabled && accu.nb_frames > 1) daq.accumulation_frames = accu.nb_frames;
-    const stats = processing.statistics as { enabled: boolean; rect_rois: { topleft: { x: number; y: number }; dimensions: { x: number; y: number } }[] };
+    const stats = processing.statistics as {
+      enabled: boolean;
+      rect_rois: { topleft: { x: number; y: number }; dimensions: { x: number; y: number } }[];
+      arc_rois: { center: { x: number; y: number }; r1: number; r2: number; a1: number; a2: number }[];
+    };
     if (stats.enabled) {
-      daq.rois = stats.rect_rois.map((r, k) => {
-        rois.push(`roi${k}`);
-        return { name: `roi${k}`, roi: [r.topleft.y, r.topleft.x, r.dimensions.y, r.dimensions.x] };
-      });
+      // roi_stats channels: the rectangles, then the arcs (lima2 conductor/processing/reduced_data.py RoiParams)
+      const rects = stats.rect_rois.map((r, k) => ({ name: `roi${k}`, roi: [r.topleft.y, r.topleft.x, r.dimensions.y, r.dimensions.x] }));
+      const arcs = (stats.arc_rois ?? []).map((a, k) => ({ name: `roi${rects.length + k}`, arc: [a.center.y, a.center.x, a.r1, a.r2, a.a1, a.a2] }));
+      daq.rois = [...rects, ...arcs];
+      rois.push(...rects.map((r) => r.name), ...arcs.map((r) => r.name));
     }
     daq.roi_profiles = false;
-    const profiles = processing.profiles as { enabled: boolean; rois: unknown[] };
-    if (profiles.enabled && profiles.rois.length) {
-      refuseP('$.profiles.rois', 'ROI profiles are not supported by daqlab (its profiles are row/column sums, not LIMA2\'s per-line avg/std/min/max/sum): no profile ROIs, or profiles.enabled false');
+    const profileParams = processing.profiles as { enabled: boolean; rois: { topleft: { x: number; y: number }; dimensions: { x: number; y: number } }[]; directions: ('vertical' | 'horizontal')[] };
+    if (profileParams.enabled && profileParams.rois.length) {
+      // reduced_data.py RoiParams zips rois and directions strictly: one direction per ROI
+      if (profileParams.directions.length !== profileParams.rois.length) {
+        refuseP('$.profiles.directions', `one direction per profile ROI: ${profileParams.rois.length} rois, ${profileParams.directions.length} directions`);
+      }
+      daq.line_profiles = profileParams.rois.map((r, k) => ({ name: `profile${k}`, roi: [r.topleft.y, r.topleft.x, r.dimensions.y, r.dimensions.x], direction: profileParams.directions[k] }));
+      profiles.push(...profileParams.rois.map((r, k) => (profileParams.directions[k] === 'vertical' ? r.dimensions.y : r.dimensions.x)));
     }
     if ((processing.max_countrate_protection as { enabled: boolean }).enabled) {
       refuseP('$.max_countrate_protection.enabled', 'count rate protection is not supported by daqlab: must be false');
@@ -418,7 +453,7 @@ export function fromLima2(body: { control?: unknown; receiver?: unknown; process
     saving,
     scan: { name: 'lima2' },
   };
-  return { cls, prepare, lima2: { control, receiver, processing }, savingChannel, rois, fai };
+  return { cls, prepare, lima2: { control, receiver, processing }, savingChannel, rois, profiles, fai };
 }
 
 /**
@@ -434,12 +469,13 @@ export function lima2Field(field: string, m: Mapped): [string, string] {
     if (m.cls.name !== 'LimaProcessingLegacy') return [WHERE.processing, jsonPath([m.cls.name === 'LimaProcessingXpcs' ? 'xpcs' : 'fai', ...(key ? [key] : []), ...rest])];
     const legacy: Record<string, string[]> = {
       rois: ['statistics', 'rect_rois'],
+      line_profiles: ['profiles', 'rois'],
       mask_file: ['mask', 'path'],
       dark_file: ['background', 'path'],
       flat_file: ['flatfield', 'path'],
       accumulation_frames: ['accumulation', 'nb_frames'],
     };
-    return [WHERE.processing, jsonPath([...(legacy[key] ?? [key]), ...(key === 'rois' ? rest.slice(0, 1) : rest)])];
+    return [WHERE.processing, jsonPath([...(legacy[key] ?? [key]), ...(key === 'rois' || key === 'line_profiles' ? rest.slice(0, 1) : rest)])];
   }
   return [WHERE.processing, jsonPath(parts(field))];
 }
@@ -479,11 +515,17 @@ export function toLima2(prepare: Record<string, any>, className: string): Mapped
       : { enabled: false };
   const processing: Record<string, unknown> = { class_name: cls.name };
   if (cls.name === 'LimaProcessingLegacy') {
-    const rois = (p.rois ?? []) as { roi: number[] }[];
+    const rois = (p.rois ?? []) as { roi?: number[]; arc?: number[] }[];
     processing.statistics = {
       enabled: rois.length > 0,
-      rect_rois: rois.map(({ roi: [row, col, h, w] }) => ({ topleft: { x: col, y: row }, dimensions: { x: w, y: h } })),
-      arc_rois: [],
+      rect_rois: rois.filter((r) => r.roi).map(({ roi }) => ({ topleft: { x: roi![1], y: roi![0] }, dimensions: { x: roi![3], y: roi![2] } })),
+      arc_rois: rois.filter((r) => r.arc).map(({ arc }) => ({ center: { x: arc![1], y: arc![0] }, r1: arc![2], r2: arc![3], a1: arc![4], a2: arc![5] })),
+    };
+    const lines = (p.line_profiles ?? []) as { roi: number[]; direction: string }[];
+    processing.profiles = {
+      enabled: lines.length > 0,
+      rois: lines.map(({ roi: [row, col, h, w] }) => ({ topleft: { x: col, y: row }, dimensions: { x: w, y: h } })),
+      directions: lines.map((l) => l.direction),
     };
     for (const [key, source] of [['mask', 'mask_file'], ['background', 'dark_file'], ['flatfield', 'flat_file']]) {
       processing[key] = p[source] ? { enabled: true, path: p[source] } : { enabled: false };

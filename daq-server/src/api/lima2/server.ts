@@ -96,7 +96,7 @@ async function streamReduced(c: Lima2Conductor, uuid: string, name: string, inde
       const n = stream.length;
       if (n > pos) {
         const to = Math.min(n, pos + 4096);
-        const ok = res.write(Lima2Conductor.encode(name, index, Lima2Conductor.items(stream, pos, to), Lima2Conductor.ringPixels(scan)));
+        const ok = res.write(Lima2Conductor.encode(name, index, Lima2Conductor.items(stream, pos, to), Lima2Conductor.ringPixels(scan), run.mapped.profiles));
         pos = to;
         // a long backlog is sent a chunk per turn of the event loop, at the pace the client reads
         await new Promise<void>((r) => {

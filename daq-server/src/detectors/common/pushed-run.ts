@@ -43,6 +43,10 @@ export abstract class PushedSeriesRun {
     };
   }
 
+  losses(): { detector_dropped: number | null; missing_image_ids: number } {
+    return { detector_dropped: this.series.detectorDropped, missing_image_ids: this.series.counters.missing_image_ids };
+  }
+
   takeMaps() {
     return this.series.takeMaps();
   }

@@ -5,12 +5,13 @@
  * order (series.ts). Stream2 (stream2.ts, cbor.ts) and stream v1 (stream1.ts).
  */
 import { DaqError, type DType } from '../../protocol/index.js';
-import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedSource, ReceivedFrame, RunContext } from '../plugin.js';
+import type { DetectorInfo, DetectorPlugin, DetectorRun, JsonSchema, PushedResult, PushedSource, ReceivedFrame, RunContext } from '../plugin.js';
 import { log } from '../../log.js';
 import { SimplonClient, SimplonError } from './simplon.js';
 import { configure, fault, type Setting } from './configure.js';
 import { dectrisSchema } from './schema.js';
 import { SeriesAssembler } from './series.js';
+import { parsePixelMask } from './pixel-mask.js';
 import { PushedSeriesRun } from '../common/pushed-run.js';
 import type { DectrisAddress } from './address.js';
 
@@ -152,14 +153,19 @@ export class DectrisPlugin implements DetectorPlugin {
     const info = this.info();
     const geometry = await this.geometry(info);
     const nbReceivers = Math.max(1, Number(context.processing?.nb_receivers ?? 1));
-    const series = new SeriesAssembler(this.address.stream, this.address.format, nbReceivers, { dtype: info.dtype, shape: [info.shape[0], info.shape[1]] });
+    // pipeline `none`: nothing needs the pixels as they arrive (saving writes the detector's chunks as they are,
+    // a live view decodes the frame it shows): the receivers skip the decode
+    const decode = String(context.processing?.pipeline ?? 'none') !== 'none';
+    const series = new SeriesAssembler(this.address.stream, this.address.format, nbReceivers, { dtype: info.dtype, shape: [info.shape[0], info.shape[1]] }, { decode });
     try {
       await series.connected();
     } catch (err) {
       series.close();
       throw fault(err);
     }
-    return new DectrisRun(this, { ...config, applied }, info, series, acq.trigger_mode, acq.nb_frames, acq.expo_time + acq.latency_time, geometry);
+    const run = new DectrisRun(this, { ...config, applied }, info, series, acq.trigger_mode, acq.nb_frames, acq.expo_time + acq.latency_time, geometry);
+    run.pixelMask = await this.pixelMask(info);
+    return run;
   }
 
   private settings(config: Record<string, unknown>, ctx: RunContext, perTrigger: number): Setting[] {
@@ -206,6 +212,21 @@ export class DectrisPlugin implements DetectorPlugin {
       out.geometry = { detector: this.name, shape: info.image_shape, pixel1: p1, pixel2: p2, dist, poni1: by * p1, poni2: bx * p2, rot1: 0, rot2: 0, rot3: 0, wavelength, source: 'the detector (SIMPLON beam_center, detector_distance, wavelength)' };
     }
     return out;
+  }
+
+  /**
+   * The detector's pixel mask (SIMPLON config/pixel_mask), for the pipelines' `mask` step; the Stream2 start
+   * message sends the same mask again, stored as the scan's `pixel_mask` stream. A mask that cannot be used is
+   * said in the scan info, never fatal: the run goes on unmasked.
+   */
+  private async pixelMask(info: DetectorInfo): Promise<{ mask: Uint32Array | null; source: string }> {
+    const [rows, cols] = info.shape;
+    const got = await this.client.get('detector', 'config', 'pixel_mask').catch((err: Error) => err);
+    if (got instanceof Error) return { mask: null, source: `not read: ${got.message}` };
+    const parsed = parsePixelMask(got.value, rows, cols);
+    if ('error' in parsed) return { mask: null, source: `not used: ${parsed.error}` };
+    const masked = parsed.mask.reduce((n, v) => n + (v ? 1 : 0), 0);
+    return { mask: parsed.mask, source: `SIMPLON detector/config/pixel_mask: ${masked} pixels masked` };
   }
 
   /** After power-up a detector is in state `na`: initialize it (minutes), with progress in the log and a timeout. */
@@ -320,12 +341,23 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
     return this.series.take(max);
   }
 
+  takeResults(): PushedResult[] {
+    return this.series.takeDispatch();
+  }
+
   describeSeries(): Record<string, unknown> {
     return this.series.describe();
   }
 
+  /** set by open(): the detector's pixel mask for the pipelines, and where it came from */
+  pixelMask: { mask: Uint32Array | null; source: string } = { mask: null, source: 'not read' };
+
+  detectorMaps(): Record<string, { dtype: DType; shape: number[]; data: Uint32Array }> {
+    return this.pixelMask.mask ? { mask: { dtype: 'uint32', shape: [...this.shape], data: this.pixelMask.mask } } : {};
+  }
+
   describe(): Record<string, unknown> {
-    return { ground_truth: false, ...this.geometry, dectris: { url: this.plugin.address.url, stream: this.plugin.address.stream, format: this.plugin.address.format, applied: this.config.applied } };
+    return { ground_truth: false, ...this.geometry, pixel_mask: this.pixelMask.source, dectris: { url: this.plugin.address.url, stream: this.plugin.address.stream, format: this.plugin.address.format, applied: this.config.applied } };
   }
 }
 

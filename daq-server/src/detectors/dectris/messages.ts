@@ -30,6 +30,8 @@ export interface SeriesStart {
   fields: Record<string, unknown>;
   pixel_mask: Record<string, StartMap>;
   flatfield: Record<string, StartMap>;
+  /** the count-rate correction table (Stream2 `countrate_correction_lookup_table`, v1 `dcountrate_table-1.0`), under `table` */
+  countrate: Record<string, StartMap>;
   /** start fields that could not be used, with why (e.g. a pixel mask that is not an array) */
   ignored: Record<string, string>;
 }

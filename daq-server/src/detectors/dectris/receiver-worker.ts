@@ -10,9 +10,9 @@ import { decodeBlob, hasFramingHeader, BlobError } from './blobs.js';
 import { parseStream2 } from './stream2.js';
 import { parseStream1 } from './stream1.js';
 import { StreamError, type EncodedImage, type SeriesMessage } from './messages.js';
-import type { TypedArray } from '../../protocol/index.js';
+import { TYPED_ARRAY, type TypedArray } from '../../protocol/index.js';
 import type { DecodedChannel, DecodedMap, FromReceiver, ReceiverInit, ToReceiver } from './worker-messages.js';
-import { bslz4ChunkOf, type CompressedChunk } from '../../saving/direct-chunk.js';
+import { bslz4BlocksIntact, bslz4ChunkOf, type CompressedChunk } from '../../saving/direct-chunk.js';
 
 if (!parentPort) throw new Error('the DECTRIS receiver must run in a worker thread');
 const port = parentPort;
@@ -29,14 +29,17 @@ port.on('message', (m: ToReceiver) => {
 });
 
 /** A declared image larger than the detector is refused before its pixels are allocated. */
-function checkSize(e: EncodedImage): void {
+function checkSize(e: EncodedImage, max = init.maxPixels): void {
   const n = e.shape[0] * e.shape[1];
-  if (n > init.maxPixels) throw new BlobError(`declares ${e.shape[0]} × ${e.shape[1]} pixels, the detector has ${init.maxPixels}`);
+  if (n > max) throw new BlobError(`declares ${e.shape[0]} × ${e.shape[1]} pixels, the detector has ${max}`);
 }
 
-function decodeMap(e: EncodedImage): DecodedMap | null {
+/** Entries of a count-rate table (one per count value of a 32-bit detector's range at most is far more than any sends). */
+const MAX_TABLE = 1 << 20;
+
+function decodeMap(e: EncodedImage, max = init.maxPixels): DecodedMap | null {
   try {
-    checkSize(e);
+    checkSize(e, max);
     return { dtype: e.dtype, shape: e.shape, data: decodeBlob(e.blob, e.encoding, e.dtype, e.shape[0] * e.shape[1]) };
   } catch {
     return null;
@@ -54,14 +57,36 @@ function keepChunk(e: EncodedImage, data: TypedArray): CompressedChunk | null {
   return chunk ? { codec: 'bslz4', elemSize: data.BYTES_PER_ELEMENT, bytes: chunk === e.blob ? chunk.slice() : chunk } : null;
 }
 
+/**
+ * A one-channel bslz4 image passed on undecoded: its chunk, when its header agrees with the declared size
+ * (a corrupt block inside shows only when the frame is read, as zeros where it does not decode). Else null: decode.
+ */
+function undecoded(m: Extract<SeriesMessage, { type: 'image' }>): { channel: string; decoded: DecodedChannel } | null {
+  const entries = Object.entries(m.data);
+  if (entries.length !== 1 || Object.keys(m.bad).length) return null;
+  const [channel, e] = entries[0];
+  if (e.encoding !== 'bslz4') return null;
+  try {
+    checkSize(e);
+  } catch {
+    return null;
+  }
+  const elemSize = TYPED_ARRAY[e.dtype].BYTES_PER_ELEMENT;
+  const chunk = bslz4ChunkOf(e.blob, elemSize, e.shape[0] * e.shape[1] * elemSize, hasFramingHeader(e.blob));
+  // a truncated chunk is decoded instead, which flags the frame invalid by name
+  if (!chunk || !bslz4BlocksIntact(chunk, elemSize)) return null;
+  const bytes = chunk === e.blob ? chunk.slice() : chunk;
+  return { channel, decoded: { data: null, shape: e.shape, error: null, chunk: { codec: 'bslz4', elemSize, bytes }, undecoded: e.dtype } };
+}
+
 function handle(m: SeriesMessage): void {
   switch (m.type) {
     case 'start': {
-      const { pixel_mask, flatfield, ...start } = m;
+      const { pixel_mask, flatfield, countrate, ...start } = m;
       const maps = (src: Record<string, EncodedImage>, kind: string): Record<string, DecodedMap> => {
         const out: Record<string, DecodedMap> = {};
         for (const [ch, e] of Object.entries(src)) {
-          const d = decodeMap(e);
+          const d = decodeMap(e, kind === 'countrate' ? Math.max(MAX_TABLE, init.maxPixels) : init.maxPixels);
           if (d) out[ch] = d;
           else start.ignored[`${kind}.${ch}`] = 'could not be decoded';
         }
@@ -69,13 +94,20 @@ function handle(m: SeriesMessage): void {
       };
       const pm = maps(pixel_mask, 'pixel_mask');
       const ff = maps(flatfield, 'flatfield');
-      const buffers = [...Object.values(pm), ...Object.values(ff)].map((d) => d.data.buffer as ArrayBuffer);
-      send({ type: 'start', rank: init.rank, start, pixel_mask: pm, flatfield: ff }, buffers);
+      const cr = maps(countrate, 'countrate');
+      const buffers = [...Object.values(pm), ...Object.values(ff), ...Object.values(cr)].map((d) => d.data.buffer as ArrayBuffer);
+      send({ type: 'start', rank: init.rank, start, pixel_mask: pm, flatfield: ff, countrate: cr }, buffers);
       return;
     }
     case 'image': {
       const channels: Record<string, DecodedChannel> = {};
       const transfer: ArrayBuffer[] = [];
+      const kept = init.decode === false ? undecoded(m) : null;
+      if (kept) {
+        const { data: _d, bad: _b, type: _t, ...rest } = m;
+        send({ type: 'image', rank: init.rank, ...rest, channels: { [kept.channel]: kept.decoded } }, [kept.decoded.chunk!.bytes.buffer as ArrayBuffer]);
+        return;
+      }
       for (const [ch, reason] of Object.entries(m.bad)) channels[ch] = { data: null, shape: null, error: reason };
       for (const [ch, e] of Object.entries(m.data)) {
         try {

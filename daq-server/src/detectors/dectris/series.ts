@@ -9,13 +9,20 @@
  */
 import { Worker } from 'node:worker_threads';
 import { TYPED_ARRAY, type DType, type TypedArray } from '../../protocol/index.js';
-import type { ReceivedFrame } from '../plugin.js';
+import type { PushedResult, ReceivedFrame } from '../plugin.js';
 import type { DecodedMap, FromReceiver, ReceiverInit, StreamFormat } from './worker-messages.js';
+import { DeferredItem } from '../../store/deferred.js';
+import { decodeBlob } from './blobs.js';
 
 /** Frames held for reordering before the lowest one is released anyway (its predecessors count as missing). */
 const REORDER_WINDOW = 64;
 /** After the `end` message, how long stragglers from other receivers may still come (ms). */
 const END_GRACE_MS = 300;
+/**
+ * The same when the series' image count is known: the series ends as soon as the last image is in, so a
+ * longer wait costs nothing when none is lost, and a receiver thread slowed by a loaded machine is not taken for a loss
+ */
+const END_GRACE_COUNTED_MS = 2000;
 /** how long the end of a series waits for the detector's own account of it (stream/status/dropped) */
 const BEFORE_END_MS = 1000;
 /** Bad-input messages kept verbatim for the scan info (the rest are only counted). */
@@ -53,6 +60,8 @@ export interface SeriesCounters {
   out_of_series: number;
   bad_messages: number;
   invalid_images: number;
+  /** images passed on undecoded (nothing needed their pixels), decoded only when read */
+  images_not_decoded: number;
 }
 
 type ImageMsg = Extract<FromReceiver, { type: 'image' }>;
@@ -72,7 +81,7 @@ export class SeriesAssembler {
   private expected: number | null = null;
   private listeners: (() => void)[] = [];
   private closed = false;
-  readonly counters: SeriesCounters = { images_received: 0, images_released: 0, missing_image_ids: 0, duplicates: 0, out_of_series: 0, bad_messages: 0, invalid_images: 0 };
+  readonly counters: SeriesCounters = { images_received: 0, images_released: 0, missing_image_ids: 0, duplicates: 0, out_of_series: 0, bad_messages: 0, invalid_images: 0, images_not_decoded: 0 };
   readonly problems: string[] = [];
   /** images each receiver got (the detector deals them round robin) */
   private readonly perReceiver: number[];
@@ -81,7 +90,7 @@ export class SeriesAssembler {
   ended: { fault: string | null } | null = null;
   /** wall-clock ms of the trigger: frame times are this plus the image's detector time */
   t0Wall = 0;
-  private maps: { name: string; dtype: DType; shape: [number, number]; data: TypedArray }[] = [];
+  private maps: { name: string; dtype: DType; shape: number[]; data: TypedArray }[] = [];
 
   constructor(
     address: string,
@@ -90,11 +99,12 @@ export class SeriesAssembler {
     /** the frame every receiver must deliver: others are flagged invalid */
     private readonly frame: { dtype: DType; shape: [number, number] },
     /** Jungfraujoch: its metadata PUB socket, read by one more (SUB) receiver */
-    options: { metadata?: string | null } = {},
+    options: { metadata?: string | null; decode?: boolean } = {},
   ) {
     this.perReceiver = new Array(nbReceivers).fill(0);
     const started: Promise<void>[] = [];
-    const sockets: Omit<ReceiverInit, 'maxPixels'>[] = Array.from({ length: nbReceivers }, (_, rank) => ({ rank, address, format }));
+    const decode = options.decode !== false;
+    const sockets: Omit<ReceiverInit, 'maxPixels'>[] = Array.from({ length: nbReceivers }, (_, rank) => ({ rank, address, format, decode }));
     if (options.metadata) sockets.push({ rank: nbReceivers, address: options.metadata, format: 'cbor', socket: 'sub' });
     for (const socket of sockets) {
       const rank = socket.rank;
@@ -139,11 +149,24 @@ export class SeriesAssembler {
   }
 
   /** Per-pixel maps of the start message (pixel mask, flat field), handed out once. */
-  takeMaps(): { name: string; dtype: DType; shape: [number, number]; data: TypedArray }[] {
+  takeMaps(): { name: string; dtype: DType; shape: number[]; data: TypedArray }[] {
     const m = this.maps;
     this.maps = [];
     return m;
   }
+
+  /**
+   * The frame → receiver table of the frames released so far, handed out once: which PULL socket the detector
+   * dealt each image to, published as the `dispatch` stream as the built-in dynamic topology does (several receivers only).
+   */
+  takeDispatch(): PushedResult[] {
+    if (!this.dispatched.length) return [];
+    const events = this.dispatched;
+    this.dispatched = [];
+    return [{ kind: 'event', stream: 'dispatch', info: { description: 'frame index → the PULL receiver the detector dealt it to' }, events, frames: events.map((e) => e.frame_idx) }];
+  }
+
+  private dispatched: { frame_idx: number; receiver: number }[] = [];
 
   /** Per-image analysis results of metadata messages so far (Jungfraujoch), handed out once. */
   takeMetadata(): Record<string, unknown>[] {
@@ -226,6 +249,9 @@ export class SeriesAssembler {
             this.maps.push({ name: ch === names[0] ? kind : `${kind}_${ch}`, dtype: d.dtype, shape: d.shape, data: d.data });
           }
         }
+        const table = m.countrate.table;
+        // the count-rate correction table: into the scan (and so the master's results), a row vector as a 1-D array
+        if (table) this.maps.push({ name: 'countrate_correction_table', dtype: table.dtype, shape: table.shape[0] === 1 ? [table.shape[1]] : table.shape, data: table.data });
         this.notify();
         return;
       case 'image':
@@ -327,7 +353,7 @@ export class SeriesAssembler {
     if (!this.endSeen || this.ended) return;
     if (this.expected !== null && this.next >= this.expected) return this.complete();
     // the end came while images may still be on their way through other receivers
-    this.endTimer ??= setTimeout(() => this.complete(), END_GRACE_MS);
+    this.endTimer ??= setTimeout(() => this.complete(), this.expected !== null ? END_GRACE_COUNTED_MS : END_GRACE_MS);
   }
 
   private complete(): void {
@@ -366,7 +392,24 @@ export class SeriesAssembler {
   /** set by the run: called once when the series is over, before `ended` is set (at most BEFORE_END_MS) */
   beforeEnd: (() => Promise<void>) | null = null;
 
+  /** The frame's undecoded chunk as an item decoded when read, when it is one of the frame's type and size. */
+  private deferred(c: ImageMsg['channels'][string] | undefined): DeferredItem | null {
+    if (!c?.undecoded || !c.chunk || c.undecoded !== this.frame.dtype || c.shape?.[0] !== this.frame.shape[0] || c.shape?.[1] !== this.frame.shape[1]) return null;
+    const { dtype } = this.frame;
+    const n = this.frame.shape[0] * this.frame.shape[1];
+    const bytes = c.chunk.bytes;
+    return new DeferredItem(dtype, n, () => {
+      try {
+        return decodeBlob(bytes, 'bslz4', dtype, n);
+      } catch {
+        // the header matched the frame but a block did not decode: zeros (saved as the detector sent it)
+        return new TYPED_ARRAY[dtype](n);
+      }
+    });
+  }
+
   private emit(m: ImageMsg): void {
+    if (this.perReceiver.length > 1) this.dispatched.push({ frame_idx: m.image_id, receiver: m.rank });
     const names = this.start?.start.channels.length ? this.start.start.channels : Object.keys(m.channels);
     const first = names[0] ?? Object.keys(m.channels)[0];
     const [rows, cols] = this.frame.shape;
@@ -388,6 +431,24 @@ export class SeriesAssembler {
       return c.data;
     };
     const blank = (): TypedArray => new TYPED_ARRAY[this.frame.dtype](rows * cols);
+    const kept = names.length <= 1 ? this.deferred(m.channels[first]) : null;
+    if (kept) {
+      this.counters.images_released++;
+      this.counters.images_not_decoded++;
+      const frame: SeriesFrame = {
+        index: m.image_id,
+        valid: true,
+        deferred: kept,
+        compressed: m.channels[first]!.chunk,
+        time: this.t0Wall && m.stop_time !== null ? this.t0Wall + m.stop_time * 1000 : undefined,
+        detector_time: { start: m.start_time, stop: m.stop_time, real: m.real_time },
+        ...(m.extras && Object.keys(m.extras).length ? { extras: m.extras } : {}),
+      } as SeriesFrame;
+      // whoever reads the pixels anyway (a consumer that does not know deferred frames) gets them decoded
+      Object.defineProperty(frame, 'data', { get: () => kept.materialize(), enumerable: true });
+      this.out.push(frame);
+      return;
+    }
     const data = usable(first);
     const channels: Record<string, TypedArray> = {};
     for (const ch of names.slice(1)) channels[ch] = usable(ch) ?? blank();

@@ -85,6 +85,7 @@ function header(parts: Uint8Array[], k: number, head: Record<string, unknown>, o
     fields: { header_detail: detail },
     pixel_mask: {},
     flatfield: {},
+    countrate: {},
     ignored: {},
   };
   k += 1;
@@ -111,10 +112,11 @@ function header(parts: Uint8Array[], k: number, head: Record<string, unknown>, o
     const blob = parts[k + 1];
     const shape = h.shape as unknown;
     const dtype = DTYPES[String(h.type ?? '')];
-    if (kind !== 'countrate' && Array.isArray(shape) && shape.length === 2 && dtype) {
+    if (Array.isArray(shape) && shape.length === 2 && shape.every((d) => Number.isInteger(d) && d > 0) && dtype) {
       const map: EncodedImage = { dtype, shape: [Number(shape[1]), Number(shape[0])], encoding: 'none', blob };
-      (kind === 'pixel_mask' ? start.pixel_mask : start.flatfield).threshold_1 = map;
-    } else if (kind !== 'countrate') start.ignored[kind] = `shape ${JSON.stringify(shape)} / type ${JSON.stringify(h.type)} not understood`;
+      if (kind === 'countrate') start.countrate.table = map;
+      else (kind === 'pixel_mask' ? start.pixel_mask : start.flatfield).threshold_1 = map;
+    } else start.ignored[kind] = `shape ${JSON.stringify(shape)} / type ${JSON.stringify(h.type)} not understood`;
     k += 2;
   }
   out.push(start);

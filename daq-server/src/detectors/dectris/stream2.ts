@@ -135,7 +135,17 @@ function start(m: Record<string, unknown>, series_id: number, series_unique_id: 
   const fields: Record<string, unknown> = {};
   const ignored: Record<string, string> = {};
   const maps = { pixel_mask: {} as Record<string, EncodedImage>, flatfield: {} as Record<string, EncodedImage> };
+  const countrate: Record<string, EncodedImage> = {};
   for (const [key, value] of Object.entries(m)) {
+    // a typed array (DECTRIS's stream2 reference parser reads it so); null or absent when not sent
+    if (key === 'countrate_correction_lookup_table' && value !== null && value !== undefined) {
+      try {
+        countrate.table = encodedArray(value, key);
+      } catch (err) {
+        ignored[key] = (err as Error).message;
+      }
+      continue;
+    }
     if (key === 'pixel_mask' || key === 'flatfield') {
       if (!isMap(value)) {
         ignored[key] = 'not a map of channels';
@@ -164,6 +174,7 @@ function start(m: Record<string, unknown>, series_id: number, series_unique_id: 
     fields,
     pixel_mask: maps.pixel_mask,
     flatfield: maps.flatfield,
+    countrate,
     ignored,
   };
 }

@@ -14,6 +14,11 @@ export interface ReceiverInit {
   maxPixels: number;
   /** PULL (the image stream, default) or SUB (Jungfraujoch's metadata PUB socket: every message, nothing dealt) */
   socket?: 'pull' | 'sub';
+  /**
+   * false: nothing needs the pixels as they arrive (pipeline `none`): a one-channel bslz4 image is passed on
+   * as its chunk, undecoded (`DecodedChannel.undecoded`); the store decodes it when someone reads it
+   */
+  decode?: boolean;
 }
 
 /** A decoded per-pixel map of the start message. */
@@ -30,11 +35,13 @@ export interface DecodedChannel {
   error: string | null;
   /** bslz4 channels: the detector's compressed bytes, kept for a direct chunk write (saving/direct-chunk.ts) */
   chunk?: CompressedChunk;
+  /** set when the receiver skipped the decode: `data` is null, `chunk` holds the pixels of this type */
+  undecoded?: DType;
 }
 
 export type FromReceiver =
   | { type: 'ready'; rank: number }
-  | { type: 'start'; rank: number; start: Omit<SeriesStart, 'pixel_mask' | 'flatfield'>; pixel_mask: Record<string, DecodedMap>; flatfield: Record<string, DecodedMap> }
+  | { type: 'start'; rank: number; start: Omit<SeriesStart, 'pixel_mask' | 'flatfield' | 'countrate'>; pixel_mask: Record<string, DecodedMap>; flatfield: Record<string, DecodedMap>; countrate: Record<string, DecodedMap> }
   /** the decoded image: the message's ids and times, its channels decoded by the receiver */
   | (Omit<SeriesImage, 'data' | 'bad'> & { rank: number; channels: Record<string, DecodedChannel> })
   | { type: 'end'; rank: number; end: SeriesEnd }

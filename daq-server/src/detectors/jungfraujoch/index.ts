@@ -275,7 +275,7 @@ class JungfraujochRun extends PushedSeriesRun implements DetectorRun, PushedSour
   }
 
   takeResults(): PushedResult[] {
-    return this.results.take();
+    return [...this.results.take(), ...this.series.takeDispatch()];
   }
 
   describeSeries(): Record<string, unknown> {

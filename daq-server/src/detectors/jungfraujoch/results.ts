@@ -98,6 +98,8 @@ export class ResultCollector {
   private profiles: { frame: number; data: Float32Array }[] = [];
   private npt: number | null = null;
   private radialSent = false;
+  /** az_int_bin_to_q of an image or metadata message, when the start message had none */
+  private imageRadial: number[] | null = null;
   /** results that came twice (image message and metadata), or profiles whose length changed */
   duplicates = 0;
   mismatched = 0;
@@ -116,6 +118,9 @@ export class ResultCollector {
     }
     const r = imageResults(frameIdx, fields, this.minSpotsForHit);
     if (!r) return false;
+    // consumers of Jungfraujoch's metadata socket also read the bins per image (PSI's streamvis does): taken when the start had none
+    const q = fields.az_int_bin_to_q;
+    if (!this.imageRadial && Array.isArray(q) && q.length && q.every((v) => typeof v === 'number')) this.imageRadial = q as number[];
     this.seen.add(frameIdx);
     this.peaks.push(...r.peaks);
     this.counters.push({ ...r.counter, receiver });
@@ -139,7 +144,7 @@ export class ResultCollector {
       });
     }
     if (this.profiles.length && this.npt !== null) {
-      const q = this.radial();
+      const q = this.radial() ?? this.imageRadial;
       if (!this.radialSent && q && q.length === this.npt) {
         out.push({ kind: 'array', stream: 'radial', dtype: 'float32', shape: [this.npt], info: { unit: 'q_A^-1', description: "radial bin centres (Jungfraujoch's az_int_bin_to_q)", source: 'jungfraujoch' }, items: [Float32Array.from(q)] });
         this.radialSent = true;
