@@ -162,6 +162,11 @@ export interface DetectorPlugin {
   open(config: Record<string, unknown>, files?: ClientFiles, context?: RunContext): Promise<DetectorRun>;
   /** live state of the hardware (temperature, humidity, high voltage, stream counters), when there is hardware */
   status?(): Promise<Record<string, unknown>>;
+  /**
+   * The detector's frame stream, when receivers on other hosts can pull it themselves (DECTRIS: its ZeroMQ
+   * PUSH socket deals images round robin between every connected PULL socket); absent: frames only here.
+   */
+  remoteStream?(): { address: string; format: 'cbor' | 'legacy' };
   /** Build, once when the server starts, what every run needs, so a client's first prepare does not build it on the event loop. */
   warmUp?(): void;
   /** calibration maps the detector can hand out (Jungfrau pedestals and gains), keyed by name */

@@ -105,6 +105,10 @@ export class DectrisPlugin implements DetectorPlugin {
     return dectrisSchema(this.name);
   }
 
+  remoteStream(): { address: string; format: 'cbor' | 'legacy' } {
+    return { address: this.address.stream, format: this.address.format };
+  }
+
   async status(): Promise<Record<string, unknown>> {
     if (!this.client.version) await this.connect();
     const out: Record<string, unknown> = {};
@@ -151,7 +155,8 @@ export class DectrisPlugin implements DetectorPlugin {
     await this.connect();
     const info = this.info();
     const geometry = await this.geometry(info);
-    const nbReceivers = Math.max(1, Number(context.processing?.nb_receivers ?? 1));
+    // receivers on other hosts (processing.receiver_hosts) pull the stream themselves: no socket here
+    const nbReceivers = context.processing?.receiver_hosts ? 0 : Math.max(1, Number(context.processing?.nb_receivers ?? 1));
     const series = new SeriesAssembler(this.address.stream, this.address.format, nbReceivers, { dtype: info.dtype, shape: [info.shape[0], info.shape[1]] });
     try {
       await series.connected();
