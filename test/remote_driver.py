@@ -29,9 +29,11 @@ def main() -> None:
     signal_after = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] == "--signal-after" else None
     with daqlab.connect(url, token=token, timeout=60) as c:
         det = c.detector(detector)
-        if det.status()["state"] == "FAULT":
+        try:
+            acq = det.prepare(**params)
+        except daqlab.errors.StateError:  # the previous scan FAULTed (a host was lost): clear it
             det.reset()
-        acq = det.prepare(**params)
+            acq = det.prepare(**params)
         acq.start()
         if signal_after is not None:
             deadline = time.monotonic() + 60

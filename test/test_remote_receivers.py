@@ -136,7 +136,7 @@ def test_a_receiver_host_killed_mid_scan_faults_the_scan_naming_it(cluster):
     # the host comes back, registers again and takes the next scan
     cluster.receivers["recv1"] = cluster.start_receiver("recv1")
     again = cluster.scan({**SMX, "receiver_hosts": HOSTS})
-    assert again["state"] == "STOPPED" and len(again["streams"]["peak_counter"]) == N, again
+    assert again["state"] == "STOPPED" and len(again["streams"]["peak_counter"]) == N, (again["counters"], again["series"])
 
 
 def test_a_receiver_host_whose_cable_is_pulled_faults_the_scan_naming_it(cluster):
@@ -155,6 +155,10 @@ def test_receiver_hosts_are_checked_at_prepare(cluster):
     result = subprocess.run(cluster.ctrl.command([sys.executable, "-c", (
         "import sys, daqlab\n"
         "c = daqlab.connect(sys.argv[1], token='T')\n"
+        "try:\n"
+        "    c.detector('smx').reset()\n"
+        "except daqlab.DaqlabError:\n"
+        "    pass\n"
         "try:\n"
         "    c.detector('smx').prepare(acquisition={'nb_frames': 4, 'expo_time': 0.01},"
         " processing={'pipeline': 'smx', 'nb_receivers': 2, 'receiver_hosts': ['nohost']})\n"

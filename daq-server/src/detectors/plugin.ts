@@ -81,6 +81,8 @@ export interface PushedSource {
   readonly ended: { fault: string | null } | null;
   /** called whenever frames arrive or the series ends */
   onReady(listener: () => void): void;
+  /** the id of the series the detector was armed for (DECTRIS: arm's sequence id), once armed; absent: unknown */
+  seriesId?(): number | null;
   /** the series as the detector described it, with what went wrong (for the scan info) */
   describeSeries(): Record<string, unknown>;
 }

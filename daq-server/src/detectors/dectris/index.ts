@@ -265,7 +265,9 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
     const client = this.plugin.client;
     this.series.arm(this.nbFrames);
     // triggers, stops and aborts wait for the arm: a trigger before it would be ignored by the detector
-    this.arming = client.command('arm').then(() => {
+    this.arming = client.command('arm').then((answer) => {
+      const id = (answer as Record<string, unknown> | null)?.['sequence id'];
+      this.sequenceId = Number.isInteger(id) ? (id as number) : null;
       this.armed = true;
       this.series.t0Wall = Date.now();
     });
@@ -281,6 +283,11 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
   }
 
   private arming: Promise<void> = Promise.resolve();
+  private sequenceId: number | null = null;
+
+  seriesId(): number | null {
+    return this.sequenceId;
+  }
 
   /** A running series faults when the detector stops answering or reports an error. */
   private watch(): void {

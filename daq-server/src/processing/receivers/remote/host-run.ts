@@ -25,7 +25,7 @@ type ImageMsg = Extract<FromReceiver, { type: 'image' }>;
 export class HostRun {
   private readonly sockets: Worker[] = [];
   private backlog: WireResult[] = [];
-  private dropped: number[] = [];
+  private dropped: [number, number][] = [];
   private items: ResultBatch['items'] = [];
   private end = false;
   private failed: string | null = null;
@@ -34,6 +34,8 @@ export class HostRun {
   private closed = false;
   received = 0;
   droppedTotal = 0;
+  /** series of each frame in the pipeline (the workers do not carry it) */
+  private readonly series = new Map<number, number>();
 
   private constructor(
     readonly req: RemotePrepare,
@@ -54,7 +56,9 @@ export class HostRun {
     );
     const run = new HostRun(req, pool, info.streams, sendBatch);
     pool.on('result', (r) => {
-      const result: WireResult = { i: r.index, r: req.rankOffset + r.receiver, v: r.valid, o: r.veto, items: r.items.map(({ stream, item }) => ({ s: stream, x: encodeValue(item) })) };
+      const s = run.series.get(r.index) ?? -1;
+      run.series.delete(r.index);
+      const result: WireResult = { i: r.index, r: req.rankOffset + r.receiver, v: r.valid, s, o: r.veto, items: r.items.map(({ stream, item }) => ({ s: stream, x: encodeValue(item) })) };
       // one frame's results must fit in a batch: a pipeline with larger per-frame items stays on one host
       if (JSON.stringify(result).length > MAX_BATCH_BYTES) run.failed = `the results of frame ${r.index} are larger than a result batch (${MAX_BATCH_BYTES} bytes): run this pipeline on the control host`;
       else run.backlog.push(result);
@@ -114,6 +118,8 @@ export class HostRun {
   /** A frame of the detector: into the pipeline, or dropped (counted) when the link is behind. */
   private image(m: ImageMsg): void {
     this.received++;
+    // the control knows which series it armed: each frame says its own (leftovers of another are dropped there)
+    this.series.set(m.image_id, m.series_id);
     if (this.backlog.length >= MAX_BACKLOG) return this.drop(m.image_id);
     const { dtype, shape } = this.req.input;
     const first = Object.keys(m.channels)[0];
@@ -126,7 +132,8 @@ export class HostRun {
 
   private drop(index: number): void {
     this.droppedTotal++;
-    this.dropped.push(index);
+    this.dropped.push([index, this.series.get(index) ?? -1]);
+    this.series.delete(index);
     this.pump();
   }
 

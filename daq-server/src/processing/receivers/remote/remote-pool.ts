@@ -18,6 +18,12 @@ import { decodeRecord, decodeValue, type RemoteFinished, type RemotePrepare, typ
 const PREPARE_TIMEOUT_MS = 60_000;
 const FINISH_TIMEOUT_MS = 120_000;
 const PARTIALS_TIMEOUT_MS = 30_000;
+/**
+ * After the detector's end message (it comes through one host), images dealt to the other hosts may still
+ * be on their way (sockets, decoding threads): the hosts are asked to finish once every frame is in, or
+ * once no frame came for this long.
+ */
+const QUIET_AFTER_END_MS = 2000;
 
 /** What the control knows of each host during a run (counters per host, in the scan info). */
 export interface HostCounters {
@@ -126,7 +132,7 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
       if (this.closed || b.run !== this.run) return;
       try {
         for (const r of b.results) {
-          if (!this.account(r.i)) continue;
+          if (!this.ofSeries(r.s) || !this.account(r.i)) continue;
           h.counters.frames_processed++;
           h.counters.last_frame = Math.max(h.counters.last_frame, r.i);
           if (r.r >= 0 && r.r < this.transferred.length) this.transferred[r.r]++;
@@ -134,8 +140,8 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
           this.markers.push({ index: r.i, data: new Uint8Array(0), valid: r.v });
           this.emit('result', { index: r.i, receiver: r.r, valid: r.v, veto: r.o, image: null, items });
         }
-        for (const i of b.dropped) {
-          if (!this.account(i)) continue;
+        for (const [i, s] of b.dropped) {
+          if (!this.ofSeries(s) || !this.account(i)) continue;
           h.counters.frames_dropped++;
           this.markers.push({ index: i, data: new Uint8Array(0), valid: false });
           this.emit('dropped', i);
@@ -145,9 +151,38 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
         return this.fail(`receiver host ${h.channel.name} sent results that do not decode: ${(err as Error).message}`);
       }
       if (b.failed) return this.fail(`receiver host ${h.channel.name}: ${b.failed}`);
-      if (b.end || this.nbArrived >= this.nbFrames) void this.finishHosts();
+      if (b.results.length || b.dropped.length) this.lastArrival = Date.now();
+      if (this.nbArrived >= this.nbFrames) void this.finishHosts();
+      else if (b.end) this.awaitStragglers();
       this.notify();
     };
+  }
+
+  private lastArrival = Date.now();
+  private stragglers: NodeJS.Timeout | null = null;
+
+  /** The end came: finish when every frame is in or none came for QUIET_AFTER_END_MS. */
+  private awaitStragglers(): void {
+    if (this.stragglers || this.finishing) return;
+    this.lastArrival = Date.now();
+    const check = (): void => {
+      if (this.closed || this.finishing) return;
+      if (Date.now() - this.lastArrival >= QUIET_AFTER_END_MS) void this.finishHosts();
+      else this.stragglers = setTimeout(check, 100);
+    };
+    this.stragglers = setTimeout(check, 100);
+  }
+
+  /** the armed series' id, once the detector answered the arm (set by the run) */
+  seriesId: () => number | null = () => null;
+  /** images of the previous series may still sit in a socket: counted, not merged */
+  leftovers = 0;
+
+  private ofSeries(s: number): boolean {
+    const armed = this.seriesId();
+    if (armed === null || s === armed) return true;
+    this.leftovers++;
+    return false;
   }
 
   /** First news of frame i (a duplicate or an index beyond the series is ignored): true. */
@@ -176,6 +211,7 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
   /** Ask every host to finish (once); then frames nobody received count as dropped and the series is over. */
   private finishHosts(): Promise<void> {
     this.finishing ??= (async () => {
+      if (this.stragglers) clearTimeout(this.stragglers);
       const answers = await Promise.allSettled(this.hosts.map((h) => h.channel.request({ op: 'remote.finish', run: this.run }, FINISH_TIMEOUT_MS) as Promise<RemoteFinished>));
       answers.forEach((a, k) => {
         const h = this.hosts[k];
@@ -222,6 +258,7 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
   terminate(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.stragglers) clearTimeout(this.stragglers);
     for (const h of this.hosts) {
       h.channel.request({ op: 'remote.close', run: this.run }, 5000).catch(() => undefined);
       if (h.listeners) {

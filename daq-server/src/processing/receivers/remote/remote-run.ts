@@ -14,7 +14,9 @@ export class RemoteRun implements DetectorRun, PushedSource {
   constructor(
     private readonly inner: DetectorRun & { pushed: PushedSource },
     private readonly pool: RemotePool,
-  ) {}
+  ) {
+    pool.seriesId = () => inner.pushed.seriesId?.() ?? null;
+  }
 
   get config(): Record<string, unknown> {
     return this.inner.config;
@@ -64,7 +66,7 @@ export class RemoteRun implements DetectorRun, PushedSource {
     this.pool.onReady(listener);
   }
   describeSeries(): Record<string, unknown> {
-    return { ...this.inner.pushed.describeSeries(), receiver_hosts: this.pool.describe() };
+    return { ...this.inner.pushed.describeSeries(), receiver_hosts: this.pool.describe(), leftovers_of_other_series: this.pool.leftovers };
   }
 
   close(): void {

@@ -80,6 +80,8 @@ export interface WireResult {
   /** global rank of the receiver that processed it */
   r: number;
   v: boolean;
+  /** the detector's series the frame belongs to (the control keeps only the armed one's) */
+  s: number;
   /** vetoed by a step (no image kept) */
   o: boolean;
   items: { s: string; x: WireValue }[];
@@ -89,8 +91,8 @@ export interface WireResult {
 export interface ResultBatch {
   run: string;
   results: WireResult[];
-  /** frames this host received but could not process (queues full): counted as dropped */
-  dropped: number[];
+  /** frames this host received but could not process (queues full): counted as dropped, [index, series] */
+  dropped: [number, number][];
   /** items of `end` streams (after the last frame) */
   items: { s: string; x: WireValue }[];
   /** the detector's end-of-series message came through this host */
