@@ -65,7 +65,9 @@ export class HostRun {
       run.pump();
     });
     pool.on('item', (stream, item) => {
-      run.items.push({ s: stream, x: encodeValue(item) });
+      const it = { s: stream, x: encodeValue(item) };
+      if (JSON.stringify(it).length > MAX_BATCH_BYTES) run.failed = `an item of ${stream} is larger than a result batch (${MAX_BATCH_BYTES} bytes): run this pipeline on the control host`;
+      else run.items.push(it);
       run.pump();
     });
     pool.on('dropped', (index) => run.drop(index));
