@@ -26,7 +26,8 @@ def column(stream, n: int):
 
 def main() -> None:
     url, token, detector, params = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-    signal_after = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] == "--signal-after" else None
+    signal_after = int(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[5] in ("--signal-after", "--stop-after") else None
+    stop = len(sys.argv) > 6 and sys.argv[5] == "--stop-after"
     with daqlab.connect(url, token=token, timeout=60) as c:
         det = c.detector(detector)
         try:
@@ -43,6 +44,8 @@ def main() -> None:
                     break
                 time.sleep(0.05)
             print(json.dumps({"running": s["counters"]}), flush=True)
+            if stop:
+                acq.stop()
         try:
             acq.wait(timeout=120, progress=False)
         except daqlab.errors.DaqlabError:

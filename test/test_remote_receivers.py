@@ -56,11 +56,12 @@ class Cluster:
         assert wait_until(lambda: "registered with the control server" in p.log, 30), p.log
         return p
 
-    def scan(self, processing: dict, n: int = N, expo: float = 0.01, signal_after: int | None = None, on_running=None) -> dict:
+    def scan(self, processing: dict, n: int = N, expo: float = 0.01, signal_after: int | None = None, on_running=None,
+             stop: bool = False) -> dict:
         params = {"acquisition": {"nb_frames": n, "expo_time": expo}, "processing": processing}
         argv = [sys.executable, DRIVER, self.url, TOKEN, "smx", json.dumps(params)]
         if signal_after is not None:
-            argv += ["--signal-after", str(signal_after)]
+            argv += ["--stop-after" if stop else "--signal-after", str(signal_after)]
         proc = subprocess.Popen(self.ctrl.command(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             for line in proc.stdout:
@@ -69,7 +70,8 @@ class Cluster:
                     on_running(msg["running"])
                 if "result" in msg:
                     return msg["result"]
-            raise AssertionError(f"driver ended without a result: {proc.stderr.read()}\ncontrol:\n{self.control.log[-4000:]}")
+            hosts = "".join(f"\n{name}:\n{p.log[-2000:]}" for name, p in self.receivers.items())
+            raise AssertionError(f"driver ended without a result: {proc.stderr.read()}\ncontrol:\n{self.control.log[-4000:]}{hosts}")
         finally:
             proc.wait(60)
 
@@ -114,6 +116,17 @@ def test_two_receiver_hosts_give_the_single_host_results(cluster):
     assert remote["series"]["counters"]["images_received"] == 0, remote["series"]  # no socket on the control host
     assert sum(remote["counters"]["nb_frames_transferred"]) == N and remote["counters"]["nb_frames_dropped"] == 0
     assert remote["counters"]["nb_frames_acquired"] == remote["counters"]["nb_frames_processed"] == N
+
+
+# before the tests that lose a host: the aftermath of a lost host (the detector's stream backed up) is theirs
+def test_a_scan_stopped_early_keeps_a_contiguous_prefix_and_drops_nothing(cluster):
+    n = 3000
+    result = cluster.scan({**SMX, "receiver_hosts": HOSTS}, n=n, expo=0.005, signal_after=10, stop=True)
+    assert result["state"] == "STOPPED" and result["reason"] == "stopped", result
+    c = result["counters"]
+    assert 10 <= c["nb_frames_processed"] < n and c["nb_frames_dropped"] == 0, c
+    assert [e["frame_idx"] for e in result["streams"]["peak_counter"]] == list(range(c["nb_frames_processed"]))
+    assert all(h["state"] == "finished" for h in result["series"]["receiver_hosts"].values()), result["series"]
 
 
 def assert_fault_names(result: dict, host: str, signalled: dict) -> None:

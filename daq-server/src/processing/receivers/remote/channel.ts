@@ -7,17 +7,21 @@
 import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
 import type { ControlRequest, ResultBatch } from './wire.js';
+import { log } from '../../../log.js';
 
-/** ping period, and how long without an answer before the host counts as lost (ms) */
+/**
+ * Ping period (ms), and pings in a row left unanswered before the host counts as lost: counted in ticks,
+ * not wall time, so a control server whose own event loop stalled does not blame its hosts.
+ */
 const PING_MS = 1000;
-const LOST_AFTER_MS = 4000;
+const LOST_AFTER_PINGS = 5;
 /** an answer in more pieces than this (of 768 KiB) is refused: 192 MiB */
 const MAX_REPLY_CHUNKS = 256;
 
 export class HostChannel extends EventEmitter<{ results: [ResultBatch]; closed: [string] }> {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; text: string[] }>();
   private nextRid = 1;
-  private lastPong = Date.now();
+  private unanswered = 0;
   private readonly heartbeat: NodeJS.Timeout;
   closedReason: string | null = null;
 
@@ -28,14 +32,16 @@ export class HostChannel extends EventEmitter<{ results: [ResultBatch]; closed: 
     private readonly sendJson: (message: unknown) => void,
   ) {
     super();
-    ws.on('pong', () => (this.lastPong = Date.now()));
+    ws.on('pong', () => (this.unanswered = 0));
     ws.once('close', () => this.lost('its connection closed'));
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastPong > LOST_AFTER_MS) {
-        this.lost(`no answer for ${LOST_AFTER_MS / 1000} s (network cut or host hung)`);
+      if (this.unanswered >= LOST_AFTER_PINGS) {
+        log('warn', 'receiver host answers no ping: cut off', { name, pings: this.unanswered });
+        this.lost(`no answer to ${this.unanswered} pings in a row (network cut or host hung)`);
         ws.terminate();
         return;
       }
+      this.unanswered++;
       try {
         ws.ping();
       } catch {

@@ -106,7 +106,7 @@ export class HostRun {
   }
 
   private onStream(m: FromReceiver): void {
-    if (this.closed) return;
+    if (this.closed || !this.sockets.length) return;
     if (m.type === 'image') this.image(m);
     else if (m.type === 'end') {
       this.end = true;
@@ -208,8 +208,9 @@ export class HostRun {
   }
 
   /** The series is over: process what came, run the steps' drain, send everything, answer with the final partials. */
-  async finish(): Promise<RemoteFinished> {
-    await new Promise((r) => setTimeout(r, FINISH_GRACE_MS));
+  async finish(stop = false): Promise<RemoteFinished> {
+    if (stop) this.closeSockets();
+    else await new Promise((r) => setTimeout(r, FINISH_GRACE_MS));
     await this.pool.drained();
     if (this.streams.some((s) => s.cadence === 'end')) await this.pool.drainSteps();
     const partials = await this.partials(true);
@@ -221,10 +222,15 @@ export class HostRun {
     if (this.closed) return;
     this.closed = true;
     this.pool.terminate();
-    for (const w of this.sockets) {
+    this.closeSockets();
+    for (const w of this.flushWaiters.splice(0)) w();
+  }
+
+  /** Take no more frames from the detector. */
+  private closeSockets(): void {
+    for (const w of this.sockets.splice(0)) {
       w.postMessage({ type: 'close' });
       setTimeout(() => void w.terminate(), 200).unref();
     }
-    for (const w of this.flushWaiters.splice(0)) w();
   }
 }

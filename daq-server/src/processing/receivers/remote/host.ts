@@ -39,7 +39,7 @@ export class ReceiverHostService {
         return encodeRecord(await this.current(req.run, req.op).partials(false));
       }
       case 'remote.finish': {
-        const done = await this.current(req.run, req.op).finish();
+        const done = await this.current(req.run, req.op).finish(req.stop === true);
         log('info', 'receiver host: run finished', { run: req.run, received: done.received, dropped: done.dropped });
         return done;
       }

@@ -129,7 +129,8 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
 
   private onResults(h: Placed) {
     return (b: ResultBatch): void => {
-      if (this.closed || b.run !== this.run) return;
+      // stopped by a client: what came after the stop is not taken (as a single host closes its sockets)
+      if (this.closed || this.frozen || b.run !== this.run) return;
       try {
         for (const r of b.results) {
           if (!this.ofSeries(r.s) || !this.account(r.i)) continue;
@@ -209,10 +210,10 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
   }
 
   /** Ask every host to finish (once); then frames nobody received count as dropped and the series is over. */
-  private finishHosts(): Promise<void> {
+  private finishHosts(stopped = false): Promise<void> {
     this.finishing ??= (async () => {
       if (this.stragglers) clearTimeout(this.stragglers);
-      const answers = await Promise.allSettled(this.hosts.map((h) => h.channel.request({ op: 'remote.finish', run: this.run }, FINISH_TIMEOUT_MS) as Promise<RemoteFinished>));
+      const answers = await Promise.allSettled(this.hosts.map((h) => h.channel.request({ op: 'remote.finish', run: this.run, stop: stopped }, FINISH_TIMEOUT_MS) as Promise<RemoteFinished>));
       answers.forEach((a, k) => {
         const h = this.hosts[k];
         if (a.status !== 'fulfilled') return;
@@ -220,8 +221,9 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
         h.counters.frames_received = a.value.received;
         this.finals.push(decodeRecord(a.value.partials) as Record<string, TypedArray>);
       });
-      // the results sent before each answer are in (one connection per host, in order): the rest never came
-      for (let i = 0; i < this.nbFrames; i++) {
+      // the results sent before each answer are in (one connection per host, in order): the rest never came.
+      // A series stopped early merges its frames up to the first gap, as a single host does.
+      for (let i = 0; i < (stopped ? 0 : this.nbFrames); i++) {
         if (this.arrived[i]) continue;
         this.arrived[i] = 1;
         this.markers.push({ index: i, data: new Uint8Array(0), valid: false });
@@ -251,9 +253,15 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
     return this.finishHosts();
   }
 
+  /** The acquisition drains: after the series' end (finishing already), or stopped early by a client. */
   drained(): Promise<void> {
-    return this.closed ? Promise.resolve() : this.finishHosts();
+    if (this.closed) return Promise.resolve();
+    if (!this.finishing) this.frozen = true;
+    return this.finishHosts(this.frozen);
   }
+
+  /** a client stopped the series before its end: later results are not taken */
+  private frozen = false;
 
   terminate(): void {
     if (this.closed) return;

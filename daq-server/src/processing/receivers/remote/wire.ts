@@ -112,7 +112,8 @@ export interface RemoteFinished {
 export type ControlRequest =
   | ({ op: 'remote.prepare' } & RemotePrepare)
   | { op: 'remote.partials'; run: string }
-  | { op: 'remote.finish'; run: string }
+  /** `stop`: a client stopped the scan: close the sockets first (frames still coming are not taken) */
+  | { op: 'remote.finish'; run: string; stop?: boolean }
   | { op: 'remote.close'; run: string };
 
 export const CONTROL_OPS: readonly ControlRequest['op'][] = ['remote.prepare', 'remote.partials', 'remote.finish', 'remote.close'];
