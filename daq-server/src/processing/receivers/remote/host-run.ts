@@ -34,6 +34,8 @@ export class HostRun {
   private closed = false;
   received = 0;
   droppedTotal = 0;
+  /** the series the control armed, once it said (until then every image is processed; the control filters) */
+  armedSeries: number | null = null;
   /** series of each frame in the pipeline (the workers do not carry it) */
   private readonly series = new Map<number, number>();
 
@@ -119,6 +121,8 @@ export class HostRun {
 
   /** A frame of the detector: into the pipeline, or dropped (counted) when the link is behind. */
   private image(m: ImageMsg): void {
+    // another series' leftovers (a stream backed up by an aborted series) are not worth processing
+    if (this.armedSeries !== null && m.series_id !== this.armedSeries) return;
     this.received++;
     // the control knows which series it armed: each frame says its own (leftovers of another are dropped there)
     this.series.set(m.image_id, m.series_id);

@@ -38,6 +38,9 @@ export class ReceiverHostService {
       case 'remote.partials': {
         return encodeRecord(await this.current(req.run, req.op).partials(false));
       }
+      case 'remote.series':
+        this.current(req.run, req.op).armedSeries = Number.isInteger(req.series) ? req.series : null;
+        return null;
       case 'remote.finish': {
         const done = await this.current(req.run, req.op).finish(req.stop === true);
         log('info', 'receiver host: run finished', { run: req.run, received: done.received, dropped: done.dropped });

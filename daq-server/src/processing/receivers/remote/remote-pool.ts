@@ -186,6 +186,11 @@ export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
     return false;
   }
 
+  /** Tell the hosts which series the detector was armed for (they skip the leftovers of others). */
+  announceSeries(series: number): void {
+    for (const h of this.hosts) h.channel.request({ op: 'remote.series', run: this.run, series }, PARTIALS_TIMEOUT_MS).catch(() => undefined);
+  }
+
   /** First news of frame i (a duplicate or an index beyond the series is ignored): true. */
   private account(i: number): boolean {
     if (!Number.isInteger(i) || i < 0 || i >= this.nbFrames || this.arrived[i]) return false;

@@ -38,7 +38,19 @@ export class RemoteRun implements DetectorRun, PushedSource {
   }
 
   start(): Promise<void> {
-    return this.inner.pushed.start();
+    const started = this.inner.pushed.start();
+    void this.announceSeries();
+    return started;
+  }
+
+  /** Once the detector answered the arm (start() itself lasts the whole series): its series id to the hosts. */
+  private async announceSeries(): Promise<void> {
+    if (!this.inner.pushed.seriesId) return;
+    for (let k = 0; k < 3000 && !this.closed; k++) {
+      const id = this.inner.pushed.seriesId?.() ?? null;
+      if (id !== null) return this.pool.announceSeries(id);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
   trigger(): Promise<void> {
     return this.inner.pushed.trigger();

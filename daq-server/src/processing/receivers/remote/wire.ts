@@ -112,8 +112,10 @@ export interface RemoteFinished {
 export type ControlRequest =
   | ({ op: 'remote.prepare' } & RemotePrepare)
   | { op: 'remote.partials'; run: string }
+  /** the series the control armed (arm's sequence id): images of another series are not processed */
+  | { op: 'remote.series'; run: string; series: number }
   /** `stop`: a client stopped the scan: close the sockets first (frames still coming are not taken) */
   | { op: 'remote.finish'; run: string; stop?: boolean }
   | { op: 'remote.close'; run: string };
 
-export const CONTROL_OPS: readonly ControlRequest['op'][] = ['remote.prepare', 'remote.partials', 'remote.finish', 'remote.close'];
+export const CONTROL_OPS: readonly ControlRequest['op'][] = ['remote.prepare', 'remote.partials', 'remote.series', 'remote.finish', 'remote.close'];
