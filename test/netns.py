@@ -84,13 +84,36 @@ class Link:
         self._set("up")
 
 
+@dataclass
+class Switch:
+    """An Ethernet switch (a bridge in a namespace of its own) with one port per host: every host reaches
+    every other at 10.202.N.K (/24). `down(host)` cuts that host's cable only."""
+
+    ports: dict[str, tuple[Host, str, str]]  # host name → (host, interface in the host, address)
+
+    def address(self, host: Host) -> str:
+        return self.ports[host.name][2]
+
+    def _set(self, host: Host, state: str) -> None:
+        h, dev, _ = self.ports[host.name]
+        ip("-n", h.netns, "link", "set", "dev", dev, state)
+
+    def down(self, host: Host) -> None:
+        """Pull this host's cable: its packets stop, its connections hang (no reset, no close)."""
+        self._set(host, "down")
+
+    def up(self, host: Host) -> None:
+        self._set(host, "up")
+
+
 class Network:
-    """Hosts (namespaces) and links (veth pairs), removed on close."""
+    """Hosts (namespaces), links (veth pairs) and switches (bridges), removed on close."""
 
     def __init__(self) -> None:
         self.tag = secrets.token_hex(3)  # 6 hex digits: interface names stay under Linux's 15 characters
         self.hosts: list[Host] = []
         self.links: list[Link] = []
+        self.switches = 0
 
     def host(self, name: str) -> Host:
         h = Host(name, f"daqlab-{self.tag}-{name}")
@@ -115,6 +138,27 @@ class Network:
         link = Link(((a, dev_a, addr_a), (b, dev_b, addr_b)))
         self.links.append(link)
         return link
+
+    def switch(self, hosts: list[Host]) -> Switch:
+        """A switch joining `hosts` (at most 250), in a namespace of its own (deleted with the network)."""
+        n = self.switches
+        self.switches += 1
+        sw = self.host(f"sw{n}")
+        ip("-n", sw.netns, "link", "add", "br0", "type", "bridge")
+        ip("-n", sw.netns, "link", "set", "dev", "br0", "up")
+        ports: dict[str, tuple[Host, str, str]] = {}
+        for k, h in enumerate(hosts, start=1):
+            dev_h, dev_s = f"s{self.tag}{n}{k}a", f"s{self.tag}{n}{k}b"
+            ip("link", "add", dev_h, "type", "veth", "peer", "name", dev_s)
+            ip("link", "set", dev_h, "netns", h.netns)
+            ip("link", "set", dev_s, "netns", sw.netns)
+            ip("-n", sw.netns, "link", "set", "dev", dev_s, "master", "br0")
+            ip("-n", sw.netns, "link", "set", "dev", dev_s, "up")
+            addr = f"10.202.{n}.{k}"
+            ip("-n", h.netns, "addr", "add", f"{addr}/24", "dev", dev_h)
+            ip("-n", h.netns, "link", "set", "dev", dev_h, "up")
+            ports[h.name] = (h, dev_h, addr)
+        return Switch(ports)
 
     def close(self) -> None:
         """Kill what runs in the hosts, then delete them (their veth ends go with them)."""

@@ -37,8 +37,9 @@ def test_the_readme_marks_few_blocks_and_says_why():
     blocks = python_blocks(README.read_text())
     skipped = [code for _, code in blocks if code.startswith("# not run")]
     assert all(NOT_RUN.match(code) for code in skipped), skipped
-    # a Slurm cluster or a batch job's output (3), and counterparts that live in their own venvs (bluesky, pyicat-plus)
-    assert len(blocks) >= 10 and len(skipped) <= 5, (len(blocks), len(skipped))
+    # a Slurm cluster or a batch job's output (3), counterparts that live in their own venvs (bluesky, pyicat-plus)
+    # and receiver hosts on other machines (1)
+    assert len(blocks) >= 10 and len(skipped) <= 6, (len(blocks), len(skipped))
 
 
 def test_every_python_block_of_the_readme_runs(server, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { startServer } from './index.js';
 import { linkToControl } from './processing/receivers/remote/link.js';
 import { registration } from './processing/receivers/remote/registration.js';
+import { ReceiverHostService } from './processing/receivers/remote/host.js';
 import { log, setLogLevel } from './log.js';
 import { PROTOCOL_VERSION } from './protocol/index.js';
 import { VERSION } from './version.js';
@@ -43,10 +44,14 @@ async function main(): Promise<void> {
     // register with the control server; a refusal ends this process (it cannot serve its topology)
     const name = cfg.hostName ?? hostname().split('.')[0];
     const address = ['0.0.0.0', '::'].includes(cfg.host) ? hostname() : cfg.host;
+    // the frame path: runs the control server places here (pipelines on this host's threads, results sent back)
+    const host = new ReceiverHostService(server.service.steps, (batch) => link.call('receivers.results', { ...batch }));
     const link = linkToControl({
       control: cfg.control!,
       token: cfg.token,
       registration: registration(name, address, (server.http.address() as AddressInfo).port, server.service.steps),
+      onRequest: (req) => host.handle(req),
+      onLost: () => host.lost(),
       onRefused: (reason) => {
         log('error', `the control server refused this receiver host: ${reason}`);
         void server.close().finally(() => process.exit(1));

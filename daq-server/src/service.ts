@@ -105,6 +105,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     if (this.jobs && this.catalogue) this.jobs.mayRead = readableFile(this.catalogue);
     for (const plugin of options.plugins) {
       const ctl = new DetectorController(plugin, this.store, this.steps, this.dataRoots);
+      ctl.receiverHosts = options.receivers ?? null;
       ctl.on('state', (s) => {
         log('info', 'acquisition state', { detector: s.detector, uuid: s.uuid, state: s.state, reason: s.reason });
         const finished = 'finished' in s ? s.finished : true;

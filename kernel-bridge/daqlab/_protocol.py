@@ -83,6 +83,8 @@ OP_JOBS_WATCH = "jobs.watch"
 OP_JOBS_UNWATCH = "jobs.unwatch"
 OP_RECEIVERS_REGISTER = "receivers.register"  # a receiver host joins its control server (daqlab-server --role receiver)
 OP_RECEIVERS_LIST = "receivers.list"
+OP_RECEIVERS_REPLY = "receivers.reply"  # a receiver host answers its control server (the remote frame path)
+OP_RECEIVERS_RESULTS = "receivers.results"  # a receiver host's batch of processed results
 # devices and step scans
 OP_DEVICES_LIST = "devices.list"
 OP_DEVICE_INFO = "device.info"
@@ -133,7 +135,7 @@ OPS = (
     OP_PIPELINES_LIST, OP_PIPELINE_SCHEMA,
     OP_JOBS_CLUSTER, OP_JOBS_TEMPLATES, OP_JOBS_SUBMIT, OP_JOBS_LIST, OP_JOBS_GET, OP_JOBS_LOGS,
     OP_JOBS_CANCEL, OP_JOBS_HOLD, OP_JOBS_RELEASE, OP_JOBS_WATCH, OP_JOBS_UNWATCH,
-    OP_RECEIVERS_REGISTER, OP_RECEIVERS_LIST,
+    OP_RECEIVERS_REGISTER, OP_RECEIVERS_LIST, OP_RECEIVERS_REPLY, OP_RECEIVERS_RESULTS,
     OP_DEVICES_LIST, OP_DEVICE_INFO, OP_AXIS_MOVE, OP_AXIS_WAIT, OP_AXIS_STOP, OP_AXIS_RESET, OP_AXIS_CONFIGURE,
     OP_MCA_ADD_ROI, OP_MCA_REMOVE_ROI, OP_MCA_CLEAR_ROIS, OP_SAMPLE_INFO,
     OP_SCANNING_RUN, OP_SCANNING_STATUS, OP_SCANNING_WAIT, OP_SCANNING_ABORT,

@@ -23,6 +23,14 @@ import { checkSavingTarget, defaultPrefix, type SavingParams } from '../saving/p
 import { ScanSaver } from '../saving/saver.js';
 import { loadClientFiles, mapBytesFor, type ClientFiles, type KnownKeys } from '../files/index.js';
 import { log } from '../log.js';
+import { randomUUID } from 'node:crypto';
+import type { ReceiverRegistry } from '../processing/receivers/remote/registry.js';
+import { placeReceivers, type Placement } from '../processing/receivers/remote/placement.js';
+import { RemotePool } from '../processing/receivers/remote/remote-pool.js';
+import { RemoteRun } from '../processing/receivers/remote/remote-run.js';
+import type { FramePool, ReadyInfo } from '../processing/receivers/pool.js';
+import type { DetectorRun, PushedSource } from '../detectors/plugin.js';
+import type { StepEnvironment } from '../processing/types.js';
 
 /** Finished acquisitions kept for status queries. */
 const HISTORY = 64;
@@ -47,6 +55,8 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
   private faultReason: string | null = null;
   private preparing: Promise<unknown> = Promise.resolve();
   readonly schema: Record<string, unknown>;
+  /** a control server's receiver hosts (processing.receiver_hosts places receivers there); null: none */
+  receiverHosts: ReceiverRegistry | null = null;
 
   constructor(
     readonly plugin: DetectorPlugin,
@@ -131,12 +141,18 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     assertAllowed('prepare', this.state, `detector ${this.name}`);
     // a prepared acquisition not started yet is replaced by a new prepare: only its owner may
     if (this.current && this.current.state === 'PREPARED') this.checkOwner(this.current, 'replace', by);
-    const { params, plan, prefix, folder, files } = await this.validateAll(raw);
-    const run = await this.plugin.open(params.detector, files, { acquisition: params.acquisition, processing: params.processing });
-    let started: Awaited<ReturnType<typeof startReceivers>> | null = null;
+    const { params, plan, prefix, folder, files, placement } = await this.validateAll(raw);
+    // receivers on other hosts: the detector opens no socket on its stream here (the hosts pull it)
+    const processing = placement ? { ...params.processing, receiver_hosts: placement.names } : params.processing;
+    let run: DetectorRun = await this.plugin.open(params.detector, files, { acquisition: params.acquisition, processing });
+    let started: { pool: FramePool; info: ReadyInfo } | null = null;
     try {
       await run.prefill?.();
-      if (plan) started = await startReceivers(plan, this.inputSpec(run), await stepEnvironment(plan, this.plugin, run, files), this.registry);
+      if (plan && placement) {
+        const remote = await this.startRemote(plan, placement, run, await stepEnvironment(plan, this.plugin, run, files), params.acquisition.nb_frames);
+        started = remote;
+        run = new RemoteRun(run as DetectorRun & { pushed: PushedSource }, remote.pool);
+      } else if (plan) started = await startReceivers(plan, this.inputSpec(run), await stepEnvironment(plan, this.plugin, run, files), this.registry);
       // the state may have changed while the detector was being configured
       assertAllowed('prepare', this.state, `detector ${this.name}`);
     } catch (err) {
@@ -178,6 +194,28 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
     return acq;
   }
 
+  /** Prepare the run on its receiver hosts (each pulls its frames from the detector's stream itself). */
+  private async startRemote(plan: ProcessingPlan, placement: Placement, run: DetectorRun, env: StepEnvironment, nbFrames: number): Promise<{ pool: RemotePool; info: ReadyInfo }> {
+    const stream = this.plugin.remoteStream?.();
+    if (!stream || !run.pushed) throw new DaqError('ParameterError', `processing.receiver_hosts: ${this.name} does not stream its frames over the network`);
+    if (Object.keys(env.maps).length) {
+      const message = 'calibration maps (Jungfrau) do not travel to receiver hosts yet: run this pipeline on the control host';
+      throw new DaqError('ParameterError', `processing.receiver_hosts: ${message}`, [{ field: 'processing.receiver_hosts', message }]);
+    }
+    // the processed frames stay on the hosts: only results cross the network
+    plan.params.keep_frames = false;
+    const files = Object.fromEntries(Object.entries(env.files ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+    const base = { stream: stream.address, format: stream.format, specs: plan.specs, input: this.inputSpec(run), detector: env.detector, files, maxPending: plan.params.max_pending as number };
+    // the chain built once here, for the streams' shapes and static items (the hosts build their own)
+    const local = await startReceivers({ ...plan, nbReceivers: 1, topology: 'single' }, this.inputSpec(run), env, this.registry);
+    local.pool.terminate();
+    try {
+      return { pool: await RemotePool.start(placement.channels, placement.counts, base, randomUUID(), nbFrames, local.info), info: local.info };
+    } catch (err) {
+      throw new DaqError('FaultError', `prepare ${this.name}: the receiver hosts could not start the run: ${(err as Error).message}`);
+    }
+  }
+
   /** The image the detector hands to processing. */
   private inputSpec(run: { dtype: ImageSpec['dtype']; shape: number[] }): ImageSpec {
     const info = this.info();
@@ -191,7 +229,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
    */
   private async validateAll(
     raw: unknown,
-  ): Promise<{ params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null; folder: string | null; files: ClientFiles }> {
+  ): Promise<{ params: PrepareParams; plan: ProcessingPlan | null; prefix: string | null; folder: string | null; files: ClientFiles; placement: Placement | null }> {
     const det = this.info();
     const pixels = Math.max(det.shape.reduce((a, b) => a * b, 1), (det.image_shape ?? []).reduce((a, b) => a * b, 1));
     const { files, errors } = await loadClientFiles(raw, this.dataRoots, mapBytesFor(pixels), this.fileKeys());
@@ -211,6 +249,15 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
       if (planned.plan && planned.plan.pipeline.name !== 'none') plan = planned.plan;
       if (params && planned.plan) params.processing = planned.plan.params;
     }
+    let placement: Placement | null = null;
+    const hosts = (section as Record<string, unknown>)?.receiver_hosts;
+    if (hosts !== undefined && !errors.some((e) => e.field.startsWith('processing'))) {
+      const placed = plan ? placeReceivers(hosts, plan.nbReceivers, this.receiverHosts) : { placement: null, errors: [{ field: 'processing.receiver_hosts', message: 'receiver hosts run a pipeline: name one (processing.pipeline)' }] };
+      errors.push(...placed.errors);
+      placement = placed.placement;
+      if (placement && !this.plugin.remoteStream) errors.push({ field: 'processing.receiver_hosts', message: `${this.name} does not stream its frames over the network: receiver hosts need a --dectris detector` });
+      if (placement && plan?.topology === 'partial') errors.push({ field: 'processing.topology', message: 'partial-frame dispatch runs on one host' });
+    }
     if (params) errors.push(...this.crossCheck(params));
     // the frames a queue holds are the detector's (saved frames after processing are rarely larger)
     if (params) errors.push(...queueProblems(params as unknown as QueueParams, pixels * dtypeSize(det.dtype)));
@@ -227,7 +274,7 @@ export class DetectorController extends EventEmitter<ControllerEvents> {
       }
     }
     if (errors.length || !params) throw parameterError(errors, `prepare ${this.name}: invalid parameters`);
-    return { params, plan, prefix, folder, files };
+    return { params, plan, prefix, folder, files, placement };
   }
 
   /** Parameters that may name files: those the detector's and the steps' schemas accept (no others are read). */

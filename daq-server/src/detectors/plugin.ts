@@ -87,6 +87,8 @@ export interface PushedSource {
   readonly ended: { fault: string | null } | null;
   /** called whenever frames arrive or the series ends */
   onReady(listener: () => void): void;
+  /** the id of the series the detector was armed for (DECTRIS: arm's sequence id), once armed; absent: unknown */
+  seriesId?(): number | null;
   /** the series as the detector described it, with what went wrong (for the scan info) */
   describeSeries(): Record<string, unknown>;
   /** images lost before processing so far: by the detector's own count (null: not read yet) and image ids that never came */
@@ -172,6 +174,11 @@ export interface DetectorPlugin {
   open(config: Record<string, unknown>, files?: ClientFiles, context?: RunContext): Promise<DetectorRun>;
   /** live state of the hardware (temperature, humidity, high voltage, stream counters), when there is hardware */
   status?(): Promise<Record<string, unknown>>;
+  /**
+   * The detector's frame stream, when receivers on other hosts can pull it themselves (DECTRIS: its ZeroMQ
+   * PUSH socket deals images round robin between every connected PULL socket); absent: frames only here.
+   */
+  remoteStream?(): { address: string; format: 'cbor' | 'legacy' };
   /** Build, once when the server starts, what every run needs, so a client's first prepare does not build it on the event loop. */
   warmUp?(): void;
   /** calibration maps the detector can hand out (Jungfrau pedestals and gains), keyed by name */

@@ -13,7 +13,7 @@ import type { FrameResult } from './chain.js';
 import type { FrameSink } from './sink.js';
 import type { FrameTap } from '../saving/saver.js';
 import type { StreamDecl } from './types.js';
-import type { ReceiverPool } from './receivers/pool.js';
+import type { FramePool } from './receivers/pool.js';
 
 export interface PipelineSinkOptions {
   keepFrames: boolean;
@@ -39,7 +39,7 @@ export class PipelineSink implements FrameSink {
   tap: FrameTap | null = null;
 
   constructor(
-    private readonly pool: ReceiverPool,
+    private readonly pool: FramePool,
     private readonly scan: Scan,
     decls: StreamDecl[],
     private readonly frames: ArrayStream | null,
@@ -172,7 +172,8 @@ export class PipelineSink implements FrameSink {
   }
 }
 
-function combine(parts: TypedArray[], how: 'sum' | 'max'): TypedArray {
+/** Combine receivers' partial results of an accumulated stream (also across receiver hosts). */
+export function combine(parts: TypedArray[], how: 'sum' | 'max'): TypedArray {
   const out = new TYPED_ARRAY[dtypeOf(parts[0])](parts[0].length);
   out.set(parts[0] as never);
   for (let k = 1; k < parts.length; k++) {

@@ -120,6 +120,14 @@ export const COMMON_SCHEMA: Record<string, JsonSchema> = {
     description:
       'single: one receiver; round_robin: frame i → receiver i mod N; partial: each receiver corrects some detector modules, then one finishes the frame; dynamic: the next free receiver. Default: single for one receiver, round_robin otherwise.',
   },
+  receiver_hosts: {
+    oneOf: [
+      { const: 'all' },
+      { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }, minItems: 1, maxItems: 64, uniqueItems: true },
+    ],
+    description:
+      'Receiver hosts (daqlab-server --role receiver, registered with this control server) that pull the frames from the detector\'s stream and run the pipeline, or "all" registered ones; nb_receivers is spread over them. Only for detectors that stream over the network (--dectris).',
+  },
   max_pending: {
     type: 'integer',
     minimum: 1,

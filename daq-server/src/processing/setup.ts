@@ -12,7 +12,7 @@ import { pipeline, pipelineSchema, stepSpecs, type PipelineDef, type StepSpec, t
 import type { StepRegistry } from './registry.js';
 import type { ImageSpec, StepEnvironment, StreamDecl } from './types.js';
 import { DirectSink, type FrameSink } from './sink.js';
-import { InitError, ReceiverPool, type ReadyInfo } from './receivers/pool.js';
+import { InitError, ReceiverPool, type FramePool, type ReadyInfo } from './receivers/pool.js';
 import { PipelineSink } from './pipeline-sink.js';
 import type { FrameTap } from '../saving/saver.js';
 
@@ -122,7 +122,7 @@ export async function startReceivers(plan: ProcessingPlan, input: ImageSpec, env
 }
 
 /** Create the result streams in the scan and the sink that fills them. */
-export function pipelineSink(plan: ProcessingPlan, started: { pool: ReceiverPool; info: ReadyInfo }, scan: Scan, counters: Counters): Sinks {
+export function pipelineSink(plan: ProcessingPlan, started: { pool: FramePool; info: ReadyInfo }, scan: Scan, counters: Counters): Sinks {
   const { pool, info } = started;
   const keep = plan.params.keep_frames as boolean;
   const frames = keep

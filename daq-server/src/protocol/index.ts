@@ -70,6 +70,8 @@ export const OPS = [
   'jobs.unwatch',
   'receivers.register',
   'receivers.list',
+  'receivers.reply',
+  'receivers.results',
   // devices and step scans (protocol/devices.ts, protocol/scanning.ts)
   'devices.list',
   'device.info',

@@ -106,6 +106,10 @@ export class DectrisPlugin implements DetectorPlugin {
     return dectrisSchema(this.name);
   }
 
+  remoteStream(): { address: string; format: 'cbor' | 'legacy' } {
+    return { address: this.address.stream, format: this.address.format };
+  }
+
   async status(): Promise<Record<string, unknown>> {
     if (!this.client.version) await this.connect();
     const out: Record<string, unknown> = {};
@@ -152,7 +156,8 @@ export class DectrisPlugin implements DetectorPlugin {
     await this.connect();
     const info = this.info();
     const geometry = await this.geometry(info);
-    const nbReceivers = Math.max(1, Number(context.processing?.nb_receivers ?? 1));
+    // receivers on other hosts (processing.receiver_hosts) pull the stream themselves: no socket here
+    const nbReceivers = context.processing?.receiver_hosts ? 0 : Math.max(1, Number(context.processing?.nb_receivers ?? 1));
     // pipeline `none`: nothing needs the pixels as they arrive (saving writes the detector's chunks as they are,
     // a live view decodes the frame it shows): the receivers skip the decode
     const decode = String(context.processing?.pipeline ?? 'none') !== 'none';
@@ -281,7 +286,9 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
     const client = this.plugin.client;
     this.series.arm(this.nbFrames);
     // triggers, stops and aborts wait for the arm: a trigger before it would be ignored by the detector
-    this.arming = client.command('arm').then(() => {
+    this.arming = client.command('arm').then((answer) => {
+      const id = (answer as Record<string, unknown> | null)?.['sequence id'];
+      this.sequenceId = Number.isInteger(id) ? (id as number) : null;
       this.armed = true;
       this.series.t0Wall = Date.now();
     });
@@ -297,6 +304,11 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
   }
 
   private arming: Promise<void> = Promise.resolve();
+  private sequenceId: number | null = null;
+
+  seriesId(): number | null {
+    return this.sequenceId;
+  }
 
   /** A running series faults when the detector stops answering or reports an error. */
   private watch(): void {

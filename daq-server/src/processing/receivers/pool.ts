@@ -27,6 +27,21 @@ export interface PoolEvents {
 
 export type ReadyInfo = Extract<FromWorker, { type: 'ready' }>;
 
+/**
+ * What the pipeline sink needs of the receivers processing its frames: worker threads of this process
+ * (ReceiverPool) or receiver hosts that pull their frames themselves (remote/remote-pool.ts).
+ */
+export interface FramePool extends EventEmitter<PoolEvents> {
+  readonly topology: Topology;
+  /** frames handed to each receiver (global rank) */
+  readonly transferred: number[];
+  submit(frame: ReceivedFrame): void;
+  partials(final?: boolean): Promise<Record<string, TypedArray>[]>;
+  drainSteps(): Promise<void>;
+  drained(): Promise<void>;
+  terminate(): void;
+}
+
 export class InitError extends Error {
   constructor(
     message: string,
@@ -43,7 +58,7 @@ interface Receiver {
   queue: ReceivedFrame[];
 }
 
-export class ReceiverPool extends EventEmitter<PoolEvents> {
+export class ReceiverPool extends EventEmitter<PoolEvents> implements FramePool {
   private readonly receivers: Receiver[] = [];
   /** frames waiting for any receiver (dynamic topology) */
   private readonly shared: ReceivedFrame[] = [];

@@ -6,13 +6,21 @@
 import WebSocket from 'ws';
 import { log } from '../../../log.js';
 import type { ReceiverRegistration } from './registration.js';
+import { CONTROL_OPS, type ControlRequest } from './wire.js';
 
 export interface ControlLink {
   /** resolves at the first successful registration */
   readonly registered: Promise<void>;
+  /** send a request to the control server; resolves with its result, rejects with its error or when the link drops */
+  call(op: string, body: Record<string, unknown>): Promise<unknown>;
   close(): void;
 }
 
+/** a request to the control server unanswered this long is failed (the link is presumed dead) */
+const CALL_TIMEOUT_MS = 30_000;
+
+/** characters of a reply per message (the control server takes requests up to 1 MiB) */
+const REPLY_CHUNK_CHARS = 768 * 1024;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 const REGISTER_ID = 'register';
@@ -23,6 +31,10 @@ export function linkToControl(options: {
   registration: ReceiverRegistration;
   /** the control server refused this host for good: why */
   onRefused: (reason: string) => void;
+  /** a `remote.*` request of the control server (the frame path, wire.ts): its result, or a rejection with why */
+  onRequest?: (req: ControlRequest) => Promise<unknown>;
+  /** the connection to the control server dropped (what runs for it must stop) */
+  onLost?: () => void;
 }): ControlLink {
   const { control, token, registration } = options;
   let ws: WebSocket | null = null;
@@ -31,6 +43,35 @@ export function linkToControl(options: {
   let timer: NodeJS.Timeout | null = null;
   let resolve!: () => void;
   const registered = new Promise<void>((r) => (resolve = r));
+  const calls = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  let nextCall = 1;
+  const failCalls = (why: string): void => {
+    for (const c of calls.values()) {
+      clearTimeout(c.timer);
+      c.reject(new Error(why));
+    }
+    calls.clear();
+  };
+
+  /** answer a `remote.*` request of the control server */
+  const serve = (socket: WebSocket, req: ControlRequest & { rid: unknown }): void => {
+    const reply = (body: Record<string, unknown>): void => {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      // a large answer (accumulated partials: a sum image) goes in pieces, each under the request limit
+      const text = JSON.stringify(body);
+      const chunks = Math.max(1, Math.ceil(text.length / REPLY_CHUNK_CHARS));
+      for (let k = 0; k < chunks; k++) {
+        const piece = text.slice(k * REPLY_CHUNK_CHARS, (k + 1) * REPLY_CHUNK_CHARS);
+        socket.send(JSON.stringify({ id: `reply-${String(req.rid)}-${k}`, op: 'receivers.reply', rid: req.rid, chunk: k, chunks, text: piece }));
+      }
+    };
+    const handler = options.onRequest;
+    if (!handler) return reply({ ok: false, error: 'this receiver host takes no runs' });
+    handler(req).then(
+      (result) => reply({ ok: true, result: result ?? null }),
+      (err: Error) => reply({ ok: false, error: err.message }),
+    );
+  };
 
   const refuse = (reason: string): void => {
     if (closed) return;
@@ -54,13 +95,22 @@ export function linkToControl(options: {
     });
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;
-      let msg: { id?: unknown; ok?: boolean; error?: { type: string; message: string } };
+      let msg: { id?: unknown; op?: unknown; rid?: unknown; ok?: boolean; result?: unknown; error?: { type: string; message: string } };
       try {
         msg = JSON.parse(data.toString());
       } catch {
         return;
       }
-      if (msg.id !== REGISTER_ID) return; // events the control server broadcasts: not for this host (yet)
+      if (typeof msg.op === 'string' && (CONTROL_OPS as readonly string[]).includes(msg.op)) return serve(socket, msg as ControlRequest & { rid: unknown });
+      const pending = typeof msg.id === 'string' ? calls.get(msg.id) : undefined;
+      if (pending) {
+        calls.delete(msg.id as string);
+        clearTimeout(pending.timer);
+        if (msg.ok) pending.resolve(msg.result);
+        else pending.reject(new Error(msg.error?.message ?? 'refused'));
+        return;
+      }
+      if (msg.id !== REGISTER_ID) return; // events the control server broadcasts: not for this host
       if (msg.ok) {
         retryMs = RETRY_MIN_MS;
         log('info', 'registered with the control server', { control, name: registration.name });
@@ -71,6 +121,8 @@ export function linkToControl(options: {
     });
     socket.on('error', (err) => log('debug', 'control link error', { control, error: err.message }));
     socket.on('close', () => {
+      failCalls('the connection to the control server closed');
+      options.onLost?.();
       if (closed) return;
       log('warn', `control server at ${control} unreachable or gone: retrying in ${retryMs / 1000} s`);
       timer = setTimeout(connect, retryMs);
@@ -81,6 +133,17 @@ export function linkToControl(options: {
   connect();
   return {
     registered,
+    call: (op, body) =>
+      new Promise((res, rej) => {
+        if (!ws || ws.readyState !== WebSocket.OPEN) return rej(new Error('not connected to the control server'));
+        const id = `c${nextCall++}`;
+        const timer = setTimeout(() => {
+          calls.delete(id);
+          rej(new Error(`${op}: no answer from the control server in ${CALL_TIMEOUT_MS / 1000} s`));
+        }, CALL_TIMEOUT_MS);
+        calls.set(id, { resolve: res, reject: rej, timer });
+        ws.send(JSON.stringify({ ...body, id, op }));
+      }),
     close: () => {
       closed = true;
       if (timer) clearTimeout(timer);
