@@ -18,7 +18,7 @@ import type { Lima2Running } from './api/lima2/server.js';
 import { catalogueTarget } from './config.js';
 import { AccessControl, readUsersFile } from './access/index.js';
 import { Catalogue } from './catalogue/service.js';
-import { SqliteCatalogue } from './catalogue/sqlite.js';
+import { ThreadedSqliteCatalogue } from './catalogue/sqlite-thread.js';
 import { openLogbook } from './logbook/index.js';
 import { PostgresCatalogue } from './catalogue/postgres/repository.js';
 import { dataciteFromEnv } from './catalogue/doi/datacite.js';
@@ -61,7 +61,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   let catalogue: Catalogue | null = null;
   if (target) {
     try {
-      const repo = target.kind === 'sqlite' ? new SqliteCatalogue(target.path) : new PostgresCatalogue(target.url);
+      const repo = target.kind === 'sqlite' ? await ThreadedSqliteCatalogue.open(target.path) : await PostgresCatalogue.open(target.url);
       catalogue = new Catalogue(repo, access, {
         beamline: cfg.beamline,
         root: cfg.dataRoots[0],

@@ -78,6 +78,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       store.onScanState((scan) => {
         if (scan.state === 'CLOSED' && !(scan as MemoryScan).evicted?.reason.includes('restart')) catalogue.capture(scan);
       });
+      // each scan's proposal at hand for the decisions on its events (catalogue/service.ts `know`)
+      store.onScan((scan) => void catalogue.know([scan.identity.proposal]).catch(() => {}));
     }
     this.logbook = options.logbook ?? null;
     if (this.logbook) {
@@ -178,7 +180,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.jobs?.shutdown();
     this.scanning.shutdown();
     this.devices.shutdown();
-    this.catalogue?.close();
+    void this.catalogue?.close().catch(() => {});
     this.logbook?.close();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }
