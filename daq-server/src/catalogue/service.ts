@@ -136,8 +136,9 @@ export class Catalogue {
 
   /**
    * Make sure the facts of these proposals are at hand for the synchronous decisions (scanVisible, pathVisible):
-   * read those unknown or stale. A database that fails leaves the last facts read in place; without any, the
-   * error is the caller's.
+   * waits for those never read; those read more than FACTS_TTL_MS ago serve as they are while they are read
+   * again in the background (a database that stops answering delays no decision). Without any facts, the
+   * database's error is the caller's.
    */
   async know(ids: Iterable<string>): Promise<void> {
     const now = Date.now();
@@ -147,14 +148,22 @@ export class Catalogue {
       const k = this.known.get(id);
       if (k && now - k.at < FACTS_TTL_MS) continue;
       const learned = this.learn(id);
-      wait.push(k ? learned.catch(() => {}) : learned);
+      if (k) void learned.catch(() => {});
+      else wait.push(learned);
     }
     await Promise.all(wait);
   }
 
+  /** A proposal's facts as `know` keeps them: read now when never read, otherwise as at hand (read again meanwhile). */
+  private async factsOf(id: string): Promise<Proposal | null> {
+    if (!ID_RE.test(id)) return null;
+    await this.know([id]);
+    return this.known.get(id)?.prop ?? null;
+  }
+
   /** A proposal the principal may read; otherwise the same refusal whether it exists or not. */
   private async readable(p: Principal, id: string, field = 'proposal'): Promise<Proposal> {
-    const prop = ID_RE.test(id) ? await this.learn(id) : null;
+    const prop = await this.factsOf(id);
     if (!prop || !canRead(p, this.facts(prop), this.now())) {
       throw err('NotFoundError', `${field} ${JSON.stringify(id)}: no such proposal that ${p.name} may read (members, staff of its beamline, or everyone once released)`, field);
     }
@@ -463,7 +472,7 @@ export class Catalogue {
   }
 
   async isMember(p: Principal, id: string): Promise<boolean> {
-    const prop = ID_RE.test(id) ? await this.learn(id) : null;
+    const prop = await this.factsOf(id);
     return !!prop && isMember(p, this.facts(prop));
   }
 
