@@ -276,6 +276,8 @@ def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_fr
     s = ServerProcess("--store", redis_server.url(0), "--memory-budget", "40M", env={"DAQLAB_DATA_ROOTS": str(data_root)})
     try:
         with daqlab.connect(s.url) as c:
+            trims: list[dict] = []
+            c.on("store.trimmed", trims.append)  # every trim is an event to clients too
             acq = c.detector("sim-eiger-500k").prepare(
                 acquisition={"nb_frames": 40, "expo_time": 0.01}, detector={"scene": "flat", "seed": 9, "pool_size": 40},
                 saving={"enabled": True, "base_path": str(data_root)}, scan={"name": "budget"},
@@ -284,6 +286,7 @@ def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_fr
             acq.wait(timeout=60, progress=False)
             assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
             ours = sha1s(acq.scan.streams["frame"][0:40])  # daqlab reads its trimmed frames from the files
+            assert wait_until(lambda: any(t["key"] == acq.scan.key and t["stream"] == "frame" for t in trims), timeout=10), trims
         assert wait_until(lambda: "Redis trimmed with the store" in s.log, timeout=20), s.log[-3000:]
         key = next(k for k in reversed(redis_server.cli("XRANGE", "_SCAN_HISTORY_", "-", "+").split())
                    if k.startswith("esrf:scan:") and reader("read", redis_server.url(0), k)["id"]["name"] == "budget")
@@ -295,5 +298,12 @@ def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_fr
         after = reader("read", redis_server.url(0), key)
         assert after["streams"]["frame"]["len"] == 40
         assert after["points"]["frame"] == ours  # the trimmed ones through hdf5_fallback, from the master file
+        # blissdata's reader of a trimmed index: IndexNoMoreThereError from Redis, then the same frame from the file
+        gone = reader("trimmed", redis_server.url(0), key, "frame")
+        assert gone["plugin"] == "hdf5_fallback" and len(gone["gone"]) == 40 - kept, gone
+        assert gone["errors"] == {"IndexNoMoreThereError": 40 - kept}, gone
+        assert all(gone["fallback"][str(i)] == ours[i] for i in gone["gone"]), gone
+        # and the log names each trim of Redis
+        assert "Redis trimmed with the store" in s.log
     finally:
         s.stop()
