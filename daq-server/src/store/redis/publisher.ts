@@ -41,6 +41,7 @@ import {
   type ScanDocument,
   type StreamModel,
 } from './protocol.js';
+import { RedisMemoryGuard } from './memory.js';
 import { LIMA2_COUNT_PERIOD_MS, lima2StreamDef, readablePrefix, type Lima2StreamDef } from './lima2.js';
 
 /** payload bytes of one pipeline (the pump reads at most this much before it is acknowledged) */
@@ -63,8 +64,10 @@ export interface PublisherStats {
   bytes: number;
   /** items trimmed from the store before they could be published */
   lost_items: number;
-  /** entries removed from Redis streams because the store trimmed or evicted their items */
+  /** entries removed from Redis streams because the store trimmed or evicted their items, or Redis neared its maxmemory */
   trimmed_entries: number;
+  /** finished scans trimmed from Redis because it neared its maxmemory (memory.ts) */
+  maxmemory_trims: number;
   /** scans whose publication stopped on an error */
   failed_scans: number;
   last_error: string | null;
@@ -85,7 +88,8 @@ interface StreamMirror {
 }
 
 export class RedisPublisher {
-  readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, trimmed_entries: 0, failed_scans: 0, last_error: null };
+  readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, trimmed_entries: 0, maxmemory_trims: 0, failed_scans: 0, last_error: null };
+  private guard: RedisMemoryGuard | null = null;
   private readonly mirrors = new Map<string, ScanMirror>();
   /** Redis keys of the scans this server published (about 40 bytes each) */
   private readonly published = new Set<string>();
@@ -161,6 +165,10 @@ export class RedisPublisher {
         for (const name of pub.redisStreams.get(e.key)?.keys() ?? []) pub.trim(e.key, name, SEAL_ID.split('-')[0]!);
       }),
     );
+    // Redis's own limit beside the store's budget (memory.ts)
+    pub.guard = new RedisMemoryGuard(redis, pub, store, pub.log);
+    await pub.guard.check(shown).catch(() => undefined);
+    pub.guard.start();
     pub.log('info', 'publishing scans to Redis in blissdata protocol 1', { store: shown });
     return pub;
   }
@@ -184,17 +192,23 @@ export class RedisPublisher {
    * An entry is removed when its first point is below `minId` (frames: exactly the trimmed ones; a
    * grouped entry of small points may take a few newer points with it).
    */
-  trim(scanKeyInStore: string, stream: string, minId: string): void {
+  trim(scanKeyInStore: string, stream: string, minId: string, why = 'with the store'): void {
     const key = this.redisStreams.get(scanKeyInStore)?.get(stream);
     if (!key) return;
     this.redis.xtrim(key, 'MINID', minId).then(
       (removed) => {
         if (!removed) return;
         this.stats.trimmed_entries += removed;
-        this.log('info', 'Redis trimmed with the store (blissdata reads them as IndexNoMoreThereError, or from the files)', { key: scanKeyInStore, stream, redis_key: key, entries: removed });
+        this.log('info', `Redis trimmed ${why} (blissdata reads them as IndexNoMoreThereError, or from the files)`, { key: scanKeyInStore, stream, redis_key: key, entries: removed });
       },
       (err) => this.log('warn', 'trimming Redis with the store failed', { key: scanKeyInStore, stream, error: String(err) }),
     );
+  }
+
+  /** Every stream of a finished scan down to its seal (memory.ts: Redis near its maxmemory). */
+  trimScan(scanKeyInStore: string, why: string): void {
+    this.stats.maxmemory_trims++;
+    for (const name of this.redisStreams.get(scanKeyInStore)?.keys() ?? []) this.trim(scanKeyInStore, name, SEAL_ID.split('-')[0]!, `because ${why}`);
   }
 
   remember(scanKeyInStore: string, stream: string, redisKey: string): void {
@@ -226,6 +240,7 @@ export class RedisPublisher {
 
   /** Stop following the store; what is in flight is abandoned. */
   async close(): Promise<void> {
+    this.guard?.stop();
     for (const u of this.unsubscribe) u();
     this.abort.abort();
     this.redis.disconnect();
