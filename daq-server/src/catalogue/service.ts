@@ -127,6 +127,12 @@ export class Catalogue {
     return p;
   }
 
+  /** A proposal we wrote: at hand at once, its team in the order the database returns it; then read back from it. */
+  private wrote(prop: Proposal): void {
+    this.remember(prop.id, { ...prop, team: [...prop.team].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0)) });
+    void this.learn(prop.id).catch(() => {});
+  }
+
   private remember(id: string, prop: Proposal | null): void {
     this.known.delete(id);
     this.known.set(id, { prop, at: Date.now() });
@@ -208,7 +214,7 @@ export class Catalogue {
     };
     const prop: Proposal = { id, title: text(fields.title, 'title') || id, abstract: text(fields.abstract, 'abstract'), beamline, team, start: start.toISOString(), end: end.toISOString(), releaseDate: release.toISOString() };
     await this.repo.putProposal(prop);
-    this.remember(id, prop);
+    this.wrote(prop);
     return prop;
   }
 
@@ -228,7 +234,7 @@ export class Catalogue {
     const release = this.checkRelease(value, new Date(prop.end));
     const updated = { ...prop, releaseDate: release.toISOString() };
     await this.repo.putProposal(updated);
-    this.remember(id, updated);
+    this.wrote(updated);
     this.log('info', 'release date changed', { proposal: id, by: p.name, from: prop.releaseDate, to: updated.releaseDate });
     return updated;
   }
