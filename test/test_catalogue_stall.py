@@ -16,9 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import websocket  # websocket-client, in our venv: raw ping frames, apart from daqlab's own client
-
 import daqlab
+from daqlab import _ws  # the client's own RFC 6455 socket: raw ping frames on a connection of their own
 from conftest import ServerProcess
 
 STAFF, ALICE = "tok-staff-sys-1", "tok-alice-daemon"
@@ -50,6 +49,14 @@ def _signal_all(pids: list[int], sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
+
+
+def _drain(ws) -> None:
+    try:
+        while True:
+            ws.recv()
+    except (_ws.ConnectionClosed, OSError):
+        pass
 
 
 def _wait_for(fn, timeout: float):
@@ -111,7 +118,9 @@ def test_a_stopped_postgresql_never_holds_the_event_loop_and_nothing_queued_is_l
 
         acquire()
         assert _wait_for(lambda: staff.catalogue.count() == 1, 30)
-        ws = websocket.create_connection(srv.url, header=[f"Authorization: token {STAFF}"], timeout=10)
+        ws = _ws.connect(srv.url, headers={"Authorization": f"token {STAFF}"})
+        # a reader thread: recv() answers the server's pings and records our pongs (last_pong)
+        threading.Thread(target=_drain, args=(ws,), daemon=True).start()
 
         freezer.stop()
         outcome: dict = {}
@@ -134,9 +143,11 @@ def test_a_stopped_postgresql_never_holds_the_event_loop_and_nothing_queued_is_l
                 assert r.status == 200
             health.append(time.monotonic() - t0)
             t0 = time.monotonic()
-            ws.ping(b"stall")
-            while ws.recv_data_frame(control_frame=True)[0] != websocket.ABNF.OPCODE_PONG:
-                pass
+            token = f"stall-{len(pings)}".encode()
+            ws.ping(token)
+            while ws.last_pong != token and time.monotonic() - t0 < 10:
+                time.sleep(0.001)
+            assert ws.last_pong == token, "no pong"
             pings.append(time.monotonic() - t0)
             t0 = time.monotonic()
             alice.scans.search()  # a scan list decided on the proposal's facts at hand, not a database round trip
@@ -171,6 +182,6 @@ def test_a_stopped_postgresql_never_holds_the_event_loop_and_nothing_queued_is_l
         assert len(set(names)) == 3, names
     finally:
         if ws is not None:
-            ws.close()
+            ws.abort()
         staff.close()
         alice.close()
