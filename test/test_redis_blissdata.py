@@ -326,17 +326,20 @@ def test_redis_near_its_maxmemory_trims_the_oldest_finished_scan_reported_and_re
         try:
             assert "maxmemory is below what daqlab's store may hold" in s.log and "memory_budget=1073741824" in s.log, s.log[-2000:]
             redis.cli("CONFIG", "SET", "maxmemory", "0")
-            ours = {}
-            with daqlab.connect(s.url) as c:
-                for name in ("mm_old", "mm_new"):
-                    acq = c.detector("sim-eiger-500k").prepare(
-                        acquisition={"nb_frames": 10, "expo_time": 0.01}, detector={"scene": "flat", "seed": 5, "pool_size": 10},
-                        saving={"enabled": True, "base_path": str(data_root)}, scan={"name": name},
-                    )
-                    acq.start()
-                    acq.wait(timeout=60, progress=False)
-                    assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
-                    ours[name] = sha1s(acq.scan.streams["frame"][0:10])
+            ours, scan_keys = {}, {}
+            c = daqlab.connect(s.url)
+            told: list[dict] = []
+            c.on("store.redis_trimmed", told.append)
+            for name in ("mm_old", "mm_new"):
+                acq = c.detector("sim-eiger-500k").prepare(
+                    acquisition={"nb_frames": 10, "expo_time": 0.01}, detector={"scene": "flat", "seed": 5, "pool_size": 10},
+                    saving={"enabled": True, "base_path": str(data_root)}, scan={"name": name},
+                )
+                acq.start()
+                acq.wait(timeout=60, progress=False)
+                assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
+                ours[name] = sha1s(acq.scan.streams["frame"][0:10])
+                scan_keys[name] = acq.scan.key
             keys = {name: _redis_key_of(redis, name) for name in ours}
             pks = {name: json.loads(redis.cli("JSON.GET", k, "$.data_streams.frame.pk"))[0] for name, k in keys.items()}
             assert all(int(redis.cli("XLEN", f"esrf:stream:{pk}")) == 11 for pk in pks.values())  # 10 frames + the seal
@@ -351,6 +354,11 @@ def test_redis_near_its_maxmemory_trims_the_oldest_finished_scan_reported_and_re
             assert gone["errors"] == {"IndexNoMoreThereError": 10} and gone["plugin"] == "hdf5_fallback", gone
             assert [gone["fallback"][str(i)] for i in range(10)] == ours["mm_old"]
             assert reader("trimmed", redis.url(0), keys["mm_new"], "frame")["errors"] == {}
+            # clients were told, once, naming the scan and what left Redis
+            assert wait_until(lambda: told, timeout=5)
+            assert [t["key"] for t in told] == [scan_keys["mm_old"]] and told[0]["entries"] >= 10, told
+            assert "frame" in told[0]["streams"] and "maxmemory" in told[0]["reason"], told
+            c.close()
         finally:
             s.stop()
     finally:

@@ -78,7 +78,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed), catalogue,
     logbook: openLogbook(cfg.stateDir || null, jobs.identities) });
   // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
-  const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
+  const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason), onRedisTrim: (r) => service.redisTrimmed(r) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

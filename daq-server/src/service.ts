@@ -172,6 +172,12 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   }
 
   /** The store could not keep scan `key` (e.g. Redis unreachable): its acquisition FAULTs with `reason`. */
+  /** `--store redis://`: a finished scan's streams left Redis near its maxmemory (store/redis/memory.ts), told to clients */
+  redisTrimmed(report: { key: string; streams: string[]; entries: number; reason: string }): void {
+    log('info', 'scan trimmed from Redis', { ...report });
+    this.publish({ event: 'store.redis_trimmed', ...report });
+  }
+
   storeFault(key: string, reason: string): void {
     for (const ctl of this.controllers.values()) ctl.storeFault(key, reason);
   }

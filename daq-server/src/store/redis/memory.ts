@@ -5,7 +5,8 @@
  * every write (the acquisitions publishing there would FAULT). So:
  *  - at start, a `maxmemory` below what the store may hold is a warning naming both (set one ≥ the other);
  *  - while running, Redis's memory is watched: above HIGH_WATER × maxmemory, the streams of this server's oldest
- *    finished scan are trimmed from Redis (down to their seal), one scan per check, each logged and counted —
+ *    finished scan are trimmed from Redis (down to their seal), one scan per check, each logged, counted and sent to
+ *    clients (`store.redis_trimmed`) —
  *    blissdata's readers then get IndexNoMoreThereError and read those points through `hdf5_fallback` (the files).
  * Running scans and scans of other writers are never touched.
  */
@@ -35,7 +36,7 @@ export async function redisMemory(redis: Redis): Promise<RedisMemory> {
 /** What the guard needs of the publisher: its own scans' Redis streams, oldest first, and the trim that reports. */
 export interface TrimTarget {
   readonly redisStreams: Map<string, Map<string, string>>;
-  trimScan(scanKeyInStore: string, why: string): void;
+  trimScan(scanKeyInStore: string, why: string): Promise<void>;
 }
 
 export class RedisMemoryGuard {
@@ -91,7 +92,7 @@ export class RedisMemoryGuard {
       }
       this.trimmed.add(victim);
       this.scansTrimmed++;
-      this.target.trimScan(victim, `Redis near its maxmemory (${m.used} of ${m.max} bytes)`);
+      await this.target.trimScan(victim, `Redis near its maxmemory (${m.used} of ${m.max} bytes)`);
     } catch {
       // Redis unreachable: the publisher reports that where it matters (the scans being written)
     } finally {

@@ -79,6 +79,17 @@ export interface PublisherOptions {
   onFailure?: (scanKey: string, reason: string) => void;
   /** payload bytes per pipeline (default PIPELINE_BYTES) */
   pipelineBytes?: number;
+  /** a finished scan's streams left Redis because Redis neared its maxmemory (memory.ts): the `store.redis_trimmed` event */
+  onRedisTrim?: (report: RedisTrimReport) => void;
+}
+
+export interface RedisTrimReport {
+  /** the scan's key in the store */
+  key: string;
+  streams: string[];
+  /** stream entries removed */
+  entries: number;
+  reason: string;
 }
 
 /** What the publisher knows of one Redis data stream. */
@@ -192,23 +203,29 @@ export class RedisPublisher {
    * An entry is removed when its first point is below `minId` (frames: exactly the trimmed ones; a
    * grouped entry of small points may take a few newer points with it).
    */
-  trim(scanKeyInStore: string, stream: string, minId: string, why = 'with the store'): void {
+  trim(scanKeyInStore: string, stream: string, minId: string, why = 'with the store'): Promise<number> {
     const key = this.redisStreams.get(scanKeyInStore)?.get(stream);
-    if (!key) return;
-    this.redis.xtrim(key, 'MINID', minId).then(
+    if (!key) return Promise.resolve(0);
+    return this.redis.xtrim(key, 'MINID', minId).then(
       (removed) => {
-        if (!removed) return;
+        if (!removed) return 0;
         this.stats.trimmed_entries += removed;
         this.log('info', `Redis trimmed ${why} (blissdata reads them as IndexNoMoreThereError, or from the files)`, { key: scanKeyInStore, stream, redis_key: key, entries: removed });
+        return removed;
       },
-      (err) => this.log('warn', 'trimming Redis with the store failed', { key: scanKeyInStore, stream, error: String(err) }),
+      (err) => {
+        this.log('warn', `trimming Redis ${why} failed`, { key: scanKeyInStore, stream, error: String(err) });
+        return 0;
+      },
     );
   }
 
   /** Every stream of a finished scan down to its seal (memory.ts: Redis near its maxmemory). */
-  trimScan(scanKeyInStore: string, why: string): void {
+  async trimScan(scanKeyInStore: string, why: string): Promise<void> {
     this.stats.maxmemory_trims++;
-    for (const name of this.redisStreams.get(scanKeyInStore)?.keys() ?? []) this.trim(scanKeyInStore, name, SEAL_ID.split('-')[0]!, `because ${why}`);
+    const streams = [...(this.redisStreams.get(scanKeyInStore)?.keys() ?? [])];
+    const removed = await Promise.all(streams.map((name) => this.trim(scanKeyInStore, name, SEAL_ID.split('-')[0]!, `because ${why}`)));
+    this.options.onRedisTrim?.({ key: scanKeyInStore, streams, entries: removed.reduce((a, b) => a + b, 0), reason: why });
   }
 
   remember(scanKeyInStore: string, stream: string, redisKey: string): void {
