@@ -128,6 +128,7 @@ export async function handleIcatPlus(ctx: HttpContext, req: IncomingMessage, res
     const author = logbook.authors.authorOf(apiKey);
     // the apiKey is also who writes: its principal's rights on the investigation (logbook/access.ts)
     const who = ctx.service.catalogue ? ctx.service.catalogue.access.resolve(apiKey) : OPERATOR;
+    await logbook.know({ proposal: links.proposal }, who); // the investigation's facts at hand for the decision
     let entry: LogbookEntry;
     if (m[2] === 'notification') {
       const category = typeof body.category === 'string' ? body.category.toLowerCase() : body.category; // ICAT+ also says commandLine
