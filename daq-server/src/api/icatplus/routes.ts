@@ -22,7 +22,7 @@ import { OPERATOR } from '../../access/index.js';
 export const ICATPLUS_MAX_BODY = Math.ceil((LOGBOOK_MAX_ATTACHMENT_BYTES * 4) / 3) + 1024 * 1024;
 
 const ROUTE = /^\/icatplus\/dataacquisition\/([^/]+)\/(notification|base64)\/?$/;
-const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, LimitError: 413, ProtocolError: 400 };
+const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, LimitError: 413, ProtocolError: 400, TimeoutError: 503 };
 
 type Obj = Record<string, unknown>;
 
