@@ -116,3 +116,18 @@ test('staff see their beamline, the public reads released proposals only, automa
   assert.equal(lb.attachment(pic.attachments[0].id, pub).size, 3);
   assert.equal((await lb.stats('mx1234', pub)).entries, 2);
 });
+
+test('the catalogue asynchronous: decisions on the facts at hand; a proposal not read yet is refused until Logbook.know reads it', async () => {
+  const { lb, cat, who } = await setup();
+  const alice = who('tok-alice-123');
+  // registered behind the service's back (another server on the same database): not at hand here yet
+  await cat.repo.putProposal({ id: 'mx5555', title: 't', abstract: '', beamline: 'id11', team: [{ user: 'alice', role: 'principal-investigator' }],
+    start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z', releaseDate: '2029-01-04T00:00:00Z' });
+  assert.match(refused(() => lb.add({ content: 'early', proposal: 'mx5555' }, 'alice', [], alice)), /NotFoundError/);
+  await lb.know({ proposal: 'mx5555' }, alice);
+  const e = lb.add({ content: 'after know', proposal: 'mx5555' }, 'alice', [], alice);
+  // a search's scope is the catalogue's query of readable proposals (async)
+  assert.deepEqual(texts(await lb.search({ text: 'know' }, alice)), ['after know']);
+  assert.equal(lb.get(e.id, alice).text, 'after know');
+  await cat.close();
+});
