@@ -3,6 +3,9 @@
     follow URL NAME TIMEOUT   print READY, wait for the next scan named NAME, follow it live with a
                               CursorGroup until every stream ends, then print one JSON summary line
     read URL KEY              print the JSON summary of a finished scan (reading it after the end)
+    trimmed URL KEY STREAM    what blissdata's own stream says of each index of STREAM trimmed from Redis: the
+                              error of the Redis-only read (its event stream), and whether the stream as loaded
+                              (its plugin: hdf5_fallback) read the same index from the file
     write URL NAME N          write a scan with blissdata's own writer (N frames 16×24 uint16 = index, a
                               json stream, a float64 counter), print its key
 
@@ -60,6 +63,22 @@ def read(url: str, key: str) -> dict:
     out["points"] = {name: points(s, s[:]) for name, s in scan.streams.items()}
     out["last"] = {name: points(s, [s[-1]])[0] for name, s in scan.streams.items() if len(s)}
     return out
+
+
+def trimmed(url: str, key: str, name: str) -> dict:
+    from blissdata.exceptions import IndexNoMoreThereError
+
+    stream = DataStore(url).load_scan(key).streams[name]
+    errors: dict[str, int] = {}
+    gone = []
+    for i in range(len(stream)):
+        try:
+            stream.event_stream[i]
+        except IndexNoMoreThereError as e:
+            errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+            gone.append(i)
+    return {"len": len(stream), "plugin": stream.plugin, "errors": errors, "gone": gone,
+            "fallback": {i: digest(stream[i]) for i in gone}}
 
 
 def follow(url: str, name: str, timeout: float) -> dict:
@@ -132,6 +151,8 @@ def main(argv: list[str]) -> None:
         result = follow(argv[1], argv[2], float(argv[3]))
     elif argv[0] == "read":
         result = read(argv[1], argv[2])
+    elif argv[0] == "trimmed":
+        result = trimmed(argv[1], argv[2], argv[3])
     elif argv[0] == "write":
         result = write(argv[1], argv[2], int(argv[3]))
     else:

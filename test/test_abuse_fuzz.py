@@ -302,6 +302,9 @@ def _bases(arena) -> dict[str, dict]:
         "logbook.search": {"text": "fuzz", "tags": ["fuzz"], "category": "comment", "since": 0, "limit": 10},
         "logbook.stats": {"proposal": "fuzz"},
         "logbook.attachment": {"attachment": 1},
+        # the fuzzer's scan has no workflow: both answer that (NotFound) after the scan's checks
+        "workflow.status": {"scan": scan},
+        "workflow.wait": {"scan": scan, "timeout": 0.05},
     }
 
 
@@ -309,7 +312,7 @@ def _may_block(req: dict) -> bool:
     """Requests that wait by design (for a scan or an item that may never come) when told no or a long timeout."""
     t = req.get("timeout")
     unbounded = t is None or (isinstance(t, (int, float)) and not isinstance(t, bool) and t > 1)
-    if req["op"] in ("scans.wait_next", "axis.wait", "scanning.wait", "scanning.abort"):
+    if req["op"] in ("scans.wait_next", "axis.wait", "scanning.wait", "scanning.abort", "workflow.wait"):
         return unbounded or req["op"] == "scanning.abort"
     if req["op"] == "stream.read":
         return req.get("single") is True and req.get("block") is True and unbounded

@@ -18,7 +18,7 @@ import pytest
 
 import daqlab
 from conftest import ServerProcess, wait_until
-from redis_server import BLISSDATA_PYTHON, free_port, redis_server  # noqa: F401 - session fixture
+from redis_server import BLISSDATA_PYTHON, RedisServer, free_port, redis_server  # noqa: F401 - session fixture
 
 READER = Path(__file__).resolve().parent / "blissdata_reader.py"
 SMX_SCENE = {"scene": "serial_crystallography", "seed": 3, "hit_rate": 0.5, "spots_per_hit": 30, "spot_intensity": 1000, "pool_size": 20}
@@ -276,6 +276,8 @@ def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_fr
     s = ServerProcess("--store", redis_server.url(0), "--memory-budget", "40M", env={"DAQLAB_DATA_ROOTS": str(data_root)})
     try:
         with daqlab.connect(s.url) as c:
+            trims: list[dict] = []
+            c.on("store.trimmed", trims.append)  # every trim is an event to clients too
             acq = c.detector("sim-eiger-500k").prepare(
                 acquisition={"nb_frames": 40, "expo_time": 0.01}, detector={"scene": "flat", "seed": 9, "pool_size": 40},
                 saving={"enabled": True, "base_path": str(data_root)}, scan={"name": "budget"},
@@ -284,6 +286,7 @@ def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_fr
             acq.wait(timeout=60, progress=False)
             assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
             ours = sha1s(acq.scan.streams["frame"][0:40])  # daqlab reads its trimmed frames from the files
+            assert wait_until(lambda: any(t["key"] == acq.scan.key and t["stream"] == "frame" for t in trims), timeout=10), trims
         assert wait_until(lambda: "Redis trimmed with the store" in s.log, timeout=20), s.log[-3000:]
         key = next(k for k in reversed(redis_server.cli("XRANGE", "_SCAN_HISTORY_", "-", "+").split())
                    if k.startswith("esrf:scan:") and reader("read", redis_server.url(0), k)["id"]["name"] == "budget")
@@ -295,5 +298,68 @@ def test_the_memory_budget_trims_redis_too_and_blissdata_reads_trimmed_frames_fr
         after = reader("read", redis_server.url(0), key)
         assert after["streams"]["frame"]["len"] == 40
         assert after["points"]["frame"] == ours  # the trimmed ones through hdf5_fallback, from the master file
+        # blissdata's reader of a trimmed index: IndexNoMoreThereError from Redis, then the same frame from the file
+        gone = reader("trimmed", redis_server.url(0), key, "frame")
+        assert gone["plugin"] == "hdf5_fallback" and len(gone["gone"]) == 40 - kept, gone
+        assert gone["errors"] == {"IndexNoMoreThereError": 40 - kept}, gone
+        assert all(gone["fallback"][str(i)] == ours[i] for i in gone["gone"]), gone
+        # and the log names each trim of Redis
+        assert "Redis trimmed with the store" in s.log
     finally:
         s.stop()
+
+
+def _redis_key_of(redis: RedisServer, name: str) -> str:
+    return next(k for k in reversed(redis.cli("XRANGE", "_SCAN_HISTORY_", "-", "+").split())
+                if k.startswith("esrf:scan:") and json.loads(redis.cli("JSON.GET", k, "$.id.name"))[0] == name)
+
+
+def test_redis_near_its_maxmemory_trims_the_oldest_finished_scan_reported_and_read_from_the_files(data_root):
+    """Issue 17: Redis's `maxmemory` beside the store's budget (store/redis/memory.ts). A Redis of its own (its limit
+    is changed): a limit below the budget is a warning at start; near the limit, the oldest finished scan of this
+    server leaves Redis (down to its seal), logged and counted; blissdata gets IndexNoMoreThereError for its frames
+    and reads them from the files; the newer scan stays whole."""
+    redis = RedisServer()
+    try:
+        redis.cli("CONFIG", "SET", "maxmemory", str(32 * 2 ** 20))
+        s = ServerProcess("--store", redis.url(0), "--memory-budget", "1G", env={"DAQLAB_DATA_ROOTS": str(data_root)})
+        try:
+            assert "maxmemory is below what daqlab's store may hold" in s.log and "memory_budget=1073741824" in s.log, s.log[-2000:]
+            redis.cli("CONFIG", "SET", "maxmemory", "0")
+            ours, scan_keys = {}, {}
+            c = daqlab.connect(s.url)
+            told: list[dict] = []
+            c.on("store.redis_trimmed", told.append)
+            for name in ("mm_old", "mm_new"):
+                acq = c.detector("sim-eiger-500k").prepare(
+                    acquisition={"nb_frames": 10, "expo_time": 0.01}, detector={"scene": "flat", "seed": 5, "pool_size": 10},
+                    saving={"enabled": True, "base_path": str(data_root)}, scan={"name": name},
+                )
+                acq.start()
+                acq.wait(timeout=60, progress=False)
+                assert wait_until(lambda: acq.scan.info.get("saving", {}).get("finished"), timeout=30)
+                ours[name] = sha1s(acq.scan.streams["frame"][0:10])
+                scan_keys[name] = acq.scan.key
+            keys = {name: _redis_key_of(redis, name) for name in ours}
+            pks = {name: json.loads(redis.cli("JSON.GET", k, "$.data_streams.frame.pk"))[0] for name, k in keys.items()}
+            assert all(int(redis.cli("XLEN", f"esrf:stream:{pk}")) == 11 for pk in pks.values())  # 10 frames + the seal
+            assert "because Redis near its maxmemory" not in s.log
+            used = int(next(line.split(":")[1] for line in redis.cli("INFO", "memory").splitlines() if line.startswith("used_memory:")))
+            redis.cli("CONFIG", "SET", "maxmemory", str(int(used / 0.95)))  # now at 95 % of the limit
+            assert wait_until(lambda: "because Redis near its maxmemory" in s.log, timeout=20), s.log[-3000:]
+            assert wait_until(lambda: int(redis.cli("XLEN", f"esrf:stream:{pks['mm_old']}")) == 1, timeout=10)
+            time.sleep(1.5)  # a few more checks: below the limit now, the newer scan stays whole
+            assert int(redis.cli("XLEN", f"esrf:stream:{pks['mm_new']}")) == 11
+            gone = reader("trimmed", redis.url(0), keys["mm_old"], "frame")
+            assert gone["errors"] == {"IndexNoMoreThereError": 10} and gone["plugin"] == "hdf5_fallback", gone
+            assert [gone["fallback"][str(i)] for i in range(10)] == ours["mm_old"]
+            assert reader("trimmed", redis.url(0), keys["mm_new"], "frame")["errors"] == {}
+            # clients were told, once, naming the scan and what left Redis
+            assert wait_until(lambda: told, timeout=5)
+            assert [t["key"] for t in told] == [scan_keys["mm_old"]] and told[0]["entries"] >= 10, told
+            assert "frame" in told[0]["streams"] and "maxmemory" in told[0]["reason"], told
+            c.close()
+        finally:
+            s.stop()
+    finally:
+        redis.stop()

@@ -18,7 +18,7 @@ import type { Lima2Running } from './api/lima2/server.js';
 import { catalogueTarget } from './config.js';
 import { AccessControl, readUsersFile } from './access/index.js';
 import { Catalogue } from './catalogue/service.js';
-import { SqliteCatalogue } from './catalogue/sqlite.js';
+import { ThreadedSqliteCatalogue } from './catalogue/sqlite-thread.js';
 import { openLogbook } from './logbook/index.js';
 import { PostgresCatalogue } from './catalogue/postgres/repository.js';
 import { dataciteFromEnv } from './catalogue/doi/datacite.js';
@@ -61,7 +61,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
   let catalogue: Catalogue | null = null;
   if (target) {
     try {
-      const repo = target.kind === 'sqlite' ? new SqliteCatalogue(target.path) : new PostgresCatalogue(target.url);
+      const repo = target.kind === 'sqlite' ? await ThreadedSqliteCatalogue.open(target.path) : await PostgresCatalogue.open(target.url);
       catalogue = new Catalogue(repo, access, {
         beamline: cfg.beamline,
         root: cfg.dataRoots[0],
@@ -78,7 +78,7 @@ export async function startServer(config: Partial<ServerConfig> = {}): Promise<D
     receivers: cfg.role === 'control' ? new ReceiverRegistry() : undefined, devices: simulatedDevices(cfg.sampleSeed), catalogue,
     logbook: openLogbook(cfg.stateDir || null, jobs.identities) });
   // --store redis://…: every scan is also published in Redis in blissdata's model, and scans others publish there join the store (store/redis/)
-  const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason) });
+  const redis = cfg.store === 'memory' ? null : await attachRedisStore(service.store, cfg.store, { log, onFailure: (key, reason) => service.storeFault(key, reason), onRedisTrim: (r) => service.redisTrimmed(r) });
   const running = await listen(service, {
     host: cfg.host,
     port: cfg.port,

@@ -83,6 +83,8 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
       store.onScanState((scan) => {
         if (scan.state === 'CLOSED' && !(scan as MemoryScan).evicted?.reason.includes('restart')) catalogue.capture(scan);
       });
+      // each scan's proposal at hand for the decisions on its events (catalogue/service.ts `know`)
+      store.onScan((scan) => void catalogue.know([scan.identity.proposal]).catch(() => {}));
     }
     this.logbook = options.logbook ?? null;
     if (this.logbook) {
@@ -188,6 +190,12 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
   }
 
   /** The store could not keep scan `key` (e.g. Redis unreachable): its acquisition FAULTs with `reason`. */
+  /** `--store redis://`: a finished scan's streams left Redis near its maxmemory (store/redis/memory.ts), told to clients */
+  redisTrimmed(report: { key: string; streams: string[]; entries: number; reason: string }): void {
+    log('info', 'scan trimmed from Redis', { ...report });
+    this.publish({ event: 'store.redis_trimmed', ...report });
+  }
+
   storeFault(key: string, reason: string): void {
     for (const ctl of this.controllers.values()) ctl.storeFault(key, reason);
   }
@@ -197,7 +205,7 @@ export class DaqService extends EventEmitter<{ event: [EventMessage] }> {
     this.scanning.shutdown();
     this.workflows.shutdown();
     this.devices.shutdown();
-    this.catalogue?.close();
+    void this.catalogue?.close().catch(() => {});
     this.logbook?.close();
     for (const ctl of this.controllers.values()) ctl.shutdown();
   }

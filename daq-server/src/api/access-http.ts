@@ -23,9 +23,9 @@ export interface AccessHttpContext {
   tokenOf: (req: IncomingMessage) => string | null;
 }
 
-const STATUS: Record<string, number> = { ParameterError: 400, AuthError: 401 };
+const STATUS: Record<string, number> = { ParameterError: 400, AuthError: 401, TimeoutError: 503 };
 
-export function handleAccessPath(ctx: AccessHttpContext, req: IncomingMessage, res: ServerResponse): void {
+export async function handleAccessPath(ctx: AccessHttpContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let status = 200;
   let body: unknown;
   try {
@@ -40,7 +40,7 @@ export function handleAccessPath(ctx: AccessHttpContext, req: IncomingMessage, r
     if (path === null || path.length === 0 || path.length > MAX_PATH || path.includes('\0') || !isAbsolute(path)) {
       throw new DaqError('ParameterError', `path: an absolute file path (at most ${MAX_PATH} characters) is required`, [{ field: 'path', message: 'an absolute file path' }]);
     }
-    body = { readable: !catalogue || catalogue.pathVisible(who, path), user: who.name };
+    body = { readable: !catalogue || (await catalogue.canReadPath(who, path)), user: who.name };
   } catch (err) {
     const e = toErrorBody(err);
     status = STATUS[e.type] ?? 500;

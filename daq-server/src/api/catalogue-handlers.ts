@@ -41,9 +41,9 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
     const { c, who } = cat(s);
     return c.dataset(who, str(r, 'pid'));
   },
-  'catalogue.proposals': (s, r) => {
+  'catalogue.proposals': async (s, r) => {
     const { c, who } = cat(s);
-    return { proposals: c.proposals(who, int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
+    return { proposals: await c.proposals(who, int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
   },
   'catalogue.proposal': (s, r) => {
     const { c, who } = cat(s);
@@ -54,10 +54,10 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
     const { id: _id, op: _op, ...fields } = r as Record<string, unknown>;
     return c.putProposal(who, fields);
   },
-  'catalogue.set_release': (s, r) => {
+  'catalogue.set_release': async (s, r) => {
     const { c, who } = cat(s);
-    const before = c.repo.proposal(str(r, 'proposal'))?.releaseDate;
-    const updated = c.setRelease(who, str(r, 'proposal'), r.release_date);
+    const before = (await c.repo.proposal(str(r, 'proposal')))?.releaseDate;
+    const updated = await c.setRelease(who, str(r, 'proposal'), r.release_date);
     // embargo changes are news of the proposal's logbook (written by daqlab, as its other notifications)
     try {
       s.service.logbook?.add(
@@ -70,9 +70,9 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
     }
     return updated;
   },
-  'catalogue.samples': (s, r) => {
+  'catalogue.samples': async (s, r) => {
     const { c, who } = cat(s);
-    return { samples: c.samples(who, str(r, 'proposal', null), int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
+    return { samples: await c.samples(who, str(r, 'proposal', null), int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
   },
   'catalogue.whoami': (s) => {
     const { c, who } = cat(s);
@@ -86,14 +86,14 @@ export const CATALOGUE_HANDLERS: Record<CatalogueOp, Handler> = {
     const { c, who } = cat(s);
     return c.dois.advance(who, str(r, 'doi'), str(r, 'state'));
   },
-  'catalogue.doi': (s, r) => {
+  'catalogue.doi': async (s, r) => {
     const { c, who } = cat(s);
-    const pub = c.dois.get(who, str(r, 'doi'));
-    return { ...pub, datacite: c.dois.record(pub), landing_page: `${c.dois.cfg.landingBase}/doi/${pub.doi}` };
+    const pub = await c.dois.get(who, str(r, 'doi'));
+    return { ...pub, datacite: await c.dois.record(pub), landing_page: `${c.dois.cfg.landingBase}/doi/${pub.doi}` };
   },
-  'catalogue.dois': (s, r) => {
+  'catalogue.dois': async (s, r) => {
     const { c, who } = cat(s);
-    return { dois: c.dois.list(who, int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
+    return { dois: await c.dois.list(who, int(r, 'limit', 100, 0) as number, int(r, 'skip', 0, 0) as number) };
   },
   'policy.get': (s) => cat(s).c.policy(),
   'policy.new_proposal': (s, r) => {

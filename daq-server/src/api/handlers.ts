@@ -29,7 +29,7 @@ import { JOBS_HANDLERS } from './jobs-handlers.js';
 import { DEVICES_HANDLERS } from './devices-handlers.js';
 import { WORKFLOW_HANDLERS } from './workflow-handlers.js';
 import { CATALOGUE_HANDLERS } from './catalogue-handlers.js';
-import { canSee, readableScan, visibleOnly } from './scan-access.js';
+import { canSee, knowScans, readableScan, visibleOnly } from './scan-access.js';
 import { LOGBOOK_HANDLERS } from './logbook-handlers.js';
 import { checkUserJson } from './json-bounds.js';
 import { RECEIVERS_HANDLERS } from './receivers-handlers.js';
@@ -287,7 +287,7 @@ export const HANDLERS: Record<Op, Handler> = {
     const params = object(r, 'params') ?? {};
     checkUserJsonOf(params);
     // the data policy fills the scan's proposal/sample/dataset and the saving folder (catalogue/service.ts)
-    s.service.catalogue?.applyPolicy(s.principal(), params);
+    await s.service.catalogue?.applyPolicy(s.principal(), params);
     // a workflow is checked before the acquisition is prepared, and attached to its scan after
     const saved = (params.saving as { enabled?: unknown } | undefined)?.enabled === true;
     const workflow = r.workflow === undefined || r.workflow === null ? null : await s.service.workflows.check(r.workflow, saved);
@@ -308,15 +308,17 @@ export const HANDLERS: Record<Op, Handler> = {
     return ctl.describeState();
   },
   'acq.status': (s, r) => s.service.acquisition(str(r, 'uuid')).acq.status(),
-  'scans.last': (s) => {
+  'scans.last': async (s) => {
+    await knowScans(s, s.service.store.search({}));
     const last = s.service.store.last();
     if (!last || canSee(s, last)) return last?.summary() ?? null;
     return visibleOnly(s, s.service.store.search({})).pop()?.summary() ?? null;
   },
-  'scans.search': (s, r) => ({
-    scans: visibleOnly(s, s.service.store.search(identityQuery(r))).map((scan) => scan.summary()),
-    seq: s.service.store.lastSeq,
-  }),
+  'scans.search': async (s, r) => {
+    const found = s.service.store.search(identityQuery(r));
+    await knowScans(s, found);
+    return { scans: visibleOnly(s, found).map((scan) => scan.summary()), seq: s.service.store.lastSeq };
+  },
   'scans.wait_next': async (s, r) => {
     const after = int(r, 'after', s.service.store.lastSeq, 0) as number;
     const timeout = num(r, 'timeout', null);
@@ -325,6 +327,7 @@ export const HANDLERS: Record<Op, Handler> = {
     for (let seq = after; ; ) {
       const scan = await s.service.store.waitNext(seq, deadline === null ? undefined : Math.max(0, deadline - Date.now()));
       if (!scan) throw new DaqError('TimeoutError', `no new scan after seq ${after} within ${timeout} s`);
+      await knowScans(s, [scan]);
       if (canSee(s, scan)) return scan.summary();
       seq = scan.seq;
     }

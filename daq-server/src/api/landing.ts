@@ -5,7 +5,7 @@ import { PUBLIC } from '../access/index.js';
 
 export const LANDING_PREFIX = '/doi/';
 
-export function handleLanding(catalogue: Catalogue, req: IncomingMessage, res: ServerResponse): void {
+export async function handleLanding(catalogue: Catalogue, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   let doi: string;
   try {
@@ -19,7 +19,7 @@ export function handleLanding(catalogue: Catalogue, req: IncomingMessage, res: S
   const who = token && catalogue.access.known(token) ? catalogue.access.resolve(token) : PUBLIC;
   let html: string | null = null;
   try {
-    html = req.method === 'GET' || req.method === 'HEAD' ? catalogue.dois.landing(who, doi) : null;
+    html = req.method === 'GET' || req.method === 'HEAD' ? await catalogue.dois.landing(who, doi) : null;
   } catch {
     html = null;
   }

@@ -17,36 +17,42 @@ function logbook(s: Session): Logbook {
 const author = (s: Session, lb: Logbook): string => s.jupyterUser ?? lb.authors.authorOf(s.token);
 
 export const LOGBOOK_HANDLERS: Record<LogbookOp, Handler> = {
-  'logbook.add': (s, r) => {
+  // the catalogue's facts of the proposals decided on are read first (lb.know), the decisions are synchronous
+  'logbook.add': async (s, r) => {
     unknownFields('logbook.add', r, ADD_FIELDS);
     const lb = logbook(s);
+    await lb.know(r, s.principal());
     return { entry: lb.add(r, author(s, lb), [], s.principal()) };
   },
-  'logbook.edit': (s, r) => {
+  'logbook.edit': async (s, r) => {
     unknownFields('logbook.edit', r, EDIT_FIELDS);
     const lb = logbook(s);
+    await lb.know({ entry: r.entry }, s.principal());
     return { entry: lb.edit(r, author(s, lb), s.principal()) };
   },
-  'logbook.get': (s, r) => {
+  'logbook.get': async (s, r) => {
     unknownFields('logbook.get', r, ['entry', 'versions']);
     const lb = logbook(s);
     const id = lb.entryId(r);
     const who = s.principal();
+    await lb.know({ entry: id }, who);
     return r.versions === true ? { entry: lb.get(id, who), versions: lb.versions(id, who) } : { entry: lb.get(id, who) };
   },
-  'logbook.search': (s, r) => {
+  'logbook.search': async (s, r) => {
     unknownFields('logbook.search', r, SEARCH_FIELDS);
-    return { entries: logbook(s).search(r, s.principal()) };
+    return { entries: await logbook(s).search(r, s.principal()) };
   },
   'logbook.stats': (s, r) => {
     unknownFields('logbook.stats', r, ['proposal']);
     return logbook(s).stats(optName(r, 'proposal'), s.principal());
   },
-  'logbook.attachment': (s, r) => {
+  'logbook.attachment': async (s, r) => {
     unknownFields('logbook.attachment', r, ['attachment']);
     const id = r.attachment;
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) throw new DaqError('ParameterError', 'attachment: must be an attachment id', [{ field: 'attachment', message: 'must be an attachment id (a positive integer)' }]);
-    const { data, ...info } = logbook(s).attachment(id, s.principal());
+    const lb = logbook(s);
+    await lb.know({ attachment: id }, s.principal());
+    const { data, ...info } = lb.attachment(id, s.principal());
     return { ...info, base64: data.toString('base64') };
   },
 };

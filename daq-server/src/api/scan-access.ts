@@ -13,6 +13,16 @@ export function canSee(s: Session, scan: Scan, cache?: Map<string, boolean>): bo
   return !c || c.scanVisible(s.principal(), scan.identity.proposal, cache);
 }
 
+/**
+ * The facts of these scans' proposals read (when not at hand) before a synchronous decision on them, so that a
+ * list is decided on what the catalogue holds now. The catalogue down: the last facts read decide.
+ */
+export async function knowScans(s: Session, scans: Scan[]): Promise<void> {
+  const c = s.service.catalogue;
+  if (!c || s.principal().operator) return;
+  await c.know(scans.map((scan) => scan.identity.proposal)).catch(() => {});
+}
+
 export function visibleOnly<T extends Scan>(s: Session, scans: T[]): T[] {
   const c = s.service.catalogue;
   if (!c) return scans;

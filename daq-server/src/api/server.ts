@@ -93,12 +93,12 @@ export async function listen(service: DaqService, options: ListenOptions): Promi
       return;
     }
     if (new URL(req.url ?? '/', 'http://localhost').pathname === ACCESS_PATH) {
-      handleAccessPath({ service, jupyterSecret: options.jupyterSecret ?? null, authorized, tokenOf }, req, res);
+      void handleAccessPath({ service, jupyterSecret: options.jupyterSecret ?? null, authorized, tokenOf }, req, res);
       return;
     }
     // DOI landing pages are public (a DOI resolves for anyone); drafts only with a token that may read them
     if (service.catalogue && lower.startsWith(LANDING_PREFIX)) {
-      handleLanding(service.catalogue, req, res);
+      void handleLanding(service.catalogue, req, res);
       return;
     }
     handleHttp(

@@ -74,7 +74,7 @@ function boundedMetadata(info: Record<string, unknown>): Record<string, unknown>
 export interface CaptureContext {
   beamline: string;
   /** the pid of the dataset a scan key became (derived datasets point at their source) */
-  pidOfScan: (key: string) => string | null;
+  pidOfScan: (key: string) => Promise<string | null>;
 }
 
 /** The dataset of a closed scan (files described off the event loop). */
@@ -83,7 +83,7 @@ export async function datasetOfScan(scan: Scan, ctx: CaptureContext): Promise<Da
   const info = scan.info as Record<string, unknown>;
   const files = await describeFiles(savedFiles(info));
   const derived = info.derived as { source_key?: unknown } | undefined;
-  const sourcePid = derived && typeof derived.source_key === 'string' ? ctx.pidOfScan(derived.source_key) : null;
+  const sourcePid = derived && typeof derived.source_key === 'string' ? await ctx.pidOfScan(derived.source_key) : null;
   const saving = info.saving as Record<string, unknown> | undefined;
   const prefix = typeof saving?.prefix === 'string' ? saving.prefix : `${id.name}_${String(id.number).padStart(4, '0')}`;
   const streams = [...scan.streams.values()].map((s) => ({ name: s.name, kind: s.kind, length: s.length }));

@@ -54,11 +54,11 @@ function single(b: Body, one: string, list: string): Body {
 }
 
 /** The proposal a SciCat document names (proposalId or v4's proposalIds, else ownerGroup), which `p` must be allowed to write to. */
-function writableProposal(cat: Catalogue, p: Principal, body: Body): string {
+async function writableProposal(cat: Catalogue, p: Principal, body: Body): Promise<string> {
   const b = single(body, 'proposalId', 'proposalIds');
   const field = b.proposalId !== undefined ? 'proposalId' : 'ownerGroup';
   const id = text(b, field, true, 64);
-  cat.requireWrite(p, id); // refused as the catalogue refuses: the same whether it exists or not
+  await cat.requireWrite(p, id); // refused as the catalogue refuses: the same whether it exists or not
   return id;
 }
 
@@ -77,16 +77,16 @@ function confined(cat: Catalogue, proposal: string, path: string, base: string |
  * POST Datasets: a dataset of a proposal, without files yet (they come as origdatablocks).
  * `dryRun`: checked only (v4's `datasets/isValid`, which scitacean asks first).
  */
-export function createDataset(cat: Catalogue, p: Principal, body: Body, dryRun = false): Dataset {
-  const proposal = writableProposal(cat, p, body);
+export async function createDataset(cat: Catalogue, p: Principal, body: Body, dryRun = false): Promise<Dataset> {
+  const proposal = await writableProposal(cat, p, body);
   const b = single(body, 'sampleId', 'sampleIds');
-  const prop = cat.repo.proposal(proposal)!;
+  const prop = (await cat.repo.proposal(proposal))!;
   const type = b.type === undefined ? 'raw' : b.type;
   if (type !== 'raw' && type !== 'derived') throw err('ParameterError', `type: expected raw or derived, got ${JSON.stringify(type).slice(0, 40)}`, 'type');
   const sampleId = text(b, 'sampleId', false, 200);
   let sample = '';
   if (sampleId) {
-    const s = cat.repo.sampleByPid(sampleId) ?? cat.repo.sample(proposal, sampleId);
+    const s = (await cat.repo.sampleByPid(sampleId)) ?? (await cat.repo.sample(proposal, sampleId));
     if (!s || s.proposal !== proposal) throw err('ParameterError', `sampleId: no sample ${JSON.stringify(sampleId)} in proposal ${proposal}`, 'sampleId');
     sample = s.name;
   }
@@ -94,7 +94,7 @@ export function createDataset(cat: Catalogue, p: Principal, body: Body, dryRun =
   const inputs = b.inputDatasets;
   if (inputs !== undefined) {
     if (!Array.isArray(inputs) || inputs.length > 1000 || !inputs.every((x) => typeof x === 'string')) throw err('ParameterError', 'inputDatasets: expected a list of dataset pids', 'inputDatasets');
-    for (const pid of inputs as string[]) sources.push(cat.dataset(p, pid).pid); // each must be readable by the writer
+    for (const pid of inputs as string[]) sources.push((await cat.dataset(p, pid)).pid); // each must be readable by the writer
   }
   const meta = b.scientificMetadata;
   if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) throw err('ParameterError', 'scientificMetadata: expected an object', 'scientificMetadata');
@@ -118,14 +118,14 @@ export function createDataset(cat: Catalogue, p: Principal, body: Body, dryRun =
     files: [],
     size: count(b, 'size'),
   };
-  if (!dryRun) cat.repo.addDataset(d);
+  if (!dryRun) await cat.repo.addDataset(d);
   return d;
 }
 
 /** POST Datasets/{pid}/origdatablocks: files of a dataset (added to those it has; one path listed once). */
-export function addOrigDatablock(cat: Catalogue, p: Principal, pid: string, b: Body): Dataset {
-  const d = cat.dataset(p, pid);
-  const prop = cat.repo.proposal(d.proposal);
+export async function addOrigDatablock(cat: Catalogue, p: Principal, pid: string, b: Body): Promise<Dataset> {
+  const d = await cat.dataset(p, pid);
+  const prop = await cat.repo.proposal(d.proposal);
   if (!prop || !canWrite(p, { id: prop.id, beamline: prop.beamline, team: prop.team.map((m) => m.user), releaseDate: new Date(prop.releaseDate) })) {
     throw err('AuthError', `dataset ${pid}: ${p.name} may read it but not add files to it (members, staff, automation)`, 'pid');
   }
@@ -138,16 +138,16 @@ export function addOrigDatablock(cat: Catalogue, p: Principal, pid: string, b: B
     const chk = typeof e.chk === 'string' && /^[0-9a-f]{64}$/i.test(e.chk) ? e.chk.toLowerCase() : null;
     return { path: confined(cat, d.proposal, text(e, 'path', true, 4096), d.folder, `${field}.path`), size: count(e, 'size'), sha256: chk, mtime: when(e, 'time') };
   });
-  cat.repo.addDatafiles(d.pid, files);
+  await cat.repo.addDatafiles(d.pid, files);
   return cat.dataset(p, pid);
 }
 
 /** POST Samples: a sample of a proposal; a name already used there is refused (SciCat: sampleId exists). */
-export function createSample(cat: Catalogue, p: Principal, b: Body): Sample {
-  const proposal = writableProposal(cat, p, b);
+export async function createSample(cat: Catalogue, p: Principal, b: Body): Promise<Sample> {
+  const proposal = await writableProposal(cat, p, b);
   const chars = b.sampleCharacteristics as Body | undefined;
   const name = text(b, 'sampleId', false, 64) || (typeof chars?.name === 'string' ? chars.name : '') || text(b, 'description', false, 64);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) throw err('ParameterError', `sampleId: expected a sample name of letters, digits, . _ - (at most 64), got ${JSON.stringify(name)}`, 'sampleId');
-  if (cat.repo.sample(proposal, name)) throw err('StateError', `sampleId: proposal ${proposal} already has a sample ${name}`, 'sampleId');
+  if (await cat.repo.sample(proposal, name)) throw err('StateError', `sampleId: proposal ${proposal} already has a sample ${name}`, 'sampleId');
   return cat.addSample(p, proposal, name, text(b, 'description'));
 }

@@ -21,6 +21,6 @@ export function readableFile(catalogue: Catalogue): (token: string | null, path:
     }
     const who = catalogue.access.resolve(token);
     // both the name given and where its links lead (a link out of a proposal folder into another)
-    return catalogue.pathVisible(who, given) && (real === null || catalogue.pathVisible(who, real));
+    return (await catalogue.canReadPath(who, given)) && (real === null || (await catalogue.canReadPath(who, real)));
   };
 }

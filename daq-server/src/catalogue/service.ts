@@ -28,6 +28,10 @@ const MAX_PENDING = 100_000;
 const RETRY_MS = 5000;
 /** proposals a logbook search may span for one reader (a beamline's lifetime of proposals fits) */
 const MAX_READABLE = 20_000;
+/** how long a proposal's facts serve access decisions before they are read again (in the background) */
+const FACTS_TTL_MS = 5000;
+/** proposals whose facts are kept for access decisions (those of scans in the store and those asked about) */
+const MAX_FACTS = 10_000;
 /** numbered datasets tried by new_dataset() */
 const MAX_DATASETS = 9999;
 
@@ -76,6 +80,14 @@ export class Catalogue {
   private draining: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  /**
+   * Proposals (or null: not registered) as last read, for the access decisions that must answer at once —
+   * each event broadcast to each session, each file the Jupyter side serves — without a database round trip
+   * on the event loop's path. Filled when a scan enters the store, when a proposal is asked for, and by our
+   * own writes; read again when older than FACTS_TTL_MS; kept through a database outage.
+   */
+  private readonly known = new Map<string, { prop: Proposal | null; at: number }>();
+  private readonly learning = new Map<string, Promise<Proposal | null>>();
   /** DOIs of datasets and sessions (doi/) */
   readonly dois: Dois;
 
@@ -88,7 +100,7 @@ export class Catalogue {
     this.root = options.root;
     this.now = options.now ?? access.now;
     this.log = options.log ?? (() => {});
-    repo.putInstrument({ name: this.beamline, title: this.beamline });
+    repo.putInstrument({ name: this.beamline, title: this.beamline }).catch((e: unknown) => this.log('warn', 'catalogue: the beamline is not registered', { error: String(e) }));
     this.dois = new Dois(this, options.datacite ?? dataciteFromEnv({}));
   }
 
@@ -102,30 +114,85 @@ export class Catalogue {
     return { id: p.id, beamline: p.beamline, team: p.team.map((m) => m.user), releaseDate: new Date(p.releaseDate) };
   }
 
+  /** Read a proposal from the database (one read at a time per proposal) and remember it for access decisions. */
+  private learn(id: string): Promise<Proposal | null> {
+    let p = this.learning.get(id);
+    if (!p) {
+      p = this.repo.proposal(id).then(
+        (prop) => {
+          this.remember(id, prop);
+          return prop;
+        },
+      ).finally(() => this.learning.delete(id));
+      this.learning.set(id, p);
+    }
+    return p;
+  }
+
+  /** A proposal we wrote: at hand at once, its team in the order the database returns it; then read back from it. */
+  private wrote(prop: Proposal): void {
+    this.remember(prop.id, { ...prop, team: [...prop.team].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0)) });
+    void this.learn(prop.id).catch(() => {});
+  }
+
+  private remember(id: string, prop: Proposal | null): void {
+    this.known.delete(id);
+    this.known.set(id, { prop, at: Date.now() });
+    // the oldest learned goes first (insertion order)
+    if (this.known.size > MAX_FACTS) this.known.delete(this.known.keys().next().value as string);
+  }
+
+  /**
+   * Make sure the facts of these proposals are at hand for the synchronous decisions (scanVisible, pathVisible):
+   * waits for those never read; those read more than FACTS_TTL_MS ago serve as they are while they are read
+   * again in the background (a database that stops answering delays no decision). Without any facts, the
+   * database's error is the caller's.
+   */
+  async know(ids: Iterable<string>): Promise<void> {
+    const now = Date.now();
+    const wait: Promise<unknown>[] = [];
+    for (const id of new Set(ids)) {
+      if (!id || !ID_RE.test(id)) continue;
+      const k = this.known.get(id);
+      if (k && now - k.at < FACTS_TTL_MS) continue;
+      const learned = this.learn(id);
+      if (k) void learned.catch(() => {});
+      else wait.push(learned);
+    }
+    await Promise.all(wait);
+  }
+
+  /** A proposal's facts as `know` keeps them: read now when never read, otherwise as at hand (read again meanwhile). */
+  private async factsOf(id: string): Promise<Proposal | null> {
+    if (!ID_RE.test(id)) return null;
+    await this.know([id]);
+    return this.known.get(id)?.prop ?? null;
+  }
+
   /** A proposal the principal may read; otherwise the same refusal whether it exists or not. */
-  private readable(p: Principal, id: string, field = 'proposal'): Proposal {
-    const prop = ID_RE.test(id) ? this.repo.proposal(id) : null;
+  private async readable(p: Principal, id: string, field = 'proposal'): Promise<Proposal> {
+    const prop = await this.factsOf(id);
     if (!prop || !canRead(p, this.facts(prop), this.now())) {
       throw err('NotFoundError', `${field} ${JSON.stringify(id)}: no such proposal that ${p.name} may read (members, staff of its beamline, or everyone once released)`, field);
     }
     return prop;
   }
 
-  private writable(p: Principal, id: string): Proposal {
-    const prop = this.readable(p, id);
+  private async writable(p: Principal, id: string): Promise<Proposal> {
+    const prop = await this.readable(p, id);
     if (!canWrite(p, this.facts(prop))) throw err('AuthError', `proposal ${id}: ${p.name} may read it but not write to it (members, staff, automation)`, 'proposal');
     return prop;
   }
 
   /** Refused unless `p` may write to the proposal (members, staff, automation). */
-  requireWrite(p: Principal, id: string): void {
-    this.writable(p, id);
+  async requireWrite(p: Principal, id: string): Promise<void> {
+    await this.writable(p, id);
   }
 
   // ------------------------------------------------------------------ proposals and samples
 
   /** Register or update a proposal (staff of its beamline, the operator). */
-  putProposal(p: Principal, fields: Record<string, unknown>): Proposal {
+  async putProposal(p: Principal, fields: Record<string, unknown>): Promise<Proposal> {
     const id = name(fields.proposal, 'proposal');
     const beamline = fields.beamline === undefined ? this.beamline : name(fields.beamline, 'beamline');
     if (!canAdminister(p, beamline)) throw err('AuthError', `registering proposals on ${beamline} needs staff of that beamline`, 'beamline');
@@ -148,7 +215,8 @@ export class Catalogue {
       return v;
     };
     const prop: Proposal = { id, title: text(fields.title, 'title') || id, abstract: text(fields.abstract, 'abstract'), beamline, team, start: start.toISOString(), end: end.toISOString(), releaseDate: release.toISOString() };
-    this.repo.putProposal(prop);
+    await this.repo.putProposal(prop);
+    this.wrote(prop);
     return prop;
   }
 
@@ -161,57 +229,59 @@ export class Catalogue {
   }
 
   /** Change the release date (extend the embargo, or release early): the PI, staff, the operator. */
-  setRelease(p: Principal, id: string, value: unknown): Proposal {
-    const prop = this.readable(p, id);
+  async setRelease(p: Principal, id: string, value: unknown): Promise<Proposal> {
+    const prop = await this.readable(p, id);
     const pi = prop.team.some((m) => m.user === p.name && m.role === 'principal-investigator');
     if (!pi && !canAdminister(p, prop.beamline)) throw err('AuthError', `proposal ${id}: only its principal investigator or staff may change the release date`, 'release_date');
     const release = this.checkRelease(value, new Date(prop.end));
     const updated = { ...prop, releaseDate: release.toISOString() };
-    this.repo.putProposal(updated);
+    await this.repo.putProposal(updated);
+    this.wrote(updated);
     this.log('info', 'release date changed', { proposal: id, by: p.name, from: prop.releaseDate, to: updated.releaseDate });
     return updated;
   }
 
-  proposal(p: Principal, id: unknown): Proposal & { released: boolean } {
-    const prop = this.readable(p, name(id, 'proposal'));
+  async proposal(p: Principal, id: unknown): Promise<Proposal & { released: boolean }> {
+    const prop = await this.readable(p, name(id, 'proposal'));
     return { ...prop, released: new Date(prop.releaseDate) <= this.now() };
   }
 
-  proposals(p: Principal, limit = 100, skip = 0): Proposal[] {
+  proposals(p: Principal, limit = 100, skip = 0): Promise<Proposal[]> {
     return this.repo.proposals(this.visibility(p), limit, skip);
   }
 
-  samples(p: Principal, proposal: string | null, limit = 100, skip = 0): Sample[] {
-    if (proposal !== null) this.readable(p, proposal);
+  async samples(p: Principal, proposal: string | null, limit = 100, skip = 0): Promise<Sample[]> {
+    if (proposal !== null) await this.readable(p, proposal);
     return this.repo.samples(this.visibility(p), proposal, limit, skip);
   }
 
   /** Register a sample of a proposal `p` may write to (SciCat's POST Samples, catalogue/external.ts). */
-  addSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
-    this.requireWrite(p, proposal);
+  async addSample(p: Principal, proposal: string, sampleName: string, description = ''): Promise<Sample> {
+    await this.requireWrite(p, proposal);
     return this.ensureSample(p, proposal, sampleName, description);
   }
 
-  private ensureSample(p: Principal, proposal: string, sampleName: string, description = ''): Sample {
-    const s = this.repo.sample(proposal, sampleName);
+  private async ensureSample(p: Principal, proposal: string, sampleName: string, description = ''): Promise<Sample> {
+    const s = await this.repo.sample(proposal, sampleName);
     if (s) return s;
     const sample: Sample = { pid: `sample-${randomUUID()}`, proposal, name: sampleName, description, created: this.now().toISOString() };
-    this.repo.addSample(sample);
+    await this.repo.addSample(sample);
     this.log('info', 'sample registered', { proposal, sample: sampleName, by: p.name });
     return sample;
   }
 
   // ------------------------------------------------------------------ datasets
 
-  datasets(p: Principal, q: Partial<DatasetQuery>): { datasets: Dataset[]; total: number } {
-    if (q.proposal !== undefined) this.readable(p, q.proposal);
+  async datasets(p: Principal, q: Partial<DatasetQuery>): Promise<{ datasets: Dataset[]; total: number }> {
+    if (q.proposal !== undefined) await this.readable(p, q.proposal);
     const query: DatasetQuery = { ...q, limit: Math.min(q.limit ?? 100, MAX_LIMIT), skip: q.skip ?? 0 };
     const v = this.visibility(p);
-    return { datasets: this.repo.datasets(query, v), total: this.repo.countDatasets(query, v) };
+    const [datasets, total] = await Promise.all([query.limit > 0 ? this.repo.datasets(query, v) : [], this.repo.countDatasets(query, v)]);
+    return { datasets, total };
   }
 
-  dataset(p: Principal, pid: unknown): Dataset {
-    const d = typeof pid === 'string' && pid.length <= 200 ? this.repo.dataset(pid, this.visibility(p)) : null;
+  async dataset(p: Principal, pid: unknown): Promise<Dataset> {
+    const d = typeof pid === 'string' && pid.length <= 200 ? await this.repo.dataset(pid, this.visibility(p)) : null;
     if (!d) throw err('NotFoundError', `dataset ${JSON.stringify(pid)}: no such dataset that ${p.name} may read`, 'pid');
     return d;
   }
@@ -225,8 +295,8 @@ export class Catalogue {
   }
 
   async newProposal(p: Principal, id: unknown): Promise<PolicyState> {
-    const prop = this.writable(p, name(id, 'proposal'));
-    this.ensureSample(p, prop.id, 'sample');
+    const prop = await this.writable(p, name(id, 'proposal'));
+    await this.ensureSample(p, prop.id, 'sample');
     const dataset = await this.nextDataset(prop.id, 'sample');
     this.policyState = { proposal: prop.id, sample: 'sample', dataset };
     return this.policy();
@@ -234,9 +304,9 @@ export class Catalogue {
 
   async newSample(p: Principal, sampleName: unknown, description?: unknown): Promise<PolicyState> {
     const proposal = this.current('proposal');
-    this.writable(p, proposal);
+    await this.writable(p, proposal);
     const s = name(sampleName, 'sample');
-    this.ensureSample(p, proposal, s, typeof description === 'string' ? description.slice(0, 10_000) : '');
+    await this.ensureSample(p, proposal, s, typeof description === 'string' ? description.slice(0, 10_000) : '');
     const dataset = await this.nextDataset(proposal, s);
     this.policyState = { proposal, sample: s, dataset };
     return this.policy();
@@ -246,7 +316,7 @@ export class Catalogue {
   async newDataset(p: Principal, datasetName?: unknown): Promise<PolicyState> {
     const proposal = this.current('proposal');
     const sample = this.current('sample');
-    this.writable(p, proposal);
+    await this.writable(p, proposal);
     let ds: string;
     if (datasetName === undefined || datasetName === null) ds = await this.nextDataset(proposal, sample);
     else {
@@ -260,9 +330,9 @@ export class Catalogue {
   }
 
   /** Back to no policy (BLISS's endproposal): scans keep what their own parameters say. */
-  endProposal(p: Principal): PolicyState {
+  async endProposal(p: Principal): Promise<PolicyState> {
     const proposal = this.policyState.proposal;
-    if (proposal) this.writable(p, proposal);
+    if (proposal) await this.writable(p, proposal);
     this.policyState = { proposal: null, sample: null, dataset: null };
     return this.policy();
   }
@@ -275,7 +345,7 @@ export class Catalogue {
 
   /** A dataset name is used when the catalogue has datasets in it or its folder exists (files of an earlier server). */
   private async used(proposal: string, sample: string, ds: string): Promise<boolean> {
-    if (this.repo.collectionUsed(proposal, sample, ds)) return true;
+    if (await this.repo.collectionUsed(proposal, sample, ds)) return true;
     const folder = join(this.root, proposal, this.beamline, sample, `${sample}_${ds}`);
     try {
       await withDeadline(() => lstat(folder), `checking ${folder}`);
@@ -300,13 +370,17 @@ export class Catalogue {
    * and dataset, and saving without a folder goes to the policy's folder. Refused when the caller
    * may not write to the proposal.
    */
-  applyPolicy(p: Principal, params: Record<string, unknown>): void {
+  async applyPolicy(p: Principal, params: Record<string, unknown>): Promise<void> {
     const st = this.policy();
-    if (!st.proposal) return;
     const scan = (params.scan ?? {}) as Record<string, unknown>;
-    if (typeof scan !== 'object' || Array.isArray(scan)) return; // the schema names the problem
+    if (typeof scan !== 'object' || scan === null || Array.isArray(scan)) return; // the schema names the problem
+    if (!st.proposal) {
+      // the scan's own proposal: its facts at hand for the decisions on its events (best effort: the catalogue may be down)
+      if (typeof scan.proposal === 'string') await this.know([scan.proposal]).catch(() => {});
+      return;
+    }
     if (scan.proposal === undefined || scan.proposal === '') {
-      this.writable(p, st.proposal);
+      await this.writable(p, st.proposal);
       params.scan = { ...scan, proposal: st.proposal, sample: scan.sample ?? st.sample, dataset: scan.dataset ?? st.dataset };
       const saving = params.saving as Record<string, unknown> | undefined;
       if (saving && typeof saving === 'object' && saving.enabled === true && !saving.base_path && st.folder) params.saving = { ...saving, base_path: st.folder };
@@ -341,10 +415,10 @@ export class Catalogue {
       while (this.pending.length && !this.closed) {
         const scan = this.pending[0];
         try {
-          if (this.repo.pidOfScan(scan.key) === null) {
+          if ((await this.repo.pidOfScan(scan.key)) === null) {
             const d = await datasetOfScan(scan, { beamline: this.beamline, pidOfScan: (k) => this.repo.pidOfScan(k) });
-            if (d.proposal && d.sample) this.ensureSample({ name: 'automation', operator: true, staffOf: [], proposals: [], automation: true }, d.proposal, d.sample);
-            this.repo.addDataset(d);
+            if (d.proposal && d.sample) await this.ensureSample({ name: 'automation', operator: true, staffOf: [], proposals: [], automation: true }, d.proposal, d.sample);
+            await this.repo.addDataset(d);
             this.log('info', 'dataset catalogued', { pid: d.pid, scan: scan.key, files: d.files.length });
           }
           this.pending.shift();
@@ -367,13 +441,16 @@ export class Catalogue {
    * May `p` see a scan of the store (lists, reads, subscriptions)? Scans of a proposal the catalogue knows
    * follow its rules; scans of no proposal, or of one never registered, stay visible as before the catalogue
    * (the policy is what ties scans to registered proposals). `cache` spares repeated look-ups in one list.
+   * Synchronous, from the facts at hand (`know`): a proposal not read yet is hidden (and read in the background)
+   * until its facts arrive — fail closed, never a database round trip here.
    */
   scanVisible(p: Principal, proposal: string, cache = new Map<string, boolean>()): boolean {
     if (p.operator || !proposal) return true;
     let ok = cache.get(proposal);
     if (ok === undefined) {
-      const prop = this.repo.proposal(proposal);
-      ok = !prop || canRead(p, this.facts(prop), this.now());
+      const k = this.known.get(proposal);
+      if (!k || Date.now() - k.at >= FACTS_TTL_MS) void this.know([proposal]).catch(() => {});
+      ok = !!k && (!k.prop || canRead(p, this.facts(k.prop), this.now()));
       cache.set(proposal, ok);
     }
     return ok;
@@ -386,6 +463,13 @@ export class Catalogue {
   pathVisible(p: Principal, path: string): boolean {
     const proposal = this.proposalOfFile(path) ?? this.proposalFolder(path);
     return !proposal || this.scanVisible(p, proposal);
+  }
+
+  /** pathVisible, with the facts of the path's proposal read first when not at hand. */
+  async canReadPath(p: Principal, path: string): Promise<boolean> {
+    const proposal = this.proposalOfFile(path) ?? this.proposalFolder(path);
+    if (proposal && !p.operator) await this.know([proposal]);
+    return this.pathVisible(p, path);
   }
 
   /** The proposal whose folder `path` (absolute, links resolved) lies in, or null (access/paths.ts). */
@@ -410,32 +494,38 @@ export class Catalogue {
     return this.realRoot;
   }
 
-  /** The access facts of a registered proposal (the logbook's ProposalDirectory, logbook/access.ts). */
+  /**
+   * The access facts of a registered proposal, as at hand (the logbook's ProposalDirectory, logbook/access.ts):
+   * synchronous, from the facts `know` keeps; a proposal not read yet is null (refused: fail closed) and read in
+   * the background. The logbook's handlers `know` the proposals they decide on before asking.
+   */
   proposalFacts(id: string): ProposalFacts | null {
-    const prop = ID_RE.test(id) ? this.repo.proposal(id) : null;
-    return prop ? this.facts(prop) : null;
+    if (!ID_RE.test(id)) return null;
+    const k = this.known.get(id);
+    if (!k || Date.now() - k.at >= FACTS_TTL_MS) void this.know([id]).catch(() => {});
+    return k?.prop ? this.facts(k.prop) : null;
   }
 
   /** The ids of the proposals `p` may read, at most MAX_READABLE (what a logbook search is confined to). */
-  readableProposalIds(p: Principal): string[] {
+  async readableProposalIds(p: Principal): Promise<string[]> {
     const out: string[] = [];
     const v = this.visibility(p);
     while (out.length < MAX_READABLE) {
-      const page = this.repo.proposals(v, MAX_LIMIT, out.length);
+      const page = await this.repo.proposals(v, MAX_LIMIT, out.length);
       out.push(...page.map((x) => x.id));
       if (page.length < MAX_LIMIT) break;
     }
     return out;
   }
 
-  isMember(p: Principal, id: string): boolean {
-    const prop = this.repo.proposal(id);
+  async isMember(p: Principal, id: string): Promise<boolean> {
+    const prop = await this.factsOf(id);
     return !!prop && isMember(p, this.facts(prop));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
-    this.repo.close();
+    await this.repo.close();
   }
 }

@@ -1,12 +1,13 @@
 /**
- * The catalogue in SQLite (better-sqlite3, embedded, one file). Queries are synchronous but bounded:
- * every list has a LIMIT ≤ MAX_LIMIT and runs on indexed columns, so none holds the event loop long.
- * Schema changes are numbered migrations recorded in `user_version`.
+ * The catalogue in SQLite (better-sqlite3, embedded, one file): the synchronous engine. It runs only inside
+ * a worker thread (sqlite-thread.ts), never on the server's event loop: a text search over 100,000 datasets
+ * (a LIKE that scans every visible row) or a count of a large filter can take longer than a client may hold
+ * the loop. Every list also has a LIMIT ≤ MAX_LIMIT. Schema changes are numbered migrations in `user_version`.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CatalogueRepository } from './repository.js';
+import type { SyncRepository } from './repository.js';
 import { datasetsOf, datasetWhere, limitOf, publishedOf, type DatasetRow, type FileRow, type SourceRow } from './rows.js';
 import { MAX_LIMIT, type DataFile, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from './types.js';
 
@@ -68,7 +69,7 @@ function visible(v: Visibility): { sql: string; params: unknown[] } {
 /** datasets added between refreshes of the planner's statistics */
 const OPTIMIZE_EVERY = 5000;
 
-export class SqliteCatalogue implements CatalogueRepository {
+export class SqliteCatalogue implements SyncRepository {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private added = 0;

@@ -7,7 +7,10 @@
  * are the operator's (and all-beamline staff's) only: nobody else could be said to own them.
  *
  * The proposals themselves are the catalogue's (ProposalDirectory); without a catalogue there is no
- * identity model and everyone is the operator, as on every other path.
+ * identity model and everyone is the operator, as on every other path. The catalogue answers asynchronously:
+ * the facts of a proposal are read beforehand (`know`, awaited by the logbook's callers) and the decisions
+ * below are taken synchronously from them; a proposal whose facts are not at hand is refused (fail closed).
+ * The logbook's own SQLite stays synchronous (moving it off the event loop is the next step).
  */
 import { DaqError } from '../protocol/index.js';
 import { canRead, canWrite, isStaffOf, type Principal, type ProposalFacts } from '../access/index.js';
@@ -15,10 +18,12 @@ import type { LogbookScope } from './types.js';
 
 /** What the logbook needs to know of proposals (catalogue/service.ts implements it). */
 export interface ProposalDirectory {
-  /** the facts of a registered proposal, null when there is none */
+  /** the facts of a registered proposal as at hand, null when there is none (or they were not read yet) */
   proposalFacts(id: string): ProposalFacts | null;
+  /** read the facts of these proposals, so that proposalFacts has them */
+  know(ids: Iterable<string>): Promise<void>;
   /** every proposal `p` may read (bounded by the catalogue) */
-  readableProposalIds(p: Principal): string[];
+  readableProposalIds(p: Principal): Promise<string[]>;
   now(): Date;
 }
 
@@ -34,9 +39,15 @@ export class LogbookAccess {
   constructor(private readonly dir: ProposalDirectory | null) {}
 
   /** The entries a search or statistics may count for `p`; null: every entry. */
-  scope(p: Principal): LogbookScope | null {
+  async scope(p: Principal): Promise<LogbookScope | null> {
     if (!this.dir || everything(p)) return null;
-    return { proposals: this.dir.readableProposalIds(p), beamlines: p.staffOf };
+    return { proposals: await this.dir.readableProposalIds(p), beamlines: p.staffOf };
+  }
+
+  /** Have the facts of the places' proposals at hand for the synchronous decisions below. */
+  async know(p: Principal, places: (EntryPlace | null | undefined)[]): Promise<void> {
+    if (!this.dir || everything(p)) return;
+    await this.dir.know(places.map((e) => e?.proposal ?? '').filter(Boolean));
   }
 
   canRead(p: Principal, e: EntryPlace): boolean {

@@ -120,13 +120,34 @@ export class Logbook {
     return this.repo.versions(id);
   }
 
-  search(r: Fields, who: Principal = OPERATOR): LogbookEntry[] {
-    return this.repo.search({ ...v.searchQuery(r), scope: this.access.scope(who) });
+  async search(r: Fields, who: Principal = OPERATOR): Promise<LogbookEntry[]> {
+    const q = v.searchQuery(r);
+    return this.repo.search({ ...q, scope: await this.access.scope(who) });
   }
 
-  stats(proposal: string | null, who: Principal = OPERATOR): LogbookStats {
-    if (proposal !== null) this.access.requireReadProposal(who, proposal);
-    return this.repo.stats(proposal, this.access.scope(who));
+  async stats(proposal: string | null, who: Principal = OPERATOR): Promise<LogbookStats> {
+    if (proposal !== null) {
+      await this.access.know(who, [{ proposal }]);
+      this.access.requireReadProposal(who, proposal);
+    }
+    return this.repo.stats(proposal, await this.access.scope(who));
+  }
+
+  /**
+   * The facts of the proposals a call on these fields decides on, read beforehand (add, edit, get, versions,
+   * attachment decide synchronously from them): the proposal named, the current one, those of the entry or
+   * attachment named.
+   */
+  async know(r: Fields, who: Principal = OPERATOR): Promise<void> {
+    const places: { proposal?: string | null }[] = [];
+    if (typeof r.proposal === 'string') places.push({ proposal: r.proposal });
+    else places.push({ proposal: this.currentProposal() });
+    if (typeof r.entry === 'number' && Number.isInteger(r.entry)) places.push(this.repo.get(r.entry) ?? {});
+    if (typeof r.attachment === 'number' && Number.isInteger(r.attachment)) {
+      const a = this.repo.attachment(r.attachment);
+      if (a) places.push(this.repo.get(a.entry) ?? {});
+    }
+    await this.access.know(who, places);
   }
 
   attachment(id: number, who: Principal = OPERATOR): { name: string; mime: string; size: number; entry: number; data: Buffer } {

@@ -164,6 +164,8 @@ export const EVENTS = [
   'store.trimmed',
   /** the store evicted a whole finished scan to stay under its memory budget: {key, bytes, files, dropped, reason} */
   'store.evicted',
+  /** `--store redis://`: a finished scan's streams left Redis because Redis neared its maxmemory: {key, streams, entries, reason} */
+  'store.redis_trimmed',
   /** a job of this client's user (all users' for staff) changed: {job: JobInfo}; after jobs.watch */
   'jobs.state',
   /** an axis moved, stopped, faulted or was configured: {device: AxisInfo} */

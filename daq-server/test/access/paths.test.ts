@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccessControl, forwardedPrincipal, proposalFolderOf, proposalOfPath, type UserEntry } from '../../src/access/index.js';
 import { Catalogue } from '../../src/catalogue/service.js';
-import { SqliteCatalogue } from '../../src/catalogue/sqlite.js';
+import { ThreadedSqliteCatalogue } from '../../src/catalogue/sqlite-thread.js';
 import { readableFile } from '../../src/catalogue/files.js';
 import { registerDerived, type DerivedResult } from '../../src/jobs/derived.js';
 import { createStore } from '../../src/store/store.js';
@@ -27,13 +27,13 @@ const USERS = new Map<string, UserEntry>([
   ['tok-staff-id99', entry('sue', { staff: true, beamlines: ['id99'] })],
 ]);
 
-function setup() {
+async function setup() {
   let now = new Date('2026-01-10T00:00:00Z');
   const access = new AccessControl(USERS, 'server-token-1', () => now);
-  const cat = new Catalogue(new SqliteCatalogue(':memory:'), access, { beamline: 'id11', root });
+  const cat = new Catalogue(await ThreadedSqliteCatalogue.open(':memory:'), access, { beamline: 'id11', root });
   const staff = access.resolve('tok-staff-id11');
-  cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
-  cat.putProposal(staff, { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
+  await cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
+  await cat.putProposal(staff, { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
   return { cat, access, setNow: (d: string) => (now = new Date(d)) };
 }
 
@@ -52,25 +52,27 @@ test('the proposal of a path is the first folder below the data root; files else
   assert.equal(proposalFolderOf('/data', '/database'), null);
 });
 
-test('files of a proposal: member served, other user refused, public only once released, staff of the beamline only', () => {
-  const { cat, access, setNow } = setup();
+test('files of a proposal: member served, other user refused, public only once released, staff of the beamline only', async () => {
+  const { cat, access, setNow } = await setup();
+  test.after(() => cat.close());
   const file = join(root, 'mx1234', 'id11', 'lyso', 'lyso_0001', 'scan.h5');
   const who = (t: string | null) => access.resolve(t);
-  assert.equal(cat.pathVisible(who('tok-alice-123'), file), true, 'member');
-  assert.equal(cat.pathVisible(who('tok-bob-12345'), file), false, 'a user of another proposal');
-  assert.equal(cat.pathVisible(who(null), file), false, 'public, in embargo');
-  assert.equal(cat.pathVisible(who('tok-staff-id11'), file), true, 'staff of id11');
-  assert.equal(cat.pathVisible(who('tok-staff-id99'), file), false, 'staff of another beamline');
-  assert.equal(cat.pathVisible(who('server-token-1'), file), true, 'operator');
+  assert.equal(await cat.canReadPath(who('tok-alice-123'), file), true, 'member');
+  assert.equal(await cat.canReadPath(who('tok-bob-12345'), file), false, 'a user of another proposal');
+  assert.equal(await cat.canReadPath(who(null), file), false, 'public, in embargo');
+  assert.equal(await cat.canReadPath(who('tok-staff-id11'), file), true, 'staff of id11');
+  assert.equal(await cat.canReadPath(who('tok-staff-id99'), file), false, 'staff of another beamline');
+  assert.equal(await cat.canReadPath(who('server-token-1'), file), true, 'operator');
   // outside any proposal folder: as before
-  for (const p of [join(root, 'loose.h5'), join(root, 'unknown-proposal', 'x.h5'), '/elsewhere/x.h5']) assert.equal(cat.pathVisible(who(null), p), true, p);
+  for (const p of [join(root, 'loose.h5'), join(root, 'unknown-proposal', 'x.h5'), '/elsewhere/x.h5']) assert.equal(await cat.canReadPath(who(null), p), true, p);
   setNow('2029-01-05T00:00:00Z'); // three years after the session: released
-  assert.equal(cat.pathVisible(who(null), file), true, 'public, released');
-  assert.equal(cat.pathVisible(who('tok-staff-id99'), file), true);
+  assert.equal(await cat.canReadPath(who(null), file), true, 'public, released');
+  assert.equal(await cat.canReadPath(who('tok-staff-id99'), file), true);
 });
 
-test('a user forwarded by Jupyter needs the shared secret; unknown names are public', () => {
-  const { access } = setup();
+test('a user forwarded by Jupyter needs the shared secret; unknown names are public', async () => {
+  const { access, cat } = await setup();
+  test.after(() => cat.close());
   const secret = 'a-shared-secret-of-jupyter';
   assert.equal(forwardedPrincipal(access, secret, {}), null, 'nothing asserted');
   assert.equal(forwardedPrincipal(access, secret, { 'x-daqlab-user': 'alice', 'x-daqlab-jupyter-secret': secret })?.name, 'alice');
@@ -84,7 +86,8 @@ test('a user forwarded by Jupyter needs the shared secret; unknown names are pub
 });
 
 test('jobs\' inputs: another proposal\'s folder is refused whether the file exists or not; links are followed', async () => {
-  const { cat } = setup();
+  const { cat } = await setup();
+  test.after(() => cat.close());
   const mine = join(root, 'mx1234', 'id11', 's', 's_0001');
   const theirs = join(root, 'mx9999', 'id11', 's', 's_0001');
   mkdirSync(mine, { recursive: true });

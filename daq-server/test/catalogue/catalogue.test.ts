@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { AccessControl, type UserEntry } from '../../src/access/index.js';
 import { Catalogue } from '../../src/catalogue/service.js';
 import { SqliteCatalogue } from '../../src/catalogue/sqlite.js';
+import { ThreadedSqliteCatalogue } from '../../src/catalogue/sqlite-thread.js';
 import type { Dataset } from '../../src/catalogue/types.js';
 import type { CatalogueRepository } from '../../src/catalogue/repository.js';
 import { datasetFilter, fullquery } from '../../src/api/scicat/filter.js';
@@ -35,18 +36,18 @@ test.after(() => cluster.stop());
 type Backend = 'sqlite' | 'postgresql';
 const BACKENDS: Backend[] = ['sqlite', 'postgresql'];
 const repos: CatalogueRepository[] = [];
-test.after(() => repos.forEach((r) => r.close()));
+test.after(async () => void (await Promise.all(repos.map((r) => r.close()))));
 
 /** A test run once per backend; `setup` opens a fresh catalogue (or, given `where`, that one again). */
-function both(name: string, fn: (setup: (where?: string) => ReturnType<typeof open>, backend: Backend) => unknown): void {
+function both(name: string, fn: (setup: (where?: string) => Promise<ReturnType<typeof open>>, backend: Backend) => unknown): void {
   for (const b of BACKENDS) {
-    test(`${name} [${b}]`, async () => void (await fn((where) => open(b === 'sqlite' ? new SqliteCatalogue(where ?? ':memory:') : new PostgresCatalogue(where ?? cluster.newDatabase())), b)));
+    test(`${name} [${b}]`, async () => void (await fn(async (where) => open(b === 'sqlite' ? await ThreadedSqliteCatalogue.open(where ?? ':memory:') : await PostgresCatalogue.open(where ?? cluster.newDatabase())), b)));
   }
 }
 
 /** A catalogue on a clock the test moves. */
-function setup(path = ':memory:') {
-  return open(new SqliteCatalogue(path));
+async function setup(path = ':memory:') {
+  return open(await ThreadedSqliteCatalogue.open(path));
 }
 
 function open(repo: CatalogueRepository) {
@@ -65,9 +66,9 @@ function dataset(pid: string, proposal: string, sample: string, name = pid, coll
   };
 }
 
-function code(fn: () => unknown): string {
+async function code(fn: () => unknown): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     assert.ok(err instanceof DaqError, String(err));
     return `${err.type}: ${err.message}`;
@@ -75,70 +76,70 @@ function code(fn: () => unknown): string {
   assert.fail('expected an error');
 }
 
-both('members see their proposal, others are refused without learning what exists, staff see their beamline', (setup) => {
-  const { cat, repo, who } = setup();
+both('members see their proposal, others are refused without learning what exists, staff see their beamline', async (setup) => {
+  const { cat, repo, who } = await setup();
   const staff = who('tok-staff-id11');
-  cat.putProposal(staff, { proposal: 'mx1234', title: 'Lysozyme', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
-  cat.putProposal(staff, { proposal: 'mx9999', title: 'Secret', team: [{ user: 'bob', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
-  repo.addDataset(dataset('p1', 'mx1234', 'lyso1'));
-  repo.addDataset(dataset('p2', 'mx9999', 'sec1'));
+  await cat.putProposal(staff, { proposal: 'mx1234', title: 'Lysozyme', team: [{ user: 'alice', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
+  await cat.putProposal(staff, { proposal: 'mx9999', title: 'Secret', team: [{ user: 'bob', role: 'principal-investigator' }], start: '2026-01-01', end: '2026-01-04' });
+  await repo.addDataset(dataset('p1', 'mx1234', 'lyso1'));
+  await repo.addDataset(dataset('p2', 'mx9999', 'sec1'));
   // member by the team (alice) and by the users file (carol)
-  assert.deepEqual(cat.datasets(who('tok-alice-123'), {}).datasets.map((d) => d.pid), ['p1']);
-  assert.deepEqual(cat.datasets(who('tok-carol-123'), { proposal: 'mx1234' }).datasets.map((d) => d.pid), ['p1']);
-  assert.equal(cat.dataset(who('tok-alice-123'), 'p1').files[0].sha256, 'ab'.repeat(32));
+  assert.deepEqual((await cat.datasets(who('tok-alice-123'), {})).datasets.map((d) => d.pid), ['p1']);
+  assert.deepEqual((await cat.datasets(who('tok-carol-123'), { proposal: 'mx1234' })).datasets.map((d) => d.pid), ['p1']);
+  assert.equal((await cat.dataset(who('tok-alice-123'), 'p1')).files[0].sha256, 'ab'.repeat(32));
   // bob: the other proposal's dataset and an unknown one get the same refusal
-  const existing = code(() => cat.dataset(who('tok-bob-12345'), 'p1'));
-  const missing = code(() => cat.dataset(who('tok-bob-12345'), 'p-none'));
+  const existing = await code(() => cat.dataset(who('tok-bob-12345'), 'p1'));
+  const missing = await code(() => cat.dataset(who('tok-bob-12345'), 'p-none'));
   assert.equal(existing.replace('"p1"', 'X'), missing.replace('"p-none"', 'X'));
-  assert.equal(code(() => cat.datasets(who('tok-bob-12345'), { proposal: 'mx1234' })).replace('mx1234', 'X'), code(() => cat.datasets(who('tok-bob-12345'), { proposal: 'nope' })).replace('nope', 'X'));
+  assert.equal((await code(() => cat.datasets(who('tok-bob-12345'), { proposal: 'mx1234' }))).replace('mx1234', 'X'), (await code(() => cat.datasets(who('tok-bob-12345'), { proposal: 'nope' }))).replace('nope', 'X'));
   // staff of id11 see both; staff of another beamline neither; the public nothing (embargoed)
-  assert.deepEqual(cat.datasets(staff, {}).datasets.map((d) => d.pid).sort(), ['p1', 'p2']);
-  assert.deepEqual(cat.datasets(who('tok-staff-id99'), {}).datasets, []);
-  assert.deepEqual(cat.datasets(who(null), {}).datasets, []);
-  assert.deepEqual(cat.datasets(who('unknown-token'), {}).datasets, []);
+  assert.deepEqual((await cat.datasets(staff, {})).datasets.map((d) => d.pid).sort(), ['p1', 'p2']);
+  assert.deepEqual((await cat.datasets(who('tok-staff-id99'), {})).datasets, []);
+  assert.deepEqual((await cat.datasets(who(null), {})).datasets, []);
+  assert.deepEqual((await cat.datasets(who('unknown-token'), {})).datasets, []);
   // the server token is the operator
-  assert.equal(cat.datasets(who('server-token-1'), {}).total, 2);
+  assert.equal((await cat.datasets(who('server-token-1'), {})).total, 2);
   // text search, within what one may see
-  assert.deepEqual(cat.datasets(staff, { text: 'LYSOZYME p2' }).datasets.map((d) => d.pid), ['p2']);
-  assert.deepEqual(cat.datasets(staff, { text: '100%_' }).datasets, []);
-  assert.deepEqual(cat.proposals(who('tok-alice-123')).map((p) => p.id), ['mx1234']);
+  assert.deepEqual((await cat.datasets(staff, { text: 'LYSOZYME p2' })).datasets.map((d) => d.pid), ['p2']);
+  assert.deepEqual((await cat.datasets(staff, { text: '100%_' })).datasets, []);
+  assert.deepEqual((await cat.proposals(who('tok-alice-123'))).map((p) => p.id), ['mx1234']);
 });
 
-both('embargo: default end of session + 3 years, decided at query time; the PI extends it, others may not', (setup) => {
-  const { cat, repo, who, setNow } = setup();
+both('embargo: default end of session + 3 years, decided at query time; the PI extends it, others may not', async (setup) => {
+  const { cat, repo, who, setNow } = await setup();
   const staff = who('tok-staff-id11');
-  const p = cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }, { user: 'carol', role: 'co-proposer' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
+  const p = await cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }, { user: 'carol', role: 'co-proposer' }], start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z' });
   assert.equal(p.releaseDate, '2029-01-04T00:00:00.000Z');
-  repo.addDataset(dataset('p1', 'mx1234', 'lyso1'));
+  await repo.addDataset(dataset('p1', 'mx1234', 'lyso1'));
   const pub = who(null);
-  assert.equal(cat.datasets(pub, {}).total, 0);
+  assert.equal((await cat.datasets(pub, {})).total, 0);
   setNow('2029-01-03T23:59:59Z');
-  assert.equal(cat.datasets(pub, {}).total, 0);
-  assert.match(code(() => cat.proposal(pub, 'mx1234')), /NotFoundError/);
+  assert.equal((await cat.datasets(pub, {})).total, 0);
+  assert.match(await code(() => cat.proposal(pub, 'mx1234')), /NotFoundError/);
   setNow('2029-01-04T00:00:01Z');
-  assert.equal(cat.datasets(pub, {}).total, 1, 'released once the clock passes the release date');
-  assert.equal(cat.proposal(pub, 'mx1234').released, true);
+  assert.equal((await cat.datasets(pub, {})).total, 1, 'released once the clock passes the release date');
+  assert.equal((await cat.proposal(pub, 'mx1234')).released, true);
   // back before the date: the PI extends the embargo; a co-proposer may not
   setNow('2028-06-01T00:00:00Z');
-  assert.match(code(() => cat.setRelease(who('tok-carol-123'), 'mx1234', '2030-01-01')), /AuthError.*principal investigator/);
-  cat.setRelease(who('tok-alice-123'), 'mx1234', '2030-01-04T00:00:00Z');
+  assert.match(await code(() => cat.setRelease(who('tok-carol-123'), 'mx1234', '2030-01-01')), /AuthError.*principal investigator/);
+  await cat.setRelease(who('tok-alice-123'), 'mx1234', '2030-01-04T00:00:00Z');
   setNow('2029-06-01T00:00:00Z');
-  assert.equal(cat.datasets(pub, {}).total, 0, 'extended');
+  assert.equal((await cat.datasets(pub, {})).total, 0, 'extended');
   // absurd dates are refused, named
-  assert.match(code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', '2020-01-01')), /release_date.*in the past/);
-  assert.match(code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', '2300-01-01')), /release_date.*more than 50 years/);
-  assert.match(code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', 'soon')), /release_date: expected an ISO date/);
-  assert.match(code(() => cat.putProposal(staff, { proposal: 'mx2', start: '2026-02-01', end: '2026-01-01' })), /end: the session ends before/);
-  assert.match(code(() => cat.putProposal(who('tok-alice-123'), { proposal: 'mx3' })), /AuthError.*staff/);
-  assert.match(code(() => cat.putProposal(staff, { proposal: 'mx3', team: [{ user: 'x', role: 'king' }] })), /team\[0\]\.role/);
-  assert.match(code(() => cat.putProposal(staff, { proposal: '../etc' })), /proposal: expected a name/);
+  assert.match(await code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', '2020-01-01')), /release_date.*in the past/);
+  assert.match(await code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', '2300-01-01')), /release_date.*more than 50 years/);
+  assert.match(await code(() => cat.setRelease(who('tok-alice-123'), 'mx1234', 'soon')), /release_date: expected an ISO date/);
+  assert.match(await code(() => cat.putProposal(staff, { proposal: 'mx2', start: '2026-02-01', end: '2026-01-01' })), /end: the session ends before/);
+  assert.match(await code(() => cat.putProposal(who('tok-alice-123'), { proposal: 'mx3' })), /AuthError.*staff/);
+  assert.match(await code(() => cat.putProposal(staff, { proposal: 'mx3', team: [{ user: 'x', role: 'king' }] })), /team\[0\]\.role/);
+  assert.match(await code(() => cat.putProposal(staff, { proposal: '../etc' })), /proposal: expected a name/);
 });
 
 both('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<dataset>, duplicates refused, prepare filled in', async (setup) => {
-  const { cat, repo, who } = setup();
+  const { cat, repo, who } = await setup();
   const staff = who('tok-staff-id11');
-  cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }] });
-  cat.putProposal(staff, { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
+  await cat.putProposal(staff, { proposal: 'mx1234', team: [{ user: 'alice', role: 'principal-investigator' }] });
+  await cat.putProposal(staff, { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
   const alice = who('tok-alice-123');
   await assert.rejects(cat.newSample(alice, 'lyso1'), /no proposal chosen/);
   await assert.rejects(cat.newProposal(alice, 'mx9999'), { type: 'NotFoundError' });
@@ -146,21 +147,21 @@ both('data policy: folders <root>/<proposal>/<beamline>/<sample>/<sample>_<datas
   await cat.newProposal(alice, 'mx1234');
   const st = await cat.newSample(alice, 'lyso1');
   assert.equal(st.folder, '/data/visitor/mx1234/id11/lyso1/lyso1_0001');
-  repo.addDataset(dataset('p1', 'mx1234', 'lyso1', 'scan_0001', '0001'));
+  await repo.addDataset(dataset('p1', 'mx1234', 'lyso1', 'scan_0001', '0001'));
   await assert.rejects(cat.newDataset(alice, '0001'), /dataset: 0001 already exists for sample lyso1/);
   assert.equal((await cat.newDataset(alice)).dataset, '0002');
   assert.equal((await cat.newDataset(alice, 'dark')).folder, '/data/visitor/mx1234/id11/lyso1/lyso1_dark');
   const params: Record<string, unknown> = { scan: { name: 'ascan' }, saving: { enabled: true } };
-  cat.applyPolicy(alice, params);
+  await cat.applyPolicy(alice, params);
   assert.deepEqual(params.scan, { name: 'ascan', proposal: 'mx1234', sample: 'lyso1', dataset: 'dark' });
   assert.equal((params.saving as { base_path: string }).base_path, '/data/visitor/mx1234/id11/lyso1/lyso1_dark');
   // someone who may not write to the current proposal cannot acquire into it
-  assert.match(code(() => cat.applyPolicy(who('tok-bob-12345'), { scan: {} })), /NotFoundError/);
+  assert.match(await code(() => cat.applyPolicy(who('tok-bob-12345'), { scan: {} })), /NotFoundError/);
   // a scan naming its own proposal is left alone
   const own = { scan: { proposal: 'other' }, saving: { enabled: true } };
-  cat.applyPolicy(alice, own);
+  await cat.applyPolicy(alice, own);
   assert.deepEqual(own.saving, { enabled: true });
-  assert.equal(cat.samples(alice, 'mx1234').map((s) => s.name).sort().join(), 'lyso1,sample');
+  assert.equal((await cat.samples(alice, 'mx1234')).map((s) => s.name).sort().join(), 'lyso1,sample');
 });
 
 test('SciCat filters: the subset maps onto the query, anything else is refused with its field named', () => {
@@ -199,49 +200,52 @@ test('password login issues tokens that expire; without a users file everyone is
   assert.equal(new AccessControl(null, null).resolve(null).operator, true);
 });
 
-test('migrations: a reopened database keeps its rows; a newer schema is refused', () => {
+test('migrations: a reopened database keeps its rows; a newer schema is refused', async () => {
   const path = join(dir, 'c.sqlite');
-  const first = setup(path);
-  first.cat.putProposal(first.who('tok-staff-id11'), { proposal: 'mx1234' });
-  first.repo.addDataset(dataset('p1', 'mx1234', 's'));
-  first.repo.close();
-  const again = setup(path);
-  assert.equal(again.cat.datasets(again.who('server-token-1'), {}).total, 1);
-  again.repo.close();
+  const first = await setup(path);
+  await first.cat.putProposal(first.who('tok-staff-id11'), { proposal: 'mx1234' });
+  await first.repo.addDataset(dataset('p1', 'mx1234', 's'));
+  await first.repo.close();
+  const again = await setup(path);
+  assert.equal((await again.cat.datasets(again.who('server-token-1'), {})).total, 1);
+  await again.repo.close();
   const path2 = join(dir, 'newer.sqlite');
   writeFileSync(path2, '');
   const r = new SqliteCatalogue(path2);
   (r as unknown as { db: { pragma: (s: string) => void } }).db.pragma('user_version = 99');
   r.close();
   assert.throws(() => new SqliteCatalogue(path2), /schema version 99 is newer/);
+  // and so is it through the worker thread the server uses
+  await assert.rejects(ThreadedSqliteCatalogue.open(path2), /schema version 99 is newer/);
 });
 
-test('migrations on PostgreSQL: a reopened database keeps its rows; two servers migrate once; a newer schema is refused', () => {
+test('migrations on PostgreSQL: a reopened database keeps its rows; two servers migrate once; a newer schema is refused', async () => {
   const url = cluster.newDatabase();
-  const first = open(new PostgresCatalogue(url));
-  const second = open(new PostgresCatalogue(url));
-  first.cat.putProposal(first.who('tok-staff-id11'), { proposal: 'mx1234' });
-  first.repo.addDataset(dataset('p1', 'mx1234', 's'));
-  assert.equal(second.cat.datasets(second.who('server-token-1'), {}).total, 1);
-  const again = open(new PostgresCatalogue(url));
-  assert.equal(again.cat.datasets(again.who('server-token-1'), {}).total, 1);
-  (again.repo as unknown as { q: (sql: string) => void }).q('INSERT INTO daqlab_schema (version) VALUES (99)');
-  assert.throws(() => new PostgresCatalogue(url), /schema version 99 is newer/);
+  const [r1, r2] = await Promise.all([PostgresCatalogue.open(url), PostgresCatalogue.open(url)]);
+  const first = open(r1);
+  const second = open(r2);
+  await first.cat.putProposal(first.who('tok-staff-id11'), { proposal: 'mx1234' });
+  await first.repo.addDataset(dataset('p1', 'mx1234', 's'));
+  assert.equal((await second.cat.datasets(second.who('server-token-1'), {})).total, 1);
+  const again = open(await PostgresCatalogue.open(url));
+  assert.equal((await again.cat.datasets(again.who('server-token-1'), {})).total, 1);
+  await (again.repo as unknown as { q: (sql: string) => Promise<void> }).q('INSERT INTO daqlab_schema (version) VALUES (99)');
+  await assert.rejects(PostgresCatalogue.open(url), /schema version 99 is newer/);
 });
 
-test('an unreachable PostgreSQL: a clear error within the bound, the password not shown', () => {
+test('an unreachable PostgreSQL: a clear error within the bound, the password not shown', async () => {
   const t0 = Date.now();
-  assert.throws(() => new PostgresCatalogue('postgresql://daqlab:secret@127.0.0.1:1/none', 1000), (e: Error) => !e.message.includes('secret') && /ECONNREFUSED|did not answer/.test(e.message));
+  await assert.rejects(PostgresCatalogue.open('postgresql://daqlab:secret@127.0.0.1:1/none', 1000), (e: Error) => !e.message.includes('secret') && /ECONNREFUSED|did not answer/.test(e.message));
   assert.ok(Date.now() - t0 < 5000);
 });
 
 both('a failing database: captures are kept and written once it answers again (nothing lost)', async (setup) => {
-  const { cat, repo } = setup();
+  const { cat, repo } = await setup();
   let failing = true;
   const flaky: CatalogueRepository = Object.create(repo);
-  flaky.addDataset = (d) => {
+  flaky.addDataset = async (d) => {
     if (failing) throw new Error('database is locked');
-    repo.addDataset(d);
+    await repo.addDataset(d);
   };
   const c2 = new Catalogue(flaky, cat.access, { beamline: 'id11', root: '/data' });
   const scan = { key: 's1', identity: { name: 'scan', number: 1, session: 'd', proposal: '', sample: '', dataset: '', path: '' }, info: {}, created: new Date(), streams: new Map(), summary: () => ({ info: {} }) };
@@ -253,7 +257,7 @@ both('a failing database: captures are kept and written once it answers again (n
   (c2 as unknown as { drain: () => void }).drain();
   await c2.settled();
   assert.equal(c2.queued, 0);
-  assert.equal(repo.pidOfScan('s1') !== null, true);
+  assert.equal(await repo.pidOfScan('s1') !== null, true);
 });
 
 test('capture: a derived scan points at its source dataset; files get sizes and sha256 from sha256sum', async () => {
@@ -263,7 +267,7 @@ test('capture: a derived scan points at its source dataset; files get sizes and 
     key: 'derived-1', identity: { name: 'azint-scan', number: 2, session: 'd', proposal: 'mx1234', sample: 'lyso1', dataset: '0001', path: '' },
     info: { derived: { source_key: 'scan:1', master: f }, saving: { master: f } }, created: new Date(), streams: new Map(), summary: () => ({ info: {} }),
   };
-  const d = await datasetOfScan(scan as never, { beamline: 'id11', pidOfScan: (k) => (k === 'scan:1' ? 'daqlab-source' : null) });
+  const d = await datasetOfScan(scan as never, { beamline: 'id11', pidOfScan: async (k) => (k === 'scan:1' ? 'daqlab-source' : null) });
   assert.equal(d.type, 'derived');
   assert.deepEqual(d.sources, ['daqlab-source']);
   assert.deepEqual(d.files, [{ path: f, size: 5, sha256: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824', mtime: d.files[0].mtime }]);
@@ -281,12 +285,12 @@ test('--catalogue: sqlite:PATH, off, the default under the state folder; anythin
 
 test('data policy: a dataset folder already on disk (an earlier server wrote it) is used too', async () => {
   const access = new AccessControl(null, null);
-  const cat = new Catalogue(new SqliteCatalogue(':memory:'), access, { beamline: 'id11', root: dir });
+  const cat = new Catalogue(await ThreadedSqliteCatalogue.open(':memory:'), access, { beamline: 'id11', root: dir });
   const op = access.resolve(null);
-  cat.putProposal(op, { proposal: 'mx7' });
+  await cat.putProposal(op, { proposal: 'mx7' });
   await cat.newProposal(op, 'mx7');
   mkdirSync(join(dir, 'mx7', 'id11', 'lyso', 'lyso_0001'), { recursive: true });
   assert.equal((await cat.newSample(op, 'lyso')).dataset, '0002');
   await assert.rejects(cat.newDataset(op, '0001'), /dataset: 0001 already exists/);
-  cat.close();
+  await cat.close();
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { AccessControl, type UserEntry } from '../../src/access/index.js';
 import { Catalogue } from '../../src/catalogue/service.js';
-import { SqliteCatalogue } from '../../src/catalogue/sqlite.js';
+import { ThreadedSqliteCatalogue } from '../../src/catalogue/sqlite-thread.js';
 import { PostgresCatalogue } from '../../src/catalogue/postgres/repository.js';
 import type { CatalogueRepository } from '../../src/catalogue/repository.js';
 import type { Dataset } from '../../src/catalogue/types.js';
@@ -13,8 +13,8 @@ import { startPostgres } from '../fixtures/postgres.js';
 
 const cluster = await startPostgres();
 const repos: CatalogueRepository[] = [];
-test.after(() => {
-  repos.forEach((r) => r.close());
+test.after(async () => {
+  await Promise.all(repos.map((r) => r.close()));
   cluster.stop();
 });
 
@@ -33,27 +33,27 @@ function dataset(pid: string, proposal: string, name: string): Dataset {
   };
 }
 
-function setup(backend: 'sqlite' | 'postgresql', datacite: Partial<DataciteConfig> = {}) {
-  const repo = backend === 'sqlite' ? new SqliteCatalogue(':memory:') : new PostgresCatalogue(cluster.newDatabase());
+async function setup(backend: 'sqlite' | 'postgresql', datacite: Partial<DataciteConfig> = {}) {
+  const repo = backend === 'sqlite' ? await ThreadedSqliteCatalogue.open(':memory:') : await PostgresCatalogue.open(cluster.newDatabase());
   repos.push(repo);
   let now = new Date('2026-01-10T00:00:00Z');
   const access = new AccessControl(USERS, 'server-token-1', () => now);
   const cat = new Catalogue(repo, access, { beamline: 'id11', root: '/data', datacite: { ...dataciteFromEnv({}), landingBase: 'https://daqlab.example.org', ...datacite } });
   const who = (t: string | null) => access.resolve(t);
-  cat.putProposal(who('tok-staff-id11'), {
+  await cat.putProposal(who('tok-staff-id11'), {
     proposal: 'mx1234', title: 'Lysozyme <script>alert(1)</script>', abstract: 'Crystals & "waves"', start: '2026-01-01T00:00:00Z', end: '2026-01-04T00:00:00Z',
     team: [{ user: 'curie', role: 'principal-investigator' }, { user: 'carol', role: 'co-proposer' }, { user: 'lc', role: 'local-contact' }],
   });
-  cat.putProposal(who('tok-staff-id11'), { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
-  repo.addDataset(dataset('p1', 'mx1234', 'scan_<b>1</b>'));
-  repo.addDataset(dataset('p2', 'mx1234', 'scan_2'));
-  repo.addDataset(dataset('p3', 'mx9999', 'other'));
+  await cat.putProposal(who('tok-staff-id11'), { proposal: 'mx9999', team: [{ user: 'bob', role: 'principal-investigator' }] });
+  await repo.addDataset(dataset('p1', 'mx1234', 'scan_<b>1</b>'));
+  await repo.addDataset(dataset('p2', 'mx1234', 'scan_2'));
+  await repo.addDataset(dataset('p3', 'mx9999', 'other'));
   return { cat, who, setNow: (d: string) => (now = new Date(d)) };
 }
 
 for (const backend of ['sqlite', 'postgresql'] as const) {
   test(`DOIs: draft → registered → findable, by whom, seen by whom; landing pages escaped, licence after release [${backend}]`, async () => {
-    const { cat, who, setNow } = setup(backend);
+    const { cat, who, setNow } = await setup(backend);
     const alice = who('tok-alice-123');
     assert.deepEqual((await cat.dois.draft(alice, { datasets: ['p2'] })).creators, ['carol', 'curie'], 'by default the team, less local contacts');
     const d = await cat.dois.draft(alice, { datasets: ['p1'], creators: ['Marie Curie', 'carol'] });
@@ -61,29 +61,29 @@ for (const backend of ['sqlite', 'postgresql'] as const) {
     assert.equal(d.status, 'draft');
     assert.equal(d.kind, 'dataset');
     // a draft: its proposal's readers only; the same refusal as for a DOI that does not exist
-    assert.throws(() => cat.dois.get(who('tok-bob-12345'), d.doi), /NotFoundError|no such DOI/);
-    assert.equal(cat.dois.landing(who(null), d.doi), null);
-    assert.equal(cat.dois.list(who(null)).length, 0);
+    await assert.rejects(cat.dois.get(who('tok-bob-12345'), d.doi), /NotFoundError|no such DOI/);
+    assert.equal(await cat.dois.landing(who(null), d.doi), null);
+    assert.equal((await cat.dois.list(who(null))).length, 0);
     // a co-proposer may not register; the PI may; never backwards
     await assert.rejects(cat.dois.advance(who('tok-carol-123'), d.doi, 'registered'), { type: 'AuthError' });
     assert.equal((await cat.dois.advance(alice, d.doi, 'registered')).status, 'registered');
     await assert.rejects(cat.dois.advance(alice, d.doi, 'draft'), /state: expected registered or findable/);
     await assert.rejects(cat.dois.advance(alice, d.doi, 'registered'), /only moves draft → registered → findable/);
     // registered: the landing page is public; under embargo no files and no licence yet
-    const page = cat.dois.landing(who(null), d.doi)!;
+    const page = (await cat.dois.landing(who(null), d.doi))!;
     assert.ok(page.includes('Lysozyme &lt;script&gt;alert(1)&lt;/script&gt;') && !page.includes('<script>'), 'escaped');
     assert.ok(page.includes('Crystals &amp; &quot;waves&quot;'));
     assert.match(page, /Under embargo until 2029-01-04/);
     assert.ok(!page.includes('<table class="files">') && page.includes('1 files in 1 datasets, listed once released'), 'files listed only once released');
     assert.match(page, /Marie Curie, carol \(2026\)\. Lysozyme .*https:\/\/doi\.org\/10\.5072\/daqlab\.mx1234/);
     assert.equal((await cat.dois.advance(alice, d.doi, 'findable')).status, 'findable');
-    assert.deepEqual(cat.dois.list(who(null)).map((x) => x.doi), [d.doi]);
+    assert.deepEqual((await cat.dois.list(who(null))).map((x) => x.doi), [d.doi]);
     setNow('2029-02-01T00:00:00Z');
-    const open = cat.dois.landing(who(null), d.doi)!;
+    const open = (await cat.dois.landing(who(null), d.doi))!;
     assert.match(open, /CC-BY-4\.0/);
     assert.ok(open.includes('<tr><td>scan_&lt;b&gt;1&lt;/b&gt;</td>') && open.includes('ab'.repeat(32)));
     // the DataCite record
-    const rec = cat.dois.record(cat.dois.get(who(null), d.doi));
+    const rec = await cat.dois.record(await cat.dois.get(who(null), d.doi));
     assert.deepEqual(rec.types, { resourceTypeGeneral: 'Dataset', resourceType: 'Raw data' });
     assert.equal(rec.url, `https://daqlab.example.org/doi/${d.doi}`);
     assert.deepEqual((rec.creators as { name: string }[])[0], { name: 'Curie, Marie', nameType: 'Personal', givenName: 'Marie', familyName: 'Curie' });
@@ -91,7 +91,7 @@ for (const backend of ['sqlite', 'postgresql'] as const) {
   });
 
   test(`DOIs: a session's DOI cites its datasets; bad input refused, named [${backend}]`, async () => {
-    const { cat, who } = setup(backend);
+    const { cat, who } = await setup(backend);
     const staff = who('tok-staff-id11');
     const s = await cat.dois.draft(staff, { proposal: 'mx1234', title: 'The session' });
     assert.equal(s.kind, 'session');
@@ -130,7 +130,7 @@ test('minting: each step is the request DataCite takes (recorded by a local HTTP
   await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
   try {
     const port = (recorder.address() as { port: number }).port;
-    const { cat, who } = setup('sqlite', { url: `http://127.0.0.1:${port}`, prefix: '10.80000', user: 'DAQ.LAB', password: 'pw' });
+    const { cat, who } = await setup('sqlite', { url: `http://127.0.0.1:${port}`, prefix: '10.80000', user: 'DAQ.LAB', password: 'pw' });
     const alice = who('tok-alice-123');
     const d = await cat.dois.draft(alice, { datasets: ['p1', 'p2'] });
     assert.equal(seen[0].method, 'POST');
@@ -148,15 +148,15 @@ test('minting: each step is the request DataCite takes (recorded by a local HTTP
     refuse = true;
     await assert.rejects(cat.dois.advance(alice, d.doi, 'findable'), /DataCite .* refused PUT findable: HTTP 422 .*already been taken/);
     assert.equal(seen[2].body.data.attributes.event, 'publish');
-    assert.equal(cat.dois.get(alice, d.doi).status, 'registered', 'unchanged after a refusal');
+    assert.equal((await cat.dois.get(alice, d.doi)).status, 'registered', 'unchanged after a refusal');
   } finally {
     recorder.close();
   }
 });
 
 test('minting: an endpoint that does not answer is an error naming DataCite; nothing recorded', async () => {
-  const { cat, who } = setup('sqlite', { url: 'http://127.0.0.1:1' });
+  const { cat, who } = await setup('sqlite', { url: 'http://127.0.0.1:1' });
   await assert.rejects(cat.dois.draft(who('tok-alice-123'), { datasets: ['p1'] }), /DataCite \(http:\/\/127\.0\.0\.1:1\) did not answer/);
-  assert.equal(cat.dois.list(who('server-token-1')).length, 0);
+  assert.equal((await cat.dois.list(who('server-token-1'))).length, 0);
   assert.throws(() => dataciteFromEnv({ DAQLAB_DATACITE_PREFIX: '11.x' }), /DAQLAB_DATACITE_PREFIX/);
 });

@@ -22,7 +22,7 @@ import { OPERATOR } from '../../access/index.js';
 export const ICATPLUS_MAX_BODY = Math.ceil((LOGBOOK_MAX_ATTACHMENT_BYTES * 4) / 3) + 1024 * 1024;
 
 const ROUTE = /^\/icatplus\/dataacquisition\/([^/]+)\/(notification|base64)\/?$/;
-const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, LimitError: 413, ProtocolError: 400 };
+const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, LimitError: 413, ProtocolError: 400, TimeoutError: 503 };
 
 type Obj = Record<string, unknown>;
 
@@ -128,6 +128,7 @@ export async function handleIcatPlus(ctx: HttpContext, req: IncomingMessage, res
     const author = logbook.authors.authorOf(apiKey);
     // the apiKey is also who writes: its principal's rights on the investigation (logbook/access.ts)
     const who = ctx.service.catalogue ? ctx.service.catalogue.access.resolve(apiKey) : OPERATOR;
+    await logbook.know({ proposal: links.proposal }, who); // the investigation's facts at hand for the decision
     let entry: LogbookEntry;
     if (m[2] === 'notification') {
       const category = typeof body.category === 'string' ? body.category.toLowerCase() : body.category; // ICAT+ also says commandLine

@@ -29,7 +29,7 @@ export const SCICAT_PREFIXES = [SCICAT_PREFIX, '/scicat/api/v4/'];
 /** a request body: an origdatablock of some thousands of files fits */
 const MAX_BODY = 2 * 1024 * 1024;
 
-const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, StateError: 409, LimitError: 413 };
+const STATUS: Record<string, number> = { NotFoundError: 404, ParameterError: 400, AuthError: 401, StateError: 409, LimitError: 413, TimeoutError: 503 };
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -97,9 +97,12 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
     if (token !== null && !catalogue.access.known(token)) throw new DaqError('AuthError', 'unknown or expired token');
     if (token === null && !ctx.anonymousAllowed) throw new DaqError('AuthError', 'a token is required (Authorization: Bearer T or ?access_token=T)');
     const who: Principal = catalogue.access.resolve(token);
-    const released = (proposal: string): boolean => {
-      const p = proposal ? catalogue.repo.proposal(proposal) : null;
-      return !!p && new Date(p.releaseDate) <= catalogue.now();
+    /** which of these proposals are released (each read once) */
+    const releasedOf = async (proposals: string[]): Promise<(proposal: string) => boolean> => {
+      const ids = [...new Set(proposals.filter(Boolean))];
+      const props = await Promise.all(ids.map((id) => catalogue.repo.proposal(id)));
+      const released = new Set(props.filter((p) => p && new Date(p.releaseDate) <= catalogue.now()).map((p) => p!.id));
+      return (proposal) => released.has(proposal);
     };
     if (method === 'POST') {
       // writes need a known token: the public writes nothing
@@ -108,17 +111,18 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
       if (path === 'datasets' || path === 'rawdatasets' || path === 'deriveddatasets') {
         const body = await readBody(req);
         if (path !== 'datasets' && body.type === undefined) body.type = path === 'rawdatasets' ? 'raw' : 'derived';
-        const d = createDataset(catalogue, who, body);
+        const d = await createDataset(catalogue, who, body);
+        const released = await releasedOf([d.proposal]);
         return send(res, 201, scicatDataset(d, released(d.proposal)));
       }
       if (seg.length === 3 && seg[0] === 'datasets' && seg[2] === 'origdatablocks') {
-        const d = addOrigDatablock(catalogue, who, parts[1], await readBody(req));
+        const d = await addOrigDatablock(catalogue, who, parts[1], await readBody(req));
         return send(res, 201, scicatOrigDatablock(d));
       }
       if (path === 'datasets/isvalid') {
         // v4 (scitacean asks before uploading files): the same checks, nothing stored
         try {
-          createDataset(catalogue, who, await readBody(req), true);
+          await createDataset(catalogue, who, await readBody(req), true);
           return send(res, 200, { valid: true });
         } catch (e) {
           if (!(e instanceof DaqError) || e.type !== 'ParameterError') throw e;
@@ -130,19 +134,24 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         const body = await readBody(req);
         const pid = body.datasetId;
         if (typeof pid !== 'string') throw err('ParameterError', 'datasetId: required (the pid of the dataset the files belong to)', 'datasetId');
-        return send(res, 201, scicatOrigDatablock(addOrigDatablock(catalogue, who, pid, body)));
+        return send(res, 201, scicatOrigDatablock(await addOrigDatablock(catalogue, who, pid, body)));
       }
-      if (path === 'samples') return send(res, 201, scicatSample(createSample(catalogue, who, await readBody(req))));
+      if (path === 'samples') return send(res, 201, scicatSample(await createSample(catalogue, who, await readBody(req))));
       throw new DaqError('ProtocolError', `POST ${url.pathname}: daqlab's SciCat endpoints write Datasets, Datasets/{pid}/origdatablocks and Samples only`);
     }
     if (method !== 'GET') throw new DaqError('ProtocolError', `${method}: daqlab's SciCat endpoints read, and write datasets, their files and samples (POST) only`);
-    const ds = (q: Parameters<Catalogue['datasets']>[1]) => catalogue.datasets(who, q).datasets.map((d) => scicatDataset(d, released(d.proposal)));
+    const ds = async (q: Parameters<Catalogue['datasets']>[1]): Promise<unknown[]> => {
+      const { datasets } = await catalogue.datasets(who, q);
+      const released = await releasedOf(datasets.map((d) => d.proposal));
+      return datasets.map((d) => scicatDataset(d, released(d.proposal)));
+    };
     switch (seg[0]) {
       case 'datasets': {
-        if (seg.length === 1) return send(res, 200, ds(datasetFilter(url.searchParams.get('filter'))));
-        if (seg.length === 2 && seg[1] === 'fullquery') return send(res, 200, ds(fullquery(url.searchParams.get('fields'), url.searchParams.get('limits'))));
-        if (seg.length === 2 && seg[1] === 'count') return send(res, 200, { count: catalogue.datasets(who, { ...datasetFilter(url.searchParams.get('filter')), limit: 0 }).total });
-        const d = catalogue.dataset(who, parts[1]);
+        if (seg.length === 1) return send(res, 200, await ds(datasetFilter(url.searchParams.get('filter'))));
+        if (seg.length === 2 && seg[1] === 'fullquery') return send(res, 200, await ds(fullquery(url.searchParams.get('fields'), url.searchParams.get('limits'))));
+        if (seg.length === 2 && seg[1] === 'count') return send(res, 200, { count: (await catalogue.datasets(who, { ...datasetFilter(url.searchParams.get('filter')), limit: 0 })).total });
+        const d = await catalogue.dataset(who, parts[1]);
+        const released = await releasedOf([d.proposal]);
         if (seg.length === 2) {
           // v4: related documents embedded on request (`?include=origdatablocks&include=attachments`)
           const include = new Set(url.searchParams.getAll('include').flatMap((v) => v.toLowerCase().split(',')));
@@ -156,9 +165,9 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
         break;
       }
       case 'origdatablocks': {
-        if (seg.length === 1) return send(res, 200, catalogue.datasets(who, datasetFilter(url.searchParams.get('filter'))).datasets.map(scicatOrigDatablock));
+        if (seg.length === 1) return send(res, 200, (await catalogue.datasets(who, datasetFilter(url.searchParams.get('filter')))).datasets.map(scicatOrigDatablock));
         const pid = parts[1].replace(/-files$/, '');
-        if (seg.length === 2) return send(res, 200, scicatOrigDatablock(catalogue.dataset(who, pid)));
+        if (seg.length === 2) return send(res, 200, scicatOrigDatablock(await catalogue.dataset(who, pid)));
         break;
       }
       case 'proposals': {
@@ -166,10 +175,10 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
           const f = parseJsonParam(url.searchParams.get('filter'), 'filter');
           const where = (f.where ?? {}) as Record<string, unknown>;
           for (const k of Object.keys(where)) if (k !== 'proposalId') throw err('ParameterError', `filter.where.${k}: daqlab filters proposals on proposalId only`, `filter.where.${k}`);
-          if (typeof where.proposalId === 'string') return send(res, 200, [scicatProposal(catalogue.proposal(who, where.proposalId))]);
-          return send(res, 200, catalogue.proposals(who, 1000, 0).map(scicatProposal));
+          if (typeof where.proposalId === 'string') return send(res, 200, [scicatProposal(await catalogue.proposal(who, where.proposalId))]);
+          return send(res, 200, (await catalogue.proposals(who, 1000, 0)).map(scicatProposal));
         }
-        if (seg.length === 2) return send(res, 200, scicatProposal(catalogue.proposal(who, parts[1])));
+        if (seg.length === 2) return send(res, 200, scicatProposal(await catalogue.proposal(who, parts[1])));
         break;
       }
       case 'samples': {
@@ -178,24 +187,24 @@ export async function handleScicat(ctx: ScicatContext, req: IncomingMessage, res
           const where = (f.where ?? {}) as Record<string, unknown>;
           for (const k of Object.keys(where)) if (!['ownerGroup', 'proposalId', 'sampleId'].includes(k)) throw err('ParameterError', `filter.where.${k}: daqlab filters samples on ownerGroup, proposalId, sampleId`, `filter.where.${k}`);
           const proposal = (where.ownerGroup ?? where.proposalId ?? null) as string | null;
-          const list = catalogue.samples(who, typeof proposal === 'string' ? proposal : null, 1000, 0).filter((s) => where.sampleId === undefined || s.pid === where.sampleId);
+          const list = (await catalogue.samples(who, typeof proposal === 'string' ? proposal : null, 1000, 0)).filter((s) => where.sampleId === undefined || s.pid === where.sampleId);
           return send(res, 200, list.map(scicatSample));
         }
         if (seg.length === 2) {
-          const s = catalogue.repo.sampleByPid(parts[1]);
+          const s = await catalogue.repo.sampleByPid(parts[1]);
           // readable when its proposal is: the same refusal either way
-          if (s) catalogue.proposal(who, s.proposal);
+          if (s) await catalogue.proposal(who, s.proposal);
           if (!s) throw new DaqError('NotFoundError', `sample ${JSON.stringify(parts[1])}: no such sample that ${who.name} may read`);
           return send(res, 200, scicatSample(s));
         }
         break;
       }
       case 'instruments':
-        if (seg.length === 1) return send(res, 200, catalogue.repo.instruments().map((i) => ({ pid: i.name, uniqueName: i.name, name: i.title })));
+        if (seg.length === 1) return send(res, 200, (await catalogue.repo.instruments()).map((i) => ({ pid: i.name, uniqueName: i.name, name: i.title })));
         break;
       case 'publisheddata': {
-        if (seg.length === 1) return send(res, 200, catalogue.repo.published(catalogue.visibility(who), 1000, 0).map((x) => scicatPublished(x, catalogue.dois.cfg.landingBase)));
-        const p = catalogue.repo.published(catalogue.visibility(who), 1000, 0).find((x) => x.doi === parts.slice(1).join('/'));
+        if (seg.length === 1) return send(res, 200, (await catalogue.repo.published(catalogue.visibility(who), 1000, 0)).map((x) => scicatPublished(x, catalogue.dois.cfg.landingBase)));
+        const p = (await catalogue.repo.published(catalogue.visibility(who), 1000, 0)).find((x) => x.doi === parts.slice(1).join('/'));
         if (!p) throw new DaqError('NotFoundError', `no published data ${JSON.stringify(parts.slice(1).join('/'))} that ${who.name} may read`);
         return send(res, 200, scicatPublished(p, catalogue.dois.cfg.landingBase));
       }

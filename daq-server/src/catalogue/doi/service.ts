@@ -44,16 +44,16 @@ export class Dois {
       if (!Array.isArray(req.datasets) || req.datasets.length === 0 || req.datasets.length > MAX_DATASETS_PER_DOI) {
         throw err('ParameterError', `datasets: expected a list of 1 to ${MAX_DATASETS_PER_DOI} dataset pids`, 'datasets');
       }
-      datasets = req.datasets.map((pid) => this.cat.dataset(p, pid));
+      datasets = await Promise.all(req.datasets.map((pid) => this.cat.dataset(p, pid)));
       const props = new Set(datasets.map((d) => d.proposal));
       if (props.size !== 1) throw err('ParameterError', 'datasets: a DOI cites datasets of one proposal', 'datasets');
-      proposal = this.cat.proposal(p, [...props][0]);
+      proposal = await this.cat.proposal(p, [...props][0]);
     } else {
-      proposal = this.cat.proposal(p, req.proposal);
-      datasets = this.cat.datasets(p, { proposal: proposal.id, limit: MAX_DATASETS_PER_DOI, skip: 0, order: 'created' }).datasets;
+      proposal = await this.cat.proposal(p, req.proposal);
+      datasets = (await this.cat.datasets(p, { proposal: proposal.id, limit: MAX_DATASETS_PER_DOI, skip: 0, order: 'created' })).datasets;
       if (!datasets.length) throw err('StateError', `proposal ${proposal.id}: no datasets to cite yet`, 'proposal');
     }
-    this.cat.requireWrite(p, proposal.id);
+    await this.cat.requireWrite(p, proposal.id);
     const creators = req.creators === undefined || req.creators === null ? proposal.team.filter((m) => m.role !== 'local-contact').map((m) => m.user) : req.creators;
     if (!Array.isArray(creators) || creators.length > 100 || creators.some((c) => typeof c !== 'string' || !c.trim() || c.length > 200)) {
       throw err('ParameterError', 'creators: expected a list (at most 100) of names', 'creators');
@@ -75,48 +75,49 @@ export class Dois {
       updated: now.toISOString(),
     };
     if (this.cfg.url) await mint(this.cfg, this.recordOf(pub, proposal, datasets), 'draft', false);
-    this.cat.repo.putPublished(pub);
+    await this.cat.repo.putPublished(pub);
     return pub;
   }
 
   /** Move a DOI on (draft → registered → findable): its proposal's PI, staff of its beamline, the operator. */
   async advance(p: Principal, doi: unknown, state: unknown): Promise<PublishedData> {
     if (!DOI_STATES.includes(state as DoiState) || state === 'draft') throw err('ParameterError', 'state: expected registered or findable', 'state');
-    const pub = this.get(p, doi);
-    const proposal = this.cat.proposal(p, pub.proposal);
+    const pub = await this.get(p, doi);
+    const proposal = await this.cat.proposal(p, pub.proposal);
     const pi = proposal.team.some((m) => m.user === p.name && m.role === 'principal-investigator');
     if (!pi && !canAdminister(p, proposal.beamline)) throw err('AuthError', `doi ${pub.doi}: only the principal investigator of ${proposal.id} or staff may register it`, 'doi');
     const from = DOI_STATES.indexOf(pub.status);
     const to = DOI_STATES.indexOf(state as DoiState);
     if (to <= from) throw err('StateError', `doi ${pub.doi}: is ${pub.status}; a DOI only moves draft → registered → findable`, 'state');
     const next: PublishedData = { ...pub, status: state as DoiState, updated: this.cat.now().toISOString() };
-    if (this.cfg.url) await mint(this.cfg, this.record(next), next.status, true);
-    this.cat.repo.putPublished(next);
+    if (this.cfg.url) await mint(this.cfg, await this.record(next), next.status, true);
+    await this.cat.repo.putPublished(next);
     return next;
   }
 
   /** A DOI its reader may see: drafts to whoever may read its proposal; registered and findable ones to everyone. */
-  get(p: Principal, doi: unknown): PublishedData {
-    const pub = typeof doi === 'string' && DOI_RE.test(doi) ? this.cat.repo.publishedByDoi(doi) : null;
-    if (!pub || (pub.status === 'draft' && !this.readable(p, pub))) throw err('NotFoundError', `doi ${JSON.stringify(doi)}: no such DOI that ${p.name} may read`, 'doi');
+  async get(p: Principal, doi: unknown): Promise<PublishedData> {
+    const pub = typeof doi === 'string' && DOI_RE.test(doi) ? await this.cat.repo.publishedByDoi(doi) : null;
+    if (!pub || (pub.status === 'draft' && !(await this.readable(p, pub)))) throw err('NotFoundError', `doi ${JSON.stringify(doi)}: no such DOI that ${p.name} may read`, 'doi');
     return pub;
   }
 
-  list(p: Principal, limit = 100, skip = 0): PublishedData[] {
+  list(p: Principal, limit = 100, skip = 0): Promise<PublishedData[]> {
     return this.cat.repo.published(this.cat.visibility(p), limit, skip);
   }
 
-  private readable(p: Principal, pub: PublishedData): boolean {
-    const prop = this.cat.repo.proposal(pub.proposal);
+  private async readable(p: Principal, pub: PublishedData): Promise<boolean> {
+    const prop = await this.cat.repo.proposal(pub.proposal);
     return !!prop && canRead(p, { id: prop.id, beamline: prop.beamline, team: prop.team.map((m) => m.user), releaseDate: new Date(prop.releaseDate) }, this.cat.now());
   }
 
   /** Its datasets as the catalogue holds them (a DOI cites them whatever the reader may otherwise see). */
-  private parts(pub: PublishedData): { proposal: Proposal; datasets: Dataset[] } {
-    const proposal = this.cat.repo.proposal(pub.proposal);
+  private async parts(pub: PublishedData): Promise<{ proposal: Proposal; datasets: Dataset[] }> {
+    const proposal = await this.cat.repo.proposal(pub.proposal);
     if (!proposal) throw err('NotFoundError', `doi ${pub.doi}: its proposal ${pub.proposal} is gone`, 'doi');
     const all = { all: true, proposals: [], user: null, beamlines: [], now: this.cat.now().toISOString() };
-    return { proposal, datasets: pub.datasets.map((pid) => this.cat.repo.dataset(pid, all)).filter((d): d is Dataset => d !== null) };
+    const datasets = await Promise.all(pub.datasets.map((pid) => this.cat.repo.dataset(pid, all)));
+    return { proposal, datasets: datasets.filter((d): d is Dataset => d !== null) };
   }
 
   private recordOf(pub: PublishedData, proposal: Proposal, datasets: Dataset[]): Record<string, unknown> {
@@ -124,20 +125,20 @@ export class Dois {
   }
 
   /** The DataCite record of a DOI (as DataCite holds or would hold it). */
-  record(pub: PublishedData): Record<string, unknown> {
-    const { proposal, datasets } = this.parts(pub);
+  async record(pub: PublishedData): Promise<Record<string, unknown>> {
+    const { proposal, datasets } = await this.parts(pub);
     return this.recordOf(pub, proposal, datasets);
   }
 
   /** The landing page's HTML (null: no DOI the reader may see). Files and the licence show once the proposal is released. */
-  landing(p: Principal, doi: string): string | null {
+  async landing(p: Principal, doi: string): Promise<string | null> {
     let pub: PublishedData;
     try {
-      pub = this.get(p, doi);
+      pub = await this.get(p, doi);
     } catch {
       return null;
     }
-    const { proposal, datasets } = this.parts(pub);
+    const { proposal, datasets } = await this.parts(pub);
     return landingPage(pub, proposal, datasets, this.released(proposal));
   }
 }

@@ -1,12 +1,12 @@
 /**
  * The catalogue in PostgreSQL (`--catalogue postgresql://USER@HOST:PORT/DB`): the same tables, rules and
- * bounds as sqlite.ts, through the synchronous bridge (each call bounded by its timeout). Schema changes
- * are numbered migrations recorded in `daqlab_schema`, applied under an advisory lock (two servers, one
- * database).
+ * bounds as sqlite.ts, through an asynchronous pool (pool.ts: every statement bounded by its timeout, so a
+ * database that stops answering fails the call, never holds the event loop). Schema changes are numbered
+ * migrations recorded in `daqlab_schema`, applied under an advisory lock (two servers, one database).
  */
 import type { CatalogueRepository } from '../repository.js';
 import { MAX_LIMIT, type DataFile, type Dataset, type DatasetQuery, type Instrument, type Proposal, type PublishedData, type Sample, type Visibility } from '../types.js';
-import { SyncPg, type Statement } from './bridge.js';
+import { PgPool, redact, type Statement } from './pool.js';
 import { datasetsOf, datasetWhere, limitOf, publishedOf, type DatasetRow, type FileRow, type SourceRow } from '../rows.js';
 
 export const PG_MIGRATIONS: string[] = [
@@ -63,53 +63,63 @@ function visible(v: Visibility): { sql: string; params: unknown[] } {
 
 export class PostgresCatalogue implements CatalogueRepository {
   readonly kind = 'postgresql';
-  private readonly db: SyncPg;
+  private readonly db: PgPool;
 
-  constructor(readonly url: string, timeoutMs = 5000) {
-    this.db = new SyncPg(url, timeoutMs);
-    try {
-      this.migrate();
-    } catch (err) {
-      this.db.close();
-      throw err;
-    }
+  private constructor(readonly url: string, timeoutMs: number) {
+    this.db = new PgPool(url, timeoutMs);
   }
 
-  private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): T[] {
+  /** Connects and migrates; fails (the password never shown) when the database cannot be reached in time. */
+  static async open(url: string, timeoutMs = 5000): Promise<PostgresCatalogue> {
+    const repo = new PostgresCatalogue(url, timeoutMs);
+    try {
+      await repo.migrate();
+    } catch (err) {
+      await repo.db.close();
+      throw err;
+    }
+    return repo;
+  }
+
+  private q<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
     return this.db.query<T>(numbered(sql), params);
   }
 
-  private tx(statements: Statement[]): void {
-    this.db.batch(statements.map((s) => ({ sql: numbered(s.sql), params: s.params ?? [] })));
+  private async tx(statements: Statement[]): Promise<void> {
+    await this.db.batch(statements.map((s) => ({ sql: numbered(s.sql), params: s.params ?? [] })));
   }
 
   /** The schema version, then each missing migration in its own transaction (under a lock: two servers may start together). */
-  private migrate(): void {
-    this.tx([{ sql: 'SELECT pg_advisory_xact_lock(4242001)' }, { sql: 'CREATE TABLE IF NOT EXISTS daqlab_schema (version INTEGER NOT NULL)' }]);
+  private async migrate(): Promise<void> {
+    await this.tx([{ sql: 'SELECT pg_advisory_xact_lock(4242001)' }, { sql: 'CREATE TABLE IF NOT EXISTS daqlab_schema (version INTEGER NOT NULL)' }]);
     for (;;) {
-      const at = this.q<{ v: number | null }>('SELECT MAX(version) AS v FROM daqlab_schema')[0]?.v ?? 0;
-      if (at > PG_MIGRATIONS.length) throw new Error(`catalogue ${this.url.replace(/:[^:@/]*@/, ':***@')}: schema version ${at} is newer than this server's (${PG_MIGRATIONS.length})`);
+      const at = (await this.q<{ v: number | null }>('SELECT MAX(version) AS v FROM daqlab_schema'))[0]?.v ?? 0;
+      if (at > PG_MIGRATIONS.length) throw new Error(`catalogue ${redact(this.url)}: schema version ${at} is newer than this server's (${PG_MIGRATIONS.length})`);
       if (at === PG_MIGRATIONS.length) return;
-      this.tx([
-        { sql: 'SELECT pg_advisory_xact_lock(4242001)' },
-        // another server may have migrated while we waited for the lock: then this fails and the loop reads the version again
-        { sql: `DO $$ BEGIN IF (SELECT COALESCE(MAX(version), 0) FROM daqlab_schema) <> ${at} THEN RAISE EXCEPTION 'migrated meanwhile'; END IF; END $$` },
-        ...PG_MIGRATIONS[at].split(';').map((sql) => sql.trim()).filter(Boolean).map((sql) => ({ sql })),
-        { sql: 'INSERT INTO daqlab_schema (version) VALUES (?)', params: [at + 1] },
-      ]);
+      try {
+        await this.tx([
+          { sql: 'SELECT pg_advisory_xact_lock(4242001)' },
+          // another server may have migrated while we waited for the lock: then this fails and the loop reads the version again
+          { sql: `DO $$ BEGIN IF (SELECT COALESCE(MAX(version), 0) FROM daqlab_schema) <> ${at} THEN RAISE EXCEPTION 'migrated meanwhile'; END IF; END $$` },
+          ...PG_MIGRATIONS[at].split(';').map((sql) => sql.trim()).filter(Boolean).map((sql) => ({ sql })),
+          { sql: 'INSERT INTO daqlab_schema (version) VALUES (?)', params: [at + 1] },
+        ]);
+      } catch (err) {
+        if (!/migrated meanwhile/.test((err as Error).message)) throw err;
+      }
     }
   }
 
-  putInstrument(i: Instrument): void {
-    this.q('INSERT INTO instruments (name, title) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET title = excluded.title', [i.name, i.title]);
+  async putInstrument(i: Instrument): Promise<void> {
+    await this.q('INSERT INTO instruments (name, title) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET title = excluded.title', [i.name, i.title]);
   }
 
-  instruments(): Instrument[] {
+  instruments(): Promise<Instrument[]> {
     return this.q<Instrument>('SELECT name, title FROM instruments ORDER BY name LIMIT ?', [MAX_LIMIT]);
   }
 
-  putProposal(p: Proposal): void {
-    this.tx([
+  async putProposal(p: Proposal): Promise<void> {
+    await this.tx([
       {
         sql: `INSERT INTO proposals (id, title, abstract, beamline, start_time, end_time, release_date) VALUES (?, ?, ?, ?, ?, ?, ?)
               ON CONFLICT (id) DO UPDATE SET title = excluded.title, abstract = excluded.abstract, beamline = excluded.beamline,
@@ -122,10 +132,10 @@ export class PostgresCatalogue implements CatalogueRepository {
   }
 
   /** Proposals with their teams, read in one query for all of them. */
-  private proposalsOf(rows: Record<string, string>[]): Proposal[] {
+  private async proposalsOf(rows: Record<string, string>[]): Promise<Proposal[]> {
     if (!rows.length) return [];
     const teams = new Map<string, Proposal['team']>();
-    for (const m of this.q<{ proposal: string; user: string; role: Proposal['team'][number]['role'] }>('SELECT proposal, "user", role FROM members WHERE proposal = ANY(?::text[]) ORDER BY proposal, "user"', [rows.map((r) => r.id)])) {
+    for (const m of await this.q<{ proposal: string; user: string; role: Proposal['team'][number]['role'] }>('SELECT proposal, "user", role FROM members WHERE proposal = ANY(?::text[]) ORDER BY proposal, "user"', [rows.map((r) => r.id)])) {
       let t = teams.get(m.proposal);
       if (!t) teams.set(m.proposal, (t = []));
       t.push({ user: m.user, role: m.role });
@@ -133,21 +143,21 @@ export class PostgresCatalogue implements CatalogueRepository {
     return rows.map((row) => ({ id: row.id, title: row.title, abstract: row.abstract, beamline: row.beamline, team: teams.get(row.id) ?? [], start: row.start_time, end: row.end_time, releaseDate: row.release_date }));
   }
 
-  proposal(id: string): Proposal | null {
-    return this.proposalsOf(this.q<Record<string, string>>('SELECT * FROM proposals WHERE id = ?', [id]))[0] ?? null;
+  async proposal(id: string): Promise<Proposal | null> {
+    return (await this.proposalsOf(await this.q<Record<string, string>>('SELECT * FROM proposals WHERE id = ?', [id])))[0] ?? null;
   }
 
-  proposals(v: Visibility, limit: number, skip: number): Proposal[] {
+  async proposals(v: Visibility, limit: number, skip: number): Promise<Proposal[]> {
     const w = visible(v);
-    const rows = this.q<Record<string, string>>(
+    const rows = await this.q<Record<string, string>>(
       `SELECT p.* FROM proposals p JOIN (SELECT id AS proposal, beamline FROM proposals) d ON d.proposal = p.id WHERE ${w.sql} ORDER BY p.id LIMIT ? OFFSET ?`,
       [...w.params, limitOf(limit), Math.max(0, skip)],
     );
     return this.proposalsOf(rows);
   }
 
-  addDatafiles(pid: string, files: DataFile[]): void {
-    this.tx([
+  async addDatafiles(pid: string, files: DataFile[]): Promise<void> {
+    await this.tx([
       ...files.map((f) => ({
         sql: `INSERT INTO datafiles (dataset, path, size, sha256, mtime) VALUES (?, ?, ?, ?, ?)
               ON CONFLICT (dataset, path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, mtime = excluded.mtime`,
@@ -157,19 +167,19 @@ export class PostgresCatalogue implements CatalogueRepository {
     ]);
   }
 
-  addSample(s: Sample): void {
-    this.q('INSERT INTO samples (pid, proposal, name, description, created) VALUES (?, ?, ?, ?, ?)', [s.pid, s.proposal, s.name, s.description, s.created]);
+  async addSample(s: Sample): Promise<void> {
+    await this.q('INSERT INTO samples (pid, proposal, name, description, created) VALUES (?, ?, ?, ?, ?)', [s.pid, s.proposal, s.name, s.description, s.created]);
   }
 
-  sample(proposal: string, name: string): Sample | null {
-    return this.q<Sample>('SELECT * FROM samples WHERE proposal = ? AND name = ?', [proposal, name])[0] ?? null;
+  async sample(proposal: string, name: string): Promise<Sample | null> {
+    return (await this.q<Sample>('SELECT * FROM samples WHERE proposal = ? AND name = ?', [proposal, name]))[0] ?? null;
   }
 
-  sampleByPid(pid: string): Sample | null {
-    return this.q<Sample>('SELECT * FROM samples WHERE pid = ?', [pid])[0] ?? null;
+  async sampleByPid(pid: string): Promise<Sample | null> {
+    return (await this.q<Sample>('SELECT * FROM samples WHERE pid = ?', [pid]))[0] ?? null;
   }
 
-  samples(v: Visibility, proposal: string | null, limit: number, skip: number): Sample[] {
+  samples(v: Visibility, proposal: string | null, limit: number, skip: number): Promise<Sample[]> {
     const w = visible(v);
     return this.q<Sample>(
       `SELECT s.* FROM samples s JOIN proposals p ON p.id = s.proposal JOIN (SELECT id AS proposal, beamline FROM proposals) d ON d.proposal = s.proposal
@@ -178,8 +188,8 @@ export class PostgresCatalogue implements CatalogueRepository {
     );
   }
 
-  addDataset(d: Dataset): void {
-    this.tx([
+  async addDataset(d: Dataset): Promise<void> {
+    await this.tx([
       {
         sql: `INSERT INTO datasets (pid, name, type, proposal, sample, beamline, collection, title, description, created, end_time, scan_key, folder, metadata, size)
               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -195,48 +205,48 @@ export class PostgresCatalogue implements CatalogueRepository {
   }
 
   /** Rows to datasets, their files and sources read in one query each (not one per dataset). */
-  private datasetsOf(rows: DatasetRow[]): Dataset[] {
+  private async datasetsOf(rows: DatasetRow[]): Promise<Dataset[]> {
     if (!rows.length) return [];
     const pids = rows.map((r) => r.pid);
-    const files = this.q<FileRow>('SELECT dataset, path, size, sha256, mtime FROM datafiles WHERE dataset = ANY(?::text[]) ORDER BY dataset, path', [pids]);
-    const sources = this.q<SourceRow>('SELECT dataset, source FROM sources WHERE dataset = ANY(?::text[]) ORDER BY dataset, source', [pids]);
+    const files = await this.q<FileRow>('SELECT dataset, path, size, sha256, mtime FROM datafiles WHERE dataset = ANY(?::text[]) ORDER BY dataset, path', [pids]);
+    const sources = await this.q<SourceRow>('SELECT dataset, source FROM sources WHERE dataset = ANY(?::text[]) ORDER BY dataset, source', [pids]);
     return datasetsOf(rows, files, sources);
   }
 
-  dataset(pid: string, v: Visibility): Dataset | null {
+  async dataset(pid: string, v: Visibility): Promise<Dataset | null> {
     const w = visible(v);
-    const rows = this.q<DatasetRow>(`SELECT d.* FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE d.pid = ? AND ${w.sql}`, [pid, ...w.params]);
-    return this.datasetsOf(rows)[0] ?? null;
+    const rows = await this.q<DatasetRow>(`SELECT d.* FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE d.pid = ? AND ${w.sql}`, [pid, ...w.params]);
+    return (await this.datasetsOf(rows))[0] ?? null;
   }
 
   private where(q: DatasetQuery, v: Visibility): { sql: string; params: unknown[] } {
     return datasetWhere(q, visible(v), 'ILIKE');
   }
 
-  datasets(q: DatasetQuery, v: Visibility): Dataset[] {
+  async datasets(q: DatasetQuery, v: Visibility): Promise<Dataset[]> {
     const w = this.where(q, v);
     const order = q.order === 'created' ? 'd.created ASC, d.pid ASC' : 'd.created DESC, d.pid DESC';
-    const rows = this.q<DatasetRow>(`SELECT d.* FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE ${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
+    const rows = await this.q<DatasetRow>(`SELECT d.* FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE ${w.sql} ORDER BY ${order} LIMIT ? OFFSET ?`, [
       ...w.params, limitOf(q.limit), Math.max(0, q.skip),
     ]);
     return this.datasetsOf(rows);
   }
 
-  countDatasets(q: DatasetQuery, v: Visibility): number {
+  async countDatasets(q: DatasetQuery, v: Visibility): Promise<number> {
     const w = this.where(q, v);
-    return Number(this.q<{ n: number }>(`SELECT COUNT(*) AS n FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE ${w.sql}`, w.params)[0].n);
+    return Number((await this.q<{ n: number }>(`SELECT COUNT(*) AS n FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE ${w.sql}`, w.params))[0].n);
   }
 
-  pidOfScan(scanKey: string): string | null {
-    return this.q<{ pid: string }>('SELECT pid FROM datasets WHERE scan_key = ? LIMIT 1', [scanKey])[0]?.pid ?? null;
+  async pidOfScan(scanKey: string): Promise<string | null> {
+    return (await this.q<{ pid: string }>('SELECT pid FROM datasets WHERE scan_key = ? LIMIT 1', [scanKey]))[0]?.pid ?? null;
   }
 
-  collectionUsed(proposal: string, sample: string, collection: string): boolean {
-    return this.q('SELECT 1 FROM datasets WHERE proposal = ? AND sample = ? AND collection = ? LIMIT 1', [proposal, sample, collection]).length > 0;
+  async collectionUsed(proposal: string, sample: string, collection: string): Promise<boolean> {
+    return (await this.q('SELECT 1 FROM datasets WHERE proposal = ? AND sample = ? AND collection = ? LIMIT 1', [proposal, sample, collection])).length > 0;
   }
 
-  putPublished(p: PublishedData): void {
-    this.q(
+  async putPublished(p: PublishedData): Promise<void> {
+    await this.q(
       `INSERT INTO published (doi, title, abstract, creators, publisher, year, datasets, status, created, proposal, kind, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (doi) DO UPDATE SET title = excluded.title, abstract = excluded.abstract, creators = excluded.creators, publisher = excluded.publisher,
          year = excluded.year, datasets = excluded.datasets, status = excluded.status, proposal = excluded.proposal, kind = excluded.kind, updated = excluded.updated`,
@@ -244,18 +254,25 @@ export class PostgresCatalogue implements CatalogueRepository {
     );
   }
 
-  publishedByDoi(doi: string): PublishedData | null {
-    const r = this.q<Record<string, string | number>>('SELECT * FROM published WHERE doi = ?', [doi])[0];
+  async publishedByDoi(doi: string): Promise<PublishedData | null> {
+    const r = (await this.q<Record<string, string | number>>('SELECT * FROM published WHERE doi = ?', [doi]))[0];
     return r ? publishedOf(r) : null;
   }
 
-  published(v: Visibility, limit: number, skip: number): PublishedData[] {
-    const rows = this.q<Record<string, string | number>>('SELECT * FROM published ORDER BY created, doi LIMIT ?', [MAX_LIMIT]);
-    const out = rows.map(publishedOf).filter((p) => p.status === 'findable' || p.datasets.some((pid) => this.dataset(pid, v)));
+  async published(v: Visibility, limit: number, skip: number): Promise<PublishedData[]> {
+    const rows = await this.q<Record<string, string | number>>('SELECT * FROM published ORDER BY created, doi LIMIT ?', [MAX_LIMIT]);
+    const all = rows.map(publishedOf);
+    // which of their datasets the caller may read, in one query (not one per publication)
+    const pids = [...new Set(all.filter((p) => p.status !== 'findable').flatMap((p) => p.datasets))];
+    const w = visible(v);
+    const readable = new Set(pids.length
+      ? (await this.q<{ pid: string }>(`SELECT d.pid FROM datasets d LEFT JOIN proposals p ON p.id = d.proposal WHERE d.pid = ANY(?::text[]) AND ${w.sql}`, [pids, ...w.params])).map((r) => r.pid)
+      : []);
+    const out = all.filter((p) => p.status === 'findable' || p.datasets.some((pid) => readable.has(pid)));
     return out.slice(Math.max(0, skip), Math.max(0, skip) + limitOf(limit));
   }
 
-  close(): void {
-    this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 }

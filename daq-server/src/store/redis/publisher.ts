@@ -41,6 +41,7 @@ import {
   type ScanDocument,
   type StreamModel,
 } from './protocol.js';
+import { RedisMemoryGuard } from './memory.js';
 import { LIMA2_COUNT_PERIOD_MS, lima2StreamDef, readablePrefix, type Lima2StreamDef } from './lima2.js';
 
 /** payload bytes of one pipeline (the pump reads at most this much before it is acknowledged) */
@@ -63,8 +64,10 @@ export interface PublisherStats {
   bytes: number;
   /** items trimmed from the store before they could be published */
   lost_items: number;
-  /** entries removed from Redis streams because the store trimmed or evicted their items */
+  /** entries removed from Redis streams because the store trimmed or evicted their items, or Redis neared its maxmemory */
   trimmed_entries: number;
+  /** finished scans trimmed from Redis because it neared its maxmemory (memory.ts) */
+  maxmemory_trims: number;
   /** scans whose publication stopped on an error */
   failed_scans: number;
   last_error: string | null;
@@ -76,6 +79,17 @@ export interface PublisherOptions {
   onFailure?: (scanKey: string, reason: string) => void;
   /** payload bytes per pipeline (default PIPELINE_BYTES) */
   pipelineBytes?: number;
+  /** a finished scan's streams left Redis because Redis neared its maxmemory (memory.ts): the `store.redis_trimmed` event */
+  onRedisTrim?: (report: RedisTrimReport) => void;
+}
+
+export interface RedisTrimReport {
+  /** the scan's key in the store */
+  key: string;
+  streams: string[];
+  /** stream entries removed */
+  entries: number;
+  reason: string;
 }
 
 /** What the publisher knows of one Redis data stream. */
@@ -85,7 +99,8 @@ interface StreamMirror {
 }
 
 export class RedisPublisher {
-  readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, trimmed_entries: 0, failed_scans: 0, last_error: null };
+  readonly stats: PublisherStats = { scans: 0, entries: 0, bytes: 0, lost_items: 0, trimmed_entries: 0, maxmemory_trims: 0, failed_scans: 0, last_error: null };
+  private guard: RedisMemoryGuard | null = null;
   private readonly mirrors = new Map<string, ScanMirror>();
   /** Redis keys of the scans this server published (about 40 bytes each) */
   private readonly published = new Set<string>();
@@ -161,6 +176,10 @@ export class RedisPublisher {
         for (const name of pub.redisStreams.get(e.key)?.keys() ?? []) pub.trim(e.key, name, SEAL_ID.split('-')[0]!);
       }),
     );
+    // Redis's own limit beside the store's budget (memory.ts)
+    pub.guard = new RedisMemoryGuard(redis, pub, store, pub.log);
+    await pub.guard.check(shown).catch(() => undefined);
+    pub.guard.start();
     pub.log('info', 'publishing scans to Redis in blissdata protocol 1', { store: shown });
     return pub;
   }
@@ -184,17 +203,29 @@ export class RedisPublisher {
    * An entry is removed when its first point is below `minId` (frames: exactly the trimmed ones; a
    * grouped entry of small points may take a few newer points with it).
    */
-  trim(scanKeyInStore: string, stream: string, minId: string): void {
+  trim(scanKeyInStore: string, stream: string, minId: string, why = 'with the store'): Promise<number> {
     const key = this.redisStreams.get(scanKeyInStore)?.get(stream);
-    if (!key) return;
-    this.redis.xtrim(key, 'MINID', minId).then(
+    if (!key) return Promise.resolve(0);
+    return this.redis.xtrim(key, 'MINID', minId).then(
       (removed) => {
-        if (!removed) return;
+        if (!removed) return 0;
         this.stats.trimmed_entries += removed;
-        this.log('info', 'Redis trimmed with the store (blissdata reads them as IndexNoMoreThereError, or from the files)', { key: scanKeyInStore, stream, redis_key: key, entries: removed });
+        this.log('info', `Redis trimmed ${why} (blissdata reads them as IndexNoMoreThereError, or from the files)`, { key: scanKeyInStore, stream, redis_key: key, entries: removed });
+        return removed;
       },
-      (err) => this.log('warn', 'trimming Redis with the store failed', { key: scanKeyInStore, stream, error: String(err) }),
+      (err) => {
+        this.log('warn', `trimming Redis ${why} failed`, { key: scanKeyInStore, stream, error: String(err) });
+        return 0;
+      },
     );
+  }
+
+  /** Every stream of a finished scan down to its seal (memory.ts: Redis near its maxmemory). */
+  async trimScan(scanKeyInStore: string, why: string): Promise<void> {
+    this.stats.maxmemory_trims++;
+    const streams = [...(this.redisStreams.get(scanKeyInStore)?.keys() ?? [])];
+    const removed = await Promise.all(streams.map((name) => this.trim(scanKeyInStore, name, SEAL_ID.split('-')[0]!, `because ${why}`)));
+    this.options.onRedisTrim?.({ key: scanKeyInStore, streams, entries: removed.reduce((a, b) => a + b, 0), reason: why });
   }
 
   remember(scanKeyInStore: string, stream: string, redisKey: string): void {
@@ -226,6 +257,7 @@ export class RedisPublisher {
 
   /** Stop following the store; what is in flight is abandoned. */
   async close(): Promise<void> {
+    this.guard?.stop();
     for (const u of this.unsubscribe) u();
     this.abort.abort();
     this.redis.disconnect();
