@@ -258,6 +258,9 @@ def _bases(arena) -> dict[str, dict]:
         "receivers.register": {"name": "fuzz-host", "address": "127.0.0.1", "port": 1, "protocol": 1, "version": "0.1.0",
                                "pipelines": {"azint": "0"}},
         "receivers.list": {},
+        # the frame path of a registered receiver host: refused on a session that is not one
+        "receivers.reply": {"rid": 1, "chunk": 0, "chunks": 1, "text": "fuzz"},
+        "receivers.results": {"run": "fuzz", "results": [], "dropped": [], "items": []},
         "devices.list": {},
         "device.info": {"device": "samy"},
         "axis.move": {"axis": "samy", "position": 0.5, "relative": False},
