@@ -68,9 +68,12 @@ export class PipelineSink implements FrameSink {
 
   submit(frames: ReceivedFrame[]): void {
     for (const f of frames) {
-      // frames come in index order; indexes never submitted (images a real detector lost) are not waited for
-      for (let i = this.nextSubmitted; i < f.index; i++) this.arrived(i, 'dropped');
-      this.nextSubmitted = Math.max(this.nextSubmitted, f.index + 1);
+      // frames come in index order; indexes never submitted (images a real detector lost) are not waited for.
+      // Not so with receiver hosts: their markers come in arrival order and the pool reports the drops itself.
+      if (this.pool.submitsInOrder) {
+        for (let i = this.nextSubmitted; i < f.index; i++) this.arrived(i, 'dropped');
+        this.nextSubmitted = Math.max(this.nextSubmitted, f.index + 1);
+      }
       if (f.time !== undefined) this.times.set(f.index, f.time);
       this.pool.submit(f);
     }
@@ -78,7 +81,8 @@ export class PipelineSink implements FrameSink {
   }
 
   private arrived(index: number, result: FrameResult | 'dropped'): void {
-    if (this.failed) return;
+    // an index already merged (or passed as dropped) is not held: it would wait forever
+    if (this.failed || index < this.next) return;
     this.waiting.set(index, result);
     const released: FrameResult[] = [];
     while (this.waiting.has(this.next)) {

@@ -35,6 +35,12 @@ export interface FramePool extends EventEmitter<PoolEvents> {
   readonly topology: Topology;
   /** frames handed to each receiver (global rank) */
   readonly transferred: number[];
+  /**
+   * true: frames are submitted in index order, so an index skipped was never received (a real detector's lost
+   * images) and the sink need not wait for it. false: submitted frames are markers in arrival order (receiver
+   * hosts), and the pool itself reports the frames no host received as dropped.
+   */
+  readonly submitsInOrder: boolean;
   submit(frame: ReceivedFrame): void;
   partials(final?: boolean): Promise<Record<string, TypedArray>[]>;
   drainSteps(): Promise<void>;
@@ -59,6 +65,7 @@ interface Receiver {
 }
 
 export class ReceiverPool extends EventEmitter<PoolEvents> implements FramePool {
+  readonly submitsInOrder = true;
   private readonly receivers: Receiver[] = [];
   /** frames waiting for any receiver (dynamic topology) */
   private readonly shared: ReceivedFrame[] = [];

@@ -46,6 +46,8 @@ interface Placed {
 
 export class RemotePool extends EventEmitter<PoolEvents> implements FramePool {
   readonly topology = 'dynamic' as const;
+  /** markers come in arrival order, host by host: an index not seen yet may still come from another host */
+  readonly submitsInOrder = false;
   readonly transferred: number[];
   private readonly arrived: Uint8Array;
   private nbArrived = 0;
