@@ -330,8 +330,31 @@ class DectrisRun extends PushedSeriesRun implements DetectorRun, PushedSource {
   }
 
   async trigger(): Promise<void> {
-    await this.arming;
-    await this.plugin.client.command('trigger', 1000 * (this.nbFrames * this.period + 60));
+    // one trigger at a time: a DECTRIS answers `trigger` when the trigger's images are done
+    const previous = this.triggering;
+    const mine = (async () => {
+      await previous.catch(() => undefined);
+      await this.arming;
+      await this.untilNotAcquiring();
+      await this.plugin.client.command('trigger', 1000 * (this.nbFrames * this.period + 60));
+    })();
+    this.triggering = mine;
+    await mine;
+  }
+
+  private triggering: Promise<void> = Promise.resolve();
+
+  /**
+   * A detector that answers `trigger` at once (tickit's EIGER) stays in state `acquire` a frame period after the
+   * trigger's last image is sent, and ignores a trigger meanwhile: the next trigger waits for it to leave `acquire`.
+   */
+  private async untilNotAcquiring(): Promise<void> {
+    const deadline = Date.now() + 1000 * (this.nbFrames * this.period + 2);
+    while (!this.closed && Date.now() < deadline) {
+      const state = await this.plugin.client.state().catch(() => null);
+      if (state !== 'acquire') return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   async stop(): Promise<void> {
