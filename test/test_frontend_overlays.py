@@ -5,8 +5,9 @@ An smx scan drops frames on purpose (one receiver that holds one frame, at 200 H
 `frame` stream is acquisition frame f ≠ k. LiveImage browses to such an item; the overlay canvas names the
 frame it circled and the circles' centres (CSS pixels): they must be where that frame's peaks are
 (`peaks` events with frame_idx f), not frame k's, and the canvas must be painted there. Then the view zooms
-in on a region: with auto_scope 'frame' (the default) vmin/vmax stay those of the whole frame; with 'view'
-they follow the region. Screenshot: test/artifacts/liveimage-peaks-after-drops.png."""
+in on a region: with auto_scope 'frame' (the default) vmin/vmax stay those of the whole frame (zoomed, from
+the whole-frame `frame_stats` the server sends with the region, per detector pixel); with 'view' they follow
+the region. Screenshot: test/artifacts/liveimage-peaks-after-drops.png."""
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ import pytest
 
 from test_frontend import ARTIFACTS, browser, cell_output, daq, lab, open_notebook, run_cell, wait_output, write_notebook  # noqa: F401 (fixtures)
 from test_frontend_imagetools import rerun
+from test_frontend_live import round_levels, whole_frame_percentiles
 
 CELLS = [
     """import warnings
@@ -123,7 +125,8 @@ def test_peak_circles_on_the_drawn_frames_spots_after_drops_and_zoom_keeps_the_l
         w.screenshot(path=str(ARTIFACTS / "liveimage-peaks-after-drops.png"))
 
         # zoom in on one of its peaks: the drawn texture becomes an unbinned region, the levels stay the whole
-        # frame's (min–max of the frame binned 3×: sums of 9 pixels, so ÷ 9 per unbinned pixel)
+        # frame's: since the frontend merge (frame_stats), those the server sends with the region — min–max per
+        # detector pixel of the whole frame (binning 1 here, so × 1) — not the last binned levels ÷ 9
         before = state(page)
         assert before["scope"] == "frame" and before["view"][0:2] == [0, 0] and before["view"][4] == 3, before
         stage = w.locator(".daqlab-li-stage")
@@ -145,8 +148,9 @@ def test_peak_circles_on_the_drawn_frames_spots_after_drops_and_zoom_keeps_the_l
         assert zoomed["view"][4] == 1 and zoomed["view"][2] < rows / 2, ("the zoom drew an unbinned region", zoomed)
         time.sleep(0.6)  # the levels are recomputed at ≤ 4 Hz
         zoomed = state(page)
-        assert zoomed["vmin"] == pytest.approx(before["vmin"] / 9) and zoomed["vmax"] == pytest.approx(before["vmax"] / 9), (
-            before, zoomed)
+        lo, hi, step = round_levels(whole_frame_percentiles(scan.streams["frame"][item], (0.0, 100.0)))
+        assert zoomed["vmin"] == pytest.approx(lo, abs=step) and zoomed["vmax"] == pytest.approx(hi, abs=step), (
+            before, zoomed, (lo, hi))
         w.screenshot(path=str(ARTIFACTS / "liveimage-zoomed-levels-kept.png"))
         # asked for the view's levels, they are the drawn region's min and max
         run_cell(page, 3)

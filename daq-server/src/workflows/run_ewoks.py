@@ -9,7 +9,12 @@ server registers a derived scan from (the same one the batch templates write).
 
 Inputs: daqlab's ``filename`` (the master) and ``scan`` (its number, unless the user gives one) go
 to the start nodes whose task requires them; each of the user's inputs to the start nodes whose task
-takes it. Only task
+takes it. A graph started while its scan runs (``on: "prepared"``) also gets ``retry_timeout``
+(PREPARED_RETRY_TIMEOUT, unless the user gives one) where a start node takes it: ewoksdata/blissdata
+retry reading a growing file, and without a bound forever — a detector name the file lacks, asked
+before the scan's end, is taken for a LIMA detector whose files may yet appear (blissdata caches that
+guess and never looks at ``end_time`` again), so the graph would wait until the workflow's timeout.
+silx restarts that timeout at each point read: it bounds the wait for the next point, not the scan. Only task
 classes run (a graph of methods or scripts is refused, as the server does at prepare).
 Standard library, numpy, h5py and ewoks only: this file does not import daqlab.
 """
@@ -28,8 +33,13 @@ from ewokscore.graph.analysis import start_nodes
 from ewokscore.task import Task
 
 
-def graph_inputs(taskgraph, given: dict, user: dict) -> list[dict]:
-    """ewoks inputs addressed to start nodes by id: `given` where required, `user` where taken."""
+# seconds without a new point after which a graph started on "prepared" gives up reading (see above)
+PREPARED_RETRY_TIMEOUT = 60.0
+
+
+def graph_inputs(taskgraph, given: dict, user: dict, defaults: dict | None = None) -> list[dict]:
+    """ewoks inputs addressed to start nodes by id: `given` where required, `user` where taken,
+    `defaults` where taken and the user gives no such input."""
     inputs: list[dict] = []
     taken: set[str] = set()
     for node_id in sorted(start_nodes(taskgraph.graph), key=str):
@@ -43,6 +53,9 @@ def graph_inputs(taskgraph, given: dict, user: dict) -> list[dict]:
             if name in names:
                 inputs.append({"id": node_id, "name": name, "value": value})
                 taken.add(name)
+        for name, value in (defaults or {}).items():
+            if name in names and name not in user:
+                inputs.append({"id": node_id, "name": name, "value": value})
     missing = sorted(set(user) - taken)
     if missing:
         raise ValueError(f"inputs {', '.join(missing)}: no start node of the graph takes them")
@@ -96,9 +109,14 @@ def main(spec_file: str) -> int:
             raise ValueError(f"node {node.get('id')!r}: only task classes run here, not {node.get('task_type')!r}")
     taskgraph = load_graph(doc)
     given = {k: v for k, v in (("filename", spec["filename"]), ("scan", spec["scan"])) if k not in spec["inputs"]}
-    inputs = graph_inputs(taskgraph, given, spec["inputs"])
+    defaults = {"retry_timeout": PREPARED_RETRY_TIMEOUT} if spec.get("on") == "prepared" else {}
+    inputs = graph_inputs(taskgraph, given, spec["inputs"], defaults)
     print(f"running {spec['graph']} on {spec['filename']} (scan {spec['scan']})", flush=True)
     outputs = execute_graph(doc, inputs=inputs, outputs=[{"all": False}], merge_outputs=True)
+    if defaults and "intensity" in outputs and np.size(outputs["intensity"]) == 0:
+        # the bounded wait gave up on a detector or counter that never came: ewoksxrpd ends with no point
+        raise RuntimeError(f"the graph read no point of scan {spec['scan']} of {spec['filename']} "
+                           f"(nothing new for {PREPARED_RETRY_TIMEOUT:g} s: does the file have the detector or counters it names?)")
     out_dir = Path(spec["output_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     master = out_dir / f"{spec['prefix']}.h5"

@@ -133,7 +133,7 @@ export class WorkflowService extends EventEmitter<{ state: [WorkflowStatus] }> {
 
   private async start(run: Run, master: string): Promise<void> {
     const { dir, prefix } = this.outputOf(run, master);
-    const spec = { graph: run.spec.graph, inputs: run.spec.inputs, filename: master, scan: run.scan.identity.number ?? 1, prefix, source_key: run.scan.key };
+    const spec = { graph: run.spec.graph, inputs: run.spec.inputs, filename: master, scan: run.scan.identity.number ?? 1, prefix, source_key: run.scan.key, on: run.spec.on };
     try {
       // a Slurm job runs as its user: its outputs go to its job folder, which the jobs service makes theirs
       if (run.spec.where === 'slurm') return await this.submit(run, spec);
